@@ -1,0 +1,1 @@
+"""Benchmarks run by `robot-touch bench <name>`; figures go to docs/benchmarks.md."""

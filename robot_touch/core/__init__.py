@@ -1,0 +1,1 @@
+"""Pure-Python core: no rclpy or Kivy import anywhere below this package."""

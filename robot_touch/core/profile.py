@@ -1,0 +1,404 @@
+"""Arm profiles: a YAML file (joints, limits, servos, calibration) plus a URDF/xacro description.
+
+A profile is named (``so101``: ``config/arms/so101.yaml`` in the installed share folder) or
+given as a path to the user's own YAML. Everything here is checked on load, and every error
+names the file and the field (:class:`robot_touch.errors.ProfileError`).
+
+The YAML format is documented in ``config/arms/README.md``.
+"""
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from robot_touch.errors import ProfileError
+from robot_touch.paths import share_dir
+
+#: The hardware plugins the URDF's <ros2_control> block can take (xacro argument ``hardware``).
+HARDWARE_CHOICES = ("mock", "gazebo")
+
+#: Task axes in the order IK weights use them: translation x y z, rotation about x y z.
+TASK_AXES = ("x", "y", "z", "rx", "ry", "rz")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Linear map between joint units (rad, or m for prismatic) and raw servo units.
+
+    ``raw = zero + direction * units_per_rad * joint``
+    """
+
+    zero: float
+    direction: int
+    units_per_rad: float
+
+    def to_raw(self, joint: float) -> float:
+        """Joint position (rad) → raw servo units (not rounded)."""
+        return self.zero + self.direction * self.units_per_rad * joint
+
+    def to_joint(self, raw: float) -> float:
+        """Raw servo units → joint position (rad)."""
+        return (raw - self.zero) * self.direction / self.units_per_rad
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """One actuated joint: its limits (REP-103 units) and its servo."""
+
+    name: str
+    servo_id: int
+    lower: float
+    upper: float
+    velocity: float
+    acceleration: float
+    jerk: float
+    calibration: Calibration
+    prismatic: bool = False
+    home: float = 0.0
+
+    def clamp(self, value: float) -> float:
+        """``value`` limited to [lower, upper]."""
+        return min(self.upper, max(self.lower, value))
+
+
+@dataclass(frozen=True)
+class ArmProfile:
+    """A loaded, validated arm profile."""
+
+    name: str
+    path: Path
+    description: str
+    urdf_path: Path
+    base_link: str
+    tip_link: str
+    protocol: str
+    baudrate: int
+    joints: tuple[JointSpec, ...]
+    gripper: JointSpec | None
+    task_weights: tuple[float, ...]
+    protocol_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def joint_names(self) -> list[str]:
+        """Arm joint names in command order (the gripper is not among them)."""
+        return [j.name for j in self.joints]
+
+    @property
+    def all_joints(self) -> tuple[JointSpec, ...]:
+        """Arm joints, then the gripper if there is one (servo order on the bus)."""
+        return self.joints + ((self.gripper,) if self.gripper else ())
+
+    @property
+    def dof(self) -> int:
+        return len(self.joints)
+
+    @property
+    def home(self) -> list[float]:
+        return [j.home for j in self.joints]
+
+    @property
+    def lower(self) -> list[float]:
+        return [j.lower for j in self.joints]
+
+    @property
+    def upper(self) -> list[float]:
+        return [j.upper for j in self.joints]
+
+    def joint(self, name: str) -> JointSpec:
+        """The joint (arm or gripper) called ``name``; KeyError naming the known joints."""
+        for j in self.all_joints:
+            if j.name == name:
+                return j
+        raise KeyError(f"{name!r} is not a joint of {self.name} (joints: {', '.join(j.name for j in self.all_joints)})")
+
+    def urdf_xml(self, hardware: str = "mock") -> str:
+        """The expanded URDF text (xacro processed) with the given ros2_control hardware."""
+        return expand_urdf(self.urdf_path, hardware=hardware, profile_path=self.path)
+
+    @cached_property
+    def urdf_joints(self) -> dict[str, dict[str, Any]]:
+        """Joints of the expanded URDF: name → {type, parent, child, lower, upper, velocity}."""
+        return parse_urdf_joints(self.urdf_xml(), self.urdf_path)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def profiles_dir() -> Path:
+    """Folder of the shipped profiles."""
+    return share_dir() / "config" / "arms"
+
+
+def available_profiles() -> list[str]:
+    """Names of the shipped profiles."""
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+
+
+def resolve_profile_path(name_or_path: str | Path) -> Path:
+    """A profile name (``so101``) or a path to a YAML file → the YAML file's path."""
+    text = str(name_or_path)
+    candidate = Path(text).expanduser()
+    if candidate.suffix in (".yaml", ".yml") or "/" in text or candidate.is_file():
+        if not candidate.is_file():
+            raise ProfileError(candidate, "", "no such profile file")
+        return candidate.resolve()
+    shipped = profiles_dir() / f"{text}.yaml"
+    if not shipped.is_file():
+        raise ProfileError(
+            text, "", f"unknown arm profile; known: {', '.join(available_profiles())} (or give a path to a .yaml)"
+        )
+    return shipped
+
+
+def load_profile(name_or_path: str | Path) -> ArmProfile:
+    """Load and validate an arm profile.
+
+    Args:
+        name_or_path: a shipped profile name, or the path of a profile YAML.
+
+    Returns:
+        The profile, with its URDF expanded and cross-checked against the YAML.
+
+    Raises:
+        ProfileError: naming the file and field at fault.
+    """
+    path = resolve_profile_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ProfileError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except OSError as exc:
+        raise ProfileError(path, "", f"cannot read ({exc.strerror})") from None
+    profile = _parse_profile(path, data)
+    _check_against_urdf(profile)
+    return profile
+
+
+def _parse_profile(path: Path, data: Any) -> ArmProfile:
+    r = _Reader(path)
+    if not isinstance(data, dict):
+        raise ProfileError(path, "", "a profile must be a YAML mapping")
+    name = r.string(data, "name")
+    urdf_rel = r.string(data, "urdf")
+    urdf_path = (path.parent / urdf_rel).resolve()
+    if not urdf_path.is_file():
+        raise ProfileError(path, "urdf", f"file not found: {urdf_path}")
+    joints_data = r.mapping(data, "joints")
+    if not joints_data:
+        raise ProfileError(path, "joints", "at least one joint is needed")
+    joints = tuple(r.joint(f"joints.{jn}", jn, jd) for jn, jd in joints_data.items())
+    gripper = None
+    if data.get("gripper") is not None:
+        gripper_data = r.mapping(data, "gripper")
+        if len(gripper_data) != 1:
+            raise ProfileError(path, "gripper", "must hold exactly one joint (name: {...})")
+        (gn, gd), = gripper_data.items()
+        gripper = r.joint(f"gripper.{gn}", gn, gd)
+    ids = [j.servo_id for j in joints + ((gripper,) if gripper else ())]
+    if len(set(ids)) != len(ids):
+        raise ProfileError(path, "joints", f"servo ids must be unique, got {ids}")
+    ik = data.get("ik") or {}
+    if not isinstance(ik, dict):
+        raise ProfileError(path, "ik", "must be a mapping")
+    weights = ik.get("task_weights", [1.0] * 6)
+    if (
+        not isinstance(weights, list)
+        or len(weights) != 6
+        or not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in weights)
+    ):
+        raise ProfileError(path, "ik.task_weights", "must be 6 non-negative numbers (x y z rx ry rz)")
+    if sum(1 for w in weights if w > 0) > len(joints):
+        raise ProfileError(
+            path,
+            "ik.task_weights",
+            f"{len(joints)} joints cannot control {sum(1 for w in weights if w > 0)} task axes; "
+            "set the weights of the axes the arm cannot reach to 0",
+        )
+    options = data.get("protocol_options") or {}
+    if not isinstance(options, dict):
+        raise ProfileError(path, "protocol_options", "must be a mapping")
+    return ArmProfile(
+        name=name,
+        path=path,
+        description=str(data.get("description", "")).strip(),
+        urdf_path=urdf_path,
+        base_link=r.string(data, "base_link"),
+        tip_link=r.string(data, "tip_link"),
+        protocol=r.string(data, "protocol"),
+        baudrate=r.integer(data, "baudrate", minimum=1),
+        joints=joints,
+        gripper=gripper,
+        task_weights=tuple(float(w) for w in weights),
+        protocol_options=options,
+    )
+
+
+class _Reader:
+    """Typed field access with errors that name the file and the field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _get(self, data: Mapping[str, Any], key: str, where: str) -> Any:
+        if key not in data:
+            raise ProfileError(self.path, where, "missing")
+        return data[key]
+
+    def string(self, data: Mapping[str, Any], key: str, where: str | None = None) -> str:
+        value = self._get(data, key, where or key)
+        if not isinstance(value, str) or not value.strip():
+            raise ProfileError(self.path, where or key, f"must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    def number(self, data: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+        if key not in data and default is not None:
+            return default
+        value = self._get(data, key, where)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ProfileError(self.path, where, f"must be a finite number, got {value!r}")
+        return float(value)
+
+    def integer(self, data: Mapping[str, Any], key: str, where: str | None = None, minimum: int = 0) -> int:
+        value = self._get(data, key, where or key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ProfileError(self.path, where or key, f"must be an integer ≥ {minimum}, got {value!r}")
+        return value
+
+    def mapping(self, data: Mapping[str, Any], key: str) -> dict[str, Any]:
+        value = self._get(data, key, key)
+        if not isinstance(value, dict):
+            raise ProfileError(self.path, key, "must be a mapping of joint name → settings")
+        return value
+
+    def joint(self, where: str, name: Any, data: Any) -> JointSpec:
+        if not isinstance(name, str) or not name:
+            raise ProfileError(self.path, where, "joint names must be strings")
+        if not isinstance(data, dict):
+            raise ProfileError(self.path, where, "must be a mapping (servo_id, lower, upper, …)")
+        lower = self.number(data, "lower", f"{where}.lower")
+        upper = self.number(data, "upper", f"{where}.upper")
+        if not lower < upper:
+            raise ProfileError(self.path, f"{where}.upper", f"must be greater than lower ({lower} ≥ {upper})")
+        velocity = self.number(data, "velocity", f"{where}.velocity")
+        acceleration = self.number(data, "acceleration", f"{where}.acceleration")
+        jerk = self.number(data, "jerk", f"{where}.jerk", default=acceleration * 20.0)
+        for key, value in (("velocity", velocity), ("acceleration", acceleration), ("jerk", jerk)):
+            if value <= 0:
+                raise ProfileError(self.path, f"{where}.{key}", f"must be positive, got {value}")
+        home = self.number(data, "home", f"{where}.home", default=0.0 if lower <= 0.0 <= upper else lower)
+        if not lower <= home <= upper:
+            raise ProfileError(self.path, f"{where}.home", f"{home} is outside [{lower}, {upper}]")
+        cal = data.get("calibration")
+        if not isinstance(cal, dict):
+            raise ProfileError(self.path, f"{where}.calibration", "missing (zero, direction, units_per_rad)")
+        direction = cal.get("direction", 1)
+        if direction not in (1, -1):
+            raise ProfileError(self.path, f"{where}.calibration.direction", f"must be 1 or -1, got {direction!r}")
+        units = self.number(cal, "units_per_rad", f"{where}.calibration.units_per_rad")
+        if units <= 0:
+            raise ProfileError(self.path, f"{where}.calibration.units_per_rad", "must be positive")
+        kind = data.get("type", "revolute")
+        if kind not in ("revolute", "prismatic"):
+            raise ProfileError(self.path, f"{where}.type", f"must be revolute or prismatic, got {kind!r}")
+        return JointSpec(
+            name=name,
+            servo_id=self.integer(data, "servo_id", f"{where}.servo_id"),
+            lower=lower,
+            upper=upper,
+            velocity=velocity,
+            acceleration=acceleration,
+            jerk=jerk,
+            calibration=Calibration(
+                zero=self.number(cal, "zero", f"{where}.calibration.zero"), direction=int(direction), units_per_rad=units
+            ),
+            prismatic=kind == "prismatic",
+            home=home,
+        )
+
+
+# ---------------------------------------------------------------------------- URDF
+
+
+def expand_urdf(urdf_path: Path, hardware: str = "mock", profile_path: Path | None = None) -> str:
+    """Run xacro on ``urdf_path`` (plain .urdf files pass through) and return the XML text.
+
+    Args:
+        urdf_path: a .urdf or .urdf.xacro file.
+        hardware: ros2_control hardware plugin, one of :data:`HARDWARE_CHOICES`.
+        profile_path: the profile YAML, passed to xacro as ``profile:=`` so the URDF reads
+            its limits from the same file.
+    """
+    if hardware not in HARDWARE_CHOICES:
+        raise ValueError(f"hardware must be one of {HARDWARE_CHOICES}, got {hardware!r}")
+    text = urdf_path.read_text(encoding="utf-8")
+    if "xacro" not in text:
+        return text
+    import xacro  # heavy import, only when a xacro file is really expanded
+
+    mappings = {"hardware": hardware}
+    if profile_path is not None:
+        mappings["profile"] = str(profile_path)
+    try:
+        doc = xacro.process_file(str(urdf_path), mappings=mappings)
+    except Exception as exc:  # noqa: BLE001 - xacro raises many types; the user needs one line
+        raise ProfileError(urdf_path, "", f"xacro failed: {exc}") from None
+    return doc.toprettyxml(indent="  ")
+
+
+def parse_urdf_joints(xml_text: str, source: Path | str) -> dict[str, dict[str, Any]]:
+    """Joints of a URDF: name → {type, parent, child, lower, upper, velocity}."""
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError as exc:
+        raise ProfileError(source, "", f"not valid XML ({exc})") from None
+    if root.tag != "robot":
+        raise ProfileError(source, "", f"root element must be <robot>, got <{root.tag}>")
+    joints: dict[str, dict[str, Any]] = {}
+    for j in root.findall("joint"):
+        name = j.get("name", "")
+        info: dict[str, Any] = {
+            "type": j.get("type"),
+            "parent": (j.find("parent").get("link") if j.find("parent") is not None else None),
+            "child": (j.find("child").get("link") if j.find("child") is not None else None),
+        }
+        lim = j.find("limit")
+        if lim is not None:
+            for key in ("lower", "upper", "velocity"):
+                raw = lim.get(key)
+                try:
+                    info[key] = float(raw) if raw is not None else None
+                except ValueError:
+                    raise ProfileError(source, f"joint[{name}].limit.{key}", f"not a number: {raw!r}") from None
+        joints[name] = info
+    return joints
+
+
+def _check_against_urdf(profile: ArmProfile) -> None:
+    """The YAML's joints must be movable URDF joints, with limits inside the URDF's."""
+    urdf = profile.urdf_joints
+    links = {j["child"] for j in urdf.values()} | {j["parent"] for j in urdf.values()}
+    for key in ("base_link", "tip_link"):
+        link = getattr(profile, key)
+        if link not in links:
+            raise ProfileError(profile.path, key, f"link {link!r} is not in {profile.urdf_path.name}")
+    for spec in profile.all_joints:
+        where = f"joints.{spec.name}" if spec in profile.joints else f"gripper.{spec.name}"
+        u = urdf.get(spec.name)
+        if u is None:
+            raise ProfileError(profile.path, where, f"no joint of that name in {profile.urdf_path.name}")
+        expected = "prismatic" if spec.prismatic else "revolute"
+        if u["type"] != expected:
+            raise ProfileError(profile.path, where, f"is {u['type']} in the URDF, {expected} in the YAML")
+        tol = 1e-6
+        if u.get("lower") is not None and spec.lower < u["lower"] - tol:
+            raise ProfileError(profile.path, f"{where}.lower", f"{spec.lower} is below the URDF limit {u['lower']}")
+        if u.get("upper") is not None and spec.upper > u["upper"] + tol:
+            raise ProfileError(profile.path, f"{where}.upper", f"{spec.upper} is above the URDF limit {u['upper']}")

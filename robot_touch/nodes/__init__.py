@@ -1,0 +1,1 @@
+"""Thin rclpy nodes: translate messages to and from core objects, nothing more."""

@@ -1,0 +1,1 @@
+"""Servo bus protocols: codecs, a small backend base class and a lazy registry."""

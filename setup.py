@@ -1,0 +1,76 @@
+"""ament_python package setup: the same file serves `colcon build` and `pip install`."""
+import os
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "robot_touch"
+
+
+def share_tree(*folders: str) -> list[tuple[str, list[str]]]:
+    """data_files entries that install each folder under share/robot_touch, keeping subfolders."""
+    entries = []
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            paths = [os.path.join(root, f) for f in files if not f.endswith((".pyc", "~"))]
+            if paths:
+                entries.append((os.path.join("share", PACKAGE, root), paths))
+    return entries
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    include_package_data=True,
+    package_data={PACKAGE: ["ui/*.kv", "ui/locale/*/LC_MESSAGES/*.mo", "ui/locale/*/LC_MESSAGES/*.po"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        *share_tree("launch", "urdf", "config"),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.24",
+        "pyyaml>=6.0",
+        "pyserial>=3.5",
+        "roboticstoolbox-python>=1.1",
+        "spatialmath-python>=1.1",
+        "ruckig>=0.12",
+        "mujoco>=3.1",
+        "kivy>=2.3",
+        "dynamixel-sdk>=3.7.31",
+        "feetech-servo-sdk>=1.0.0",
+        "xacro>=2.0",
+    ],
+    extras_require={
+        # ROS 2 Kilted from PyPI, for machines without a ROS install. Kept out of the
+        # default requirements so a system ROS (colcon, apt) is never shadowed.
+        "ros": [
+            "ros-kilted-rclpy",
+            "ros-kilted-rmw-fastrtps-cpp",
+            "ros-kilted-std-msgs",
+            "ros-kilted-sensor-msgs",
+            "ros-kilted-geometry-msgs",
+            "ros-kilted-trajectory-msgs",
+            "ros-kilted-std-srvs",
+            "ros-kilted-diagnostic-msgs",
+            "ros-kilted-visualization-msgs",
+        ],
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80", "pytest-xvfb>=3.0"],
+        "bench": ["ikpy>=3.3"],
+    },
+    zip_safe=True,
+    maintainer="robot_touch developers",
+    maintainer_email="dev@robot-touch.invalid",
+    description="Drive a robot arm from a touchscreen with ROS 2.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "robot-touch = robot_touch.cli.main:main",
+        ],
+        # Third-party servo protocols register here: name = "module:Class".
+        "robot_touch.protocols": [],
+    },
+)
