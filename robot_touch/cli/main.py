@@ -18,6 +18,7 @@ from robot_touch.errors import RobotTouchError
 COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("profiles_cmd", "list the arm profiles, or show one"),
     "bench": ("bench_cmd", "run a benchmark (ik, teleop, serial, ui, e2e)"),
+    "run": ("run_cmd", "start the whole graph: arm backend, teleop and touch UI"),
 }
 
 

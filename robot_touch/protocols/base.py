@@ -1,0 +1,103 @@
+"""The host side of a servo bus: one small base class every protocol backend implements.
+
+A backend speaks one controller protocol over an already-open pyserial port and works only
+in raw servo units (integers: Feetech/Dynamixel steps, PWM microseconds). Converting radians
+to raw units (calibration) and deciding what to do with a stale joint is the bridge's job.
+
+Layering follows lerobot's MotorsBus -> FeetechMotorsBus split: this module is the generic
+contract, ``<vendor>.py`` the protocol, ``<vendor>_tables.py`` the vendor's register tables.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+from robot_touch.errors import RobotTouchError
+
+
+class ProtocolError(RobotTouchError):
+    """Wrong use of a backend (unknown protocol, bad option, id out of range): a user error."""
+
+
+class BusError(Exception):
+    """The bus did not deliver a valid reply (timeout, bad checksum, truncated frame).
+
+    Backends retry internally; this escapes only when every retry failed for a whole call
+    that has no per-servo result (e.g. a ping).
+    """
+
+
+class PortGone(BusError):
+    """The serial port itself failed (unplugged, EIO): the bridge must reconnect."""
+
+
+@dataclass
+class ServoStatus:
+    """Health of one servo, as far as the protocol reports it (None = not reported)."""
+
+    voltage: float | None = None  # volts
+    temperature: float | None = None  # degrees Celsius
+    load: float | None = None  # fraction of maximum, signed
+    moving: bool | None = None
+    error_flags: list[str] = field(default_factory=list)  # e.g. ["overheat", "overload"]
+
+
+@dataclass
+class BusStats:
+    """Counters a backend keeps for diagnostics."""
+
+    writes: int = 0
+    reads: int = 0
+    retries: int = 0
+    bad_replies: int = 0  # checksum errors, truncated or malformed frames
+    timeouts: int = 0
+
+
+class ServoBus(ABC):
+    """One serial bus of servos, spoken to in one protocol.
+
+    Args:
+        port: an open pyserial port (``serial.serial_for_url`` result, pty, loop://).
+        ids: the servo ids (or PWM channels) on this bus, in joint order.
+        options: protocol-specific settings from the profile's ``protocol_options``.
+        retries: how often a failed read is repeated before the servo is reported stale.
+    """
+
+    #: registry name, e.g. "feetech_sts"
+    name: ClassVar[str] = ""
+    #: the controller's usual baud rate
+    default_baudrate: ClassVar[int] = 1_000_000
+    #: raw units of a position: "steps", "us" ...
+    units: ClassVar[str] = "steps"
+
+    def __init__(
+        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+    ) -> None:
+        self.port = port
+        self.ids = list(ids)
+        self.options = dict(options or {})
+        self.retries = retries
+        self.stats = BusStats()
+
+    @abstractmethod
+    def ping(self, servo_id: int) -> bool:
+        """True when the servo answers a ping (or the controller answers, for PWM boards)."""
+
+    @abstractmethod
+    def write_goals(self, goals: Mapping[int, int]) -> None:
+        """Send goal positions (raw units) for several servos in ONE bus transaction."""
+
+    @abstractmethod
+    def read_positions(self) -> dict[int, int | None]:
+        """Present positions (raw units) of every servo; None where no valid reply came back."""
+
+    def set_torque(self, enabled: bool) -> None:
+        """Enable or release holding torque on every servo (PWM boards: pulses on/off)."""
+
+    def read_status(self) -> dict[int, ServoStatus]:
+        """Voltage, temperature and error flags where the protocol reports them."""
+        return {}
+
+    def close(self) -> None:
+        """Release the backend; the port is closed by whoever opened it."""

@@ -1,0 +1,172 @@
+"""Run the node graph as plain processes: what `robot-touch run` does on a pip install.
+
+Starts each process of :func:`robot_touch.graph.describe` in order, prefixes and streams
+their output, and shuts everything down (SIGINT, then SIGTERM, then SIGKILL) on Ctrl-C or
+as soon as a required process exits — the exit code and message say which one.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TextIO
+
+from robot_touch.errors import RobotTouchError
+from robot_touch.graph import ProcessSpec, command_line
+
+
+class GraphFailed(RobotTouchError):
+    """A process of the graph exited or never became ready."""
+
+
+@dataclass
+class RunningProcess:
+    spec: ProcessSpec
+    popen: subprocess.Popen
+    lines: "queue.Queue[str]" = field(default_factory=queue.Queue)
+    reader: threading.Thread | None = None
+
+
+class Supervisor:
+    """Starts, watches and stops the processes of one graph.
+
+    Args:
+        specs: the processes, in start order.
+        namespace: ROS namespace applied to every node.
+        env: environment for the children (defaults to ours).
+        out: where prefixed output goes.
+        ready_timeout: seconds to wait for a process's ``ready_prefix`` line.
+        extra_env: per-process additions to the environment (name → {VAR: value}).
+    """
+
+    def __init__(
+        self,
+        specs: list[ProcessSpec],
+        namespace: str = "",
+        env: dict[str, str] | None = None,
+        out: TextIO = sys.stdout,
+        ready_timeout: float = 20.0,
+        extra_env: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        self.specs = specs
+        self.namespace = namespace
+        self.env = dict(env if env is not None else os.environ)
+        self.out = out
+        self.ready_timeout = ready_timeout
+        self.extra_env = extra_env or {}
+        self.running: list[RunningProcess] = []
+        self._out_lock = threading.Lock()
+        self.on_line: Callable[[str, str], None] | None = None
+
+    def say(self, name: str, text: str) -> None:
+        with self._out_lock:
+            self.out.write(f"[{name}] {text}\n")
+            self.out.flush()
+
+    def _pump(self, proc: RunningProcess) -> None:
+        assert proc.popen.stdout is not None
+        for raw in proc.popen.stdout:
+            line = raw.rstrip("\n")
+            proc.lines.put(line)
+            self.say(proc.spec.name, line)
+            if self.on_line:
+                self.on_line(proc.spec.name, line)
+
+    def start(self) -> None:
+        """Start every process; wait for each one's ready line where it has one."""
+        for spec in self.specs:
+            env = dict(self.env)
+            env.update(self.extra_env.get(spec.name, {}))
+            env.setdefault("PYTHONUNBUFFERED", "1")
+            popen = subprocess.Popen(
+                command_line(spec, self.namespace),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                text=True,
+                bufsize=1,
+                start_new_session=True,  # our Ctrl-C handling decides when children stop
+            )
+            proc = RunningProcess(spec, popen)
+            proc.reader = threading.Thread(target=self._pump, args=(proc,), daemon=True, name=f"pump-{spec.name}")
+            proc.reader.start()
+            self.running.append(proc)
+            if spec.ready_prefix:
+                self._wait_ready(proc)
+
+    def _wait_ready(self, proc: RunningProcess) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise GraphFailed(f"{proc.spec.name} exited with code {proc.popen.returncode} before it was ready")
+            try:
+                line = proc.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line.startswith(proc.spec.ready_prefix):
+                return
+        raise GraphFailed(f"{proc.spec.name} did not print {proc.spec.ready_prefix!r} within {self.ready_timeout:g} s")
+
+    def first_exit(self) -> RunningProcess | None:
+        """The first required process that has exited, if any."""
+        for proc in self.running:
+            if proc.spec.required and proc.popen.poll() is not None:
+                return proc
+        return None
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop every process: SIGINT, then SIGTERM after ``grace`` s, then SIGKILL."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            alive = [p for p in reversed(self.running) if p.popen.poll() is None]
+            if not alive:
+                break
+            for proc in alive:
+                try:
+                    os.killpg(proc.popen.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(p.popen.poll() is None for p in alive):
+                time.sleep(0.05)
+        for proc in self.running:
+            if proc.reader:
+                proc.reader.join(timeout=1.0)
+
+    def supervise(self, until: Callable[[], bool] | None = None, status: Callable[[], str] | None = None) -> int:
+        """Wait until Ctrl-C, a required process exits, or ``until()`` is true; then stop all.
+
+        Returns:
+            0 after Ctrl-C or ``until()``; otherwise the exit code of the process that died
+            (1 if it exited with 0 although it was required to keep running).
+        """
+        interrupted = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+        code = 0
+        last_status = 0.0
+        try:
+            while not interrupted.is_set():
+                # `until` first: a demo UI that exits 0 has finished, it has not died.
+                if until is not None and until():
+                    break
+                dead = self.first_exit()
+                if dead is not None:
+                    rc = dead.popen.returncode
+                    self.say("run", f"{dead.spec.name} exited with code {rc}; stopping the graph")
+                    code = rc if rc not in (0, None) else 1
+                    break
+                if status is not None and time.monotonic() - last_status > 2.0:
+                    last_status = time.monotonic()
+                    self.say("run", status())
+                time.sleep(0.1)
+            if interrupted.is_set():
+                self.say("run", "Ctrl-C: stopping the graph")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self.stop()
+        return code
