@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("profiles_cmd", "list the arm profiles, or show one"),
     "bench": ("bench_cmd", "run a benchmark (ik, teleop, serial, ui, e2e)"),
     "run": ("run_cmd", "start the whole graph: arm backend, teleop and touch UI"),
+    "doctor": ("doctor_cmd", "check this machine: ROS 2, display, serial ports, profiles"),
 }
 
 
