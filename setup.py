@@ -69,8 +69,9 @@ setup(
     entry_points={
         "console_scripts": [
             "robot-touch = robot_touch.cli.main:main",
+            "recorder = robot_touch.nodes.recorder:main",
         ],
-        # Third-party servo protocols register here: name = "module:Class".
-        "robot_touch.protocols": [],
+        # Third-party servo protocols register in the groups "robot_touch.protocols" (host
+        # side) and "robot_touch.devices" (virtual arm side): see robot_touch/protocols/registry.py.
     },
 )

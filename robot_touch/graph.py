@@ -112,6 +112,16 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
             parameters={"arm": config.arm, "rate": config.control_rate},
         )
     )
+    if config.demo:
+        specs.append(
+            ProcessSpec(
+                name="recorder",
+                executable="recorder",
+                module="robot_touch.nodes.recorder",
+                parameters={"arm": config.arm, "out_dir": config.demo_out},
+                required=False,
+            )
+        )
     if config.ui:
         specs.append(
             ProcessSpec(

@@ -1,0 +1,64 @@
+"""`recorder` node: logs commanded and measured joints; on shutdown writes a CSV and a plot.
+
+Used by `robot-touch run --demo` to leave out/joint_paths.{csv,png} behind.
+Parameters: `arm` (profile), `out_dir` (folder for the files).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from robot_touch.core.profile import load_profile
+from robot_touch.joint_log import JointLog
+
+
+class RecorderNode(Node):
+    def __init__(self) -> None:
+        super().__init__("recorder")
+        arm = self.declare_parameter("arm", "so101", ParameterDescriptor(description="arm profile name or YAML path")).value
+        self.out_dir = Path(
+            self.declare_parameter("out_dir", "out", ParameterDescriptor(description="folder for joint_paths.csv/.png")).value
+        )
+        self.log = JointLog(load_profile(arm).joint_names)
+        self.create_subscription(Float64MultiArray, "forward_position_controller/commands", self._on_command, 50)
+        self.create_subscription(JointState, "joint_states", self._on_state, 50)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        self.log.add_command(self._now(), msg.data)
+
+    def _on_state(self, msg: JointState) -> None:
+        self.log.add_measurement(self._now(), msg.name, msg.position)
+
+    def save(self) -> None:
+        csv_path = self.log.save_csv(self.out_dir / "joint_paths.csv")
+        png_path = self.log.save_plot(self.out_dir / "joint_paths.png")
+        print(f"recorder: {len(self.log.commanded)} commands, {len(self.log.measured)} measurements -> {csv_path}, {png_path}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = RecorderNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.save()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
