@@ -36,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from robot_touch.runner import Supervisor
 
     profile = load_profile(args.arm)  # fail early, with the profile's own error
+    if not args.no_ui and not args.demo and not has_display() and args.duration <= 0:
+        # Headless (CI, a server, `make run` over ssh): show the stack working instead of
+        # waiting for touches that cannot come.
+        print("[run] no display: running the built-in demo (--demo) on Xvfb", flush=True)
+        args.demo = True
     try:
         config = GraphConfig(
             arm=str(profile.path) if "/" in args.arm or args.arm.endswith((".yaml", ".yml")) else profile.name,
