@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 from robot_touch.errors import RobotTouchError
 
@@ -39,29 +39,35 @@ class Xvfb:
         self.stop()
 
     def start(self, timeout: float = 10.0) -> str:
-        """Start the server; returns the DISPLAY value (":N")."""
+        """Start the server on a free display number; returns the DISPLAY value (":N")."""
         binary = shutil.which("Xvfb")
         if binary is None:
             raise DisplayError("no display and no Xvfb: install it with `sudo apt-get install xvfb` (make run does)")
-        for number in range(90, 190):
-            if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
-                continue
-            proc = subprocess.Popen(
-                [binary, f":{number}", "-screen", "0", f"{self.size}x24", "-nolisten", "tcp", "-noreset"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    break  # lost a race for this number: try the next one
-                if Path(f"/tmp/.X11-unix/X{number}").exists():
-                    self.process, self.display = proc, f":{number}"
-                    return self.display
-                time.sleep(0.05)
-            if proc.poll() is None:
-                proc.kill()
-        raise DisplayError("Xvfb did not start on any display number :90-:189")
+        # -displayfd: Xvfb picks a free number itself and writes it to the pipe when ready,
+        # so there is no race with other X servers and no polling for lock files.
+        read_fd, write_fd = os.pipe()
+        proc = subprocess.Popen(
+            [binary, "-displayfd", str(write_fd), "-screen", "0", f"{self.size}x24", "-nolisten", "tcp", "-noreset"],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        # Read up to the newline: Xvfb dies if it cannot write the whole line.
+        text, deadline = b"", time.monotonic() + timeout
+        while not text.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(read_fd, 32) if ready else b""
+            if not chunk:
+                break
+            text += chunk
+        os.close(read_fd)
+        number = text.decode().strip()
+        if not number:
+            proc.kill()
+            raise DisplayError(f"Xvfb did not start within {timeout:g} s")
+        self.process, self.display = proc, f":{number}"
+        return self.display
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
