@@ -1,0 +1,390 @@
+"""The I/O worker of the serial bridge: one thread that owns the serial port and the bus.
+
+It runs read → decide → write cycles at a steady rate, whatever ROS is doing, and never
+dies: a failed port is closed and reopened with backoff, and every other fault is logged
+once and shown in :meth:`HardwareWorker.status`. All decisions are made by
+:class:`robot_touch.core.bridge_core.BridgeCore`; this module only does the I/O and the
+locking around it. No rclpy here: the node passes callbacks.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
+from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, ServoStatus
+
+#: log callback: (level "debug"/"info"/"warn"/"error", message)
+LogFn = Callable[[str, str], None]
+
+
+@dataclass
+class HardwareConfig:
+    """How to reach the arm and how fast to run.
+
+    Attributes:
+        port: pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://, loop://).
+        baudrate: bits per second.
+        protocol: registry name of the backend (feetech_sts, dynamixel_p2, ssc32, maestro).
+        protocol_options: the profile's ``protocol_options``.
+        rate: cycles per second (one write and one read each).
+        read_retries: how often the backend repeats a failed read.
+        reconnect_initial / reconnect_max: backoff between reconnection attempts (s).
+        torque_on_start: enable torque once the first positions are latched.
+        status_period: seconds between health reads (voltage, temperature, error flags).
+        port_timeout: pyserial read timeout (s).
+    """
+
+    port: str
+    baudrate: int
+    protocol: str
+    protocol_options: Mapping[str, Any] = field(default_factory=dict)
+    rate: float = 100.0
+    read_retries: int = 2
+    reconnect_initial: float = 0.2
+    reconnect_max: float = 2.0
+    torque_on_start: bool = True
+    status_period: float = 1.0
+    port_timeout: float = 0.02
+
+
+@dataclass
+class HardwareStatus:
+    """A snapshot for diagnostics."""
+
+    connected: bool
+    port: str
+    protocol: str
+    baudrate: int
+    cycle_rate: float
+    torque: bool
+    holding: bool
+    stats: BusStats
+    servos: dict[int, ServoStatus]
+    stale: list[str]
+    clamps: dict[str, int]
+    faults: dict[str, str]
+    reconnects: int
+    rejected: int
+    relatches: int
+
+
+class HardwareWorker:
+    """Runs the bridge's cycles in its own thread.
+
+    Args:
+        core: the decisions (shared; every access is under this worker's lock).
+        config: port, protocol and rates.
+        on_state: called from the worker thread with each new joint state.
+        log: called from the worker thread for each log line.
+        bus_class: the ServoBus subclass to use (default: the registry's for ``config.protocol``).
+        open_port: opens the port (default: :func:`robot_touch.protocols.registry.open_port`).
+    """
+
+    def __init__(
+        self,
+        core: BridgeCore,
+        config: HardwareConfig,
+        on_state: Callable[[Reading], None] | None = None,
+        log: LogFn | None = None,
+        bus_class: type[ServoBus] | None = None,
+        open_port: Callable[[str, int, float], Any] | None = None,
+    ) -> None:
+        if not config.rate > 0:
+            raise ValueError(f"rate must be positive, got {config.rate}")
+        self.core = core
+        self.config = config
+        self.on_state = on_state
+        self.log = log or (lambda level, message: None)
+        self._bus_class = bus_class
+        self._open_port = open_port
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._port: Any = None
+        self._bus: ServoBus | None = None
+        self._backoff = Backoff(config.reconnect_initial, config.reconnect_max)
+        self._torque_wanted = config.torque_on_start
+        self._torque_applied: bool | None = None
+        self._torque_done = threading.Condition(self._lock)
+        self._stats_total = BusStats()
+        self._servos: dict[int, ServoStatus] = {}
+        self._next_status = 0.0
+        self._rate_window: list[float] = []
+        self.reconnects = 0
+        self._ever_connected = False
+        self._quiet_reconnect = False
+        core.torque = self._torque_wanted
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        """Start the I/O thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="serial_bridge_io", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the I/O thread and close the port (servos keep their last goal and torque)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._close()
+
+    def submit_command(self, values: Sequence[float]) -> None:
+        """A streamed position command (joint order). Raises CommandRejected."""
+        with self._lock:
+            self.core.submit_command(values, time.monotonic())
+
+    def submit_trajectory(
+        self,
+        names: Sequence[str],
+        times: Sequence[float],
+        positions: Sequence[Sequence[float]],
+        velocities: Sequence[Sequence[float]] | None,
+        start_delay: float,
+    ) -> None:
+        """A timed trajectory starting ``start_delay`` s from now. Raises CommandRejected."""
+        with self._lock:
+            now = time.monotonic()
+            self.core.submit_trajectory(names, times, positions, velocities, now + start_delay, now)
+
+    def request_torque(self, enabled: bool, timeout: float = 1.0) -> tuple[bool, str]:
+        """Switch torque on every servo; waits for the I/O thread to do it.
+
+        Returns (success, message for the service response).
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._torque_wanted = enabled
+            self.core.set_torque(enabled, time.monotonic())
+            while self._torque_applied is not enabled:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    if self._bus is None:
+                        return False, f"arm not connected: torque will be {'on' if enabled else 'off'} once it reconnects"
+                    return False, "the servos did not confirm in time; will keep trying"
+                self._torque_done.wait(left)
+        return True, f"torque {'enabled' if enabled else 'released'}"
+
+    def status(self) -> HardwareStatus:
+        """A consistent snapshot for diagnostics."""
+        with self._lock:
+            stats = BusStats(**vars(self._stats_total))
+            if self._bus is not None:
+                for key, value in vars(self._bus.stats).items():
+                    setattr(stats, key, getattr(stats, key) + value)
+            window = self._rate_window
+            rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 and window[-1] > window[0] else 0.0
+            return HardwareStatus(
+                connected=self._bus is not None,
+                port=self.config.port,
+                protocol=self.config.protocol,
+                baudrate=self.config.baudrate,
+                cycle_rate=rate,
+                torque=self._torque_wanted,
+                holding=self.core.holding,
+                stats=stats,
+                servos=dict(self._servos),
+                stale=self.core.stale_joints(),
+                clamps=dict(self.core.counters.clamps),
+                faults=dict(self.core.faults.active),
+                reconnects=self.reconnects,
+                rejected=self.core.counters.rejected,
+                relatches=self.core.counters.relatches,
+            )
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        period = 1.0 / self.config.rate
+        next_cycle = time.monotonic()
+        while not self._stop.is_set():
+            if self._bus is None and not self._connect():
+                self._flush_log()
+                self._stop.wait(self._backoff.next_delay())
+                next_cycle = time.monotonic()
+                continue
+            try:
+                self._cycle()
+            except (PortGone, OSError) as exc:
+                self._lost(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - the bridge must survive any backend bug
+                if _is_serial_failure(exc):
+                    self._lost(f"{type(exc).__name__}: {exc}")
+                else:
+                    with self._lock:  # logged once with its traceback, however often it repeats
+                        self.core.faults.raise_(
+                            "bug", "unexpected error in the I/O cycle, reconnecting:\n" + traceback.format_exc(), "error"
+                        )
+                    self._lost(f"{type(exc).__name__}: {exc}", report=False)
+            else:
+                if "bug" in self.core.faults.active:
+                    with self._lock:
+                        self.core.faults.clear("bug", "recovered: I/O cycles run again")
+            self._flush_log()
+            next_cycle += period
+            delay = next_cycle - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            elif delay < -period:
+                next_cycle = time.monotonic()  # fell behind: carry on at the rate, no burst
+
+    def _connect(self) -> bool:
+        from robot_touch.protocols.registry import get_bus_class, open_port
+
+        cfg = self.config
+        try:
+            port = (self._open_port or open_port)(cfg.port, cfg.baudrate, cfg.port_timeout)
+        except Exception as exc:  # noqa: BLE001 - ProtocolError, SerialException, OSError: all "not there"
+            with self._lock:
+                what = "lost" if self._ever_connected else "cannot be opened (`robot-touch ports` lists the adapters)"
+                self.core.faults.raise_(
+                    "port", f"port {cfg.port} {what}: {exc}; retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s", "error"
+                )
+            return False
+        try:
+            bus_class = self._bus_class or get_bus_class(cfg.protocol)
+            bus = bus_class(port, [j.servo_id for j in self.core.joints], cfg.protocol_options, cfg.read_retries)
+        except Exception as exc:  # noqa: BLE001 - a bad option must not kill the thread: report and retry
+            port.close()
+            with self._lock:
+                self.core.faults.raise_("port", f"cannot start the {cfg.protocol} backend on {cfg.port}: {exc}", "error")
+            return False
+        with self._lock:
+            self._port, self._bus = port, bus
+            self._torque_applied = None
+            self.core.on_connected(time.monotonic())
+            quiet, self._quiet_reconnect = self._quiet_reconnect, False
+            if self._ever_connected and not quiet:
+                self.reconnects += 1
+                self.core.faults.clear("port", f"recovered: port {cfg.port} reconnected; positions re-latched")
+            else:
+                self.core.faults.clear("port", f"recovered: port {cfg.port} opened")
+            self._ever_connected = True
+        if not quiet:  # a reconnection after a backend error is reported by that error, once
+            self.log("info", f"connected to {cfg.port} ({cfg.protocol} @ {cfg.baudrate} baud)")
+        self._backoff.reset()
+        self._next_status = time.monotonic()
+        return True
+
+    def _cycle(self) -> None:
+        bus = self._bus
+        assert bus is not None
+        try:
+            raw: Mapping[int, int | None] = bus.read_positions()
+        except BusError as exc:
+            if isinstance(exc, PortGone):
+                raise
+            raw = {}  # no valid reply at all: every joint missed this cycle
+        now = time.monotonic()
+        with self._lock:
+            reading = self.core.on_positions(raw, now)
+            goals = self.core.goals(now)
+            wanted = self._torque_wanted
+            latched = all(h is not None for h in self.core.held)
+        if goals:
+            try:
+                bus.write_goals(goals)
+            except BusError as exc:
+                if isinstance(exc, PortGone):
+                    raise
+                with self._lock:
+                    self.core.faults.raise_("write", f"writing goals failed ({exc}); retrying every cycle")
+            else:
+                with self._lock:
+                    self.core.faults.clear("write", "recovered: goals written again")
+        # torque goes on only after the goal registers hold the measured position, so that
+        # the servos do not leap to whatever goal they had before
+        if wanted is not self._torque_applied and (not wanted or (goals and latched)):
+            try:
+                bus.set_torque(wanted)
+            except BusError as exc:
+                self.log("warn", f"torque {'on' if wanted else 'off'} not confirmed ({exc}); retrying")
+            else:
+                with self._lock:
+                    self._torque_applied = wanted
+                    self._torque_done.notify_all()
+        if reading is not None and self.on_state is not None:
+            try:
+                self.on_state(reading)
+            except Exception as exc:  # noqa: BLE001 - a publishing problem is not a port problem
+                with self._lock:
+                    self.core.faults.raise_("publish", f"publishing the joint state failed: {exc}")
+        if now >= self._next_status:
+            self._next_status = now + self.config.status_period
+            self._poll_status(bus)
+        with self._lock:
+            self._rate_window.append(now)
+            while len(self._rate_window) > 2 and now - self._rate_window[0] > 1.0:
+                del self._rate_window[0]
+
+    def _poll_status(self, bus: ServoBus) -> None:
+        try:
+            servos = bus.read_status()
+        except BusError as exc:
+            if isinstance(exc, PortGone):
+                raise
+            return  # a missed health read is not worth a fault; the next one will come
+        by_id = {j.servo_id: j.name for j in self.core.joints}
+        with self._lock:
+            self._servos.update(servos)
+            for sid, status in servos.items():
+                name = by_id.get(sid, str(sid))
+                if status.error_flags:
+                    self.core.faults.raise_(
+                        f"servo:{name}", f"{name} (id {sid}) reports {', '.join(status.error_flags)}", "error"
+                    )
+                else:
+                    self.core.faults.clear(f"servo:{name}", f"recovered: {name} (id {sid}) reports no error")
+
+    def _lost(self, reason: str, report: bool = True) -> None:
+        """Close the port; reconnect on the next loop (``report``: as a "port" fault)."""
+        with self._lock:
+            self.core.on_disconnected(time.monotonic())
+            self._quiet_reconnect = not report
+            if report:
+                self.core.faults.raise_(
+                    "port",
+                    f"port {self.config.port} lost ({reason}); reconnecting every "
+                    f"{self.config.reconnect_initial:g}–{self.config.reconnect_max:g} s",
+                    "error",
+                )
+        self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            bus, port = self._bus, self._port
+            self._bus = self._port = None
+            self._rate_window.clear()
+            if bus is not None:
+                for key, value in vars(bus.stats).items():
+                    setattr(self._stats_total, key, getattr(self._stats_total, key) + value)
+        for closer in (getattr(bus, "close", None), getattr(port, "close", None)):
+            if closer is not None:
+                try:
+                    closer()
+                except Exception:  # noqa: BLE001 - closing a dead port may fail in any way; it is gone either way
+                    pass
+
+    def _flush_log(self) -> None:
+        with self._lock:
+            events = self.core.faults.drain()
+        for event in events:
+            try:
+                self.log(event.level, event.message)
+            except Exception:  # noqa: BLE001 - a broken logger must not stop the arm's I/O
+                traceback.print_exc()
+
+
+def _is_serial_failure(exc: BaseException) -> bool:
+    """pyserial's SerialException (port vanished, EIO), without importing serial at module level."""
+    return type(exc).__name__ in ("SerialException", "SerialTimeoutException", "PortNotOpenError")
+
+
+__all__ = ["CommandRejected", "HardwareConfig", "HardwareStatus", "HardwareWorker"]

@@ -1,0 +1,276 @@
+"""`serial_bridge`: the arm's hardware for the rest of the ROS graph.
+
+Subscribes ``forward_position_controller/commands`` (std_msgs/Float64MultiArray, profile
+joint order, gripper last) and ``arm_controller/joint_trajectory``
+(trajectory_msgs/JointTrajectory); publishes ``joint_states`` and ``diagnostics``; serves
+``torque`` (std_srvs/SetBool). Parameters: ``config/serial_bridge.yaml``.
+
+This node only translates messages: the decisions are in
+:mod:`robot_touch.core.bridge_core`, the I/O thread in :mod:`robot_touch.bridge.hardware`.
+
+``joint_states`` is published once per cycle in which at least one servo answered, stamped
+with the time of that read, with every bridged joint in profile order. A joint whose read
+failed keeps its last good reading (velocity 0); after ``stale_after`` such cycles it is
+*stale*: still published with its last good value so consumers keep a complete state, but
+listed as stale (ERROR) in ``diagnostics``, and the arm holds until it answers again. Until
+every joint has been read once after start-up, nothing is published: no position is made up.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Sequence
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.duration import Duration
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
+
+from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, HardwareWorker
+from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, build_converters
+from robot_touch.core.calibration import resolve_calibration
+from robot_touch.core.profile import load_profile
+from robot_touch.errors import RobotTouchError
+
+DIAGNOSTICS_PERIOD = 1.0  # s
+
+
+def _float_range(low: float, high: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+
+
+def _int_range(low: int, high: int) -> list[IntegerRange]:
+    return [IntegerRange(from_value=low, to_value=high, step=1)]
+
+
+#: name → (default, description, range kwargs); the same list is config/serial_bridge.yaml
+PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    "arm": ("so101", "arm profile: shipped name or path to a profile YAML", {}),
+    "port": ("/dev/ttyUSB0", "serial port or pyserial URL (socket://, rfc2217://, loop://)", {}),
+    "baudrate": (0, "bits per second; 0 = the profile's", {"integer_range": _int_range(0, 12_000_000)}),
+    "protocol": ("", "servo protocol (feetech_sts, dynamixel_p2, ssc32, maestro); empty = the profile's", {}),
+    "calibration_file": ("", "calibration YAML; empty = the user's default file if it exists, else the profile's values", {}),
+    "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": _float_range(1.0, 1000.0)}),
+    "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": _float_range(0.01, 10.0)}),
+    "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": _int_range(0, 10)}),
+    "stale_after": (5, "consecutive failed reads before a joint is stale (the arm holds)", {"integer_range": _int_range(1, 1000)}),
+    "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
+    "torque_on_start": (True, "enable torque once the first positions are read (false: released until the torque service)", {}),
+    "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
+    "velocity_scale": (1.0, "fraction of each joint's velocity limit the goal may move at; 0 = no limit", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": _float_range(0.1, 60.0)}),
+}
+
+
+class SerialBridgeNode(Node):
+    """Message translation around a :class:`HardwareWorker`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("serial_bridge", **kwargs)
+        for name, (default, description, ranges) in PARAMETERS.items():
+            try:
+                self.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True, **ranges))
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                example = f"{name}:={default!r}" if not isinstance(default, str) else f"{name}:=..."
+                raise RobotTouchError(f"parameter {name}: {exc} (for example {example}; see config/serial_bridge.yaml)") from None
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        backoff = list(p["reconnect_backoff"])
+        if len(backoff) != 2 or not 0 < backoff[0] <= backoff[1]:
+            raise RobotTouchError(f"reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, got {backoff}")
+
+        profile = load_profile(p["arm"])
+        calibration, source = resolve_calibration(profile, p["calibration_file"])
+        try:
+            joints = build_converters(profile, calibration, include_gripper=p["include_gripper"])
+        except ValueError as exc:
+            raise RobotTouchError(f"calibration {source}: {exc}") from None
+        protocol = p["protocol"] or profile.protocol
+        from robot_touch.protocols.registry import get_bus_class
+
+        get_bus_class(protocol)  # an unknown protocol is a start-up error, not a fault to retry
+        self.core = BridgeCore(
+            joints,
+            command_timeout=p["command_timeout"],
+            stale_after=p["stale_after"],
+            velocity_scale=p["velocity_scale"],
+            has_gripper=bool(p["include_gripper"] and profile.gripper is not None),
+        )
+        self.names = self.core.names
+        config = HardwareConfig(
+            port=p["port"],
+            baudrate=p["baudrate"] or profile.baudrate,
+            protocol=protocol,
+            protocol_options=profile.protocol_options,
+            rate=p["rate"],
+            read_retries=p["read_retries"],
+            reconnect_initial=backoff[0],
+            reconnect_max=backoff[1],
+            torque_on_start=p["torque_on_start"],
+            status_period=p["status_period"],
+        )
+        self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
+        reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_subscription(Float64MultiArray, "forward_position_controller/commands", self._on_command, reliable)
+        self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, 10)
+        self.create_service(SetBool, "torque", self._on_torque)
+        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
+        self.worker = HardwareWorker(self.core, config, on_state=self._publish_state, log=self._log)
+        self.get_logger().info(
+            f"{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, "
+            f"{config.rate:g} Hz); calibration: {source or 'profile defaults'}"
+        )
+        self.worker.start()
+
+    # ------------------------------------------------------------------ inputs
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        try:
+            self.worker.submit_command(list(msg.data))
+        except CommandRejected:
+            pass  # the core logged it once and counts it in diagnostics
+
+    def _on_trajectory(self, msg: JointTrajectory) -> None:
+        times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
+        positions = [list(p.positions) for p in msg.points]
+        velocities = [list(p.velocities) for p in msg.points]
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        # a zero stamp means "now" (ros2_control convention)
+        delay = 0.0 if stamp == 0.0 else stamp - self.get_clock().now().nanoseconds * 1e-9
+        try:
+            self.worker.submit_trajectory(
+                list(msg.joint_names), times, positions, velocities if all(velocities) else None, delay
+            )
+        except CommandRejected:
+            pass
+
+    def _on_torque(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        response.success, response.message = self.worker.request_torque(bool(request.data))
+        return response
+
+    # ------------------------------------------------------------------ outputs
+
+    def _publish_state(self, reading: Reading) -> None:
+        # called from the I/O thread: stamp with the time of the read, not of this call
+        if not self.context.ok():
+            return  # shutting down: the worker stops next
+        age = max(0.0, time.monotonic() - reading.stamp)
+        msg = JointState()
+        msg.header.stamp = (self.get_clock().now() - Duration(seconds=age)).to_msg()
+        msg.name = list(self.names)
+        msg.position = reading.positions
+        msg.velocity = reading.velocities
+        self.joint_state_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        status = self.worker.status()
+        msg = DiagnosticArray()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.status = [self._connection_status(status)] + self._servo_statuses(status)
+        self.diagnostics_pub.publish(msg)
+
+    def _connection_status(self, s: HardwareStatus) -> DiagnosticStatus:
+        problems = {k: v for k, v in s.faults.items() if k != "watchdog"}
+        level = DiagnosticStatus.OK
+        if not s.connected or s.stale or any(k.startswith("servo:") for k in problems):
+            level = DiagnosticStatus.ERROR
+        elif problems:
+            level = DiagnosticStatus.WARN
+        if not s.connected:
+            message = problems.get("port", "not connected")
+        elif problems:
+            message = "; ".join(text.splitlines()[0] for text in problems.values())  # tracebacks stay in the log
+        else:
+            message = "holding" if s.holding else "following commands"
+        values = {
+            "connected": s.connected,
+            "port": s.port,
+            "protocol": s.protocol,
+            "baudrate": s.baudrate,
+            "cycle_rate_hz": round(s.cycle_rate, 1),
+            "torque": s.torque,
+            "holding": s.holding,
+            "stale_joints": ",".join(s.stale),
+            "writes": s.stats.writes,
+            "reads": s.stats.reads,
+            "retries": s.stats.retries,
+            "bad_replies": s.stats.bad_replies,
+            "timeouts": s.stats.timeouts,
+            "reconnects": s.reconnects,
+            "relatches": s.relatches,
+            "rejected_commands": s.rejected,
+            "clamped_commands": sum(s.clamps.values()),
+        }
+        return _status("serial_bridge: connection", s.port, level, message, values)
+
+    def _servo_statuses(self, s: HardwareStatus) -> list[DiagnosticStatus]:
+        out = []
+        for joint in self.core.joints:
+            servo = s.servos.get(joint.servo_id)
+            stale = joint.name in s.stale
+            flags = list(servo.error_flags) if servo else []
+            level = DiagnosticStatus.ERROR if stale or flags or not s.connected else DiagnosticStatus.OK
+            message = "stale (no reply)" if stale else ", ".join(flags) if flags else ("ok" if s.connected else "not connected")
+            values: dict[str, Any] = {"servo_id": joint.servo_id, "stale": stale, "clamps": s.clamps.get(joint.name, 0)}
+            if servo is not None:
+                for key in ("voltage", "temperature", "load", "moving"):
+                    value = getattr(servo, key)
+                    if value is not None:
+                        values[key] = round(value, 3) if isinstance(value, float) else value
+                values["error_flags"] = ",".join(flags)
+            out.append(_status(f"serial_bridge: {joint.name}", f"{s.port}#{joint.servo_id}", level, message, values))
+        return out
+
+    def _log(self, level: str, message: str) -> None:
+        # one call site per severity: rclpy refuses a call site whose severity changes
+        logger = self.get_logger()
+        if level == "error":
+            logger.error(message)
+        elif level == "warn":
+            logger.warning(message)
+        elif level == "debug":
+            logger.debug(message)
+        else:
+            logger.info(message)
+
+    def destroy_node(self) -> None:
+        self.worker.stop()
+        super().destroy_node()
+
+
+def _status(name: str, hardware_id: str, level: bytes, message: str, values: dict[str, Any]) -> DiagnosticStatus:
+    status = DiagnosticStatus(name=name, hardware_id=hardware_id, message=message, level=level)
+    status.values = [KeyValue(key=k, value=str(v).lower() if isinstance(v, bool) else str(v)) for k, v in values.items()]
+    return status
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Run the node until Ctrl-C; a configuration error prints one line and returns 2."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SerialBridgeNode()
+        rclpy.spin(node)
+    except RobotTouchError as exc:
+        print(f"serial_bridge: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
