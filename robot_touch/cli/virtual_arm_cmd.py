@@ -1,0 +1,92 @@
+"""`robot-touch virtual-arm`: emulate an arm's servo controller on a pseudo-terminal.
+
+Prints ``PORT <path>`` (flushed) once the pty is ready, and again after every simulated
+replug; with ``--link`` also keeps a symlink pointing at the current pty. Runs until SIGINT
+or SIGTERM, then removes the link and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in 0..1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arm", required=True, metavar="NAME_OR_PATH", help="arm profile (name or YAML path)")
+    parser.add_argument("--protocol", help="controller protocol to emulate (default: the profile's)")
+    parser.add_argument("--link", metavar="PATH", help="symlink to the pty, re-pointed after a replug")
+    parser.add_argument("--drop", type=_probability, default=0.0, metavar="P", help="drop a reply with probability P")
+    parser.add_argument(
+        "--corrupt", type=_probability, default=0.0, metavar="P", help="flip one byte of a reply with probability P"
+    )
+    parser.add_argument("--unplug-after", type=_seconds, metavar="S", help="simulate an unplug after S seconds")
+    parser.add_argument(
+        "--replug-after", type=_seconds, default=1.0, metavar="S", help="seconds until the replug (default 1)"
+    )
+    parser.add_argument("--latency", type=_seconds, default=0.0, metavar="MS", help="hold every reply back MS ms")
+    parser.add_argument("--seed", type=int, help="random seed of the faults")
+
+
+def run(args: argparse.Namespace) -> int:
+    from robot_touch.protocols.registry import device_names
+    from robot_touch.virtual_arm.server import Faults, VirtualArm, VirtualArmError
+
+    if args.protocol is not None and args.protocol not in device_names():
+        raise VirtualArmError(f"unknown protocol {args.protocol!r}; known: {', '.join(device_names())}")
+    faults = Faults(
+        drop=args.drop,
+        corrupt=args.corrupt,
+        unplug_after=args.unplug_after,
+        replug_after=args.replug_after,
+        latency=args.latency / 1000.0,
+        seed=args.seed,
+    )
+    stop = threading.Event()
+
+    def announce(path: str) -> None:
+        try:
+            print(f"PORT {path}", flush=True)
+        except (BrokenPipeError, ValueError):  # nobody reads stdout any more: keep serving
+            pass
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    arm = VirtualArm(args.arm, protocol=args.protocol, faults=faults, link=args.link, on_port_change=announce)
+    try:
+        arm.start()
+        assert arm.port_path is not None
+        announce(arm.port_path)
+        print(
+            f"virtual {arm.profile.name} ({arm.protocol}, servos {sorted(arm.servos)}) on {arm.port_path}"
+            + (f", link {args.link}" if args.link else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+    finally:
+        arm.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    try:
+        print(f"virtual arm stopped: {arm.stats}", file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
+    return 0

@@ -1,0 +1,270 @@
+"""Pololu Maestro host backend: the Maestro's binary serial protocol (compact or Pololu).
+
+Facts from the Pololu Maestro Servo Controller User's Guide, section 5 ("Serial Interface"):
+
+* command bytes have the MSB set, data bytes have it clear, so 14-bit values travel as two
+  data bytes, low 7 bits first (Set Target of channel 0 to 1500 µs = 6000 quarter-µs:
+  ``84 00 70 2E``);
+* Pololu protocol: ``AA <device number> <command & 7F> <data>`` (default device number 12:
+  ``AA 0C 04 00 70 2E``); with CRC enabled every command packet ends in a CRC-7 byte
+  (:mod:`robot_touch.protocols.crc7`); the Maestro's replies never carry one;
+* Set Target 0x84 (channel, target; 0 stops the pulses), Set Speed 0x87, Set Acceleration
+  0x89, Get Position 0x90 (reply: 2 bytes, little-endian quarter-µs), Get Moving State 0x93
+  (reply: 1 byte, Mini Maestros only), Set Multiple Targets 0x9F (count, first channel,
+  targets; Mini Maestro 12/18/24 only), Get Errors 0xA1 (reply: 2 bytes of error bits, cleared
+  by the read), Go Home 0xA2.
+
+Raw units are µs of pulse width, like the SSC-32U's, so one PWM profile drives either board;
+the quarter-µs of the wire are converted here.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Sequence
+
+from robot_touch.protocols.base import ProtocolError, ServoBus, ServoStatus
+from robot_touch.protocols.crc7 import crc7
+from robot_touch.protocols.packet_utils import check_goals, check_ids
+from robot_touch.protocols.pwm_readback import (
+    ReadbackEnvelope,
+    limit_port_timeout,
+    port_errors_as_port_gone,
+    read_exactly,
+)
+
+SET_TARGET = 0x84
+SET_SPEED = 0x87
+SET_ACCELERATION = 0x89
+SET_PWM = 0x8A
+GET_POSITION = 0x90
+GET_MOVING_STATE = 0x93
+SET_MULTIPLE_TARGETS = 0x9F
+GET_ERRORS = 0xA1
+GO_HOME = 0xA2
+POLOLU_START = 0xAA
+DEFAULT_DEVICE_NUMBER = 12
+
+#: Error register bits, in bit order (guide section 4.e, "Errors").
+ERROR_NAMES = (
+    "serial_signal",
+    "serial_overrun",
+    "serial_buffer_full",
+    "serial_crc",
+    "serial_protocol",
+    "serial_timeout",
+    "script_stack",
+    "script_call_stack",
+    "script_program_counter",
+)
+ERROR_MASK = (1 << len(ERROR_NAMES)) - 1
+
+MAX_CHANNEL = 23  # Mini Maestro 24
+MAX_TARGET = (1 << 14) - 1  # quarter-µs, 14 bits
+MIN_GOAL_US, MAX_GOAL_US = 1, MAX_TARGET // 4
+
+
+def split14(value: int) -> bytes:
+    """A 14-bit value as two data bytes, low 7 bits first."""
+    return bytes((value & 0x7F, (value >> 7) & 0x7F))
+
+
+def join14(low: int, high: int) -> int:
+    """Two data bytes back into their 14-bit value."""
+    return (low & 0x7F) | (high & 0x7F) << 7
+
+
+def error_flags(bits: int) -> list[str]:
+    """Names of the set error bits (unknown bits as ``bit<n>``)."""
+    return [ERROR_NAMES[i] if i < len(ERROR_NAMES) else f"bit{i}" for i in range(16) if bits >> i & 1]
+
+
+class MaestroFraming:
+    """Wraps commands in the compact or the Pololu protocol, with or without CRC-7.
+
+    Args:
+        pololu: use the Pololu protocol (needed when several devices share the line).
+        device_number: the Maestro's device number (0-127) for the Pololu protocol.
+        crc: append the CRC-7 byte (the Maestro's "Enable CRC" setting must match).
+    """
+
+    def __init__(self, pololu: bool = False, device_number: int = DEFAULT_DEVICE_NUMBER, crc: bool = False) -> None:
+        if isinstance(device_number, bool) or not isinstance(device_number, int) or not 0 <= device_number <= 127:
+            raise ProtocolError(f"maestro: device_number must be an integer in 0..127, got {device_number!r}")
+        self.pololu = bool(pololu)
+        self.device_number = device_number
+        self.crc = bool(crc)
+
+    def packet(self, command: int, data: bytes = b"") -> bytes:
+        """One complete command packet."""
+        if self.pololu:
+            body = bytes((POLOLU_START, self.device_number, command & 0x7F)) + data
+        else:
+            body = bytes((command,)) + data
+        return body + bytes((crc7(body),)) if self.crc else body
+
+
+def decode_positions(reply: bytes, count: int) -> list[float | None] | None:
+    """Get Position replies -> pulse widths (µs); None for the whole reply when its length is
+    wrong (a lost byte shifts every later reply), None for a channel whose pulses are off."""
+    if len(reply) != 2 * count:
+        return None
+    out: list[float | None] = []
+    for i in range(count):
+        quarter_us = reply[2 * i] | reply[2 * i + 1] << 8
+        out.append(quarter_us / 4.0 if quarter_us else None)
+    return out
+
+
+class MaestroBus(ServoBus):
+    """Pololu Maestro (Micro 6, Mini 12/18/24): channels 0-23, raw units µs of pulse width.
+
+    Options (``protocol_options``):
+        pololu_protocol: speak the Pololu protocol instead of the compact one (default False).
+        device_number: the Maestro's device number for the Pololu protocol (default 12).
+        crc: append CRC-7 to every command (default False; must match the board's setting).
+        multiple_targets: the board has Set Multiple Targets (Mini Maestros; default False,
+            which works on every Maestro).
+        reply_timeout_ms: how long to wait for replies (default 40 ms).
+    """
+
+    name: ClassVar[str] = "maestro"
+    default_baudrate: ClassVar[int] = 115_200
+    units: ClassVar[str] = "us"
+
+    def __init__(
+        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+    ) -> None:
+        super().__init__(port, check_ids(ids, MAX_CHANNEL), options, retries)
+        self._id_set = frozenset(self.ids)
+        self.framing = MaestroFraming(
+            pololu=bool(self.options.get("pololu_protocol", False)),
+            device_number=self.options.get("device_number", DEFAULT_DEVICE_NUMBER),
+            crc=bool(self.options.get("crc", False)),
+        )
+        self.multiple_targets = bool(self.options.get("multiple_targets", False))
+        timeout_ms = self.options.get("reply_timeout_ms", 40)
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not 0 < timeout_ms <= 10_000:
+            raise ProtocolError(f"maestro: option reply_timeout_ms must be in 0..10000 ms, got {timeout_ms!r}")
+        self.reply_timeout = timeout_ms / 1000.0
+        self._envelopes = {ch: ReadbackEnvelope(1.0) for ch in self.ids}
+        self._last_goals: dict[int, int] = {}
+        limit_port_timeout(port, min(0.01, self.reply_timeout))
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def ping(self, servo_id: int) -> bool:
+        """True when the board answers Get Errors (the board answers for every channel)."""
+        check_ids([servo_id], MAX_CHANNEL)
+        return self.read_errors() is not None
+
+    def write_goals(self, goals: Mapping[int, int]) -> None:
+        """Set Multiple Targets when allowed and the channels are contiguous, else one Set Target
+        per channel; either way in ONE write."""
+        checked = check_goals(goals, self._id_set, MIN_GOAL_US, MAX_GOAL_US)
+        if not checked:
+            return
+        self._send(self.encode_targets({ch: us * 4 for ch, us in checked}))
+        for ch, us in checked:
+            self._last_goals[ch] = us
+            self._envelopes[ch].commanded(us)
+
+    def encode_targets(self, targets: Mapping[int, int]) -> bytes:
+        """The bytes that set ``targets`` (channel -> quarter-µs, 0 = pulses off)."""
+        channels = sorted(targets)
+        contiguous = channels == list(range(channels[0], channels[0] + len(channels)))
+        if self.multiple_targets and len(channels) > 1 and contiguous:
+            data = bytes((len(channels), channels[0])) + b"".join(split14(targets[ch]) for ch in channels)
+            return self.framing.packet(SET_MULTIPLE_TARGETS, data)
+        return b"".join(self.framing.packet(SET_TARGET, bytes((ch,)) + split14(q)) for ch, q in targets.items())
+
+    def read_positions(self) -> dict[int, int | None]:
+        """Get Position of every channel (pipelined in one write), re-asked when implausible."""
+        positions: dict[int, int | None] = {ch: None for ch in self.ids}
+        pending = list(self.ids)
+        self.stats.reads += 1
+        with port_errors_as_port_gone(self.name):
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.stats.retries += 1
+                self.port.reset_input_buffer()  # a late reply to an earlier query must not count
+                self.port.write(b"".join(self.framing.packet(GET_POSITION, bytes((ch,))) for ch in pending))
+                reply = read_exactly(self.port, 2 * len(pending), self.reply_timeout, self.stats)
+                decoded = decode_positions(reply, len(pending))
+                if decoded is None or self.port.in_waiting:
+                    if reply:
+                        self.stats.bad_replies += 1
+                    continue
+                pulses_off = set()
+                for ch, us in zip(pending, decoded):
+                    if us is None:  # pulses off: a valid answer, but no position to report
+                        pulses_off.add(ch)
+                        continue
+                    accepted = self._envelopes[ch].accept(us) if MIN_GOAL_US <= us <= MAX_GOAL_US else None
+                    if accepted is None:
+                        self.stats.bad_replies += 1
+                    positions[ch] = accepted
+                pending = [ch for ch in pending if positions[ch] is None and ch not in pulses_off]
+                if not pending:
+                    break
+        return positions
+
+    def set_torque(self, enabled: bool) -> None:
+        """Targets 0 (no pulses, servos limp) or back to the last goals."""
+        if enabled:
+            if self._last_goals:
+                self._send(self.encode_targets({ch: us * 4 for ch, us in self._last_goals.items()}))
+            return
+        self._send(self.encode_targets({ch: 0 for ch in self.ids}))
+        for envelope in self._envelopes.values():
+            envelope.released()
+
+    def read_errors(self) -> int | None:
+        """Get Errors: the error register (cleared by this read), None without a valid reply."""
+        with port_errors_as_port_gone(self.name):
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.stats.retries += 1
+                self.port.reset_input_buffer()
+                self.port.write(self.framing.packet(GET_ERRORS))
+                self.stats.reads += 1
+                reply = read_exactly(self.port, 2, self.reply_timeout, self.stats)
+                if len(reply) == 2 and not self.port.in_waiting:
+                    bits = reply[0] | reply[1] << 8
+                    if not bits & ~ERROR_MASK:
+                        return bits
+                if reply:
+                    self.stats.bad_replies += 1
+        return None
+
+    def read_status(self) -> dict[int, ServoStatus]:
+        """Board-wide error flags and moving state (Get Errors + Get Moving State), per channel."""
+        moving: bool | None = None
+        flags: list[str] = []
+        with port_errors_as_port_gone(self.name):
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.stats.retries += 1
+                self.port.reset_input_buffer()
+                self.port.write(self.framing.packet(GET_ERRORS) + self.framing.packet(GET_MOVING_STATE))
+                self.stats.reads += 1
+                reply = read_exactly(self.port, 3, self.reply_timeout, self.stats)
+                if len(reply) == 3 and not self.port.in_waiting:
+                    bits = reply[0] | reply[1] << 8
+                    if not bits & ~ERROR_MASK and reply[2] in (0, 1):
+                        moving, flags = bool(reply[2]), error_flags(bits)
+                        break
+                if reply:
+                    self.stats.bad_replies += 1
+        if moving is None:
+            return {ch: ServoStatus() for ch in self.ids}
+        return {ch: ServoStatus(moving=moving, error_flags=list(flags)) for ch in self.ids}
+
+    def go_home(self) -> None:
+        """Go Home: every channel to its configured home (or off), as after an error."""
+        self._send(self.framing.packet(GO_HOME))
+        for envelope in self._envelopes.values():
+            envelope.released()
+
+    def _send(self, data: bytes) -> None:
+        with port_errors_as_port_gone(self.name):
+            self.port.write(data)
+        self.stats.writes += 1
