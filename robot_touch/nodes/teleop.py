@@ -1,0 +1,411 @@
+"""`teleop` node: touch targets → IK → smooth, safe joint commands (thin wrapper of TeleopCore).
+
+Everything that decides anything is in :mod:`robot_touch.core.teleop_core`; this node only
+turns messages into core calls and the core's output into messages. All names are relative.
+
+Subscriptions
+    ``target_pose`` (geometry_msgs/PoseStamped, frame_id = base link or ""),
+    ``jog`` (geometry_msgs/TwistStamped, frame_id = base link / "" or tip link),
+    ``joint_jog`` (sensor_msgs/JointState: name + velocity),
+    ``joint_target`` (sensor_msgs/JointState: name + position; arm joints and/or the gripper),
+    ``gripper`` (std_msgs/Float64, 0 = closed … 1 = open),
+    ``joint_states`` (sensor_msgs/JointState, measured).
+
+Publications (parameter ``output``)
+    ``position``: ``forward_position_controller/commands`` (std_msgs/Float64MultiArray): the
+    arm joints in profile order, then the gripper as the LAST element when
+    ``include_gripper`` is true and the profile has one (our serial bridge and the MuJoCo
+    sim take one array; a ros2_control setup with a separate gripper controller sets
+    ``include_gripper: false``).
+    ``trajectory``: ``arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory):
+    one point per cycle (positions, velocities; time_from_start = one period), joint_names
+    in the same order (gripper last when included).
+
+``teleop/status`` (diagnostic_msgs/DiagnosticStatus)
+    ``name`` "teleop", ``hardware_id`` the arm profile, ``level`` 0 OK / 1 WARN / 2 ERROR /
+    3 STALE, ``message`` the stable status code (ok, clamped, unreachable,
+    near_singularity, joint_limit, halted, disabled, estop, no_joint_states, invalid_pose,
+    unknown_frame, unknown_joint, invalid_value, out_of_order; see teleop_core), ``values``
+    key/values: ``detail`` (a sentence for people), ``mode``, ``enabled``, ``estop``,
+    ``speed_override``, ``singularity_scale``, ``condition``. Published on change and at
+    ``status_rate``.
+
+Services
+    ``teleop/home`` (std_srvs/Trigger), ``teleop/estop`` (std_srvs/SetBool, latched until
+    data=false), ``teleop/enable`` (std_srvs/SetBool).
+
+Timing
+    A dedicated thread runs the control cycle at ``rate`` with absolute deadlines (no drift,
+    independent of the executor). A new goal (target_pose, joint_target, gripper, home) or
+    an e-stop wakes it for an immediate cycle, which then restarts the schedule; that cycle
+    advances the trajectory only by the real elapsed time, so limits hold in wall time.
+    Jog streams do not wake it (they are velocities; the next regular cycle uses them).
+    ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
+    one step lower, as both share the GIL) where the system permits it.
+
+Parameters: see ``config/teleop.yaml`` (all declared with descriptors below).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Duration
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64, Float64MultiArray
+from std_srvs.srv import SetBool, Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from robot_touch.core.profile import load_profile
+from robot_touch.core.teleop_core import REJECTIONS, Code, Command, TeleopConfig, TeleopCore, check_speed_override
+from robot_touch.errors import RobotTouchError
+
+OUTPUTS = ("position", "trajectory")
+#: Seconds between two log lines about the same kind of bad input.
+LOG_THROTTLE = 2.0
+#: An event-triggered cycle waits until at least this share of a period after the last cycle.
+MIN_EARLY_GAP = 0.1
+
+
+def _range(lo: float, hi: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+
+
+def _stamp(header: Any) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+class TeleopNode(Node):
+    """The ``teleop`` node (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__("teleop")
+        p = self._declare_parameters()
+        self.profile = load_profile(p["arm"])
+        if p["output"] not in OUTPUTS:
+            raise RobotTouchError(f"parameter output must be one of {', '.join(OUTPUTS)}, got {p['output']!r}")
+        config = TeleopConfig(
+            rate=p["rate"],
+            speed_override=p["speed_override"],
+            velocity_scale=p["velocity_scale"],
+            acceleration_scale=p["acceleration_scale"],
+            jerk_scale=p["jerk_scale"],
+            cartesian_speed=p["cartesian_speed"],
+            angular_speed=p["angular_speed"],
+            workspace_min=p["workspace_min"] or (),
+            workspace_max=p["workspace_max"] or (),
+            jog_timeout=p["jog_timeout"],
+            joint_states_timeout=p["joint_states_timeout"],
+            max_joint_step=p["max_joint_step"],
+            singularity_slow=p["singularity_slow"],
+            singularity_stop=p["singularity_stop"],
+            singularity_damping=p["singularity_damping"],
+            include_gripper=p["include_gripper"],
+            start_enabled=p["start_enabled"],
+        )
+        try:
+            self.core = TeleopCore(self.profile, config)
+        except ValueError as exc:
+            raise RobotTouchError(f"teleop parameters: {exc}") from None
+        slowest = max(j.velocity for j in self.profile.joints) * config.velocity_scale / config.rate
+        if config.max_joint_step < slowest:
+            self.get_logger().warning(
+                f"max_joint_step {config.max_joint_step} rad is below one cycle at full speed ({slowest:.3f} rad): "
+                "fast moves will trip the output safety net"
+            )
+        self.output = p["output"]
+        self._rt_priority = int(p["realtime_priority"])
+        self.status_period = 1.0 / p["status_rate"]
+        self._joint_names = self.profile.joint_names + (
+            [self.profile.gripper.name] if config.include_gripper and self.profile.gripper else []
+        )
+        self._period = config.period
+        self._last_log: dict[Code, float] = {}
+
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        if self.output == "position":
+            self._pub = self.create_publisher(Float64MultiArray, "forward_position_controller/commands", qos)
+        else:
+            self._pub = self.create_publisher(JointTrajectory, "arm_controller/joint_trajectory", qos)
+        self._status_pub = self.create_publisher(DiagnosticStatus, "teleop/status", 10)
+        self.create_subscription(PoseStamped, "target_pose", self._on_target_pose, qos)
+        self.create_subscription(TwistStamped, "jog", self._on_jog, qos)
+        self.create_subscription(JointState, "joint_jog", self._on_joint_jog, qos)
+        self.create_subscription(JointState, "joint_target", self._on_joint_target, qos)
+        self.create_subscription(Float64, "gripper", self._on_gripper, qos)
+        # Best effort matches both reliable and sensor-data (best effort) publishers.
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data)
+        self.create_service(Trigger, "teleop/home", self._srv_home)
+        self.create_service(SetBool, "teleop/estop", self._srv_estop)
+        self.create_service(SetBool, "teleop/enable", self._srv_enable)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._wake = threading.Event()
+        self._running = True
+        self._last_status_key: tuple | None = None
+        self._last_status_at = -math.inf
+        self._thread = threading.Thread(target=self._loop, name="teleop_loop", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"teleop for {self.profile.name}: {config.rate:g} Hz, output {self.output}, "
+            f"{'enabled' if config.start_enabled else 'disabled'} at start"
+        )
+
+    # ------------------------------------------------------------------ parameters
+
+    def _declare_parameters(self) -> dict[str, Any]:
+        d = TeleopConfig()
+
+        def declare(name: str, default: Any, description: str, rng: tuple[float, float] | None = None, read_only: bool = True) -> Any:
+            desc = ParameterDescriptor(description=description, read_only=read_only)
+            if rng is not None:
+                desc.floating_point_range = _range(*rng)
+            return self.declare_parameter(name, default, desc).value
+
+        p: dict[str, Any] = {
+            "arm": declare("arm", "so101", "arm profile name (config/arms/<name>.yaml) or path to a profile YAML"),
+            "rate": declare("rate", d.rate, "control loop rate (Hz)", (10.0, 1000.0)),
+            "speed_override": declare(
+                "speed_override", d.speed_override, "live speed override: scales velocity limits and jog speeds (0.05-1)",
+                (0.05, 1.0), read_only=False,
+            ),
+            "velocity_scale": declare("velocity_scale", d.velocity_scale, "scale on the profile's joint velocity limits", (0.01, 1.0)),
+            "acceleration_scale": declare(
+                "acceleration_scale", d.acceleration_scale, "scale on the profile's joint acceleration limits", (0.01, 1.0)
+            ),
+            "jerk_scale": declare("jerk_scale", d.jerk_scale, "scale on the profile's joint jerk limits", (0.01, 1.0)),
+            "cartesian_speed": declare("cartesian_speed", d.cartesian_speed, "Cartesian jog speed limit (m/s)", (0.001, 2.0)),
+            "angular_speed": declare("angular_speed", d.angular_speed, "Cartesian jog angular speed limit (rad/s)", (0.01, 10.0)),
+            "jog_timeout": declare("jog_timeout", d.jog_timeout, "jog/joint_jog input older than this halts the arm (s)", (0.01, 5.0)),
+            "joint_states_timeout": declare(
+                "joint_states_timeout", d.joint_states_timeout, "joint_states older than this: backend stale, brake and hold (s)", (0.02, 10.0)
+            ),
+            "max_joint_step": declare("max_joint_step", d.max_joint_step, "last-resort limit on a joint's change per cycle (rad)", (0.001, 1.0)),
+            "singularity_slow": declare(
+                "singularity_slow", d.singularity_slow, "Jacobian condition number where Cartesian jog starts to slow", (1.0, 1e9)
+            ),
+            "singularity_stop": declare(
+                "singularity_stop", d.singularity_stop, "condition number where jog toward the singularity stops", (1.0, 1e9)
+            ),
+            "singularity_damping": declare(
+                "singularity_damping", d.singularity_damping, "maximum damping of the least-squares jog solution", (0.0, 1.0)
+            ),
+            "output": declare("output", "position", "command output: position (forward_position_controller/commands) or trajectory (arm_controller/joint_trajectory)"),
+            "include_gripper": declare("include_gripper", d.include_gripper, "append the gripper as the last command element"),
+            "start_enabled": declare("start_enabled", d.start_enabled, "command the arm from start-up (else wait for teleop/enable)"),
+            "status_rate": declare("status_rate", 2.0, "steady teleop/status publish rate (Hz); changes are published at once", (0.1, 100.0)),
+        }
+        p["realtime_priority"] = self.declare_parameter(
+            "realtime_priority",
+            0,
+            ParameterDescriptor(
+                description="SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)",
+                read_only=True,
+                integer_range=[IntegerRange(from_value=0, to_value=99, step=1)],
+            ),
+        ).value
+        for name in ("workspace_min", "workspace_max"):
+            desc = ParameterDescriptor(
+                description=f"workspace box {name.split('_')[1]} corner x y z in the base frame (m); empty: from the arm's reach",
+                read_only=True,
+            )
+            p[name] = list(self.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, desc).value or [])
+        return p
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        for param in params:
+            if param.name != "speed_override":
+                return SetParametersResult(successful=False, reason=f"{param.name} is read at start-up; restart teleop to change it")
+            try:
+                value = check_speed_override(param.value)
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            self.core.set_speed_override(value)
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ inputs
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _result(self, code: Code, wake: bool = False) -> None:
+        if code in REJECTIONS:
+            now = self._now()
+            if now - self._last_log.get(code, -math.inf) >= LOG_THROTTLE:
+                self._last_log[code] = now
+                self.get_logger().warning(f"input rejected ({code.value}): {self.core.status().detail}")
+        elif wake:
+            self._wake.set()
+
+    def _on_target_pose(self, msg: PoseStamped) -> None:
+        p, o = msg.pose.position, msg.pose.orientation
+        code = self.core.on_target_pose(
+            msg.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w), _stamp(msg.header), self._now()
+        )
+        self._result(code, wake=True)
+
+    def _on_jog(self, msg: TwistStamped) -> None:
+        lin, ang = msg.twist.linear, msg.twist.angular
+        code = self.core.on_jog(msg.header.frame_id, (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z), _stamp(msg.header), self._now())
+        self._result(code)
+
+    def _on_joint_jog(self, msg: JointState) -> None:
+        self._result(self.core.on_joint_jog(msg.name, msg.velocity, _stamp(msg.header), self._now()))
+
+    def _on_joint_target(self, msg: JointState) -> None:
+        self._result(self.core.on_joint_target(msg.name, msg.position, _stamp(msg.header), self._now()), wake=True)
+
+    def _on_gripper(self, msg: Float64) -> None:
+        self._result(self.core.on_gripper(msg.data, self._now()), wake=True)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        self.core.on_joint_states(msg.name, msg.position, self._now())
+
+    def _srv_home(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        res.success, res.message = self.core.home()
+        self._wake.set()
+        return res
+
+    def _srv_estop(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        res.success, res.message = self.core.set_estop(bool(req.data))
+        self._wake.set()  # takes effect now, not at the next tick
+        if req.data:
+            self.get_logger().warning("e-stop latched")
+        return res
+
+    def _srv_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        res.success, res.message = self.core.set_enabled(bool(req.data))
+        self._wake.set()
+        return res
+
+    # ------------------------------------------------------------------ loop
+
+    def _loop(self) -> None:
+        if self._rt_priority > 0:
+            try:
+                # pid 0 = this thread (Linux); main() gives the executor thread one step less.
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self._rt_priority))
+            except (PermissionError, OSError, AttributeError) as exc:
+                self.get_logger().warning(
+                    f"realtime_priority {self._rt_priority}: not permitted ({exc}); running with normal scheduling "
+                    "(allow it with an rtprio limit in /etc/security/limits.conf)"
+                )
+        period = self._period
+        gap = MIN_EARLY_GAP * period
+        last = time.monotonic()
+        deadline = last + period
+        early = False
+        while self._running:
+            woken = self._wake.wait(max(0.0, deadline - time.monotonic()))
+            now = time.monotonic()
+            if woken:
+                self._wake.clear()
+                if now < deadline:
+                    early = True
+                    if now - last < gap:
+                        deadline = last + gap  # right after a cycle: run the early one a little later
+                        continue
+            if now < deadline and not early:
+                continue  # woke a hair before the deadline
+            try:
+                cmd = self.core.step(now, now - last)
+                if cmd is not None:
+                    self._publish(cmd)
+                self._publish_status(now)
+            except Exception as exc:  # noqa: BLE001 - the loop must survive; say what happened once a second
+                if not self.context.ok():
+                    return  # shutting down (Ctrl-C): nothing left to publish to
+                self.get_logger().error(f"control cycle failed: {exc!r}", throttle_duration_sec=1.0)
+            last = now
+            if early:
+                deadline = now + period  # restart the schedule after an early cycle
+                early = False
+            else:
+                deadline += period
+                if deadline <= now:  # overrun: skip the missed ticks rather than bunch them up
+                    deadline = now + period
+
+    def _publish(self, cmd: Command) -> None:
+        if self.output == "position":
+            self._pub.publish(Float64MultiArray(data=cmd.as_list()))
+            return
+        point = JointTrajectoryPoint(
+            positions=cmd.as_list(),
+            velocities=[float(v) for v in cmd.velocity] + ([0.0] if cmd.gripper is not None else []),
+            time_from_start=Duration(sec=0, nanosec=int(self._period * 1e9)),
+        )
+        msg = JointTrajectory(joint_names=self._joint_names, points=[point])
+        self._pub.publish(msg)
+
+    def _publish_status(self, now: float) -> None:
+        status = self.core.status()
+        key = status.key()
+        if key == self._last_status_key and now - self._last_status_at < self.status_period:
+            return
+        self._last_status_key = key
+        self._last_status_at = now
+        values = [KeyValue(key="detail", value=status.detail)]
+        values += [KeyValue(key=k, value=v) for k, v in status.values.items()]
+        self._status_pub.publish(
+            DiagnosticStatus(
+                level=bytes([status.level]),
+                name="teleop",
+                message=status.code.value,
+                hardware_id=self.profile.name,
+                values=values,
+            )
+        )
+
+    def stop(self) -> None:
+        """Stop the control thread (before destroy_node)."""
+        self._running = False
+        self._wake.set()
+        self._thread.join(timeout=1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``teleop`` / ``ros2 run robot_touch teleop``."""
+    # The control thread shares the GIL with the executor thread; Python's default 5 ms
+    # switch interval would let a busy callback delay a cycle by that much.
+    sys.setswitchinterval(0.0005)
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    try:
+        node = TeleopNode()
+    except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
+        print(f"teleop: error: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    if node._rt_priority > 1:
+        # The executor thread shares the GIL with the control thread: left at normal
+        # priority it could be preempted while holding the GIL and stall the loop
+        # (priority inversion), so it runs real-time too, one step below.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(node._rt_priority - 1))
+        except (PermissionError, OSError, AttributeError):
+            pass  # the control thread has already said so
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
