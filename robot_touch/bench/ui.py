@@ -1,0 +1,208 @@
+"""`robot-touch bench ui`: frame time of the touch UI while the arm moves, and the latency from a
+touch event to the ``target_pose`` message arriving at a subscriber.
+
+The real app runs (on $DISPLAY, or on a private Xvfb when there is none) with its ROS node; a
+second node in the same process publishes a moving arm on ``joint_states`` at 100 Hz and
+subscribes to ``target_pose``. Frames run unthrottled (maxfps 0) so a frame's time is its work:
+input, FK and redraw of both views, status line, GL submit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--frames", type=int, default=600, help="frames to time while the arm moves (default 600)")
+    parser.add_argument("--touches", type=int, default=200, help="touch moves to time to target_pose (default 200)")
+    parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
+
+
+@contextmanager
+def _display() -> Iterator[None]:
+    """Use $DISPLAY, or start a private Xvfb for the duration."""
+    if os.environ.get("DISPLAY"):
+        yield
+        return
+    if not shutil.which("Xvfb"):
+        raise SystemExit("bench ui needs a display: set DISPLAY or install Xvfb (make xvfb)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1600x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        os.environ["DISPLAY"] = ":" + f.readline().strip()
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
+
+
+def run(args: argparse.Namespace) -> int:
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    os.environ["KIVY_NO_ARGS"] = "1"
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    with _display():
+        return _run(args, width, height)
+
+
+def _run(args: argparse.Namespace, width: int, height: int) -> int:
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "maxfps", "0")
+    Config.set("kivy", "exit_on_escape", "0")
+
+    import rclpy
+    from geometry_msgs.msg import PoseStamped
+    from sensor_msgs.msg import JointState
+
+    from robot_touch.nodes.touch_ui import start_node, stop_node
+
+    node, executor, thread = start_node([])
+    probe = rclpy.create_node("bench_ui_probe")
+    received: list[tuple[float, float]] = []  # (perf_counter at receipt, x)
+    probe.create_subscription(PoseStamped, "target_pose", lambda m: received.append((time.perf_counter(), m.pose.position.x)), 100)
+    js_pub = probe.create_publisher(JointState, "joint_states", 10)
+    names = node.profile.joint_names
+    t0 = time.monotonic()
+
+    def publish_arm() -> None:
+        t = time.monotonic() - t0
+        msg = JointState(name=names, position=[0.4 * math.sin(0.8 * t + i) for i in range(len(names))])
+        js_pub.publish(msg)
+
+    probe.create_timer(0.01, publish_arm)
+    executor.add_node(probe)
+
+    from kivy.base import EventLoop, runTouchApp, stopTouchApp
+    from kivy.input.motionevent import MotionEvent
+
+    from robot_touch.ui.app import RobotTouchApp
+
+    app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
+
+    class Finger(MotionEvent):
+        def depack(self, a):  # noqa: ANN001, ANN202
+            self.sx, self.sy = a["x"], a["y"]
+            super().depack(a)
+
+    def norm(x: float, y: float) -> dict[str, float]:
+        return {"x": x / (EventLoop.window.width - 1.0), "y": y / (EventLoop.window.height - 1.0)}
+
+    results: dict[str, float] = {}
+    try:
+        app._run_prepare()
+        runTouchApp(embedded=True)
+        deadline = time.monotonic() + 20
+        while (node.latest_joint_state() is None or node.pub_target.get_subscription_count() == 0) and time.monotonic() < deadline:
+            EventLoop.idle()
+        if node.latest_joint_state() is None:
+            print("bench ui: no joint_states arrived (DDS discovery failed)")
+            return 1
+        for _ in range(30):  # warm-up: textures, shaders
+            EventLoop.idle()
+
+        # Time the buffer swap apart: under Xvfb it is where Mesa's software renderer
+        # (llvmpipe) rasterises the frame, which a GPU does in a fraction of a millisecond.
+        window = EventLoop.window
+        swaps: list[float] = []
+        real_flip = window.flip
+
+        def timed_flip() -> None:
+            start = time.perf_counter()
+            real_flip()
+            swaps.append(time.perf_counter() - start)
+
+        window.flip = timed_flip
+        frames = []
+        frame_swaps = []
+        for _ in range(args.frames):
+            start = time.perf_counter()
+            n = len(swaps)
+            EventLoop.idle()
+            frames.append(time.perf_counter() - start)
+            frame_swaps.append(sum(swaps[n:]))
+        window.flip = real_flip
+
+        view = app.root.ids.top_view
+        x0, y0 = view.x + view.width * 0.3, view.y + view.height * 0.5
+        finger = Finger("bench", 1, norm(x0, y0), is_touch=True, type_id="touch")
+        finger.profile = ["pos"]
+        EventLoop.post_dispatch_input("begin", finger)
+        EventLoop.idle()
+        latencies = []
+        interval = 1.0 / app.settings.max_publish_rate
+        last_sent = 0.0
+        lost = 0
+        for i in range(args.touches):
+            # Space the moves so the rate limiter lets each through at once: the figure is the
+            # path touch → gesture → target → DDS → subscriber, not the coalescing wait.
+            while time.perf_counter() - last_sent < interval * 1.05:
+                EventLoop.idle()
+            x = x0 + 20 + 2 * (i % 100) * (1 if (i // 100) % 2 == 0 else -1) + (200 if (i // 100) % 2 else 0)
+            finger.move(norm(x, y0))
+            before = len(received)
+            sent = time.perf_counter()
+            EventLoop.post_dispatch_input("update", finger)
+            last_sent = sent
+            wait_until = sent + 1.0
+            while len(received) == before and time.perf_counter() < wait_until:
+                EventLoop.idle()
+            if len(received) == before:
+                lost += 1
+                continue
+            latencies.append(received[before][0] - sent)
+        EventLoop.post_dispatch_input("end", finger)
+        EventLoop.idle()
+
+        ms = [f * 1000 for f in frames]
+        work = [(f - s) * 1000 for f, s in zip(frames, frame_swaps)]
+        lat = [v * 1000 for v in latencies]
+        results = {
+            "frames": len(ms),
+            "frame_ms_median": round(statistics.median(ms), 2),
+            "frame_ms_p99": round(_percentile(ms, 99), 2),
+            "frame_cpu_ms_median (without swap)": round(statistics.median(work), 2),
+            "frame_cpu_ms_p99 (without swap)": round(_percentile(work, 99), 2),
+            "touches": len(lat),
+            "touches_lost": lost,
+            "touch_to_target_pose_ms_median": round(statistics.median(lat), 2) if lat else float("nan"),
+            "touch_to_target_pose_ms_p99": round(_percentile(lat, 99), 2) if lat else float("nan"),
+        }
+    finally:
+        try:
+            stopTouchApp()
+            app._stop()
+        except Exception:  # noqa: BLE001 - the node must still shut down
+            pass
+        executor.remove_node(probe)
+        probe.destroy_node()
+        stop_node(node, executor, thread)
+
+    print(f"touch UI {width}x{height}, arm moving (joint_states 100 Hz)")
+    for key, value in results.items():
+        print(f"  {key:34s} {value}")
+    if getattr(args, "json", None):
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"bench": "ui", "size": f"{width}x{height}", **results}, f, indent=2)
+    return 0 if results.get("touches") else 1

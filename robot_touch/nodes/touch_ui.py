@@ -1,0 +1,263 @@
+"""`touch_ui` node: the Kivy touchscreen app with an rclpy node spun in a background thread.
+
+Publishes (relative names): ``target_pose`` (geometry_msgs/PoseStamped, frame = the profile's
+base link), ``jog`` (geometry_msgs/TwistStamped), ``joint_target`` (sensor_msgs/JointState),
+``gripper`` (std_msgs/Float64, 0 closed .. 1 open).
+Subscribes: ``joint_states`` (sensor_msgs/JointState), ``teleop/status``
+(diagnostic_msgs/DiagnosticStatus whose ``message`` starts with a status code of
+:class:`robot_touch.core.teleop_core.Code`).
+Calls: ``teleop/estop`` and ``teleop/enable`` (std_srvs/SetBool), ``teleop/home``
+(std_srvs/Trigger), ``teleop/set_parameters`` (``speed_override``).
+
+Parameters are listed with units and defaults in ``config/touch_ui.yaml``.
+The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_state` and
+:meth:`TouchUiNode.latest_status` on Kivy's thread.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from typing import Mapping, Sequence
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rcl_interfaces.msg import FloatingPointRange, Parameter, ParameterDescriptor, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64
+from std_srvs.srv import SetBool, Trigger
+
+from robot_touch.core.profile import ArmProfile, load_profile
+from robot_touch.core.workspace_view import Pose
+from robot_touch.errors import RobotTouchError
+
+
+_CODE = re.compile(r"[a-z_]+")
+
+
+def _descriptor(text: str, lo: float | None = None, hi: float | None = None) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=text)
+    if lo is not None and hi is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+    return d
+
+
+class TouchUiNode(Node):
+    """The ROS side of the touch UI (see the module docstring for its interface)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("touch_ui", **kwargs)
+        p = self.declare_parameter
+        p("arm", "so101", _descriptor("arm profile: a shipped name (so101) or the path of a profile YAML"))
+        p("language", "en", _descriptor("UI language at start: en or vi"))
+        p("max_publish_rate", 60.0, _descriptor("most target_pose / joint_target messages per second (Hz)", 1.0, 500.0))
+        p("enable_mode", "latched", _descriptor("Enable button: latched (toggle) or hold (dead-man, hold to move)"))
+        p("pinch_gain", 0.08, _descriptor("height change per doubling of the pinch distance (m)", 0.001, 1.0))
+        p("long_press_time", 0.8, _descriptor("long-press duration that saves a waypoint (s)", 0.2, 5.0))
+        p("double_tap_time", 0.35, _descriptor("longest gap between the taps of a double tap (s)", 0.1, 1.0))
+        p("jog_speed", 0.05, _descriptor("tool speed of the Up/Down jog buttons (m/s)", 0.001, 0.5))
+        p("joint_states_timeout", 0.5, _descriptor("joint_states older than this show 'No joint states' (s)", 0.05, 10.0))
+        p("waypoints_file", "", _descriptor("waypoint YAML; empty: <user data>/waypoints/<profile>.yaml"))
+        p("teleop_node", "teleop", _descriptor("name of the teleop node (same namespace) for speed_override"))
+
+        self.profile: ArmProfile = load_profile(self.get_parameter("arm").value)
+        for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
+            value = self.get_parameter(name).value
+            if value not in allowed:
+                raise RobotTouchError(f"parameter {name} must be one of {', '.join(allowed)}, got {value!r}")
+        self._lock = threading.Lock()
+        self._joints: dict[str, float] = {}
+        self._joints_stamp: float | None = None
+        self._status: tuple[str, float] | None = None
+        self._status_values: dict[str, str] = {}
+        self._sent: deque[float] = deque(maxlen=512)
+
+        qos = QoSProfile(depth=1)
+        self.pub_target = self.create_publisher(PoseStamped, "target_pose", qos)
+        self.pub_jog = self.create_publisher(TwistStamped, "jog", qos)
+        self.pub_joint_target = self.create_publisher(JointState, "joint_target", 10)
+        self.pub_gripper = self.create_publisher(Float64, "gripper", 10)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data)
+        self.create_subscription(DiagnosticStatus, "teleop/status", self._on_status, 10)
+        self.cli_estop = self.create_client(SetBool, "teleop/estop")
+        self.cli_enable = self.create_client(SetBool, "teleop/enable")
+        self.cli_home = self.create_client(Trigger, "teleop/home")
+        teleop = self.get_parameter("teleop_node").value
+        self.cli_params = self.create_client(SetParameters, f"{teleop}/set_parameters")
+
+    def ui_settings(self):  # noqa: ANN201 - UiSettings, imported with Kivy
+        """The app settings from the parameters."""
+        from robot_touch.ui.app import UiSettings
+
+        g = lambda name: self.get_parameter(name).value  # noqa: E731
+        return UiSettings(
+            language=g("language"),
+            max_publish_rate=g("max_publish_rate"),
+            enable_mode=g("enable_mode"),
+            pinch_gain=g("pinch_gain"),
+            long_press_time=g("long_press_time"),
+            double_tap_time=g("double_tap_time"),
+            jog_speed=g("jog_speed"),
+            joint_states_timeout=g("joint_states_timeout"),
+            waypoints_file=g("waypoints_file"),
+        )
+
+    # -- incoming (executor thread)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        with self._lock:
+            for name, pos in zip(msg.name, msg.position):
+                self._joints[name] = float(pos)
+            self._joints_stamp = time.monotonic()
+
+    def _on_status(self, msg: DiagnosticStatus) -> None:
+        # The code is the message's first word ("clamped", or "clamped: detail").
+        match = _CODE.match((msg.message or "").strip())
+        code = match.group(0) if match else "ok"
+        values = {kv.key: kv.value for kv in msg.values}
+        with self._lock:
+            self._status = (code, time.monotonic())
+            self._status_values = values
+
+    def latest_joint_state(self) -> tuple[dict[str, float], float] | None:
+        """(joint name → position, monotonic receive time) or None before the first message."""
+        with self._lock:
+            if self._joints_stamp is None:
+                return None
+            return dict(self._joints), self._joints_stamp
+
+    def latest_status(self) -> tuple[str, float] | None:
+        """(teleop status code, monotonic receive time) or None."""
+        with self._lock:
+            return self._status
+
+    def latest_status_values(self) -> dict[str, str]:
+        """The key/values of the latest teleop status (enabled, estop, speed_override, …)."""
+        with self._lock:
+            return dict(self._status_values)
+
+    def command_rate(self) -> float:
+        """Motion commands sent in the last second."""
+        now = time.monotonic()
+        with self._lock:
+            return float(sum(1 for t in self._sent if now - t <= 1.0))
+
+    def _count(self) -> None:
+        with self._lock:
+            self._sent.append(time.monotonic())
+
+    # -- outgoing (Kivy thread; rclpy publishers and clients are thread-safe)
+
+    def publish_target(self, pose: Pose) -> None:
+        msg = PoseStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.profile.base_link
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pose.position)
+        q = pose.quaternion()
+        o = msg.pose.orientation
+        o.x, o.y, o.z, o.w = q
+        self.pub_target.publish(msg)
+        self._count()
+
+    def publish_jog(self, linear: Sequence[float], angular: Sequence[float]) -> None:
+        msg = TwistStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.profile.base_link
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(v) for v in linear)
+        msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = (float(v) for v in angular)
+        self.pub_jog.publish(msg)
+        self._count()
+
+    def publish_joint_target(self, positions: Mapping[str, float]) -> None:
+        msg = JointState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.name = list(positions)
+        msg.position = [float(v) for v in positions.values()]
+        self.pub_joint_target.publish(msg)
+        self._count()
+
+    def publish_gripper(self, opening: float) -> None:
+        self.pub_gripper.publish(Float64(data=float(opening)))
+
+    def _call(self, client, request) -> bool:  # noqa: ANN001
+        if not client.service_is_ready():
+            self.get_logger().warning(f"service {client.srv_name} is not available")
+            return False
+        client.call_async(request)
+        return True
+
+    def call_estop(self, engaged: bool) -> bool:
+        return self._call(self.cli_estop, SetBool.Request(data=engaged))
+
+    def call_enable(self, enabled: bool) -> bool:
+        return self._call(self.cli_enable, SetBool.Request(data=enabled))
+
+    def call_home(self) -> bool:
+        return self._call(self.cli_home, Trigger.Request())
+
+    def set_speed(self, fraction: float) -> bool:
+        value = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(fraction))
+        return self._call(self.cli_params, SetParameters.Request(parameters=[Parameter(name="speed_override", value=value)]))
+
+
+def start_node(args: Sequence[str] | None = None) -> tuple[TouchUiNode, SingleThreadedExecutor, threading.Thread]:
+    """Init rclpy, create the node and spin it in a daemon thread."""
+    rclpy.init(args=args)
+    try:
+        node = TouchUiNode()
+    except Exception:
+        rclpy.try_shutdown()
+        raise
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, name="touch_ui_ros", daemon=True)
+    thread.start()
+    return node, executor, thread
+
+
+def stop_node(node: TouchUiNode, executor: SingleThreadedExecutor, thread: threading.Thread | None = None) -> None:
+    """Stop spinning, destroy the node and shut rclpy down."""
+    executor.shutdown(timeout_sec=2.0)
+    if thread is not None:
+        thread.join(timeout=2.0)
+    node.destroy_node()
+    if rclpy.ok():
+        rclpy.shutdown()
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Console script ``touch_ui``: ROS arguments (``--ros-args ...``) pass through Kivy."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    try:
+        node, executor, thread = start_node(args if args is not None else sys.argv)
+    except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
+        print(f"touch_ui: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from kivy.clock import Clock
+
+        from robot_touch.ui.app import RobotTouchApp
+
+        app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
+        # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its thread.
+        signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
+        app.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_node(node, executor, thread)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

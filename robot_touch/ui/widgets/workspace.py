@@ -1,0 +1,260 @@
+"""A workspace view widget: the arm, its reachable region and the target, seen from the top
+(x–y) or the side (reach–z). Touches become gestures (``on_gesture``) through the pure
+:class:`~robot_touch.core.gestures.GestureRecognizer`."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import numpy as np
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Mesh
+from kivy.metrics import dp
+from kivy.properties import NumericProperty, OptionProperty, StringProperty
+from kivy.uix.stencilview import StencilView
+
+from robot_touch.core.gestures import GestureConfig, GestureRecognizer, TouchEvent
+from robot_touch.core.workspace_view import Pose, ReachableRegion, ViewMapping, project_side, project_top
+
+# Colours (r, g, b, a). Target states also differ in shape, so no state relies on colour alone.
+BACKGROUND = (0.10, 0.11, 0.13, 1)
+GRID = (0.22, 0.24, 0.28, 1)
+REGION = (0.16, 0.32, 0.40, 1)
+ARM = (0.95, 0.75, 0.15, 1)
+JOINT = (0.15, 0.15, 0.15, 1)
+EE = (1.0, 1.0, 1.0, 1)
+TARGET_COLOURS = {"ok": (0.30, 0.90, 0.45, 1), "clamped": (1.0, 0.62, 0.10, 1), "unreachable": (1.0, 0.25, 0.25, 1)}
+
+
+class WorkspaceView(StencilView):
+    """One orthographic view (clipped to its box). Set :attr:`region`, then call :meth:`show` with the arm's
+    skeleton, end-effector and target; bind ``on_gesture(view, gesture)``."""
+
+    kind = OptionProperty("top", options=["top", "side"])
+    #: Angle of the side view's plane about the base z axis (rad): the arm's own azimuth.
+    azimuth = NumericProperty(0.0)
+    #: ok | clamped | unreachable: how the target marker is drawn.
+    target_state = StringProperty("ok")
+
+    __events__ = ("on_gesture",)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.region: ReachableRegion | None = None
+        self.mapping = ViewMapping(500.0, (0.0, 0.0))
+        self.gesture_config = GestureConfig(
+            slop_px=dp(8), double_tap_px=dp(32), palm_size_px=dp(40)
+        )
+        self.recognizer = GestureRecognizer(1, 1, self.gesture_config)
+        self._skeleton: np.ndarray | None = None
+        self._ee: np.ndarray | None = None
+        self._target: np.ndarray | None = None
+        self._clamp: np.ndarray | None = None
+        #: Fingers on the view (uid → local x, y): drawn as soft rings so the user sees what
+        #: the screen registered, palms and all.
+        self._fingers: dict[int, tuple[float, float]] = {}
+        self._redraw_soon = Clock.create_trigger(lambda _dt: self._redraw_dynamic())
+        self._static = InstructionGroup()
+        self._dynamic = InstructionGroup()
+        self.canvas.add(self._static)
+        self.canvas.add(self._dynamic)
+        self.bind(pos=self._relayout, size=self._relayout, kind=self._relayout)
+        self.bind(target_state=lambda *_: self._redraw_dynamic())
+        self._tick = Clock.schedule_interval(self._on_tick, 1 / 20)
+
+    def on_gesture(self, gesture) -> None:  # noqa: ANN001 - Kivy default handler
+        pass
+
+    # -- geometry
+
+    def set_region(self, region: ReachableRegion) -> None:
+        self.region = region
+        self._relayout()
+
+    def set_gesture_config(self, config: GestureConfig) -> None:
+        self.gesture_config = config
+        self.recognizer = GestureRecognizer(self.width, self.height, config)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) base-frame points → (N, 2) view metres."""
+        return project_top(points) if self.kind == "top" else project_side(points, self.azimuth)
+
+    def to_view_m(self, x: float, y: float) -> tuple[float, float]:
+        """Local pixel → view metres."""
+        return self.mapping.to_m(x, y)
+
+    def _relayout(self, *_args) -> None:
+        self.recognizer.resize(self.width, self.height)
+        bounds = self.region.bounds() if self.region is not None else (-0.4, -0.4, 0.4, 0.4)
+        self.mapping = ViewMapping.fit(bounds, max(self.width, 1), max(self.height, 1), margin=0.06)
+        self._redraw_static()
+        self._redraw_dynamic()
+
+    def _px(self, uv: Sequence[float]) -> tuple[float, float]:
+        x, y = self.mapping.to_px(uv[0], uv[1])
+        return (self.x + x, self.y + y)
+
+    def _redraw_static(self) -> None:
+        g = self._static
+        g.clear()
+        # No background rectangle: the window is cleared to BACKGROUND, and software renderers
+        # (Mesa llvmpipe on kiosks without a GPU) pay for every blended pixel drawn twice.
+        # 10 cm grid, and the base axes a little brighter.
+        u0, v0 = self.mapping.to_m(0, 0)
+        u1, v1 = self.mapping.to_m(self.width, self.height)
+        g.add(Color(*GRID))
+        for k in range(math.floor(u0 * 10), math.ceil(u1 * 10) + 1):
+            x = self._px((k / 10, 0))[0]
+            g.add(Line(points=[x, self.y, x, self.top], width=dp(1.5) if k == 0 else 1))
+        for k in range(math.floor(v0 * 10), math.ceil(v1 * 10) + 1):
+            y = self._px((0, k / 10))[1]
+            g.add(Line(points=[self.x, y, self.right, y], width=dp(1.5) if k == 0 else 1))
+        if self.region is not None:
+            vertices: list[float] = []
+            indices: list[int] = []
+            for quad in self.region.quads():
+                base = len(vertices) // 4
+                for u, v in quad:
+                    x, y = self._px((u, v))
+                    vertices += [x, y, 0.0, 0.0]
+                indices += [base, base + 1, base + 2, base, base + 2, base + 3]
+            if vertices:
+                g.add(Color(*REGION))
+                g.add(Mesh(vertices=vertices, indices=indices, mode="triangles"))
+
+    # -- state
+
+    def show(
+        self, skeleton: np.ndarray | None, ee: np.ndarray | None, target: Pose | None, clamp: np.ndarray | None = None
+    ) -> None:
+        """Draw the arm (``skeleton``: (N, 3) joint origins), its end effector, the target and,
+        for a target out of reach, ``clamp``: where the arm will stop instead."""
+        self._clamp = None if clamp is None else self._target_uv(np.asarray(clamp))
+        self._skeleton = None if skeleton is None else self.project(skeleton)
+        self._ee = None if ee is None else self.project(np.asarray(ee)[None, :])[0]
+        self._target = None if target is None else self._target_uv(target.position)
+        self._redraw_dynamic()
+
+    def _target_uv(self, p: np.ndarray) -> np.ndarray:
+        if self.kind == "top":
+            return np.array([p[0], p[1]])
+        # Targets are shown at their own reach: the arm turns to their azimuth to get there.
+        return np.array([math.hypot(p[0], p[1]), p[2]])
+
+    def _redraw_dynamic(self) -> None:
+        g = self._dynamic
+        g.clear()
+        if self._skeleton is not None and len(self._skeleton) > 1:
+            pts = [c for p in self._skeleton for c in self._px(p)]
+            g.add(Color(*ARM))
+            g.add(Line(points=pts, width=dp(5), joint="round", cap="round"))
+            g.add(Color(*JOINT))
+            r = dp(4)
+            for p in self._skeleton[1:-1]:
+                x, y = self._px(p)
+                g.add(Ellipse(pos=(x - r, y - r), size=(2 * r, 2 * r)))
+        if self._ee is not None:
+            x, y = self._px(self._ee)
+            r = dp(7)
+            g.add(Color(*EE))
+            g.add(Line(circle=(x, y, r), width=dp(2)))
+        if self._target is not None and self._clamp is not None and self.target_state != "ok":
+            # Where the arm will stop: a dot, joined to the target by a dashed line.
+            tx, ty = self._px(self._target)
+            cx, cy = self._px(self._clamp)
+            g.add(Color(*TARGET_COLOURS.get(self.target_state, TARGET_COLOURS["unreachable"])))
+            g.add(Line(points=[cx, cy, tx, ty], width=1, dash_length=6, dash_offset=4))
+            r = dp(6)
+            g.add(Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r)))
+        if self._fingers:
+            g.add(Color(1, 1, 1, 0.25))
+            r = dp(22)
+            for fx, fy in self._fingers.values():
+                g.add(Line(circle=(self.x + fx, self.y + fy, r), width=dp(2)))
+        if self._target is not None:
+            # A target beyond the view's edge is drawn on the edge, so it is never lost.
+            x, y = self._px(self._target)
+            m = dp(16)
+            x = min(max(x, self.x + m), self.right - m)
+            y = min(max(y, self.y + m), self.top - m)
+            self._draw_target(g, x, y)
+
+    def _draw_target(self, g: InstructionGroup, x: float, y: float) -> None:
+        state = self.target_state if self.target_state in TARGET_COLOURS else "ok"
+        g.add(Color(*TARGET_COLOURS[state]))
+        r = dp(14)
+        w = dp(2.5)
+        if state == "ok":
+            # A ring with a cross-hair: "go here".
+            g.add(Line(circle=(x, y, r), width=w))
+            g.add(Line(points=[x - r * 1.5, y, x - r * 0.5, y], width=w))
+            g.add(Line(points=[x + r * 0.5, y, x + r * 1.5, y], width=w))
+            g.add(Line(points=[x, y - r * 1.5, x, y - r * 0.5], width=w))
+            g.add(Line(points=[x, y + r * 0.5, x, y + r * 1.5], width=w))
+        elif state == "clamped":
+            # A warning triangle with a bar: "held back at the edge".
+            pts = [x, y + r * 1.2, x - r * 1.1, y - r * 0.7, x + r * 1.1, y - r * 0.7]
+            g.add(Line(points=pts, width=w, close=True))
+            g.add(Line(points=[x, y + r * 0.5, x, y - r * 0.1], width=w))
+            g.add(Ellipse(pos=(x - w, y - r * 0.45 - w), size=(2 * w, 2 * w)))
+        else:
+            # A bold X in a square: "cannot go there".
+            g.add(Line(rectangle=(x - r, y - r, 2 * r, 2 * r), width=w))
+            g.add(Line(points=[x - r, y - r, x + r, y + r], width=w * 1.4))
+            g.add(Line(points=[x - r, y + r, x + r, y - r], width=w * 1.4))
+
+    # -- touches
+
+    def _event(self, touch, kind: str) -> TouchEvent:  # noqa: ANN001 - Kivy MotionEvent
+        size = None
+        pressure = None
+        profile = getattr(touch, "profile", ()) or ()
+        if "shape" in profile and getattr(touch, "shape", None) is not None:
+            w, h = getattr(touch.shape, "width", 0.0), getattr(touch.shape, "height", 0.0)
+            # Providers report the contact either normalised to the screen or in pixels.
+            size = max(w * Window.width, h * Window.height) if max(w, h) <= 1.0 else max(w, h)
+        if "pressure" in profile:
+            pressure = getattr(touch, "pressure", None)
+        return TouchEvent(touch.uid, touch.x - self.x, touch.y - self.y, time.monotonic(), kind, size, pressure)
+
+    def _track(self, ev: TouchEvent) -> None:
+        if ev.kind == "up" or not (0 <= ev.x <= self.width and 0 <= ev.y <= self.height):
+            self._fingers.pop(ev.id, None)
+        else:
+            self._fingers[ev.id] = (ev.x, ev.y)
+        self._redraw_soon()
+
+    def _dispatch_all(self, gestures: list) -> None:
+        for gesture in gestures:
+            self.dispatch("on_gesture", gesture)
+
+    def on_touch_down(self, touch) -> bool:  # noqa: ANN001
+        if not self.collide_point(*touch.pos) or getattr(touch, "is_mouse_scrolling", False):
+            return super().on_touch_down(touch)
+        touch.grab(self)
+        ev = self._event(touch, "down")
+        self._track(ev)
+        self._dispatch_all(self.recognizer.feed(ev))
+        return True
+
+    def on_touch_move(self, touch) -> bool:  # noqa: ANN001
+        if touch.grab_current is self:
+            ev = self._event(touch, "move")
+            self._track(ev)
+            self._dispatch_all(self.recognizer.feed(ev))
+            return True
+        return super().on_touch_move(touch)
+
+    def on_touch_up(self, touch) -> bool:  # noqa: ANN001
+        if touch.grab_current is self:
+            touch.ungrab(self)
+            ev = self._event(touch, "up")
+            self._track(ev)
+            self._dispatch_all(self.recognizer.feed(ev))
+            return True
+        return super().on_touch_up(touch)
+
+    def _on_tick(self, _dt: float) -> None:
+        self._dispatch_all(self.recognizer.tick(time.monotonic()))

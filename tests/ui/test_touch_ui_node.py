@@ -1,0 +1,57 @@
+"""The touch_ui node without its window: parameters, and bad settings refused in one line."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.ros
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "touch_ui.yaml"
+
+
+@pytest.mark.timeout(60)
+def test_every_parameter_is_in_the_yaml_with_a_description():
+    code = (
+        "import rclpy, json\n"
+        "from robot_touch.nodes.touch_ui import TouchUiNode\n"
+        "rclpy.init()\n"
+        "n = TouchUiNode()\n"
+        "print(json.dumps({k: [v.value, n.describe_parameter(k).description] for k, v in n._parameters.items()"
+        " if k not in ('use_sim_time', 'start_type_description_service')}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr[-2000:]
+    declared = json.loads(out.stdout.strip().splitlines()[-1])
+    documented = yaml.safe_load(CONFIG.read_text())["touch_ui"]["ros__parameters"]
+    assert set(declared) == set(documented)
+    for name, (default, description) in declared.items():
+        assert documented[name] == default, name
+        assert description, name
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "language:=fr"], "language must be one of en, vi"),
+        (["-p", "enable_mode:=sometimes"], "enable_mode must be one of latched, hold"),
+        (["-p", "arm:=no_such_arm"], "unknown arm profile"),
+        (["-p", "max_publish_rate:=0.0"], "max_publish_rate"),
+    ],
+    ids=["language", "enable-mode", "arm", "rate-range"],
+)
+@pytest.mark.timeout(60)
+def test_bad_parameters_give_one_clear_line(args, message):
+    out = subprocess.run(
+        [sys.executable, "-m", "robot_touch.nodes.touch_ui", "--ros-args", *args],
+        capture_output=True, text=True, timeout=50, env={**os.environ, "DISPLAY": ""},
+    )
+    assert out.returncode == 2
+    assert re.search(message, out.stderr), out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
