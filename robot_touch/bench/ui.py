@@ -95,19 +95,11 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
     executor.add_node(probe)
 
     from kivy.base import EventLoop, runTouchApp, stopTouchApp
-    from kivy.input.motionevent import MotionEvent
 
     from robot_touch.ui.app import RobotTouchApp
+    from robot_touch.ui.synthetic_touch import Finger
 
     app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-
-    class Finger(MotionEvent):
-        def depack(self, a):  # noqa: ANN001, ANN202
-            self.sx, self.sy = a["x"], a["y"]
-            super().depack(a)
-
-    def norm(x: float, y: float) -> dict[str, float]:
-        return {"x": x / (EventLoop.window.width - 1.0), "y": y / (EventLoop.window.height - 1.0)}
 
     results: dict[str, float] = {}
     try:
@@ -146,9 +138,7 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
 
         view = app.root.ids.top_view
         x0, y0 = view.x + view.width * 0.3, view.y + view.height * 0.5
-        finger = Finger("bench", 1, norm(x0, y0), is_touch=True, type_id="touch")
-        finger.profile = ["pos"]
-        EventLoop.post_dispatch_input("begin", finger)
+        finger = Finger(x0, y0, device="bench").down()
         EventLoop.idle()
         latencies = []
         interval = 1.0 / app.settings.max_publish_rate
@@ -160,10 +150,9 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
             while time.perf_counter() - last_sent < interval * 1.05:
                 EventLoop.idle()
             x = x0 + 20 + 2 * (i % 100) * (1 if (i // 100) % 2 == 0 else -1) + (200 if (i // 100) % 2 else 0)
-            finger.move(norm(x, y0))
             before = len(received)
             sent = time.perf_counter()
-            EventLoop.post_dispatch_input("update", finger)
+            finger.move_to(x, y0)
             last_sent = sent
             wait_until = sent + 1.0
             while len(received) == before and time.perf_counter() < wait_until:
@@ -172,7 +161,7 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
                 lost += 1
                 continue
             latencies.append(received[before][0] - sent)
-        EventLoop.post_dispatch_input("end", finger)
+        finger.up()
         EventLoop.idle()
 
         ms = [f * 1000 for f in frames]

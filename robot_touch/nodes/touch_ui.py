@@ -69,6 +69,8 @@ class TouchUiNode(Node):
         p("joint_states_timeout", 0.5, _descriptor("joint_states older than this show 'No joint states' (s)", 0.05, 10.0))
         p("waypoints_file", "", _descriptor("waypoint YAML; empty: <user data>/waypoints/<profile>.yaml"))
         p("teleop_node", "teleop", _descriptor("name of the teleop node (same namespace) for speed_override"))
+        p("demo", False, _descriptor("play the built-in demo gesture script, save a screenshot, then exit"))
+        p("demo_out", "out", _descriptor("folder for the demo's screenshot"))
 
         self.profile: ArmProfile = load_profile(self.get_parameter("arm").value)
         for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
@@ -249,6 +251,15 @@ def main(args: Sequence[str] | None = None) -> int:
         from robot_touch.ui.app import RobotTouchApp
 
         app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
+        demo = None
+        if node.get_parameter("demo").value:
+            from kivy.core.window import Window
+
+            from robot_touch.ui.demo import DemoScript
+
+            Window.size = (1280, 800)  # the landscape size the UI is designed for
+            demo = DemoScript(app, node.get_parameter("demo_out").value, say=lambda text: print(text, flush=True))
+            app.bind(on_start=lambda *_: demo.start())
         # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its thread.
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
         app.run()
@@ -256,7 +267,7 @@ def main(args: Sequence[str] | None = None) -> int:
         pass
     finally:
         stop_node(node, executor, thread)
-    return 0
+    return demo.exit_code if demo is not None else 0
 
 
 if __name__ == "__main__":

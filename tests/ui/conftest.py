@@ -7,7 +7,6 @@ Touches are real Kivy MotionEvents dispatched through the EventLoop, like a touc
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -103,9 +102,6 @@ class Peer:
             self.proc.kill()
 
 
-_ids = itertools.count(1000)
-
-
 class Harness:
     """The running app, its node, the peer, and helpers to touch and wait."""
 
@@ -142,7 +138,9 @@ class Harness:
         return widget.to_window(*widget.center)
 
     def finger(self, x: float, y: float, size: float | None = None, pressure: float | None = None):  # noqa: ANN201
-        return Finger(self.loop, x, y, size, pressure)
+        from robot_touch.ui.synthetic_touch import Finger  # Kivy loads only once the display is up
+
+        return Finger(x, y, size, pressure)
 
     def restart_peer(self) -> None:
         """A fresh teleop stand-in (after a test ran the real teleop node instead)."""
@@ -159,57 +157,6 @@ class Harness:
         self.pump()
         f.up()
         self.pump()
-
-
-def make_finger_class():  # noqa: ANN201
-    from kivy.input.motionevent import MotionEvent
-    from kivy.input.shape import ShapeRect
-
-    class _Finger(MotionEvent):
-        """One finger on the screen, with an optional contact size (px) and pressure."""
-
-        def __init__(self, loop, x: float, y: float, size: float | None, pressure: float | None) -> None:  # noqa: ANN001
-            self.loop = loop
-            self._size, self._pressure = size, pressure
-            super().__init__("robot_touch_test", next(_ids), self._args(x, y), is_touch=True, type_id="touch")
-            self.profile = ["pos"] + (["shape"] if size else []) + (["pressure"] if pressure is not None else [])
-
-        def _args(self, x: float, y: float) -> dict[str, float]:
-            win = self.loop.window
-            return {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)}
-
-        def depack(self, args) -> None:  # noqa: ANN001
-            self.sx, self.sy = args["x"], args["y"]
-            if self._size:
-                self.shape = ShapeRect()
-                self.shape.width = self.shape.height = float(self._size)
-            if self._pressure is not None:
-                self.pressure = self._pressure
-            super().depack(args)
-
-        def down(self) -> "_Finger":
-            self.loop.post_dispatch_input("begin", self)
-            return self
-
-        def move(self, x: float, y: float) -> None:  # type: ignore[override]
-            super().move(self._args(x, y))
-            self.loop.post_dispatch_input("update", self)
-
-        def up(self) -> None:
-            self.loop.post_dispatch_input("end", self)
-
-    return _Finger
-
-
-_FINGER = None
-
-
-def Finger(loop, x, y, size, pressure):  # noqa: ANN001, ANN201, N802
-    """A new finger (the class is made on first use: Kivy must not load before the display)."""
-    global _FINGER
-    if _FINGER is None:
-        _FINGER = make_finger_class()
-    return _FINGER(loop, x, y, size, pressure)
 
 
 @pytest.fixture(scope="session")

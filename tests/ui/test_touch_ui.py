@@ -32,7 +32,7 @@ def targets(h):
 
 def drag_path(h, f, x0, y0, dx, dy, steps=20, pump=True):
     for i in range(1, steps + 1):
-        f.move(x0 + dx * i / steps, y0 + dy * i / steps)
+        f.move_to(x0 + dx * i / steps, y0 + dy * i / steps)
         if pump:
             h.pump()
 
@@ -98,8 +98,8 @@ def test_pinch_sets_height_and_twist_rolls_the_wrist(h):
     # Spread to twice the distance and turn the pair a quarter turn counter-clockwise.
     for i in range(1, 21):
         ang, r = math.pi / 2 * i / 20, 40 * (1 + i / 20)
-        a.move(cx - r * math.cos(ang), cy - r * math.sin(ang))
-        b.move(cx + r * math.cos(ang), cy + r * math.sin(ang))
+        a.move_to(cx - r * math.cos(ang), cy - r * math.sin(ang))
+        b.move_to(cx + r * math.cos(ang), cy + r * math.sin(ang))
         h.pump()
     a.up()
     b.up()
@@ -146,7 +146,7 @@ def test_palm_and_three_fingers_are_ignored(h, kind):
         fingers = [h.finger(cx + dx, cy).down() for dx in (-60, 0, 60)]
     for i in range(1, 11):
         for k, f in enumerate(fingers):
-            f.move(cx + (k - 1) * 60 + 5 * i, cy + 4 * i)
+            f.move_to(cx + (k - 1) * 60 + 5 * i, cy + 4 * i)
         h.pump()
     for f in fingers:
         f.up()
@@ -214,7 +214,7 @@ def test_joint_slider_sends_that_joint(h):
     x0 = slider.x + slider.padding + 0.5 * (slider.width - 2 * slider.padding)
     f = h.finger(*slider.to_window(x0, y)).down()
     for i in range(1, 11):
-        f.move(*slider.to_window(x0 + 8 * i, y))
+        f.move_to(*slider.to_window(x0 + 8 * i, y))
         h.pump()
     f.up()
     spec = h.app.profile.joint("elbow_flex")
@@ -294,7 +294,7 @@ def test_finger_leaving_the_view_ends_the_drag(h):
     assert n >= 1
     last = targets(h)[-1]["p"]
     # Over into the side view, then back: the drag is over, nothing more is sent.
-    f.move(*side.center)
+    f.move_to(*side.center)
     h.pump()
     drag_path(h, f, side.center_x, y0, x0 + 60 - side.center_x, 0, steps=5)
     f.up()

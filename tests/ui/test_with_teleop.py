@@ -60,7 +60,7 @@ def test_drag_moves_the_simulated_arm_and_estop_holds_it(ui, teleop):
     x0, y0 = view.center
     f = h.finger(x0, y0).down()
     for i in range(1, 21):
-        f.move(x0 - 2 * i, y0 + 2 * i)  # 4 cm back, 4 cm left at the usual scale
+        f.move_to(x0 - 2 * i, y0 + 2 * i)  # 4 cm back, 4 cm left at the usual scale
         h.pump()
     f.up()
     target = h.wait_for(lambda: h.app.target, 5, "a target").position.copy()
