@@ -5,9 +5,11 @@
 Starts gz sim with an empty world, publishes robot_description (xacro with hardware:=gazebo,
 which adds the gz_ros2_control-system plugin pointing at config/controllers/<arm>.yaml),
 spawns the model, bridges /clock and spawns joint_state_broadcaster and
-forward_position_controller (active) and arm_controller (loaded inactive; switch with
-`ros2 control switch_controllers`). The teleop node's output topics are exactly these
-controllers' topics, so bringup.launch.py backend:=gazebo adds only teleop and the UI.
+forward_position_controller (active: arm joints then gripper, the teleop node's default
+stream) and arm_controller + gripper_controller (loaded inactive; switch with
+`ros2 control switch_controllers` and set the teleop output to trajectory). The teleop
+node's output topics are exactly these controllers' topics, so bringup.launch.py
+backend:=gazebo adds only teleop and the UI.
 Needs a ROS 2 install with ros_gz_sim, gz_ros2_control and ros2_controllers.
 """
 from __future__ import annotations
@@ -66,6 +68,7 @@ def _gazebo(context, *args, **kwargs):
         spawner("joint_state_broadcaster"),
         spawner("forward_position_controller"),
         spawner("arm_controller", "--inactive"),
+        spawner("gripper_controller", "--inactive"),
     ]
 
 

@@ -102,7 +102,8 @@ def test_controller_config_matches_the_profile(arm: str) -> None:
     assert cm["arm_controller"]["type"] == "joint_trajectory_controller/JointTrajectoryController"
     assert cm["gripper_controller"]["type"] == "position_controllers/JointGroupPositionController"
     fwd = data["/**/forward_position_controller"]["ros__parameters"]
-    assert fwd["joints"] == p.joint_names and fwd["interface_name"] == "position"
+    # The teleop node's default stream (include_gripper: true): arm joints, then the gripper.
+    assert fwd["joints"] == p.joint_names + [p.gripper.name] and fwd["interface_name"] == "position"
     traj = data["/**/arm_controller"]["ros__parameters"]
     assert traj["joints"] == p.joint_names
     assert traj["command_interfaces"] == ["position"]
