@@ -70,6 +70,10 @@ setup(
         "console_scripts": [
             "robot-touch = robot_touch.cli.main:main",
             "recorder = robot_touch.nodes.recorder:main",
+            "serial_bridge = robot_touch.nodes.serial_bridge:main",
+            "sim_arm = robot_touch.nodes.sim_arm:main",
+            "touch_ui = robot_touch.nodes.touch_ui:main",
+            "teleop = robot_touch.nodes.teleop:main",
         ],
         # Third-party servo protocols register in the groups "robot_touch.protocols" (host
         # side) and "robot_touch.devices" (virtual arm side): see robot_touch/protocols/registry.py.

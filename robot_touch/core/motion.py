@@ -320,24 +320,14 @@ class SetpointGenerator:
             inp.target_acceleration = [0.0] * self.dof
             inp.max_velocity = list(np.where(moving, vcap, self.limits.velocity))
         else:  # brake
-            inp.control_interface = ControlInterface.Velocity
-            inp.per_dof_control_interface = None
-            inp.synchronization = Synchronization.No
-            inp.target_velocity = [0.0] * self.dof
-            inp.target_acceleration = [0.0] * self.dof
-            inp.max_velocity = list(self.limits.velocity)
+            self._plan_brake()
         result = self._calculate()
         if result not in (Result.Working, Result.Finished) or not self._inside_limits():
             # Ruckig (community edition) plans no position limits: a plan that would leave
             # them (momentum toward a limit after a limit change) is replaced by the
             # hardest stop, which is the shortest distance the joints can still travel.
             self._mode = "brake"
-            inp.control_interface = ControlInterface.Velocity
-            inp.per_dof_control_interface = None
-            inp.synchronization = Synchronization.No
-            inp.target_velocity = [0.0] * self.dof
-            inp.target_acceleration = [0.0] * self.dof
-            inp.max_velocity = list(self.limits.velocity)
+            self._plan_brake()
             result = self._calculate()
         self.last_result = result
         if result not in (Result.Working, Result.Finished):
@@ -346,6 +336,16 @@ class SetpointGenerator:
             self.latch(self.limits.clamp(self.position))
         self._time = 0.0
         self._replan = False
+
+    def _plan_brake(self) -> None:
+        """Set the planner's input for the hardest stop: every joint to velocity 0 on its own."""
+        inp = self._input
+        inp.control_interface = ControlInterface.Velocity
+        inp.per_dof_control_interface = None
+        inp.synchronization = Synchronization.No
+        inp.target_velocity = [0.0] * self.dof
+        inp.target_acceleration = [0.0] * self.dof
+        inp.max_velocity = list(self.limits.velocity)
 
     def _calculate(self) -> Result:
         try:

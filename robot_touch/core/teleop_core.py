@@ -372,9 +372,7 @@ class TeleopCore:
         if self.gripper_gen is not None:
             g = self._measured_gripper if self._measured_gripper is not None else self.gripper_spec.home
             self.gripper_gen.latch([g])
-        self._mode = "idle"
-        self._twist = None
-        self._joint_velocity = None
+        self._set_mode("idle")
         self._need_latch = False
         self._publishing = self._enabled
         self._last_output = self.gen.position
@@ -423,9 +421,7 @@ class TeleopCore:
                 return self._reject(self._gate())
             self.last_ik = result
             self._move_to(result.q)
-            self._mode = "pose"
-            self._twist = None
-            self._joint_velocity = None
+            self._set_mode("pose")
             if not result.ok:
                 self._event(
                     Code.UNREACHABLE,
@@ -467,9 +463,7 @@ class TeleopCore:
                 self.gripper_gen.move_to([g])
             if arm_named:
                 self._move_to(goal)
-                self._mode = "joint"
-                self._twist = None
-                self._joint_velocity = None
+                self._set_mode("joint")
             if clamped:
                 self._event(Code.JOINT_LIMIT, f"joint_target clamped into the limits: {', '.join(clamped)}")
             else:
@@ -569,6 +563,12 @@ class TeleopCore:
                 self._event(Code.OK)
             return self._code
 
+    def _set_mode(self, mode: str) -> None:
+        """Switch to a mode other than jogging (lock held): any jog command is forgotten."""
+        self._mode = mode
+        self._twist = None
+        self._joint_velocity = None
+
     def _move_to(self, goal: np.ndarray) -> None:
         """Start a joint-space move, slowed so the tip stays under ``cartesian_speed`` (lock held).
 
@@ -600,9 +600,7 @@ class TeleopCore:
             if gate:
                 return False, f"not homing: {gate.detail}"
             self._move_to(np.array(self.profile.home))
-            self._mode = "home"
-            self._twist = None
-            self._joint_velocity = None
+            self._set_mode("home")
             self._event(Code.OK, "homing")
             return True, "moving to home"
 
@@ -616,9 +614,7 @@ class TeleopCore:
                     self._estop_hold = hold.copy()
                     g = self._measured_gripper if self._measured_gripper is not None else self._last_gripper
                     self._estop_gripper = g
-                    self._mode = "idle"
-                    self._twist = None
-                    self._joint_velocity = None
+                    self._set_mode("idle")
                 return True, "e-stop latched: holding the measured position"
             if self._estop:
                 self._estop = False
@@ -636,9 +632,7 @@ class TeleopCore:
                 self._event(Code.OK, "enabled")
             elif not enabled and self._enabled:
                 self._enabled = False
-                self._mode = "idle"
-                self._twist = None
-                self._joint_velocity = None
+                self._set_mode("idle")
                 self.gen.brake()
                 if self.gripper_gen is not None:
                     self.gripper_gen.brake()
@@ -664,9 +658,7 @@ class TeleopCore:
             if stale:
                 if self._backend_ok:
                     self._backend_ok = False
-                    self._mode = "idle"
-                    self._twist = None
-                    self._joint_velocity = None
+                    self._set_mode("idle")
                     self.gen.brake()
                     if self.gripper_gen is not None:
                         self.gripper_gen.brake()
@@ -683,9 +675,7 @@ class TeleopCore:
             if not self._enabled and not self._publishing:
                 return None
             if self._mode in ("jog", "joint_jog") and now - self._jog_at > self.config.jog_timeout:
-                self._mode = "idle"
-                self._twist = None
-                self._joint_velocity = None
+                self._set_mode("idle")
                 self.gen.brake()
                 self._event(Code.HALTED, f"no jog message for {self.config.jog_timeout:g} s: stopped")
             if self._mode == "jog" and self._twist is not None:

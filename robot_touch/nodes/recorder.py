@@ -8,15 +8,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from robot_touch.core.profile import load_profile
 from robot_touch.joint_log import JointLog
+from robot_touch.nodes._common import run_node
 
 
 class RecorderNode(Node):
@@ -46,18 +45,8 @@ class RecorderNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = RecorderNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.save()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    """Record until Ctrl-C, then save the files."""
+    return run_node("recorder", RecorderNode, argv, user_errors=(), on_exit=RecorderNode.save)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,10 @@ import sys
 import time
 from typing import Any, Sequence
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -39,34 +37,27 @@ from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, b
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import RobotTouchError
+from robot_touch.nodes._common import float_range, int_range, run_node
 
 DIAGNOSTICS_PERIOD = 1.0  # s
-
-
-def _float_range(low: float, high: float) -> list[FloatingPointRange]:
-    return [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
-
-
-def _int_range(low: int, high: int) -> list[IntegerRange]:
-    return [IntegerRange(from_value=low, to_value=high, step=1)]
 
 
 #: name → (default, description, range kwargs); the same list is config/serial_bridge.yaml
 PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "arm": ("so101", "arm profile: shipped name or path to a profile YAML", {}),
     "port": ("/dev/ttyUSB0", "serial port or pyserial URL (socket://, rfc2217://, loop://)", {}),
-    "baudrate": (0, "bits per second; 0 = the profile's", {"integer_range": _int_range(0, 12_000_000)}),
+    "baudrate": (0, "bits per second; 0 = the profile's", {"integer_range": int_range(0, 12_000_000)}),
     "protocol": ("", "servo protocol (feetech_sts, dynamixel_p2, ssc32, maestro); empty = the profile's", {}),
     "calibration_file": ("", "calibration YAML; empty = the user's default file if it exists, else the profile's values", {}),
-    "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": _float_range(1.0, 1000.0)}),
-    "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": _float_range(0.01, 10.0)}),
-    "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": _int_range(0, 10)}),
-    "stale_after": (5, "consecutive failed reads before a joint is stale (the arm holds)", {"integer_range": _int_range(1, 1000)}),
+    "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": float_range(1.0, 1000.0)}),
+    "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": float_range(0.01, 10.0)}),
+    "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": int_range(0, 10)}),
+    "stale_after": (5, "consecutive failed reads before a joint is stale (the arm holds)", {"integer_range": int_range(1, 1000)}),
     "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
     "torque_on_start": (True, "enable torque once the first positions are read (false: released until the torque service)", {}),
     "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
-    "velocity_scale": (1.0, "fraction of each joint's velocity limit the goal may move at; 0 = no limit", {"floating_point_range": _float_range(0.0, 1.0)}),
-    "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": _float_range(0.1, 60.0)}),
+    "velocity_scale": (1.0, "fraction of each joint's velocity limit the goal may move at; 0 = no limit", {"floating_point_range": float_range(0.0, 1.0)}),
+    "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": float_range(0.1, 60.0)}),
 }
 
 
@@ -254,22 +245,7 @@ def _status(name: str, hardware_id: str, level: bytes, message: str, values: dic
 
 def main(args: Sequence[str] | None = None) -> int:
     """Run the node until Ctrl-C; a configuration error prints one line and returns 2."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SerialBridgeNode()
-        rclpy.spin(node)
-    except RobotTouchError as exc:
-        print(f"serial_bridge: error: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node("serial_bridge", SerialBridgeNode, args)
 
 
 if __name__ == "__main__":

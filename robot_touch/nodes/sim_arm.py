@@ -15,9 +15,7 @@ import threading
 import time
 from typing import Any, Sequence
 
-import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -26,6 +24,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import RobotTouchError
+from robot_touch.nodes._common import float_range, int_range, run_node
 from robot_touch.sim.mujoco_arm import (
     MAX_TIMESTEP,
     MujocoArm,
@@ -43,26 +42,18 @@ RTF_CHECK_PERIOD = 5.0
 RTF_WARN_BELOW = 0.9
 
 
-def _float_range(low: float, high: float) -> list[FloatingPointRange]:
-    return [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
-
-
-def _int_range(low: int, high: int) -> list[IntegerRange]:
-    return [IntegerRange(from_value=low, to_value=high, step=1)]
-
-
 #: name → (default, description, range kwargs); the same list is config/sim_arm.yaml
 PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "arm": ("so101", "arm profile: shipped name or path to a profile YAML", {}),
-    "timestep": (MAX_TIMESTEP, "physics time step (s); at most 0.002 (500 Hz)", {"floating_point_range": _float_range(1e-4, MAX_TIMESTEP)}),
-    "publish_rate": (100.0, "joint_states messages per second (Hz)", {"floating_point_range": _float_range(1.0, 1000.0)}),
+    "timestep": (MAX_TIMESTEP, "physics time step (s); at most 0.002 (500 Hz)", {"floating_point_range": float_range(1e-4, MAX_TIMESTEP)}),
+    "publish_rate": (100.0, "joint_states messages per second (Hz)", {"floating_point_range": float_range(1.0, 1000.0)}),
     "kp": ([0.0], "servo stiffness, N m/rad (N/m prismatic): one value for all joints or one per joint; 0 = from the link masses", {}),
     "kv": ([0.0], "servo damping, N m s/rad (N s/m prismatic): one value or one per joint; 0 = critical damping", {}),
     "initial_positions": ("home", "start pose: home (the profile's), zero, or comma-separated positions in joint order", {}),
     "render_png": ("", "PNG file the arm is drawn to every render_period; empty = no rendering", {}),
-    "render_period": (1.0, "seconds between two renders to render_png", {"floating_point_range": _float_range(0.05, 3600.0)}),
-    "render_width": (640, "render width (pixels)", {"integer_range": _int_range(16, 4096)}),
-    "render_height": (480, "render height (pixels)", {"integer_range": _int_range(16, 4096)}),
+    "render_period": (1.0, "seconds between two renders to render_png", {"floating_point_range": float_range(0.05, 3600.0)}),
+    "render_width": (640, "render width (pixels)", {"integer_range": int_range(16, 4096)}),
+    "render_height": (480, "render height (pixels)", {"integer_range": int_range(16, 4096)}),
 }
 
 
@@ -218,22 +209,7 @@ class SimArmNode(Node):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Run the node until Ctrl-C; a configuration error prints one line and returns 2."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimArmNode()
-        rclpy.spin(node)
-    except RobotTouchError as exc:
-        print(f"sim_arm: error: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node("sim_arm", SimArmNode, args)
 
 
 if __name__ == "__main__":

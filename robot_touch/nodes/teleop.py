@@ -54,13 +54,11 @@ import threading
 import time
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -72,16 +70,13 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import REJECTIONS, Code, Command, TeleopConfig, TeleopCore, check_speed_override
 from robot_touch.errors import RobotTouchError
+from robot_touch.nodes._common import float_range, int_range, run_node
 
 OUTPUTS = ("position", "trajectory")
 #: Seconds between two log lines about the same kind of bad input.
 LOG_THROTTLE = 2.0
 #: An event-triggered cycle waits until at least this share of a period after the last cycle.
 MIN_EARLY_GAP = 0.1
-
-
-def _range(lo: float, hi: float) -> list[FloatingPointRange]:
-    return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
 
 
 def _stamp(header: Any) -> float:
@@ -172,7 +167,7 @@ class TeleopNode(Node):
         def declare(name: str, default: Any, description: str, rng: tuple[float, float] | None = None, read_only: bool = True) -> Any:
             desc = ParameterDescriptor(description=description, read_only=read_only)
             if rng is not None:
-                desc.floating_point_range = _range(*rng)
+                desc.floating_point_range = float_range(*rng)
             return self.declare_parameter(name, default, desc).value
 
         p: dict[str, Any] = {
@@ -214,7 +209,7 @@ class TeleopNode(Node):
             ParameterDescriptor(
                 description="SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)",
                 read_only=True,
-                integer_range=[IntegerRange(from_value=0, to_value=99, step=1)],
+                integer_range=int_range(0, 99),
             ),
         ).value
         for name in ("workspace_min", "workspace_max"):
@@ -381,13 +376,17 @@ def main(argv: list[str] | None = None) -> int:
     # The control thread shares the GIL with the executor thread; Python's default 5 ms
     # switch interval would let a busy callback delay a cycle by that much.
     sys.setswitchinterval(0.0005)
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    try:
-        node = TeleopNode()
-    except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
-        print(f"teleop: error: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
+    return run_node(
+        "teleop",
+        TeleopNode,
+        argv,
+        user_errors=(RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException),
+        before_spin=_executor_realtime,
+        on_exit=TeleopNode.stop,
+    )
+
+
+def _executor_realtime(node: TeleopNode) -> None:
     if node._rt_priority > 1:
         # The executor thread shares the GIL with the control thread: left at normal
         # priority it could be preempted while holding the GIL and stall the loop
@@ -396,15 +395,6 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(node._rt_priority - 1))
         except (PermissionError, OSError, AttributeError):
             pass  # the control thread has already said so
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.stop()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
 
 
 if __name__ == "__main__":

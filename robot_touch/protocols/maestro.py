@@ -21,15 +21,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
-from robot_touch.protocols.base import ProtocolError, ServoBus, ServoStatus
+from robot_touch.protocols.base import ProtocolError, ServoStatus
 from robot_touch.protocols.crc7 import crc7
 from robot_touch.protocols.packet_utils import check_goals, check_ids
-from robot_touch.protocols.pwm_readback import (
-    ReadbackEnvelope,
-    limit_port_timeout,
-    port_errors_as_port_gone,
-    read_exactly,
-)
+from robot_touch.protocols.pwm_readback import PULSES_OFF, PwmBus, Readback, limit_port_timeout
 
 SET_TARGET = 0x84
 SET_SPEED = 0x87
@@ -114,7 +109,7 @@ def decode_positions(reply: bytes, count: int) -> list[float | None] | None:
     return out
 
 
-class MaestroBus(ServoBus):
+class MaestroBus(PwmBus):
     """Pololu Maestro (Micro 6, Mini 12/18/24): channels 0-23, raw units µs of pulse width.
 
     Options (``protocol_options``):
@@ -129,12 +124,14 @@ class MaestroBus(ServoBus):
     name: ClassVar[str] = "maestro"
     default_baudrate: ClassVar[int] = 115_200
     units: ClassVar[str] = "us"
+    max_channel: ClassVar[int] = MAX_CHANNEL
+    readback_resolution: ClassVar[float] = 1.0
+    readback_bytes: ClassVar[int] = 2
 
     def __init__(
         self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
     ) -> None:
-        super().__init__(port, check_ids(ids, MAX_CHANNEL), options, retries)
-        self._id_set = frozenset(self.ids)
+        super().__init__(port, ids, options, retries)
         self.framing = MaestroFraming(
             pololu=bool(self.options.get("pololu_protocol", False)),
             device_number=self.options.get("device_number", DEFAULT_DEVICE_NUMBER),
@@ -145,8 +142,6 @@ class MaestroBus(ServoBus):
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not 0 < timeout_ms <= 10_000:
             raise ProtocolError(f"maestro: option reply_timeout_ms must be in 0..10000 ms, got {timeout_ms!r}")
         self.reply_timeout = timeout_ms / 1000.0
-        self._envelopes = {ch: ReadbackEnvelope(1.0) for ch in self.ids}
-        self._last_goals: dict[int, int] = {}
         limit_port_timeout(port, min(0.01, self.reply_timeout))
 
     # -- commands ---------------------------------------------------------------------------
@@ -163,9 +158,7 @@ class MaestroBus(ServoBus):
         if not checked:
             return
         self._send(self.encode_targets({ch: us * 4 for ch, us in checked}))
-        for ch, us in checked:
-            self._last_goals[ch] = us
-            self._envelopes[ch].commanded(us)
+        self._commanded(checked)
 
     def encode_targets(self, targets: Mapping[int, int]) -> bytes:
         """The bytes that set ``targets`` (channel -> quarter-µs, 0 = pulses off)."""
@@ -176,95 +169,53 @@ class MaestroBus(ServoBus):
             return self.framing.packet(SET_MULTIPLE_TARGETS, data)
         return b"".join(self.framing.packet(SET_TARGET, bytes((ch,)) + split14(q)) for ch, q in targets.items())
 
-    def read_positions(self) -> dict[int, int | None]:
-        """Get Position of every channel (pipelined in one write), re-asked when implausible."""
-        positions: dict[int, int | None] = {ch: None for ch in self.ids}
-        pending = list(self.ids)
-        self.stats.reads += 1
-        with port_errors_as_port_gone(self.name):
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.stats.retries += 1
-                self.port.reset_input_buffer()  # a late reply to an earlier query must not count
-                self.port.write(b"".join(self.framing.packet(GET_POSITION, bytes((ch,))) for ch in pending))
-                reply = read_exactly(self.port, 2 * len(pending), self.reply_timeout, self.stats)
-                decoded = decode_positions(reply, len(pending))
-                if decoded is None or self.port.in_waiting:
-                    if reply:
-                        self.stats.bad_replies += 1
-                    continue
-                pulses_off = set()
-                for ch, us in zip(pending, decoded):
-                    if us is None:  # pulses off: a valid answer, but no position to report
-                        pulses_off.add(ch)
-                        continue
-                    accepted = self._envelopes[ch].accept(us) if MIN_GOAL_US <= us <= MAX_GOAL_US else None
-                    if accepted is None:
-                        self.stats.bad_replies += 1
-                    positions[ch] = accepted
-                pending = [ch for ch in pending if positions[ch] is None and ch not in pulses_off]
-                if not pending:
-                    break
-        return positions
-
-    def set_torque(self, enabled: bool) -> None:
-        """Targets 0 (no pulses, servos limp) or back to the last goals."""
-        if enabled:
-            if self._last_goals:
-                self._send(self.encode_targets({ch: us * 4 for ch, us in self._last_goals.items()}))
-            return
-        self._send(self.encode_targets({ch: 0 for ch in self.ids}))
-        for envelope in self._envelopes.values():
-            envelope.released()
-
     def read_errors(self) -> int | None:
         """Get Errors: the error register (cleared by this read), None without a valid reply."""
-        with port_errors_as_port_gone(self.name):
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.stats.retries += 1
-                self.port.reset_input_buffer()
-                self.port.write(self.framing.packet(GET_ERRORS))
-                self.stats.reads += 1
-                reply = read_exactly(self.port, 2, self.reply_timeout, self.stats)
-                if len(reply) == 2 and not self.port.in_waiting:
-                    bits = reply[0] | reply[1] << 8
-                    if not bits & ~ERROR_MASK:
-                        return bits
-                if reply:
-                    self.stats.bad_replies += 1
-        return None
+
+        def parse(reply: bytes) -> int | None:
+            if len(reply) == 2 and not self.port.in_waiting:
+                bits = reply[0] | reply[1] << 8
+                if not bits & ~ERROR_MASK:
+                    return bits
+            return None
+
+        return self._ask(self.framing.packet(GET_ERRORS), 2, parse)
 
     def read_status(self) -> dict[int, ServoStatus]:
         """Board-wide error flags and moving state (Get Errors + Get Moving State), per channel."""
-        moving: bool | None = None
-        flags: list[str] = []
-        with port_errors_as_port_gone(self.name):
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.stats.retries += 1
-                self.port.reset_input_buffer()
-                self.port.write(self.framing.packet(GET_ERRORS) + self.framing.packet(GET_MOVING_STATE))
-                self.stats.reads += 1
-                reply = read_exactly(self.port, 3, self.reply_timeout, self.stats)
-                if len(reply) == 3 and not self.port.in_waiting:
-                    bits = reply[0] | reply[1] << 8
-                    if not bits & ~ERROR_MASK and reply[2] in (0, 1):
-                        moving, flags = bool(reply[2]), error_flags(bits)
-                        break
-                if reply:
-                    self.stats.bad_replies += 1
-        if moving is None:
+
+        def parse(reply: bytes) -> tuple[bool, list[str]] | None:
+            if len(reply) == 3 and not self.port.in_waiting:
+                bits = reply[0] | reply[1] << 8
+                if not bits & ~ERROR_MASK and reply[2] in (0, 1):
+                    return bool(reply[2]), error_flags(bits)
+            return None
+
+        answer = self._ask(self.framing.packet(GET_ERRORS) + self.framing.packet(GET_MOVING_STATE), 3, parse)
+        if answer is None:
             return {ch: ServoStatus() for ch in self.ids}
+        moving, flags = answer
         return {ch: ServoStatus(moving=moving, error_flags=list(flags)) for ch in self.ids}
 
     def go_home(self) -> None:
         """Go Home: every channel to its configured home (or off), as after an error."""
         self._send(self.framing.packet(GO_HOME))
-        for envelope in self._envelopes.values():
-            envelope.released()
+        self._released()
 
-    def _send(self, data: bytes) -> None:
-        with port_errors_as_port_gone(self.name):
-            self.port.write(data)
-        self.stats.writes += 1
+    # -- protocol hooks (see PwmBus) --------------------------------------------------------
+
+    def _position_query(self, channels: Sequence[int]) -> bytes:
+        """Get Position of every channel, pipelined in one write."""
+        return b"".join(self.framing.packet(GET_POSITION, bytes((ch,))) for ch in channels)
+
+    def _decode_readback(self, reply: bytes, count: int) -> list[Readback] | None:
+        decoded = decode_positions(reply, count)
+        if decoded is None:
+            return None
+        return [
+            PULSES_OFF if us is None else (us if MIN_GOAL_US <= us <= MAX_GOAL_US else None) for us in decoded
+        ]
+
+    def _encode_pulses(self, pulses: Mapping[int, int]) -> bytes:
+        """Targets in quarter-µs (target 0 stops the pulses)."""
+        return self.encode_targets({ch: us * 4 for ch, us in pulses.items()})

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import operator
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from dynamixel_sdk.protocol2_packet_handler import Protocol2PacketHandler
 
-from robot_touch.protocols.base import ProtocolError
+from robot_touch.protocols.base import PortGone, ProtocolError
 
 try:
     import termios
@@ -21,6 +22,16 @@ try:
     PORT_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error)
 except ImportError:  # not on POSIX
     PORT_ERRORS = (OSError,)
+
+
+@contextmanager
+def port_errors_as_port_gone(name: str) -> Iterator[None]:
+    """Turn a failing port (unplugged adapter, EIO) into :class:`PortGone`."""
+    try:
+        yield
+    except PORT_ERRORS as exc:
+        raise PortGone(f"{name}: serial port failed: {exc}") from exc
+
 
 _DXL_HEADER = b"\xff\xff\xfd"
 _DXL_STUFFED = b"\xff\xff\xfd\xfd"

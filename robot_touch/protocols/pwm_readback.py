@@ -1,4 +1,5 @@
-"""Shared host-side helpers for PWM servo boards (SSC-32U, Maestro): raw I/O and readback checks.
+"""Shared host side of the PWM servo boards (SSC-32U, Maestro): raw I/O, readback checks and
+:class:`PwmBus`, the bus logic both boards share.
 
 Hobby-servo boards answer position queries with bare bytes: no header, no checksum. A
 dropped reply shows as a short read, but a byte flipped on the wire reads as a perfectly
@@ -15,15 +16,23 @@ stale for long (one ``read_positions`` call with its retries).
 """
 from __future__ import annotations
 
-import termios
 import time
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence, TypeVar, Union
 
-from robot_touch.protocols.base import BusStats, PortGone
+from robot_touch.protocols.base import BusStats, ServoBus
+from robot_touch.protocols.packet_utils import check_ids, port_errors_as_port_gone
 
 #: How many further identical readbacks make an implausible one believed.
 CONFIRMATIONS = 2
+
+#: What ``PwmBus._decode_readback`` reports for a channel whose pulses are off.
+PULSES_OFF: Literal["off"] = "off"
+#: A decoded readback of one channel: its pulse width (µs) to check against the envelope,
+#: None for a value no servo can have, or ``PULSES_OFF``.
+Readback = Union[float, None, Literal["off"]]
+
+_T = TypeVar("_T")
+
 
 class ReadbackEnvelope:
     """Where one channel's pulse can be, given what was read and commanded since.
@@ -73,15 +82,6 @@ class ReadbackEnvelope:
         return reported
 
 
-@contextmanager
-def port_errors_as_port_gone(name: str) -> Iterator[None]:
-    """Turn a failing port (unplugged adapter, EIO) into :class:`PortGone`."""
-    try:
-        yield
-    except (OSError, termios.error) as exc:  # SerialException is an OSError; tcflush raises termios.error
-        raise PortGone(f"{name}: serial port failed: {exc}") from exc
-
-
 def read_exactly(port: Any, count: int, timeout: float, stats: BusStats) -> bytes:
     """Read ``count`` bytes within ``timeout`` seconds; fewer if the deadline passes.
 
@@ -105,3 +105,124 @@ def limit_port_timeout(port: Any, seconds: float) -> None:
     current = getattr(port, "timeout", None)
     if current is None or current > seconds:
         port.timeout = seconds
+
+
+class PwmBus(ServoBus):
+    """A PWM servo board: channels instead of servo ids, raw units µs of pulse width.
+
+    What the boards share: readbacks checked against a :class:`ReadbackEnvelope` per channel
+    and re-asked when implausible, pulses switched off and back on at the last goals, and
+    queries retried until a reply parses. A subclass supplies the protocol through
+    ``_position_query``, ``_decode_readback`` and ``_encode_pulses``, sets
+    ``reply_timeout`` and limits the port's read timeout with :func:`limit_port_timeout`.
+    """
+
+    units: ClassVar[str] = "us"
+    #: highest channel number of the board
+    max_channel: ClassVar[int]
+    #: the readback's step in µs (see ReadbackEnvelope)
+    readback_resolution: ClassVar[float]
+    #: reply bytes per channel of a position readback
+    readback_bytes: ClassVar[int]
+
+    #: how long to wait for a reply, in seconds (set by the subclass)
+    reply_timeout: float
+
+    def __init__(
+        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+    ) -> None:
+        super().__init__(port, check_ids(ids, self.max_channel), options, retries)
+        self._id_set = frozenset(self.ids)
+        self._envelopes = {ch: ReadbackEnvelope(self.readback_resolution) for ch in self.ids}
+        self._last_goals: dict[int, int] = {}
+
+    def read_positions(self) -> dict[int, int | None]:
+        """Every channel's pulse width (µs) from one query, re-asked when implausible."""
+        positions: dict[int, int | None] = {ch: None for ch in self.ids}
+        pending = list(self.ids)
+        self.stats.reads += 1
+        with port_errors_as_port_gone(self.name):
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.stats.retries += 1
+                self.port.reset_input_buffer()  # a late reply to an earlier query must not count
+                self.port.write(self._position_query(pending))
+                reply = read_exactly(self.port, self.readback_bytes * len(pending), self.reply_timeout, self.stats)
+                decoded = self._decode_readback(reply, len(pending))
+                if decoded is None or self.port.in_waiting:
+                    if reply:
+                        self.stats.bad_replies += 1
+                    continue
+                pulses_off = set()
+                for ch, value in zip(pending, decoded):
+                    if value == PULSES_OFF:  # a valid answer, but no position to report
+                        pulses_off.add(ch)
+                        continue
+                    accepted = None if value is None else self._envelopes[ch].accept(value)
+                    if accepted is None:
+                        self.stats.bad_replies += 1
+                    positions[ch] = accepted
+                pending = [ch for ch in pending if positions[ch] is None and ch not in pulses_off]
+                if not pending:
+                    break
+        return positions
+
+    def set_torque(self, enabled: bool) -> None:
+        """Pulses off (servos limp) or back on at the last goals."""
+        if enabled:
+            if self._last_goals:
+                self._send(self._encode_pulses(self._last_goals))
+            return
+        self._send(self._encode_pulses({ch: 0 for ch in self.ids}))
+        self._released()
+
+    # -- protocol hooks ---------------------------------------------------------------------
+
+    def _position_query(self, channels: Sequence[int]) -> bytes:
+        """The bytes that ask for ``channels``' pulse widths (``readback_bytes`` reply bytes each)."""
+        raise NotImplementedError
+
+    def _decode_readback(self, reply: bytes, count: int) -> list[Readback] | None:
+        """A position reply for ``count`` channels -> one :data:`Readback` per channel; None for
+        the whole reply when its length is wrong."""
+        raise NotImplementedError
+
+    def _encode_pulses(self, pulses: Mapping[int, int]) -> bytes:
+        """The bytes that set ``pulses`` (channel -> µs, 0 = pulses off) at once."""
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _commanded(self, goals: Sequence[tuple[int, int]]) -> None:
+        """Goals (channel, µs) were sent: remember them and widen the readback envelopes."""
+        for ch, us in goals:
+            self._last_goals[ch] = us
+            self._envelopes[ch].commanded(us)
+
+    def _released(self) -> None:
+        """The pulses were switched off (or sent home): the readbacks know nothing any more."""
+        for envelope in self._envelopes.values():
+            envelope.released()
+
+    def _ask(self, command: bytes, count: int, parse: Callable[[bytes], _T | None]) -> _T | None:
+        """Send ``command`` and read ``count`` reply bytes until ``parse`` makes sense of them
+        (with retries); None when no reply did."""
+        with port_errors_as_port_gone(self.name):
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self.stats.retries += 1
+                self.port.reset_input_buffer()
+                self.port.write(command)
+                self.stats.reads += 1
+                reply = read_exactly(self.port, count, self.reply_timeout, self.stats)
+                parsed = parse(reply)
+                if parsed is not None:
+                    return parsed
+                if reply:
+                    self.stats.bad_replies += 1
+        return None
+
+    def _send(self, data: bytes) -> None:
+        with port_errors_as_port_gone(self.name):
+            self.port.write(data)
+        self.stats.writes += 1

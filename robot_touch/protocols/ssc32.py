@@ -21,14 +21,9 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar, Mapping, Sequence
 
-from robot_touch.protocols.base import ProtocolError, ServoBus
-from robot_touch.protocols.packet_utils import check_goals, check_ids
-from robot_touch.protocols.pwm_readback import (
-    ReadbackEnvelope,
-    limit_port_timeout,
-    port_errors_as_port_gone,
-    read_exactly,
-)
+from robot_touch.protocols.base import ProtocolError
+from robot_touch.protocols.packet_utils import check_goals, check_ids, port_errors_as_port_gone
+from robot_touch.protocols.pwm_readback import PULSES_OFF, PwmBus, Readback, limit_port_timeout
 
 MAX_CHANNEL = 31
 MIN_PULSE = 500  # µs
@@ -68,7 +63,7 @@ def decode_pulse_widths(reply: bytes, count: int) -> list[int | None] | None:
     return widths
 
 
-class SSC32Bus(ServoBus):
+class SSC32Bus(PwmBus):
     """Lynxmotion SSC-32U servo controller: channels 0-31, raw units µs of pulse width.
 
     Options (``protocol_options``):
@@ -84,17 +79,17 @@ class SSC32Bus(ServoBus):
     name: ClassVar[str] = "ssc32"
     default_baudrate: ClassVar[int] = 115_200
     units: ClassVar[str] = "us"
+    max_channel: ClassVar[int] = MAX_CHANNEL
+    readback_resolution: ClassVar[float] = QP_RESOLUTION
+    readback_bytes: ClassVar[int] = 1
 
     def __init__(
         self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
     ) -> None:
-        super().__init__(port, check_ids(ids, MAX_CHANNEL), options, retries)
-        self._id_set = frozenset(self.ids)
+        super().__init__(port, ids, options, retries)
         self.move_time_ms = self._option_ms("move_time_ms", None)
         self.max_move_time_ms = self._option_ms("max_move_time_ms", 100) or 100
         self.reply_timeout = (self._option_ms("reply_timeout_ms", 40) or 40) / 1000.0
-        self._envelopes = {ch: ReadbackEnvelope(QP_RESOLUTION) for ch in self.ids}
-        self._last_goals: dict[int, int] = {}
         self._last_write: float | None = None
         limit_port_timeout(port, min(0.01, self.reply_timeout))
 
@@ -138,73 +133,29 @@ class SSC32Bus(ServoBus):
             move_time = min(self.max_move_time_ms, round((now - self._last_write) * 1000.0))
         self._last_write = now
         self._send(group_move(dict(checked), move_time))
-        for ch, pw in checked:
-            self._last_goals[ch] = pw
-            self._envelopes[ch].commanded(pw)
-
-    def read_positions(self) -> dict[int, int | None]:
-        """Every channel's pulse width (µs) from one ``QP`` query, re-asked when implausible."""
-        positions: dict[int, int | None] = {ch: None for ch in self.ids}
-        pending = list(self.ids)
-        self.stats.reads += 1
-        with port_errors_as_port_gone(self.name):
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.stats.retries += 1
-                self.port.reset_input_buffer()  # a late reply to an earlier query must not count
-                self.port.write(query_pulse_widths(pending))
-                reply = read_exactly(self.port, len(pending), self.reply_timeout, self.stats)
-                widths = decode_pulse_widths(reply, len(pending))
-                if widths is None or self.port.in_waiting:
-                    if reply:
-                        self.stats.bad_replies += 1
-                    continue
-                pulses_off = set()
-                for ch, pw, byte in zip(pending, widths, reply):
-                    if byte == 0:  # pulses off: a valid answer, but no position to report
-                        pulses_off.add(ch)
-                        continue
-                    accepted = None if pw is None else self._envelopes[ch].accept(pw)
-                    if accepted is None:
-                        self.stats.bad_replies += 1
-                    positions[ch] = accepted
-                pending = [ch for ch in pending if positions[ch] is None and ch not in pulses_off]
-                if not pending:
-                    break
-        return positions
-
-    def set_torque(self, enabled: bool) -> None:
-        """Pulses off (``#<ch>P0``, servos limp) or back on at the last goals."""
-        if enabled:
-            if self._last_goals:
-                self._send(group_move(self._last_goals))
-            return
-        self._send(group_move({ch: 0 for ch in self.ids}))
-        for envelope in self._envelopes.values():
-            envelope.released()
+        self._commanded(checked)
 
     def is_moving(self) -> bool | None:
         """``Q``: True while the last group move runs, None when the board does not answer."""
-        with port_errors_as_port_gone(self.name):
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.stats.retries += 1
-                self.port.reset_input_buffer()
-                self.port.write(b"Q\r")
-                self.stats.reads += 1
-                reply = read_exactly(self.port, 1, self.reply_timeout, self.stats)
-                if reply in (b".", b"+"):
-                    return reply == b"+"
-                if reply:
-                    self.stats.bad_replies += 1
-        return None
+        return self._ask(b"Q\r", 1, lambda reply: reply == b"+" if reply in (b".", b"+") else None)
+
+    # -- protocol hooks (see PwmBus) --------------------------------------------------------
+
+    def _position_query(self, channels: Sequence[int]) -> bytes:
+        """One ``QP`` query for every channel."""
+        return query_pulse_widths(channels)
+
+    def _decode_readback(self, reply: bytes, count: int) -> list[Readback] | None:
+        widths = decode_pulse_widths(reply, count)
+        if widths is None:
+            return None
+        return [PULSES_OFF if byte == 0 else pw for pw, byte in zip(widths, reply)]
+
+    def _encode_pulses(self, pulses: Mapping[int, int]) -> bytes:
+        """One group move, at once (``#<ch>P0`` stops the pulses)."""
+        return group_move(pulses)
 
     # -- I/O --------------------------------------------------------------------------------
-
-    def _send(self, command: bytes) -> None:
-        with port_errors_as_port_gone(self.name):
-            self.port.write(command)
-        self.stats.writes += 1
 
     def _read_line(self) -> str | None:
         """Read a ``<cr>``-terminated printable reply, None if it is garbled or late."""

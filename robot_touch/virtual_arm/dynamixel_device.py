@@ -28,12 +28,10 @@ from typing import Any, ClassVar, Mapping
 
 from robot_touch.protocols import dynamixel_tables as dxt
 from robot_touch.protocols.packet_utils import dxl_crc16, dxl_packet, dxl_unstuff
-from robot_touch.virtual_arm.device import DeviceEmulator, ServoModel
-
-#: A servo's receiver abandons a packet whose bytes stop arriving. Without this, a false
-#: header with a long LEN would swallow every following request until LEN bytes piled up.
-#: (Emulator value: any gap far longer than a packet's wire time at the bus speed.)
-STALE_FRAME_S = 0.1
+from robot_touch.virtual_arm.control_table import ControlTableDevice
+from robot_touch.virtual_arm.control_table import get_register as _get
+from robot_touch.virtual_arm.control_table import put_register as _put
+from robot_touch.virtual_arm.device import ServoModel
 
 _WRITABLE = bytearray(dxt.TABLE_SIZE)
 for _reg in dxt.REGISTERS:
@@ -44,16 +42,6 @@ _WRITABLE[dxt.BAUD_RATE.address] = 0  # nor baud changes
 _INT32 = (-(1 << 31), (1 << 31) - 1)
 
 
-def _put(table: bytearray, register: dxt.Register, value: int, signed: bool = False) -> None:
-    table[register.address : register.address + register.size] = value.to_bytes(
-        register.size, "little", signed=signed
-    )
-
-
-def _get(table: bytearray, register: dxt.Register, signed: bool = False) -> int:
-    return int.from_bytes(table[register.address : register.address + register.size], "little", signed=signed)
-
-
 def _int32(value: float) -> int:
     return max(_INT32[0], min(_INT32[1], round(value)))
 
@@ -62,7 +50,7 @@ def _overlaps(address: int, end: int, register: dxt.Register) -> bool:
     return address < register.address + register.size and register.address < end
 
 
-class DynamixelP2Device(DeviceEmulator):
+class DynamixelP2Device(ControlTableDevice):
     """Protocol 2.0 device side for a bus of X-series servos.
 
     Args:
@@ -75,6 +63,11 @@ class DynamixelP2Device(DeviceEmulator):
 
     name: ClassVar[str] = "dynamixel_p2"
 
+    #: frames rejected (bad CRC, unstuffed header, malformed), for tests and diagnostics
+    rejected: int
+    #: servo id -> (address, data) of a REG_WRITE awaiting ACTION
+    _registered: dict[int, tuple[int, bytes]]
+
     def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
         super().__init__(servos, options)
         supply = float(self.options.get("supply_voltage", 12.0))
@@ -82,17 +75,11 @@ class DynamixelP2Device(DeviceEmulator):
         for servo in self.servos.values():
             if servo.voltage == default_voltage:
                 servo.voltage = supply
-        self._buffer = bytearray()
-        self.tables: dict[int, bytearray] = {sid: self._initial_table(sid, s) for sid, s in self.servos.items()}
         model = int(self.options.get("model_number", dxt.XM430_W350_MODEL_NUMBER))
         firmware = int(self.options.get("firmware", dxt.FIRMWARE_VERSION))
         for table in self.tables.values():
             _put(table, dxt.MODEL_NUMBER, model)
             _put(table, dxt.FIRMWARE, firmware)
-        self._idle = 0.0  # seconds since bytes last arrived (advanced by step)
-        self._registered: dict[int, tuple[int, bytes]] = {}
-        #: frames rejected (bad CRC, unstuffed header, malformed), for tests and diagnostics
-        self.rejected = 0
 
     @staticmethod
     def _initial_table(servo_id: int, servo: ServoModel) -> bytearray:
@@ -107,26 +94,15 @@ class DynamixelP2Device(DeviceEmulator):
         _put(table, dxt.GOAL_POSITION, _int32(servo.goal), signed=True)
         return table
 
-    def reset(self) -> None:
-        self._buffer.clear()
-        self._registered.clear()
-
     def step(self, dt: float) -> None:
         """Advance the servos, then latch hardware errors (and shut down where configured)."""
         super().step(dt)
-        self._idle += dt
         for servo_id in self.servos:
             self._update_hardware_error(servo_id)
 
     # -- framing ------------------------------------------------------------------------
 
-    def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buffer
-        if buf and self._idle > STALE_FRAME_S:
-            buf.clear()
-            self.rejected += 1
-        self._idle = 0.0
-        buf += data
+    def _take_frames(self, buf: bytearray) -> list[bytes]:
         replies: list[bytes] = []
         while True:
             start = buf.find(b"\xff\xff\xfd")
@@ -227,10 +203,6 @@ class DynamixelP2Device(DeviceEmulator):
         table = self.tables[servo_id]
         model, firmware = dxt.MODEL_NUMBER, dxt.FIRMWARE
         return bytes(table[model.address : model.address + 2]) + bytes((table[firmware.address],))
-
-    def _malformed(self) -> list[bytes]:
-        self.rejected += 1
-        return []
 
     def _level(self, servo_id: int) -> int:
         return self.tables[servo_id][dxt.STATUS_RETURN_LEVEL.address]

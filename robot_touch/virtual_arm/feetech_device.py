@@ -14,7 +14,7 @@ code for it).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import ClassVar
 
 from robot_touch.protocols import feetech_tables as ft
 from robot_touch.protocols.packet_utils import (
@@ -23,12 +23,10 @@ from robot_touch.protocols.packet_utils import (
     from_sign_magnitude,
     to_sign_magnitude,
 )
-from robot_touch.virtual_arm.device import DeviceEmulator, ServoModel
-
-#: A servo's receiver abandons a packet whose bytes stop arriving. Without this, a false
-#: header with a long LEN would swallow every following request until LEN bytes piled up.
-#: (Emulator value: any gap far longer than a packet's wire time at the bus speed.)
-STALE_FRAME_S = 0.1
+from robot_touch.virtual_arm.control_table import ControlTableDevice
+from robot_touch.virtual_arm.control_table import get_register as _get
+from robot_touch.virtual_arm.control_table import put_register as _put
+from robot_touch.virtual_arm.device import ServoModel
 
 #: Emulator defaults (not every STS3215 ships with these): wide enough for 7.4 V and 12 V servos.
 DEFAULT_MAX_TEMPERATURE = 70  # degrees Celsius
@@ -37,19 +35,11 @@ DEFAULT_MIN_VOLTAGE = 40  # 0.1 V
 _MAGNITUDE_LIMIT = (1 << 15) - 1
 
 
-def _put(table: bytearray, register: ft.Register, value: int) -> None:
-    table[register.address : register.address + register.size] = value.to_bytes(register.size, "little")
-
-
-def _get(table: bytearray, register: ft.Register) -> int:
-    return int.from_bytes(table[register.address : register.address + register.size], "little")
-
-
 def _sign_magnitude(value: float) -> int:
     return to_sign_magnitude(max(-_MAGNITUDE_LIMIT, min(_MAGNITUDE_LIMIT, round(value))), 15)
 
 
-class FeetechSTSDevice(DeviceEmulator):
+class FeetechSTSDevice(ControlTableDevice):
     """FT-SCS device side for a bus of STS servos.
 
     Args:
@@ -59,14 +49,10 @@ class FeetechSTSDevice(DeviceEmulator):
 
     name: ClassVar[str] = "feetech_sts"
 
-    def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
-        super().__init__(servos, options)
-        self._buffer = bytearray()
-        self.tables: dict[int, bytearray] = {sid: self._initial_table(sid, s) for sid, s in self.servos.items()}
-        self._idle = 0.0  # seconds since bytes last arrived (advanced by step)
-        self._registered: dict[int, bytes] = {}
-        #: frames rejected (bad checksum, malformed), for tests and diagnostics
-        self.rejected = 0
+    #: frames rejected (bad checksum, malformed), for tests and diagnostics
+    rejected: int
+    #: servo id -> the params (address, data...) of a REG_WRITE awaiting ACTION
+    _registered: dict[int, bytes]
 
     @staticmethod
     def _initial_table(servo_id: int, servo: ServoModel) -> bytearray:
@@ -83,24 +69,9 @@ class FeetechSTSDevice(DeviceEmulator):
         _put(table, ft.GOAL_POSITION, _sign_magnitude(servo.goal))
         return table
 
-    def reset(self) -> None:
-        self._buffer.clear()
-        self._registered.clear()
-
-    def step(self, dt: float) -> None:
-        """Advance the servos; time without incoming bytes also ages a partial frame."""
-        super().step(dt)
-        self._idle += dt
-
     # -- framing ------------------------------------------------------------------------
 
-    def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buffer
-        if buf and self._idle > STALE_FRAME_S:
-            buf.clear()
-            self.rejected += 1
-        self._idle = 0.0
-        buf += data
+    def _take_frames(self, buf: bytearray) -> list[bytes]:
         replies: list[bytes] = []
         while True:
             start = buf.find(b"\xff\xff")
@@ -181,10 +152,6 @@ class FeetechSTSDevice(DeviceEmulator):
                     self._write(target, address, params[at + 1 : at + 1 + size])
             return []
         return self._malformed()  # unknown instruction: the FT-SCS error byte has no code for it
-
-    def _malformed(self) -> list[bytes]:
-        self.rejected += 1
-        return []
 
     def _ack(self, servo_id: int) -> list[bytes]:
         if _get(self.tables[servo_id], ft.RESPONSE_STATUS_LEVEL) == 0:

@@ -3,6 +3,7 @@
 * :func:`spawn_node` starts a node module as a child process (``sys.executable``, the
   environment with this run's ROS_DOMAIN_ID), output to a log file shown on failure.
 * :func:`terminate` stops it (SIGINT, then SIGKILL) — call it in a ``finally`` / teardown.
+* :func:`wait_until` (from ``tests/waiting.py``) polls a predicate with a deadline.
 * :class:`RosProbe` is a small rclpy node spinning in a background thread, with
   :meth:`RosProbe.collect` (keep every message of a topic), :meth:`RosProbe.wait_for`
   (deadline-and-poll) and :meth:`RosProbe.call` (service call with a timeout).
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from robot_touch.graph import ProcessSpec, command_line
+from waiting import wait_until  # tests/waiting.py, shared with the unit tests
 
 
 def spawn_node(
@@ -65,18 +67,6 @@ def terminate(proc: subprocess.Popen, timeout: float = 5.0) -> str:
     text = path.read_text(errors="replace")
     path.unlink(missing_ok=True)
     return text
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.005) -> Any:
-    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` s pass (None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
 
 
 class RosProbe:

@@ -29,6 +29,7 @@ from robot_touch.core.profile import load_profile  # noqa: E402
 from robot_touch.virtual_arm.server import Faults, VirtualArm  # noqa: E402
 
 from _helpers import RosProbe, spawn_node, terminate  # noqa: E402 - tests/integration is on sys.path
+from waiting import wait_for  # noqa: E402 - tests/ is on sys.path
 
 pytestmark = pytest.mark.ros
 
@@ -36,17 +37,6 @@ PROFILE = load_profile("so101")
 SPECS = PROFILE.all_joints
 RAW_PER_RAD = SPECS[0].calibration.units_per_rad
 TOLERANCE = 0.03  # rad: joint_states vs command once settled (a few raw steps and one cycle of motion)
-
-
-def wait_for(condition, timeout: float, what: str):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def raw_goal(spec, position: float) -> float:

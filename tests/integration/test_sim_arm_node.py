@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
 
 import pytest
 
@@ -25,6 +24,7 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
 from robot_touch.core.profile import load_profile  # noqa: E402
+from waiting import wait_for  # noqa: E402 - tests/ is on sys.path
 
 pytestmark = pytest.mark.ros
 
@@ -32,19 +32,6 @@ NAMESPACE = "/sim_test"  # the node's topic names are relative: they must follow
 NAMES = [j.name for j in load_profile("so101").all_joints]
 TOLERANCE = 0.02  # rad, once settled (the servo model holds within ~0.004 rad)
 STARTUP = 30.0  # s for the child to import rclpy + MuJoCo and appear on the graph, on a busy machine
-
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Probe:

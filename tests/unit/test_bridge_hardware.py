@@ -8,7 +8,6 @@ tests/integration/test_serial_bridge.py.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import serial
@@ -18,6 +17,7 @@ from robot_touch.core.bridge_core import BridgeCore, build_converters
 from robot_touch.core.calibration import merge_calibration
 from robot_touch.protocols.base import ServoBus
 from robot_touch.virtual_arm.device import ServoModel
+from waiting import wait_for
 
 
 class LoopBus(ServoBus):
@@ -76,16 +76,6 @@ class Plug:
         self.port = serial.serial_for_url("loop://", baudrate=baudrate, timeout=timeout)
         self.opened += 1
         return self.port
-
-
-def wait_for(condition, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -20,8 +20,10 @@ from robot_touch.protocols.base import PortGone, ServoBus
 from robot_touch.protocols.packet_utils import dxl_packet, feetech_packet
 from robot_touch.protocols.registry import get_bus_class, get_device_class, open_port
 from robot_touch.virtual_arm.device import DeviceEmulator, ServoModel
+from waiting import wait_until
 
 PROTOCOLS = ["feetech_sts", "dynamixel_p2"]
+WAIT = 3.0  # s a wait_until may take before the test fails
 IDS = {"feetech_sts": [1, 2, 3, 4, 5, 6], "dynamixel_p2": [11, 12, 13, 14, 15]}
 LATENCY_MS = 100.0  # generous: a late reply on a loaded machine must not look like a lost one
 
@@ -95,15 +97,6 @@ def rig(request):
     pty.close()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
-    """Deadline-and-poll: True as soon as ``predicate()`` holds, False at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-    return False
-
-
 @pytest.mark.timeout(10)
 def test_ping(rig):
     bus, _pty = rig
@@ -117,7 +110,7 @@ def test_write_goals_moves_servos(rig):
     bus, pty = rig
     goals = {servo_id: 1000 + 100 * n for n, servo_id in enumerate(bus.ids)}
     bus.write_goals(goals)
-    assert wait_for(lambda: bus.read_positions() == goals)
+    assert wait_until(lambda: bus.read_positions() == goals, WAIT)
     assert {i: s.goal for i, s in pty.device.servos.items()} == goals
 
 
@@ -132,9 +125,9 @@ def test_torque_off_stops_motion(rig):
     def moved() -> bool:
         return any(p is not None and p != start[i] for i, p in bus.read_positions().items())
 
-    assert not wait_for(moved, timeout=0.1)
+    assert not wait_until(moved, 0.1)
     bus.set_torque(True)
-    assert wait_for(lambda: bus.read_positions() == {i: 3000 for i in bus.ids})
+    assert wait_until(lambda: bus.read_positions() == {i: 3000 for i in bus.ids}, WAIT)
 
 
 @pytest.mark.timeout(10)
@@ -250,7 +243,7 @@ def test_goal_needing_byte_stuffing_arrives_intact():
         bus = get_bus_class("dynamixel_p2")(port, [1], {"latency_ms": LATENCY_MS})
         goal = -131073  # 0xFFFDFFFF
         bus.write_goals({1: goal})
-        assert wait_for(lambda: servos[1].goal == goal)
+        assert wait_until(lambda: servos[1].goal == goal, WAIT)
         servos[1].position = 0x00FDFFFF  # reply bytes FF FF FD 00 get stuffed
         servos[1].goal = 0x00FDFFFF
         assert bus.read_positions() == {1: 0x00FDFFFF}
@@ -306,7 +299,7 @@ def test_damaged_replies_never_become_wrong_positions(protocol):
         before = pty.replied
         result = bus.read_positions()[1]
         # a reply that came too late must be out before the next request (which flushes it)
-        assert wait_for(lambda: pty.replied > before)
+        assert wait_until(lambda: pty.replied > before, WAIT)
         if mutation[0] == "replace":
             assert result is None or isinstance(result, int)
         else:
@@ -374,7 +367,7 @@ def test_bus_runs_over_socket_url(protocol):
         bus = get_bus_class(protocol)(port, IDS[protocol], {"latency_ms": LATENCY_MS})
         assert bus.ping(IDS[protocol][0])
         bus.write_goals({i: 1234 for i in IDS[protocol]})
-        assert wait_for(lambda: all(s.goal == 1234 for s in device.servos.values()))
+        assert wait_until(lambda: all(s.goal == 1234 for s in device.servos.values()), WAIT)
         assert bus.read_positions() != {i: None for i in IDS[protocol]}
     finally:
         stop.set()

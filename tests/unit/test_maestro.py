@@ -2,12 +2,7 @@
 Pololu Maestro Servo Controller User's Guide; hypothesis fuzzing of both parsers."""
 from __future__ import annotations
 
-import os
-import select
-import tty
-
 import pytest
-import serial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +18,7 @@ from robot_touch.protocols.maestro import (
 )
 from robot_touch.virtual_arm.device import ServoModel
 from robot_touch.virtual_arm.maestro_device import MaestroDevice
+from pwm_pty import ScriptedBoard, raw_pty, raw_pty_session, read_master  # noqa: F401 - fixtures
 
 
 def servo(ch: int, position: float = 1500.0) -> ServoModel:
@@ -238,25 +234,6 @@ def test_in_crc_mode_a_corrupted_packet_is_never_applied(channel, target, pololu
 # ---------------------------------------------------------------------------- host backend
 
 
-@pytest.fixture
-def raw_pty():
-    """A real pty: the bus gets the slave as a pyserial port, the test reads the master."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    port = serial.Serial(os.ttyname(slave), 115200, timeout=0.01)
-    yield master, port
-    port.close()
-    os.close(master)
-    os.close(slave)
-
-
-def read_master(master: int) -> bytes:
-    data = b""
-    while select.select([master], [], [], 0.05)[0]:
-        data += os.read(master, 4096)
-    return data
-
-
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "options, goals, expected",
@@ -305,41 +282,6 @@ def test_a_silent_board_reads_as_missing(raw_pty):
     assert read_master(master) == h("90 00 90 03") * 2  # pipelined, then retried once
     assert bus.read_errors() is None and not bus.ping(0)
     assert all(s.moving is None for s in bus.read_status().values())
-
-
-class ScriptedBoard:
-    """The far end of a raw pty answering each request with the next scripted reply."""
-
-    def __init__(self, master: int) -> None:
-        import threading
-
-        self.master = master
-        self.replies: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if select.select([self.master], [], [], 0.01)[0]:
-                os.read(self.master, 4096)
-                if self.replies:
-                    os.write(self.master, self.replies.pop(0))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-
-@pytest.fixture(scope="module")
-def raw_pty_session():
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    port = serial.Serial(os.ttyname(slave), 115200, timeout=0.005)
-    yield master, port
-    port.close()
-    os.close(master)
-    os.close(slave)
 
 
 @pytest.mark.timeout(60)

@@ -2,11 +2,7 @@
 examples; hypothesis fuzzing of both parsers."""
 from __future__ import annotations
 
-import os
-import tty
-
 import pytest
-import serial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +11,7 @@ from robot_touch.protocols.pwm_readback import ReadbackEnvelope
 from robot_touch.protocols.ssc32 import SSC32Bus, decode_pulse_widths, group_move, query_pulse_widths
 from robot_touch.virtual_arm.device import ServoModel
 from robot_touch.virtual_arm.ssc32_device import SSC32Device
+from pwm_pty import ScriptedBoard, raw_pty, raw_pty_session, read_master  # noqa: F401 - fixtures
 
 
 def servo(ch: int, position: float = 1500.0, speed: float = 5000.0) -> ServoModel:
@@ -224,27 +221,6 @@ def test_the_board_parser_survives_near_valid_command_soup(tokens):
 # ---------------------------------------------------------------------------- host backend
 
 
-@pytest.fixture
-def raw_pty():
-    """A real pty: the bus gets the slave as a pyserial port, the test reads the master."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    port = serial.Serial(os.ttyname(slave), 115200, timeout=0.01)
-    yield master, port
-    port.close()
-    os.close(master)
-    os.close(slave)
-
-
-def read_master(master: int) -> bytes:
-    import select
-
-    data = b""
-    while select.select([master], [], [], 0.05)[0]:
-        data += os.read(master, 4096)
-    return data
-
-
 @pytest.mark.timeout(10)
 def test_write_goals_sends_one_timed_group_move(raw_pty):
     master, port = raw_pty
@@ -298,32 +274,6 @@ def test_a_silent_board_reads_as_missing_after_retries(raw_pty):
     assert bus.version() is None and not bus.ping(0)
 
 
-class ScriptedBoard:
-    """The far end of a raw pty answering each request with the next scripted reply."""
-
-    def __init__(self, master: int) -> None:
-        import threading
-
-        self.master = master
-        self.replies: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import select
-
-        while not self._stop.is_set():
-            if select.select([self.master], [], [], 0.01)[0]:
-                os.read(self.master, 4096)
-                if self.replies:
-                    os.write(self.master, self.replies.pop(0))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-
 @pytest.mark.timeout(60)
 @settings(max_examples=50)
 @given(st.lists(st.binary(max_size=6), min_size=1, max_size=3))
@@ -338,14 +288,3 @@ def test_random_replies_never_raise_and_never_leave_the_pulse_range(raw_pty_sess
             assert pw is None or 500 <= pw <= 2500
     finally:
         peer.close()
-
-
-@pytest.fixture(scope="module")
-def raw_pty_session():
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    port = serial.Serial(os.ttyname(slave), 115200, timeout=0.005)
-    yield master, port
-    port.close()
-    os.close(master)
-    os.close(slave)

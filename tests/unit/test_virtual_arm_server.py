@@ -8,14 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
 from robot_touch.core.profile import load_profile
-from robot_touch.protocols.base import PortGone
+from robot_touch.protocols.base import PortGone, ServoBus
 from robot_touch.protocols.registry import get_bus_class, open_port
 from robot_touch.virtual_arm.server import Faults, VirtualArm, VirtualArmError
+from waiting import wait_for
 
 PWM_PROTOCOLS = ["ssc32", "maestro"]
 
@@ -25,24 +27,17 @@ def servo6():
     return load_profile("servo6")
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``predicate`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-def connect(arm: VirtualArm, path: str | None = None, options: dict | None = None):
-    """A host backend of the arm's protocol on the arm's pty (or on ``path``)."""
+@contextmanager
+def connected(arm: VirtualArm, path: str | None = None, options: dict | None = None) -> Iterator[ServoBus]:
+    """A host backend of the arm's protocol on the arm's pty (or on ``path``); the port is
+    closed on leaving."""
     bus_class = get_bus_class(arm.protocol)
     port = open_port(path or arm.port_path, bus_class.default_baudrate)
-    ids = sorted(arm.servos)
-    return port, bus_class(port, ids, options if options is not None else dict(arm.profile.protocol_options))
+    try:
+        ids = sorted(arm.servos)
+        yield bus_class(port, ids, options if options is not None else dict(arm.profile.protocol_options))
+    finally:
+        port.close()
 
 
 def goals_for(arm: VirtualArm, fraction: float) -> dict[int, int]:
@@ -59,8 +54,7 @@ def reach(bus, goals: dict[int, int], timeout: float = 5.0) -> None:
 @pytest.mark.parametrize("protocol", PWM_PROTOCOLS, ids=PWM_PROTOCOLS)
 def test_goals_are_reached_and_read_back(servo6, protocol):
     with VirtualArm(servo6, protocol=protocol) as arm:
-        port, bus = connect(arm)
-        try:
+        with connected(arm) as bus:
             assert bus.ping(sorted(arm.servos)[0])
             home = {sid: 1500 for sid in arm.servos}  # every joint's home is 0 rad = 1500 µs
             wait_for(lambda: bus.read_positions() == home, 5, "the home positions")
@@ -73,16 +67,13 @@ def test_goals_are_reached_and_read_back(servo6, protocol):
                 "the servos at their goals",
             )
             assert bus.stats.bad_replies == 0
-        finally:
-            port.close()
 
 
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize("protocol", PWM_PROTOCOLS, ids=PWM_PROTOCOLS)
 def test_dropped_replies_read_as_missing_never_as_positions(servo6, protocol):
     with VirtualArm(servo6, protocol=protocol) as arm:
-        port, bus = connect(arm)
-        try:
+        with connected(arm) as bus:
             goals = goals_for(arm, 0.2)
             reach(bus, goals)
             arm.faults = Faults(drop=1.0)
@@ -95,16 +86,13 @@ def test_dropped_replies_read_as_missing_never_as_positions(servo6, protocol):
                 seen += [v for v in bus.read_positions().values() if v is not None]
             assert seen and set(seen) <= set(goals.values())
             assert arm.stats.dropped > 0
-        finally:
-            port.close()
 
 
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize("protocol", PWM_PROTOCOLS, ids=PWM_PROTOCOLS)
 def test_corrupted_replies_are_detected_never_a_wrong_position(servo6, protocol):
     with VirtualArm(servo6, protocol=protocol) as arm:
-        port, bus = connect(arm)
-        try:
+        with connected(arm) as bus:
             goals = goals_for(arm, 0.8)
             reach(bus, goals)
             arm.faults = Faults(corrupt=0.5, seed=2)
@@ -113,8 +101,6 @@ def test_corrupted_replies_are_detected_never_a_wrong_position(servo6, protocol)
                 assert all(positions[sid] in (None, goal) for sid, goal in goals.items()), positions
             assert arm.stats.corrupted > 5
             assert bus.stats.bad_replies > 0  # the host noticed
-        finally:
-            port.close()
 
 
 @pytest.mark.timeout(20)
@@ -122,26 +108,20 @@ def test_unplug_fails_the_host_port_and_replug_repoints_the_link(servo6, tmp_pat
     link = tmp_path / "ttyARM"
     with VirtualArm(servo6, link=link) as arm:
         assert os.readlink(link) == arm.port_path
-        port, bus = connect(arm, str(link))
-        try:
+        with connected(arm, str(link)) as bus:
             reach(bus, goals_for(arm, 0.6))
             arm.unplug()
             assert not arm.plugged and not os.path.lexists(link)
             with pytest.raises(PortGone):
                 bus.write_goals(goals_for(arm, 0.5))
                 bus.read_positions()
-        finally:
-            port.close()
         arm.replug()
         assert os.readlink(link) == arm.port_path
-        port, bus = connect(arm, str(link))  # reopened by name, as a reconnecting host does
-        try:
+        with connected(arm, str(link)) as bus:  # reopened by name, as a reconnecting host does
             # a new host knows no goals: QP's 10 µs resolution shows
             held = wait_for(lambda: (p := bus.read_positions()) and None not in p.values() and p, 5, "positions")
             assert all(abs(held[sid] - goal) <= 5 for sid, goal in goals_for(arm, 0.6).items()), held
             reach(bus, goals_for(arm, 0.4))
-        finally:
-            port.close()
     assert not os.path.lexists(link)
 
 
@@ -149,27 +129,21 @@ def test_unplug_fails_the_host_port_and_replug_repoints_the_link(servo6, tmp_pat
 def test_timed_unplug_and_replug(servo6, tmp_path):
     link = tmp_path / "ttyARM"
     with VirtualArm(servo6, link=link, faults=Faults(unplug_after=0.3, replug_after=0.3)) as arm:
-        port, bus = connect(arm, str(link))
+        with connected(arm, str(link)) as bus:
 
-        def failed() -> bool:
-            try:
-                bus.read_positions()
-            except PortGone:
-                return True
-            return False
+            def failed() -> bool:
+                try:
+                    bus.read_positions()
+                except PortGone:
+                    return True
+                return False
 
-        try:
             wait_for(failed, 5, "the host's port to fail")
-        finally:
-            port.close()
         wait_for(lambda: os.path.lexists(link), 5, "the link to come back")
-        port, bus = connect(arm, str(link))
-        try:
+        with connected(arm, str(link)) as bus:
             home = {sid: 1500 for sid in arm.servos}  # at home all along
             wait_for(lambda: bus.read_positions() == home, 5, "the home positions")
             assert arm.stats.unplugs == 1
-        finally:
-            port.close()
 
 
 def test_link_never_replaces_a_regular_file(servo6, tmp_path):

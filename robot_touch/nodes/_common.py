@@ -1,0 +1,71 @@
+"""Boilerplate the spinning nodes share: their ``main()`` (rclpy init, spin, clean shutdown on
+Ctrl-C) and parameter-descriptor ranges."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Sequence, TypeVar
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from robot_touch.errors import RobotTouchError
+
+NodeT = TypeVar("NodeT", bound=Node)
+
+
+def float_range(low: float, high: float) -> list[FloatingPointRange]:
+    """``ParameterDescriptor.floating_point_range`` for ``low``..``high``, any value between."""
+    return [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+
+
+def int_range(low: int, high: int) -> list[IntegerRange]:
+    """``ParameterDescriptor.integer_range`` for ``low``..``high``."""
+    return [IntegerRange(from_value=low, to_value=high, step=1)]
+
+
+def run_node(
+    name: str,
+    make_node: Callable[[], NodeT],
+    args: Sequence[str] | None = None,
+    *,
+    user_errors: tuple[type[BaseException], ...] = (RobotTouchError,),
+    before_spin: Callable[[NodeT], None] | None = None,
+    on_exit: Callable[[NodeT], None] | None = None,
+) -> int:
+    """Build the node and spin it until Ctrl-C or an external shutdown; then clean up.
+
+    A user error (one of ``user_errors``, e.g. a bad parameter or profile) prints one line,
+    ``<name>: error: <message>``, and returns 2 instead of a traceback; ``()`` lets every
+    error through.
+
+    Args:
+        name: the node's name for that line.
+        make_node: builds the node (after ``rclpy.init``).
+        args: command line for ``rclpy.init`` (None: ``sys.argv``).
+        before_spin: called with the node before it spins.
+        on_exit: called with the node before it is destroyed, however the spin ended.
+
+    Returns:
+        0, or 2 after a user error.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        if before_spin is not None:
+            before_spin(node)
+        rclpy.spin(node)
+    except user_errors as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            if on_exit is not None:
+                on_exit(node)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,75 @@
+"""Raw-pty rigs shared by the PWM board tests (test_ssc32.py, test_maestro.py).
+
+The bus gets the pty's slave as a pyserial port; the test reads (:func:`read_master`) or
+answers (:class:`ScriptedBoard`) on the master. Import the fixtures into a test module by
+name: ``from pwm_pty import ScriptedBoard, raw_pty, raw_pty_session, read_master``
+(``tests/unit`` is on ``sys.path`` for its test modules).
+"""
+from __future__ import annotations
+
+import os
+import select
+import threading
+import tty
+from contextlib import contextmanager
+from typing import Iterator
+
+import pytest
+import serial
+
+
+@contextmanager
+def _raw_pty(timeout: float) -> Iterator[tuple[int, serial.Serial]]:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = serial.Serial(os.ttyname(slave), 115200, timeout=timeout)
+    try:
+        yield master, port
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.fixture
+def raw_pty() -> Iterator[tuple[int, serial.Serial]]:
+    """A real pty: the bus gets the slave as a pyserial port, the test reads the master."""
+    with _raw_pty(0.01) as pty:
+        yield pty
+
+
+@pytest.fixture(scope="module")
+def raw_pty_session() -> Iterator[tuple[int, serial.Serial]]:
+    """Like :func:`raw_pty`, once per module (hypothesis runs many examples on one pty)."""
+    with _raw_pty(0.005) as pty:
+        yield pty
+
+
+def read_master(master: int) -> bytes:
+    """Everything the bus wrote, up to a 50 ms pause."""
+    data = b""
+    while select.select([master], [], [], 0.05)[0]:
+        data += os.read(master, 4096)
+    return data
+
+
+class ScriptedBoard:
+    """The far end of a raw pty answering each request with the next scripted reply."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.replies: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if select.select([self.master], [], [], 0.01)[0]:
+                os.read(self.master, 4096)
+                if self.replies:
+                    os.write(self.master, self.replies.pop(0))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
