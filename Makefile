@@ -19,9 +19,11 @@ $(STAMP): setup.py setup.cfg package.xml
 	$(PY) -m pip install --quiet -e '.[ros,test,bench]'
 	touch $(STAMP)
 
-# Xvfb and xauth from Debian when missing (UI tests and the headless demo).
+# Xvfb from Debian when missing (UI tests and the headless demo), with libmtdev (Kivy's
+# multitouch input on Linux) and xclip (Kivy's clipboard).
+XPKGS := xvfb xauth xdotool libmtdev1 xclip
 xvfb:
-	@command -v Xvfb >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth xdotool >/dev/null; }
+	@dpkg -s $(XPKGS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XPKGS) >/dev/null; }
 
 run: $(STAMP) xvfb
 	$(VENV)/bin/robot-touch run $(RUN_ARGS)

@@ -26,9 +26,10 @@ in the top view moves a few pixels; the times taken are
   new command (it may still carry the old goals if the bridge wrote it just before it took the
   command in);
 * t_move: the first goal frame whose goal bytes differ from the resting frame's: the servo is
-  told to move. This includes the start of teleop's jerk-limited (Ruckig) ramp: a goal changes
-  only once the planned position has moved by half a raw step (0.77 mrad on an STS3215), which
-  at so101's jerk limits takes tens of milliseconds by itself.
+  told to move. This includes the start of teleop's jerk-limited (Ruckig) ramp: a goal is a
+  whole raw unit (1.53 mrad on an STS3215), so it changes only once some joint's plan crosses
+  a rounding boundary, 0 to 1 unit away from where it rests. From rest, x = j t³ / 6: at
+  so101's jerk limits (80–120 rad/s³) half a unit takes 34–39 ms and a full unit 42–49 ms.
 
 While a sample is in flight the Kivy loop is not run (the test sleeps instead): in the real
 graph the UI is its own process, and here the virtual arm's thread shares the UI's GIL, so a
@@ -176,10 +177,13 @@ def _percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
 
 
-def _first_step_ms(jerk: float, units_per_rad: float) -> float:
-    """Time for a jerk-limited start from rest (x = j t³ / 6) to move half a raw step, the
-    smallest change that alters a rounded goal."""
-    return (6.0 * (0.5 / units_per_rad) / jerk) ** (1.0 / 3.0) * 1e3
+def _raise_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _ramp_ms(units: float, jerk: float, units_per_rad: float) -> float:
+    """Time for a jerk-limited start from rest (x = j t³ / 6) to move ``units`` raw units."""
+    return (6.0 * (units / units_per_rad) / jerk) ** (1.0 / 3.0) * 1e3
 
 
 class _Failed(Exception):
@@ -206,13 +210,16 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-    # SDL would turn Ctrl-C into a window-close request and Kivy then tears the window down
-    # under us (exit 1, no cleanup); with its handlers off, Ctrl-C is a KeyboardInterrupt.
+    # SDL's own SIGINT handler would turn Ctrl-C into a window-close request rather than a
+    # KeyboardInterrupt, which is what lets the ExitStack stop everything in order.
     os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
     if args.samples < 1:
         print("bench e2e: --samples must be at least 1")
         return 2
     log = _TailLog(echo=args.verbose)
+    # SIGTERM (a killed CI job, `kill`) should clean up like Ctrl-C: the children run in their
+    # own sessions and would otherwise outlive us.
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with ExitStack() as stack:
             samples, info = _run(args, stack, log)
@@ -226,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
             for line in list(log.lines)[-40:]:
                 print("  " + line)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
     return _report(args, samples, info)
 
 
@@ -280,6 +289,10 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
 
     node, ui_executor, ui_thread = start_node([])
     stack.callback(stop_node, node, ui_executor, ui_thread)
+    # rclpy.init (in start_node) took SIGINT to shut its context down, which leaves this loop
+    # running against dead nodes; make Ctrl-C a KeyboardInterrupt again so the ExitStack
+    # stops everything in order.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     # The probe spins in its own thread: its receive stamps do not wait for the UI's executor.
     lock = threading.Lock()
@@ -331,10 +344,6 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
     app._run_prepare()
     runTouchApp(embedded=True)
     stack.callback(stop_app)
-    # rclpy.init (in start_node) took SIGINT to shut its context down, which leaves this loop
-    # running against dead nodes; make Ctrl-C a KeyboardInterrupt again so the ExitStack
-    # stops everything in order.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def idle_until(predicate: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -412,15 +421,18 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
         finger.move_to(x, y0)
         samples.append(_measure(t_touch, n_pose, resting_cmd, resting_goals, lock, poses, commands, tap))
 
-    # The fastest-starting joint bounds how soon any goal can change (teleop may scale the
-    # others down to finish together, which only makes them later).
-    first_step = min(_first_step_ms(j.jerk, j.calibration.units_per_rad) for j in node.profile.joints)
+    # Over the joints' jerk limits (teleop may scale a joint's jerk down so all finish
+    # together, which only makes it later): how long the ramp needs to cross half / one unit.
+    joints = node.profile.joints
+    half = [_ramp_ms(0.5, j.jerk, j.calibration.units_per_rad) for j in joints]
+    full = [_ramp_ms(1.0, j.jerk, j.calibration.units_per_rad) for j in joints]
     info = {
         "not_at_rest": not_at_rest,
         "bridge_rate": args.bridge_rate,
         "teleop_rate": args.teleop_rate,
         "load_average": os.getloadavg()[0],
-        "first_step_ms": first_step,
+        "ramp_half_unit_ms": [min(half), max(half)],
+        "ramp_full_unit_ms": [min(full), max(full)],
     }
     return samples, info
 
@@ -448,12 +460,11 @@ def _measure(
                     if t >= t_touch and data != resting_cmd:
                         t_cmd = t
                         break
-        if not math.isnan(t_cmd):
-            for t, goals in tap.snapshot():
-                if math.isnan(t_frame) and t > t_cmd:
-                    t_frame = t
-                if math.isnan(t_move) and t > t_touch and goals != resting_goals:
-                    t_move = t
+        for t, goals in tap.snapshot():
+            if math.isnan(t_frame) and not math.isnan(t_cmd) and t > t_cmd:
+                t_frame = t
+            if math.isnan(t_move) and t > t_touch and goals != resting_goals:
+                t_move = t
         if not (math.isnan(t_pose) or math.isnan(t_cmd) or math.isnan(t_frame) or math.isnan(t_move)):
             break
         time.sleep(0.0005)
@@ -493,10 +504,14 @@ def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any
         ok = ok and bool(values)
     if info["not_at_rest"]:
         print(f"  {info['not_at_rest']} sample(s) started before the arm was fully at rest (settle timeout)")
+    half, full = info["ramp_half_unit_ms"], info["ramp_full_unit_ms"]
     print(
-        "  (b) includes the start of teleop's jerk-limited ramp: a rounded goal changes only after the "
-        f"plan has moved half a raw step (0.77 mrad), ≥ {info['first_step_ms']:.0f} ms from rest at "
-        f"{ARM}'s jerk limits; the bridge writes on its next cycle (up to {1e3 / info['bridge_rate']:.0f} ms)."
+        "  (a) waits for the bridge's next cycle after the command (up to "
+        f"{1e3 / info['bridge_rate']:.0f} ms at {info['bridge_rate']:g} Hz); the frame may still carry the old goals.\n"
+        "  (b) includes the start of teleop's jerk-limited ramp: a goal is a whole raw unit (1.53 mrad), so it\n"
+        "      changes only when a joint's plan crosses a rounding boundary 0-1 unit away; from rest at\n"
+        f"      {ARM}'s jerk limits that takes {half[0]:.0f}-{half[1]:.0f} ms for half a unit, "
+        f"{full[0]:.0f}-{full[1]:.0f} ms for a full one."
     )
     if getattr(args, "json", None):
         with open(args.json, "w", encoding="utf-8") as f:

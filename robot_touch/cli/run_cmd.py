@@ -62,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
     if args.demo:
         out_dir.mkdir(parents=True, exist_ok=True)
-    extra_env: dict[str, dict[str, str]] = {}
+    extra_env: dict[str, dict[str, str]] = {"touch_ui": {}}
 
     xvfb = None
     if config.ui and not has_display():
         xvfb = Xvfb()
         display = xvfb.start()
         print(f"[run] no display: the UI runs on Xvfb {display}", flush=True)
-        extra_env["touch_ui"] = {"DISPLAY": display}
+        extra_env["touch_ui"]["DISPLAY"] = display
     supervisor = Supervisor(specs, namespace=config.namespace, extra_env=extra_env)
     started = time.monotonic()
     names = ", ".join(s.name for s in specs)
