@@ -180,3 +180,29 @@ def test_request_torque_while_unplugged_says_so(so101):
     ok, message = worker.request_torque(False, timeout=0.05)
     assert not ok and "not connected" in message
     assert threading.active_count() >= 1
+
+
+@pytest.mark.timeout(20)
+def test_a_new_command_is_written_at_once_not_at_the_next_period(so101):
+    """At 1 Hz the next periodic cycle is a second away; a command must not wait for it."""
+    import time
+
+    LoopBus.servos = {
+        j.servo_id: ServoModel(j.servo_id, 2100.0, 2100.0, 3000.0, 0.0, 4095.0, torque_enabled=True)
+        for j in so101.all_joints
+    }
+    LoopBus.calls = []
+    LoopBus.explode = False
+    core = BridgeCore(build_converters(so101, merge_calibration(so101, None)), command_timeout=5.0, stale_after=3)
+    config = HardwareConfig(port="loop://arm", baudrate=1_000_000, protocol="loop_test", rate=1.0)
+    worker = HardwareWorker(core, config, on_state=lambda s: None, bus_class=LoopBus, open_port=Plug())
+    worker.start()
+    try:
+        wait_for(lambda: any(c[0] == "goals" for c in LoopBus.calls), what="the first cycle")
+        before = len(LoopBus.calls)
+        sent = time.monotonic()
+        worker.submit_command([0.1, 0, 0, 0, 0, 0])
+        wait_for(lambda: any(c[0] == "goals" for c in LoopBus.calls[before:]), timeout=5.0, what="a write after the command")
+        assert time.monotonic() - sent < 0.5, "the command waited for the next 1 s period"
+    finally:
+        worker.stop()
