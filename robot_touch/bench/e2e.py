@@ -506,8 +506,8 @@ def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any
         print(f"  {info['not_at_rest']} sample(s) started before the arm was fully at rest (settle timeout)")
     half, full = info["ramp_half_unit_ms"], info["ramp_full_unit_ms"]
     print(
-        "  (a) waits for the bridge's next cycle after the command (up to "
-        f"{1e3 / info['bridge_rate']:.0f} ms at {info['bridge_rate']:g} Hz); the frame may still carry the old goals.\n"
+        "  (a) the bridge runs a cycle as soon as a command arrives (at most one cycle in flight, "
+        f"{1e3 / info['bridge_rate']:.0f} ms period at {info['bridge_rate']:g} Hz); the frame may still carry the old goals.\n"
         "  (b) includes the start of teleop's jerk-limited ramp: a goal is a whole raw unit (1.53 mrad), so it\n"
         "      changes only when a joint's plan crosses a rounding boundary 0-1 unit away; from rest at\n"
         f"      {ARM}'s jerk limits that takes {half[0]:.0f}-{half[1]:.0f} ms for half a unit, "
