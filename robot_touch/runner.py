@@ -62,6 +62,8 @@ class Supervisor:
         self.running: list[RunningProcess] = []
         self._out_lock = threading.Lock()
         self.on_line: Callable[[str, str], None] | None = None
+        #: seconds between status lines: often on a terminal, rarely in a log file
+        self.status_period = 2.0 if getattr(out, "isatty", lambda: False)() else 10.0
 
     def say(self, name: str, text: str) -> None:
         with self._out_lock:
@@ -160,7 +162,7 @@ class Supervisor:
                     self.say("run", f"{dead.spec.name} exited with code {rc}; stopping the graph")
                     code = rc if rc not in (0, None) else 1
                     break
-                if status is not None and time.monotonic() - last_status > 2.0:
+                if status is not None and time.monotonic() - last_status > self.status_period:
                     last_status = time.monotonic()
                     self.say("run", status())
                 time.sleep(0.1)
