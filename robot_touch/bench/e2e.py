@@ -53,6 +53,8 @@ from collections import deque
 from contextlib import ExitStack
 from typing import Any, Callable
 
+from robot_touch.bench.stats import percentile
+
 ARM = "so101"
 
 
@@ -167,14 +169,6 @@ class _TailLog:
     def flush(self) -> None:
         if self.echo:
             sys.stderr.flush()
-
-
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (as in bench ui); NaN for no values."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
 
 
 def _raise_interrupt(_signum: int, _frame: Any) -> None:
@@ -497,7 +491,7 @@ def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any
     ok = True
     for label, key in ROWS:
         values = [getattr(s, key) for s in samples if not math.isnan(getattr(s, key))]
-        p50, p99 = _percentile(values, 50), _percentile(values, 99)
+        p50, p99 = percentile(values, 50), percentile(values, 99)
         worst = max(values) if values else float("nan")
         print(f"{label:50s} {len(values):4d} {p50:8.2f} {p99:8.2f} {worst:8.2f}")
         results[key] = {"n": len(values), "p50": p50, "p99": p99, "max": worst}

@@ -12,12 +12,11 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
-import subprocess
 import time
-from contextlib import contextmanager
-from typing import Iterator
+
+from robot_touch.bench.stats import percentile
+from robot_touch.display import Xvfb
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,42 +25,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
 
 
-@contextmanager
-def _display() -> Iterator[None]:
-    """Use $DISPLAY, or start a private Xvfb for the duration."""
-    if os.environ.get("DISPLAY"):
-        yield
-        return
-    if not shutil.which("Xvfb"):
-        raise SystemExit("bench ui needs a display: set DISPLAY or install Xvfb (make xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1600x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as f:
-        os.environ["DISPLAY"] = ":" + f.readline().strip()
-    try:
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(5)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
-
-
 def run(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-    with _display():
+    if os.environ.get("DISPLAY"):
         return _run(args, width, height)
+    with Xvfb(size="1600x1600") as xvfb:  # big enough for either orientation
+        os.environ["DISPLAY"] = xvfb.display
+        try:
+            return _run(args, width, height)
+        finally:
+            del os.environ["DISPLAY"]
 
 
 def _run(args: argparse.Namespace, width: int, height: int) -> int:
@@ -170,13 +145,13 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
         results = {
             "frames": len(ms),
             "frame_ms_median": round(statistics.median(ms), 2),
-            "frame_ms_p99": round(_percentile(ms, 99), 2),
+            "frame_ms_p99": round(percentile(ms, 99), 2),
             "frame_cpu_ms_median (without swap)": round(statistics.median(work), 2),
-            "frame_cpu_ms_p99 (without swap)": round(_percentile(work, 99), 2),
+            "frame_cpu_ms_p99 (without swap)": round(percentile(work, 99), 2),
             "touches": len(lat),
             "touches_lost": lost,
             "touch_to_target_pose_ms_median": round(statistics.median(lat), 2) if lat else float("nan"),
-            "touch_to_target_pose_ms_p99": round(_percentile(lat, 99), 2) if lat else float("nan"),
+            "touch_to_target_pose_ms_p99": round(percentile(lat, 99), 2) if lat else float("nan"),
         }
     finally:
         try:

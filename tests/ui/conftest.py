@@ -29,29 +29,16 @@ def xdisplay():
     """A private Xvfb (24-bit, big enough for both orientations) for the Kivy window."""
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is not installed (make xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1600x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as f:
-        number = f.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
+    from robot_touch.display import Xvfb
+
     old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
-    yield os.environ["DISPLAY"]
-    if old is not None:
-        os.environ["DISPLAY"] = old
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with Xvfb(size="1600x1600") as xvfb:
+        os.environ["DISPLAY"] = xvfb.display
+        yield xvfb.display
+        if old is not None:
+            os.environ["DISPLAY"] = old
+        else:
+            del os.environ["DISPLAY"]
 
 
 class Peer:
