@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from robot_touch.core.profile import available_profiles, load_profile
+from robot_touch.core.profile import load_profile
 from robot_touch.sim.mujoco_arm import (
     MAX_TIMESTEP,
     MujocoArm,
@@ -18,7 +18,7 @@ from robot_touch.sim.mujoco_arm import (
     Trajectory,
 )
 
-#: The profiles the project ships (some may still be in the making: skipped until they exist).
+#: The profiles the project ships.
 SHIPPED = ["so101", "open_manipulator_x", "servo6"]
 
 #: Steady-state error allowed while holding against gravity: rad for revolute, m for prismatic joints.
@@ -27,8 +27,6 @@ HOLD_TOL_M = 0.002
 
 
 def _profile(name: str):
-    if name not in available_profiles():
-        pytest.skip(f"profile {name} is not there yet (config/arms/{name}.yaml)")
     return load_profile(name)
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from robot_touch.core.kinematics import ArmKinematics
-from robot_touch.core.profile import load_profile, profiles_dir
+from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import Code, TeleopConfig, TeleopCore, check_speed_override
 
 RATE = 100.0
@@ -313,8 +313,6 @@ def test_so101_slows_near_the_singularity_when_jogging_into_it(so101, kin):
 
 
 def test_open_manipulator_x_escapes_a_singularity():
-    if not (profiles_dir() / "open_manipulator_x.yaml").is_file():
-        pytest.skip("config/arms/open_manipulator_x.yaml is not there yet (another engineer's profile)")
     from scipy.optimize import minimize
 
     from robot_touch.core.teleop_singularity import inverse_condition
