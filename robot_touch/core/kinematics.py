@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -100,6 +101,16 @@ ORTHONORMAL_DRIFT = 1e-3
 
 REASONS = ("ok", "unreachable", "joint_limits", "no_convergence", "invalid_pose")
 
+# Bound once: the IK hot path calls these on every solve.
+_now = time.perf_counter
+_new_object = object.__new__
+_set_attr = object.__setattr__
+_F64 = np.dtype(float)
+_pack_pose = struct.Struct("16d").pack  # 16 floats, native order: what np.frombuffer reads
+_frombuffer = np.frombuffer
+_BOTTOM_ROW = (0.0, 0.0, 0.0, 1.0)
+_hypot = math.hypot
+
 
 @dataclass(frozen=True)
 class IKResult:
@@ -134,13 +145,41 @@ class IKResult:
     solve_time_us: float
     pose: np.ndarray
 
-    @classmethod
-    def _fast(cls, **fields: Any) -> IKResult:
-        # The dataclass __init__ of a frozen class sets each field through
-        # object.__setattr__ (~2 µs for nine); the IK hot path fills __dict__ at once.
-        obj = object.__new__(cls)
-        obj.__dict__.update(fields)
-        return obj
+
+def _ik_result(
+    q: np.ndarray,
+    ok: bool,
+    reachable: bool,
+    position_error: float,
+    rotation_error: float,
+    distance: float,
+    reason: str,
+    t0: float,
+    pose: np.ndarray,
+) -> IKResult:
+    """An :class:`IKResult`, ``solve_time_us`` measured from ``t0`` (``perf_counter``).
+
+    The dataclass ``__init__`` of a frozen class sets each field through
+    ``object.__setattr__`` (~2 µs for nine); the IK hot path gives the new object its
+    ``__dict__`` at once, a dict literal (~0.6 µs).
+    """
+    obj = _new_object(IKResult)
+    _set_attr(
+        obj,
+        "__dict__",
+        {
+            "q": q,
+            "ok": ok,
+            "reachable": reachable,
+            "position_error": position_error,
+            "rotation_error": rotation_error,
+            "distance": distance,
+            "reason": reason,
+            "solve_time_us": (_now() - t0) * 1e6,
+            "pose": pose,
+        },
+    )
+    return obj
 
 
 # ---------------------------------------------------------------------------- poses
@@ -160,38 +199,51 @@ def validate_pose(T: Any) -> np.ndarray:
 
 
 def _validate(T: Any) -> tuple[np.ndarray, list[list[float]]]:
-    """:func:`validate_pose`, also returning the rows as Python floats (the IK hot path
-    works on those: cheaper than numpy on 4x4 matrices)."""
-    try:
-        arr = np.asarray(T, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise PoseError(f"pose must be a 4x4 matrix of numbers ({exc})") from None
-    if arr.shape != (4, 4):
-        raise PoseError(f"pose must be a 4x4 matrix, got shape {arr.shape}")
+    """:func:`validate_pose`, also returning the rows as Python floats.
+
+    The IK hot path works on those: numpy's per-call overhead on 4x4 matrices costs more
+    than the arithmetic. ``tolist()`` is used rather than ``ravel().tolist()`` because FK
+    poses (rtb's, so most targets) are column-major, which ``ravel`` would first copy.
+    """
+    if type(T) is np.ndarray and T.dtype is _F64 and T.shape == (4, 4):
+        arr = T  # what np.asarray(T, dtype=float) returns, without its cost
+    else:
+        try:
+            arr = np.asarray(T, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise PoseError(f"pose must be a 4x4 matrix of numbers ({exc})") from None
+        if arr.shape != (4, 4):
+            raise PoseError(f"pose must be a 4x4 matrix, got shape {arr.shape}")
     rows = arr.tolist()
-    r0, r1, r2, r3 = rows
-    # NaN or ±inf anywhere makes the sum NaN or inf, and x * 0 NaN.
-    if not math.isfinite((sum(r0) + sum(r1) + sum(r2) + sum(r3)) * 0.0):
+    (x0, y0, z0, px), (x1, y1, z1, py), (x2, y2, z2, pz), r3 = rows
+    b0, b1, b2, b3 = r3
+    # Builtin calls (sum, abs, max) cost about twice a float operation here, so the checks
+    # are written as arithmetic and chained comparisons, which this runs on every IK call.
+    xx = x0 * x0 + x1 * x1 + x2 * x2 - 1.0
+    yy = y0 * y0 + y1 * y1 + y2 * y2 - 1.0
+    zz = z0 * z0 + z1 * z1 + z2 * z2 - 1.0
+    # NaN or ±inf anywhere makes this NaN or ±inf (every rotation entry is squared in one of
+    # xx, yy, zz). So can a finite entry beyond ~1e154 (its square overflows): the exact
+    # test then decides, and such a matrix fails the orthonormality test below instead.
+    if not math.isfinite(px + py + pz + b0 + b1 + b2 + b3 + xx + yy + zz) and not math.isfinite(
+        sum(rows[0]) + sum(rows[1]) + sum(rows[2]) + sum(r3)
+    ):
         raise PoseError("pose contains NaN or infinite values")
-    if abs(r3[0]) > 1e-9 or abs(r3[1]) > 1e-9 or abs(r3[2]) > 1e-9 or abs(r3[3] - 1.0) > 1e-9:
+    if not (-1e-9 <= b0 <= 1e-9 and -1e-9 <= b1 <= 1e-9 and -1e-9 <= b2 <= 1e-9 and -1e-9 <= b3 - 1.0 <= 1e-9):
         raise PoseError(f"pose bottom row must be 0 0 0 1, got {r3}")
-    # Columns of R orthonormal and right-handed (det +1); unrolled, this runs on every IK call.
-    x0, y0, z0 = r0[0], r0[1], r0[2]
-    x1, y1, z1 = r1[0], r1[1], r1[2]
-    x2, y2, z2 = r2[0], r2[1], r2[2]
-    drift = max(
-        abs(x0 * x0 + x1 * x1 + x2 * x2 - 1.0),
-        abs(y0 * y0 + y1 * y1 + y2 * y2 - 1.0),
-        abs(z0 * z0 + z1 * z1 + z2 * z2 - 1.0),
-        abs(x0 * y0 + x1 * y1 + x2 * y2),
-        abs(y0 * z0 + y1 * z1 + y2 * z2),
-        abs(x0 * z0 + x1 * z1 + x2 * z2),
-    )
+    # Columns of R orthonormal and right-handed (det +1).
     det = (x1 * y2 - x2 * y1) * z0 + (x2 * y0 - x0 * y2) * z1 + (x0 * y1 - x1 * y0) * z2
     if det <= 0:
         raise PoseError(f"pose rotation is a reflection or degenerate (determinant {det:.3g}), not a rotation")
-    if drift <= 1e-6:
+    xy = x0 * y0 + x1 * y1 + x2 * y2
+    yz = y0 * z0 + y1 * z1 + y2 * z2
+    xz = x0 * z0 + x1 * z1 + x2 * z2
+    if (
+        -1e-6 <= xx <= 1e-6 and -1e-6 <= yy <= 1e-6 and -1e-6 <= zz <= 1e-6
+        and -1e-6 <= xy <= 1e-6 and -1e-6 <= yz <= 1e-6 and -1e-6 <= xz <= 1e-6
+    ):
         return arr, rows
+    drift = max(abs(xx), abs(yy), abs(zz), abs(xy), abs(yz), abs(xz))
     if drift > ORTHONORMAL_DRIFT:
         raise PoseError(f"pose rotation is not orthonormal (RᵀR differs from I by {drift:.3g})")
     out = np.array(rows)
@@ -229,36 +281,31 @@ def pose_from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float]) -> np.n
     )
 
 
-def _cross(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-
-
-def _unit(a: Sequence[float]) -> tuple[tuple[float, float, float], float]:
-    n = math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
-    if n < 1e-12:
-        return (0.0, 0.0, 0.0), 0.0
-    return (a[0] / n, a[1] / n, a[2] / n), n
-
-
 def _pose_errors(A: list[list[float]], B: list[list[float]]) -> tuple[float, float]:
-    """Position distance (m) and rotation angle (rad) between two 4x4 poses given as lists.
+    """Position distance (m) and rotation angle (rad) between two 4x4 poses given as rows.
 
     Unrolled on plain floats: this runs on every IK answer, and numpy's per-call overhead
-    on 3x3 matrices costs more than the arithmetic.
+    on 3x3 matrices costs more than the arithmetic. The angle comes from the Frobenius
+    distance of the rotations, ‖R_A - R_B‖² = 8 sin²(θ/2): half the operations of trace
+    plus skew part, and as accurate for small angles (the entries' differences carry θ
+    directly); near π, where only "not ok" matters, asin loses digits but stays within 1e-8 rad.
     """
-    a0, a1, a2 = A[0], A[1], A[2]
-    b0, b1, b2 = B[0], B[1], B[2]
-    dx, dy, dz = a0[3] - b0[3], a1[3] - b1[3], a2[3] - b2[3]
-    # M = A_Rᵀ B_R: its trace gives cos θ, its skew part sin θ (accurate for small angles).
-    tr = (
-        a0[0] * b0[0] + a1[0] * b1[0] + a2[0] * b2[0]
-        + a0[1] * b0[1] + a1[1] * b1[1] + a2[1] * b2[1]
-        + a0[2] * b0[2] + a1[2] * b1[2] + a2[2] * b2[2]
-    )
-    s0 = (a0[2] * b0[1] + a1[2] * b1[1] + a2[2] * b2[1]) - (a0[1] * b0[2] + a1[1] * b1[2] + a2[1] * b2[2])
-    s1 = (a0[0] * b0[2] + a1[0] * b1[2] + a2[0] * b2[2]) - (a0[2] * b0[0] + a1[2] * b1[0] + a2[2] * b2[0])
-    s2 = (a0[1] * b0[0] + a1[1] * b1[0] + a2[1] * b2[0]) - (a0[0] * b0[1] + a1[0] * b1[1] + a2[0] * b2[1])
-    return math.sqrt(dx * dx + dy * dy + dz * dz), math.atan2(0.5 * math.sqrt(s0 * s0 + s1 * s1 + s2 * s2), 0.5 * (tr - 1.0))
+    (a0, a1, a2, a3), (a4, a5, a6, a7), (a8, a9, a10, a11) = A[0], A[1], A[2]
+    (b0, b1, b2, b3), (b4, b5, b6, b7), (b8, b9, b10, b11) = B[0], B[1], B[2]
+    a0 -= b0
+    a1 -= b1
+    a2 -= b2
+    a4 -= b4
+    a5 -= b5
+    a6 -= b6
+    a8 -= b8
+    a9 -= b9
+    a10 -= b10
+    a3 -= b3
+    a7 -= b7
+    a11 -= b11
+    s = math.sqrt((a0 * a0 + a1 * a1 + a2 * a2 + a4 * a4 + a5 * a5 + a6 * a6 + a8 * a8 + a9 * a9 + a10 * a10) * 0.125)
+    return math.sqrt(a3 * a3 + a7 * a7 + a11 * a11), 2.0 * math.asin(s if s < 1.0 else 1.0)
 
 
 # ---------------------------------------------------------------------------- the arm
@@ -293,6 +340,7 @@ class ArmKinematics:
         self._lower_list = self._lo_in.tolist()
         self._upper_list = self._hi_in.tolist()
         self._home = np.clip(np.array(profile.home, dtype=float), self._lo_in, self._hi_in)
+        self._home_list = self._home.tolist()
         self._revolute = np.array([not j.prismatic for j in profile.joints])
         self._reach: float | None = None
         self._centre = self._first_joint_origin()
@@ -309,6 +357,10 @@ class ArmKinematics:
         else:
             self._mask = np.array([pos_w] * 3 + [rot_w] * 3, dtype=float)
         self._check_rotation = self._mode != "position"
+        self._projects = self._mode in ("pan", "pan_roll")
+        # rtb weights the error by diag(mask), or by the identity when given None: the same
+        # numbers (checked bit for bit), without converting a 6-vector on every call.
+        self._lm_mask = None if bool(np.all(self._mask == 1.0)) else self._mask
 
     # ------------------------------------------------------------------ setup
 
@@ -340,6 +392,10 @@ class ArmKinematics:
                 f"the chain {profile.base_link} → {profile.tip_link} in {profile.urdf_path.name} moves "
                 f"{chain}, but the profile lists {self.joint_names} (same joints, same order needed)",
             )
+        # Constant folding (the URDF's identity base frame, fixed joints): every ET costs its
+        # own 4x4 product in each FK and Jacobian of the solver. Same results up to rounding
+        # (bit-identical for the shipped arms, where only the identity goes).
+        ets = ets.compile()
         ets.qlim = np.array([profile.lower, profile.upper], dtype=float)
         return ets
 
@@ -458,40 +514,76 @@ class ArmKinematics:
             PoseError: the target is not a valid pose (NaN, inf, not a rotation, wrong shape).
             ValueError: the seed has the wrong length or is not finite, or max_step ≤ 0.
         """
-        t0 = time.perf_counter()
+        t0 = _now()
         if max_step is not None and not max_step > 0:
             raise ValueError(f"max_step must be a positive number of rad (or m), got {max_step!r}")
         T, rows = _validate(target)
-        q0 = self._home if seed is None else self._seed(seed)
-        Tg, g_rows = self._project(T, rows, q0, seed is not None)
-        q, converged, _ = self._lm(Tg, q0)
+        seeded = seed is not None
+        if seeded:
+            q0, s = self._seed(seed)
+        else:
+            q0, s = self._home, self._home_list
+        if self._projects:
+            Tg, g = self._project(T, rows, q0, seeded)
+        else:
+            Tg, g = T, rows
+        # One seeded LM search (what _lm does; called directly here, this is the hot path).
+        q, solved, _it, _search, E = self._ik_c(
+            self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._lm_mask, 1.0, "chan"
+        )
         limits_hit = False
-        if converged:
-            qi, jump = self._into_limits_jump(q, q0)
-            limits_hit = qi is None
-            if qi is not None and (seed is None or jump <= BRANCH_JUMP or not self._is_small_move(q0, Tg)):
-                result = self._finish(qi, Tg, q0, max_step, t0, inside=True, g_rows=g_rows)
-                if result.ok or result.reason == "no_convergence":
-                    return result
-        return self._solve_hard(Tg, q0, seed is not None, max_step, t0, limits_hit)
+        if solved and E < SOLVER_TOL:
+            # Inside the limits, and the largest joint move from the seed, in one pass over
+            # floats (numpy's min/max/abs cost more than the whole loop for 6 joints).
+            ql = q.tolist()
+            lo, hi = self._lower_list, self._upper_list
+            jump = 0.0
+            for i in range(self.dof):
+                v = ql[i]
+                if not lo[i] <= v <= hi[i]:
+                    q, jump = self._wrap_jump(q, ql, q0)
+                    break
+                d = v - s[i]
+                if d > jump:
+                    jump = d
+                elif -d > jump:
+                    jump = -d
+            limits_hit = q is None
+            if q is not None and (not seeded or jump <= BRANCH_JUMP or not self._is_small_move(q0, Tg)):
+                if max_step is not None and jump > max_step:
+                    return self._finish(q, Tg, q0, max_step, t0, "no_convergence", True, True, g, jump)
+                # _finish without clip (inside) or cap (jump within max_step), inlined: the
+                # tracking hot path. Not ok (FK check failed): "no_convergence", returned.
+                pose = self._fkine_c(self._fknm, q, None, None, 0)
+                pe, re = _pose_errors(pose.tolist(), g)
+                if not self._check_rotation:
+                    re = 0.0
+                if pe <= POSITION_TOLERANCE and re <= ROTATION_TOLERANCE:
+                    return _ik_result(q, True, True, pe, re, 0.0, "ok", t0, pose)
+                return _ik_result(q, False, True, pe, re, pe, "no_convergence", t0, pose)
+        return self._solve_hard(Tg, q0, seeded, max_step, t0, limits_hit)
 
     # ------------------------------------------------------------------ IK internals
 
-    def _seed(self, seed: Sequence[float]) -> np.ndarray:
-        """The seed as an array, clipped into the limits (sensor noise can put it just out)."""
-        try:
-            q = np.asarray(seed, dtype=float)
-        except (TypeError, ValueError):
-            q = None
+    def _seed(self, seed: Sequence[float]) -> tuple[np.ndarray, list[float]]:
+        """The seed as an array and as floats, clipped into the limits (sensor noise can put
+        it just out)."""
+        if type(seed) is np.ndarray and seed.dtype is _F64:
+            q = seed  # what np.asarray(seed, dtype=float) returns, without its ~0.1 µs
+        else:
+            try:
+                q = np.asarray(seed, dtype=float)
+            except (TypeError, ValueError):
+                q = None
         if q is None or q.shape != (self.dof,):
-            return self._as_q(seed, "seed")  # raises with the full message
+            self._as_q(seed, "seed")  # raises with the full message
+        ql = q.tolist()
         lo, hi = self._lower_list, self._upper_list
-        i = 0
-        for v in q.tolist():  # one pass: NaN fails both comparisons, ±inf is out of limits
-            if not lo[i] <= v <= hi[i]:
-                return np.minimum(np.maximum(self._as_q(q, "seed"), self._lo_in), self._hi_in)
-            i += 1
-        return q
+        for i in range(self.dof):  # one pass: NaN fails both comparisons, ±inf is out of limits
+            if not lo[i] <= ql[i] <= hi[i]:
+                q = np.minimum(np.maximum(self._as_q(q, "seed"), self._lo_in), self._hi_in)
+                return q, q.tolist()
+        return q, ql
 
     def _as_q(self, q: Sequence[float], what: str) -> np.ndarray:
         try:
@@ -509,87 +601,83 @@ class ArmKinematics:
 
     def _lm(self, Tg: np.ndarray, q0: np.ndarray) -> tuple[np.ndarray, bool, float]:
         """One seeded LM search without limit rejection (limits are handled by the caller)."""
-        q, ok, _it, _search, E = self._ik_c(self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._mask, 1.0, "chan")
+        q, ok, _it, _search, E = self._ik_c(
+            self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._lm_mask, 1.0, "chan"
+        )
         return q, bool(ok) and E < SOLVER_TOL, E
 
     def _project(
         self, T: np.ndarray, r: list[list[float]], q0: np.ndarray, seeded: bool = True
     ) -> tuple[np.ndarray, list[list[float]]]:
-        """The target (array and rows) with its orientation moved onto the achievable set."""
+        """The target (array and rows) with its orientation moved onto the achievable set.
+        Unrolled on floats: it runs on every solve of a 4- or 5-DOF arm."""
         mode = self._mode
         if mode in ("full", "position", "mask"):
             return T, r
+        (x0, _, z0, px), (x1, _, z1, py), (x2, _, z2, pz) = r[0], r[1], r[2]
         cx, cy = self._pan_point
-        dx, dy = r[0][3] - cx, r[1][3] - cy
-        h = math.hypot(dx, dy)
+        dx, dy = px - cx, py - cy
+        h = _hypot(dx, dy)
         if h < 1e-9:
             # Target on the pan axis: any plane reaches it; keep the approach's own heading,
             # or the seed's plane when the approach is vertical too.
-            dx, dy = r[0][0], r[1][0]
-            h = math.hypot(dx, dy)
+            dx, dy = x0, x1
+            h = _hypot(dx, dy)
             if h < 1e-9:
-                s = self._fk_raw(q0).tolist()
-                dx, dy = s[0][3] - cx, s[1][3] - cy
-                h = math.hypot(dx, dy) or 1.0
+                sp = self._fk_raw(q0)
+                dx, dy = float(sp[0, 3]) - cx, float(sp[1, 3]) - cy
+                h = _hypot(dx, dy) or 1.0
+        # The arm plane in its own frame: u (horizontal, outwards), e = base z, normal
+        # n = e x u = (-uy, ux, 0). The approach projected into the plane is c u + s e; with
+        # b = -s u + c e the tool frame (a, n, b) is right-handed (a x n = b), so the rest
+        # of the projection is 2-D arithmetic instead of 3-D Gram-Schmidt and cross products.
         ux, uy = dx / h, dy / h
-        n = (-uy, ux, 0.0)  # plane normal
-        r0, r1, r2 = r[0], r[1], r[2]
-        # Approach minus its normal component (Gram-Schmidt, unrolled: hot path).
-        k = -r0[0] * uy + r1[0] * ux
-        ax, ay, az = r0[0] + k * uy, r1[0] - k * ux, r2[0]
-        na = math.sqrt(ax * ax + ay * ay + az * az)
+        c = x0 * ux + x1 * uy
+        na = _hypot(c, x2)
         if na < 1e-9:
-            xp = (ux, uy, 0.0)  # approach along the normal: no pitch to keep; point outwards
+            c, s = 1.0, 0.0  # approach along the normal: no pitch to keep; point outwards
         else:
-            xp = (ax / na, ay / na, az / na)
+            c, s = c / na, x2 / na
+        ax, ay, az = c * ux, c * uy, s
         if mode == "pan_roll":
-            z = (r0[2], r1[2], r2[2])
-            k = z[0] * xp[0] + z[1] * xp[1] + z[2] * xp[2]
-            zp, nz = _unit((z[0] - k * xp[0], z[1] - k * xp[1], z[2] - k * xp[2]))
-            if nz < 1e-9:
-                zp, _ = _unit(_cross(xp, n))
-            yp = _cross(zp, xp)
+            # Tool z keeps as much of the target's roll as it can: its part orthogonal to the
+            # approach, i.e. its (n, b) components, normalised.
+            zn = z1 * ux - z0 * uy
+            zb = c * z2 - s * (z0 * ux + z1 * uy)
+            m = _hypot(zn, zb)
+            if m < 1e-9:
+                zn, zb = 0.0, 1.0  # target z along the new approach: any roll; take b = a x n
+            else:
+                zn, zb = zn / m, zb / m
+            # z = zn n + zb b; y = z x a = zb n - zn b.
+            sux, suy = s * ux, s * uy
+            zx, zy, zz = -zn * uy - zb * sux, zn * ux - zb * suy, zb * c
+            yx, yy, yz = -zb * uy + zn * sux, zb * ux + zn * suy, -zn * c
         else:
             # No roll joint: the tool y is ±n. Which sign is the arm's choice, not the
             # target's (its roll is "don't care"): facing the target, or, when tracking, the
-            # side the seed faces (an arm reaching back over its top faces away).
+            # side the seed faces (an arm reaching back over its top faces away). z = a x y.
             if seeded:
                 heading = self._pan_heading0 + self._pan_sense * float(q0[0])
                 facing = math.cos(heading) * ux + math.sin(heading) * uy >= 0
             else:
                 facing = True
-            yp = n if facing else (uy, -ux, 0.0)
-            zp = _cross(xp, yp)
-        rows = [
-            [xp[0], yp[0], zp[0], r[0][3]],
-            [xp[1], yp[1], zp[1], r[1][3]],
-            [xp[2], yp[2], zp[2], r[2][3]],
-            [0.0, 0.0, 0.0, 1.0],
-        ]
-        out = np.empty(16)  # filling a flat buffer is ~2x faster than np.array(rows)
-        out[:] = rows[0] + rows[1] + rows[2] + rows[3]
-        return out.reshape(4, 4), rows
+            if facing:
+                yx, yy, yz, zx, zy, zz = -uy, ux, 0.0, -s * ux, -s * uy, c
+            else:
+                yx, yy, yz, zx, zy, zz = uy, -ux, 0.0, s * ux, s * uy, -c
+        # Packed bytes viewed as an array: ~0.5 µs cheaper than np.array of a list. The array
+        # is read-only, which is all the solver and the checks need of it.
+        Tg = _frombuffer(_pack_pose(ax, yx, zx, px, ay, yy, zy, py, az, yz, zz, pz, 0.0, 0.0, 0.0, 1.0))
+        return Tg.reshape(4, 4), [[ax, yx, zx, px], [ay, yy, zy, py], [az, yz, zz, pz], _BOTTOM_ROW]
 
-    def _into_limits_jump(self, q: np.ndarray, near: np.ndarray) -> tuple[np.ndarray | None, float]:
-        """:meth:`_into_limits`, plus the largest joint move from ``near`` (one pass over
-        plain floats: numpy's min/max cost more than the whole loop for 6 joints)."""
-        ql = q.tolist()
-        nl = near.tolist()
-        lo, hi = self._lower_list, self._upper_list
-        jump = 0.0
-        for i in range(self.dof):
-            v = ql[i]
-            if not lo[i] <= v <= hi[i]:
-                qi = self._wrap_into_limits(q, ql, near)
-                if qi is None:
-                    return None, math.inf
-                return qi, float(np.max(np.abs(qi - near)))
-            d = v - nl[i]
-            if d > jump:
-                jump = d
-            elif -d > jump:
-                jump = -d
-        return q, jump
+    def _wrap_jump(self, q: np.ndarray, ql: list[float], near: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """:meth:`_wrap_into_limits` (``q`` has a joint outside the limits), plus the largest
+        joint move from ``near``; (None, inf) when some joint cannot be brought inside."""
+        qi = self._wrap_into_limits(q, ql, near)
+        if qi is None:
+            return None, math.inf
+        return qi, float(np.max(np.abs(qi - near)))
 
     def _into_limits(self, q: np.ndarray, near: np.ndarray) -> np.ndarray | None:
         """``q`` with revolute joints turned by whole turns into the limits (closest to
@@ -646,42 +734,38 @@ class ArmKinematics:
         reason_if_not_ok: str = "no_convergence",
         reachable: bool = True,
         inside: bool = False,
-        g_rows: list[list[float]] | None = None,
+        g: list[list[float]] | None = None,
+        jump: float | None = None,
     ) -> IKResult:
-        """Clip (unless known ``inside`` the limits), cap, FK-check and package one answer."""
+        """Clip (unless known ``inside`` the limits), cap, FK-check and package one answer.
+
+        Args:
+            g: ``Tg``'s rows as floats, when the caller has them.
+            jump: max |q - q0|, when the caller has it (only with ``inside``).
+        """
         if not inside:
             q = np.minimum(np.maximum(q, self._lo_in), self._hi_in)
+            jump = None
         capped = False
         if max_step is not None:
-            d = np.abs(q - q0)
-            m = float(d.max()) if d.size else 0.0
-            if m > max_step:
-                q = q0 + (q - q0) * (max_step / m)
+            if jump is None:
+                d = np.abs(q - q0)
+                jump = float(d.max()) if d.size else 0.0
+            if jump > max_step:
+                q = q0 + (q - q0) * (max_step / jump)
                 capped = True
+        # The one FK of the answer: the check below and the returned pose.
         pose = self._fk_raw(q)
         # Tg has T's position and the achievable part of its orientation: one pass gives both.
-        pe, re = _pose_errors(pose.tolist(), g_rows if g_rows is not None else Tg.tolist())
+        pe, re = _pose_errors(pose.tolist(), g if g is not None else Tg.tolist())
         if not self._check_rotation:
             re = 0.0
-        ok = pe <= POSITION_TOLERANCE and re <= ROTATION_TOLERANCE and not capped
-        if ok:
-            reason, reach, dist = "ok", True, 0.0
-        elif capped and reachable:
+        if pe <= POSITION_TOLERANCE and re <= ROTATION_TOLERANCE and not capped:
+            return _ik_result(q, True, True, pe, re, 0.0, "ok", t0, pose)
+        if capped and reachable:
             # Reachable, but farther from the seed than this call may move.
-            reason, reach, dist = "no_convergence", True, pe
-        else:
-            reason, reach, dist = reason_if_not_ok, reachable, pe
-        return IKResult._fast(
-            q=q,
-            ok=ok,
-            reachable=reach,
-            position_error=pe,
-            rotation_error=re,
-            distance=dist,
-            reason=reason,
-            solve_time_us=(time.perf_counter() - t0) * 1e6,
-            pose=pose,
-        )
+            return _ik_result(q, False, True, pe, re, pe, "no_convergence", t0, pose)
+        return _ik_result(q, False, reachable, pe, re, pe, reason_if_not_ok, t0, pose)
 
     def _solve_hard(
         self,

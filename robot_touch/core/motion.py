@@ -252,6 +252,9 @@ class SetpointGenerator:
                 return self._emit(settled=True)
         self._time += dt
         pos, vel, acc = self._trajectory.at_time(min(self._time, self._trajectory.duration))
+        # Plans that end at a limit can land a rounding error (~1e-9 rad) past it: clamp, so
+        # a setpoint is never outside the limits, not even by float noise.
+        pos = self.limits.clamp(np.asarray(pos, dtype=float))
         self._input.current_position = list(pos)
         self._input.current_velocity = list(vel)
         self._input.current_acceleration = list(acc)
