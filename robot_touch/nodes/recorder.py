@@ -46,7 +46,7 @@ class RecorderNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Record until Ctrl-C, then save the files."""
-    return run_node("recorder", RecorderNode, argv, user_errors=(), on_exit=RecorderNode.save)
+    return run_node("recorder", RecorderNode, argv, on_exit=RecorderNode.save)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,27 @@
+"""Every node started with a wrong arm says so in one line and exits 2 (no traceback)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+NODES = ["teleop", "serial_bridge", "sim_arm", "touch_ui", "recorder"]
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("node", NODES, ids=NODES)
+def test_unknown_arm_is_one_line_and_exit_2(node: str) -> None:
+    launcher = f"import sys; from robot_touch.nodes.{node} import main; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", launcher, "--ros-args", "-p", "arm:=no_such_arm"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{node}: error: no_such_arm: unknown arm profile; known: ")
