@@ -6,7 +6,10 @@ import sys
 from typing import Callable, Sequence, TypeVar
 
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange
+from typing import Any, Mapping
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
@@ -23,6 +26,29 @@ def float_range(low: float, high: float) -> list[FloatingPointRange]:
 def int_range(low: int, high: int) -> list[IntegerRange]:
     """``ParameterDescriptor.integer_range`` for ``low``..``high``."""
     return [IntegerRange(from_value=low, to_value=high, step=1)]
+
+
+#: a node's parameter table: name → (default, description, descriptor ranges)
+ParameterTable = Mapping[str, tuple[Any, str, Mapping[str, Any]]]
+
+
+def declare_parameters(node: Node, table: ParameterTable, config_file: str) -> dict[str, Any]:
+    """Declare every parameter of ``table`` read-only, with its description and ranges.
+
+    Returns:
+        name → value (the launch/command-line value, or the default).
+
+    Raises:
+        RobotTouchError: a value of the wrong type or out of range, in one line naming the
+            parameter, an example and ``config_file``.
+    """
+    for name, (default, description, ranges) in table.items():
+        try:
+            node.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True, **ranges))
+        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+            example = f"{name}:={default!r}" if not isinstance(default, str) else f"{name}:=..."
+            raise RobotTouchError(f"parameter {name}: {exc} (for example {example}; see {config_file})") from None
+    return {name: node.get_parameter(name).value for name in table}
 
 
 def run_node(

@@ -22,9 +22,7 @@ import time
 from typing import Any, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -37,7 +35,7 @@ from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, b
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import float_range, int_range, run_node
+from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
 
 DIAGNOSTICS_PERIOD = 1.0  # s
 
@@ -66,13 +64,7 @@ class SerialBridgeNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("serial_bridge", **kwargs)
-        for name, (default, description, ranges) in PARAMETERS.items():
-            try:
-                self.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True, **ranges))
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                example = f"{name}:={default!r}" if not isinstance(default, str) else f"{name}:=..."
-                raise RobotTouchError(f"parameter {name}: {exc} (for example {example}; see config/serial_bridge.yaml)") from None
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS, "config/serial_bridge.yaml")
         backoff = list(p["reconnect_backoff"])
         if len(backoff) != 2 or not 0 < backoff[0] <= backoff[1]:
             raise RobotTouchError(f"reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, got {backoff}")

@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any, Sequence
 
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -24,7 +23,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import float_range, int_range, run_node
+from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
 from robot_touch.sim.mujoco_arm import (
     MAX_TIMESTEP,
     MujocoArm,
@@ -62,8 +61,7 @@ class SimArmNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_arm", **kwargs)
-        for name, (default, description, ranges) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True, **ranges))
+        declare_parameters(self, PARAMETERS, "config/sim_arm.yaml")
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
 
         profile = load_profile(p["arm"])

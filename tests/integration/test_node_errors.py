@@ -25,3 +25,22 @@ def test_unknown_arm_is_one_line_and_exit_2(node: str) -> None:
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1
     assert errors[0].startswith(f"{node}: error: no_such_arm: unknown arm profile; known: ")
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("node", "setting", "config"),
+    [("serial_bridge", "rate:=-5.0", "config/serial_bridge.yaml"), ("sim_arm", "render_width:=5", "config/sim_arm.yaml")],
+    ids=["serial_bridge-rate", "sim_arm-render_width"],
+)
+def test_out_of_range_parameter_is_one_line_naming_it(node: str, setting: str, config: str) -> None:
+    launcher = f"import sys; from robot_touch.nodes.{node} import main; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", launcher, "--ros-args", "-p", setting], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    name = setting.split(":=")[0]
+    (line,) = [l for l in result.stderr.splitlines() if "error:" in l]
+    assert line.startswith(f"{node}: error: parameter {name}: ") and line.endswith(f"see {config})")
