@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         extra_env["touch_ui"]["DISPLAY"] = display
     supervisor = Supervisor(specs, namespace=config.namespace, extra_env=extra_env)
     started = time.monotonic()
+    monitor = None
     names = ", ".join(s.name for s in specs)
     print(f"[run] {profile.name} on backend {config.backend}: starting {names}", flush=True)
     try:
@@ -84,15 +85,34 @@ def run(args: argparse.Namespace) -> int:
             until = demo_done
         elif args.duration > 0:
             until = lambda: time.monotonic() - started > args.duration  # noqa: E731
-        status = lambda: f"up {time.monotonic() - started:.0f} s: " + ", ".join(  # noqa: E731
-            f"{p.spec.name} {'running' if p.popen.poll() is None else 'exited ' + str(p.popen.returncode)}"
-            for p in supervisor.running
-        )
+        monitor = _start_monitor(config.namespace)
+
+        def status() -> str:
+            down = [f"{p.spec.name} exited {p.popen.returncode}" for p in supervisor.running if p.popen.poll() is not None]
+            processes = ", ".join(down) if down else f"{len(supervisor.running)} processes up"
+            ros = f" · {monitor.summary()}" if monitor is not None else ""
+            return f"up {time.monotonic() - started:.0f} s: {processes}{ros}"
+
         code = supervisor.supervise(until=until, status=status)
     finally:
         supervisor.stop()
+        if monitor is not None:
+            monitor.stop()
         if xvfb:
             xvfb.stop()
     if args.demo and code == 0:
         print(f"[run] demo finished: results in {os.path.abspath(out_dir)}", flush=True)
     return code
+
+
+def _start_monitor(namespace: str):  # noqa: ANN202 - RunMonitor or None
+    """The ROS side of the status line; None (process states only) if rclpy cannot start."""
+    try:
+        from robot_touch.run_monitor import RunMonitor
+
+        monitor = RunMonitor(namespace)
+        monitor.start()
+        return monitor
+    except Exception as exc:  # noqa: BLE001 - the graph runs without the status details
+        print(f"[run] status line without ROS details: {exc}", flush=True)
+        return None

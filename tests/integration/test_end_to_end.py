@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def test_touch_drag_moves_the_arm(tmp_path: Path, backend: str) -> None:
     assert result.returncode == 0, log[-4000:]
     assert "demo: done" in log
     assert "mm from the target" in log
+    # The runner's status line reports the graph as seen over ROS.
+    assert re.search(r"\[run\] up \d+ s: \d processes up · joint_states [1-9]\d* Hz · commands \d+ Hz · teleop ", log), log[-3000:]
     assert (tmp_path / "out" / "demo_screenshot.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "out" / "joint_paths.png").is_file()
     measured, commanded = streams["measured"], streams["commanded"]

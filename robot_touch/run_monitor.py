@@ -1,0 +1,104 @@
+"""What `robot-touch run` shows in its status line: the graph as seen over ROS.
+
+A small rclpy node in the runner's own process listens to ``joint_states`` (rate, age) and
+``teleop/status`` (code) in the graph's namespace. Message handling is kept apart from the
+text (:class:`GraphHealth`) so the text is tested without ROS.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+
+class GraphHealth:
+    """Rates and codes seen on the graph's topics, and the one-line summary of them."""
+
+    def __init__(self, window: float = 2.0) -> None:
+        self.window = window
+        self._lock = threading.Lock()
+        self._joint_times: deque[float] = deque(maxlen=2000)
+        self._command_times: deque[float] = deque(maxlen=2000)
+        self._teleop: str | None = None
+
+    def joint_states(self, now: float) -> None:
+        with self._lock:
+            self._joint_times.append(now)
+
+    def command(self, now: float) -> None:
+        with self._lock:
+            self._command_times.append(now)
+
+    def teleop_status(self, code: str) -> None:
+        with self._lock:
+            self._teleop = code
+
+    def _rate(self, times: deque[float], now: float) -> float:
+        recent = [t for t in times if now - t <= self.window]
+        return len(recent) / self.window
+
+    def summary(self, now: float) -> str:
+        """e.g. "joint_states 100 Hz · commands 100 Hz · teleop ok"."""
+        with self._lock:
+            joints = self._rate(self._joint_times, now)
+            commands = self._rate(self._command_times, now)
+            teleop = self._teleop
+        parts = [f"joint_states {joints:.0f} Hz" if joints else "no joint_states yet"]
+        parts.append(f"commands {commands:.0f} Hz")
+        parts.append(f"teleop {teleop}" if teleop else "teleop: no status yet")
+        return " · ".join(parts)
+
+
+class RunMonitor:
+    """Spins a listener node in a background thread; :meth:`summary` is safe from any thread.
+
+    Args:
+        namespace: the graph's namespace ("" for none).
+    """
+
+    def __init__(self, namespace: str = "") -> None:
+        self.health = GraphHealth()
+        self._context = None
+        self._executor = None
+        self._thread: threading.Thread | None = None
+        self._namespace = namespace
+
+    def start(self) -> None:
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticStatus
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Float64MultiArray
+
+        # A context of its own: the runner must not take over Ctrl-C (rclpy's signal handlers).
+        self._context = rclpy.Context()
+        rclpy.init(args=[], context=self._context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+        node = rclpy.create_node("run_monitor", namespace=self._namespace or None, context=self._context)
+        h = self.health
+        node.create_subscription(JointState, "joint_states", lambda _m: h.joint_states(time.monotonic()), qos_profile_sensor_data)
+        node.create_subscription(
+            Float64MultiArray, "forward_position_controller/commands", lambda _m: h.command(time.monotonic()), 10
+        )
+        node.create_subscription(DiagnosticStatus, "teleop/status", lambda m: h.teleop_status((m.message or "?").split(":")[0]), 10)
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(node)
+        self._thread = threading.Thread(target=self._spin, name="run_monitor", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # noqa: BLE001 - shutting down: the status line just stops updating
+            pass
+
+    def summary(self) -> str:
+        return self.health.summary(time.monotonic())
+
+    def stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(timeout_sec=1.0)
+        if self._context is not None:
+            self._context.try_shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)

@@ -1,0 +1,18 @@
+"""The ROS half of `robot-touch run`'s status line: rates and the teleop code, as text."""
+from __future__ import annotations
+
+from robot_touch.run_monitor import GraphHealth
+
+
+def test_nothing_seen_yet_says_so() -> None:
+    assert GraphHealth().summary(10.0) == "no joint_states yet · commands 0 Hz · teleop: no status yet"
+
+
+def test_rates_count_the_last_window_only() -> None:
+    h = GraphHealth(window=2.0)
+    for i in range(400):  # 100 Hz for 4 s
+        h.joint_states(i * 0.01)
+    for i in range(100):  # 50 Hz for the first 2 s only
+        h.command(i * 0.02)
+    h.teleop_status("near_singularity")
+    assert h.summary(4.0) == "joint_states 100 Hz · commands 0 Hz · teleop near_singularity"
