@@ -69,10 +69,15 @@ class TouchUiNode(Node):
         p("joint_states_timeout", 0.5, _descriptor("joint_states older than this show 'No joint states' (s)", 0.05, 10.0))
         p("waypoints_file", "", _descriptor("waypoint YAML; empty: <user data>/waypoints/<profile>.yaml"))
         p("teleop_node", "teleop", _descriptor("name of the teleop node (same namespace) for speed_override"))
+        p("window_size", "1280x800", _descriptor("window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)"))
+        p("fullscreen", False, _descriptor("fill the screen (a dedicated touch panel)"))
         p("demo", False, _descriptor("play the built-in demo gesture script, save a screenshot, then exit"))
         p("demo_out", "out", _descriptor("folder for the demo's screenshot"))
 
         self.profile: ArmProfile = load_profile(self.get_parameter("arm").value)
+        size = self.get_parameter("window_size").value
+        if not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", size):
+            raise RobotTouchError(f"parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got {size!r}")
         for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
             value = self.get_parameter(name).value
             if value not in allowed:
@@ -246,6 +251,14 @@ def main(args: Sequence[str] | None = None) -> int:
         print(f"touch_ui: error: {exc}", file=sys.stderr)
         return 2
     try:
+        # Window settings must be in Kivy's config before the window module is imported.
+        from kivy.config import Config
+
+        width, height = node.get_parameter("window_size").value.split("x")
+        Config.set("graphics", "width", width)
+        Config.set("graphics", "height", height)
+        if node.get_parameter("fullscreen").value:
+            Config.set("graphics", "fullscreen", "auto")
         from kivy.clock import Clock
 
         from robot_touch.ui.app import RobotTouchApp
@@ -253,11 +266,8 @@ def main(args: Sequence[str] | None = None) -> int:
         app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
         demo = None
         if node.get_parameter("demo").value:
-            from kivy.core.window import Window
-
             from robot_touch.ui.demo import DemoScript
 
-            Window.size = (1280, 800)  # the landscape size the UI is designed for
             demo = DemoScript(app, node.get_parameter("demo_out").value, say=lambda text: print(text, flush=True))
             app.bind(on_start=lambda *_: demo.start())
         # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its thread.

@@ -44,3 +44,15 @@ def test_out_of_range_parameter_is_one_line_naming_it(node: str, setting: str, c
     name = setting.split(":=")[0]
     (line,) = [l for l in result.stderr.splitlines() if "error:" in l]
     assert line.startswith(f"{node}: error: parameter {name}: ") and line.endswith(f"see {config})")
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(60)
+def test_touch_ui_rejects_a_malformed_window_size_before_opening_a_window() -> None:
+    launcher = "import sys; from robot_touch.nodes.touch_ui import main; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", launcher, "--ros-args", "-p", "window_size:=big"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = [l for l in result.stderr.splitlines() if "error:" in l]
+    assert line == "touch_ui: error: parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got 'big'"
