@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import random
@@ -53,7 +52,7 @@ from collections import deque
 from contextlib import ExitStack
 from typing import Any, Callable
 
-from robot_touch.bench.stats import percentile
+from robot_touch.bench.stats import percentile, save_json
 
 ARM = "so101"
 
@@ -507,7 +506,5 @@ def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any
         f"      {ARM}'s jerk limits that takes {half[0]:.0f}-{half[1]:.0f} ms for half a unit, "
         f"{full[0]:.0f}-{full[1]:.0f} ms for a full one."
     )
-    if getattr(args, "json", None):
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+    save_json(getattr(args, "json", None), results)
     return 0 if ok else 1

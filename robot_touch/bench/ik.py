@@ -17,7 +17,6 @@ around each call (median and 99th percentile, µs).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import tempfile
 import time
@@ -27,6 +26,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import numpy as np
+
+from robot_touch.bench.stats import save_json
 
 #: A tracking step whose answer moves some joint more than this (rad) is a branch flip.
 FLIP = 0.2
@@ -71,9 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{row.arm:18s} {row.solver:12s} {row.workload:9s} {row.n:5d} {row.success_pct:7.1f}% "
                 f"{row.median_us:10.1f} {row.p99_us:9.1f} {flips:>6s}  {row.note}"
             )
-    if getattr(args, "json", None):
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=2)
+    save_json(getattr(args, "json", None), [asdict(r) for r in rows])
     return 0
 
 

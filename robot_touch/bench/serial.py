@@ -10,10 +10,11 @@ the adapter's USB latency, which neither figure includes.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from robot_touch.bench.stats import save_json
 
 
 @dataclass
@@ -158,7 +159,5 @@ def run(args: argparse.Namespace) -> int:
             f"{row.arm:18s} {row.protocol:13s} {row.servos:6d} {row.baudrate:8d} {row.cycles_per_s:9.0f} "
             f"{row.bytes_per_cycle:11.0f} {row.wire_bound_per_s:12.0f}  {row.retries:7d} {row.bad_replies:3d} {row.timeouts:8d} {row.missed:6d}"
         )
-    if getattr(args, "json", None):
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=2)
+    save_json(getattr(args, "json", None), [asdict(r) for r in rows])
     return status

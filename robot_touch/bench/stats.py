@@ -1,8 +1,9 @@
-"""Small statistics shared by the benchmarks."""
+"""Pieces shared by the benchmarks: percentiles and the `--json FILE` output."""
 from __future__ import annotations
 
+import json
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -12,3 +13,10 @@ def percentile(values: Sequence[float], q: float) -> float:
         return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
+
+
+def save_json(path: str | None, results: Any) -> None:
+    """Write ``results`` to ``path`` as indented JSON; nothing when ``--json`` was not given."""
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)

@@ -17,7 +17,6 @@ Targets (issue 3): latency p50 ≤ 3 ms, p99 ≤ 8 ms; jitter p99 ≤ 1 ms at 25
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -27,6 +26,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from robot_touch.bench.stats import save_json
 
 
 @dataclass
@@ -66,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
             f"{r.rate_hz:8.0f} {r.samples:5d} {r.latency_p50_ms:11.2f} {r.latency_p99_ms:11.2f} {r.latency_max_ms:11.2f} "
             f"{r.intervals:9d} {r.jitter_p50_ms:11.3f} {r.jitter_p99_ms:11.3f} {r.jitter_max_ms:11.3f}"
         )
-    if getattr(args, "json", None):
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump([asdict(r) for r in rows], f, indent=2)
+    save_json(getattr(args, "json", None), [asdict(r) for r in rows])
     return 0
 
 

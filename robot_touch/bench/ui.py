@@ -9,13 +9,12 @@ input, FK and redraw of both views, status line, GL submit.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
 import time
 
-from robot_touch.bench.stats import percentile
+from robot_touch.bench.stats import percentile, save_json
 from robot_touch.display import Xvfb
 
 
@@ -166,7 +165,5 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
     print(f"touch UI {width}x{height}, arm moving (joint_states 100 Hz)")
     for key, value in results.items():
         print(f"  {key:34s} {value}")
-    if getattr(args, "json", None):
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"bench": "ui", "size": f"{width}x{height}", **results}, f, indent=2)
+    save_json(getattr(args, "json", None), {"bench": "ui", "size": f"{width}x{height}", **results})
     return 0 if results.get("touches") else 1
