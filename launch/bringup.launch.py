@@ -12,6 +12,7 @@ PATH. Every process of the graph is required: when one exits the launch ends, wi
 it failed or could not be started.
 backend:=gazebo starts Gazebo through gazebo.launch.py plus teleop and the UI.
 """
+
 from __future__ import annotations
 
 import os

@@ -14,6 +14,7 @@ profile of your own one generated from it (robot_touch/gazebo.py). bringup.launc
 backend:=gazebo adds teleop and the UI.
 Needs a ROS 2 install with ros_gz_sim, ros_gz_bridge, gz_ros2_control and ros2_controllers.
 """
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ The facts here follow the upstream contracts (Jazzy and Kilted):
 * Spawners run after the model exists and the broadcaster runs before the controllers, as the
   gz_ros2_control demos chain them (OnProcessExit).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET

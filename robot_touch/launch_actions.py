@@ -9,6 +9,7 @@ follows, so an ``OnProcessExit`` shutdown never fires. An exception raised in an
 is the one way to end the run with a non-zero code (``LaunchService.run`` logs it and returns 1),
 so failures are raised as :class:`LaunchFailure`.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -69,7 +70,9 @@ def after_success(
         if context.is_shutdown:
             return None
         if event.returncode != 0:
-            raise LaunchFailure(f"{what}: {event.process_name} exited with code {event.returncode}")
+            raise LaunchFailure(
+                f"{what}: {event.process_name} exited with code {event.returncode}"
+            )
         remaining -= 1
         return list(then) if remaining == 0 else None
 

@@ -122,7 +122,9 @@ class ArmProfile:
 
         ``xacro_args`` are further xacro arguments (``namespace``, ``controllers``).
         """
-        return expand_urdf(self.urdf_path, hardware=hardware, profile_path=self.path, xacro_args=xacro_args)
+        return expand_urdf(
+            self.urdf_path, hardware=hardware, profile_path=self.path, xacro_args=xacro_args
+        )
 
     @cached_property
     def urdf_joints(self) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Small helpers of the launch tier: a ROS listener and the processes of a launch."""
+
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +53,7 @@ def group_commands(pgid: int) -> list[list[str]]:
         try:
             stat = (entry / "stat").read_text()
             # Field 5 (after the parenthesised command name) is the process group.
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat.rpartition(")")[2].split()
             if int(fields[2]) != pgid or fields[0] == "Z":
                 continue
             argv = (entry / "cmdline").read_bytes().split(b"\0")
@@ -61,16 +61,3 @@ def group_commands(pgid: int) -> list[list[str]]:
             continue  # the process ended while we looked
         commands.append([a.decode(errors="replace") for a in argv if a])
     return commands
-
-
-def running_script(pgid: int, script: Path) -> bool:
-    """Whether a process of group ``pgid`` runs ``script`` (as ``python <script> ...``)."""
-    return any(str(script) in argv[:2] for argv in group_commands(pgid))
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -14,6 +14,7 @@ What a ROS 2 machine has and this one has not is built here, once per session:
 ``ros2 launch`` itself is ``ros2_launch.py`` here. Tests skip, saying why, where any of this is
 missing.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,11 @@ STANDIN_EXECUTABLES = {
 
 def find_ros2_launch() -> Path | None:
     """The ros2_launch folder (with pkgs/launch and pkgs/launch_ros), or None."""
-    candidates = [os.environ.get(ENV_OVERRIDE), REPO.parent / "shared" / "ros2_launch", WORKPLACE_SHARED]
+    candidates = [
+        os.environ.get(ENV_OVERRIDE),
+        REPO.parent / "shared" / "ros2_launch",
+        WORKPLACE_SHARED,
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "pkgs" / "launch_ros" / "__init__.py").is_file():
             return Path(candidate)
@@ -61,7 +66,11 @@ def missing_tools() -> str:
             f"upstream ROS 2 launch not found (../shared/ros2_launch next to the repository, "
             f"${ENV_OVERRIDE}, or {WORKPLACE_SHARED})"
         )
-    for module, package in (("osrf_pycommon", "osrf-pycommon"), ("lark", "lark"), ("colcon_core", "colcon-common-extensions")):
+    for module, package in (
+        ("osrf_pycommon", "osrf-pycommon"),
+        ("lark", "lark"),
+        ("colcon_core", "colcon-common-extensions"),
+    ):
         try:
             __import__(module)
         except ImportError:
@@ -90,10 +99,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, ros2_launch: Path) -> Pa
     """A colcon workspace with robot_touch built and installed (``install/robot_touch``)."""
     root = tmp_path_factory.mktemp("colcon_ws")
     command = [
-        sys.executable, "-c", "import sys; from colcon_core.command import main; sys.exit(main())",
-        "--log-base", str(root / "log"),
-        "build", "--paths", str(REPO),
-        "--build-base", str(root / "build"), "--install-base", str(root / "install"),
+        sys.executable,
+        "-c",
+        "import sys; from colcon_core.command import main; sys.exit(main())",
+        "--log-base",
+        str(root / "log"),
+        "build",
+        "--paths",
+        str(REPO),
+        "--build-base",
+        str(root / "build"),
+        "--install-base",
+        str(root / "install"),
     ]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"colcon build failed:\n{result.stdout}\n{result.stderr}"
@@ -123,7 +140,10 @@ def standin_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def launch_env(
-    workspace: Path, standin_prefix: Path, ros2_launch: Path, tmp_path_factory: pytest.TempPathFactory
+    workspace: Path,
+    standin_prefix: Path,
+    ros2_launch: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of a shell that sourced the ROS underlay and ``install/setup.bash``."""
     venv_bin = str(Path(sys.executable).parent)
@@ -131,7 +151,9 @@ def launch_env(
     # The venv plays the system ROS install (/opt/ros/<distro>): its ament index has rclpy and
     # the messages; the stand-ins are the ROS tools that are not on PyPI. The venv's console
     # scripts (robot-touch, teleop, ...) are not on PATH, as on a ROS machine.
-    base["PATH"] = os.pathsep.join(p for p in base.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    base["PATH"] = os.pathsep.join(
+        p for p in base.get("PATH", "").split(os.pathsep) if p and p != venv_bin
+    )
     base["AMENT_PREFIX_PATH"] = os.pathsep.join([str(standin_prefix), sys.prefix])
     base["PYTHONPATH"] = os.pathsep.join([str(STANDINS / "python"), str(ros2_launch / "pkgs")])
     setup = workspace / "install" / "setup.bash"
@@ -152,7 +174,11 @@ def launch_env(
     # checkout, as a user runs `ros2 launch` from the workspace root).
     where = subprocess.run(
         [sys.executable, "-c", "import robot_touch; print(robot_touch.__file__)"],
-        env=env, capture_output=True, text=True, timeout=60, cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=home,
     )
     assert where.stdout.startswith(str(workspace / "install")), where.stdout + where.stderr
     return env
@@ -173,7 +199,7 @@ class Launch:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                cwd=log.parent,  # outside the checkout, whose robot_touch/ would shadow the install
+                cwd=log.parent,  # outside the checkout: its robot_touch/ would shadow the install
             )
 
     def output(self) -> str:
@@ -185,12 +211,16 @@ class Launch:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"launch did not end within {timeout} s:\n{self.tail()}") from None
+            raise AssertionError(
+                f"launch did not end within {timeout} s:\n{self.tail()}"
+            ) from None
 
     def interrupt(self, timeout: float = 30.0) -> int:
-        """Ctrl-C: launch stops every process it started; returns its exit code."""
+        """Ctrl-C as a terminal sends it: SIGINT to the launch's whole process group (launch
+        then only waits for its processes: it does not signal them again); returns the launch's
+        exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)
         return self.wait(timeout)
 
     def kill(self) -> None:
@@ -223,7 +253,9 @@ class Launch:
 
     def wait_for_records(self, predicate, timeout: float, what: str) -> list[dict]:
         """Poll the records until ``predicate(records)`` holds; fails naming ``what``."""
-        result = wait_until(lambda: predicate(self.read_records()) and self.read_records(), timeout, 0.1)
+        result = wait_until(
+            lambda: predicate(self.read_records()) and self.read_records(), timeout, 0.1
+        )
         if result is None:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}:\n{self.tail()}")
         return result
@@ -237,7 +269,14 @@ def start_launch(launch_env: dict[str, str], tmp_path: Path) -> Iterator:
 
     def start(file_name: str, *arguments: str, env: dict[str, str] | None = None) -> Launch:
         n = len(started)
-        launch = Launch(env or launch_env, tmp_path / f"records{n}", tmp_path / f"launch{n}.log", "robot_touch", file_name, *arguments)
+        launch = Launch(
+            env or launch_env,
+            tmp_path / f"records{n}",
+            tmp_path / f"launch{n}.log",
+            "robot_touch",
+            file_name,
+            *arguments,
+        )
         started.append(launch)
         return launch
 

@@ -6,6 +6,7 @@ The ``ros2`` command line is not on PyPI; its ``launch`` verb is a thin layer ov
 through the ament index, parse ``name:=value`` arguments, include the file in a
 ``LaunchService`` with those arguments and exit with the service's return code.
 """
+
 from __future__ import annotations
 
 import os

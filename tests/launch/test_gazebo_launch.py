@@ -15,6 +15,7 @@ gz sim, ros_gz_sim create, ros_gz_bridge, robot_state_publisher and the controll
 
 Gazebo itself and ros2_control are not installable here: nothing is simulated or spawned.
 """
+
 from __future__ import annotations
 
 import re
@@ -138,12 +139,21 @@ def test_gazebo_backend_gives_every_tool_what_its_contract_needs(
     start_launch, arm: str, namespace: str, output: str
 ) -> None:
     args = [f"arm:={arm}", "backend:=gazebo", "ui:=false", f"output:={output}"]
-    launch = start_launch("bringup.launch.py", *args + ([f"namespace:={namespace}"] if namespace else []))
+    launch = start_launch(
+        "bringup.launch.py", *args + ([f"namespace:={namespace}"] if namespace else [])
+    )
     records = launch.wait_for_records(_spawners_done, TIMEOUT, "the three spawners")
     ns = f"/{namespace}" if namespace else ""
-    by_tool = {tool: [r for r in records if r["tool"] == tool] for tool in ("gz", "robot_state_publisher", "create", "parameter_bridge", "spawner")}
-    assert all(len(v) == (3 if k == "spawner" else 1) for k, v in by_tool.items()), {k: len(v) for k, v in by_tool.items()}
-    (gz,), (rsp,), (create,), (bridge,) = (by_tool[t] for t in ("gz", "robot_state_publisher", "create", "parameter_bridge"))
+    by_tool = {
+        tool: [r for r in records if r["tool"] == tool]
+        for tool in ("gz", "robot_state_publisher", "create", "parameter_bridge", "spawner")
+    }
+    assert all(len(v) == (3 if k == "spawner" else 1) for k, v in by_tool.items()), {
+        k: len(v) for k, v in by_tool.items()
+    }
+    (gz,), (rsp,), (create,), (bridge,) = (
+        by_tool[t] for t in ("gz", "robot_state_publisher", "create", "parameter_bridge")
+    )
 
     assert gz["args"] == ["sim", "-r", "-v", "2", "empty.sdf"]
 
@@ -153,7 +163,9 @@ def test_gazebo_backend_gives_every_tool_what_its_contract_needs(
     assert rsp["use_sim_time"] is True
     description = ET.fromstring(rsp["robot_description"])
     assert description.get("name") == arm
-    (plugin,) = [p for p in description.iter("plugin") if p.get("filename") == "gz_ros2_control-system"]
+    (plugin,) = [
+        p for p in description.iter("plugin") if p.get("filename") == "gz_ros2_control-system"
+    ]
     controllers_path = Path(plugin.findtext("parameters"))
     assert controllers_path.is_absolute() and controllers_path.is_file()
     plugin_ns = "/" + (plugin.findtext("ros/namespace") or "").strip("/")
@@ -175,11 +187,15 @@ def test_gazebo_backend_gives_every_tool_what_its_contract_needs(
     jsb, *controllers = by_tool["spawner"]
     assert jsb["controllers"] == ["joint_state_broadcaster"] and jsb["param_files"] == []
     assert jsb["started"] >= create["exited"]
-    active_name = {"position": "forward_position_controller", "trajectory": "arm_controller"}[output]
+    active_name = {"position": "forward_position_controller", "trajectory": "arm_controller"}[
+        output
+    ]
     (active,) = [s for s in controllers if not s["inactive"]]
     (standby,) = [s for s in controllers if s["inactive"]]
     assert active["controllers"] == [active_name]
-    assert set(standby["controllers"]) == {"forward_position_controller", "arm_controller"} - {active_name}
+    assert set(standby["controllers"]) == {"forward_position_controller", "arm_controller"} - {
+        active_name
+    }
     for spawner in by_tool["spawner"]:
         assert spawner["exit_code"] == 0
         assert spawner["controller_manager"] == f"{plugin_ns.rstrip('/')}/controller_manager"
@@ -221,7 +237,9 @@ def test_gazebo_backend_gives_every_tool_what_its_contract_needs(
         assert record["exited"], record["tool"]
 
 
-def test_a_custom_profile_gets_a_controllers_file_of_its_own(start_launch, launch_env, tmp_path: Path) -> None:
+def test_a_custom_profile_gets_a_controllers_file_of_its_own(
+    start_launch, launch_env, tmp_path: Path
+) -> None:
     """arm:=/path/my_arm.yaml: controllers are generated for the profile (there is no
     config/controllers/my_arm.yaml), and gz_ros2_control and the spawners get the same file."""
     share = Path(launch_env["AMENT_PREFIX_PATH"].split(":")[0]) / "share" / "robot_touch"
@@ -232,7 +250,11 @@ def test_a_custom_profile_gets_a_controllers_file_of_its_own(start_launch, launc
     launch = start_launch("gazebo.launch.py", f"arm:={path}", "namespace:=cell3")
     records = launch.wait_for_records(_spawners_done, TIMEOUT, "the three spawners")
     (rsp,) = [r for r in records if r["tool"] == "robot_state_publisher"]
-    (plugin,) = [p for p in ET.fromstring(rsp["robot_description"]).iter("plugin") if p.get("filename") == "gz_ros2_control-system"]
+    (plugin,) = [
+        p
+        for p in ET.fromstring(rsp["robot_description"]).iter("plugin")
+        if p.get("filename") == "gz_ros2_control-system"
+    ]
     controllers_path = Path(plugin.findtext("parameters"))
     assert controllers_path == Path(launch_env["ROBOT_TOUCH_DATA"]) / "controllers" / "my_arm.yaml"
     config = yaml.safe_load(controllers_path.read_text())

@@ -1,5 +1,6 @@
 """The Gazebo side of the graph (robot_touch/gazebo.py): controllers, spawn order, names,
 description checks — against the upstream parameter definitions."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,15 +16,25 @@ from robot_touch.paths import share_dir
 #: (joint_trajectory_controller/src/joint_trajectory_controller_parameters.yaml; top level).
 #: state_publish_rate was removed in 3.x, open_loop_control is gone in kilted.
 JTC_PARAMETERS = {
-    "joints", "command_joints", "command_interfaces", "state_interfaces", "speed_scaling",
-    "allow_partial_joints_goal", "interpolate_from_desired_state",
+    "joints",
+    "command_joints",
+    "command_interfaces",
+    "state_interfaces",
+    "speed_scaling",
+    "allow_partial_joints_goal",
+    "interpolate_from_desired_state",
     "allow_integration_in_goal_trajectories",
-    "set_last_command_interface_value_as_state_on_activation", "action_monitor_rate",
-    "interpolation_method", "allow_nonzero_velocity_at_trajectory_end", "cmd_timeout", "gains",
+    "set_last_command_interface_value_as_state_on_activation",
+    "action_monitor_rate",
+    "interpolation_method",
+    "allow_nonzero_velocity_at_trajectory_end",
+    "cmd_timeout",
+    "gains",
     "constraints",
 }
 JTC_CONSTRAINTS = {"stopped_velocity_tolerance", "goal_time", "decelerate_on_cancel"}
-#: forward_command_controller/ForwardCommandController (forward_command_controller_parameters.yaml).
+#: forward_command_controller/ForwardCommandController
+#: (forward_command_controller/src/forward_command_controller_parameters.yaml).
 FORWARD_PARAMETERS = {"joints", "interface_name"}
 
 
@@ -40,9 +51,18 @@ def test_broadcaster_first_without_param_file_then_the_output_controller_active(
     ]
     (jsb,), (active, standby) = stages
     assert jsb.arguments("/c.yaml") == ["joint_state_broadcaster"]
-    assert active.arguments("/c.yaml") == ["forward_position_controller", "--param-file", "/c.yaml"]
-    assert standby.arguments("/c.yaml") == ["arm_controller", "--param-file", "/c.yaml", "--inactive"]
-    (_, (active, standby)) = gazebo.spawn_stages("trajectory")
+    assert active.arguments("/c.yaml") == [
+        "forward_position_controller",
+        "--param-file",
+        "/c.yaml",
+    ]
+    assert standby.arguments("/c.yaml") == [
+        "arm_controller",
+        "--param-file",
+        "/c.yaml",
+        "--inactive",
+    ]
+    _, (active, standby) = gazebo.spawn_stages("trajectory")
     assert active.controllers == ("arm_controller",) and not active.inactive
     assert standby.controllers == ("forward_position_controller",) and standby.inactive
     with pytest.raises(ValueError, match="output must be one of position, trajectory"):
@@ -93,7 +113,9 @@ def test_description_checks_name_what_gz_ros2_control_would_miss(so101) -> None:
     good = so101.urdf_xml(hardware="gazebo", namespace="arm1", controllers="/c.yaml")
     gazebo.check_description(good, "arm1", "/c.yaml")
     gazebo.check_description(good, "/arm1/", "/c.yaml")
-    with pytest.raises(ValueError, match=r"controller manager would be in /arm1, the spawners look in /:"):
+    with pytest.raises(
+        ValueError, match=r"controller manager would be in /arm1, the spawners look in /:"
+    ):
         gazebo.check_description(good, "", "/c.yaml")
     with pytest.raises(ValueError, match="loads /c.yaml, the spawners /other.yaml"):
         gazebo.check_description(good, "arm1", "/other.yaml")

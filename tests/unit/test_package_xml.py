@@ -2,6 +2,7 @@
 rosdep key (else `rosdep install --from-paths src` stops at the first unknown one and installs
 nothing), every package the launch files start is a dependency, and every library setup.py
 needs comes from rosdep or requirements.txt."""
+
 from __future__ import annotations
 
 import ast
@@ -18,24 +19,55 @@ ROOT = Path(__file__).resolve().parents[2]
 #: kilted/distribution.yaml, system keys from rosdep/python.yaml. (rosdep cannot run here: it
 #: needs `rosdep update` from the internet.)
 ROS_PACKAGE_KEYS = {
-    "ament_copyright", "ament_flake8", "ament_index_python", "ament_pep257", "controller_manager",
-    "diagnostic_msgs", "forward_command_controller", "geometry_msgs", "gz_ros2_control",
-    "joint_state_broadcaster", "joint_trajectory_controller", "launch", "launch_ros",
-    "position_controllers", "rclpy", "robot_state_publisher", "ros_gz_bridge", "ros_gz_sim",
-    "sensor_msgs", "std_msgs", "std_srvs", "trajectory_msgs", "visualization_msgs", "xacro",
+    "ament_copyright",
+    "ament_flake8",
+    "ament_index_python",
+    "ament_pep257",
+    "controller_manager",
+    "diagnostic_msgs",
+    "forward_command_controller",
+    "geometry_msgs",
+    "gz_ros2_control",
+    "joint_state_broadcaster",
+    "joint_trajectory_controller",
+    "launch",
+    "launch_ros",
+    "position_controllers",
+    "rclpy",
+    "robot_state_publisher",
+    "ros_gz_bridge",
+    "ros_gz_sim",
+    "sensor_msgs",
+    "std_msgs",
+    "std_srvs",
+    "trajectory_msgs",
+    "visualization_msgs",
+    "xacro",
 }
 PYTHON_KEYS = {
-    "python3-hypothesis", "python3-kivy", "python3-matplotlib", "python3-mujoco-pip",
-    "python3-numpy", "python3-pytest", "python3-pytest-timeout", "python3-pytest-xvfb",
-    "python3-scipy", "python3-serial", "python3-yaml",
+    "python3-hypothesis",
+    "python3-kivy",
+    "python3-matplotlib",
+    "python3-mujoco-pip",
+    "python3-numpy",
+    "python3-pytest",
+    "python3-pytest-timeout",
+    "python3-pytest-xvfb",
+    "python3-scipy",
+    "python3-serial",
+    "python3-yaml",
 }
 #: Names that look like keys and are not (same source): the cause of defect reports.
 NOT_KEYS = {"ament_python", "python3-roboticstoolbox", "python3-ruckig", "python3-mujoco"}
 #: rosdep key → the PyPI distribution it provides (rosdep/python.yaml; xacro: the ROS package
 #: ships the same `xacro` module as PyPI's xacro).
 KEY_TO_PYPI = {
-    "python3-numpy": "numpy", "python3-yaml": "pyyaml", "python3-serial": "pyserial",
-    "python3-kivy": "kivy", "python3-mujoco-pip": "mujoco", "xacro": "xacro",
+    "python3-numpy": "numpy",
+    "python3-yaml": "pyyaml",
+    "python3-serial": "pyserial",
+    "python3-kivy": "kivy",
+    "python3-mujoco-pip": "mujoco",
+    "xacro": "xacro",
 }
 #: The ament_python template's test dependencies (`ros2 pkg create --build-type ament_python`).
 TEMPLATE_TEST_DEPENDS = {"ament_copyright", "ament_flake8", "ament_pep257", "python3-pytest"}
@@ -102,7 +134,9 @@ def test_every_controller_type_comes_from_a_run_dependency() -> None:
         for name, entry in manager.items():
             if isinstance(entry, dict) and "type" in entry:
                 package = entry["type"].split("/")[0]
-                assert package in run, f"{path.name}: {name} is a {entry['type']}, {package} is not in package.xml"
+                assert (
+                    package in run
+                ), f"{path.name}: {name} is a {entry['type']}, {package} is not in package.xml"
 
 
 def _install_requires() -> set[str]:

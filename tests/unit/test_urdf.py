@@ -61,7 +61,9 @@ def test_ros2_control_block_lists_every_joint_with_the_yaml_limits(arm: str, har
 
 
 @pytest.mark.parametrize("arm,hardware", CASES, ids=CASE_IDS)
-def test_ros2_control_block_follows_the_parser_rules_for_mimic_joints(arm: str, hardware: str) -> None:
+def test_ros2_control_block_follows_the_parser_rules_for_mimic_joints(
+    arm: str, hardware: str
+) -> None:
     """ros2_control's component parser (Jazzy component_parser.cpp): each listed joint is a
     non-fixed URDF joint; a URDF mimic joint has no command interface and the joint it mimics
     is listed. gz_ros2_control moves a mimic joint only when it is listed (the OpenMANIPULATOR-X
@@ -77,7 +79,8 @@ def test_ros2_control_block_follows_the_parser_rules_for_mimic_joints(arm: str, 
     for name, mimic in mimics.items():
         assert name in listed, f"mimic joint {name} is not in <ros2_control>"
         assert listed[name].findall("command_interface") == []
-        assert [s.get("name") for s in listed[name].findall("state_interface")] == ["position", "velocity"]
+        states = [s.get("name") for s in listed[name].findall("state_interface")]
+        assert states == ["position", "velocity"]
         assert mimic.get("joint") in listed
 
 
@@ -85,7 +88,8 @@ def test_ros2_control_block_follows_the_parser_rules_for_mimic_joints(arm: str, 
 def test_gazebo_plugin_puts_the_controller_manager_in_the_namespace(namespace: str) -> None:
     """gz_ros2_control reads <ros><namespace> inside its <plugin> (Jazzy
     gz_ros2_control_plugin.cpp); none means /."""
-    root = ET.fromstring(profile("so101").urdf_xml(hardware="gazebo", namespace=namespace, controllers="/x/c.yaml"))
+    xml = profile("so101").urdf_xml(hardware="gazebo", namespace=namespace, controllers="/x/c.yaml")
+    root = ET.fromstring(xml)
     (plugin,) = [p for p in root.iter("plugin") if p.get("filename") == "gz_ros2_control-system"]
     assert plugin.findtext("parameters") == "/x/c.yaml"
     found = plugin.findtext("ros/namespace")
@@ -144,10 +148,13 @@ def test_controller_config_matches_the_profile(arm: str) -> None:
     assert cm["update_rate"] > 0
     assert cm["joint_state_broadcaster"]["type"] == "joint_state_broadcaster/JointStateBroadcaster"
     # forward_command_controller is in package.xml; position_controllers is not.
-    assert cm["forward_position_controller"]["type"] == "forward_command_controller/ForwardCommandController"
+    forward = "forward_command_controller/ForwardCommandController"
+    assert cm["forward_position_controller"]["type"] == forward
     assert cm["arm_controller"]["type"] == "joint_trajectory_controller/JointTrajectoryController"
-    assert set(cm) == {"update_rate", "joint_state_broadcaster", "forward_position_controller", "arm_controller"}
-    # Both carry what the teleop node streams (include_gripper: true): arm joints, then the gripper.
+    assert set(cm) == {
+        "update_rate", "joint_state_broadcaster", "forward_position_controller", "arm_controller"
+    }
+    # Both carry what teleop streams (include_gripper: true): arm joints, then the gripper.
     streamed = p.joint_names + [p.gripper.name]
     fwd = data["/**/forward_position_controller"]["ros__parameters"]
     assert fwd["joints"] == streamed and fwd["interface_name"] == "position"

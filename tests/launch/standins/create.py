@@ -2,6 +2,7 @@
 ``-topic robot_description -name so101``), waits for the model XML on the topic (transient
 local, in its own namespace, as the real node does), records it and exits 0 as the real one
 does once the entity is spawned (1 if nothing came within the timeout)."""
+
 import sys
 import time
 
@@ -10,8 +11,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from standin_record import Record
 from std_msgs.msg import String
 
-FLAGS = {"world", "file", "param", "string", "topic", "name", "allow_renaming",
-         "x", "y", "z", "R", "P", "Y"}
+# gflags of create.cpp (ros_gz_sim, Jazzy).
+FLAGS = set("world file param string topic name allow_renaming x y z R P Y".split())
 TIMEOUT = 60.0
 
 record = Record("create")
@@ -28,7 +29,9 @@ rclpy.init(args=sys.argv)
 node = rclpy.create_node("ros_gz_sim")
 received = []
 qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-sub = node.create_subscription(String, flags.get("topic", ""), lambda m: received.append(m.data), qos)
+sub = node.create_subscription(
+    String, flags.get("topic", ""), lambda m: received.append(m.data), qos
+)
 record.data["topic"] = sub.topic_name
 deadline = time.monotonic() + TIMEOUT
 while not received and time.monotonic() < deadline:

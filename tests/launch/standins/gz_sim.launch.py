@@ -1,5 +1,6 @@
 """Stand-in for ros_gz_sim's launch/gz_sim.launch.py: the same launch arguments as the
 upstream file (Jazzy), starting the ``gz`` stand-in with gz_args instead of Gazebo."""
+
 import os
 import shlex
 

@@ -1,4 +1,5 @@
-"""Stand-in for ros_gz_bridge ``parameter_bridge``: records its bridge specifications and stays up."""
+"""Stand-in for ros_gz_bridge ``parameter_bridge``: records its bridge specs and stays up."""
+
 import sys
 
 from standin_record import Record, stay_up

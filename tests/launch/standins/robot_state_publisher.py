@@ -1,6 +1,7 @@
 """Stand-in for robot_state_publisher: takes robot_description as a parameter, as the real
 node does, and publishes it on ``robot_description`` (transient local, like the real one) so
 ``ros_gz_sim create -topic robot_description`` gets it; records both and stays up."""
+
 import sys
 
 import rclpy

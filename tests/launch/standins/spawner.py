@@ -3,6 +3,7 @@ real one (Jazzy/Kilted native form: controller names, -c, -p/--param-file, --ina
 an option it does not know fails as argparse would), records them with the parameter files'
 content and the controller manager it would talk to (relative names resolve in its own
 namespace), and exits 0 as the real one does after spawning."""
+
 import argparse
 import sys
 

@@ -5,6 +5,7 @@ the ROS arguments it was given, the content of its parameter files, the wall tim
 when it ends (``exited``), so a test can check what the launch file gave it and in which order
 the processes ran.
 """
+
 from __future__ import annotations
 
 import json
