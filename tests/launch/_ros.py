@@ -24,8 +24,8 @@ def ros_node(name: str = "launch_probe") -> Iterator[Any]:
         rclpy.try_shutdown(context=context)
 
 
-def first_message(node: Any, msg_type: Any, topic: str, timeout: float) -> Any | None:
-    """The first message on ``topic`` within ``timeout`` s (None if none came)."""
+def messages(node: Any, msg_type: Any, topic: str, count: int, timeout: float) -> list:
+    """The first ``count`` messages on ``topic`` (fewer if ``timeout`` s passed first)."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
@@ -36,12 +36,12 @@ def first_message(node: Any, msg_type: Any, topic: str, timeout: float) -> Any |
     executor.add_node(node)
     deadline = time.monotonic() + timeout
     try:
-        while not box and time.monotonic() < deadline and rclpy.ok(context=node.context):
+        while len(box) < count and time.monotonic() < deadline and rclpy.ok(context=node.context):
             executor.spin_once(timeout_sec=0.1)
     finally:
         executor.remove_node(node)
         node.destroy_subscription(sub)
-    return box[0] if box else None
+    return box[:count]
 
 
 def group_commands(pgid: int) -> list[list[str]]:

@@ -17,6 +17,7 @@ missing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -71,9 +72,7 @@ def missing_tools() -> str:
         ("lark", "lark"),
         ("colcon_core", "colcon-common-extensions"),
     ):
-        try:
-            __import__(module)
-        except ImportError:
+        if importlib.util.find_spec(module) is None:
             return f"{package} is not installed (pip install -e '.[test]')"
     return ""
 

@@ -11,33 +11,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from _ros import first_message, group_commands, ros_node
+from _ros import group_commands, messages, ros_node
 from waiting import wait_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
 
-SO101_JOINTS = [
-    "shoulder_pan",
-    "shoulder_lift",
-    "elbow_flex",
-    "wrist_flex",
-    "wrist_roll",
-    "gripper",
-]
+SO101_JOINTS = "shoulder_pan shoulder_lift elbow_flex wrist_flex wrist_roll gripper".split()
 #: Generous: three Python processes importing rclpy, roboticstoolbox or MuJoCo on 2 busy cores.
 UP_TIMEOUT = 120.0
 
 
 def _joint_states(namespace: str) -> tuple[object, object]:
-    """(first joint_states, first teleop/status) in ``namespace``, or None for either."""
+    """(the third joint_states, the first teleop/status) in ``namespace``, or None for either.
+
+    The third, after checking that the first three are stamped one after the other: a stream.
+    """
     from diagnostic_msgs.msg import DiagnosticStatus
     from sensor_msgs.msg import JointState
 
     prefix = f"/{namespace}" if namespace else ""
     with ros_node() as node:
-        states = first_message(node, JointState, f"{prefix}/joint_states", UP_TIMEOUT)
-        status = first_message(node, DiagnosticStatus, f"{prefix}/teleop/status", 30.0)
-    return states, status
+        states = messages(node, JointState, f"{prefix}/joint_states", 3, UP_TIMEOUT)
+        status = messages(node, DiagnosticStatus, f"{prefix}/teleop/status", 1, 30.0)
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in states]
+    assert stamps == sorted(set(stamps)), stamps
+    return (states[-1] if len(states) == 3 else None), (status[0] if status else None)
 
 
 @pytest.mark.parametrize(
@@ -170,6 +168,7 @@ def test_serial_backend_without_a_port_is_refused_with_the_reason(start_launch) 
     assert "needs a port" in launch.output(), launch.tail()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # lark's own imports (sre_parse)
 def test_launch_files_describe_without_running(ros2_launch: Path) -> None:
     """Both launch files import under the upstream packages and build their description."""
     import importlib.util
