@@ -63,8 +63,8 @@ class GraphConfig:
     demo: bool = False
     demo_out: str = "out"
     control_rate: float = 100.0
-    output: str = "position"
     virtual_link: str = ""
+    output: str = "position"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
