@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,6 @@ def test_serial_backend_without_a_port_is_refused_with_the_reason(start_launch) 
     assert "needs a port" in launch.output(), launch.tail()
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # lark's own imports (sre_parse)
 def test_launch_files_describe_without_running(ros2_launch: Path) -> None:
     """Both launch files import under the upstream packages and build their description."""
     import importlib.util
@@ -179,7 +179,9 @@ def test_launch_files_describe_without_running(ros2_launch: Path) -> None:
             name.replace(".", "_"), root / "launch" / name
         )
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # lark's own imports (sre_parse)
+            spec.loader.exec_module(module)
         description = module.generate_launch_description()
         declared = {a.name for a in description.get_launch_arguments()}
         assert {"arm", "namespace", "output"} <= declared
