@@ -57,7 +57,16 @@ setup(
             "ros-kilted-diagnostic-msgs",
             "ros-kilted-visualization-msgs",
         ],
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6.80", "pytest-xvfb>=3.0"],
+        # osrf-pycommon and colcon: the launch tier (tests/launch) runs our launch files under
+        # the upstream ROS 2 launch packages (../shared/ros2_launch) from a colcon install.
+        "test": [
+            "pytest>=7",
+            "pytest-timeout>=2.1",
+            "hypothesis>=6.80",
+            "pytest-xvfb>=3.0",
+            "osrf-pycommon>=2.0",
+            "colcon-common-extensions>=0.3",
+        ],
         "bench": ["ikpy>=3.3"],
     },
     zip_safe=True,

@@ -3,11 +3,16 @@
     ros2 launch robot_touch bringup.launch.py arm:=so101 backend:=virtual ui:=true
     ros2 launch robot_touch bringup.launch.py backend:=serial port:=/dev/ttyUSB0
     ros2 launch robot_touch bringup.launch.py backend:=sim namespace:=arm1
+    ros2 launch robot_touch bringup.launch.py backend:=gazebo output:=trajectory
 
 The node list comes from robot_touch.graph.describe(), the same description that
-`robot-touch run` uses, so both launchers always start the same graph.
+`robot-touch run` uses, so both launchers always start the same graph. Every executable is
+resolved in the package (install/robot_touch/lib/robot_touch after `colcon build`), never on
+PATH. Every process of the graph is required: when one exits the launch ends, with code 1 if
+it failed or could not be started.
 backend:=gazebo starts Gazebo through gazebo.launch.py plus teleop and the UI.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,19 +21,17 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
-    EmitEvent,
     ExecuteProcess,
     IncludeLaunchDescription,
     OpaqueFunction,
-    RegisterEventHandler,
 )
-from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.substitutions import ExecutableInPackage
 
-from robot_touch.graph import BACKENDS, GraphConfig, describe
+from robot_touch.graph import BACKENDS, OUTPUTS, PACKAGE, GraphConfig, describe
+from robot_touch.launch_actions import required
 
 
 def _truthy(text: str) -> bool:
@@ -36,7 +39,9 @@ def _truthy(text: str) -> bool:
 
 
 def _graph(context, *args, **kwargs):
-    value = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    def value(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
     config = GraphConfig(
         arm=value("arm"),
         backend=value("backend"),
@@ -44,20 +49,25 @@ def _graph(context, *args, **kwargs):
         ui=_truthy(value("ui")),
         namespace=value("namespace"),
         control_rate=float(value("control_rate")),
+        output=value("output"),
     )
     actions = []
     if config.backend == "gazebo":
-        share = get_package_share_directory("robot_touch")
+        share = get_package_share_directory(PACKAGE)
         actions.append(
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(os.path.join(share, "launch", "gazebo.launch.py")),
-                launch_arguments={"arm": config.arm, "namespace": config.namespace}.items(),
+                launch_arguments={
+                    "arm": config.arm,
+                    "namespace": config.namespace,
+                    "output": config.output,
+                }.items(),
             )
         )
     for spec in describe(config):
         if spec.ros_node:
             action = Node(
-                package="robot_touch",
+                package=PACKAGE,
                 executable=spec.executable,
                 name=spec.name,
                 namespace=config.namespace or None,
@@ -66,32 +76,54 @@ def _graph(context, *args, **kwargs):
                 emulate_tty=True,
             )
         else:
-            action = ExecuteProcess(cmd=[spec.executable, *spec.arguments], name=spec.name, output="screen")
-        actions.append(action)
-        if spec.required:
-            # A required process that exits takes the whole graph down, as `robot-touch run` does.
-            actions.append(
-                RegisterEventHandler(
-                    OnProcessExit(
-                        target_action=action,
-                        on_exit=[EmitEvent(event=Shutdown(reason=f"{spec.name} exited"))],
-                    )
-                )
+            action = ExecuteProcess(
+                cmd=[ExecutableInPackage(spec.executable, PACKAGE), *spec.arguments],
+                name=spec.name,
+                output="screen",
             )
+        # Handlers first: the one for a failed start must exist before the action runs.
+        if spec.required:
+            actions += required(action, spec.name)
+        actions.append(action)
     return actions
 
 
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
-            DeclareLaunchArgument("arm", default_value="so101", description="arm profile name or path to its YAML"),
             DeclareLaunchArgument(
-                "backend", default_value="virtual", choices=list(BACKENDS), description="what moves: virtual arm on a pty, real serial arm, MuJoCo, or Gazebo"
+                "arm", default_value="so101", description="arm profile name or path to its YAML"
             ),
-            DeclareLaunchArgument("port", default_value="", description="serial port URL for backend:=serial (e.g. /dev/ttyUSB0)"),
+            DeclareLaunchArgument(
+                "backend",
+                default_value="virtual",
+                choices=list(BACKENDS),
+                description="what moves: virtual arm on a pty, real serial arm, MuJoCo, or Gazebo",
+            ),
+            DeclareLaunchArgument(
+                "port",
+                default_value="",
+                description="serial port URL for backend:=serial (e.g. /dev/ttyUSB0)",
+            ),
             DeclareLaunchArgument("ui", default_value="true", description="start the touch UI"),
-            DeclareLaunchArgument("namespace", default_value="", description="ROS namespace for this arm (several arms on one network)"),
-            DeclareLaunchArgument("control_rate", default_value="100.0", description="teleop and bridge cycle rate, Hz"),
+            DeclareLaunchArgument(
+                "namespace",
+                default_value="",
+                description="ROS namespace for this arm (several arms on one network)",
+            ),
+            DeclareLaunchArgument(
+                "control_rate",
+                default_value="100.0",
+                description="teleop and bridge cycle rate, Hz",
+            ),
+            DeclareLaunchArgument(
+                "output",
+                default_value="position",
+                choices=list(OUTPUTS),
+                description="what teleop publishes: position (forward_position_controller/"
+                "commands) or trajectory (arm_controller/joint_trajectory); with "
+                "backend:=gazebo the matching controller is the active one",
+            ),
             OpaqueFunction(function=_graph),
         ]
     )

@@ -1,17 +1,20 @@
 """Gazebo (gz sim) with an arm profile under gz_ros2_control.
 
-    ros2 launch robot_touch gazebo.launch.py arm:=so101
+    ros2 launch robot_touch gazebo.launch.py arm:=so101 namespace:=arm1 output:=position
 
-Starts gz sim with an empty world, publishes robot_description (xacro with hardware:=gazebo,
-which adds the gz_ros2_control-system plugin pointing at config/controllers/<arm>.yaml),
-spawns the model, bridges /clock and spawns joint_state_broadcaster and
-forward_position_controller (active: arm joints then gripper, the teleop node's default
-stream) and arm_controller + gripper_controller (loaded inactive; switch with
-`ros2 control switch_controllers` and set the teleop output to trajectory). The teleop
-node's output topics are exactly these controllers' topics, so bringup.launch.py
-backend:=gazebo adds only teleop and the UI.
-Needs a ROS 2 install with ros_gz_sim, gz_ros2_control and ros2_controllers.
+Starts gz sim with an empty world and publishes robot_description (xacro with
+hardware:=gazebo: the gz_ros2_control-system plugin, its controllers file and its namespace)
+from robot_state_publisher; spawns the model from that topic (named <namespace>_<arm>, so
+several arms can share a world) and bridges /clock. Then, in order, as the gz_ros2_control
+demos chain them: the model is spawned -> joint_state_broadcaster -> the controller teleop
+publishes to (output:=position: forward_position_controller, output:=trajectory:
+arm_controller) active, the other loaded inactive. A spawn or spawner that fails ends the
+launch with an error. The controllers file is config/controllers/<arm>.yaml, or for a
+profile of your own one generated from it (robot_touch/gazebo.py). bringup.launch.py
+backend:=gazebo adds teleop and the UI.
+Needs a ROS 2 install with ros_gz_sim, ros_gz_bridge, gz_ros2_control and ros2_controllers.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,59 +27,94 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from robot_touch.core.profile import load_profile
+from robot_touch.gazebo import (
+    check_description,
+    controllers_file,
+    entity_name,
+    spawn_stages,
+)
+from robot_touch.graph import OUTPUTS
+from robot_touch.launch_actions import after_success
+
+#: gz sim's arguments: run at once (-r), warnings and errors only (-v 2), the empty world.
+GZ_ARGS = "-r -v 2 empty.sdf"
+#: Gazebo's clock to ROS (/clock), so use_sim_time nodes run on simulation time.
+CLOCK_BRIDGE = "/clock@rosgraph_msgs/msg/Clock[gz.msgs.Clock"
 
 
 def _gazebo(context, *args, **kwargs):
     arm = LaunchConfiguration("arm").perform(context)
-    namespace = LaunchConfiguration("namespace").perform(context) or None
+    namespace = LaunchConfiguration("namespace").perform(context).strip("/")
+    output = LaunchConfiguration("output").perform(context)
     profile = load_profile(arm)
-    share = get_package_share_directory("robot_touch")
-    controllers = os.path.join(share, "config", "controllers", f"{profile.name}.yaml")
-    description = profile.urdf_xml(hardware="gazebo")
+    controllers = controllers_file(profile)
+    description = profile.urdf_xml(
+        hardware="gazebo", namespace=namespace, controllers=str(controllers)
+    )
+    # A description of the user's own that ignores these xacro arguments would leave the
+    # controller manager where the spawners never look: refuse it with the reason.
+    check_description(description, namespace, controllers)
+    ns = namespace or None
     gz_sim = os.path.join(get_package_share_directory("ros_gz_sim"), "launch", "gz_sim.launch.py")
-    spawner = lambda name, *extra: Node(  # noqa: E731
-        package="controller_manager",
-        executable="spawner",
-        namespace=namespace,
-        arguments=[name, "--param-file", controllers, *extra],
+    spawn = Node(
+        package="ros_gz_sim",
+        executable="create",
+        namespace=ns,
+        arguments=["-topic", "robot_description", "-name", entity_name(profile.name, namespace)],
         output="screen",
     )
-    return [
+    actions = [
         IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(gz_sim), launch_arguments={"gz_args": "-r -v 2 empty.sdf"}.items()
+            PythonLaunchDescriptionSource(gz_sim),
+            launch_arguments={"gz_args": GZ_ARGS, "on_exit_shutdown": "true"}.items(),
         ),
         Node(
             package="robot_state_publisher",
             executable="robot_state_publisher",
-            namespace=namespace,
+            namespace=ns,
             parameters=[{"robot_description": description, "use_sim_time": True}],
-            output="screen",
-        ),
-        Node(
-            package="ros_gz_sim",
-            executable="create",
-            namespace=namespace,
-            arguments=["-topic", "robot_description", "-name", profile.name, "-z", "0.0"],
             output="screen",
         ),
         Node(
             package="ros_gz_bridge",
             executable="parameter_bridge",
-            arguments=["/clock@rosgraph_msgs/msg/Clock[gz.msgs.Clock"],
+            arguments=[CLOCK_BRIDGE],
             output="screen",
         ),
-        spawner("joint_state_broadcaster"),
-        spawner("forward_position_controller"),
-        spawner("arm_controller", "--inactive"),
-        spawner("gripper_controller", "--inactive"),
     ]
+    previous = [spawn]
+    for stage in spawn_stages(output):
+        spawners = [
+            Node(
+                package="controller_manager",
+                executable="spawner",
+                namespace=ns,
+                arguments=spawner.arguments(controllers),
+                output="screen",
+            )
+            for spawner in stage
+        ]
+        actions += after_success(previous, spawners, f"bringing up {profile.name} in Gazebo")
+        previous = spawners
+    return actions + [spawn]
 
 
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
-            DeclareLaunchArgument("arm", default_value="so101", description="arm profile name or path to its YAML"),
-            DeclareLaunchArgument("namespace", default_value="", description="ROS namespace for this arm"),
+            DeclareLaunchArgument(
+                "arm", default_value="so101", description="arm profile name or path to its YAML"
+            ),
+            DeclareLaunchArgument(
+                "namespace", default_value="", description="ROS namespace for this arm"
+            ),
+            DeclareLaunchArgument(
+                "output",
+                default_value="position",
+                choices=list(OUTPUTS),
+                description="the controller to activate: position (forward_position_controller)"
+                " or trajectory (arm_controller)",
+            ),
             OpaqueFunction(function=_gazebo),
         ]
     )

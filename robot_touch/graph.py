@@ -14,7 +14,11 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from robot_touch.paths import PACKAGE  # noqa: F401 - the package whose lib/ holds every executable
+
 BACKENDS = ("virtual", "serial", "sim", "gazebo")
+#: What teleop publishes (its parameter ``output``): position commands or trajectories.
+OUTPUTS = ("position", "trajectory")
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,9 @@ class ProcessSpec:
 
     Attributes:
         name: the ROS node name (or a label for non-ROS helpers such as the virtual arm).
-        executable: the console script / ``ros2 run robot_touch <executable>`` name.
+        executable: the console script / ``ros2 run robot_touch <executable>`` name. A
+            launcher resolves it in the package (``<prefix>/lib/robot_touch/<executable>``
+            after ``colcon build``), never on PATH, where a colcon install does not put it.
         module: the Python module whose ``main()`` our own runner calls.
         parameters: ROS parameters (node parameters) by name.
         arguments: extra command-line arguments (non-ROS helpers only).
@@ -58,10 +64,13 @@ class GraphConfig:
     demo_out: str = "out"
     control_rate: float = 100.0
     virtual_link: str = ""
+    output: str = "position"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if self.backend == "serial" and not self.port:
             raise ValueError("backend 'serial' needs a port (e.g. port:=/dev/ttyUSB0)")
         if self.namespace and not all(part.isidentifier() for part in self.namespace.strip("/").split("/")):
@@ -109,7 +118,7 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
             name="teleop",
             executable="teleop",
             module="robot_touch.nodes.teleop",
-            parameters={"arm": config.arm, "rate": config.control_rate},
+            parameters={"arm": config.arm, "rate": config.control_rate, "output": config.output},
         )
     )
     if config.demo:

@@ -117,9 +117,14 @@ class ArmProfile:
                 return j
         raise KeyError(f"{name!r} is not a joint of {self.name} (joints: {', '.join(j.name for j in self.all_joints)})")
 
-    def urdf_xml(self, hardware: str = "mock") -> str:
-        """The expanded URDF text (xacro processed) with the given ros2_control hardware."""
-        return expand_urdf(self.urdf_path, hardware=hardware, profile_path=self.path)
+    def urdf_xml(self, hardware: str = "mock", **xacro_args: str) -> str:
+        """The expanded URDF text (xacro processed) with the given ros2_control hardware.
+
+        ``xacro_args`` are further xacro arguments (``namespace``, ``controllers``).
+        """
+        return expand_urdf(
+            self.urdf_path, hardware=hardware, profile_path=self.path, xacro_args=xacro_args
+        )
 
     @cached_property
     def urdf_joints(self) -> dict[str, dict[str, Any]]:
@@ -327,7 +332,12 @@ class _Reader:
 # ---------------------------------------------------------------------------- URDF
 
 
-def expand_urdf(urdf_path: Path, hardware: str = "mock", profile_path: Path | None = None) -> str:
+def expand_urdf(
+    urdf_path: Path,
+    hardware: str = "mock",
+    profile_path: Path | None = None,
+    xacro_args: Mapping[str, str] | None = None,
+) -> str:
     """Run xacro on ``urdf_path`` (plain .urdf files pass through) and return the XML text.
 
     Args:
@@ -335,6 +345,7 @@ def expand_urdf(urdf_path: Path, hardware: str = "mock", profile_path: Path | No
         hardware: ros2_control hardware plugin, one of :data:`HARDWARE_CHOICES`.
         profile_path: the profile YAML, passed to xacro as ``profile:=`` so the URDF reads
             its limits from the same file.
+        xacro_args: further xacro arguments (name → value).
     """
     if hardware not in HARDWARE_CHOICES:
         raise ValueError(f"hardware must be one of {HARDWARE_CHOICES}, got {hardware!r}")
@@ -343,7 +354,7 @@ def expand_urdf(urdf_path: Path, hardware: str = "mock", profile_path: Path | No
         return text
     import xacro  # heavy import, only when a xacro file is really expanded
 
-    mappings = {"hardware": hardware}
+    mappings = {**(xacro_args or {}), "hardware": hardware}
     if profile_path is not None:
         mappings["profile"] = str(profile_path)
     try:

@@ -50,7 +50,7 @@ def test_ros2_control_block_lists_every_joint_with_the_yaml_limits(arm: str, har
     p = profile(arm)
     block = expanded(arm, hardware).find("ros2_control")
     assert block is not None
-    joints = block.findall("joint")
+    joints = [j for j in block.findall("joint") if j.find("command_interface") is not None]
     assert [j.get("name") for j in joints] == [s.name for s in p.all_joints]
     for j, spec in zip(joints, p.all_joints):
         cmd = j.find("command_interface")
@@ -58,6 +58,51 @@ def test_ros2_control_block_lists_every_joint_with_the_yaml_limits(arm: str, har
         params = {e.get("name"): float(e.text) for e in cmd.findall("param")}
         assert params == pytest.approx({"min": spec.lower, "max": spec.upper})
         assert [s.get("name") for s in j.findall("state_interface")] == ["position", "velocity"]
+
+
+@pytest.mark.parametrize("arm,hardware", CASES, ids=CASE_IDS)
+def test_ros2_control_block_follows_the_parser_rules_for_mimic_joints(
+    arm: str, hardware: str
+) -> None:
+    """ros2_control's component parser (Jazzy component_parser.cpp): each listed joint is a
+    non-fixed URDF joint; a URDF mimic joint has no command interface and the joint it mimics
+    is listed. gz_ros2_control moves a mimic joint only when it is listed (the OpenMANIPULATOR-X
+    right jaw hung free in Gazebo before)."""
+    root = expanded(arm, hardware)
+    urdf = {j.get("name"): j for j in root.findall("joint")}
+    listed = {j.get("name"): j for j in root.find("ros2_control").findall("joint")}
+    for name, joint in listed.items():
+        assert name in urdf and urdf[name].get("type") != "fixed", name
+    mimics = {name: j.find("mimic") for name, j in urdf.items() if j.find("mimic") is not None}
+    if arm == "open_manipulator_x":
+        assert set(mimics) == {"gripper_right_joint"}
+    for name, mimic in mimics.items():
+        assert name in listed, f"mimic joint {name} is not in <ros2_control>"
+        assert listed[name].findall("command_interface") == []
+        states = [s.get("name") for s in listed[name].findall("state_interface")]
+        assert states == ["position", "velocity"]
+        assert mimic.get("joint") in listed
+
+
+@pytest.mark.parametrize("namespace", ["", "arm1", "/cell/arm2/"])
+def test_gazebo_plugin_puts_the_controller_manager_in_the_namespace(namespace: str) -> None:
+    """gz_ros2_control reads <ros><namespace> inside its <plugin> (Jazzy
+    gz_ros2_control_plugin.cpp); none means /."""
+    xml = profile("so101").urdf_xml(hardware="gazebo", namespace=namespace, controllers="/x/c.yaml")
+    root = ET.fromstring(xml)
+    (plugin,) = [p for p in root.iter("plugin") if p.get("filename") == "gz_ros2_control-system"]
+    assert plugin.findtext("parameters") == "/x/c.yaml"
+    found = plugin.findtext("ros/namespace")
+    assert found == ("/" + namespace.strip("/") if namespace else None)
+
+
+def test_unknown_hardware_inside_xacro_is_one_clear_error() -> None:
+    """The xacro itself refuses a hardware it has no plugin for (xacro.fatal; `<xacro:error>`
+    is no xacro directive and failed with "unknown macro name")."""
+    import xacro
+
+    with pytest.raises(xacro.XacroException, match="hardware must be mock or gazebo, got real"):
+        xacro.process_file(str(profile("so101").urdf_path), mappings={"hardware": "real"})
 
 
 @pytest.mark.parametrize("arm", ARMS, ids=ARMS)
@@ -93,23 +138,30 @@ def test_chain_from_base_to_tip_is_one_tree(arm: str) -> None:
 
 @pytest.mark.parametrize("arm", ARMS, ids=ARMS)
 def test_controller_config_matches_the_profile(arm: str) -> None:
+    from robot_touch.gazebo import controllers_config
+
     p = profile(arm)
     data = yaml.safe_load((share_dir() / "config" / "controllers" / f"{arm}.yaml").read_text())
+    # The shipped file is what a profile of one's own gets generated.
+    assert data == controllers_config(p)
     cm = data["/**/controller_manager"]["ros__parameters"]
     assert cm["update_rate"] > 0
     assert cm["joint_state_broadcaster"]["type"] == "joint_state_broadcaster/JointStateBroadcaster"
-    assert cm["forward_position_controller"]["type"] == "position_controllers/JointGroupPositionController"
+    # forward_command_controller is in package.xml; position_controllers is not.
+    forward = "forward_command_controller/ForwardCommandController"
+    assert cm["forward_position_controller"]["type"] == forward
     assert cm["arm_controller"]["type"] == "joint_trajectory_controller/JointTrajectoryController"
-    assert cm["gripper_controller"]["type"] == "position_controllers/JointGroupPositionController"
+    assert set(cm) == {
+        "update_rate", "joint_state_broadcaster", "forward_position_controller", "arm_controller"
+    }
+    # Both carry what teleop streams (include_gripper: true): arm joints, then the gripper.
+    streamed = p.joint_names + [p.gripper.name]
     fwd = data["/**/forward_position_controller"]["ros__parameters"]
-    # The teleop node's default stream (include_gripper: true): arm joints, then the gripper.
-    assert fwd["joints"] == p.joint_names + [p.gripper.name] and fwd["interface_name"] == "position"
+    assert fwd["joints"] == streamed and fwd["interface_name"] == "position"
     traj = data["/**/arm_controller"]["ros__parameters"]
-    assert traj["joints"] == p.joint_names
+    assert traj["joints"] == streamed
     assert traj["command_interfaces"] == ["position"]
     assert traj["state_interfaces"] == ["position", "velocity"]
-    grip = data["/**/gripper_controller"]["ros__parameters"]
-    assert grip["joints"] == [p.gripper.name]
 
 
 def test_unknown_hardware_is_refused_before_xacro_runs() -> None:
