@@ -206,7 +206,7 @@ def test_torque_service_releases_and_reenables_without_a_jump(probe, noisy):
     assert reply.success and reply.message == "torque released"
     assert not any(s.torque_enabled for s in arm.servos.values())
     moved = raw_goal(SPECS[1], 0.4)
-    arm.servos[SPECS[1].servo_id].position = moved  # a person moves the released arm
+    arm.hand.move(SPECS[1].name, 0.4, speed=8.0)  # a person moves the released arm
     wait_for(lambda: abs(probe.latest().position[1] - 0.4) < TOLERANCE, 5, "joint_states following the hand")
     reply = probe.set_torque(True)
     assert reply.success and reply.message == "torque enabled"
@@ -263,12 +263,13 @@ def test_unplug_replug_survives_reports_and_relatches(tmp_path):
         arm.unplug()
         wait_for(lambda: (c := probe.connection()) and c["connected"] == "false" and c, 10, "diagnostics: disconnected")
         assert "lost" in probe.connection()["_message"]
-        # while unplugged: the sender moves on and the arm is moved by hand
+        # while unplugged: the sender moves on, the servos' supply is switched off and on (they
+        # come back released) and the arm is moved by hand
         probe.stream([-0.5] * 6)
+        arm.power_cycle()
         moved = [-0.2, 0.1, -0.1, 0.2, -0.3, 0.4]
         for spec, value in zip(SPECS, moved):
-            servo = arm.servos[spec.servo_id]
-            servo.position = servo.goal = raw_goal(spec, value)
+            arm.hand.move(spec.name, value, speed=8.0)
         sent = probe.published
         wait_for(lambda: probe.published > sent + 10, 5, "commands sent while unplugged")
         probe.stream(None)
