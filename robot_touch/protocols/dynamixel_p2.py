@@ -30,6 +30,34 @@ from robot_touch.protocols.sdk_bus import SdkBus
 _INT32 = (-(1 << 31), (1 << 31) - 1)
 
 
+def _plain(value: int) -> int:
+    return value
+
+
+def _int32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+#: what ``read_settings`` reports: control-table registers (names as in LeRobot's table)
+_SETTINGS = {
+    "model_number": (dxt.MODEL_NUMBER, _plain),
+    "firmware": (dxt.FIRMWARE, _plain),
+    "homing_offset": (dxt.HOMING_OFFSET, _int32),
+    "min_position_limit": (dxt.MIN_POSITION_LIMIT, _plain),
+    "max_position_limit": (dxt.MAX_POSITION_LIMIT, _plain),
+    "drive_mode": (dxt.DRIVE_MODE, _plain),
+    "operating_mode": (dxt.OPERATING_MODE, _plain),
+    "velocity_limit": (dxt.VELOCITY_LIMIT, _plain),
+    "current_limit": (dxt.CURRENT_LIMIT, _plain),
+    "temperature_limit": (dxt.TEMPERATURE_LIMIT, _plain),
+    "shutdown": (dxt.SHUTDOWN, _plain),
+    "return_delay": (dxt.RETURN_DELAY_TIME, _plain),
+    "position_p_gain": (dxt.POSITION_P_GAIN, _plain),
+    "position_i_gain": (dxt.POSITION_I_GAIN, _plain),
+    "position_d_gain": (dxt.POSITION_D_GAIN, _plain),
+}
+
+
 class _DynamixelPort(OpenPortMixin, dxl.PortHandler):
     """dynamixel_sdk PortHandler over our open pyserial port (see OpenPortMixin for why)."""
 
@@ -62,6 +90,8 @@ class DynamixelP2Bus(SdkBus):
     comm_success: ClassVar[int] = dxl.COMM_SUCCESS
     comm_rx_timeout: ClassVar[int] = dxl.COMM_RX_TIMEOUT
     torque_register: ClassVar[dxt.Register] = dxt.TORQUE_ENABLE
+    settings_block: ClassVar[dxt.Register] = dxt.Register(0, dxt.POSITION_P_GAIN.address + 2, False)
+    settings: ClassVar[Mapping[str, tuple[dxt.Register, Any]]] = _SETTINGS
 
     #: last status error byte each servo returned (bit 7 = hardware alert)
     last_errors: dict[int, int]

@@ -30,6 +30,44 @@ from robot_touch.protocols.sdk_bus import SdkBus
 _GOAL_LIMIT = (1 << ft.GOAL_SIGN_BIT) - 1
 
 
+def _plain(value: int) -> int:
+    return value
+
+
+def _homing(value: int) -> int:
+    return from_sign_magnitude(value, ft.HOMING_SIGN_BIT)
+
+
+def _direction(phase: int) -> int:
+    """Phase bit 7 (position feedback reversed) as a drive mode 0/1."""
+    return int(bool(phase & ft.PHASE_FEEDBACK_REVERSED))
+
+
+#: what ``read_settings`` reports: memory-table registers (names as in LeRobot's table)
+_SETTINGS = {
+    "model_number": (ft.MODEL_NUMBER, _plain),
+    "firmware_major": (ft.FIRMWARE_MAJOR, _plain),
+    "firmware_minor": (ft.FIRMWARE_MINOR, _plain),
+    "homing_offset": (ft.HOMING_OFFSET, _homing),
+    "min_position_limit": (ft.MIN_POSITION_LIMIT, _plain),
+    "max_position_limit": (ft.MAX_POSITION_LIMIT, _plain),
+    "drive_mode": (ft.PHASE, _direction),
+    "phase": (ft.PHASE, _plain),
+    "operating_mode": (ft.OPERATING_MODE, _plain),
+    "p_coefficient": (ft.P_COEFFICIENT, _plain),
+    "d_coefficient": (ft.D_COEFFICIENT, _plain),
+    "i_coefficient": (ft.I_COEFFICIENT, _plain),
+    "max_torque_limit": (ft.MAX_TORQUE_LIMIT, _plain),
+    "torque_limit": (ft.TORQUE_LIMIT, _plain),
+    "protection_current": (ft.PROTECTION_CURRENT, _plain),
+    "overload_torque": (ft.OVERLOAD_TORQUE, _plain),
+    "protective_torque": (ft.PROTECTIVE_TORQUE, _plain),
+    "max_temperature_limit": (ft.MAX_TEMPERATURE_LIMIT, _plain),
+    "return_delay": (ft.RETURN_DELAY, _plain),
+    "lock": (ft.LOCK, _plain),
+}
+
+
 def _field(block: bytes, register: ft.Register) -> int:
     """One little-endian register out of a STATUS_BLOCK read."""
     start = register.address - ft.STATUS_BLOCK.address
@@ -57,6 +95,8 @@ class FeetechSTSBus(SdkBus):
     comm_success: ClassVar[int] = scs.COMM_SUCCESS
     comm_rx_timeout: ClassVar[int] = scs.COMM_RX_TIMEOUT
     torque_register: ClassVar[ft.Register] = ft.TORQUE_ENABLE
+    settings_block: ClassVar[ft.Register] = ft.Register(0, ft.LOCK.address + 1, False)
+    settings: ClassVar[Mapping[str, tuple[ft.Register, Any]]] = _SETTINGS
 
     #: last error byte each servo returned (FT-SCS status packet), 0 when healthy
     last_errors: dict[int, int]

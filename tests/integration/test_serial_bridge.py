@@ -206,8 +206,9 @@ def test_torque_service_releases_and_reenables_without_a_jump(probe, noisy):
     assert reply.success and reply.message == "torque released"
     assert not any(s.torque_enabled for s in arm.servos.values())
     moved = raw_goal(SPECS[1], 0.4)
-    arm.hand.move(SPECS[1].name, 0.4, speed=8.0)  # a person moves the released arm
-    wait_for(lambda: abs(probe.latest().position[1] - 0.4) < TOLERANCE, 5, "joint_states following the hand")
+    arm.hand.move(SPECS[1].name, 0.4, speed=8.0)  # a person moves the released arm, then lets go
+    # joint_states show it at rest where the hand left it (to the servo's step)
+    wait_for(lambda: abs(probe.latest().position[1] - 0.4) < 1.5 / RAW_PER_RAD, 5, "joint_states following the hand")
     reply = probe.set_torque(True)
     assert reply.success and reply.message == "torque enabled"
     lift = arm.servos[SPECS[1].servo_id]
