@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
-from robot_touch.core.servo_settings import SettingsVerdict, check_servo_settings, describe_settings
+from robot_touch.core.servo_settings import (
+    SettingsVerdict,
+    check_servo_settings,
+    describe_settings,
+)
 from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, ServoStatus
 
 #: log callback: (level "debug"/"info"/"warn"/"error", message)
@@ -320,11 +324,14 @@ class HardwareWorker:
         names = {j.servo_id: j.name for j in self.core.joints}
         if settings:
             gripper = self.core.joints[-1].servo_id if self.core.has_gripper else None
-            self.log("info", "servo settings:\n  " + "\n  ".join(describe_settings(settings, names, gripper)))
+            lines = describe_settings(settings, names, gripper)
+            self.log("info", "servo settings:\n  " + "\n  ".join(lines))
         verdict = check_servo_settings(self.config.servo_settings, settings, names)
         if verdict.ok and self.config.servo_settings:
             with self._lock:
-                self.core.faults.clear("calibration", "recovered: every servo matches the calibration file")
+                self.core.faults.clear(
+                    "calibration", "recovered: every servo matches the calibration file"
+                )
         return verdict
 
     def _cycle(self) -> None:

@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arm", required=True, help="profile name or path to a profile YAML")
     parser.add_argument("--port", help="serial port or pyserial URL (see `robot-touch ports`)")
     parser.add_argument(
-        "--from-lerobot", metavar="FILE.json", help="convert a LeRobot calibration file instead (no port needed)"
+        "--from-lerobot",
+        metavar="FILE.json",
+        help="convert a LeRobot calibration file instead (no port needed)",
     )
     parser.add_argument("--protocol", default="", help="servo protocol (default: the profile's)")
     parser.add_argument("--baudrate", type=int, default=0, help="bits per second (default: the profile's)")
@@ -51,19 +53,28 @@ def _from_lerobot(args: argparse.Namespace, out: Path) -> int:
     import datetime as dt
 
     from robot_touch.core.calibration import save_calibration
-    from robot_touch.core.lerobot_calibration import convert_lerobot_calibration, load_lerobot_calibration
+    from robot_touch.core.lerobot_calibration import (
+        convert_lerobot_calibration,
+        load_lerobot_calibration,
+    )
     from robot_touch.core.profile import load_profile
 
     profile = load_profile(args.arm)
     motors = load_lerobot_calibration(args.from_lerobot)
     when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     cal, notes = convert_lerobot_calibration(profile, motors, args.from_lerobot, when)
-    print(f"{args.from_lerobot}: LeRobot calibration of {len(motors)} motors -> {profile.name}. Assumed:")
+    print(
+        f"{args.from_lerobot}: LeRobot calibration of {len(motors)} motors -> {profile.name}. "
+        "Assumed:"
+    )
     for note in notes:
         print(f"  - {note}")
     for name, jc in cal.joints.items():
         low, high = jc.joint_range() or (float("nan"), float("nan"))
-        print(f"  {name}: zero {jc.zero:g}, direction {jc.direction:+d}, range {low:+.3f}..{high:+.3f} rad")
+        print(
+            f"  {name}: zero {jc.zero:g}, direction {jc.direction:+d}, "
+            f"range {low:+.3f}..{high:+.3f} rad"
+        )
     if out.exists():
         out.replace(out.with_suffix(out.suffix + ".bak"))
     save_calibration(cal, out)
@@ -89,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if args.from_lerobot:
         return _from_lerobot(args, out)
     if not args.port:
-        raise RobotTouchError("give --port URL (the arm's serial port), or --from-lerobot FILE.json")
+        raise RobotTouchError(
+            "give --port URL (the arm's serial port), or --from-lerobot FILE.json"
+        )
     protocol = args.protocol or profile.protocol
     baudrate = args.baudrate or profile.baudrate
     bus_class = get_bus_class(protocol)

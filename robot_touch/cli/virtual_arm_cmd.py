@@ -31,16 +31,43 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _options(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action", nargs="?", choices=("serve", "move", "state"), default="serve",
+        "action",
+        nargs="?",
+        choices=("serve", "move", "state"),
+        default="serve",
         help="serve the arm (default); move a released joint by hand; print the true servo state",
     )
-    parser.add_argument("--arm", metavar="NAME_OR_PATH", help="arm profile (name or YAML path); needed to serve")
-    parser.add_argument("--control", metavar="PATH", help="the hand's control socket (default: <link>.control)")
+    parser.add_argument(
+        "--arm", metavar="NAME_OR_PATH", help="arm profile (name or YAML path); needed to serve"
+    )
+    parser.add_argument(
+        "--control", metavar="PATH", help="the hand's control socket (default: <link>.control)"
+    )
     parser.add_argument("--joint", help="move: the joint to turn")
-    parser.add_argument("--to", type=float, metavar="RAD", help="move: where to (rad, or m for a prismatic joint)")
-    parser.add_argument("--speed", type=float, default=1.0, metavar="RAD_S", help="move: how fast (default 1 rad/s)")
+    parser.add_argument(
+        "--to", type=float, metavar="RAD", help="move: where to (rad, or m for a prismatic joint)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="RAD_S",
+        help="move: how fast (default 1 rad/s)",
+    )
     parser.add_argument("--protocol", help="controller protocol to emulate (default: the profile's)")
     parser.add_argument("--link", metavar="PATH", help="symlink to the pty, re-pointed after a replug")
     parser.add_argument("--drop", type=_probability, default=0.0, metavar="P", help="drop a reply with probability P")
@@ -53,6 +80,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="MS", help="hold every reply back MS ms")
     parser.add_argument("--seed", type=int, help="random seed of the faults")
+    parser.add_argument(
+        "--options",
+        type=_options,
+        default={},
+        metavar="JSON",
+        help="device settings over the profile's protocol_options, "
+        "e.g. '{\"channel_range_us\": [500, 2500]}'",
+    )
 
 
 def _control_path(args: argparse.Namespace) -> str | None:
@@ -69,11 +104,15 @@ def _hand(args: argparse.Namespace) -> int:
 
     path = _control_path(args)
     if path is None:
-        raise HandError(f"{args.action}: give --link PATH (the virtual arm's link) or --control PATH")
+        raise HandError(
+            f"{args.action}: give --link PATH (the virtual arm's link) or --control PATH"
+        )
     if args.action == "move":
         if args.joint is None or args.to is None:
             raise HandError("move: give --joint NAME and --to RAD")
-        reply = request(path, {"op": "move", "joint": args.joint, "to": args.to, "speed": args.speed})
+        reply = request(
+            path, {"op": "move", "joint": args.joint, "to": args.to, "speed": args.speed}
+        )
     else:
         reply = request(path, {"op": "state"})
     if not reply.get("ok"):
@@ -116,8 +155,20 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     control = _control_path(args)
+    options = None
+    if args.options:
+        from robot_touch.core.profile import load_profile
+
+        profile = load_profile(args.arm)
+        options = {**profile.protocol_options, **args.options}
     arm = VirtualArm(
-        args.arm, protocol=args.protocol, faults=faults, link=args.link, on_port_change=announce, control=control
+        args.arm,
+        protocol=args.protocol,
+        faults=faults,
+        link=args.link,
+        on_port_change=announce,
+        control=control,
+        options=options,
     )
     try:
         arm.start()

@@ -13,6 +13,9 @@ A joint's ``servo:`` block records the servo-side settings the readings depend o
 Offset, Min/Max Position Limit, drive mode; :mod:`robot_touch.core.servo_settings`), which
 the bridge checks at connect. A LeRobot calibration file is recognised and refused with the
 command that converts it (:mod:`robot_touch.core.lerobot_calibration`).
+
+(Over 400 lines: the file format and the procedure that writes it are kept in one module;
+the module split of this package is a later change of the layout.)
 """
 from __future__ import annotations
 
@@ -153,7 +156,9 @@ def parse_calibration(data: Any, path: Path | str = "<calibration>") -> Calibrat
         raise CalibrationError(path, "", "a calibration file must be a YAML mapping")
     if is_lerobot_calibration(data):
         raise CalibrationError(
-            path, "", "this is a LeRobot calibration file (motor: id, drive_mode, homing_offset, range_min, "
+            path,
+            "",
+            "this is a LeRobot calibration file (motor: id, drive_mode, homing_offset, range_min, "
             f"range_max); convert it first: robot-touch calibrate --from-lerobot {path} --arm ARM",
         )
     version = data.get("format", FORMAT_VERSION)
@@ -200,7 +205,12 @@ def parse_calibration(data: Any, path: Path | str = "<calibration>") -> Calibrat
                 raise CalibrationError(path, f"{where}.servo_id", f"must be an integer ≥ 0, got {sid!r}")
             ids[str(name)] = sid
         joints[str(name)] = JointCalibration(
-            zero, int(direction), units, raw_min, raw_max, _servo_settings(entry.get("servo"), path, where)
+            zero,
+            int(direction),
+            units,
+            raw_min,
+            raw_max,
+            _servo_settings(entry.get("servo"), path, where),
         )
     return CalibrationFile(
         arm=data["arm"], protocol=data["protocol"], joints=joints, date=str(data.get("date", "")), servo_ids=ids
@@ -216,10 +226,14 @@ def _servo_settings(value: Any, path: Path | str, where: str) -> dict[str, int] 
     for key, number in value.items():
         if key not in CALIBRATION_REGISTERS:
             raise CalibrationError(
-                path, f"{where}.servo.{key}", f"unknown register; known: {', '.join(CALIBRATION_REGISTERS)}"
+                path,
+                f"{where}.servo.{key}",
+                f"unknown register; known: {', '.join(CALIBRATION_REGISTERS)}",
             )
         if isinstance(number, bool) or not isinstance(number, int):
-            raise CalibrationError(path, f"{where}.servo.{key}", f"must be an integer, got {number!r}")
+            raise CalibrationError(
+                path, f"{where}.servo.{key}", f"must be an integer, got {number!r}"
+            )
     return dict(value)
 
 
@@ -436,7 +450,10 @@ class CalibrationProcedure:
             cal = self._current(name)
             servo = self.servo_settings.get(name) or None
             joints[name] = replace(
-                cal, raw_min=float(self.raw_min[name]), raw_max=float(self.raw_max[name]), servo=servo
+                cal,
+                raw_min=float(self.raw_min[name]),
+                raw_max=float(self.raw_max[name]),
+                servo=servo,
             )
         when = date or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         return CalibrationFile(

@@ -74,11 +74,16 @@ def load_lerobot_calibration(path: Path | str) -> list[LeRobotMotor]:
     return parse_lerobot_calibration(data, path)
 
 
-def parse_lerobot_calibration(data: Any, path: Path | str = "<lerobot calibration>") -> list[LeRobotMotor]:
+def parse_lerobot_calibration(
+    data: Any, path: Path | str = "<lerobot calibration>"
+) -> list[LeRobotMotor]:
     """The motors of a parsed LeRobot calibration file, checked."""
     if not is_lerobot_calibration(data):
         raise CalibrationError(
-            path, "", f"not a LeRobot calibration file: expected motor name -> {{{', '.join(LEROBOT_FIELDS)}}}"
+            path,
+            "",
+            "not a LeRobot calibration file: expected motor name -> "
+            f"{{{', '.join(LEROBOT_FIELDS)}}}",
         )
     motors = []
     for name, entry in data.items():
@@ -89,7 +94,9 @@ def parse_lerobot_calibration(data: Any, path: Path | str = "<lerobot calibratio
                 raise CalibrationError(path, f"{name}.{key}", f"must be an integer, got {value!r}")
             values[key] = value
         if values["drive_mode"] not in (0, 1):
-            raise CalibrationError(path, f"{name}.drive_mode", f"must be 0 or 1, got {values['drive_mode']}")
+            raise CalibrationError(
+                path, f"{name}.drive_mode", f"must be 0 or 1, got {values['drive_mode']}"
+            )
         if not values["range_min"] < values["range_max"]:
             raise CalibrationError(path, f"{name}.range_max", "must be greater than range_min")
         motors.append(LeRobotMotor(str(name), **values))
@@ -97,7 +104,9 @@ def parse_lerobot_calibration(data: Any, path: Path | str = "<lerobot calibratio
 
 
 def convert_lerobot_calibration(
-    profile: ArmProfile, motors: list[LeRobotMotor], source: Path | str = "<lerobot calibration>",
+    profile: ArmProfile,
+    motors: list[LeRobotMotor],
+    source: Path | str = "<lerobot calibration>",
     date: str = "",
 ) -> tuple[CalibrationFile, list[str]]:
     """Our calibration for ``profile`` from LeRobot's motors, and every assumption made, one
@@ -114,18 +123,22 @@ def convert_lerobot_calibration(
     """
     if profile.protocol not in SUPPORTED_PROTOCOLS:
         raise CalibrationError(
-            source, "", f"{profile.name} uses {profile.protocol}; LeRobot calibrations are for "
-            f"{' and '.join(SUPPORTED_PROTOCOLS)} servos"
+            source,
+            "",
+            f"{profile.name} uses {profile.protocol}; LeRobot calibrations are for "
+            f"{' and '.join(SUPPORTED_PROTOCOLS)} servos",
         )
     by_name = {m.name: m for m in motors}
     by_id = {m.id: m for m in motors}
     units = LEROBOT_STEPS_PER_TURN / (2 * math.pi)
     notes = [
-        f"joint angles follow LeRobot's degrees: rad = (Present_Position - (range_min + range_max)/2)"
-        f" x 2pi/{LEROBOT_STEPS_PER_TURN}, the servo applying its Homing_Offset first; zero = the middle of "
-        "the recorded range, the pose the profile's URDF is drawn in (so101: so101_new_calib)",
-        f"units_per_rad {units:.4f} = {LEROBOT_STEPS_PER_TURN}/2pi, as LeRobot divides by the resolution "
-        "minus one (the servo has 4096 steps per turn: 0.02 % apart)",
+        "joint angles follow LeRobot's degrees: "
+        "rad = (Present_Position - (range_min + range_max)/2)"
+        f" x 2pi/{LEROBOT_STEPS_PER_TURN}, the servo applying its Homing_Offset first; "
+        "zero = the middle of the recorded range, the pose the profile's URDF is drawn in "
+        "(so101: so101_new_calib)",
+        f"units_per_rad {units:.4f} = {LEROBOT_STEPS_PER_TURN}/2pi, as LeRobot divides by the "
+        "resolution minus one (the servo has 4096 steps per turn: 0.02 % apart)",
     ]
     joints: dict[str, JointCalibration] = {}
     matched: set[str] = set()
@@ -133,16 +146,23 @@ def convert_lerobot_calibration(
         motor = by_name.get(spec.name) or by_id.get(spec.servo_id)
         if motor is None:
             raise CalibrationError(
-                source, spec.name, f"no LeRobot motor named {spec.name} or with id {spec.servo_id} "
-                f"(motors: {', '.join(by_name)})"
+                source,
+                spec.name,
+                f"no LeRobot motor named {spec.name} or with id {spec.servo_id} "
+                f"(motors: {', '.join(by_name)})",
             )
         matched.add(motor.name)
         if motor.name != spec.name:
-            notes.append(f"{spec.name}: taken from LeRobot's motor {motor.name!r} (same servo id {motor.id})")
+            notes.append(
+                f"{spec.name}: taken from LeRobot's motor {motor.name!r} "
+                f"(same servo id {motor.id})"
+            )
         if motor.id != spec.servo_id:
             raise CalibrationError(
-                source, f"{motor.name}.id", f"{motor.id} differs from the profile's servo id {spec.servo_id} "
-                f"for {spec.name}: change the servo's id or the profile"
+                source,
+                f"{motor.name}.id",
+                f"{motor.id} differs from the profile's servo id {spec.servo_id} "
+                f"for {spec.name}: change the servo's id or the profile",
             )
         gripper = spec is profile.gripper
         direction = -1 if (gripper and motor.drive_mode) else 1
@@ -151,17 +171,22 @@ def convert_lerobot_calibration(
             zero = closed - direction * units * spec.lower
             span = (motor.range_max - motor.range_min) / units
             notes.append(
-                f"{spec.name}: LeRobot's 0..100 % of [{motor.range_min}, {motor.range_max}]; 0 % (closed) = "
-                f"the profile's lower limit {spec.lower:+.4f} rad, 100 % (open) = {spec.lower + span:+.4f} rad"
+                f"{spec.name}: LeRobot's 0..100 % of [{motor.range_min}, {motor.range_max}]; "
+                f"0 % (closed) = the profile's lower limit {spec.lower:+.4f} rad, "
+                f"100 % (open) = {spec.lower + span:+.4f} rad"
                 + ("; drive_mode 1: closed at range_max" if direction < 0 else "")
             )
         else:
             zero = (motor.range_min + motor.range_max) / 2
             if motor.drive_mode:
-                notes.append(f"{spec.name}: drive_mode 1 ignored, as LeRobot's degrees mode ignores it")
+                notes.append(
+                    f"{spec.name}: drive_mode 1 ignored, as LeRobot's degrees mode ignores it"
+                )
         if not gripper and motor.range_max - motor.range_min >= LEROBOT_STEPS_PER_TURN:
-            notes.append(f"{spec.name}: range {motor.range_min}..{motor.range_max} is the whole turn (LeRobot "
-                         "does not record it); the profile's limits bound this joint")
+            notes.append(
+                f"{spec.name}: range {motor.range_min}..{motor.range_max} is the whole turn "
+                "(LeRobot does not record it); the profile's limits bound this joint"
+            )
         servo = {
             "homing_offset": motor.homing_offset,
             "min_position_limit": motor.range_min,
@@ -171,8 +196,12 @@ def convert_lerobot_calibration(
             "drive_mode": motor.drive_mode if profile.protocol == "dynamixel_p2" else 0,
         }
         joints[spec.name] = JointCalibration(
-            zero=zero, direction=direction, units_per_rad=units,
-            raw_min=float(motor.range_min), raw_max=float(motor.range_max), servo=servo,
+            zero=zero,
+            direction=direction,
+            units_per_rad=units,
+            raw_min=float(motor.range_min),
+            raw_max=float(motor.range_max),
+            servo=servo,
         )
     unused = sorted(set(by_name) - matched)
     if unused:
@@ -182,7 +211,10 @@ def convert_lerobot_calibration(
         "Min/Max_Position_Limit and drive mode (LeRobot wrote them into the servos)"
     )
     cal = CalibrationFile(
-        arm=profile.name, protocol=profile.protocol, joints=joints, date=date,
+        arm=profile.name,
+        protocol=profile.protocol,
+        joints=joints,
+        date=date,
         servo_ids={spec.name: spec.servo_id for spec in profile.all_joints},
     )
     return cal, notes
@@ -197,4 +229,3 @@ def lerobot_angle(motor: LeRobotMotor, present: float, gripper: bool = False) ->
         return 100 - norm if motor.drive_mode else norm
     mid = (motor.range_min + motor.range_max) / 2
     return (present - mid) * 360 / LEROBOT_STEPS_PER_TURN
-

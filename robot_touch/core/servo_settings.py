@@ -31,7 +31,12 @@ CALIBRATION_REGISTERS: dict[str, str] = {
 LEROBOT_SO101_SETTINGS: dict[str, tuple[int, int, str, bool]] = {
     # name: (factory, LeRobot, why, gripper only)
     "p_coefficient": (32, 16, "a lower position gain keeps the arm from shaking", False),
-    "max_torque_limit": (1000, 500, "half torque, so a gripping jaw does not burn its servo", True),
+    "max_torque_limit": (
+        1000,
+        500,
+        "half torque, so a gripping jaw does not burn its servo",
+        True,
+    ),
     "protection_current": (500, 250, "half current, for the same reason", True),
     "overload_torque": (80, 25, "the gripper backs off to 25 % when overloaded", True),
 }
@@ -75,19 +80,27 @@ def check_servo_settings(
         for register, value in want.items():
             label = CALIBRATION_REGISTERS.get(register, register)
             if register not in got:
-                return SettingsVerdict(False, f"{who}: this protocol cannot read {label}; remove it from the file", True)
+                return SettingsVerdict(
+                    False,
+                    f"{who}: this protocol cannot read {label}; remove it from the file",
+                    True,
+                )
             if got[register] != value:
                 return SettingsVerdict(
                     False,
-                    f"{who}: {label} reads {got[register]}, the calibration file says {value} - the servo "
-                    "was re-homed or swapped; recalibrate (robot-touch calibrate) before moving the arm",
+                    f"{who}: {label} reads {got[register]}, the calibration file says {value}"
+                    " - the servo was re-homed or swapped; recalibrate (robot-touch calibrate) "
+                    "before moving the arm",
                     True,
                 )
     return SettingsVerdict(True)
 
 
-def describe_settings(settings: Mapping[int, Mapping[str, int]], names: Mapping[int, str],
-                      gripper_id: int | None = None) -> list[str]:
+def describe_settings(
+    settings: Mapping[int, Mapping[str, int]],
+    names: Mapping[int, str],
+    gripper_id: int | None = None,
+) -> list[str]:
     """One line per servo: its calibration registers and gains, and a note wherever an
     STS3215 still has a factory value LeRobot's SO follower changes."""
     lines = []

@@ -99,7 +99,9 @@ class SerialBridgeNode(Node):
             torque_on_start=p["torque_on_start"],
             status_period=p["status_period"],
             servo_settings={
-                j.servo_id: dict(calibration[j.name].servo) for j in joints if calibration[j.name].servo
+                j.servo_id: dict(calibration[j.name].servo)
+                for j in joints
+                if calibration[j.name].servo
             },
         )
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)

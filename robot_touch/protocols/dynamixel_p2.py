@@ -90,7 +90,9 @@ class DynamixelP2Bus(SdkBus):
     comm_success: ClassVar[int] = dxl.COMM_SUCCESS
     comm_rx_timeout: ClassVar[int] = dxl.COMM_RX_TIMEOUT
     torque_register: ClassVar[dxt.Register] = dxt.TORQUE_ENABLE
-    settings_block: ClassVar[dxt.Register] = dxt.Register(0, dxt.POSITION_P_GAIN.address + 2, False)
+    settings_block: ClassVar[dxt.Register] = dxt.Register(
+        0, dxt.POSITION_P_GAIN.address + 2, False
+    )
     settings: ClassVar[Mapping[str, tuple[dxt.Register, Any]]] = _SETTINGS
 
     #: last status error byte each servo returned (bit 7 = hardware alert)

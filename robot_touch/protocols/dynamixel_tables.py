@@ -89,7 +89,14 @@ DRIVE_MODE_REVERSE = 0x01
 
 #: Baud Rate (8) code -> bits per second
 BAUD_RATES: dict[int, int] = {
-    0: 9_600, 1: 57_600, 2: 115_200, 3: 1_000_000, 4: 2_000_000, 5: 3_000_000, 6: 4_000_000, 7: 4_500_000,
+    0: 9_600,
+    1: 57_600,
+    2: 115_200,
+    3: 1_000_000,
+    4: 2_000_000,
+    5: 3_000_000,
+    6: 4_000_000,
+    7: 4_500_000,
 }
 
 #: unit of Goal/Present Velocity, Velocity Limit, Profile Velocity: 0.229 rev/min
@@ -164,13 +171,17 @@ POSITION_TRAJECTORY = Register(140, 4, False, signed=True)
 PRESENT_INPUT_VOLTAGE = Register(144, 2, False)  # 0.1 V
 PRESENT_TEMPERATURE = Register(146, 1, False)  # degrees Celsius
 
-REGISTERS: tuple[Register, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Register))
+REGISTERS: tuple[Register, ...] = tuple(
+    v for v in dict(globals()).values() if isinstance(v, Register)
+)
 
 #: Indirect Address n (2 bytes, initial value: its Indirect Data byte's address) -> the
 #: Indirect Data byte that reads and writes the address it holds: 1..28 and 29..56.
 INDIRECT_BLOCKS: tuple[tuple[int, int, int], ...] = ((168, 224, 28), (578, 634, 28))
 INDIRECT_ADDRESSES: tuple[Register, ...] = tuple(
-    Register(first + 2 * i, 2, True, data + i) for first, data, count in INDIRECT_BLOCKS for i in range(count)
+    Register(first + 2 * i, 2, True, data + i)
+    for first, data, count in INDIRECT_BLOCKS
+    for i in range(count)
 )
 INDIRECT_DATA: tuple[Register, ...] = tuple(
     Register(data + i, 1) for _first, data, count in INDIRECT_BLOCKS for i in range(count)

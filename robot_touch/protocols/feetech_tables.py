@@ -141,10 +141,14 @@ TABLE_SIZE = 87
 #: First address of the SRAM area (everything before it is EEPROM)
 SRAM_START = TORQUE_ENABLE.address
 
-REGISTERS: tuple[Register, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Register))
+REGISTERS: tuple[Register, ...] = tuple(
+    v for v in dict(globals()).values() if isinstance(v, Register)
+)
 
 #: One sync read from Present Position through Moving covers every field read_status needs.
-STATUS_BLOCK = Register(PRESENT_POSITION.address, MOVING.address + 1 - PRESENT_POSITION.address, False)
+STATUS_BLOCK = Register(
+    PRESENT_POSITION.address, MOVING.address + 1 - PRESENT_POSITION.address, False
+)
 
 GOAL_SIGN_BIT = 15
 POSITION_SIGN_BIT = 15
@@ -158,7 +162,14 @@ PHASE_FEEDBACK_REVERSED = 0x80
 
 #: Baud Rate (6) code -> bits per second (memory table)
 BAUD_RATES: dict[int, int] = {
-    0: 1_000_000, 1: 500_000, 2: 250_000, 3: 128_000, 4: 115_200, 5: 76_800, 6: 57_600, 7: 38_400,
+    0: 1_000_000,
+    1: 500_000,
+    2: 250_000,
+    3: 128_000,
+    4: 115_200,
+    5: 76_800,
+    6: 57_600,
+    7: 38_400,
 }
 
 # Error bits of the status packet's error byte and of "Servo status" (65). The STS memory

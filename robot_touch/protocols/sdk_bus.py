@@ -112,7 +112,8 @@ class SdkBus(ServoBus):
             values = {}
             for name, (register, decode) in self.settings.items():
                 start = register.address - self.settings_block.address
-                values[name] = decode(int.from_bytes(block[start : start + register.size], "little"))
+                raw = int.from_bytes(block[start : start + register.size], "little")
+                values[name] = decode(raw)
             out[servo_id] = values
         return out
 

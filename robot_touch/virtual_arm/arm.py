@@ -33,7 +33,9 @@ def servo_for_joint(spec: JointSpec, mounting: Calibration | None = None) -> Ser
     )
 
 
-def build_mounting(profile: ArmProfile, overrides: Mapping[str, Calibration] | None = None) -> dict[str, Calibration]:
+def build_mounting(
+    profile: ArmProfile, overrides: Mapping[str, Calibration] | None = None
+) -> dict[str, Calibration]:
     """Joint name -> how its servo is mounted: the profile's calibration unless overridden."""
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - {spec.name for spec in profile.all_joints})
@@ -42,7 +44,9 @@ def build_mounting(profile: ArmProfile, overrides: Mapping[str, Calibration] | N
     return {spec.name: overrides.get(spec.name, spec.calibration) for spec in profile.all_joints}
 
 
-def build_servos(profile: ArmProfile, mounting: Mapping[str, Calibration] | None = None) -> dict[int, ServoModel]:
+def build_servos(
+    profile: ArmProfile, mounting: Mapping[str, Calibration] | None = None
+) -> dict[int, ServoModel]:
     """Servo id (or PWM channel) -> model, for every joint of ``profile`` (gripper included)."""
     mounts = build_mounting(profile, mounting)
     return {spec.servo_id: servo_for_joint(spec, mounts[spec.name]) for spec in profile.all_joints}

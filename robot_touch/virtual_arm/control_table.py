@@ -39,7 +39,9 @@ def put_register(table: bytearray, register: Register, value: int, signed: bool 
 
 def get_register(table: bytearray, register: Register, signed: bool = False) -> int:
     """The little-endian value of ``register`` in ``table``."""
-    return int.from_bytes(table[register.address : register.address + register.size], "little", signed=signed)
+    return int.from_bytes(
+        table[register.address : register.address + register.size], "little", signed=signed
+    )
 
 
 def overlaps(address: int, end: int, register: Register) -> bool:
@@ -70,7 +72,9 @@ class ControlTableDevice(DeviceEmulator):
     (``_take_frames``).
     """
 
-    def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(servos, options)
         self._buffer = bytearray()
         self._idle = 0.0  # seconds since bytes last arrived (advanced by step)

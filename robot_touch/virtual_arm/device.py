@@ -83,7 +83,9 @@ class ServoModel:
             self.position += max(-self.speed * dt, min(self.speed * dt, delta))
             return
         # trapezoidal profile: accelerate up to the speed limit, brake in time for the goal
-        wanted = math.copysign(min(self.speed, math.sqrt(2.0 * self.acceleration * abs(delta))), delta)
+        wanted = math.copysign(
+            min(self.speed, math.sqrt(2.0 * self.acceleration * abs(delta))), delta
+        )
         change = self.acceleration * dt
         step = (self.velocity + max(-change, min(change, wanted - self.velocity))) * dt
         if step * delta > 0 and abs(step) >= abs(delta):
@@ -110,7 +112,9 @@ class DeviceEmulator(ABC):
     #: registry name, identical to the host-side backend's
     name: ClassVar[str] = ""
 
-    def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
+    ) -> None:
         self.servos = dict(servos)
         self.options = dict(options or {})
 

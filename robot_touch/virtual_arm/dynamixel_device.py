@@ -41,6 +41,9 @@ Emulator assumptions (the e-Manual does not say): the reverse bit mirrors the re
 within the turn (4095 - position) so that Position Control Mode keeps its 0..4,095 range;
 a reboot takes 0.3 s. Not emulated: current and PWM control (the servo holds still), the
 time-based profile, Bus Watchdog, present current and PWM (read 0).
+
+(Over 400 lines: the servo's table semantics and its single-servo instructions belong
+together; the group instructions are in :mod:`robot_touch.virtual_arm.dynamixel_group`.)
 """
 from __future__ import annotations
 
@@ -50,6 +53,7 @@ from typing import Any, ClassVar, Mapping
 from robot_touch.protocols import dynamixel_tables as dxt
 from robot_touch.protocols.packet_utils import dxl_crc16, dxl_packet, dxl_unstuff
 from robot_touch.virtual_arm.control_table import ControlTableDevice, Unit, overlaps
+from robot_touch.virtual_arm.dynamixel_group import GroupInstructions
 from robot_touch.virtual_arm.control_table import get_register as _get
 from robot_touch.virtual_arm.control_table import put_register as _put
 from robot_touch.virtual_arm.device import ServoModel
@@ -65,10 +69,15 @@ _INITIAL = bytearray(dxt.TABLE_SIZE)
 for _reg in dxt.REGISTERS + dxt.INDIRECT_ADDRESSES + dxt.INDIRECT_DATA:
     if _reg.writable:
         _WRITABLE[_reg.address : _reg.address + _reg.size] = b"\x01" * _reg.size
-    _INITIAL[_reg.address : _reg.address + _reg.size] = _reg.default.to_bytes(_reg.size, "little", signed=_reg.signed)
-_INDIRECT = {reg.address: first + 2 * (reg.address - data)
-             for first, data, count in dxt.INDIRECT_BLOCKS for reg in dxt.INDIRECT_DATA
-             if data <= reg.address < data + count}
+    _INITIAL[_reg.address : _reg.address + _reg.size] = _reg.default.to_bytes(
+        _reg.size, "little", signed=_reg.signed
+    )
+_INDIRECT = {
+    reg.address: first + 2 * (reg.address - data)
+    for first, data, count in dxt.INDIRECT_BLOCKS
+    for reg in dxt.INDIRECT_DATA
+    if data <= reg.address < data + count
+}
 _EXTENDED_MODES = (dxt.MODE_EXTENDED_POSITION, dxt.MODE_CURRENT_POSITION)
 _INT32 = (-(1 << 31), (1 << 31) - 1)
 _BAUD_CODES = {bps: code for code, bps in dxt.BAUD_RATES.items()}
@@ -78,7 +87,7 @@ def _int32(value: float) -> int:
     return max(_INT32[0], min(_INT32[1], round(value)))
 
 
-class DynamixelP2Device(ControlTableDevice):
+class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     """Protocol 2.0 device side for a bus of X-series servos.
 
     Args:
@@ -93,7 +102,9 @@ class DynamixelP2Device(ControlTableDevice):
 
     name: ClassVar[str] = "dynamixel_p2"
 
-    def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
+    ) -> None:
         options = dict(options or {})
         supply = float(options.get("supply_voltage", 12.0))
         default_voltage = ServoModel.__dataclass_fields__["voltage"].default
@@ -107,9 +118,15 @@ class DynamixelP2Device(ControlTableDevice):
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
         baud = int(self.options.get("baudrate", dxt.BAUD_RATES[dxt.BAUD_RATE.default]))
         if baud not in _BAUD_CODES:
-            raise ValueError(f"an X-series servo cannot run at {baud} baud (rates: {sorted(_BAUD_CODES)})")
+            raise ValueError(
+                f"an X-series servo cannot run at {baud} baud (rates: {sorted(_BAUD_CODES)})"
+            )
         persisted = bytearray(_INITIAL)
-        _put(persisted, dxt.MODEL_NUMBER, int(self.options.get("model_number", dxt.XM430_W350_MODEL_NUMBER)))
+        _put(
+            persisted,
+            dxt.MODEL_NUMBER,
+            int(self.options.get("model_number", dxt.XM430_W350_MODEL_NUMBER)),
+        )
         _put(persisted, dxt.FIRMWARE, int(self.options.get("firmware", dxt.FIRMWARE_VERSION)))
         _put(persisted, dxt.ID, servo_id)
         _put(persisted, dxt.BAUD_RATE, _BAUD_CODES[baud])
@@ -145,7 +162,10 @@ class DynamixelP2Device(ControlTableDevice):
 
     def _offset(self, unit: Unit) -> int:
         offset = _get(unit.table, dxt.HOMING_OFFSET, signed=True)
-        if unit.table[dxt.OPERATING_MODE.address] == dxt.MODE_POSITION and abs(offset) > dxt.POSITION_MODE_OFFSET_LIMIT:
+        if (
+            unit.table[dxt.OPERATING_MODE.address] == dxt.MODE_POSITION
+            and abs(offset) > dxt.POSITION_MODE_OFFSET_LIMIT
+        ):
             return 0  # e-Manual: ignored in Position Control Mode
         return offset
 
@@ -167,7 +187,9 @@ class DynamixelP2Device(ControlTableDevice):
         profile = _get(table, dxt.PROFILE_VELOCITY)
         cap = min(limit, profile) if profile else limit
         servo.speed = min(MAX_SPEED, cap * dxt.VELOCITY_UNIT_RPM * _RPM) if cap else MAX_SPEED
-        servo.acceleration = _get(table, dxt.PROFILE_ACCELERATION) * dxt.ACCELERATION_UNIT_RPM2 * _RPM / 60.0
+        servo.acceleration = (
+            _get(table, dxt.PROFILE_ACCELERATION) * dxt.ACCELERATION_UNIT_RPM2 * _RPM / 60.0
+        )
         mode = table[dxt.OPERATING_MODE.address]
         sign = -1.0 if self._reversed(unit) else 1.0
         if mode == dxt.MODE_POSITION or mode in _EXTENDED_MODES:
@@ -190,7 +212,11 @@ class DynamixelP2Device(ControlTableDevice):
         table, servo = unit.table, unit.servo
         bits = 0
         decivolts = round(servo.voltage * 10)
-        if not _get(table, dxt.MIN_VOLTAGE_LIMIT) <= decivolts <= _get(table, dxt.MAX_VOLTAGE_LIMIT):
+        if (
+            not _get(table, dxt.MIN_VOLTAGE_LIMIT)
+            <= decivolts
+            <= _get(table, dxt.MAX_VOLTAGE_LIMIT)
+        ):
             bits |= 0x01
         if servo.temperature > _get(table, dxt.TEMPERATURE_LIMIT):
             bits |= 0x04
@@ -214,7 +240,12 @@ class DynamixelP2Device(ControlTableDevice):
             if len(buf) < 7:
                 break
             servo_id, length = buf[4], buf[5] | buf[6] << 8
-            if buf[3] != 0x00 or servo_id in (0xFD, 0xFF) or length < 3 or length + 7 > dxt.MAX_PACKET:
+            if (
+                buf[3] != 0x00
+                or servo_id in (0xFD, 0xFF)
+                or length < 3
+                or length + 7 > dxt.MAX_PACKET
+            ):
                 # FF FF FD FD is stuffed data, not a header; the rest cannot be a packet
                 del buf[0]
                 continue
@@ -262,8 +293,11 @@ class DynamixelP2Device(ControlTableDevice):
                 pending(unit)
         return [] if broadcast or not answers else [self.collide(answers)]
 
-    def _one(self, unit: Unit, broadcast: bool, instruction: int, params: bytes) -> tuple[int | None, bytes]:
-        """Execute a single-servo instruction on ``unit``: (error number or None for no reply, data)."""
+    def _one(
+        self, unit: Unit, broadcast: bool, instruction: int, params: bytes
+    ) -> tuple[int | None, bytes]:
+        """Execute a single-servo instruction on ``unit``: (error number or None for no
+        reply, data)."""
         if instruction == dxt.INST_READ:
             if broadcast:
                 return None, b""
@@ -324,7 +358,9 @@ class DynamixelP2Device(ControlTableDevice):
         unit.booting = float(self.options.get("boot_time", BOOT_TIME))
 
     def _factory_reset(self, unit: Unit, option: int) -> None:
-        keep = {dxt.RESET_ALL: (), dxt.RESET_ALL_BUT_ID: (dxt.ID,)}.get(option, (dxt.ID, dxt.BAUD_RATE))
+        keep = {dxt.RESET_ALL: (), dxt.RESET_ALL_BUT_ID: (dxt.ID,)}.get(
+            option, (dxt.ID, dxt.BAUD_RATE)
+        )
         kept = {reg: _get(unit.persisted, reg) for reg in keep}
         identity = unit.persisted[: dxt.FIRMWARE.address + 1]  # model and firmware stay
         unit.persisted[:] = _INITIAL
@@ -332,83 +368,6 @@ class DynamixelP2Device(ControlTableDevice):
         for reg, value in kept.items():
             _put(unit.persisted, reg, value)
         self._reboot(unit)
-
-    # -- group instructions ----------------------------------------------------------------
-
-    def _group(self, broadcast: bool, instruction: int, params: bytes) -> list[bytes] | None:
-        """SYNC/BULK/FAST reads and writes; None for any other instruction."""
-        if instruction in (dxt.INST_SYNC_READ, dxt.INST_FAST_SYNC_READ, dxt.INST_SYNC_WRITE):
-            if not broadcast or len(params) < 4:
-                return self._malformed()
-            address, size = params[0] | params[1] << 8, params[2] | params[3] << 8
-            if instruction == dxt.INST_SYNC_WRITE:
-                if size == 0 or (len(params) - 4) % (size + 1):
-                    return self._malformed()
-                for at in range(4, len(params), size + 1):
-                    for unit in self._listening(params[at]):
-                        self._write(unit, address, params[at + 1 : at + 1 + size])
-                return []
-            reads = [(target, address, size) for target in params[4:]]
-        elif instruction in (dxt.INST_BULK_READ, dxt.INST_FAST_BULK_READ):
-            if not broadcast or not params or len(params) % 5:
-                return self._malformed()
-            reads = [(params[at], params[at + 1] | params[at + 2] << 8, params[at + 3] | params[at + 4] << 8)
-                     for at in range(0, len(params), 5)]
-            if len({target for target, _, _ in reads}) != len(reads):
-                return self._malformed()  # e-Manual: one entry per servo
-        elif instruction == dxt.INST_BULK_WRITE:
-            return self._bulk_write(broadcast, params)
-        else:
-            return None
-        fast = instruction in (dxt.INST_FAST_SYNC_READ, dxt.INST_FAST_BULK_READ)
-        return self._fast_read(reads) if fast else self._group_read(reads)
-
-    def _group_read(self, reads: list[tuple[int, int, int]]) -> list[bytes]:
-        replies = []
-        for target, address, size in reads:
-            answers = []
-            for unit in self._listening(target):
-                if unit.table[dxt.STATUS_RETURN_LEVEL.address] >= 1:
-                    error, data = self._read(unit, address, size)
-                    answers.append(self._status(unit, target, error, data))
-            if answers:
-                replies.append(self.collide(answers))
-        return replies
-
-    def _fast_read(self, reads: list[tuple[int, int, int]]) -> list[bytes]:
-        """One status packet built by every listed servo in turn: error, id, data and the CRC
-        of the packet so far each; the last servo's CRC closes the packet."""
-        length = 1 + sum(size + 4 for _, _, size in reads)
-        packet = bytearray(b"\xff\xff\xfd\x00" + bytes((dxt.BROADCAST_ID, length & 0xFF, length >> 8, dxt.INST_STATUS)))
-        for target, address, size in reads:
-            units = self._listening(target)
-            if len(units) != 1 or units[0].table[dxt.STATUS_RETURN_LEVEL.address] < 1:
-                break  # the chain breaks: the host gets a short packet
-            error, data = self._read(units[0], address, size)
-            if units[0].table[dxt.HARDWARE_ERROR_STATUS.address]:
-                error |= dxt.ERR_ALERT
-            packet += bytes((error, target)) + data.ljust(size, b"\x00")
-            crc = dxl_crc16(packet)
-            packet += bytes((crc & 0xFF, crc >> 8))
-        return [bytes(packet)] if len(packet) > 8 else []
-
-    def _bulk_write(self, broadcast: bool, params: bytes) -> list[bytes]:
-        if not broadcast:
-            return self._malformed()
-        entries, at = [], 0
-        while at < len(params):
-            if at + 5 > len(params):
-                return self._malformed()
-            size = params[at + 3] | params[at + 4] << 8
-            end = at + 5 + size
-            if size == 0 or end > len(params):
-                return self._malformed()
-            entries.append((params[at], params[at + 1] | params[at + 2] << 8, params[at + 5 : end]))
-            at = end
-        for target, address, data in entries:
-            for unit in self._listening(target):
-                self._write(unit, address, data)
-        return []
 
     # -- control table ------------------------------------------------------------------
 
@@ -439,7 +398,9 @@ class DynamixelP2Device(ControlTableDevice):
         table = unit.table
         data = bytearray(table[address : address + size])
         for at in range(address, address + size):
-            if at in _INDIRECT:  # Indirect Data: the byte at the address its Indirect Address holds
+            if (
+                at in _INDIRECT
+            ):  # Indirect Data: the byte at the address its Indirect Address holds
                 target = int.from_bytes(table[_INDIRECT[at] : _INDIRECT[at] + 2], "little")
                 data[at - address] = table[target] if target < dxt.TABLE_SIZE else 0
         return 0, bytes(data)
@@ -472,7 +433,9 @@ class DynamixelP2Device(ControlTableDevice):
         if any(overlaps(at, at + 1, dxt.GOAL_POSITION) for at in touched):
             goal = _get(after, dxt.GOAL_POSITION, signed=True)
             if mode == dxt.MODE_POSITION:
-                lower, upper = _get(after, dxt.MIN_POSITION_LIMIT), _get(after, dxt.MAX_POSITION_LIMIT)
+                lower, upper = _get(after, dxt.MIN_POSITION_LIMIT), _get(
+                    after, dxt.MAX_POSITION_LIMIT
+                )
             else:
                 lower, upper = -dxt.EXTENDED_GOAL_LIMIT, dxt.EXTENDED_GOAL_LIMIT
             if mode in (dxt.MODE_POSITION,) + _EXTENDED_MODES and not lower <= goal <= upper:
@@ -491,14 +454,19 @@ class DynamixelP2Device(ControlTableDevice):
         if error:
             return error
         table = unit.table
-        mode_before, torque_before = table[dxt.OPERATING_MODE.address], table[dxt.TORQUE_ENABLE.address]
+        mode_before, torque_before = (
+            table[dxt.OPERATING_MODE.address],
+            table[dxt.TORQUE_ENABLE.address],
+        )
         for at, byte in self._redirect(unit, address, data):
             table[at] = byte
             if at < dxt.EEPROM_END:
                 unit.persisted[at] = byte  # X series: EEPROM writes are kept
         mode = table[dxt.OPERATING_MODE.address]
         entering_position = mode == dxt.MODE_POSITION and mode_before != mode
-        torque_on_in_position = mode == dxt.MODE_POSITION and table[dxt.TORQUE_ENABLE.address] and not torque_before
+        torque_on_in_position = (
+            mode == dxt.MODE_POSITION and table[dxt.TORQUE_ENABLE.address] and not torque_before
+        )
         if entering_position or torque_on_in_position:
             self._reset_turns(unit)
         self._apply(unit)

@@ -88,7 +88,9 @@ class FeetechSTSDevice(ControlTableDevice):
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
         baud = int(self.options.get("baudrate", ft.BAUD_RATES[ft.BAUD_RATE.default]))
         if baud not in _BAUD_CODES:
-            raise ValueError(f"an STS servo cannot run at {baud} baud (rates: {sorted(_BAUD_CODES)})")
+            raise ValueError(
+                f"an STS servo cannot run at {baud} baud (rates: {sorted(_BAUD_CODES)})"
+            )
         persisted = bytearray(_FACTORY)
         _put(persisted, ft.ID, servo_id)
         _put(persisted, ft.BAUD_RATE, _BAUD_CODES[baud])
@@ -100,8 +102,8 @@ class FeetechSTSDevice(ControlTableDevice):
     def _power_on(self, unit: Unit) -> None:
         table = unit.table
         table[:] = bytes(ft.TABLE_SIZE)
-        table[:ft.SRAM_START] = unit.persisted[:ft.SRAM_START]
-        table[ft.GOAL_POSITION_2.address + 2:] = unit.persisted[ft.GOAL_POSITION_2.address + 2:]
+        table[: ft.SRAM_START] = unit.persisted[: ft.SRAM_START]
+        table[ft.GOAL_POSITION_2.address + 2 :] = unit.persisted[ft.GOAL_POSITION_2.address + 2 :]
         _put(table, ft.TORQUE_LIMIT, _get(table, ft.MAX_TORQUE_LIMIT))
         _put(table, ft.LOCK, ft.LOCK.default)
         servo = unit.servo
@@ -150,7 +152,9 @@ class FeetechSTSDevice(ControlTableDevice):
     def _apply(self, unit: Unit) -> None:
         """Turn the table's settings into the model's drive: torque, goal, speed, acceleration."""
         table, servo = unit.table, unit.servo
-        servo.torque_enabled = table[ft.TORQUE_ENABLE.address] == 1 and _get(table, ft.TORQUE_LIMIT) > 0
+        servo.torque_enabled = (
+            table[ft.TORQUE_ENABLE.address] == 1 and _get(table, ft.TORQUE_LIMIT) > 0
+        )
         goal_speed = abs(_signed(table, ft.GOAL_SPEED))
         servo.speed = min(MAX_SPEED, goal_speed) if goal_speed else MAX_SPEED
         servo.acceleration = table[ft.ACCELERATION.address] * ACCELERATION_UNIT
@@ -217,7 +221,9 @@ class FeetechSTSDevice(ControlTableDevice):
         if instruction == ft.INST_READ:
             if broadcast or len(params) != 2:
                 return self._malformed()
-            replies = [r for u in units if (r := self._read_reply(u, servo_id, params[0], params[1]))]
+            replies = [
+                r for u in units if (r := self._read_reply(u, servo_id, params[0], params[1]))
+            ]
         elif instruction in (ft.INST_WRITE, ft.INST_REG_WRITE):
             if len(params) < 2:
                 return self._malformed()
@@ -247,7 +253,9 @@ class FeetechSTSDevice(ControlTableDevice):
             return []
         elif instruction == ft.INST_RESET:
             for unit in units:
-                unit.extra["turns"] = math.floor(unit.servo.position / ft.RESOLUTION) * ft.RESOLUTION
+                unit.extra["turns"] = (
+                    math.floor(unit.servo.position / ft.RESOLUTION) * ft.RESOLUTION
+                )
                 replies += self._ack(unit, servo_id)
         elif instruction == ft.INST_CALIBRATE:
             if len(params) not in (0, 2):
@@ -257,7 +265,9 @@ class FeetechSTSDevice(ControlTableDevice):
                 self._calibrate(unit, target)
                 replies += self._ack(unit, servo_id)
         else:
-            return self._malformed()  # unknown instruction: the FT-SCS error byte has no code for it
+            return (
+                self._malformed()
+            )  # unknown instruction: the FT-SCS error byte has no code for it
         self._index()  # an id written takes effect after the reply, sent from the old id
         if broadcast or not replies:
             return []
@@ -269,13 +279,22 @@ class FeetechSTSDevice(ControlTableDevice):
         address, size = params[0], params[1]
         replies = []
         for target in params[2:]:
-            answers = [r for u in self._listening(target) if (r := self._read_reply(u, target, address, size))]
+            answers = [
+                r
+                for u in self._listening(target)
+                if (r := self._read_reply(u, target, address, size))
+            ]
             if answers:
                 replies.append(self.collide(answers))
         return replies
 
     def _sync_write(self, broadcast: bool, params: bytes) -> list[bytes]:
-        if not broadcast or len(params) < 2 or params[1] == 0 or (len(params) - 2) % (params[1] + 1):
+        if (
+            not broadcast
+            or len(params) < 2
+            or params[1] == 0
+            or (len(params) - 2) % (params[1] + 1)
+        ):
             return self._malformed()
         address, size = params[0], params[1]
         for at in range(2, len(params), size + 1):
@@ -324,7 +343,11 @@ class FeetechSTSDevice(ControlTableDevice):
         if end > ft.TABLE_SIZE:
             return
         table = unit.table
-        keep = table[ft.LOCK.address] == 0 or overlaps(address, end, ft.LOCK) and data[ft.LOCK.address - address] == 0
+        keep = (
+            table[ft.LOCK.address] == 0
+            or overlaps(address, end, ft.LOCK)
+            and data[ft.LOCK.address - address] == 0
+        )
         for at, byte in enumerate(data, address):
             if _WRITABLE[at]:
                 table[at] = byte
@@ -348,7 +371,7 @@ class FeetechSTSDevice(ControlTableDevice):
         """Factory values in the EEPROM area, the id kept (and the servo at 1 Mbps)."""
         servo_id = self._unit_id(unit)
         for table in (unit.table, unit.persisted):
-            table[:ft.SRAM_START] = _FACTORY[:ft.SRAM_START]
-            table[ft.GOAL_POSITION_2.address + 2:] = _FACTORY[ft.GOAL_POSITION_2.address + 2:]
+            table[: ft.SRAM_START] = _FACTORY[: ft.SRAM_START]
+            table[ft.GOAL_POSITION_2.address + 2 :] = _FACTORY[ft.GOAL_POSITION_2.address + 2 :]
             _put(table, ft.ID, servo_id)
         self._apply(unit)

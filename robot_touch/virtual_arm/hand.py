@@ -55,10 +55,18 @@ class Hand:
             return self.arm.joint_servos[joint]
         except KeyError:
             known = ", ".join(self.arm.joint_servos)
-            raise HandError(f"{joint!r} is not a joint of {self.arm.profile.name} (joints: {known})") from None
+            raise HandError(
+                f"{joint!r} is not a joint of {self.arm.profile.name} (joints: {known})"
+            ) from None
 
-    def move(self, joint: str, position: float, speed: float = HAND_SPEED, wait: bool = True,
-             timeout: float = MOVE_TIMEOUT) -> float:
+    def move(
+        self,
+        joint: str,
+        position: float,
+        speed: float = HAND_SPEED,
+        wait: bool = True,
+        timeout: float = MOVE_TIMEOUT,
+    ) -> float:
         """Turn ``joint`` (torque off) to ``position`` (rad, or m) at ``speed``; with ``wait``,
         return once it is there. Returns the joint's true position.
 
@@ -72,7 +80,9 @@ class Hand:
 
         def push() -> None:
             if servo.torque_enabled:
-                raise HandError(f"{joint} holds torque: release it (torque off) before moving it by hand")
+                raise HandError(
+                    f"{joint} holds torque: release it (torque off) before moving it by hand"
+                )
             servo.push(cal.to_raw(float(position)), speed * cal.units_per_rad)
 
         self.arm.call(push)
@@ -160,7 +170,9 @@ def answer(hand: Hand, line: bytes) -> dict[str, Any]:
         op = request.get("op")
         if op == "move":
             position = hand.move(
-                str(request.get("joint")), _number(request, "to"), _number(request, "speed", HAND_SPEED)
+                str(request.get("joint")),
+                _number(request, "to"),
+                _number(request, "speed", HAND_SPEED),
             )
             return {"ok": True, "joint": request.get("joint"), "position": position}
         if op == "state":
@@ -215,7 +227,9 @@ def _is_stale_socket(path: str) -> bool:
     return False
 
 
-def request(path: str | Path, message: dict[str, Any], timeout: float = MOVE_TIMEOUT + 5.0) -> dict[str, Any]:
+def request(
+    path: str | Path, message: dict[str, Any], timeout: float = MOVE_TIMEOUT + 5.0
+) -> dict[str, Any]:
     """Send one request on the control channel at ``path``; its answer.
 
     Raises:
@@ -228,7 +242,9 @@ def request(path: str | Path, message: dict[str, Any], timeout: float = MOVE_TIM
             sock.sendall(json.dumps(message).encode() + b"\n")
             reply = sock.makefile("rb").readline()
         except OSError as exc:
-            raise HandError(f"no virtual arm answers on {path} ({exc.strerror or exc}); is it running?") from None
+            raise HandError(
+                f"no virtual arm answers on {path} ({exc.strerror or exc}); is it running?"
+            ) from None
     try:
         return json.loads(reply)
     except ValueError:

@@ -68,7 +68,9 @@ class MaestroDevice(DeviceEmulator):
         low, high = self.options.get("channel_range_us", FACTORY_RANGE_US)
         self.channel_range = (float(low), float(high))
         if not 0 < self.channel_range[0] < self.channel_range[1]:
-            raise ValueError(f"channel_range_us must be [min, max] with 0 < min < max, got {[low, high]}")
+            raise ValueError(
+                f"channel_range_us must be [min, max] with 0 < min < max, got {[low, high]}"
+            )
         #: the error register (guide 4.e), cleared by Get Errors
         self.errors = 0
         self._packet = bytearray()
@@ -199,7 +201,8 @@ class MaestroDevice(DeviceEmulator):
             servo.torque_enabled = False  # 0 stops the pulses (guide, "Set Target")
         else:
             servo.torque_enabled = True
-            servo.set_goal(min(self.channel_range[1], max(self.channel_range[0], quarter_us / 4.0)))
+            low, high = self.channel_range
+            servo.set_goal(min(high, max(low, quarter_us / 4.0)))
 
     def _set_speed(self, channel: int, speed: int) -> None:
         servo = self.servos.get(channel)

@@ -14,6 +14,9 @@ The arm has a hand (:attr:`VirtualArm.hand`, :mod:`robot_touch.virtual_arm.hand`
 released joints and reads the true servo state, and, with ``control``, a control channel
 (a Unix socket) through which other processes use it. The host's line speed is read from
 the pty (Linux ``TCGETS2``), so a servo set to another baud rate hears nothing.
+
+(Over 400 lines: one serving loop owns the pty, the faults, the replug and the calls other
+threads make into it; split, each part would need the loop's private state.)
 """
 from __future__ import annotations
 
@@ -141,12 +144,14 @@ class VirtualArm:
         self.joint_servos: dict[str, ServoModel] = {
             spec.name: self.servos[spec.servo_id] for spec in self.profile.all_joints
         }
-        if options is None:
-            options = dict(self.profile.protocol_options)
-            same = self.protocol == self.profile.protocol
-            options.setdefault("baudrate", self.profile.baudrate if same else get_bus_class(self.protocol).default_baudrate)
+        options = dict(self.profile.protocol_options if options is None else options)
+        same = self.protocol == self.profile.protocol
+        options.setdefault(
+            "baudrate",
+            self.profile.baudrate if same else get_bus_class(self.protocol).default_baudrate,
+        )
         try:
-            self.device: DeviceEmulator = device_class(self.servos, dict(options))
+            self.device: DeviceEmulator = device_class(self.servos, options)
         except (TypeError, ValueError) as exc:
             raise VirtualArmError(f"{self.protocol} device: bad protocol_options: {exc}") from None
         #: moves released joints and reads the true servo state (tests, the control channel)
@@ -233,14 +238,20 @@ class VirtualArm:
     def call(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` in the serving thread, between two packets, and return its result
         (directly when the arm is not running): how other threads touch the servos."""
-        if self._thread is None or not self._thread.is_alive() or threading.current_thread() is self._thread:
+        if (
+            self._thread is None
+            or not self._thread.is_alive()
+            or threading.current_thread() is self._thread
+        ):
             return function()
         done = threading.Event()
         result: list[Any] = []
         self._requests.append((function, done, result))
         self._poke()
         if not done.wait(timeout=5.0):
-            raise VirtualArmError(f"virtual arm did not run {getattr(function, '__name__', function)} within 5 s")
+            raise VirtualArmError(
+                f"virtual arm did not run {getattr(function, '__name__', function)} within 5 s"
+            )
         if result and isinstance(result[0], BaseException):
             raise result[0]
         return result[0] if result else None

@@ -10,8 +10,9 @@ Commands:
       the ranges given instead of recorded by hand; saves LeRobot's calibration JSON
   so101-configure PORT CAL.json               SOFollower.configure()'s register writes
   so101-read PORT CAL.json                    is_calibrated, and the normalised positions
-  xm430-roundtrip PORT                        DynamixelMotorsBus: write and read back a
-      calibration with a reversed servo, then the present positions
+  xm430-roundtrip PORT                        DynamixelMotorsBus: write (drive modes as the
+      Koch follower does, then write_calibration) and read back a calibration with a
+      reversed servo, then the present positions
 """
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ SO101 = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_rol
 
 def so101_bus(port: str, calibration: dict | None = None) -> FeetechMotorsBus:
     motors = {
-        name: Motor(i + 1, "sts3215", MotorNormMode.RANGE_0_100 if name == "gripper" else MotorNormMode.DEGREES)
+        name: Motor(
+            i + 1,
+            "sts3215",
+            MotorNormMode.RANGE_0_100 if name == "gripper" else MotorNormMode.DEGREES,
+        )
         for i, name in enumerate(SO101)
     }
     return FeetechMotorsBus(port, motors, calibration)
@@ -50,13 +55,20 @@ def main(argv: list[str]) -> dict:
             bus.write("Operating_Mode", motor, 0)
         homings = bus.set_half_turn_homings()
         calibration = {
-            name: MotorCalibration(id=m.id, drive_mode=0, homing_offset=homings[name],
-                                   range_min=ranges[name][0], range_max=ranges[name][1])
+            name: MotorCalibration(
+                id=m.id,
+                drive_mode=0,
+                homing_offset=homings[name],
+                range_min=ranges[name][0],
+                range_max=ranges[name][1],
+            )
             for name, m in bus.motors.items()
         }
         bus.write_calibration(calibration)
         with open(argv[3], "w") as f:
-            json.dump({name: dataclasses.asdict(c) for name, c in calibration.items()}, f, indent=4)
+            json.dump(
+                {name: dataclasses.asdict(c) for name, c in calibration.items()}, f, indent=4
+            )
         bus.disconnect(disable_torque=False)
         return {"homings": homings}
     if command == "so101-configure":
@@ -85,15 +97,27 @@ def main(argv: list[str]) -> dict:
         bus.disconnect(disable_torque=False)
         return result
     if command == "xm430-roundtrip":
-        motors = {f"joint{i}": Motor(10 + i, "xm430-w350", MotorNormMode.DEGREES) for i in range(1, 6)}
+        motors = {
+            f"joint{i}": Motor(10 + i, "xm430-w350", MotorNormMode.DEGREES) for i in range(1, 6)
+        }
         bus = DynamixelMotorsBus(port, motors)
         bus.connect()
         bus.disable_torque()
         written = {
-            name: MotorCalibration(id=m.id, drive_mode=int(name == "joint3"), homing_offset=-100 * m.id,
-                                   range_min=500, range_max=3500)
+            name: MotorCalibration(
+                id=m.id,
+                drive_mode=int(name == "joint3"),
+                homing_offset=-50 * m.id,
+                range_min=500,
+                range_max=3500,
+            )
             for name, m in motors.items()
         }
+        for (
+            name,
+            calibration,
+        ) in written.items():  # as LeRobot's Koch follower sets its drive modes
+            bus.write("Drive_Mode", name, calibration.drive_mode)
         bus.write_calibration(written)
         back = bus.read_calibration()
         result = {

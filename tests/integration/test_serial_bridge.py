@@ -208,7 +208,8 @@ def test_torque_service_releases_and_reenables_without_a_jump(probe, noisy):
     moved = raw_goal(SPECS[1], 0.4)
     arm.hand.move(SPECS[1].name, 0.4, speed=8.0)  # a person moves the released arm, then lets go
     # joint_states show it at rest where the hand left it (to the servo's step)
-    wait_for(lambda: abs(probe.latest().position[1] - 0.4) < 1.5 / RAW_PER_RAD, 5, "joint_states following the hand")
+    at_rest = 1.5 / RAW_PER_RAD
+    wait_for(lambda: abs(probe.latest().position[1] - 0.4) < at_rest, 5, "joint_states at rest")
     reply = probe.set_torque(True)
     assert reply.success and reply.message == "torque enabled"
     lift = arm.servos[SPECS[1].servo_id]

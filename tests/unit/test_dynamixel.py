@@ -29,7 +29,9 @@ H = bytes.fromhex
 BCAST = dxt.BROADCAST_ID
 
 
-def make_device(ids=(1, 2, 3), position: float = 2048.0, torque: bool = True, **options) -> DynamixelP2Device:
+def make_device(
+    ids=(1, 2, 3), position: float = 2048.0, torque: bool = True, **options
+) -> DynamixelP2Device:
     """Servos at their factory settings (torque off at power-on), then, with ``torque``,
     switched on as a host does before moving them."""
     servos = {i: ServoModel(i, position, position, 2000.0, voltage=12.0) for i in ids}
@@ -300,7 +302,11 @@ def test_write_outside_position_limits_is_refused():
 
 @pytest.mark.parametrize(
     "packet",
-    [write(1, dxt.PRESENT_POSITION, 5), write(1, dxt.MAX_POSITION_LIMIT, 3000), read(1, dxt.Register(660, 4))],
+    [
+        write(1, dxt.PRESENT_POSITION, 5),
+        write(1, dxt.MAX_POSITION_LIMIT, 3000),
+        read(1, dxt.Register(660, 4)),
+    ],
     ids=["read_only", "eeprom_with_torque_on", "beyond_table"],
 )
 def test_access_errors(packet):

@@ -41,11 +41,17 @@ def sts(ids=(1, 2), position: float = 2048.0, **options) -> FeetechSTSDevice:
 def ft_write(servo_id: int, register: ft.Register, value: int) -> bytes:
     if register.sign_bit is not None:
         value = to_sign_magnitude(value, register.sign_bit)
-    return feetech_packet(servo_id, ft.INST_WRITE, bytes((register.address,)) + value.to_bytes(register.size, "little"))
+    return feetech_packet(
+        servo_id,
+        ft.INST_WRITE,
+        bytes((register.address,)) + value.to_bytes(register.size, "little"),
+    )
 
 
 def ft_read(device, servo_id: int, register: ft.Register) -> int | None:
-    replies = device.feed(feetech_packet(servo_id, ft.INST_READ, bytes((register.address, register.size))))
+    replies = device.feed(
+        feetech_packet(servo_id, ft.INST_READ, bytes((register.address, register.size)))
+    )
     if not replies:
         return None
     (reply,) = replies
@@ -57,7 +63,11 @@ def ft_read(device, servo_id: int, register: ft.Register) -> int | None:
 def test_sts_registers_hold_the_memory_tables_factory_values():
     device = sts(ids=(3,))
     for register in ft.REGISTERS:
-        if register.writable or register in (ft.FIRMWARE_MAJOR, ft.FIRMWARE_MINOR, ft.MODEL_NUMBER):
+        if register.writable or register in (
+            ft.FIRMWARE_MAJOR,
+            ft.FIRMWARE_MINOR,
+            ft.MODEL_NUMBER,
+        ):
             expected = register.default
             if register is ft.ID:
                 expected = 3  # set when the arm was assembled
@@ -67,8 +77,14 @@ def test_sts_registers_hold_the_memory_tables_factory_values():
                 expected = 2048  # where the servo is, so that torque-on holds it there
             assert ft_read(device, 3, register) == expected, register
     # the measured gaps: firmware 0.0, Torque_Limit/Max_Torque_Limit/P_Coefficient 0
-    assert (ft_read(device, 3, ft.FIRMWARE_MAJOR), ft_read(device, 3, ft.FIRMWARE_MINOR)) == (3, 10)
-    assert ft_read(device, 3, ft.P_COEFFICIENT) == 32 and ft_read(device, 3, ft.MAX_TORQUE_LIMIT) == 1000
+    assert (ft_read(device, 3, ft.FIRMWARE_MAJOR), ft_read(device, 3, ft.FIRMWARE_MINOR)) == (
+        3,
+        10,
+    )
+    assert (
+        ft_read(device, 3, ft.P_COEFFICIENT) == 32
+        and ft_read(device, 3, ft.MAX_TORQUE_LIMIT) == 1000
+    )
     assert ft_read(device, 3, ft.TORQUE_ENABLE) == 0  # released at power-on
 
 
@@ -78,7 +94,9 @@ def test_sts_answers_reads_anywhere_in_its_table_and_only_there():
     assert len(whole) == ft.TABLE_SIZE + 6
     assert ft_read(device, 1, ft.MAXIMUM_ACCELERATION) == ft.MAXIMUM_ACCELERATION.default
     assert device.feed(feetech_packet(1, ft.INST_READ, bytes((ft.TABLE_SIZE - 1, 2)))) == []
-    device.feed(ft_write(1, ft.MAXIMUM_ACCELERATION, 254))  # what LeRobot's configure_motors writes
+    device.feed(
+        ft_write(1, ft.MAXIMUM_ACCELERATION, 254)
+    )  # what LeRobot's configure_motors writes
     assert ft_read(device, 1, ft.MAXIMUM_ACCELERATION) == 254
 
 
@@ -90,7 +108,9 @@ def test_sts_homing_offset_shifts_present_position_as_lerobot_computes_it():
     assert ft_read(device, 1, ft.PRESENT_POSITION) == 2047
     device.feed(ft_write(1, ft.HOMING_OFFSET, -200))
     assert ft_read(device, 1, ft.PRESENT_POSITION) == 2500
-    device.feed(ft_write(1, ft.HOMING_OFFSET, 2000))  # wraps within the turn (single-turn feedback)
+    device.feed(
+        ft_write(1, ft.HOMING_OFFSET, 2000)
+    )  # wraps within the turn (single-turn feedback)
     assert ft_read(device, 1, ft.PRESENT_POSITION) == (2300 - 2000) % 4096
     assert device.servos[1].position == 2300.0  # the registers never move the servo
 
@@ -108,7 +128,9 @@ def test_sts_goal_in_the_offset_frame_and_clamped_to_the_limit_registers():
     assert servo.position == pytest.approx(2600)  # actual = present + offset
     device.feed(ft_write(1, ft.GOAL_POSITION, 1000))
     settle(device)
-    assert ft_read(device, 1, ft.PRESENT_POSITION) == 1000 and servo.position == pytest.approx(1100)
+    assert ft_read(device, 1, ft.PRESENT_POSITION) == 1000 and servo.position == pytest.approx(
+        1100
+    )
 
 
 def test_sts_reversed_feedback_phase_mirrors_the_reading_and_the_drive():
@@ -168,9 +190,14 @@ def test_sts_servos_given_one_id_collide_on_the_wire():
     device = sts(ids=(1, 2))
     device.servos[2].position = 1000.0
     device.feed(ft_write(2, ft.ID, 1))
-    (reply,) = device.feed(feetech_packet(1, ft.INST_READ, bytes((ft.PRESENT_POSITION.address, 2))))
+    (reply,) = device.feed(
+        feetech_packet(1, ft.INST_READ, bytes((ft.PRESENT_POSITION.address, 2)))
+    )
     # two servos answered at once: neither's reply arrives intact
-    assert reply not in (feetech_packet(1, 0, (2048).to_bytes(2, "little")), feetech_packet(1, 0, (1000).to_bytes(2, "little")))
+    assert reply not in (
+        feetech_packet(1, 0, (2048).to_bytes(2, "little")),
+        feetech_packet(1, 0, (1000).to_bytes(2, "little")),
+    )
     assert feetech_checksum(reply[2:-1]) != reply[-1]
 
 
@@ -186,8 +213,14 @@ def test_sts_baud_change_takes_effect_after_the_reply():
 
 def test_sts_reboot_reloads_ram_and_restore_brings_back_the_factory_values():
     device = sts(position=1000.0)
-    for register, value in ((ft.TORQUE_ENABLE, 1), (ft.ACCELERATION, 50), (ft.GOAL_POSITION, 3000),
-                            (ft.TORQUE_LIMIT, 300), (ft.LOCK, 0), (ft.HOMING_OFFSET, 20)):
+    for register, value in (
+        (ft.TORQUE_ENABLE, 1),
+        (ft.ACCELERATION, 50),
+        (ft.GOAL_POSITION, 3000),
+        (ft.TORQUE_LIMIT, 300),
+        (ft.LOCK, 0),
+        (ft.HOMING_OFFSET, 20),
+    ):
         device.feed(ft_write(1, register, value))
     settle(device, 0.1)
     assert device.feed(feetech_packet(1, ft.INST_REBOOT)) == []  # REBOOT never answers
@@ -214,11 +247,15 @@ def test_sts_unknown_instruction_and_broadcast_read_get_no_reply():
 
 
 def xm(ids=(1, 2), position: float = 2048.0, **options) -> DynamixelP2Device:
-    return DynamixelP2Device({i: ServoModel(i, position, position, 1.0, voltage=12.0) for i in ids}, options)
+    return DynamixelP2Device(
+        {i: ServoModel(i, position, position, 1.0, voltage=12.0) for i in ids}, options
+    )
 
 
 def dx_write(servo_id: int, register: dxt.Register, value: int) -> bytes:
-    data = register.address.to_bytes(2, "little") + value.to_bytes(register.size, "little", signed=value < 0)
+    data = register.address.to_bytes(2, "little") + value.to_bytes(
+        register.size, "little", signed=value < 0
+    )
     return dxl_packet(servo_id, dxt.INST_WRITE, data)
 
 
@@ -247,7 +284,9 @@ def test_xm430_registers_hold_the_emanuals_initial_values():
     device = xm(ids=(11,), baudrate=1_000_000)
     for register in dxt.REGISTERS:
         if register.default or register.writable:
-            expected = {dxt.ID: 11, dxt.BAUD_RATE: 3, dxt.GOAL_POSITION: 2048}.get(register, register.default)
+            expected = {dxt.ID: 11, dxt.BAUD_RATE: 3, dxt.GOAL_POSITION: 2048}.get(
+                register, register.default
+            )
             if register in (dxt.GOAL_PWM, dxt.GOAL_CURRENT, dxt.GOAL_VELOCITY):
                 expected = 0
             assert dx_read(device, 11, register) == expected, register
@@ -261,7 +300,9 @@ def test_xm430_homing_offset_adds_and_position_mode_ignores_large_ones():
     device.feed(dx_write(1, dxt.HOMING_OFFSET, 300))
     assert dx_read(device, 1, dxt.PRESENT_POSITION) == 1300  # Present = Actual + Homing Offset
     device.feed(dx_write(1, dxt.HOMING_OFFSET, 2000))
-    assert dx_read(device, 1, dxt.PRESENT_POSITION) == 1000  # beyond +-1,024: ignored in position mode
+    assert (
+        dx_read(device, 1, dxt.PRESENT_POSITION) == 1000
+    )  # beyond +-1,024: ignored in position mode
     device.feed(dx_write(1, dxt.OPERATING_MODE, dxt.MODE_EXTENDED_POSITION))
     assert dx_read(device, 1, dxt.PRESENT_POSITION) == 3000  # used in extended position mode
 
@@ -274,7 +315,9 @@ def test_xm430_drive_mode_reverse_inverts_present_and_goal():
     device.feed(dx_write(1, dxt.TORQUE_ENABLE, 1))
     device.feed(dx_write(1, dxt.GOAL_POSITION, 4095 - 1500 + 50))
     settle(device)
-    assert device.servos[1].position == pytest.approx(1500)  # a higher goal turned it the other way
+    assert device.servos[1].position == pytest.approx(
+        1500
+    )  # a higher goal turned it the other way
 
 
 def test_xm430_factory_limits_and_extended_mode():
@@ -324,15 +367,25 @@ def test_xm430_id_change_needs_torque_off_and_answers_from_the_old_id():
 def test_xm430_reboot_resets_ram_keeps_eeprom():
     device = xm(position=1000.0)
     device.feed(dx_write(1, dxt.HOMING_OFFSET, 100))
-    for register, value in ((dxt.TORQUE_ENABLE, 1), (dxt.LED, 1), (dxt.PROFILE_VELOCITY, 50),
-                            (dxt.GOAL_POSITION, 3000), (dxt.STATUS_RETURN_LEVEL, 1)):
+    for register, value in (
+        (dxt.TORQUE_ENABLE, 1),
+        (dxt.LED, 1),
+        (dxt.PROFILE_VELOCITY, 50),
+        (dxt.GOAL_POSITION, 3000),
+        (dxt.STATUS_RETURN_LEVEL, 1),
+    ):
         device.feed(dx_write(1, register, value))
     settle(device, 0.2)
-    assert device.feed(dxl_packet(1, dxt.INST_REBOOT)) == []  # status level 1: no status for reboot
+    assert (
+        device.feed(dxl_packet(1, dxt.INST_REBOOT)) == []
+    )  # status level 1: no status for reboot
     settle(device, 0.5)
     at = device.present_position(1)
     assert dx_read(device, 1, dxt.TORQUE_ENABLE) == 0 and dx_read(device, 1, dxt.LED) == 0
-    assert dx_read(device, 1, dxt.PROFILE_VELOCITY) == 0 and dx_read(device, 1, dxt.STATUS_RETURN_LEVEL) == 2
+    assert (
+        dx_read(device, 1, dxt.PROFILE_VELOCITY) == 0
+        and dx_read(device, 1, dxt.STATUS_RETURN_LEVEL) == 2
+    )
     assert dx_read(device, 1, dxt.GOAL_POSITION) == round(at)
     assert dx_read(device, 1, dxt.HOMING_OFFSET) == 100
 
@@ -350,7 +403,10 @@ def test_xm430_factory_reset_options(option, servo_id, baud):
     settle(device, 0.5)
     assert dx_read(device, servo_id, dxt.BAUD_RATE) == baud
     assert dx_read(device, servo_id, dxt.HOMING_OFFSET) == 0
-    assert device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_FACTORY_RESET, bytes((dxt.RESET_ALL,)))) == []
+    assert (
+        device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_FACTORY_RESET, bytes((dxt.RESET_ALL,))))
+        == []
+    )
     settle(device, 0.5)
     assert dx_read(device, servo_id, dxt.ID) == servo_id  # a broadcast "reset all" is ignored
 
@@ -361,11 +417,17 @@ def test_xm430_clear_needs_a_stopped_servo():
     device.feed(dx_write(1, dxt.TORQUE_ENABLE, 1))
     device.feed(dx_write(1, dxt.GOAL_POSITION, 9000 - 8192 + 3000))
     settle(device, 0.05)
-    assert dx_error(device, dxl_packet(1, dxt.INST_CLEAR, dxt.CLEAR_MULTI_TURN)) == dxt.ERR_RESULT_FAIL
+    assert (
+        dx_error(device, dxl_packet(1, dxt.INST_CLEAR, dxt.CLEAR_MULTI_TURN))
+        == dxt.ERR_RESULT_FAIL
+    )
     settle(device, 4.0)
     assert dx_error(device, dxl_packet(1, dxt.INST_CLEAR, dxt.CLEAR_MULTI_TURN)) == 0
     assert 0 <= dx_read(device, 1, dxt.PRESENT_POSITION) < 4096
-    assert dx_error(device, dxl_packet(1, dxt.INST_CLEAR, b"\x01\x00\x00\x00\x00")) == dxt.ERR_DATA_RANGE
+    assert (
+        dx_error(device, dxl_packet(1, dxt.INST_CLEAR, b"\x01\x00\x00\x00\x00"))
+        == dxt.ERR_DATA_RANGE
+    )
 
 
 def test_xm430_bulk_read_write_and_fast_sync_read():
@@ -373,14 +435,18 @@ def test_xm430_bulk_read_write_and_fast_sync_read():
     params = bytes((1, 144, 0, 2, 0, 2, 146, 0, 1, 0))  # the e-Manual's Bulk Read example
     replies = device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_BULK_READ, params))
     assert [dx_status(r)[0] for r in replies] == [1, 2]
-    assert dx_status(replies[0])[2] == (120).to_bytes(2, "little") and dx_status(replies[1])[2] == bytes((32,))
+    assert dx_status(replies[0])[2] == (120).to_bytes(2, "little") and dx_status(replies[1])[
+        2
+    ] == bytes((32,))
     write = bytes((1, 65, 0, 1, 0, 1, 2, 84, 0, 2, 0)) + (640).to_bytes(2, "little")
     assert device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_BULK_WRITE, write)) == []
     assert dx_read(device, 1, dxt.LED) == 1 and dx_read(device, 2, dxt.POSITION_P_GAIN) == 640
     device.servos[2].position = 3000.0
-    (packet,) = device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_FAST_SYNC_READ, bytes((132, 0, 4, 0, 1, 2))))
+    (packet,) = device.feed(
+        dxl_packet(dxt.BROADCAST_ID, dxt.INST_FAST_SYNC_READ, bytes((132, 0, 4, 0, 1, 2)))
+    )
     assert packet[4] == dxt.BROADCAST_ID and dxl_crc16(packet[:-2]) == packet[-2] | packet[-1] << 8
-    first = packet[8:8 + 8]  # error, id, 4 data bytes, the CRC of the packet so far
+    first = packet[8 : 8 + 8]  # error, id, 4 data bytes, the CRC of the packet so far
     assert first[:2] == b"\x00\x01" and int.from_bytes(first[2:6], "little") == 2048
     assert dxl_crc16(packet[:14]) == first[6] | first[7] << 8
     assert packet[16:18] == b"\x00\x02" and int.from_bytes(packet[18:22], "little") == 3000

@@ -42,7 +42,8 @@ def test_chain_home_skeleton_matches_urdf_offsets(chain):
 def _pan_sign(chain) -> float:
     """+1 when shoulder_pan turns counter-clockwise seen from above; the so101 turns the other
     way (so101_new_calib's convention, shared with LeRobot)."""
-    return float(np.sign(chain.joints[[j.name for j in chain.joints].index("shoulder_pan")].axis[2]))
+    pan = next(j for j in chain.joints if j.name == "shoulder_pan")
+    return float(np.sign(pan.axis[2]))
 
 
 def test_pan_turns_the_arm_about_z(chain):
