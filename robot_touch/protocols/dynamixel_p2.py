@@ -25,13 +25,9 @@ from robot_touch.protocols.packet_utils import (
     dxl_needs_stuffing,
     dxl_packet,
 )
-from robot_touch.protocols.sdk_bus import SdkBus
+from robot_touch.protocols.sdk_bus import SdkBus, unsigned
 
 _INT32 = (-(1 << 31), (1 << 31) - 1)
-
-
-def _plain(value: int) -> int:
-    return value
 
 
 def _int32(value: int) -> int:
@@ -40,21 +36,21 @@ def _int32(value: int) -> int:
 
 #: what ``read_settings`` reports: control-table registers (names as in LeRobot's table)
 _SETTINGS = {
-    "model_number": (dxt.MODEL_NUMBER, _plain),
-    "firmware": (dxt.FIRMWARE, _plain),
+    "model_number": (dxt.MODEL_NUMBER, unsigned),
+    "firmware": (dxt.FIRMWARE, unsigned),
     "homing_offset": (dxt.HOMING_OFFSET, _int32),
-    "min_position_limit": (dxt.MIN_POSITION_LIMIT, _plain),
-    "max_position_limit": (dxt.MAX_POSITION_LIMIT, _plain),
-    "drive_mode": (dxt.DRIVE_MODE, _plain),
-    "operating_mode": (dxt.OPERATING_MODE, _plain),
-    "velocity_limit": (dxt.VELOCITY_LIMIT, _plain),
-    "current_limit": (dxt.CURRENT_LIMIT, _plain),
-    "temperature_limit": (dxt.TEMPERATURE_LIMIT, _plain),
-    "shutdown": (dxt.SHUTDOWN, _plain),
-    "return_delay": (dxt.RETURN_DELAY_TIME, _plain),
-    "position_p_gain": (dxt.POSITION_P_GAIN, _plain),
-    "position_i_gain": (dxt.POSITION_I_GAIN, _plain),
-    "position_d_gain": (dxt.POSITION_D_GAIN, _plain),
+    "min_position_limit": (dxt.MIN_POSITION_LIMIT, unsigned),
+    "max_position_limit": (dxt.MAX_POSITION_LIMIT, unsigned),
+    "drive_mode": (dxt.DRIVE_MODE, unsigned),
+    "operating_mode": (dxt.OPERATING_MODE, unsigned),
+    "velocity_limit": (dxt.VELOCITY_LIMIT, unsigned),
+    "current_limit": (dxt.CURRENT_LIMIT, unsigned),
+    "temperature_limit": (dxt.TEMPERATURE_LIMIT, unsigned),
+    "shutdown": (dxt.SHUTDOWN, unsigned),
+    "return_delay": (dxt.RETURN_DELAY_TIME, unsigned),
+    "position_p_gain": (dxt.POSITION_P_GAIN, unsigned),
+    "position_i_gain": (dxt.POSITION_I_GAIN, unsigned),
+    "position_d_gain": (dxt.POSITION_D_GAIN, unsigned),
 }
 
 

@@ -25,13 +25,9 @@ from robot_touch.protocols.packet_utils import (
     from_sign_magnitude,
     to_sign_magnitude,
 )
-from robot_touch.protocols.sdk_bus import SdkBus
+from robot_touch.protocols.sdk_bus import SdkBus, unsigned
 
 _GOAL_LIMIT = (1 << ft.GOAL_SIGN_BIT) - 1
-
-
-def _plain(value: int) -> int:
-    return value
 
 
 def _homing(value: int) -> int:
@@ -45,26 +41,26 @@ def _direction(phase: int) -> int:
 
 #: what ``read_settings`` reports: memory-table registers (names as in LeRobot's table)
 _SETTINGS = {
-    "model_number": (ft.MODEL_NUMBER, _plain),
-    "firmware_major": (ft.FIRMWARE_MAJOR, _plain),
-    "firmware_minor": (ft.FIRMWARE_MINOR, _plain),
+    "model_number": (ft.MODEL_NUMBER, unsigned),
+    "firmware_major": (ft.FIRMWARE_MAJOR, unsigned),
+    "firmware_minor": (ft.FIRMWARE_MINOR, unsigned),
     "homing_offset": (ft.HOMING_OFFSET, _homing),
-    "min_position_limit": (ft.MIN_POSITION_LIMIT, _plain),
-    "max_position_limit": (ft.MAX_POSITION_LIMIT, _plain),
+    "min_position_limit": (ft.MIN_POSITION_LIMIT, unsigned),
+    "max_position_limit": (ft.MAX_POSITION_LIMIT, unsigned),
     "drive_mode": (ft.PHASE, _direction),
-    "phase": (ft.PHASE, _plain),
-    "operating_mode": (ft.OPERATING_MODE, _plain),
-    "p_coefficient": (ft.P_COEFFICIENT, _plain),
-    "d_coefficient": (ft.D_COEFFICIENT, _plain),
-    "i_coefficient": (ft.I_COEFFICIENT, _plain),
-    "max_torque_limit": (ft.MAX_TORQUE_LIMIT, _plain),
-    "torque_limit": (ft.TORQUE_LIMIT, _plain),
-    "protection_current": (ft.PROTECTION_CURRENT, _plain),
-    "overload_torque": (ft.OVERLOAD_TORQUE, _plain),
-    "protective_torque": (ft.PROTECTIVE_TORQUE, _plain),
-    "max_temperature_limit": (ft.MAX_TEMPERATURE_LIMIT, _plain),
-    "return_delay": (ft.RETURN_DELAY, _plain),
-    "lock": (ft.LOCK, _plain),
+    "phase": (ft.PHASE, unsigned),
+    "operating_mode": (ft.OPERATING_MODE, unsigned),
+    "p_coefficient": (ft.P_COEFFICIENT, unsigned),
+    "d_coefficient": (ft.D_COEFFICIENT, unsigned),
+    "i_coefficient": (ft.I_COEFFICIENT, unsigned),
+    "max_torque_limit": (ft.MAX_TORQUE_LIMIT, unsigned),
+    "torque_limit": (ft.TORQUE_LIMIT, unsigned),
+    "protection_current": (ft.PROTECTION_CURRENT, unsigned),
+    "overload_torque": (ft.OVERLOAD_TORQUE, unsigned),
+    "protective_torque": (ft.PROTECTIVE_TORQUE, unsigned),
+    "max_temperature_limit": (ft.MAX_TEMPERATURE_LIMIT, unsigned),
+    "return_delay": (ft.RETURN_DELAY, unsigned),
+    "lock": (ft.LOCK, unsigned),
 }
 
 

@@ -24,6 +24,11 @@ from robot_touch.protocols.base import BusError, ServoBus
 from robot_touch.protocols.packet_utils import OpenPortMixin, check_ids, port_errors_as_port_gone
 
 
+def unsigned(value: int) -> int:
+    """A setting read as it is stored (``settings`` decoder of plain registers)."""
+    return value
+
+
 class SdkBus(ServoBus):
     """A servo bus spoken through a vendor SDK packet handler (``self._ph``) over ``self._port``.
 

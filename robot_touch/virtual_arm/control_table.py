@@ -9,8 +9,9 @@ A servo answers only at its own baud rate when the host's line speed is known.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, ClassVar, Iterable, Mapping, Protocol
 
 from robot_touch.virtual_arm.device import DeviceEmulator, ServoModel
 
@@ -67,10 +68,17 @@ class Unit:
 class ControlTableDevice(DeviceEmulator):
     """A bus of servos with control tables, receiving packets into a buffer.
 
-    A subclass builds each servo's power-on table (``_power_on``), reports a unit's id and
-    baud rate (``_unit_id``, ``_unit_baud``) and splits the buffer into packets
-    (``_take_frames``).
+    A subclass names its ID and Baud Rate registers and rate codes, builds each servo's
+    factory table (``_new_unit``, with :meth:`_assembled`) and its power-on table
+    (``_power_on``), and splits the buffer into packets (``_take_frames``).
     """
+
+    #: the protocol's ID and Baud Rate registers, and Baud Rate code -> bits per second
+    id_register: ClassVar[Any]
+    baud_register: ClassVar[Any]
+    baud_rates: ClassVar[Mapping[int, int]]
+    #: encoder steps per turn
+    resolution: ClassVar[int] = 4096
 
     def __init__(
         self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
@@ -90,16 +98,36 @@ class ControlTableDevice(DeviceEmulator):
         """A servo as assembled into the arm: factory table with its id (and the bus rate)."""
         raise NotImplementedError
 
+    def _assembled(self, factory: bytes, servo_id: int, servo: ServoModel) -> Unit:
+        """A unit whose persisted table is ``factory`` with the id and the baud rate (option
+        ``baudrate``, default the factory rate) the arm was assembled with, powered on."""
+        codes = {bps: code for code, bps in self.baud_rates.items()}
+        baud = int(self.options.get("baudrate", self.baud_rates[self.baud_register.default]))
+        if baud not in codes:
+            raise ValueError(
+                f"{self.name} servos cannot run at {baud} baud (rates: {sorted(codes)})"
+            )
+        persisted = bytearray(factory)
+        put_register(persisted, self.id_register, servo_id)
+        put_register(persisted, self.baud_register, codes[baud])
+        unit = Unit(servo, bytearray(len(factory)), persisted)
+        self._power_on(unit)
+        return unit
+
     def _power_on(self, unit: Unit) -> None:
         """Load the live table from the persisted EEPROM and the SRAM's power-on values."""
         raise NotImplementedError
 
     def _unit_id(self, unit: Unit) -> int:
-        raise NotImplementedError
+        return unit.table[self.id_register.address]
 
     def _unit_baud(self, unit: Unit) -> int | None:
-        """Bits per second the servo listens at (None: any)."""
-        return None
+        """Bits per second the servo listens at."""
+        return self.baud_rates.get(unit.table[self.baud_register.address])
+
+    def _reset_turns(self, unit: Unit) -> None:
+        """The servo knows its angle within one turn only (power-on, reset, clear)."""
+        unit.extra["turns"] = math.floor(unit.servo.position / self.resolution) * self.resolution
 
     def _index(self) -> None:
         """Rebuild the id lookups after an id change (or at start)."""

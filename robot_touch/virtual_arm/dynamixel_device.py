@@ -47,7 +47,6 @@ together; the group instructions are in :mod:`robot_touch.virtual_arm.dynamixel_
 """
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Mapping
 
 from robot_touch.protocols import dynamixel_tables as dxt
@@ -80,7 +79,6 @@ _INDIRECT = {
 }
 _EXTENDED_MODES = (dxt.MODE_EXTENDED_POSITION, dxt.MODE_CURRENT_POSITION)
 _INT32 = (-(1 << 31), (1 << 31) - 1)
-_BAUD_CODES = {bps: code for code, bps in dxt.BAUD_RATES.items()}
 
 
 def _int32(value: float) -> int:
@@ -101,6 +99,10 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     """
 
     name: ClassVar[str] = "dynamixel_p2"
+    id_register: ClassVar[dxt.Register] = dxt.ID
+    baud_register: ClassVar[dxt.Register] = dxt.BAUD_RATE
+    baud_rates: ClassVar[dict[int, int]] = dxt.BAUD_RATES
+    resolution: ClassVar[int] = dxt.RESOLUTION
 
     def __init__(
         self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
@@ -116,23 +118,11 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     # -- the servos ---------------------------------------------------------------------
 
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
-        baud = int(self.options.get("baudrate", dxt.BAUD_RATES[dxt.BAUD_RATE.default]))
-        if baud not in _BAUD_CODES:
-            raise ValueError(
-                f"an X-series servo cannot run at {baud} baud (rates: {sorted(_BAUD_CODES)})"
-            )
-        persisted = bytearray(_INITIAL)
-        _put(
-            persisted,
-            dxt.MODEL_NUMBER,
-            int(self.options.get("model_number", dxt.XM430_W350_MODEL_NUMBER)),
-        )
-        _put(persisted, dxt.FIRMWARE, int(self.options.get("firmware", dxt.FIRMWARE_VERSION)))
-        _put(persisted, dxt.ID, servo_id)
-        _put(persisted, dxt.BAUD_RATE, _BAUD_CODES[baud])
-        unit = Unit(servo, bytearray(dxt.TABLE_SIZE), persisted)
-        self._power_on(unit)
-        return unit
+        factory = bytearray(_INITIAL)
+        model = int(self.options.get("model_number", dxt.XM430_W350_MODEL_NUMBER))
+        _put(factory, dxt.MODEL_NUMBER, model)
+        _put(factory, dxt.FIRMWARE, int(self.options.get("firmware", dxt.FIRMWARE_VERSION)))
+        return self._assembled(factory, servo_id, servo)
 
     def _power_on(self, unit: Unit) -> None:
         """EEPROM as persisted, RAM at its initial values, position within one turn."""
@@ -146,16 +136,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
         _put(table, dxt.GOAL_POSITION, _int32(self._present(unit)), signed=True)
         self._apply(unit)
 
-    def _unit_id(self, unit: Unit) -> int:
-        return unit.table[dxt.ID.address]
-
-    def _unit_baud(self, unit: Unit) -> int | None:
-        return dxt.BAUD_RATES.get(unit.table[dxt.BAUD_RATE.address])
-
     # -- the servo's physics seen through its table ---------------------------------------
-
-    def _reset_turns(self, unit: Unit) -> None:
-        unit.extra["turns"] = math.floor(unit.servo.position / dxt.RESOLUTION) * dxt.RESOLUTION
 
     def _reversed(self, unit: Unit) -> bool:
         return bool(unit.table[dxt.DRIVE_MODE.address] & dxt.DRIVE_MODE_REVERSE)

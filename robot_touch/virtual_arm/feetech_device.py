@@ -60,7 +60,6 @@ for _reg in ft.REGISTERS:
         _EEPROM[span] = b"\x01" * _reg.size
     _FACTORY[span] = _reg.default.to_bytes(_reg.size, "little")
 _MAGNITUDE_LIMIT = (1 << 15) - 1
-_BAUD_CODES = {bps: code for code, bps in ft.BAUD_RATES.items()}
 
 
 def _sign_magnitude(value: float, sign_bit: int = 15) -> int:
@@ -84,20 +83,14 @@ class FeetechSTSDevice(ControlTableDevice):
     """
 
     name: ClassVar[str] = "feetech_sts"
+    id_register: ClassVar[ft.Register] = ft.ID
+    baud_register: ClassVar[ft.Register] = ft.BAUD_RATE
+    baud_rates: ClassVar[dict[int, int]] = ft.BAUD_RATES
+    resolution: ClassVar[int] = ft.RESOLUTION
 
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
-        baud = int(self.options.get("baudrate", ft.BAUD_RATES[ft.BAUD_RATE.default]))
-        if baud not in _BAUD_CODES:
-            raise ValueError(
-                f"an STS servo cannot run at {baud} baud (rates: {sorted(_BAUD_CODES)})"
-            )
-        persisted = bytearray(_FACTORY)
-        _put(persisted, ft.ID, servo_id)
-        _put(persisted, ft.BAUD_RATE, _BAUD_CODES[baud])
         servo.speed = MAX_SPEED
-        unit = Unit(servo, bytearray(ft.TABLE_SIZE), persisted)
-        self._power_on(unit)
-        return unit
+        return self._assembled(_FACTORY, servo_id, servo)
 
     def _power_on(self, unit: Unit) -> None:
         table = unit.table
@@ -108,18 +101,11 @@ class FeetechSTSDevice(ControlTableDevice):
         _put(table, ft.LOCK, ft.LOCK.default)
         servo = unit.servo
         servo.hand_target = None
-        # at power-on the servo knows its angle within one turn only
-        unit.extra["turns"] = math.floor(servo.position / ft.RESOLUTION) * ft.RESOLUTION
+        self._reset_turns(unit)
         unit.registered = None
         goal = self._present(unit)
         _put(table, ft.GOAL_POSITION, _sign_magnitude(goal))
         self._apply(unit)
-
-    def _unit_id(self, unit: Unit) -> int:
-        return unit.table[ft.ID.address]
-
-    def _unit_baud(self, unit: Unit) -> int | None:
-        return ft.BAUD_RATES.get(unit.table[ft.BAUD_RATE.address])
 
     # -- the servo's physics seen through its table -------------------------------------------
 
@@ -253,9 +239,7 @@ class FeetechSTSDevice(ControlTableDevice):
             return []
         elif instruction == ft.INST_RESET:
             for unit in units:
-                unit.extra["turns"] = (
-                    math.floor(unit.servo.position / ft.RESOLUTION) * ft.RESOLUTION
-                )
+                self._reset_turns(unit)
                 replies += self._ack(unit, servo_id)
         elif instruction == ft.INST_CALIBRATE:
             if len(params) not in (0, 2):

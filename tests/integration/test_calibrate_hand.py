@@ -9,11 +9,8 @@ angles, which are the ground truth the bridge is judged against.
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 import yaml
@@ -25,7 +22,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from robot_touch.core.profile import Calibration, load_profile  # noqa: E402
 from robot_touch.virtual_arm.server import VirtualArm  # noqa: E402
 
-from _helpers import RosProbe, spawn_node, terminate  # noqa: E402 - tests/integration on sys.path
+from _helpers import Console, RosProbe, spawn_node, terminate  # noqa: E402 - on sys.path
 from waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -40,36 +37,6 @@ MOUNTING = {
     "gripper": Calibration(2200, 1, UNITS),
 }
 HAND_SPEED = 4.0  # rad/s
-
-
-class Console:
-    """A child process's output, line by line, readable with a deadline."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def expect(self, *texts: str, timeout: float = 10) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if all(text in line for text in texts):
-                return line
-        raise AssertionError(f"no line with {texts!r} in the output:\n{''.join(self.seen)}")
-
-    def send(self, text: str = "") -> None:
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
 
 
 def raw(arm: VirtualArm, name: str, position: float) -> int:

@@ -7,11 +7,9 @@ The test process talks ROS through a probe node (tests/integration/_helpers.RosP
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E
 from robot_touch.core.profile import load_profile  # noqa: E402
 from robot_touch.virtual_arm.server import Faults, VirtualArm  # noqa: E402
 
-from _helpers import RosProbe, spawn_node, terminate  # noqa: E402 - tests/integration is on sys.path
+from _helpers import Console, RosProbe, spawn_node, terminate  # noqa: E402 - on sys.path
 from waiting import wait_for  # noqa: E402 - tests/ is on sys.path
 
 pytestmark = pytest.mark.ros
@@ -295,37 +293,6 @@ def test_unplug_replug_survives_reports_and_relatches(tmp_path):
 
 
 # ---------------------------------------------------------------------------- calibrate
-
-
-class Console:
-    """A child process's stdout, line by line, readable with a deadline."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def expect(self, *texts: str, timeout: float = 10) -> str:
-        """The next line holding every one of ``texts``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if all(text in line for text in texts):
-                return line
-        raise AssertionError(f"no line with {texts!r} in the output:\n{''.join(self.seen)}")
-
-    def send(self, text: str = "") -> None:
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
 
 
 @pytest.mark.timeout(40)
