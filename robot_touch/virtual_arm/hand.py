@@ -68,7 +68,8 @@ class Hand:
         timeout: float = MOVE_TIMEOUT,
     ) -> float:
         """Turn ``joint`` (torque off) to ``position`` (rad, or m) at ``speed``; with ``wait``,
-        return once it is there. Returns the joint's true position.
+        return once it is there (at once on an arm that is not running). Returns the joint's
+        true position.
 
         Raises:
             HandError: unknown joint, bad number, or the servo holds torque.
@@ -86,7 +87,9 @@ class Hand:
             servo.push(cal.to_raw(float(position)), speed * cal.units_per_rad)
 
         self.arm.call(push)
-        if wait:
+        if not self.arm.running:  # no time passes on a stopped arm: the hand puts it there
+            servo.position, servo.hand_target = servo.hand_target, None
+        elif wait:
             deadline = time.monotonic() + timeout
             while self.arm.call(lambda: servo.hand_target) is not None:
                 if time.monotonic() > deadline:

@@ -176,6 +176,11 @@ class VirtualArm:
     # -- public control ---------------------------------------------------------------------
 
     @property
+    def running(self) -> bool:
+        """True while the serving thread runs (servos move with time only then)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def plugged(self) -> bool:
         """True while the pty exists (False between an unplug and the replug)."""
         return self._master is not None

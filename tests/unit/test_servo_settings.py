@@ -197,3 +197,37 @@ def test_worker_connects_when_the_servos_fit_and_logs_their_settings(so101):
         assert any("servo settings:" in msg and "homing_offset -23" in msg for _, msg in logs)
     finally:
         worker.stop()
+
+
+@pytest.mark.timeout(30)
+def test_doctor_port_shows_each_servos_settings_read_only(capsys):
+    from robot_touch.cli.main import main as robot_touch
+    from robot_touch.virtual_arm.server import VirtualArm
+
+    with VirtualArm("so101") as arm:
+        def kept() -> list[bytes]:  # what survives a power cycle, and the goals
+            return [bytes(u.persisted) + bytes(u.table[42:44]) for u in arm.device.units]
+
+        before = arm.call(kept)
+        assert robot_touch(["doctor", "--port", arm.port_path, "--arm", "so101"]) == 0
+        report = capsys.readouterr().out
+        assert "gripper (servo 6): model_number 777, firmware_major 3, firmware_minor 10" in report
+        assert "homing_offset 0, min_position_limit 0, max_position_limit 4095" in report
+        # factory STS3215s: LeRobot's settings are not in place, and the user is told
+        assert "p_coefficient is the factory 32; LeRobot sets 16" in report
+        assert report.count("max_torque_limit is the factory 1000") == 1  # the gripper's only
+        assert arm.call(kept) == before  # nothing was written
+        assert not any(s.torque_enabled for s in arm.servos.values())
+
+        def unplug_gripper_servo() -> None:
+            arm.device.units.pop()
+            arm.device._index()
+
+        arm.call(unplug_gripper_servo)  # the gripper's servo does not answer any more
+        assert robot_touch(["doctor", "--port", arm.port_path, "--arm", "so101"]) == 1
+        assert "gripper (servo 6): no answer - check its cable, power, id and baud rate" in (
+            capsys.readouterr().out
+        )
+    with VirtualArm("servo6") as arm:
+        assert robot_touch(["doctor", "--port", arm.port_path, "--arm", "servo6"]) == 0
+        assert "keeps no servo settings" in capsys.readouterr().out

@@ -148,3 +148,9 @@ def test_cli_serve_needs_an_arm():
         timeout=60,
     )
     assert done.returncode == 2 and "give --arm NAME_OR_PATH" in done.stderr
+
+
+def test_the_hand_places_joints_of_an_arm_that_is_not_running():
+    arm = VirtualArm(SO101)  # set up before start(): no time passes, the hand puts it there
+    assert arm.hand.move("wrist_flex", -0.4) == pytest.approx(-0.4)
+    assert arm.servos[4].hand_target is None
