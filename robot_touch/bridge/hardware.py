@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
+from robot_touch.core.servo_settings import (
+    SettingsVerdict,
+    check_servo_settings,
+    describe_settings,
+)
 from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, ServoStatus
 
 #: log callback: (level "debug"/"info"/"warn"/"error", message)
@@ -36,6 +41,9 @@ class HardwareConfig:
         torque_on_start: enable torque once the first positions are latched.
         status_period: seconds between health reads (voltage, temperature, error flags).
         port_timeout: pyserial read timeout (s).
+        servo_settings: servo id -> the calibration registers the calibration file was made
+            with (:mod:`robot_touch.core.servo_settings`), checked at every connect before
+            anything is written; a difference stops the worker (:attr:`HardwareWorker.fatal`).
     """
 
     port: str
@@ -49,6 +57,7 @@ class HardwareConfig:
     torque_on_start: bool = True
     status_period: float = 1.0
     port_timeout: float = 0.02
+    servo_settings: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,6 +128,8 @@ class HardwareWorker:
         self._next_status = 0.0
         self._rate_window: list[float] = []
         self.reconnects = 0
+        #: why the worker stopped for good (a servo whose settings no longer fit the calibration)
+        self.fatal: str | None = None
         self._ever_connected = False
         self._quiet_reconnect = False
         core.torque = self._torque_wanted
@@ -276,6 +287,16 @@ class HardwareWorker:
             with self._lock:
                 self.core.faults.raise_("port", f"cannot start the {cfg.protocol} backend on {cfg.port}: {exc}", "error")
             return False
+        verdict = self._check_servo_settings(bus)
+        if not verdict.ok:  # nothing has been written: the arm has not moved
+            for closer in (bus.close, port.close):
+                closer()
+            with self._lock:
+                self.core.faults.raise_("calibration", verdict.message, "error")
+            if verdict.fatal:
+                self.fatal = verdict.message
+                self._stop.set()
+            return False
         with self._lock:
             self._port, self._bus = port, bus
             self._torque_applied = None
@@ -292,6 +313,26 @@ class HardwareWorker:
         self._backoff.reset()
         self._next_status = time.monotonic()
         return True
+
+    def _check_servo_settings(self, bus: ServoBus) -> SettingsVerdict:
+        """Read the servos' own settings, log them, and compare the calibration registers
+        with the calibration file's (connect-time check, before any goal is written)."""
+        try:
+            settings = bus.read_settings()
+        except Exception as exc:  # noqa: BLE001 - a failed read is retried with the connection
+            return SettingsVerdict(False, f"servo settings could not be read ({exc}); retrying")
+        names = {j.servo_id: j.name for j in self.core.joints}
+        if settings:
+            gripper = self.core.joints[-1].servo_id if self.core.has_gripper else None
+            lines = describe_settings(settings, names, gripper)
+            self.log("info", "servo settings:\n  " + "\n  ".join(lines))
+        verdict = check_servo_settings(self.config.servo_settings, settings, names)
+        if verdict.ok and self.config.servo_settings:
+            with self._lock:
+                self.core.faults.clear(
+                    "calibration", "recovered: every servo matches the calibration file"
+                )
+        return verdict
 
     def _cycle(self) -> None:
         bus = self._bus

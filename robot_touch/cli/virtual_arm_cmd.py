@@ -3,6 +3,11 @@
 Prints ``PORT <path>`` (flushed) once the pty is ready, and again after every simulated
 replug; with ``--link`` also keeps a symlink pointing at the current pty. Runs until SIGINT
 or SIGTERM, then removes the link and exits 0.
+
+The arm's hand is served on a control channel (``--control``, by default ``<link>.control``
+with ``--link``); ``robot-touch virtual-arm move --link PATH --joint NAME --to RAD`` turns a
+released joint by hand, ``robot-touch virtual-arm state --link PATH`` prints every joint's
+true servo state (JSON).
 """
 from __future__ import annotations
 
@@ -26,8 +31,43 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _options(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arm", required=True, metavar="NAME_OR_PATH", help="arm profile (name or YAML path)")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("serve", "move", "state"),
+        default="serve",
+        help="serve the arm (default); move a released joint by hand; print the true servo state",
+    )
+    parser.add_argument(
+        "--arm", metavar="NAME_OR_PATH", help="arm profile (name or YAML path); needed to serve"
+    )
+    parser.add_argument(
+        "--control", metavar="PATH", help="the hand's control socket (default: <link>.control)"
+    )
+    parser.add_argument("--joint", help="move: the joint to turn")
+    parser.add_argument(
+        "--to", type=float, metavar="RAD", help="move: where to (rad, or m for a prismatic joint)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="RAD_S",
+        help="move: how fast (default 1 rad/s)",
+    )
     parser.add_argument("--protocol", help="controller protocol to emulate (default: the profile's)")
     parser.add_argument("--link", metavar="PATH", help="symlink to the pty, re-pointed after a replug")
     parser.add_argument("--drop", type=_probability, default=0.0, metavar="P", help="drop a reply with probability P")
@@ -40,12 +80,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="MS", help="hold every reply back MS ms")
     parser.add_argument("--seed", type=int, help="random seed of the faults")
+    parser.add_argument(
+        "--options",
+        type=_options,
+        default={},
+        metavar="JSON",
+        help="device settings over the profile's protocol_options, "
+        "e.g. '{\"channel_range_us\": [500, 2500]}'",
+    )
+
+
+def _control_path(args: argparse.Namespace) -> str | None:
+    if args.control:
+        return str(args.control)
+    return f"{args.link}.control" if args.link else None
+
+
+def _hand(args: argparse.Namespace) -> int:
+    """The control channel's client: `move` and `state`."""
+    import json
+
+    from robot_touch.virtual_arm.hand import HandError, request
+
+    path = _control_path(args)
+    if path is None:
+        raise HandError(
+            f"{args.action}: give --link PATH (the virtual arm's link) or --control PATH"
+        )
+    if args.action == "move":
+        if args.joint is None or args.to is None:
+            raise HandError("move: give --joint NAME and --to RAD")
+        reply = request(
+            path, {"op": "move", "joint": args.joint, "to": args.to, "speed": args.speed}
+        )
+    else:
+        reply = request(path, {"op": "state"})
+    if not reply.get("ok"):
+        raise HandError(f"{args.action}: {reply.get('error', 'refused')}")
+    if args.action == "move":
+        print(f"{reply['joint']} at {reply['position']:.4f}")
+    else:
+        print(json.dumps(reply["joints"], indent=2))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from robot_touch.protocols.registry import device_names
     from robot_touch.virtual_arm.server import Faults, VirtualArm, VirtualArmError
 
+    if args.action != "serve":
+        return _hand(args)
+    if not args.arm:
+        raise VirtualArmError("give --arm NAME_OR_PATH: the arm to emulate")
     if args.protocol is not None and args.protocol not in device_names():
         raise VirtualArmError(f"unknown protocol {args.protocol!r}; known: {', '.join(device_names())}")
     faults = Faults(
@@ -68,14 +154,30 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    arm = VirtualArm(args.arm, protocol=args.protocol, faults=faults, link=args.link, on_port_change=announce)
+    control = _control_path(args)
+    options = None
+    if args.options:
+        from robot_touch.core.profile import load_profile
+
+        profile = load_profile(args.arm)
+        options = {**profile.protocol_options, **args.options}
+    arm = VirtualArm(
+        args.arm,
+        protocol=args.protocol,
+        faults=faults,
+        link=args.link,
+        on_port_change=announce,
+        control=control,
+        options=options,
+    )
     try:
         arm.start()
         assert arm.port_path is not None
         announce(arm.port_path)
         print(
             f"virtual {arm.profile.name} ({arm.protocol}, servos {sorted(arm.servos)}) on {arm.port_path}"
-            + (f", link {args.link}" if args.link else ""),
+            + (f", link {args.link}" if args.link else "")
+            + (f", hand on {control}" if control else ""),
             file=sys.stderr,
             flush=True,
         )

@@ -8,6 +8,14 @@ joint is at 0 (``zero``), which way it counts (``direction``), its resolution
 :class:`CalibrationProcedure` is the procedure ``robot-touch calibrate`` walks a person
 through, written as a state machine fed with readings and key presses so that it can be
 tested without a terminal or an arm.
+
+A joint's ``servo:`` block records the servo-side settings the readings depend on (Homing
+Offset, Min/Max Position Limit, drive mode; :mod:`robot_touch.core.servo_settings`), which
+the bridge checks at connect. A LeRobot calibration file is recognised and refused with the
+command that converts it (:mod:`robot_touch.core.lerobot_calibration`).
+
+(Over 400 lines: the file format and the procedure that writes it are kept in one module;
+the module split of this package is a later change of the layout.)
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ from typing import Any, Mapping
 import yaml
 
 from robot_touch.core.profile import ArmProfile, Calibration, JointSpec
+from robot_touch.core.servo_settings import CALIBRATION_REGISTERS
 from robot_touch.errors import ProfileError
 from robot_touch.paths import user_data_dir
 
@@ -37,7 +46,8 @@ class JointCalibration:
     """Calibration of one joint: the linear map plus the raw range measured on the arm.
 
     ``raw = zero + direction * units_per_rad * position``; ``raw_min``/``raw_max`` (None when
-    not measured) bound the goals the bridge will ever send.
+    not measured) bound the goals the bridge will ever send; ``servo`` holds the servo-side
+    settings (register name -> value) the calibration was made with (None: not recorded).
     """
 
     zero: float
@@ -45,6 +55,7 @@ class JointCalibration:
     units_per_rad: float
     raw_min: float | None = None
     raw_max: float | None = None
+    servo: Mapping[str, int] | None = None
 
     @property
     def calibration(self) -> Calibration:
@@ -90,10 +101,13 @@ class CalibrationFile:
             entry.update(zero=_plain(jc.zero), direction=jc.direction, units_per_rad=_plain(jc.units_per_rad))
             if jc.raw_min is not None and jc.raw_max is not None:
                 entry.update(raw_min=_plain(jc.raw_min), raw_max=_plain(jc.raw_max))
+            if jc.servo:
+                entry["servo"] = dict(jc.servo)
             data["joints"][name] = entry
         header = (
             f"# robot_touch calibration of a {self.arm} arm ({self.protocol}); written by `robot-touch calibrate`.\n"
-            "# raw = zero + direction * units_per_rad * position (rad); see docs/calibration.md\n"
+            "# raw = zero + direction * units_per_rad * position (rad); servo: the servo's own\n"
+            "# settings, checked by the bridge at connect; see docs/calibration.md\n"
         )
         return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
@@ -136,8 +150,17 @@ def load_calibration(path: Path | str) -> CalibrationFile:
 
 def parse_calibration(data: Any, path: Path | str = "<calibration>") -> CalibrationFile:
     """Check the parsed YAML of a calibration file and build a :class:`CalibrationFile`."""
+    from robot_touch.core.lerobot_calibration import is_lerobot_calibration
+
     if not isinstance(data, dict):
         raise CalibrationError(path, "", "a calibration file must be a YAML mapping")
+    if is_lerobot_calibration(data):
+        raise CalibrationError(
+            path,
+            "",
+            "this is a LeRobot calibration file (motor: id, drive_mode, homing_offset, range_min, "
+            f"range_max); convert it first: robot-touch calibrate --from-lerobot {path} --arm ARM",
+        )
     version = data.get("format", FORMAT_VERSION)
     if version != FORMAT_VERSION:
         raise CalibrationError(path, "format", f"version {version!r} is not supported (expected {FORMAT_VERSION})")
@@ -181,10 +204,37 @@ def parse_calibration(data: Any, path: Path | str = "<calibration>") -> Calibrat
             if isinstance(sid, bool) or not isinstance(sid, int) or sid < 0:
                 raise CalibrationError(path, f"{where}.servo_id", f"must be an integer ≥ 0, got {sid!r}")
             ids[str(name)] = sid
-        joints[str(name)] = JointCalibration(zero, int(direction), units, raw_min, raw_max)
+        joints[str(name)] = JointCalibration(
+            zero,
+            int(direction),
+            units,
+            raw_min,
+            raw_max,
+            _servo_settings(entry.get("servo"), path, where),
+        )
     return CalibrationFile(
         arm=data["arm"], protocol=data["protocol"], joints=joints, date=str(data.get("date", "")), servo_ids=ids
     )
+
+
+def _servo_settings(value: Any, path: Path | str, where: str) -> dict[str, int] | None:
+    """A joint's ``servo:`` block: known register names -> integers."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise CalibrationError(path, f"{where}.servo", "must map register names to integers")
+    for key, number in value.items():
+        if key not in CALIBRATION_REGISTERS:
+            raise CalibrationError(
+                path,
+                f"{where}.servo.{key}",
+                f"unknown register; known: {', '.join(CALIBRATION_REGISTERS)}",
+            )
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise CalibrationError(
+                path, f"{where}.servo.{key}", f"must be an integer, got {number!r}"
+            )
+    return dict(value)
 
 
 def merge_calibration(profile: ArmProfile, cal: CalibrationFile | None, path: Path | str = "<calibration>") -> dict[str, JointCalibration]:
@@ -283,6 +333,8 @@ class CalibrationProcedure:
         self.defaults = dict(defaults or merge_calibration(profile, None))
         self.min_move = min_move
         self.min_range = min_range
+        #: joint name -> the servo-side settings read when the procedure started
+        self.servo_settings: dict[str, dict[str, int]] = {}
         self.latest: dict[str, int | None] = {name: None for name in self.joints}
         self.zero: dict[str, int] = {}
         self.direction: dict[str, int] = {}
@@ -396,7 +448,13 @@ class CalibrationProcedure:
         joints = {}
         for name in self.joints:
             cal = self._current(name)
-            joints[name] = replace(cal, raw_min=float(self.raw_min[name]), raw_max=float(self.raw_max[name]))
+            servo = self.servo_settings.get(name) or None
+            joints[name] = replace(
+                cal,
+                raw_min=float(self.raw_min[name]),
+                raw_max=float(self.raw_max[name]),
+                servo=servo,
+            )
         when = date or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         return CalibrationFile(
             arm=self.profile.name,

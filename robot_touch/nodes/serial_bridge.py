@@ -98,6 +98,11 @@ class SerialBridgeNode(Node):
             reconnect_max=backoff[1],
             torque_on_start=p["torque_on_start"],
             status_period=p["status_period"],
+            servo_settings={
+                j.servo_id: dict(calibration[j.name].servo)
+                for j in joints
+                if calibration[j.name].servo
+            },
         )
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
@@ -106,12 +111,19 @@ class SerialBridgeNode(Node):
         self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, 10)
         self.create_service(SetBool, "torque", self._on_torque)
         self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
+        self.create_timer(0.1, self._stop_if_fatal)
         self.worker = HardwareWorker(self.core, config, on_state=self._publish_state, log=self._log)
         self.get_logger().info(
             f"{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, "
             f"{config.rate:g} Hz); calibration: {source or 'profile defaults'}"
+            + ("; servo settings checked at connect" if config.servo_settings else "")
         )
         self.worker.start()
+
+    def _stop_if_fatal(self) -> None:
+        """A servo no longer fits the calibration: the node stops with that one line."""
+        if self.worker.fatal:
+            raise RobotTouchError(self.worker.fatal)
 
     # ------------------------------------------------------------------ inputs
 

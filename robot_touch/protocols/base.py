@@ -99,5 +99,12 @@ class ServoBus(ABC):
         """Voltage, temperature and error flags where the protocol reports them."""
         return {}
 
+    def read_settings(self) -> dict[int, dict[str, int]]:
+        """Servo id -> setting name -> value, for the servos that answered: the calibration
+        registers (``homing_offset``, ``min_position_limit``, ``max_position_limit``,
+        ``drive_mode``, see :mod:`robot_touch.core.servo_settings`) and the protocol's gains
+        and limits. Empty for controllers that keep no such settings (PWM boards)."""
+        return {}
+
     def close(self) -> None:
         """Release the backend; the port is closed by whoever opened it."""

@@ -25,9 +25,33 @@ from robot_touch.protocols.packet_utils import (
     dxl_needs_stuffing,
     dxl_packet,
 )
-from robot_touch.protocols.sdk_bus import SdkBus
+from robot_touch.protocols.sdk_bus import SdkBus, unsigned
 
 _INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def _int32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+#: what ``read_settings`` reports: control-table registers (names as in LeRobot's table)
+_SETTINGS = {
+    "model_number": (dxt.MODEL_NUMBER, unsigned),
+    "firmware": (dxt.FIRMWARE, unsigned),
+    "homing_offset": (dxt.HOMING_OFFSET, _int32),
+    "min_position_limit": (dxt.MIN_POSITION_LIMIT, unsigned),
+    "max_position_limit": (dxt.MAX_POSITION_LIMIT, unsigned),
+    "drive_mode": (dxt.DRIVE_MODE, unsigned),
+    "operating_mode": (dxt.OPERATING_MODE, unsigned),
+    "velocity_limit": (dxt.VELOCITY_LIMIT, unsigned),
+    "current_limit": (dxt.CURRENT_LIMIT, unsigned),
+    "temperature_limit": (dxt.TEMPERATURE_LIMIT, unsigned),
+    "shutdown": (dxt.SHUTDOWN, unsigned),
+    "return_delay": (dxt.RETURN_DELAY_TIME, unsigned),
+    "position_p_gain": (dxt.POSITION_P_GAIN, unsigned),
+    "position_i_gain": (dxt.POSITION_I_GAIN, unsigned),
+    "position_d_gain": (dxt.POSITION_D_GAIN, unsigned),
+}
 
 
 class _DynamixelPort(OpenPortMixin, dxl.PortHandler):
@@ -62,6 +86,10 @@ class DynamixelP2Bus(SdkBus):
     comm_success: ClassVar[int] = dxl.COMM_SUCCESS
     comm_rx_timeout: ClassVar[int] = dxl.COMM_RX_TIMEOUT
     torque_register: ClassVar[dxt.Register] = dxt.TORQUE_ENABLE
+    settings_block: ClassVar[dxt.Register] = dxt.Register(
+        0, dxt.POSITION_P_GAIN.address + 2, False
+    )
+    settings: ClassVar[Mapping[str, tuple[dxt.Register, Any]]] = _SETTINGS
 
     #: last status error byte each servo returned (bit 7 = hardware alert)
     last_errors: dict[int, int]

@@ -25,9 +25,43 @@ from robot_touch.protocols.packet_utils import (
     from_sign_magnitude,
     to_sign_magnitude,
 )
-from robot_touch.protocols.sdk_bus import SdkBus
+from robot_touch.protocols.sdk_bus import SdkBus, unsigned
 
 _GOAL_LIMIT = (1 << ft.GOAL_SIGN_BIT) - 1
+
+
+def _homing(value: int) -> int:
+    return from_sign_magnitude(value, ft.HOMING_SIGN_BIT)
+
+
+def _direction(phase: int) -> int:
+    """Phase bit 7 (position feedback reversed) as a drive mode 0/1."""
+    return int(bool(phase & ft.PHASE_FEEDBACK_REVERSED))
+
+
+#: what ``read_settings`` reports: memory-table registers (names as in LeRobot's table)
+_SETTINGS = {
+    "model_number": (ft.MODEL_NUMBER, unsigned),
+    "firmware_major": (ft.FIRMWARE_MAJOR, unsigned),
+    "firmware_minor": (ft.FIRMWARE_MINOR, unsigned),
+    "homing_offset": (ft.HOMING_OFFSET, _homing),
+    "min_position_limit": (ft.MIN_POSITION_LIMIT, unsigned),
+    "max_position_limit": (ft.MAX_POSITION_LIMIT, unsigned),
+    "drive_mode": (ft.PHASE, _direction),
+    "phase": (ft.PHASE, unsigned),
+    "operating_mode": (ft.OPERATING_MODE, unsigned),
+    "p_coefficient": (ft.P_COEFFICIENT, unsigned),
+    "d_coefficient": (ft.D_COEFFICIENT, unsigned),
+    "i_coefficient": (ft.I_COEFFICIENT, unsigned),
+    "max_torque_limit": (ft.MAX_TORQUE_LIMIT, unsigned),
+    "torque_limit": (ft.TORQUE_LIMIT, unsigned),
+    "protection_current": (ft.PROTECTION_CURRENT, unsigned),
+    "overload_torque": (ft.OVERLOAD_TORQUE, unsigned),
+    "protective_torque": (ft.PROTECTIVE_TORQUE, unsigned),
+    "max_temperature_limit": (ft.MAX_TEMPERATURE_LIMIT, unsigned),
+    "return_delay": (ft.RETURN_DELAY, unsigned),
+    "lock": (ft.LOCK, unsigned),
+}
 
 
 def _field(block: bytes, register: ft.Register) -> int:
@@ -57,6 +91,8 @@ class FeetechSTSBus(SdkBus):
     comm_success: ClassVar[int] = scs.COMM_SUCCESS
     comm_rx_timeout: ClassVar[int] = scs.COMM_RX_TIMEOUT
     torque_register: ClassVar[ft.Register] = ft.TORQUE_ENABLE
+    settings_block: ClassVar[ft.Register] = ft.Register(0, ft.LOCK.address + 1, False)
+    settings: ClassVar[Mapping[str, tuple[ft.Register, Any]]] = _SETTINGS
 
     #: last error byte each servo returned (FT-SCS status packet), 0 when healthy
     last_errors: dict[int, int]

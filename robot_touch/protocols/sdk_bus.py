@@ -18,10 +18,15 @@ A subclass supplies the protocol: its port class, id range, result codes, and th
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from robot_touch.protocols.base import BusError, ServoBus
 from robot_touch.protocols.packet_utils import OpenPortMixin, check_ids, port_errors_as_port_gone
+
+
+def unsigned(value: int) -> int:
+    """A setting read as it is stored (``settings`` decoder of plain registers)."""
+    return value
 
 
 class SdkBus(ServoBus):
@@ -40,6 +45,10 @@ class SdkBus(ServoBus):
     comm_rx_timeout: ClassVar[int]
     #: the Torque Enable register (1 byte)
     torque_register: ClassVar[Any]
+    #: one block of the control table holding every register of ``settings``
+    settings_block: ClassVar[Any]
+    #: setting name -> (register, decoder of its unsigned little-endian value)
+    settings: ClassVar[Mapping[str, tuple[Any, Callable[[int], int]]]]
 
     #: the SDK's packet handler (set by the subclass)
     _ph: Any
@@ -96,6 +105,22 @@ class SdkBus(ServoBus):
             if not pending:
                 return
         raise BusError(f"{self.name}: torque {'on' if enabled else 'off'} not confirmed by servos {pending}")
+
+    def read_settings(self) -> dict[int, dict[str, int]]:
+        """One SYNC READ of ``settings_block``, decoded into the named settings."""
+        replies = self._sync_read(self.settings_block, self.ids)
+        out: dict[int, dict[str, int]] = {}
+        for servo_id in self.ids:
+            block = replies.get(servo_id)
+            if block is None:
+                continue
+            values = {}
+            for name, (register, decode) in self.settings.items():
+                start = register.address - self.settings_block.address
+                raw = int.from_bytes(block[start : start + register.size], "little")
+                values[name] = decode(raw)
+            out[servo_id] = values
+        return out
 
     def close(self) -> None:
         """Detach from the port (the port's owner closes it)."""

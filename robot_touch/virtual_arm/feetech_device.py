@@ -1,19 +1,33 @@
 """Emulated Feetech STS bus (e.g. the SO-101's six STS3215): answers FT-SCS packets bytewise.
 
-Each servo has a control table (bytearray, addresses per ``feetech_tables``). Writes to Goal
-Position and Torque Enable drive the :class:`ServoModel`; reads refresh the "present" fields
-from the model first, so the table is only as fresh as it needs to be.
+Each servo has the whole memory table of an STS3215 (``feetech_tables``, factory values,
+addresses 0..86): every address in it can be read; writes land in it, except on read-only
+bytes. The table drives the servo as the manual says:
+
+* Present Position = the encoder reading (reversed by Phase bit 7) minus Homing Offset,
+  wrapped into one turn unless Phase bit 4 asks for multi-turn feedback; Goal Position is
+  in the same frame, clamped to Min/Max Position Limit (both 0: no limit);
+* torque only with Torque Enable 1 and a non-zero Torque Limit (loaded from Max Torque
+  Limit at power-on); Torque Enable 128 makes the present position 2048 (a new Homing
+  Offset); Goal Speed and Acceleration (100 steps/s² units) shape the move, 0 = the
+  servo's maximum; Operating Mode 1 turns at Goal Speed;
+* EEPROM bytes survive a reboot only when written with Lock at 0; ID and Baud Rate changes
+  take effect after the reply (sent from the old id), and a servo at another baud rate than
+  the host's port hears nothing.
 
 Device rules followed (Feetech FT-SCS protocol manual): a packet with a bad checksum gets no
 reply; the broadcast id (0xFE) gets no reply except PING, which every servo answers in id
-order; SYNC READ is answered by each listed servo, in the order listed; SYNC WRITE and
-ACTION never reply; WRITE/REG_WRITE reply only when Response Status Level (8) is 1.
-Not emulated: EEPROM lock, id/baud changes (the ID and baud registers ignore writes),
-multi-turn and wheel modes. Reads beyond the table get no reply (the FT-SCS error byte has no
-code for it).
+order; SYNC READ is answered by each listed servo, in the order listed; SYNC WRITE, ACTION
+to the broadcast id and REBOOT never reply; WRITE/REG_WRITE reply only when Response Status
+Level (8) is 1; RESTORE (0x06) loads the factory values except the id; REBOOT (0x08) reloads
+the table (the servo is deaf while it restarts); RESET (0x0A) clears the turn count;
+CALIBRATE (0x0B) sets the present position to 2048 or the value given. Reads beyond the table
+and unknown instructions get no reply (the FT-SCS error byte has no code for them).
+Not emulated: PWM and step modes (the servo holds still), load and current (read 0).
 """
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from robot_touch.protocols import feetech_tables as ft
@@ -23,20 +37,39 @@ from robot_touch.protocols.packet_utils import (
     from_sign_magnitude,
     to_sign_magnitude,
 )
-from robot_touch.virtual_arm.control_table import ControlTableDevice
+from robot_touch.virtual_arm.control_table import ControlTableDevice, Unit, overlaps
 from robot_touch.virtual_arm.control_table import get_register as _get
 from robot_touch.virtual_arm.control_table import put_register as _put
 from robot_touch.virtual_arm.device import ServoModel
 
-#: Emulator defaults (not every STS3215 ships with these): wide enough for 7.4 V and 12 V servos.
-DEFAULT_MAX_TEMPERATURE = 70  # degrees Celsius
-DEFAULT_MAX_VOLTAGE = 140  # 0.1 V
-DEFAULT_MIN_VOLTAGE = 40  # 0.1 V
+#: STS3215 no-load speed: 0.222 s per 60° (datasheet, 7.4 V) = 4.7 rad/s, in steps/s
+MAX_SPEED = 4.7 * ft.RESOLUTION / (2 * math.pi)
+#: Acceleration register unit, steps/s² (memory table: 8.7°/s² per unit)
+ACCELERATION_UNIT = 100.0
+#: FT-SCS manual: a rebooted servo takes about this long before it answers again
+BOOT_TIME = 0.8  # s
+
+_WRITABLE = bytearray(ft.TABLE_SIZE)
+_EEPROM = bytearray(ft.TABLE_SIZE)
+_FACTORY = bytearray(ft.TABLE_SIZE)
+for _reg in ft.REGISTERS:
+    span = slice(_reg.address, _reg.address + _reg.size)
+    if _reg.writable:
+        _WRITABLE[span] = b"\x01" * _reg.size
+    if _reg.eeprom:
+        _EEPROM[span] = b"\x01" * _reg.size
+    _FACTORY[span] = _reg.default.to_bytes(_reg.size, "little")
 _MAGNITUDE_LIMIT = (1 << 15) - 1
 
 
-def _sign_magnitude(value: float) -> int:
-    return to_sign_magnitude(max(-_MAGNITUDE_LIMIT, min(_MAGNITUDE_LIMIT, round(value))), 15)
+def _sign_magnitude(value: float, sign_bit: int = 15) -> int:
+    limit = (1 << sign_bit) - 1
+    return to_sign_magnitude(max(-limit, min(limit, round(value))), sign_bit)
+
+
+def _signed(table: bytearray, register: ft.Register) -> int:
+    raw = _get(table, register)
+    return raw if register.sign_bit is None else from_sign_magnitude(raw, register.sign_bit)
 
 
 class FeetechSTSDevice(ControlTableDevice):
@@ -44,30 +77,86 @@ class FeetechSTSDevice(ControlTableDevice):
 
     Args:
         servos: servo id -> model (raw units are STS steps, 4096 per turn).
-        options: unused; accepted for the DeviceEmulator interface.
+        options: ``baudrate``: the rate the servos were set to when the arm was assembled
+            (default 1 Mbps, the factory rate); ``boot_time``: seconds a rebooted servo is
+            deaf (default 0.8, the manual's).
     """
 
     name: ClassVar[str] = "feetech_sts"
+    id_register: ClassVar[ft.Register] = ft.ID
+    baud_register: ClassVar[ft.Register] = ft.BAUD_RATE
+    baud_rates: ClassVar[dict[int, int]] = ft.BAUD_RATES
+    resolution: ClassVar[int] = ft.RESOLUTION
 
-    #: frames rejected (bad checksum, malformed), for tests and diagnostics
-    rejected: int
-    #: servo id -> the params (address, data...) of a REG_WRITE awaiting ACTION
-    _registered: dict[int, bytes]
+    def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
+        servo.speed = MAX_SPEED
+        return self._assembled(_FACTORY, servo_id, servo)
 
-    @staticmethod
-    def _initial_table(servo_id: int, servo: ServoModel) -> bytearray:
-        table = bytearray(ft.TABLE_SIZE)
-        _put(table, ft.MODEL_NUMBER, ft.STS3215_MODEL_NUMBER)
-        _put(table, ft.ID, servo_id)
-        _put(table, ft.RESPONSE_STATUS_LEVEL, 1)
-        _put(table, ft.MIN_POSITION_LIMIT, max(0, min(0xFFFF, round(servo.minimum))))
-        _put(table, ft.MAX_POSITION_LIMIT, max(0, min(0xFFFF, round(servo.maximum))))
-        _put(table, ft.MAX_TEMPERATURE_LIMIT, DEFAULT_MAX_TEMPERATURE)
-        _put(table, ft.MAX_INPUT_VOLTAGE, DEFAULT_MAX_VOLTAGE)
-        _put(table, ft.MIN_INPUT_VOLTAGE, DEFAULT_MIN_VOLTAGE)
-        _put(table, ft.TORQUE_ENABLE, int(servo.torque_enabled))
-        _put(table, ft.GOAL_POSITION, _sign_magnitude(servo.goal))
-        return table
+    def _power_on(self, unit: Unit) -> None:
+        table = unit.table
+        table[:] = bytes(ft.TABLE_SIZE)
+        table[: ft.SRAM_START] = unit.persisted[: ft.SRAM_START]
+        table[ft.GOAL_POSITION_2.address + 2 :] = unit.persisted[ft.GOAL_POSITION_2.address + 2 :]
+        _put(table, ft.TORQUE_LIMIT, _get(table, ft.MAX_TORQUE_LIMIT))
+        _put(table, ft.LOCK, ft.LOCK.default)
+        servo = unit.servo
+        servo.hand_target = None
+        self._reset_turns(unit)
+        unit.registered = None
+        goal = self._present(unit)
+        _put(table, ft.GOAL_POSITION, _sign_magnitude(goal))
+        self._apply(unit)
+
+    # -- the servo's physics seen through its table -------------------------------------------
+
+    def _reversed(self, unit: Unit) -> bool:
+        return bool(unit.table[ft.PHASE.address] & ft.PHASE_FEEDBACK_REVERSED)
+
+    def _present(self, unit: Unit) -> float:
+        """Present Position: Actual - Homing Offset (LeRobot's feetech.py), one turn unless
+        Phase asks for multi-turn feedback."""
+        raw = unit.servo.position - unit.extra["turns"]
+        if self._reversed(unit):
+            raw = (ft.RESOLUTION - 1) - raw
+        value = raw - _signed(unit.table, ft.HOMING_OFFSET)
+        if not unit.table[ft.PHASE.address] & ft.PHASE_MULTI_TURN_FEEDBACK:
+            value %= ft.RESOLUTION
+        return value
+
+    def present_position(self, servo_id: int) -> float:
+        return self._present(self.unit(servo_id))
+
+    def _executed_goal(self, unit: Unit) -> float:
+        """Goal Position within Min/Max Position Limit (both 0: multi-turn, no limit)."""
+        table = unit.table
+        goal = _signed(table, ft.GOAL_POSITION)
+        lower, upper = _get(table, ft.MIN_POSITION_LIMIT), _get(table, ft.MAX_POSITION_LIMIT)
+        if lower or upper:
+            goal = min(max(goal, lower), upper)
+        return goal
+
+    def _apply(self, unit: Unit) -> None:
+        """Turn the table's settings into the model's drive: torque, goal, speed, acceleration."""
+        table, servo = unit.table, unit.servo
+        servo.torque_enabled = (
+            table[ft.TORQUE_ENABLE.address] == 1 and _get(table, ft.TORQUE_LIMIT) > 0
+        )
+        goal_speed = abs(_signed(table, ft.GOAL_SPEED))
+        servo.speed = min(MAX_SPEED, goal_speed) if goal_speed else MAX_SPEED
+        servo.acceleration = table[ft.ACCELERATION.address] * ACCELERATION_UNIT
+        mode = table[ft.OPERATING_MODE.address]
+        if mode == 0:
+            sign = -1.0 if self._reversed(unit) else 1.0
+            servo.goal = servo.position + sign * (self._executed_goal(unit) - self._present(unit))
+        elif mode == 1 and goal_speed:
+            # constant speed: always a second ahead in the commanded direction
+            servo.goal = servo.position + math.copysign(servo.speed, _signed(table, ft.GOAL_SPEED))
+        else:
+            servo.goal = servo.position
+
+    def _step_unit(self, unit: Unit, dt: float) -> None:
+        self._apply(unit)
+        unit.servo.step(dt)
 
     # -- framing ------------------------------------------------------------------------
 
@@ -104,65 +193,110 @@ class FeetechSTSDevice(ControlTableDevice):
 
     def _execute(self, servo_id: int, instruction: int, params: bytes) -> list[bytes]:
         broadcast = servo_id == ft.BROADCAST_ID
-        if not broadcast and servo_id not in self.servos:
+        units = self._all_listening() if broadcast else self._listening(servo_id)
+        if not units:
             return []
+        if instruction == ft.INST_SYNC_READ:
+            return self._sync_read(broadcast, params)
+        if instruction == ft.INST_SYNC_WRITE:
+            return self._sync_write(broadcast, params)
+        replies: list[bytes] = []
         if instruction == ft.INST_PING:
-            ids = sorted(self.servos) if broadcast else [servo_id]
-            return [self._status(i) for i in ids]
+            replies = [self._status(u, self._unit_id(u)) for u in units]
+            return replies if broadcast else [self.collide(replies)]
         if instruction == ft.INST_READ:
             if broadcast or len(params) != 2:
                 return self._malformed()
-            data = self._read(servo_id, params[0], params[1])
-            return [] if data is None else [self._status(servo_id, data)]
-        if instruction in (ft.INST_WRITE, ft.INST_REG_WRITE):
+            replies = [
+                r for u in units if (r := self._read_reply(u, servo_id, params[0], params[1]))
+            ]
+        elif instruction in (ft.INST_WRITE, ft.INST_REG_WRITE):
             if len(params) < 2:
                 return self._malformed()
-            targets = sorted(self.servos) if broadcast else [servo_id]
-            for target in targets:
+            for unit in units:
                 if instruction == ft.INST_WRITE:
-                    self._write(target, params[0], params[1:])
+                    self._write(unit, params[0], params[1:])
                 else:
-                    self._registered[target] = params
-            return [] if broadcast else self._ack(servo_id)
-        if instruction == ft.INST_ACTION:
-            targets = sorted(self._registered) if broadcast else [servo_id]
-            for target in targets:
-                registered = self._registered.pop(target, None)
+                    unit.registered = bytes(params)
+                    unit.table[ft.ASYNC_WRITE_FLAG.address] = 1
+                replies += self._ack(unit, servo_id)
+        elif instruction == ft.INST_ACTION:
+            for unit in units:
+                registered, unit.registered = unit.registered, None
+                unit.table[ft.ASYNC_WRITE_FLAG.address] = 0
                 if registered is not None:
-                    self._write(target, registered[0], registered[1:])
-            return [] if broadcast else self._ack(servo_id)
-        if instruction == ft.INST_SYNC_READ:
-            if not broadcast or len(params) < 2:
-                return self._malformed()
-            address, size = params[0], params[1]
-            replies = []
-            for target in params[2:]:
-                if target in self.servos:
-                    data = self._read(target, address, size)
-                    if data is not None:
-                        replies.append(self._status(target, data))
-            return replies
-        if instruction == ft.INST_SYNC_WRITE:
-            if not broadcast or len(params) < 2 or params[1] == 0 or (len(params) - 2) % (params[1] + 1):
-                return self._malformed()
-            address, size = params[0], params[1]
-            for at in range(2, len(params), size + 1):
-                target = params[at]
-                if target in self.servos:
-                    self._write(target, address, params[at + 1 : at + 1 + size])
+                    self._write(unit, registered[0], registered[1:])
+                replies += self._ack(unit, servo_id)
+        elif instruction == ft.INST_RESTORE:
+            for unit in units:
+                self._restore(unit)
+                replies += self._ack(unit, servo_id)
+        elif instruction == ft.INST_REBOOT:
+            for unit in units:
+                self._power_on(unit)
+                unit.booting = float(self.options.get("boot_time", BOOT_TIME))
+            self._index()
             return []
-        return self._malformed()  # unknown instruction: the FT-SCS error byte has no code for it
-
-    def _ack(self, servo_id: int) -> list[bytes]:
-        if _get(self.tables[servo_id], ft.RESPONSE_STATUS_LEVEL) == 0:
+        elif instruction == ft.INST_RESET:
+            for unit in units:
+                self._reset_turns(unit)
+                replies += self._ack(unit, servo_id)
+        elif instruction == ft.INST_CALIBRATE:
+            if len(params) not in (0, 2):
+                return self._malformed()
+            target = 2048 if not params else params[0] | params[1] << 8
+            for unit in units:
+                self._calibrate(unit, target)
+                replies += self._ack(unit, servo_id)
+        else:
+            return (
+                self._malformed()
+            )  # unknown instruction: the FT-SCS error byte has no code for it
+        self._index()  # an id written takes effect after the reply, sent from the old id
+        if broadcast or not replies:
             return []
-        return [self._status(servo_id)]
+        return [self.collide(replies)]
 
-    def _status(self, servo_id: int, data: bytes = b"") -> bytes:
-        return feetech_packet(servo_id, self._error_bits(servo_id), data)
+    def _sync_read(self, broadcast: bool, params: bytes) -> list[bytes]:
+        if not broadcast or len(params) < 2:
+            return self._malformed()
+        address, size = params[0], params[1]
+        replies = []
+        for target in params[2:]:
+            answers = [
+                r
+                for u in self._listening(target)
+                if (r := self._read_reply(u, target, address, size))
+            ]
+            if answers:
+                replies.append(self.collide(answers))
+        return replies
 
-    def _error_bits(self, servo_id: int) -> int:
-        table, servo = self.tables[servo_id], self.servos[servo_id]
+    def _sync_write(self, broadcast: bool, params: bytes) -> list[bytes]:
+        if (
+            not broadcast
+            or len(params) < 2
+            or params[1] == 0
+            or (len(params) - 2) % (params[1] + 1)
+        ):
+            return self._malformed()
+        address, size = params[0], params[1]
+        for at in range(2, len(params), size + 1):
+            for unit in self._listening(params[at]):
+                self._write(unit, address, params[at + 1 : at + 1 + size])
+        self._index()
+        return []
+
+    def _ack(self, unit: Unit, reply_id: int) -> list[bytes]:
+        if _get(unit.table, ft.RESPONSE_STATUS_LEVEL) == 0:
+            return []
+        return [self._status(unit, reply_id)]
+
+    def _status(self, unit: Unit, reply_id: int, data: bytes = b"") -> bytes:
+        return feetech_packet(reply_id, self._error_bits(unit), data)
+
+    def _error_bits(self, unit: Unit) -> int:
+        table, servo = unit.table, unit.servo
         bits = 0
         decivolts = round(servo.voltage * 10)
         if not _get(table, ft.MIN_INPUT_VOLTAGE) <= decivolts <= _get(table, ft.MAX_INPUT_VOLTAGE):
@@ -173,30 +307,55 @@ class FeetechSTSDevice(ControlTableDevice):
 
     # -- control table ------------------------------------------------------------------
 
-    def _read(self, servo_id: int, address: int, size: int) -> bytes | None:
+    def _read_reply(self, unit: Unit, reply_id: int, address: int, size: int) -> bytes | None:
         if size == 0 or address + size > ft.TABLE_SIZE:
             return None
-        table, servo = self.tables[servo_id], self.servos[servo_id]
-        _put(table, ft.TORQUE_ENABLE, int(servo.torque_enabled))
-        _put(table, ft.GOAL_POSITION, _sign_magnitude(servo.goal))
-        _put(table, ft.PRESENT_POSITION, _sign_magnitude(servo.position))
-        direction = (servo.goal > servo.position) - (servo.goal < servo.position)
-        _put(table, ft.PRESENT_SPEED, _sign_magnitude(direction * servo.speed if servo.moving else 0.0))
+        table, servo = unit.table, unit.servo
+        present = self._present(unit)
+        sign = -1.0 if self._reversed(unit) else 1.0
+        _put(table, ft.PRESENT_POSITION, _sign_magnitude(present))
+        _put(table, ft.PRESENT_SPEED, _sign_magnitude(sign * servo.velocity))
         _put(table, ft.PRESENT_VOLTAGE, max(0, min(255, round(servo.voltage * 10))))
         _put(table, ft.PRESENT_TEMPERATURE, max(0, min(255, round(servo.temperature))))
-        _put(table, ft.SERVO_STATUS, self._error_bits(servo_id))
+        _put(table, ft.SERVO_STATUS, self._error_bits(unit))
         _put(table, ft.MOVING, int(servo.moving))
-        return bytes(table[address : address + size])
+        _put(table, ft.GOAL_POSITION_2, _sign_magnitude(self._executed_goal(unit)))
+        return self._status(unit, reply_id, bytes(table[address : address + size]))
 
-    def _write(self, servo_id: int, address: int, data: bytes) -> None:
+    def _write(self, unit: Unit, address: int, data: bytes) -> None:
         end = address + len(data)
         if end > ft.TABLE_SIZE:
             return
-        table, servo = self.tables[servo_id], self.servos[servo_id]
-        table[address:end] = data
-        _put(table, ft.ID, servo_id)  # id changes are not emulated
-        if address <= ft.TORQUE_ENABLE.address < end:
-            servo.torque_enabled = table[ft.TORQUE_ENABLE.address] != 0
-        goal = ft.GOAL_POSITION
-        if address < goal.address + goal.size and goal.address < end:
-            servo.set_goal(from_sign_magnitude(_get(table, goal), ft.GOAL_SIGN_BIT))
+        table = unit.table
+        keep = (
+            table[ft.LOCK.address] == 0
+            or overlaps(address, end, ft.LOCK)
+            and data[ft.LOCK.address - address] == 0
+        )
+        for at, byte in enumerate(data, address):
+            if _WRITABLE[at]:
+                table[at] = byte
+                if _EEPROM[at] and keep:
+                    unit.persisted[at] = byte
+        if overlaps(address, end, ft.TORQUE_ENABLE) and table[ft.TORQUE_ENABLE.address] == 128:
+            self._calibrate(unit, 2048)
+            table[ft.TORQUE_ENABLE.address] = 0
+        self._apply(unit)
+
+    def _calibrate(self, unit: Unit, target: int) -> None:
+        """A new Homing Offset that makes the present position ``target`` (kept in EEPROM)."""
+        offset = _signed(unit.table, ft.HOMING_OFFSET) + self._present(unit) - target
+        offset = (round(offset) + 2048) % ft.RESOLUTION - 2048
+        encoded = _sign_magnitude(max(-2047, offset), ft.HOMING_SIGN_BIT)
+        for table in (unit.table, unit.persisted):
+            _put(table, ft.HOMING_OFFSET, encoded)
+        self._apply(unit)
+
+    def _restore(self, unit: Unit) -> None:
+        """Factory values in the EEPROM area, the id kept (and the servo at 1 Mbps)."""
+        servo_id = self._unit_id(unit)
+        for table in (unit.table, unit.persisted):
+            table[: ft.SRAM_START] = _FACTORY[: ft.SRAM_START]
+            table[ft.GOAL_POSITION_2.address + 2 :] = _FACTORY[ft.GOAL_POSITION_2.address + 2 :]
+            _put(table, ft.ID, servo_id)
+        self._apply(unit)

@@ -7,7 +7,12 @@ the "serial CRC error" bit and is ignored; an unknown command byte, a stray data
 packet interrupted by a new command byte sets the "serial protocol error" bit; Get Errors
 answers the error register and clears it; Set Multiple Targets is refused like an unknown
 command when the ``multiple_targets`` option is false (Micro Maestro 6).
-A lone 0xAA before a command is the baud-rate detection byte and is no error.
+A lone 0xAA before a command is the baud-rate detection byte and is no error. Targets are
+clipped to the channel's Min/Max setting (guide 4.b, "Channel Settings"; factory values
+992..2000 µs, stored in the Maestro by its Control Center, here the ``channel_range_us``
+option).
+The emulated Maestro starts with its channels' "On startup or error" setting at "Go to"
+the arm's home pose, as a PWM arm must be set up for its first readback to be a position.
 
 Not emulated: the Mini SSC protocol (0xFF), scripts, acceleration ramps (Set Acceleration is
 accepted and ignored), and the move to the home positions that a real Maestro makes after an
@@ -37,6 +42,8 @@ _PROTOCOL_ERROR = 1 << m.ERROR_NAMES.index("serial_protocol")
 _CRC_ERROR = 1 << m.ERROR_NAMES.index("serial_crc")
 #: Set Speed unit: 0.25 µs per 10 ms = 25 µs/s (guide, "Set Speed")
 _SPEED_UNIT = 25.0
+#: every channel's Min and Max pulse as the Maestro ships (guide 3, "Default Settings")
+FACTORY_RANGE_US = (992.0, 2000.0)
 
 
 class MaestroDevice(DeviceEmulator):
@@ -45,7 +52,9 @@ class MaestroDevice(DeviceEmulator):
     Args:
         servos: channel -> model.
         options: ``device_number`` (default 12), ``crc`` (default False), ``channels``
-            (default 24), ``multiple_targets`` (default True); other keys are ignored.
+            (default 24), ``multiple_targets`` (default True), ``channel_range_us``
+            ([min, max] pulse of every channel, default the factory [992, 2000]); other keys
+            are ignored.
     """
 
     name: ClassVar[str] = "maestro"
@@ -56,6 +65,12 @@ class MaestroDevice(DeviceEmulator):
         self.crc = bool(self.options.get("crc", False))
         self.channels = int(self.options.get("channels", 24))
         self.multiple_targets = bool(self.options.get("multiple_targets", True))
+        low, high = self.options.get("channel_range_us", FACTORY_RANGE_US)
+        self.channel_range = (float(low), float(high))
+        if not 0 < self.channel_range[0] < self.channel_range[1]:
+            raise ValueError(
+                f"channel_range_us must be [min, max] with 0 < min < max, got {[low, high]}"
+            )
         #: the error register (guide 4.e), cleared by Get Errors
         self.errors = 0
         self._packet = bytearray()
@@ -186,7 +201,8 @@ class MaestroDevice(DeviceEmulator):
             servo.torque_enabled = False  # 0 stops the pulses (guide, "Set Target")
         else:
             servo.torque_enabled = True
-            servo.set_goal(quarter_us / 4.0)
+            low, high = self.channel_range
+            servo.set_goal(min(high, max(low, quarter_us / 4.0)))
 
     def _set_speed(self, channel: int, speed: int) -> None:
         servo = self.servos.get(channel)

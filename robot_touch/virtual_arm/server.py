@@ -9,12 +9,22 @@ Faults make the serial path's error handling testable without hardware: replies 
 with one byte flipped, extra latency, and an unplug (the pty pair closes, the host sees EIO,
 the ``link`` symlink vanishes) followed by a replug on a NEW pty with the link re-pointed, as
 a USB adapter re-enumerates, and the controller's parser reset.
+
+The arm has a hand (:attr:`VirtualArm.hand`, :mod:`robot_touch.virtual_arm.hand`) that moves
+released joints and reads the true servo state, and, with ``control``, a control channel
+(a Unix socket) through which other processes use it. The host's line speed is read from
+the pty (Linux ``TCGETS2``), so a servo set to another baud rate hears nothing.
+
+(Over 400 lines: one serving loop owns the pty, the faults, the replug and the calls other
+threads make into it; split, each part would need the loop's private state.)
 """
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import random
+import struct
 import select
 import sys
 import threading
@@ -25,15 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from robot_touch.core.profile import ArmProfile, load_profile
+from robot_touch.core.profile import ArmProfile, Calibration, load_profile
 from robot_touch.errors import RobotTouchError
-from robot_touch.protocols.registry import get_device_class
-from robot_touch.virtual_arm.arm import build_servos
+from robot_touch.protocols.registry import get_bus_class, get_device_class
+from robot_touch.virtual_arm.arm import build_mounting, build_servos
 from robot_touch.virtual_arm.device import DeviceEmulator, ServoModel
 
 #: Longest the loop sleeps without traffic: servo models advance at least this often.
 IDLE_STEP = 0.005  # s
 READ_CHUNK = 4096
+#: Linux ioctl reading a tty's termios2 (with the exact bit rates): _IOR('T', 0x2A, 44 bytes)
+_TCGETS2 = 0x802C542A
+_TERMIOS2_SIZE = 44
+_ISPEED_AT = 36
 
 
 class VirtualArmError(RobotTouchError):
@@ -93,8 +107,12 @@ class VirtualArm:
         faults: faults to inject (default: none).
         link: a symlink to create pointing at the pty (re-pointed after a replug).
         options: device options (default: the profile's ``protocol_options``, which is what
-            the host backend gets too).
+            the host backend gets too, plus the baud rate the servos were set to when the
+            arm was assembled: the profile's, or the protocol's usual one).
         on_port_change: called with the new path after a replug (e.g. to print it).
+        mounting: joint name -> how its servo is mounted (default: the profile's nominal
+            calibration), see :mod:`robot_touch.virtual_arm.arm`.
+        control: path of a Unix socket to serve the hand on (None: no control channel).
 
     Usable as a context manager (``with VirtualArm(p) as arm: ... arm.port_path``).
     """
@@ -107,18 +125,39 @@ class VirtualArm:
         link: str | Path | None = None,
         options: Mapping[str, Any] | None = None,
         on_port_change: Callable[[str], None] | None = None,
+        mounting: Mapping[str, Calibration] | None = None,
+        control: str | Path | None = None,
     ) -> None:
+        from robot_touch.virtual_arm.hand import Hand
+
         self.profile = profile if isinstance(profile, ArmProfile) else load_profile(profile)
         self.protocol = protocol or self.profile.protocol
         device_class = get_device_class(self.protocol)
-        #: servo id -> model; the device mutates these, tests may read and move them
-        self.servos: dict[int, ServoModel] = build_servos(self.profile)
         try:
-            self.device: DeviceEmulator = device_class(
-                self.servos, dict(self.profile.protocol_options if options is None else options)
-            )
+            #: joint name -> how its servo is mounted (the arm's true build)
+            self.mounting: dict[str, Calibration] = build_mounting(self.profile, mounting)
+        except KeyError as exc:
+            raise VirtualArmError(f"mounting: {exc.args[0]}") from None
+        #: servo id -> model; the device mutates these, tests may read them (move them by hand)
+        self.servos: dict[int, ServoModel] = build_servos(self.profile, self.mounting)
+        #: joint name -> its servo (the same object whatever id the servo is given later)
+        self.joint_servos: dict[str, ServoModel] = {
+            spec.name: self.servos[spec.servo_id] for spec in self.profile.all_joints
+        }
+        options = dict(self.profile.protocol_options if options is None else options)
+        same = self.protocol == self.profile.protocol
+        options.setdefault(
+            "baudrate",
+            self.profile.baudrate if same else get_bus_class(self.protocol).default_baudrate,
+        )
+        try:
+            self.device: DeviceEmulator = device_class(self.servos, options)
         except (TypeError, ValueError) as exc:
             raise VirtualArmError(f"{self.protocol} device: bad protocol_options: {exc}") from None
+        #: moves released joints and reads the true servo state (tests, the control channel)
+        self.hand = Hand(self)
+        self.control = str(control) if control is not None else None
+        self._control_server: Any = None
         self.faults = faults or Faults()
         self.link = str(link) if link is not None else None
         self.on_port_change = on_port_change
@@ -129,12 +168,17 @@ class VirtualArm:
         self._master: int | None = None
         self._slave: int | None = None
         self._pending: deque[tuple[float, bytes]] = deque()
-        self._requests: deque[tuple[str, threading.Event]] = deque()
+        self._requests: deque[tuple[Callable[[], Any], threading.Event, list[Any]]] = deque()
         self._wake: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- public control ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while the serving thread runs (servos move with time only then)."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def plugged(self) -> bool:
@@ -155,10 +199,21 @@ class VirtualArm:
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name=f"virtual-arm-{self.profile.name}", daemon=True)
         self._thread.start()
+        if self.control:
+            from robot_touch.virtual_arm.hand import serve_control
+
+            try:
+                self._control_server = serve_control(self.hand, self.control)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
         """Stop serving, close the pty and remove the link."""
+        server, self._control_server = self._control_server, None
+        if server is not None:
+            server.close()
         thread, self._thread = self._thread, None
         if thread is not None:
             self._stop.set()
@@ -172,11 +227,39 @@ class VirtualArm:
 
     def unplug(self) -> None:
         """Simulate pulling the USB cable: the pty pair closes and the link vanishes."""
-        self._request("unplug")
+        self.call(self._unplug)
 
     def replug(self) -> None:
         """Simulate plugging it back: a new pty, the link re-pointed, the parser reset."""
-        self._request("replug")
+        self.call(self._replug)
+
+    def power_cycle(self) -> None:
+        """Switch the servos' supply off and on (they come back released, their RAM reset)."""
+        try:
+            self.call(self.device.power_cycle)
+        except NotImplementedError as exc:
+            raise VirtualArmError(str(exc)) from None
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` in the serving thread, between two packets, and return its result
+        (directly when the arm is not running): how other threads touch the servos."""
+        if (
+            self._thread is None
+            or not self._thread.is_alive()
+            or threading.current_thread() is self._thread
+        ):
+            return function()
+        done = threading.Event()
+        result: list[Any] = []
+        self._requests.append((function, done, result))
+        self._poke()
+        if not done.wait(timeout=5.0):
+            raise VirtualArmError(
+                f"virtual arm did not run {getattr(function, '__name__', function)} within 5 s"
+            )
+        if result and isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0] if result else None
 
     def __enter__(self) -> VirtualArm:
         return self.start()
@@ -230,12 +313,24 @@ class VirtualArm:
             return
         self.stats.received += len(data)
         try:
+            self.device.set_line_speed(self._line_speed())
             replies = self.device.feed(data)
         except Exception as exc:  # noqa: BLE001 - a device bug must not kill the port
             self._device_error("feed", exc)
             return
         for reply in replies:
             self._send(reply, now)
+
+    def _line_speed(self) -> int | None:
+        """The bit rate the host set on its end of the pty (None: cannot tell)."""
+        if self._slave is None:
+            return None
+        buf = bytearray(_TERMIOS2_SIZE)
+        try:
+            fcntl.ioctl(self._slave, _TCGETS2, buf)
+        except OSError:
+            return None
+        return struct.unpack_from("I", buf, _ISPEED_AT)[0] or None
 
     def _device_error(self, method: str, exc: Exception) -> None:
         self.stats.device_errors += 1
@@ -278,29 +373,15 @@ class VirtualArm:
 
     # -- plug / unplug ----------------------------------------------------------------------
 
-    def _request(self, what: str) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._do(what)
-            return
-        done = threading.Event()
-        self._requests.append((what, done))
-        self._poke()
-        if not done.wait(timeout=5.0):
-            raise VirtualArmError(f"virtual arm did not {what} within 5 s")
-
     def _serve_requests(self) -> None:
         while self._requests:
-            what, done = self._requests.popleft()
+            function, done, result = self._requests.popleft()
             try:
-                self._do(what)
+                result.append(function())
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+                result.append(exc)
             finally:
                 done.set()
-
-    def _do(self, what: str) -> None:
-        if what == "unplug":
-            self._unplug()
-        elif what == "replug":
-            self._replug()
 
     def _poke(self) -> None:
         if self._wake is not None:

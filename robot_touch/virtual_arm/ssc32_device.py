@@ -14,7 +14,9 @@ letters, channel above 31, non-ASCII bytes) is ignored as a whole and counted in
 is more lenient with some malformed lines; being strict here keeps host bugs visible.
 Not emulated: digital/analog I/O, the pulse offset and register commands, the startup string.
 The reported pulse is the modelled servo position (the board reports the pulse it outputs,
-which during a timed move is the same ramp).
+which during a timed move is the same ramp). The emulated board starts its pulses at the
+arm's home pose, as a PWM arm must be set up (the SSC-32U's startup string) for its first
+readback to be a position.
 """
 from __future__ import annotations
 

@@ -8,10 +8,13 @@
   :meth:`RosProbe.collect` (keep every message of a topic), :meth:`RosProbe.wait_for`
   (deadline-and-poll) and :meth:`RosProbe.call` (service call with a timeout).
 * :func:`ros_probe` is a pytest fixture wrapping it (import it into a test module).
+* :class:`Console` reads a child process's output line by line with a deadline and types
+  into its stdin (interactive commands such as ``robot-touch calibrate``).
 """
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import tempfile
@@ -148,3 +151,33 @@ def ros_probe() -> Iterator[RosProbe]:
         yield probe
     finally:
         probe.close()
+
+
+class Console:
+    """A child process's output, line by line, readable with a deadline; its stdin to type."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def expect(self, *texts: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if all(text in line for text in texts):
+                return line
+        raise AssertionError(f"no line with {texts!r} in the output:\n{''.join(self.seen)}")
+
+    def send(self, text: str = "") -> None:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()

@@ -7,11 +7,9 @@ The test process talks ROS through a probe node (tests/integration/_helpers.RosP
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E
 from robot_touch.core.profile import load_profile  # noqa: E402
 from robot_touch.virtual_arm.server import Faults, VirtualArm  # noqa: E402
 
-from _helpers import RosProbe, spawn_node, terminate  # noqa: E402 - tests/integration is on sys.path
+from _helpers import Console, RosProbe, spawn_node, terminate  # noqa: E402 - on sys.path
 from waiting import wait_for  # noqa: E402 - tests/ is on sys.path
 
 pytestmark = pytest.mark.ros
@@ -206,8 +204,10 @@ def test_torque_service_releases_and_reenables_without_a_jump(probe, noisy):
     assert reply.success and reply.message == "torque released"
     assert not any(s.torque_enabled for s in arm.servos.values())
     moved = raw_goal(SPECS[1], 0.4)
-    arm.servos[SPECS[1].servo_id].position = moved  # a person moves the released arm
-    wait_for(lambda: abs(probe.latest().position[1] - 0.4) < TOLERANCE, 5, "joint_states following the hand")
+    arm.hand.move(SPECS[1].name, 0.4, speed=8.0)  # a person moves the released arm, then lets go
+    # joint_states show it at rest where the hand left it (to the servo's step)
+    at_rest = 1.5 / RAW_PER_RAD
+    wait_for(lambda: abs(probe.latest().position[1] - 0.4) < at_rest, 5, "joint_states at rest")
     reply = probe.set_torque(True)
     assert reply.success and reply.message == "torque enabled"
     lift = arm.servos[SPECS[1].servo_id]
@@ -263,12 +263,13 @@ def test_unplug_replug_survives_reports_and_relatches(tmp_path):
         arm.unplug()
         wait_for(lambda: (c := probe.connection()) and c["connected"] == "false" and c, 10, "diagnostics: disconnected")
         assert "lost" in probe.connection()["_message"]
-        # while unplugged: the sender moves on and the arm is moved by hand
+        # while unplugged: the sender moves on, the servos' supply is switched off and on (they
+        # come back released) and the arm is moved by hand
         probe.stream([-0.5] * 6)
+        arm.power_cycle()
         moved = [-0.2, 0.1, -0.1, 0.2, -0.3, 0.4]
         for spec, value in zip(SPECS, moved):
-            servo = arm.servos[spec.servo_id]
-            servo.position = servo.goal = raw_goal(spec, value)
+            arm.hand.move(spec.name, value, speed=8.0)
         sent = probe.published
         wait_for(lambda: probe.published > sent + 10, 5, "commands sent while unplugged")
         probe.stream(None)
@@ -292,37 +293,6 @@ def test_unplug_replug_survives_reports_and_relatches(tmp_path):
 
 
 # ---------------------------------------------------------------------------- calibrate
-
-
-class Console:
-    """A child process's stdout, line by line, readable with a deadline."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def expect(self, *texts: str, timeout: float = 10) -> str:
-        """The next line holding every one of ``texts``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if all(text in line for text in texts):
-                return line
-        raise AssertionError(f"no line with {texts!r} in the output:\n{''.join(self.seen)}")
-
-    def send(self, text: str = "") -> None:
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
 
 
 @pytest.mark.timeout(40)

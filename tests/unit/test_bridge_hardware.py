@@ -81,7 +81,7 @@ class Plug:
 @pytest.fixture
 def rig(so101):
     LoopBus.servos = {
-        j.servo_id: ServoModel(j.servo_id, 2100.0, 2100.0, 3000.0, 0.0, 4095.0, torque_enabled=False)
+        j.servo_id: ServoModel(j.servo_id, 2100.0, 2100.0, 3000.0, torque_enabled=False)
         for j in so101.all_joints
     }
     LoopBus.calls = []
@@ -188,7 +188,7 @@ def test_a_new_command_is_written_at_once_not_at_the_next_period(so101):
     import time
 
     LoopBus.servos = {
-        j.servo_id: ServoModel(j.servo_id, 2100.0, 2100.0, 3000.0, 0.0, 4095.0, torque_enabled=True)
+        j.servo_id: ServoModel(j.servo_id, 2100.0, 2100.0, 3000.0, torque_enabled=True)
         for j in so101.all_joints
     }
     LoopBus.calls = []

@@ -81,7 +81,7 @@ class PtyDevice:
 def make_servos(protocol: str, ids=None, voltage: float | None = None) -> dict[int, ServoModel]:
     ids = IDS[protocol] if ids is None else ids
     volts = voltage if voltage is not None else (7.4 if protocol == "feetech_sts" else 12.0)
-    return {i: ServoModel(i, 2048.0, 2048.0, 6000.0, 0.0, 4095.0, voltage=volts) for i in ids}
+    return {i: ServoModel(i, 2048.0, 2048.0, 6000.0, voltage=volts) for i in ids}
 
 
 @pytest.fixture(params=PROTOCOLS, ids=PROTOCOLS)
@@ -108,6 +108,7 @@ def test_ping(rig):
 @pytest.mark.timeout(10)
 def test_write_goals_moves_servos(rig):
     bus, pty = rig
+    bus.set_torque(True)  # servos power up released (e-Manual, STS memory table)
     goals = {servo_id: 1000 + 100 * n for n, servo_id in enumerate(bus.ids)}
     bus.write_goals(goals)
     assert wait_until(lambda: bus.read_positions() == goals, WAIT)
@@ -234,7 +235,7 @@ def test_port_failure_raises_port_gone(rig):
 def test_goal_needing_byte_stuffing_arrives_intact():
     """A Dynamixel goal whose bytes contain FF FF FD (e-Manual byte stuffing) over the pty,
     and a present position that needs stuffing on the way back."""
-    servos = {1: ServoModel(1, 0.0, 0.0, 1e9, -1e9, 1e9, voltage=12.0)}
+    servos = {1: ServoModel(1, 0.0, 0.0, 1e9, voltage=12.0)}
     device = get_device_class("dynamixel_p2")(servos)
     device.tables[1][11] = 4  # Operating Mode: extended position, no position-limit check
     pty = PtyDevice(device)
@@ -284,8 +285,11 @@ def _apply(mutation, reply: bytes) -> bytes:
 def test_damaged_replies_never_become_wrong_positions(protocol):
     """Random damage to a servo's reply: the bus reports the true position or None, never
     anything else, and never raises."""
-    servos = {1: ServoModel(1, 0.0, 0.0, 1.0, -32767.0, 32767.0, voltage=12.0)}
+    servos = {1: ServoModel(1, 0.0, 0.0, 1.0, voltage=12.0)}
     device = get_device_class(protocol)(servos)
+    if protocol == "feetech_sts":
+        # Phase bit 4: multi-turn feedback, so the servo reports negative positions too
+        device.tables[1][18] |= 0x10
     pty = PtyDevice(device)
     port = open_port(pty.path, 1_000_000)
     bus = get_bus_class(protocol)(port, [1], {"latency_ms": 20.0}, retries=0)
@@ -316,7 +320,7 @@ def test_damaged_replies_never_become_wrong_positions(protocol):
 def test_stuffed_replies_decode_exactly():
     """Present positions made of FF/FD/00 bytes force byte stuffing in the status packets;
     the SDK's unstuffing under our bus must give back exactly the device's value."""
-    servos = {1: ServoModel(1, 0.0, 0.0, 1.0, -(2.0**31), 2.0**31, voltage=12.0)}
+    servos = {1: ServoModel(1, 0.0, 0.0, 1.0, voltage=12.0)}
     pty = PtyDevice(get_device_class("dynamixel_p2")(servos))
     port = open_port(pty.path, 1_000_000)
     bus = get_bus_class("dynamixel_p2")(port, [1], {"latency_ms": LATENCY_MS})

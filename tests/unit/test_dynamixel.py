@@ -29,9 +29,18 @@ H = bytes.fromhex
 BCAST = dxt.BROADCAST_ID
 
 
-def make_device(ids=(1, 2, 3), position: float = 2048.0, lower=0.0, upper=4095.0, **options) -> DynamixelP2Device:
-    servos = {i: ServoModel(i, position, position, 2000.0, lower, upper, voltage=12.0) for i in ids}
-    return DynamixelP2Device(servos, options)
+def make_device(
+    ids=(1, 2, 3), position: float = 2048.0, torque: bool = True, **options
+) -> DynamixelP2Device:
+    """Servos at their factory settings (torque off at power-on), then, with ``torque``,
+    switched on as a host does before moving them."""
+    servos = {i: ServoModel(i, position, position, 2000.0, voltage=12.0) for i in ids}
+    device = DynamixelP2Device(servos, options)
+    if torque:
+        for i in ids:
+            (reply,) = device.feed(write(i, dxt.TORQUE_ENABLE, 1))
+            assert reply[8] == 0  # no error
+    return device
 
 
 def parse_status(frame: bytes) -> tuple[int, int, bytes]:
@@ -179,7 +188,7 @@ def test_sdk_tx_skips_stuffing_and_device_rejects_it():
     sdk_port.ser, sdk_port.is_open = port, True
     dxl.PacketHandler(2.0).syncWriteTxOnly(sdk_port, 116, 4, params, len(params))
     sdk_bytes = port.read(100)
-    device = make_device(ids=(1,), lower=-1e6, upper=1e6)
+    device = make_device(ids=(1,))
     device.tables[1][dxt.OPERATING_MODE.address] = 4  # extended position: no limit check
     assert device.feed(sdk_bytes) == []
     assert device.servos[1].goal == 2048 and device.rejected == 1
@@ -194,7 +203,7 @@ def test_sdk_tx_skips_stuffing_and_device_rejects_it():
 
 
 def test_status_reply_is_stuffed():
-    device = make_device(ids=(1,), lower=-1e9, upper=1e9)
+    device = make_device(ids=(1,))
     device.servos[1].position = 0x00FDFFFF  # bytes FF FF FD 00
     (reply,) = device.feed(read(1, dxt.PRESENT_POSITION))
     assert H("FF FF FD FD 00") in reply
@@ -293,7 +302,11 @@ def test_write_outside_position_limits_is_refused():
 
 @pytest.mark.parametrize(
     "packet",
-    [write(1, dxt.PRESENT_POSITION, 5), write(1, dxt.MAX_POSITION_LIMIT, 3000), read(1, dxt.Register(146, 4))],
+    [
+        write(1, dxt.PRESENT_POSITION, 5),
+        write(1, dxt.MAX_POSITION_LIMIT, 3000),
+        read(1, dxt.Register(660, 4)),
+    ],
     ids=["read_only", "eeprom_with_torque_on", "beyond_table"],
 )
 def test_access_errors(packet):
@@ -339,6 +352,8 @@ def test_overheat_sets_alert_shuts_down_until_reboot():
     device.servos[2].temperature = 40.0
     (reply,) = device.feed(dxl_packet(2, dxt.INST_REBOOT))
     assert parse_status(reply)[1] == dxt.ERR_ALERT  # answered before rebooting
+    assert device.feed(write(2, dxt.TORQUE_ENABLE, 1)) == []  # deaf while it restarts
+    device.step(0.5)
     (reply,) = device.feed(write(2, dxt.TORQUE_ENABLE, 1))
     assert parse_status(reply) == (2, 0, b"")
     assert device.servos[2].torque_enabled is True
@@ -392,7 +407,7 @@ def test_flipped_byte_is_never_accepted(frame, data):
     index = data.draw(st.integers(0, len(frame) - 1))
     corrupted = bytearray(frame)
     corrupted[index] ^= data.draw(st.integers(1, 255))
-    device = make_device(lower=-(2.0**31), upper=2.0**31)
+    device = make_device()
     for table in device.tables.values():
         table[dxt.OPERATING_MODE.address] = 4
     before = [(s.goal, s.torque_enabled) for s in device.servos.values()]

@@ -27,7 +27,7 @@ H = bytes.fromhex
 
 
 def make_device(ids=(1, 2, 3), position: float = 2048.0) -> FeetechSTSDevice:
-    servos = {i: ServoModel(i, position, position, 2000.0, 0.0, 4095.0) for i in ids}
+    servos = {i: ServoModel(i, position, position, 2000.0) for i in ids}
     return FeetechSTSDevice(servos)
 
 

@@ -22,7 +22,7 @@ from pwm_pty import ScriptedBoard, raw_pty, raw_pty_session, read_master  # noqa
 
 
 def servo(ch: int, position: float = 1500.0) -> ServoModel:
-    return ServoModel(servo_id=ch, position=position, goal=position, speed=4000.0, minimum=500, maximum=2500)
+    return ServoModel(servo_id=ch, position=position, goal=position, speed=4000.0)
 
 
 def board(*channels: int, **options) -> MaestroDevice:

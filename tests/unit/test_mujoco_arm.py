@@ -150,6 +150,8 @@ def test_position_command_is_reached_and_held_under_gravity(name: str, fractions
 def test_the_floor_stops_the_arm(so101) -> None:
     arm = MujocoArm(so101)
     into_floor = _inside(arm, 0.8)  # leaning forward with elbow and wrist bent down
+    # wrist roll at its zero: the opened jaw (on top at 0) swings down with the wrist
+    into_floor[4] = 0.0
     assert _touches_floor(arm, into_floor)
     arm.command(into_floor)
     arm.run_for(2.0)

@@ -15,7 +15,7 @@ from pwm_pty import ScriptedBoard, raw_pty, raw_pty_session, read_master  # noqa
 
 
 def servo(ch: int, position: float = 1500.0, speed: float = 5000.0) -> ServoModel:
-    return ServoModel(servo_id=ch, position=position, goal=position, speed=speed, minimum=500, maximum=2500)
+    return ServoModel(servo_id=ch, position=position, goal=position, speed=speed)
 
 
 def board(*channels: int, **positions: float) -> SSC32Device:

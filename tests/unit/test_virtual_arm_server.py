@@ -41,8 +41,13 @@ def connected(arm: VirtualArm, path: str | None = None, options: dict | None = N
 
 
 def goals_for(arm: VirtualArm, fraction: float) -> dict[int, int]:
-    """Goals at ``fraction`` of each servo's range (distinct per servo, inside every range)."""
-    return {sid: round(s.minimum + fraction * (s.maximum - s.minimum)) for sid, s in arm.servos.items()}
+    """Goals at ``fraction`` of each joint's range (distinct per servo, inside every range):
+    what the host knows from the profile, the emulator knowing nothing of it."""
+    goals = {}
+    for spec in arm.profile.all_joints:
+        low, high = sorted(spec.calibration.to_raw(limit) for limit in (spec.lower, spec.upper))
+        goals[spec.servo_id] = round(low + fraction * (high - low))
+    return goals
 
 
 def reach(bus, goals: dict[int, int], timeout: float = 5.0) -> None:

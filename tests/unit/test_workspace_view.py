@@ -39,10 +39,18 @@ def test_chain_home_skeleton_matches_urdf_offsets(chain):
     assert pts[-1] == pytest.approx([0.0304 + 0.028 + 0.1349 + 0.0611 + 0.0981, 0, 0.0949 + 0.0542 + 0.1126 + 0.0052])
 
 
+def _pan_sign(chain) -> float:
+    """+1 when shoulder_pan turns counter-clockwise seen from above; the so101 turns the other
+    way (so101_new_calib's convention, shared with LeRobot)."""
+    pan = next(j for j in chain.joints if j.name == "shoulder_pan")
+    return float(np.sign(pan.axis[2]))
+
+
 def test_pan_turns_the_arm_about_z(chain):
     home = chain.tip({})[:3, 3]
-    turned = chain.tip({"shoulder_pan": math.pi / 2})[:3, 3]
+    turned = chain.tip({"shoulder_pan": _pan_sign(chain) * math.pi / 2})[:3, 3]
     assert turned == pytest.approx([-home[1], home[0], home[2]], abs=1e-9)
+    assert _pan_sign(chain) == -1.0  # positive pan turns the so101 clockwise
 
 
 def test_chain_agrees_with_roboticstoolbox(chain, so101, tmp_path):
@@ -97,7 +105,8 @@ def test_reachable_regions_contain_fk_samples_and_not_far_points(chain, so101):
         tip = chain.tip(qi)[:3, 3]
         inside_top += top.contains(tip[0], tip[1], margin=0.02)
         # Side view: reach measured in the plane of the pan joint.
-        reach = tip[0] * math.cos(qi[0]) + tip[1] * math.sin(qi[0])
+        azimuth = _pan_sign(chain) * qi[0]
+        reach = tip[0] * math.cos(azimuth) + tip[1] * math.sin(azimuth)
         inside_side += side.contains(reach, tip[2], margin=0.02)
     # A polar band is an outline for the eye, not an exact set: nearly all samples fall in it.
     assert inside_top >= 0.97 * len(q) and inside_side >= 0.97 * len(q)
