@@ -3,14 +3,22 @@
 Without a display the UI runs on Xvfb. `--demo` replays a built-in gesture script through
 the real stack, saves a screenshot and a plot of commanded vs measured joints under out/,
 and exits 0 when the demo is done.
+
+Nothing moves a serial-backed arm unless a person asked for it: the demo plays by itself only
+on the virtual and sim backends; on ``--backend serial`` it needs ``--demo`` and a typed "yes"
+(or ``--yes-move-the-arm`` in a script), and a headless serial run without ``--demo`` starts
+the graph without the UI, so that nothing moves until someone commands it.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import os
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from robot_touch.errors import RobotTouchError
 
@@ -23,10 +31,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", default="", help="serial port URL for --backend serial (e.g. /dev/ttyUSB0)")
     parser.add_argument("--no-ui", action="store_true", help="do not start the touch UI")
     parser.add_argument("--demo", action="store_true", help="replay a demo gesture script, save results under --out, exit")
+    parser.add_argument(
+        "--yes-move-the-arm",
+        action="store_true",
+        help="with --backend serial --demo: confirm that the demo may move the real arm (for scripts; "
+        "on a terminal you are asked instead)",
+    )
     parser.add_argument("--namespace", default="", help="ROS namespace for this arm")
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default 100)")
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
+
+
+@dataclass
+class RunPlan:
+    """What this run starts, decided before anything starts."""
+
+    ui: bool
+    demo: bool
+    notes: list[str] = field(default_factory=list)
+    #: the demo moves a real arm: ask the person at the terminal first
+    confirm: bool = False
+
+
+def plan_run(args: argparse.Namespace, display: bool, terminal: bool) -> RunPlan:
+    """Decide whether the UI and the demo run. Pure: the display and terminal are passed in.
+
+    Raises:
+        RobotTouchError: the demo would move a real arm without a confirmation that can be given.
+    """
+    ui, demo = not args.no_ui, args.demo
+    real_arm = args.backend == "serial"
+    if demo and real_arm:
+        if args.yes_move_the_arm:
+            return RunPlan(ui=True, demo=True, notes=["--yes-move-the-arm: the demo moves the real arm"])
+        if not terminal:
+            raise RobotTouchError(
+                "--demo on --backend serial moves the real arm: add --yes-move-the-arm to confirm "
+                "(no terminal to ask on)"
+            )
+        return RunPlan(ui=True, demo=True, confirm=True)
+    if demo or not ui or display or args.duration > 0:
+        return RunPlan(ui=ui or demo, demo=demo)
+    if real_arm:
+        # Headless on a real arm: never play the demo by itself. Start the arm without a UI;
+        # nothing moves until a person commands it.
+        return RunPlan(
+            ui=False,
+            demo=False,
+            notes=[
+                "no display: the arm runs without the touch UI and holds still until you command it",
+                "operator commands: robot-touch status | estop | release | enable | disable | home"
+                + (f" --namespace {args.namespace}" if args.namespace else ""),
+                "a touch UI on this machine's screen: DISPLAY=:0 robot-touch ui --arm "
+                + args.arm
+                + (f" --namespace {args.namespace}" if args.namespace else ""),
+                "the demo on this arm, deliberately: robot-touch run --backend serial --port PORT --demo",
+            ],
+        )
+    # Headless virtual arm or simulation (CI, a server, `make run` over ssh): show the stack
+    # working instead of waiting for touches that cannot come.
+    return RunPlan(ui=True, demo=True, notes=["no display: running the built-in demo (--demo) on Xvfb"])
+
+
+def confirm_demo_on_real_arm(port: str, ask: Callable[[str], str] = input) -> bool:
+    """Ask the person at the terminal to type "yes" before the demo moves the real arm."""
+    print(
+        f"The demo moves the real arm on {port}: about 10 cm in several directions, the gripper, "
+        "then Home. Clear the space around it.",
+        flush=True,
+    )
+    try:
+        answer = ask('Type "yes" to start the demo: ')
+    except EOFError:
+        return False
+    return answer.strip().lower() == "yes"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,11 +115,14 @@ def run(args: argparse.Namespace) -> int:
     from robot_touch.runner import Supervisor
 
     profile = load_profile(args.arm)  # fail early, with the profile's own error
-    if not args.no_ui and not args.demo and not has_display() and args.duration <= 0:
-        # Headless (CI, a server, `make run` over ssh): show the stack working instead of
-        # waiting for touches that cannot come.
-        print("[run] no display: running the built-in demo (--demo) on Xvfb", flush=True)
-        args.demo = True
+    plan = plan_run(args, display=has_display(), terminal=sys.stdin.isatty())
+    if plan.confirm and not confirm_demo_on_real_arm(args.port):
+        print("[run] not confirmed: nothing started", flush=True)
+        return 1
+    args.demo = plan.demo
+    args.no_ui = not plan.ui
+    for note in plan.notes:
+        print(f"[run] {note}", flush=True)
     try:
         config = GraphConfig(
             arm=str(profile.path) if "/" in args.arm or args.arm.endswith((".yaml", ".yml")) else profile.name,

@@ -1,0 +1,180 @@
+"""A real-arm run, with the virtual arm on a pty standing in for the arm: nothing moves that
+nobody asked for, and no process of the graph outlives the runner.
+
+Ground truth is the virtual arm's servos read with the vendor's own SDK (feetech-servo-sdk),
+not our code. Each test starts the runner as a user would (`python -m robot_touch.cli.main
+run ...`, no display, stdin not a terminal) and finds every process of its graph by a marker
+in their environment, which every child inherits, so a child that reparents to PID 1 after
+the runner died is still found.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from waiting import wait_for, wait_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+MARKER = "ROBOT_TOUCH_TEST_GRAPH"
+
+
+def graph_processes(token: str) -> list[int]:
+    """PIDs of live processes whose environment carries ``MARKER=token`` (zombies excluded)."""
+    found = []
+    needle = f"{MARKER}={token}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def kill_leftovers(token: str) -> None:
+    for pid in graph_processes(token):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def headless_env(tmp_path: Path, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["ROBOT_TOUCH_DATA"] = str(tmp_path / "data")
+    env["PYTHONUNBUFFERED"] = "1"
+    env[MARKER] = token
+    return env
+
+
+def start_run(tmp_path: Path, token: str, *args: str) -> subprocess.Popen:
+    log = open(tmp_path / f"run_{token[:8]}.log", "w+")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "robot_touch.cli.main", "run", "--out", str(tmp_path / "out"), *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=headless_env(tmp_path, token),
+    )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def run_log(proc: subprocess.Popen) -> str:
+    proc.log.flush()  # type: ignore[attr-defined]
+    return Path(proc.log.name).read_text(errors="replace")  # type: ignore[attr-defined]
+
+
+def graph_up(run: subprocess.Popen) -> bool:
+    """The bridge is connected and teleop runs (or the runner has ended)."""
+    log = run_log(run)
+    return run.poll() is not None or ("connected to" in log and "[teleop]" in log and "teleop for" in log)
+
+
+class FeetechReader:
+    """Present positions of the virtual arm's servos, read with feetech-servo-sdk itself."""
+
+    PRESENT_POSITION = 56  # STS3215 memory table (Feetech's manual), 2 bytes
+
+    def __init__(self, port: str, ids: list[int]) -> None:
+        import scservo_sdk as sdk
+
+        self.sdk = sdk
+        self.port, self.ids = port, ids
+
+    def positions(self) -> dict[int, int]:
+        sdk = self.sdk
+        handler = sdk.PortHandler(self.port)
+        assert handler.openPort() and handler.setBaudRate(1_000_000), f"cannot open {self.port}"
+        try:
+            packets = sdk.PacketHandler(0)
+            out = {}
+            for servo_id in self.ids:
+                value, result, _error = packets.read2ByteTxRx(handler, servo_id, self.PRESENT_POSITION)
+                assert result == sdk.COMM_SUCCESS, f"servo {servo_id}: {packets.getTxRxResult(result)}"
+                out[servo_id] = value
+            return out
+        finally:
+            handler.closePort()
+
+
+@pytest.fixture
+def virtual_arm(tmp_path: Path):
+    """The SO-101's virtual arm on a pty, as `robot-touch virtual-arm --link` starts it."""
+    link = tmp_path / "arm.tty"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "robot_touch.cli.main", "virtual-arm", "--arm", "so101", "--link", str(link)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("PORT "), "the virtual arm did not start"
+        yield str(link)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.timeout(120)
+def test_headless_serial_run_does_not_move_the_arm(tmp_path: Path, virtual_arm: str) -> None:
+    """README step 4 over ssh: `robot-touch run --backend serial --port PORT`, no display."""
+    servos = FeetechReader(virtual_arm, [1, 2, 3, 4, 5, 6])
+    before = servos.positions()
+    token = uuid.uuid4().hex
+    run = start_run(tmp_path, token, "--backend", "serial", "--port", virtual_arm)
+    try:
+        wait_for(lambda: graph_up(run), 60, "the bridge connected and teleop running")
+        assert run.poll() is None, run_log(run)[-3000:]
+        time.sleep(5.0)  # on main the demo had moved the arm ~100 mm by then
+        assert "[touch_ui]" not in run_log(run), "no UI is started: there is no display"
+        run.send_signal(signal.SIGINT)  # Ctrl-C
+        code = run.wait(20)
+        assert wait_until(lambda: not graph_processes(token), 3.0), "every graph process ends within 3 s"
+    finally:
+        kill_leftovers(token)
+        if run.poll() is None:
+            run.kill()
+    log = run_log(run)
+    assert code == 0, log[-3000:]
+    assert "running the built-in demo" not in log
+    assert "holds still until you command it" in log
+    after = servos.positions()
+    moved = {i: abs(after[i] - before[i]) for i in before}
+    # A still servo reads back its own position; 2 steps (0.2°) is the emulator's read noise.
+    assert max(moved.values()) <= 2, f"servo steps moved per id: {moved}\n{log[-3000:]}"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=["SIGTERM", "SIGHUP", "SIGKILL"])
+def test_no_graph_process_outlives_the_runner(tmp_path: Path, sig: signal.Signals) -> None:
+    token = uuid.uuid4().hex
+    run = start_run(tmp_path, token, "--no-ui", "--namespace", f"sig_{token[:6]}")
+    try:
+        wait_for(lambda: graph_up(run), 60, "the graph")
+        assert run.poll() is None, run_log(run)[-3000:]
+        children = graph_processes(token)
+        assert len(children) >= 4, "runner, virtual arm, bridge and teleop are up"
+        run.send_signal(sig)
+        gone = wait_until(lambda: not graph_processes(token), 3.0)
+        left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in graph_processes(token) if Path(f"/proc/{pid}").exists()}
+        assert gone, f"left running 3 s after {sig.name}: {left}\n{run_log(run)[-2000:]}"
+    finally:
+        kill_leftovers(token)
+        if run.poll() is None:
+            run.kill()
+        run.wait(10)
