@@ -5,9 +5,11 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 
 from robot_touch.errors import RobotTouchError
+from robot_touch.lifecycle import PARENT_ENV
 
 
 class DisplayError(RobotTouchError):
@@ -46,8 +48,11 @@ class Xvfb:
         # -displayfd: Xvfb picks a free number itself and writes it to the pipe when ready,
         # so there is no race with other X servers and no polling for lock files.
         read_fd, write_fd = os.pipe()
+        # Through robot_touch.lifecycle: Xvfb ends with us, even if we are killed.
         proc = subprocess.Popen(
-            [binary, "-displayfd", str(write_fd), "-screen", "0", f"{self.size}x24", "-nolisten", "tcp", "-noreset"],
+            [sys.executable, "-m", "robot_touch.lifecycle", binary, "-displayfd", str(write_fd), "-screen", "0",
+             f"{self.size}x24", "-nolisten", "tcp", "-noreset"],
+            env={**os.environ, PARENT_ENV: str(os.getpid())},
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

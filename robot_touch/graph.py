@@ -32,6 +32,10 @@ class ProcessSpec:
         required: when it exits, the whole graph shuts down.
         ready_prefix: our runner waits for an output line starting with this before it
             starts the next process ("" = don't wait).
+        layer: what it depends on, for an orderly stop: 0 the device (virtual arm), 1 the
+            hardware driver (serial bridge, simulator), 2 what commands or watches the arm
+            (teleop, UI, recorder). Higher layers stop first, so the bridge holds the arm
+            after the last command and before its port goes away.
     """
 
     name: str
@@ -43,6 +47,11 @@ class ProcessSpec:
     needs_display: bool = False
     required: bool = True
     ready_prefix: str = ""
+    layer: int = 2
+
+
+#: ProcessSpec.layer values
+LAYER_DEVICE, LAYER_HARDWARE, LAYER_CONTROL = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
                     arguments=("virtual-arm", "--arm", config.arm, "--link", port),
                     ros_node=False,
                     ready_prefix="PORT ",
+                    layer=LAYER_DEVICE,
                 )
             )
         specs.append(
@@ -97,11 +107,18 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
                 executable="serial_bridge",
                 module="robot_touch.nodes.serial_bridge",
                 parameters={"arm": config.arm, "port": port, "rate": config.control_rate},
+                layer=LAYER_HARDWARE,
             )
         )
     elif config.backend == "sim":
         specs.append(
-            ProcessSpec(name="sim_arm", executable="sim_arm", module="robot_touch.nodes.sim_arm", parameters={"arm": config.arm})
+            ProcessSpec(
+                name="sim_arm",
+                executable="sim_arm",
+                module="robot_touch.nodes.sim_arm",
+                parameters={"arm": config.arm},
+                layer=LAYER_HARDWARE,
+            )
         )
     # backend "gazebo": the hardware is gz_ros2_control, started by launch/gazebo.launch.py.
     specs.append(
@@ -139,8 +156,12 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
 def command_line(spec: ProcessSpec, namespace: str = "", python: str | None = None) -> list[str]:
     """The argv that starts ``spec`` as a plain process (our runner; no ROS launch)."""
     # `-c` calls the module's main() (the console-script entry point) so no module needs a
-    # __main__ block; sys.argv then holds exactly the arguments below.
-    launcher = f"import sys; from {spec.module} import main; sys.exit(main())"
+    # __main__ block; sys.argv then holds exactly the arguments below. die_with_parent() first:
+    # the child ends with the runner however the runner ends (robot_touch/lifecycle.py).
+    launcher = (
+        "import sys; from robot_touch.lifecycle import die_with_parent; die_with_parent(); "
+        f"from {spec.module} import main; sys.exit(main())"
+    )
     argv = [python or sys.executable, "-c", launcher, *spec.arguments]
     if spec.ros_node:
         argv += ["--ros-args", "-r", f"__node:={spec.name}"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -157,6 +158,11 @@ def run(args: argparse.Namespace) -> int:
     monitor = None
     names = ", ".join(s.name for s in specs)
     print(f"[run] {profile.name} on backend {config.backend}: starting {names}", flush=True)
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a stop signal while starting: unwind and stop what started
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
     try:
         supervisor.start()
         demo_done = lambda: any(  # noqa: E731

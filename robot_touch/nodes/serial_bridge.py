@@ -53,6 +53,7 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "stale_after": (5, "consecutive failed reads before a joint is stale (the arm holds)", {"integer_range": int_range(1, 1000)}),
     "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
     "torque_on_start": (True, "enable torque once the first positions are read (false: released until the torque service)", {}),
+    "torque_on_exit": (True, "after the shutdown hold keep torque on (true) or release it (false: the arm may fall)", {}),
     "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
     "velocity_scale": (1.0, "fraction of each joint's velocity limit the goal may move at; 0 = no limit", {"floating_point_range": float_range(0.0, 1.0)}),
     "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": float_range(0.1, 60.0)}),
@@ -97,6 +98,7 @@ class SerialBridgeNode(Node):
             reconnect_initial=backoff[0],
             reconnect_max=backoff[1],
             torque_on_start=p["torque_on_start"],
+            torque_on_exit=p["torque_on_exit"],
             status_period=p["status_period"],
         )
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
@@ -213,6 +215,10 @@ class SerialBridgeNode(Node):
         return out
 
     def _log(self, level: str, message: str) -> None:
+        if not self.context.ok():
+            # Shutting down (SIGTERM): rosout is gone, the console is not (the shutdown hold).
+            print(f"[{level.upper()}] [{self.get_name()}]: {message}", file=sys.stderr, flush=True)
+            return
         # one call site per severity: rclpy refuses a call site whose severity changes
         logger = self.get_logger()
         if level == "error":
