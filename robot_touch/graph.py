@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BACKENDS = ("virtual", "serial", "sim", "gazebo")
+#: who can reach the graph over DDS: this host only (default), or the network
+NETWORKS = ("local", "lan")
+#: the Fast DDS profile that keeps every transport on this host (installed under config/)
+DDS_PROFILE = "fastdds_localhost.xml"
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,52 @@ class GraphConfig:
             raise ValueError(f"namespace {self.namespace!r} is not a valid ROS namespace")
 
 
-def default_virtual_link(namespace: str = "") -> str:
-    """Where the virtual arm's pty symlink goes, unique per namespace and user."""
+def default_virtual_link(namespace: str = "", domain_id: str | None = None) -> str:
+    """Where the virtual arm's pty symlink goes: one per user, ROS domain and namespace, the
+    same names that make one arm's graph (two runs for one arm find the same link, and the
+    second virtual arm refuses it)."""
     label = namespace.strip("/").replace("/", "_") or "default"
-    return os.path.join(tempfile.gettempdir(), f"robot_touch_{os.getuid()}_{label}.tty")
+    domain = domain_id if domain_id is not None else os.environ.get("ROS_DOMAIN_ID", "").strip() or "0"
+    return os.path.join(tempfile.gettempdir(), f"robot_touch_{os.getuid()}_d{domain}_{label}.tty")
+
+
+def dds_environment(network: str, share: str | os.PathLike[str] | None = None) -> dict[str, str | None]:
+    """Environment for every process of the graph: who can reach it over DDS.
+
+    ``local`` (the default): the Fast DDS profile ``config/fastdds_localhost.xml`` binds every
+    transport to loopback and shared memory, with unicast discovery on 127.0.0.1 only; ROS's
+    own discovery settings are left to that profile (SYSTEM_DEFAULT: rmw_fastrtps's LOCALHOST
+    mode adds a UDP transport of its own whose sockets bind 0.0.0.0 and the LAN address), and
+    static peers are dropped. ``lan``: discovery on the subnet, no profile of ours.
+
+    Returns:
+        variable → value; None means "remove it from the environment".
+    """
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    if network == "lan":
+        return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"}
+    if share is None:
+        from robot_touch.paths import share_dir
+
+        share = share_dir()
+    return {
+        "FASTDDS_DEFAULT_PROFILES_FILE": os.path.join(str(share), "config", DDS_PROFILE),
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT",
+        "ROS_STATIC_PEERS": None,
+        "ROS_LOCALHOST_ONLY": None,
+        "FASTDDS_BUILTIN_TRANSPORTS": None,
+    }
+
+
+def apply_environment(env: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """``env`` with ``changes`` applied (None removes a variable); returns ``env``."""
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 def describe(config: GraphConfig) -> list[ProcessSpec]:

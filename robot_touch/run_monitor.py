@@ -20,6 +20,7 @@ class GraphHealth:
         self._joint_times: deque[float] = deque(maxlen=2000)
         self._command_times: deque[float] = deque(maxlen=2000)
         self._teleop: str | None = None
+        self._conflicts: list[str] = []
 
     def joint_states(self, now: float) -> None:
         with self._lock:
@@ -33,6 +34,10 @@ class GraphHealth:
         with self._lock:
             self._teleop = code
 
+    def set_conflicts(self, conflicts: list[str]) -> None:
+        with self._lock:
+            self._conflicts = list(conflicts)
+
     def _rate(self, times: deque[float], now: float) -> float:
         recent = [t for t in times if now - t <= self.window]
         return len(recent) / self.window
@@ -43,7 +48,9 @@ class GraphHealth:
             joints = self._rate(self._joint_times, now)
             commands = self._rate(self._command_times, now)
             teleop = self._teleop
-        parts = [f"joint_states {joints:.0f} Hz" if joints else "no joint_states yet"]
+            conflicts = list(self._conflicts)
+        parts = [f"CONFLICT: {c}" for c in conflicts]
+        parts.append(f"joint_states {joints:.0f} Hz" if joints else "no joint_states yet")
         parts.append(f"commands {commands:.0f} Hz")
         parts.append(f"teleop {teleop}" if teleop else "teleop: no status yet")
         return " · ".join(parts)
@@ -61,6 +68,7 @@ class RunMonitor:
         self._context = None
         self._executor = None
         self._thread: threading.Thread | None = None
+        self._node = None
         self._namespace = namespace
 
     def start(self) -> None:
@@ -81,10 +89,33 @@ class RunMonitor:
             Float64MultiArray, "forward_position_controller/commands", lambda _m: h.command(time.monotonic()), 10
         )
         node.create_subscription(DiagnosticStatus, "teleop/status", lambda m: h.teleop_status((m.message or "?").split(":")[0]), 10)
+        self._node = node
+        node.create_timer(1.0, self._check_ownership)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(node)
         self._thread = threading.Thread(target=self._spin, name="run_monitor", daemon=True)
         self._thread.start()
+
+    def _snapshot(self):  # noqa: ANN202 - ownership.GraphSnapshot
+        from robot_touch.ownership import graph_snapshot
+
+        return graph_snapshot(self._node, self._namespace, exclude=(self._node.get_fully_qualified_name(),))
+
+    def _check_ownership(self) -> None:
+        from robot_touch.ownership import conflicts
+
+        self.health.set_conflicts(conflicts(self._snapshot()))
+
+    def graph_already_running(self, seconds: float = 1.5) -> list[str]:
+        """Before our graph starts: the robot_touch nodes (or publishers on the arm's topics)
+        already in this domain and namespace, watched for ``seconds`` of discovery."""
+        from robot_touch.ownership import running_graph, watch
+
+        def found(snap) -> list[str]:  # noqa: ANN001
+            publishers = {n for names in snap.publishers.values() for n in names}
+            return sorted(set(running_graph(snap)) | publishers)
+
+        return watch(self._snapshot, seconds, found)
 
     def _spin(self) -> None:
         try:

@@ -123,6 +123,8 @@ class HardwareWorker:
         self.reconnects = 0
         self._ever_connected = False
         self._quiet_reconnect = False
+        #: why the worker gave up for good (the port belongs to another process), or ""
+        self.fatal = ""
         core.torque = self._torque_wanted
 
     # ------------------------------------------------------------------ control
@@ -285,6 +287,11 @@ class HardwareWorker:
         try:
             port = (self._open_port or open_port)(cfg.port, cfg.baudrate, cfg.port_timeout)
         except Exception as exc:  # noqa: BLE001 - ProtocolError, SerialException, OSError: all "not there"
+            if type(exc).__name__ == "PortBusy" and not self._ever_connected:
+                # Someone else owns the arm: retrying would only fight them for it.
+                self.fatal = str(exc)
+                self._stop.set()
+                return False
             with self._lock:
                 what = "lost" if self._ever_connected else "cannot be opened (`robot-touch ports` lists the adapters)"
                 self.core.faults.raise_(

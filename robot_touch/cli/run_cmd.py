@@ -122,8 +122,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     args.demo = plan.demo
     args.no_ui = not plan.ui
-    for note in plan.notes:
-        print(f"[run] {note}", flush=True)
     try:
         config = GraphConfig(
             arm=str(profile.path) if "/" in args.arm or args.arm.endswith((".yaml", ".yml")) else profile.name,
@@ -142,6 +140,22 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise RobotTouchError(f"not installed in this build: {', '.join(missing)}")
 
+    # The status line's ROS listener starts first: it also sees whether this arm's graph (same
+    # ROS domain and namespace) is already up, before we start anything.
+    monitor = _start_monitor(config.namespace)
+    if monitor is not None:
+        running = monitor.graph_already_running()
+        if running:
+            monitor.stop()
+            domain = os.environ.get("ROS_DOMAIN_ID", "0")
+            raise RobotTouchError(
+                f"this arm's graph is already running (ROS_DOMAIN_ID {domain}, namespace "
+                f"/{config.namespace.strip('/')}: {', '.join(running)}): one arm has one owner; stop it first, "
+                "or use --namespace / another ROS_DOMAIN_ID for another arm"
+            )
+    for note in plan.notes:
+        print(f"[run] {note}", flush=True)
+
     out_dir = Path(args.out).resolve()
     if args.demo:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -155,9 +169,9 @@ def run(args: argparse.Namespace) -> int:
         extra_env["touch_ui"]["DISPLAY"] = display
     supervisor = Supervisor(specs, namespace=config.namespace, extra_env=extra_env)
     started = time.monotonic()
-    monitor = None
     names = ", ".join(s.name for s in specs)
     print(f"[run] {profile.name} on backend {config.backend}: starting {names}", flush=True)
+
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a stop signal while starting: unwind and stop what started
 
@@ -173,7 +187,6 @@ def run(args: argparse.Namespace) -> int:
             until = demo_done
         elif args.duration > 0:
             until = lambda: time.monotonic() - started > args.duration  # noqa: E731
-        monitor = _start_monitor(config.namespace)
 
         def status() -> str:
             down = [f"{p.spec.name} exited {p.popen.returncode}" for p in supervisor.running if p.popen.poll() is not None]
