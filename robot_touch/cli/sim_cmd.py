@@ -104,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if args.render:
+        from robot_touch.core.profile import check_for_simulation
+
+        invisible = check_for_simulation(arm.profile)
+        if invisible:
+            print(
+                f"robot-touch sim: warning: links without <visual> will not show in {args.render}: {', '.join(invisible)}",
+                file=sys.stderr,
+            )
         try:
             renderer = OffscreenRenderer(arm.model, width=width, height=height)
         except RenderUnavailable as exc:

@@ -33,8 +33,8 @@ from trajectory_msgs.msg import JointTrajectory
 from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, HardwareWorker
 from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, build_converters
 from robot_touch.core.calibration import resolve_calibration
-from robot_touch.core.profile import load_profile
-from robot_touch.errors import RobotTouchError
+from robot_touch.core.profile import check_goal_range, load_profile
+from robot_touch.errors import ProfileError, RobotTouchError
 from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
 
 DIAGNOSTICS_PERIOD = 1.0  # s
@@ -72,6 +72,11 @@ class SerialBridgeNode(Node):
 
         profile = load_profile(p["arm"])
         calibration, source = resolve_calibration(profile, p["calibration_file"])
+        if source is not None:  # the profile's own was checked at load; a file may move the limits
+            try:
+                check_goal_range(profile, {name: cal.calibration for name, cal in calibration.items()})
+            except ProfileError as exc:
+                raise RobotTouchError(f"calibration {source}: {exc.field}: {exc.message}") from None
         try:
             joints = build_converters(profile, calibration, include_gripper=p["include_gripper"])
         except ValueError as exc:
