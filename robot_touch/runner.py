@@ -31,6 +31,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: seconds each layer gets after SIGINT, then after SIGTERM, before SIGKILL: the whole stop
 #: of a three-layer graph stays under 3 s
 LAYER_GRACE = (0.8, 0.25)
+#: the same after a normal end (a finished demo), when nobody is waiting for the stop
+CALM_GRACE = (5.0, 1.0)
 
 
 class GraphFailed(RobotTouchError):
@@ -203,7 +205,9 @@ class Supervisor:
                 self.say("run", f"{what}: stopping the graph")
         finally:
             try:
-                self.stop()
+                # After a stop signal: quickly (the whole graph within 3 s). After a normal end
+                # (the demo finished): time for the recorder to write its plot.
+                self.stop() if interrupted.is_set() else self.stop(grace=CALM_GRACE)
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)

@@ -201,8 +201,16 @@ def run(args: argparse.Namespace) -> int:
             monitor.stop()
         if xvfb:
             xvfb.stop()
-    if args.demo and code == 0:
-        print(f"[run] demo finished: results in {os.path.abspath(out_dir)}", flush=True)
+    if supervisor.stopped_by is not None and (args.demo or args.duration > 0):
+        # Stopped before its end: not a success (130 after Ctrl-C, 128 + the signal).
+        what = "the demo" if args.demo else f"the {args.duration:g} s run"
+        print(f"[run] {what} was interrupted ({supervisor.stopped_by.name})", flush=True)
+        return 128 + int(supervisor.stopped_by)
+    if args.demo:
+        if code == 0:
+            print(f"[run] demo finished: results in {os.path.abspath(out_dir)}", flush=True)
+        else:
+            print(f"[run] demo FAILED (exit code {code}): see the demo: lines above; results in {out_dir}", flush=True)
     return code
 
 

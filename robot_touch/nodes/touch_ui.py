@@ -250,6 +250,8 @@ def main(args: Sequence[str] | None = None) -> int:
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
         print(f"touch_ui: error: {exc}", file=sys.stderr)
         return 2
+    interrupted = False
+    demo = None
     try:
         # Window settings must be in Kivy's config before the window module is imported.
         from kivy.config import Config
@@ -264,7 +266,6 @@ def main(args: Sequence[str] | None = None) -> int:
         from robot_touch.ui.app import RobotTouchApp
 
         app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-        demo = None
         if node.get_parameter("demo").value:
             from robot_touch.ui.demo import DemoScript
 
@@ -274,10 +275,15 @@ def main(args: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
         app.run()
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         stop_node(node, executor, thread)
-    return demo.exit_code if demo is not None else 0
+    if demo is None:
+        return 0
+    if not demo.finished and demo.exit_code == 0:
+        print("demo: interrupted before its end", flush=True)
+        return 130 if interrupted else 1
+    return demo.exit_code
 
 
 if __name__ == "__main__":
