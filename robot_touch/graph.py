@@ -152,7 +152,10 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
                 name="serial_bridge",
                 executable="serial_bridge",
                 module="robot_touch.nodes.serial_bridge",
-                parameters={"arm": config.arm, "port": port, "rate": config.control_rate},
+                parameters={"arm": config.arm, "port": port, "rate": config.control_rate}
+                # The virtual arm emulates the profile: the bridge must not apply the real
+                # arm's calibration file from the user's data folder to it.
+                | ({"calibration_file": "profile"} if config.backend == "virtual" else {}),
                 layer=LAYER_HARDWARE,
             )
         )

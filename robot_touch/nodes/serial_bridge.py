@@ -46,7 +46,7 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "port": ("/dev/ttyUSB0", "serial port or pyserial URL (socket://, rfc2217://, loop://)", {}),
     "baudrate": (0, "bits per second; 0 = the profile's", {"integer_range": int_range(0, 12_000_000)}),
     "protocol": ("", "servo protocol (feetech_sts, dynamixel_p2, ssc32, maestro); empty = the profile's", {}),
-    "calibration_file": ("", "calibration YAML; empty = the user's default file if it exists, else the profile's values", {}),
+    "calibration_file": ("", "calibration YAML; empty = the user's default file if it exists, else the profile's values; 'profile' = the profile's values", {}),
     "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": float_range(1.0, 1000.0)}),
     "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": float_range(0.01, 10.0)}),
     "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": int_range(0, 10)}),
