@@ -111,12 +111,19 @@ def confirm_demo_on_real_arm(port: str, ask: Callable[[str], str] = input) -> bo
 
 def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
-    from robot_touch.display import Xvfb, has_display
+    from robot_touch.display import Xvfb, display_answers, has_display
     from robot_touch.graph import GraphConfig, describe
     from robot_touch.runner import Supervisor
 
     profile = load_profile(args.arm)  # fail early, with the profile's own error
-    plan = plan_run(args, display=has_display(), terminal=sys.stdin.isatty())
+    display = has_display()
+    if display:
+        display, detail = display_answers()
+        if not display:
+            print(f"[run] {detail}: running as without a display", flush=True)
+            for var in ("DISPLAY", "WAYLAND_DISPLAY"):
+                os.environ.pop(var, None)
+    plan = plan_run(args, display=display, terminal=sys.stdin.isatty())
     if plan.confirm and not confirm_demo_on_real_arm(args.port):
         print("[run] not confirmed: nothing started", flush=True)
         return 1

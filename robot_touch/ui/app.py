@@ -43,6 +43,7 @@ from robot_touch.core.profile import ArmProfile  # noqa: E402
 from robot_touch.core.waypoints import Playback, WaypointError, WaypointList, default_path  # noqa: E402
 from robot_touch.core.workspace_view import Chain, Pose, reachable_regions  # noqa: E402
 from robot_touch.errors import RobotTouchError  # noqa: E402
+from robot_touch.ui.feedback import answer_text  # noqa: E402
 from robot_touch.ui.i18n import LANGUAGES, N_, _, translator  # noqa: E402
 from robot_touch.ui.widgets.buttons import EStopButton, HoldButton  # noqa: E402
 from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView  # noqa: E402
@@ -83,6 +84,7 @@ class UiBackend(Protocol):
     def latest_status(self) -> tuple[str, float] | None: ...
     def latest_status_values(self) -> dict[str, str]: ...
     def command_rate(self) -> float: ...
+    def take_answers(self) -> list: ...
 
 
 @dataclass
@@ -552,6 +554,7 @@ class RobotTouchApp(App):
         if status is not None and status[0] == "estop" and status[1] > self._estop_released_at + 0.5:
             self.estop_latched = True
         self._sync_from_teleop()
+        self._show_answers()
         for name, slider in getattr(self, "sliders", {}).items():
             if not slider.active:
                 slider.value = self.joints[name]
@@ -568,6 +571,17 @@ class RobotTouchApp(App):
             self._update_target_state()
         self._draw()
         self._refresh_status()
+
+    def _show_answers(self) -> None:
+        """A refused or unanswered call (Home while e-stopped, ...) is shown, never dropped."""
+        take = getattr(self.backend, "take_answers", None)
+        if take is None:
+            return
+        for answer in take():
+            text = answer_text(answer.service, answer.success, answer.message)
+            if text is not None:
+                Logger.warning(f"robot_touch: {answer.service}: {answer.message}")
+                self.show_message(text, seconds=6.0)
 
     def _sync_from_teleop(self) -> None:
         """Show the teleop side's own state (it may have been changed elsewhere: another

@@ -6,7 +6,7 @@ the gripper, visits Joint mode and goes home — every step a real touch through
 loop, so the whole stack (gestures → teleop → IK → serial bridge → servos) really runs.
 It prints each step and how close the arm came, saves a screenshot, and stops the app.
 Exit code 0 only when every step arrived: 1 when the arm never answered, a step missed its
-target by more than :data:`TOLERANCE_MM` (or Home by :data:`HOME_TOLERANCE_RAD`), or the demo
+target by more than ``feedback.TOLERANCE_MM`` (or Home by ``feedback.HOME_TOLERANCE_RAD``), or the demo
 was stopped before its end (130 after Ctrl-C).
 """
 from __future__ import annotations
@@ -19,33 +19,11 @@ import numpy as np
 from kivy.app import App
 from kivy.clock import Clock
 
+from robot_touch.ui.feedback import judge_home, judge_step
 from robot_touch.ui.synthetic_touch import Finger
 
 #: what a step waits for: seconds to wait, or a predicate with its timeout and a label
 Wait = float | tuple[Callable[[], bool], float, str]
-
-#: a Cartesian step whose tip ends further than this from its target failed (mm); the demo's
-#: targets are all reachable, and the arm settles within a millimetre of them
-TOLERANCE_MM = 10.0
-#: Home failed when a joint ends further than this from the profile's home (rad)
-HOME_TOLERANCE_RAD = 0.05
-
-
-def judge_step(label: str, miss_mm: float | None, tolerance_mm: float = TOLERANCE_MM) -> str | None:
-    """Why a demo step failed, or None: it missed its target by more than ``tolerance_mm``."""
-    if miss_mm is not None and miss_mm > tolerance_mm:
-        return f"{label}: the tip ended {miss_mm:.1f} mm from the target (tolerance {tolerance_mm:g} mm)"
-    return None
-
-
-def judge_home(joints: dict[str, float], home: dict[str, float], tolerance: float = HOME_TOLERANCE_RAD) -> str | None:
-    """Why Home failed, or None: a joint is further than ``tolerance`` from its home."""
-    off = {name: abs(joints[name] - value) for name, value in home.items() if name in joints}
-    worst = max(off, key=off.get) if off else None
-    if worst is not None and off[worst] > tolerance:
-        return f"Home: {worst} ended {off[worst]:.3f} rad from home (tolerance {tolerance:g} rad)"
-    return None
-
 
 class DemoScript:
     """Plays the demo into ``app``.
