@@ -71,6 +71,22 @@ class GraphConfig:
     demo_out: str = "out"
     control_rate: float = 100.0
     virtual_link: str = ""
+    network: str = "local"
+    #: touch UI settings ("" / False: the node's default, config/touch_ui.yaml)
+    language: str = ""
+    enable_mode: str = ""
+    window_size: str = ""
+    fullscreen: bool = False
+
+    def ui_parameters(self) -> dict[str, Any]:
+        """The touch_ui parameters this configuration sets (only those given)."""
+        given = {
+            "language": self.language,
+            "enable_mode": self.enable_mode,
+            "window_size": self.window_size,
+            "fullscreen": self.fullscreen,
+        }
+        return {key: value for key, value in given.items() if value}
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -195,6 +211,7 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
                 executable="touch_ui",
                 module="robot_touch.nodes.touch_ui",
                 parameters={"arm": config.arm, "backend": config.backend}
+                | config.ui_parameters()
                 | ({"demo": True, "demo_out": config.demo_out} if config.demo else {}),
                 needs_display=True,
             )

@@ -44,6 +44,11 @@ class GraphHealth:
         with self._lock:
             self._hardware = (level, message, now)
 
+    def seen_teleop(self) -> bool:
+        """A teleop status has arrived."""
+        with self._lock:
+            return self._teleop is not None
+
     def set_conflicts(self, conflicts: list[str]) -> None:
         with self._lock:
             self._conflicts = list(conflicts)

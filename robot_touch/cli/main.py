@@ -12,6 +12,7 @@ import sys
 from typing import Sequence
 
 from robot_touch import __version__
+from robot_touch.cli.operator_cmd import ACTIONS as OPERATOR_ACTIONS
 from robot_touch.errors import RobotTouchError
 
 #: subcommand → (module under robot_touch.cli, one-line help). Add new commands here.
@@ -26,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("calibrate_cmd", "calibrate an arm by hand: zero pose, directions, ranges"),
     "virtual-arm": ("virtual_arm_cmd", "emulate an arm's servo controller on a pseudo-terminal"),
     "sim": ("sim_cmd", "simulate an arm in MuJoCo: try a pose, measure the speed, render a PNG, or run the sim_arm node"),
+    "ui": ("ui_cmd", "open the touch UI for an arm whose graph already runs (e.g. `robot-touch run` without a display)"),
+    "status": ("operator_cmd", "the running arm's status: e-stop, enable, bridge, rates (like run's status line)"),
+    **{name: ("operator_cmd", text) for name, (_service, _value, text) in OPERATOR_ACTIONS.items()},
 }
 
 

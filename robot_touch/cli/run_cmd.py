@@ -42,6 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default 100)")
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
+    add_ui_arguments(parser)
+
+
+def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
+    """The touch UI's settings a touch panel needs (parameters of config/touch_ui.yaml)."""
+    ui = parser.add_argument_group("touch UI")
+    ui.add_argument("--fullscreen", action="store_true", help="fill the screen (a dedicated touch panel)")
+    ui.add_argument("--language", choices=("en", "vi"), default="", help="UI language at start (default en)")
+    ui.add_argument(
+        "--enable-mode", choices=("latched", "hold"), default="",
+        help="Enable button: latched toggle, or hold to move (dead-man) (default latched)",
+    )
+    ui.add_argument("--window-size", default="", metavar="WxH", help="window size in pixels, e.g. 800x1280 for a portrait panel")
 
 
 @dataclass
@@ -139,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
             demo=args.demo,
             demo_out=str(Path(args.out).resolve()),
             control_rate=args.rate,
+            language=args.language,
+            enable_mode=args.enable_mode,
+            window_size=args.window_size,
+            fullscreen=args.fullscreen,
         )
     except ValueError as exc:
         raise RobotTouchError(str(exc)) from None
