@@ -9,6 +9,7 @@ Pure Python: no rclpy or launch import.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -58,6 +59,28 @@ class ProcessSpec:
 LAYER_DEVICE, LAYER_HARDWARE, LAYER_CONTROL = 0, 1, 2
 
 
+#: the control rates teleop and the bridge both accept (Hz)
+CONTROL_RATE_RANGE = (10.0, 1000.0)
+#: GraphConfig field → its `robot-touch run` flag, where the names differ
+CLI_FLAGS = {"control_rate": "--rate", "window_size": "--window-size", "enable_mode": "--enable-mode"}
+
+
+class ConfigError(ValueError):
+    """A bad graph setting, said in the syntax of the tool the user typed.
+
+    ``str()`` speaks launch syntax (``port:=/dev/ttyUSB0``); :meth:`for_cli` speaks
+    `robot-touch run`'s (``--port /dev/ttyUSB0``).
+    """
+
+    def __init__(self, field: str, problem: str, example: str) -> None:
+        self.field, self.problem, self.example = field, problem, example
+        super().__init__(f"{field}: {problem} (e.g. {field}:={example})")
+
+    def for_cli(self) -> str:
+        flag = CLI_FLAGS.get(self.field, "--" + self.field.replace("_", "-"))
+        return f"{flag}: {self.problem} (e.g. {flag} {self.example})"
+
+
 @dataclass(frozen=True)
 class GraphConfig:
     """What the user asked for (launch arguments / `robot-touch run` flags)."""
@@ -90,11 +113,22 @@ class GraphConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise ConfigError("backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}", "virtual")
         if self.backend == "serial" and not self.port:
-            raise ValueError("backend 'serial' needs a port (e.g. port:=/dev/ttyUSB0)")
+            raise ConfigError("port", "backend serial needs a port (`robot-touch ports` lists the adapters)", "/dev/ttyUSB0")
         if self.namespace and not all(part.isidentifier() for part in self.namespace.strip("/").split("/")):
-            raise ValueError(f"namespace {self.namespace!r} is not a valid ROS namespace")
+            raise ConfigError("namespace", f"{self.namespace!r} is not a valid ROS namespace", "arm1")
+        low, high = CONTROL_RATE_RANGE
+        if not (isinstance(self.control_rate, (int, float)) and low <= self.control_rate <= high):
+            raise ConfigError("control_rate", f"must be between {low:g} and {high:g} Hz, got {self.control_rate:g}", "100")
+        if self.network not in NETWORKS:
+            raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {self.network!r}", "local")
+        for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
+            value = getattr(self, name)
+            if value and value not in allowed:
+                raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}", allowed[0])
+        if self.window_size and not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", self.window_size):
+            raise ConfigError("window_size", f"must be WIDTHxHEIGHT in pixels, got {self.window_size!r}", "800x1280")
 
 
 def default_virtual_link(namespace: str = "", domain_id: str | None = None) -> str:

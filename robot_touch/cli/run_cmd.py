@@ -12,16 +12,22 @@ the graph without the UI, so that nothing moves until someone commands it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
+import math
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from robot_touch.errors import RobotTouchError
+
+if TYPE_CHECKING:
+    from robot_touch.core.profile import ArmProfile
+    from robot_touch.graph import GraphConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,28 +128,18 @@ def confirm_demo_on_real_arm(port: str, ask: Callable[[str], str] = input) -> bo
     return answer.strip().lower() == "yes"
 
 
-def run(args: argparse.Namespace) -> int:
-    from robot_touch.core.profile import load_profile
-    from robot_touch.display import Xvfb, display_answers, has_display
-    from robot_touch.graph import GraphConfig, describe
-    from robot_touch.runner import Supervisor
+def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
+    """The graph configuration from the flags, checked; errors name the flag (one line).
 
-    profile = load_profile(args.arm)  # fail early, with the profile's own error
-    display = has_display()
-    if display:
-        display, detail = display_answers()
-        if not display:
-            print(f"[run] {detail}: running as without a display", flush=True)
-            for var in ("DISPLAY", "WAYLAND_DISPLAY"):
-                os.environ.pop(var, None)
-    plan = plan_run(args, display=display, terminal=sys.stdin.isatty())
-    if plan.confirm and not confirm_demo_on_real_arm(args.port):
-        print("[run] not confirmed: nothing started", flush=True)
-        return 1
-    args.demo = plan.demo
-    args.no_ui = not plan.ui
+    Raises:
+        RobotTouchError: e.g. "--rate: must be between 10 and 1000 Hz, got 0 (e.g. --rate 100)".
+    """
+    from robot_touch.graph import ConfigError, GraphConfig
+
+    if not (math.isfinite(args.duration) and args.duration >= 0):
+        raise RobotTouchError(f"--duration: must be 0 (run until Ctrl-C) or a number of seconds, got {args.duration:g}")
     try:
-        config = GraphConfig(
+        return GraphConfig(
             arm=str(profile.path) if "/" in args.arm or args.arm.endswith((".yaml", ".yml")) else profile.name,
             backend=args.backend,
             port=args.port,
@@ -157,8 +153,34 @@ def run(args: argparse.Namespace) -> int:
             window_size=args.window_size,
             fullscreen=args.fullscreen,
         )
-    except ValueError as exc:
-        raise RobotTouchError(str(exc)) from None
+    except ConfigError as exc:
+        raise RobotTouchError(exc.for_cli()) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from robot_touch.core.profile import load_profile
+    from robot_touch.display import Xvfb, display_answers, has_display
+    from robot_touch.graph import describe
+    from robot_touch.runner import Supervisor
+
+    # Everything the user typed is checked before anything starts (and said in this tool's
+    # syntax: --rate, not rate:=).
+    profile = load_profile(args.arm)
+    config = build_config(args, profile)
+    display = has_display()
+    if display:
+        display, detail = display_answers()
+        if not display:
+            print(f"[run] {detail}: running as without a display", flush=True)
+            for var in ("DISPLAY", "WAYLAND_DISPLAY"):
+                os.environ.pop(var, None)
+    plan = plan_run(args, display=display, terminal=sys.stdin.isatty())
+    if plan.confirm and not confirm_demo_on_real_arm(args.port):
+        print("[run] not confirmed: nothing started", flush=True)
+        return 1
+    args.demo = plan.demo
+    args.no_ui = not plan.ui
+    config = dataclasses.replace(config, ui=plan.ui, demo=plan.demo)
     specs = describe(config)
     missing = [s.name for s in specs if importlib.util.find_spec(s.module) is None]
     if missing:

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
     from robot_touch.display import display_answers
     from robot_touch.errors import RobotTouchError
-    from robot_touch.graph import GraphConfig, apply_environment, command_line, dds_environment, describe
+    from robot_touch.graph import ConfigError, GraphConfig, apply_environment, command_line, dds_environment, describe
 
     load_profile(args.arm)  # fail early, with the profile's own error
     answers, detail = display_answers()
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
             arm=args.arm, namespace=args.namespace, language=args.language, enable_mode=args.enable_mode,
             window_size=args.window_size, fullscreen=args.fullscreen,
         )
-    except ValueError as exc:
-        raise RobotTouchError(str(exc)) from None
+    except ConfigError as exc:
+        raise RobotTouchError(exc.for_cli()) from None
     spec = next(s for s in describe(config) if s.name == "touch_ui")
     env = apply_environment(dict(os.environ), dds_environment(config.network))
     argv = command_line(spec, config.namespace, python=sys.executable)
