@@ -7,7 +7,9 @@ shuts down cleanly on SIGTERM (the serial bridge's last act is a hold, see seria
 Programs that are not ours (Xvfb) are started through ``python -m robot_touch.lifecycle PROGRAM
 ARGS...``, which sets the same signal and then becomes the program (execvp keeps it).
 
-The runner's own stop (Ctrl-C, SIGTERM, SIGHUP) is gentler and ordered: see
+Should the clean shutdown take longer than :data:`ORPHAN_GRACE` (a loaded machine, a hung
+driver), the orphan ends itself hard: nothing of the graph survives the runner by more than
+~2.5 s. The runner's own stop (Ctrl-C, SIGTERM, SIGHUP) is gentler and ordered: see
 :meth:`robot_touch.runner.Supervisor.stop`.
 """
 from __future__ import annotations
@@ -16,6 +18,8 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+import time
 
 #: the environment variable that carries the runner's PID to its children
 PARENT_ENV = "ROBOT_TOUCH_PARENT_PID"
@@ -41,7 +45,21 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
     # The parent may have died between fork and prctl: then nobody would ever signal us.
     if os.getppid() != int(expected):
         os.kill(os.getpid(), sig)
+    # SIGTERM starts a clean shutdown, which a loaded machine or a hung driver can stretch;
+    # a runner that died must still leave nothing behind: end hard ORPHAN_GRACE s later.
+    threading.Thread(target=_end_when_orphaned, args=(int(expected),), name="die_with_parent", daemon=True).start()
     return True
+
+
+#: seconds an orphaned child gets for its clean shutdown before it ends itself hard
+ORPHAN_GRACE = 2.0
+
+
+def _end_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    time.sleep(ORPHAN_GRACE)
+    os._exit(128 + signal.SIGTERM)  # noqa: SLF001 - the clean shutdown did not finish in time
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_st
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -286,9 +287,31 @@ def stop_node(node: TouchUiNode, executor: SingleThreadedExecutor, thread: threa
         rclpy.shutdown()
 
 
+def quiet_kivy_logging(terminal: bool) -> None:
+    """Kivy's log as a log, before Kivy is imported: its handlers on its own logger only
+    (``MIXED``: in its default mode Kivy opens the root logger to DEBUG, and every library's
+    debug lines, matplotlib's at import, flood the output), and no colour codes when the
+    output is not a terminal (Kivy decides by $TERM alone, so a log file got raw ANSI codes).
+    A user's own KIVY_LOG_MODE is kept."""
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+    if not terminal:
+        os.environ["TERM"] = "dumb"
+
+
+def _release_kinematics(app: object) -> None:
+    """Free the IK solver before the interpreter ends. Kivy keeps the app reachable from its
+    own (C-level) state, so roboticstoolbox's compiled kinematics would still be alive at exit,
+    and its binding (nanobind) prints ~30 lines of "leaked instance" notes over the real log."""
+    if app is None:
+        return
+    app.kinematics = None
+    gc.collect()
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Console script ``touch_ui``: ROS arguments (``--ros-args ...``) pass through Kivy."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
+    quiet_kivy_logging(sys.stderr.isatty())
     try:
         node, executor, thread = start_node(args if args is not None else sys.argv)
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
@@ -322,6 +345,7 @@ def main(args: Sequence[str] | None = None) -> int:
         interrupted = True
     finally:
         stop_node(node, executor, thread)
+        _release_kinematics(locals().get("app"))
     if demo is None:
         return 0
     if not demo.finished and demo.exit_code == 0:

@@ -29,8 +29,13 @@ TOLERANCE_MM = 10.0
 HOME_TOLERANCE_RAD = 0.05
 
 
-def judge_step(label: str, miss_mm: float | None, tolerance_mm: float = TOLERANCE_MM) -> str | None:
-    """Why a demo step failed, or None: it missed its target by more than ``tolerance_mm``."""
+def judge_step(
+    label: str, miss_mm: float | None, tolerance_mm: float = TOLERANCE_MM, needs_target: bool = False
+) -> str | None:
+    """Why a demo step failed, or None: it missed its target by more than ``tolerance_mm``, or
+    (``needs_target``) its gesture set no target at all (``miss_mm`` None)."""
+    if needs_target and miss_mm is None:
+        return f"{label}: the gesture set no target"
     if miss_mm is not None and miss_mm > tolerance_mm:
         return f"{label}: the tip ended {miss_mm:.1f} mm from the target (tolerance {tolerance_mm:g} mm)"
     return None

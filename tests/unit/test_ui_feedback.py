@@ -10,6 +10,7 @@ def test_a_step_that_ends_far_from_its_target_fails() -> None:
     assert judge_step("top-view drag", 67.1) == "top-view drag: the tip ended 67.1 mm from the target (tolerance 10 mm)"
     assert judge_step("top-view drag", 0.4) is None
     assert judge_step("Home", None) is None  # no Cartesian target to miss
+    assert judge_step("top-view drag", None, needs_target=True) == "top-view drag: the gesture set no target"
     assert TOLERANCE_MM == 10.0
 
 
