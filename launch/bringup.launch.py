@@ -3,6 +3,7 @@
     ros2 launch robot_touch bringup.launch.py arm:=so101 backend:=virtual ui:=true
     ros2 launch robot_touch bringup.launch.py backend:=serial port:=/dev/ttyUSB0
     ros2 launch robot_touch bringup.launch.py backend:=sim namespace:=arm1
+    ros2 launch robot_touch bringup.launch.py network:=lan   # reachable from the network (no auth)
 
 The node list comes from robot_touch.graph.describe(), the same description that
 `robot-touch run` uses, so both launchers always start the same graph.
@@ -19,8 +20,11 @@ from launch.actions import (
     EmitEvent,
     ExecuteProcess,
     IncludeLaunchDescription,
+    LogInfo,
     OpaqueFunction,
     RegisterEventHandler,
+    SetEnvironmentVariable,
+    UnsetEnvironmentVariable,
 )
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
@@ -28,7 +32,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from robot_touch.graph import BACKENDS, GraphConfig, describe
+from robot_touch.graph import BACKENDS, LAN_WARNING, NETWORKS, GraphConfig, check_rmw, dds_environment, describe
 
 
 def _truthy(text: str) -> bool:
@@ -44,8 +48,16 @@ def _graph(context, *args, **kwargs):
         ui=_truthy(value("ui")),
         namespace=value("namespace"),
         control_rate=float(value("control_rate")),
+        network=value("network"),
     )
-    actions = []
+    check_rmw(config.network)
+    # Who can reach the graph, before any process starts (robot_touch.graph.dds_environment).
+    actions = [
+        SetEnvironmentVariable(key, setting) if setting is not None else UnsetEnvironmentVariable(key)
+        for key, setting in dds_environment(config.network, get_package_share_directory("robot_touch")).items()
+    ]
+    if config.network == "lan":
+        actions.append(LogInfo(msg=f"WARNING: {LAN_WARNING}"))
     if config.backend == "gazebo":
         share = get_package_share_directory("robot_touch")
         actions.append(
@@ -92,6 +104,11 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument("ui", default_value="true", description="start the touch UI"),
             DeclareLaunchArgument("namespace", default_value="", description="ROS namespace for this arm (several arms on one network)"),
             DeclareLaunchArgument("control_rate", default_value="100.0", description="teleop and bridge cycle rate, Hz"),
+            DeclareLaunchArgument(
+                "network", default_value="local", choices=list(NETWORKS),
+                description="who reaches the graph over DDS: local (this host: loopback and shared memory) or lan "
+                "(the network, without authentication)",
+            ),
             OpaqueFunction(function=_graph),
         ]
     )

@@ -72,7 +72,16 @@ def check_ros() -> Check:
     used = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else rmw or "?"
     domain = os.environ.get("ROS_DOMAIN_ID", "0 (default)")
     scope = os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET (default)")
-    return Check("ros2", OK, f"rclpy {source}; RMW {used}; ROS_DOMAIN_ID {domain}; discovery {scope}")
+    if used not in ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp"):
+        return Check(
+            "ros2", WARN, f"rclpy {source}; RMW {used}: robot-touch run keeps DDS on this host only with Fast DDS",
+            "unset RMW_IMPLEMENTATION (or run with --network lan, reachable from the network)",
+        )
+    return Check(
+        "ros2", OK,
+        f"rclpy {source}; RMW {used}; ROS_DOMAIN_ID {domain}; discovery {scope} in this shell; "
+        "robot-touch run keeps DDS on this host (config/fastdds_localhost.xml) unless --network lan",
+    )
 
 
 def check_display() -> Check:

@@ -169,6 +169,33 @@ def dds_environment(network: str, share: str | os.PathLike[str] | None = None) -
     }
 
 
+#: said wherever the graph is opened to the network (`--network lan`, `network:=lan`)
+LAN_WARNING = (
+    "network lan: this arm's ROS graph is reachable from the network. DDS here has no "
+    "authentication: anyone on the network can see it, move the arm, release its e-stop and "
+    "switch its torque off. For access from other machines use SROS2 on a full ROS install, "
+    "or the secured remote link."
+)
+#: RMW implementations the loopback profile applies to
+FASTDDS_RMWS = ("", "rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp")
+
+
+def check_rmw(network: str, rmw: str | None = None) -> None:
+    """The local lock is a Fast DDS profile: with another RMW it would not hold.
+
+    Raises:
+        ConfigError: ``network`` local with an RMW other than Fast DDS.
+    """
+    rmw = (os.environ.get("RMW_IMPLEMENTATION", "") if rmw is None else rmw).strip()
+    if network == "local" and rmw not in FASTDDS_RMWS:
+        raise ConfigError(
+            "network",
+            f"RMW_IMPLEMENTATION={rmw}: keeping the graph on this host is done with a Fast DDS profile; "
+            "unset RMW_IMPLEMENTATION (Fast DDS), or open the graph to the network on purpose",
+            "lan",
+        )
+
+
 def apply_environment(env: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
     """``env`` with ``changes`` applied (None removes a variable); returns ``env``."""
     for key, value in changes.items():

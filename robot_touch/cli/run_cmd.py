@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default 100)")
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
+    parser.add_argument(
+        "--network", choices=("local", "lan"), default="local",
+        help="who can reach the arm's ROS graph: this host only (default: DDS on loopback and shared "
+        "memory), or the network (no authentication: see the warning it prints)",
+    )
     add_ui_arguments(parser)
 
 
@@ -152,6 +157,7 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
             enable_mode=args.enable_mode,
             window_size=args.window_size,
             fullscreen=args.fullscreen,
+            network=args.network,
         )
     except ConfigError as exc:
         raise RobotTouchError(exc.for_cli()) from None
@@ -160,13 +166,21 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
 def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
     from robot_touch.display import Xvfb, display_answers, has_display
-    from robot_touch.graph import describe
+    from robot_touch.graph import LAN_WARNING, ConfigError, apply_environment, check_rmw, dds_environment, describe
     from robot_touch.runner import Supervisor
 
     # Everything the user typed is checked before anything starts (and said in this tool's
     # syntax: --rate, not rate:=).
     profile = load_profile(args.arm)
     config = build_config(args, profile)
+    try:
+        check_rmw(config.network)
+    except ConfigError as exc:
+        raise RobotTouchError(exc.for_cli()) from None
+    # Who can reach the graph: set here, so the status line's listener and every child share it.
+    apply_environment(os.environ, dds_environment(config.network))
+    if config.network == "lan":
+        print(f"[run] WARNING: {LAN_WARNING}", flush=True)
     display = has_display()
     if display:
         display, detail = display_answers()
