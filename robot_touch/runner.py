@@ -143,12 +143,15 @@ class Supervisor:
                 return proc
         return None
 
-    def stop(self, grace: tuple[float, float] = LAYER_GRACE) -> None:
+    def stop(self, grace: tuple[float, float] | float = LAYER_GRACE) -> None:
         """Stop every process, highest layer first (see the module docstring).
 
         Each layer gets SIGINT, then SIGTERM after ``grace[0]`` s, then SIGKILL after
-        ``grace[1]`` s more; the next layer starts when this one has ended.
+        ``grace[1]`` s more; the next layer starts when this one has ended. A single number
+        is the SIGINT grace (SIGTERM then gets up to 1 s).
         """
+        if isinstance(grace, (int, float)):
+            grace = (float(grace), min(1.0, float(grace)))
         for layer in sorted({p.spec.layer for p in self.running}, reverse=True):
             group = [p for p in self.running if p.spec.layer == layer]
             for sig, wait in ((signal.SIGINT, grace[0]), (signal.SIGTERM, grace[1]), (signal.SIGKILL, 1.0)):

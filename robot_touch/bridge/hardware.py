@@ -121,10 +121,10 @@ class HardwareWorker:
         self._next_status = 0.0
         self._rate_window: list[float] = []
         self.reconnects = 0
+        #: why the worker stopped for good (a servo whose settings no longer fit the calibration)
+        self.fatal: str | None = None
         self._ever_connected = False
         self._quiet_reconnect = False
-        #: why the worker gave up for good (the port belongs to another process), or ""
-        self.fatal = ""
         core.torque = self._torque_wanted
 
     # ------------------------------------------------------------------ control

@@ -113,7 +113,7 @@ class SerialBridgeNode(Node):
         self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, 10)
         self.create_service(SetBool, "torque", self._on_torque)
         self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
-        self.create_timer(0.1, self._check_fatal)
+        self.create_timer(0.1, self._stop_if_fatal)
         self.worker = HardwareWorker(self.core, config, on_state=self._publish_state, log=self._log)
         self.get_logger().info(
             f"{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, "
@@ -121,9 +121,10 @@ class SerialBridgeNode(Node):
         )
         self.worker.start()
 
-    def _check_fatal(self) -> None:
+    def _stop_if_fatal(self) -> None:
+        """A servo no longer fits the calibration: the node stops with that one line."""
         if self.worker.fatal:
-            raise RobotTouchError(self.worker.fatal)  # out of spin: one line, exit 2
+            raise RobotTouchError(self.worker.fatal)
 
     # ------------------------------------------------------------------ inputs
 

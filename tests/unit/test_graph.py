@@ -89,12 +89,3 @@ def test_launch_files_build_where_launch_is_installed() -> None:
         spec.loader.exec_module(module)
         assert module.generate_launch_description().entities
 
-
-def test_the_ui_settings_of_a_touch_panel_reach_the_touch_ui() -> None:
-    config = GraphConfig(language="vi", enable_mode="hold", window_size="800x1280", fullscreen=True)
-    ui = next(s for s in describe(config) if s.name == "touch_ui")
-    assert {k: ui.parameters[k] for k in ("language", "enable_mode", "window_size", "fullscreen")} == {
-        "language": "vi", "enable_mode": "hold", "window_size": "800x1280", "fullscreen": True,
-    }
-    plain = next(s for s in describe(GraphConfig()) if s.name == "touch_ui")
-    assert not {"language", "enable_mode", "window_size", "fullscreen"} & set(plain.parameters), "defaults: the node's own"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from robot_touch.cli.main import main
-from robot_touch.graph import ConfigError, GraphConfig
+from robot_touch.graph import ConfigError, GraphConfig, describe
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,13 @@ def test_the_launch_file_hears_launch_syntax() -> None:
     assert str(err.value) == "port: backend serial needs a port (`robot-touch ports` lists the adapters) (e.g. port:=/dev/ttyUSB0)"
     with pytest.raises(ConfigError, match=r"control_rate: must be between 10 and 1000 Hz, got 0 \(e.g. control_rate:=100\)"):
         GraphConfig(control_rate=0)
+
+
+def test_the_ui_settings_of_a_touch_panel_reach_the_touch_ui() -> None:
+    config = GraphConfig(language="vi", enable_mode="hold", window_size="800x1280", fullscreen=True)
+    ui = next(s for s in describe(config) if s.name == "touch_ui")
+    assert {k: ui.parameters[k] for k in ("language", "enable_mode", "window_size", "fullscreen")} == {
+        "language": "vi", "enable_mode": "hold", "window_size": "800x1280", "fullscreen": True,
+    }
+    plain = next(s for s in describe(GraphConfig()) if s.name == "touch_ui")
+    assert not {"language", "enable_mode", "window_size", "fullscreen"} & set(plain.parameters), "defaults: the node's own"
