@@ -16,10 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BACKENDS = ("virtual", "serial", "sim", "gazebo")
-#: who can reach the graph over DDS: this host only (default), or the network
-NETWORKS = ("local", "lan")
-#: the Fast DDS profile that keeps every transport on this host (installed under config/)
-DDS_PROFILE = "fastdds_localhost.xml"
 
 
 @dataclass(frozen=True)
@@ -59,6 +55,10 @@ class ProcessSpec:
 LAYER_DEVICE, LAYER_HARDWARE, LAYER_CONTROL = 0, 1, 2
 
 
+#: who can reach the graph over DDS: this host only (default), or the network
+NETWORKS = ("local", "lan")
+#: the Fast DDS profile that keeps every transport on this host (installed under config/)
+DDS_PROFILE = "fastdds_localhost.xml"
 #: the control rates teleop and the bridge both accept (Hz)
 CONTROL_RATE_RANGE = (10.0, 1000.0)
 #: GraphConfig field → its `robot-touch run` flag, where the names differ
@@ -74,11 +74,11 @@ class ConfigError(ValueError):
 
     def __init__(self, field: str, problem: str, example: str) -> None:
         self.field, self.problem, self.example = field, problem, example
-        super().__init__(f"{field}: {problem} (e.g. {field}:={example})")
+        super().__init__(f"{field} {problem} (e.g. {field}:={example})")
 
     def for_cli(self) -> str:
         flag = CLI_FLAGS.get(self.field, "--" + self.field.replace("_", "-"))
-        return f"{flag}: {self.problem} (e.g. {flag} {self.example})"
+        return f"{flag} {self.problem} (e.g. {flag} {self.example})"
 
 
 @dataclass(frozen=True)
@@ -93,29 +93,21 @@ class GraphConfig:
     demo: bool = False
     demo_out: str = "out"
     control_rate: float = 100.0
-    virtual_link: str = ""
     network: str = "local"
     #: touch UI settings ("" / False: the node's default, config/touch_ui.yaml)
     language: str = ""
     enable_mode: str = ""
     window_size: str = ""
     fullscreen: bool = False
-
-    def ui_parameters(self) -> dict[str, Any]:
-        """The touch_ui parameters this configuration sets (only those given)."""
-        given = {
-            "language": self.language,
-            "enable_mode": self.enable_mode,
-            "window_size": self.window_size,
-            "fullscreen": self.fullscreen,
-        }
-        return {key: value for key, value in given.items() if value}
+    virtual_link: str = ""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ConfigError("backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}", "virtual")
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "serial" and not self.port:
-            raise ConfigError("port", "backend serial needs a port (`robot-touch ports` lists the adapters)", "/dev/ttyUSB0")
+            raise ConfigError(
+                "port", "is required: backend serial needs a port (`robot-touch ports` lists the adapters)", "/dev/ttyUSB0"
+            )
         if self.namespace and not all(part.isidentifier() for part in self.namespace.strip("/").split("/")):
             raise ConfigError("namespace", f"{self.namespace!r} is not a valid ROS namespace", "arm1")
         low, high = CONTROL_RATE_RANGE
@@ -129,6 +121,16 @@ class GraphConfig:
                 raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}", allowed[0])
         if self.window_size and not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", self.window_size):
             raise ConfigError("window_size", f"must be WIDTHxHEIGHT in pixels, got {self.window_size!r}", "800x1280")
+
+    def ui_parameters(self) -> dict[str, Any]:
+        """The touch_ui parameters this configuration sets (only those given)."""
+        given = {
+            "language": self.language,
+            "enable_mode": self.enable_mode,
+            "window_size": self.window_size,
+            "fullscreen": self.fullscreen,
+        }
+        return {key: value for key, value in given.items() if value}
 
 
 def default_virtual_link(namespace: str = "", domain_id: str | None = None) -> str:
@@ -190,8 +192,8 @@ def check_rmw(network: str, rmw: str | None = None) -> None:
     if network == "local" and rmw not in FASTDDS_RMWS:
         raise ConfigError(
             "network",
-            f"RMW_IMPLEMENTATION={rmw}: keeping the graph on this host is done with a Fast DDS profile; "
-            "unset RMW_IMPLEMENTATION (Fast DDS), or open the graph to the network on purpose",
+            f"is local (the default), which keeps the graph on this host with a Fast DDS profile: "
+            f"RMW_IMPLEMENTATION={rmw} is not Fast DDS; unset it, or open the graph to the network on purpose",
             "lan",
         )
 

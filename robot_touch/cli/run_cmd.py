@@ -137,12 +137,12 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
     """The graph configuration from the flags, checked; errors name the flag (one line).
 
     Raises:
-        RobotTouchError: e.g. "--rate: must be between 10 and 1000 Hz, got 0 (e.g. --rate 100)".
+        RobotTouchError: e.g. "--rate must be between 10 and 1000 Hz, got 0 (e.g. --rate 100)".
     """
     from robot_touch.graph import ConfigError, GraphConfig
 
     if not (math.isfinite(args.duration) and args.duration >= 0):
-        raise RobotTouchError(f"--duration: must be 0 (run until Ctrl-C) or a number of seconds, got {args.duration:g}")
+        raise RobotTouchError(f"--duration must be 0 (run until Ctrl-C) or a number of seconds, got {args.duration:g}")
     try:
         return GraphConfig(
             arm=str(profile.path) if "/" in args.arm or args.arm.endswith((".yaml", ".yml")) else profile.name,

@@ -54,8 +54,9 @@ def test_local_refuses_an_rmw_the_profile_does_not_bind() -> None:
     check_rmw("lan", "rmw_cyclonedds_cpp")
     with pytest.raises(ConfigError) as err:
         check_rmw("local", "rmw_cyclonedds_cpp")
-    assert err.value.for_cli().startswith("--network: RMW_IMPLEMENTATION=rmw_cyclonedds_cpp: keeping the graph")
-    with pytest.raises(ConfigError, match="network: must be one of local, lan"):
+    assert err.value.for_cli().startswith("--network is local (the default), which keeps the graph on this host")
+    assert "RMW_IMPLEMENTATION=rmw_cyclonedds_cpp is not Fast DDS" in str(err.value)
+    with pytest.raises(ConfigError, match="network must be one of local, lan"):
         GraphConfig(network="wan")
 
 

@@ -43,7 +43,7 @@ def test_virtual_arm_link_is_the_bridge_port_and_is_waited_for() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"backend": "usb"}, "backend: must be one of"),
+        ({"backend": "usb"}, "backend must be one of"),
         ({"backend": "serial"}, "needs a port"),
         ({"namespace": "arm 1"}, "not a valid ROS namespace"),
     ],
@@ -88,4 +88,3 @@ def test_launch_files_build_where_launch_is_installed() -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         assert module.generate_launch_description().entities
-

@@ -13,12 +13,12 @@ from robot_touch.graph import ConfigError, GraphConfig, describe
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["--duration", "-1"], "--duration: must be 0 (run until Ctrl-C) or a number of seconds, got -1"),
-        (["--rate", "0"], "--rate: must be between 10 and 1000 Hz, got 0 (e.g. --rate 100)"),
-        (["--rate", "nan"], "--rate: must be between 10 and 1000 Hz, got nan (e.g. --rate 100)"),
-        (["--backend", "serial"], "--port: backend serial needs a port (`robot-touch ports` lists the adapters) (e.g. --port /dev/ttyUSB0)"),
-        (["--window-size", "big"], "--window-size: must be WIDTHxHEIGHT in pixels, got 'big' (e.g. --window-size 800x1280)"),
-        (["--namespace", "arm 1"], "--namespace: 'arm 1' is not a valid ROS namespace (e.g. --namespace arm1)"),
+        (["--duration", "-1"], "--duration must be 0 (run until Ctrl-C) or a number of seconds, got -1"),
+        (["--rate", "0"], "--rate must be between 10 and 1000 Hz, got 0 (e.g. --rate 100)"),
+        (["--rate", "nan"], "--rate must be between 10 and 1000 Hz, got nan (e.g. --rate 100)"),
+        (["--backend", "serial"], "--port is required: backend serial needs a port (`robot-touch ports` lists the adapters) (e.g. --port /dev/ttyUSB0)"),
+        (["--window-size", "big"], "--window-size must be WIDTHxHEIGHT in pixels, got 'big' (e.g. --window-size 800x1280)"),
+        (["--namespace", "arm 1"], "--namespace 'arm 1' is not a valid ROS namespace (e.g. --namespace arm1)"),
     ],
     ids=["duration", "rate", "rate-nan", "serial-without-port", "window-size", "namespace"],
 )
@@ -34,8 +34,8 @@ def test_bad_run_flags_are_one_line_in_cli_syntax_before_anything_starts(argv, l
 def test_the_launch_file_hears_launch_syntax() -> None:
     with pytest.raises(ConfigError) as err:
         GraphConfig(backend="serial")
-    assert str(err.value) == "port: backend serial needs a port (`robot-touch ports` lists the adapters) (e.g. port:=/dev/ttyUSB0)"
-    with pytest.raises(ConfigError, match=r"control_rate: must be between 10 and 1000 Hz, got 0 \(e.g. control_rate:=100\)"):
+    assert str(err.value) == "port is required: backend serial needs a port (`robot-touch ports` lists the adapters) (e.g. port:=/dev/ttyUSB0)"
+    with pytest.raises(ConfigError, match=r"control_rate must be between 10 and 1000 Hz, got 0 \(e.g. control_rate:=100\)"):
         GraphConfig(control_rate=0)
 
 
