@@ -12,6 +12,7 @@ driver), the orphan ends itself hard: nothing of the graph survives the runner b
 ~2.5 s. The runner's own stop (Ctrl-C, SIGTERM, SIGHUP) is gentler and ordered: see
 :meth:`robot_touch.runner.Supervisor.stop`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -47,7 +48,9 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
         os.kill(os.getpid(), sig)
     # SIGTERM starts a clean shutdown, which a loaded machine or a hung driver can stretch;
     # a runner that died must still leave nothing behind: end hard ORPHAN_GRACE s later.
-    threading.Thread(target=_end_when_orphaned, args=(int(expected),), name="die_with_parent", daemon=True).start()
+    threading.Thread(
+        target=_end_when_orphaned, args=(int(expected),), name="die_with_parent", daemon=True
+    ).start()
     return True
 
 

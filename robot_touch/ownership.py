@@ -8,6 +8,7 @@ refuses to start a second graph, and the run's status line shows a conflict that
 The decisions are plain functions of the publishers and nodes seen; :func:`graph_snapshot`
 reads them from a live rclpy node's view of the ROS graph.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -74,11 +75,13 @@ def graph_snapshot(node: Any, namespace: str, exclude: tuple[str, ...] = ()) -> 
         infos = node.get_publishers_info_by_topic(full_name(namespace, topic))
         # An endpoint can be discovered before its node's name: "_NODE_NAME_UNKNOWN_".
         names = [
-            UNKNOWN if "_UNKNOWN_" in i.node_name else full_name(i.node_namespace, i.node_name) for i in infos
+            UNKNOWN if "_UNKNOWN_" in i.node_name else full_name(i.node_namespace, i.node_name)
+            for i in infos
         ]
         snap.publishers[topic] = [n for n in names if n not in exclude]
     snap.nodes = [
-        name for name, node_ns in node.get_node_names_and_namespaces()
+        name
+        for name, node_ns in node.get_node_names_and_namespaces()
         if node_ns == ns and full_name(node_ns, name) not in exclude
     ]
     return snap
@@ -92,7 +95,9 @@ def role_lock_path(role: str, namespace: str, domain_id: str | None = None) -> s
     """The lock file of ``role`` (e.g. "teleop") for one arm: one per ROS domain and namespace
     on this host (the graph does not leave the host unless the network is opened)."""
     label = namespace.strip("/").replace("/", "_") or "default"
-    domain = domain_id if domain_id is not None else os.environ.get("ROS_DOMAIN_ID", "").strip() or "0"
+    domain = (
+        domain_id if domain_id is not None else os.environ.get("ROS_DOMAIN_ID", "").strip() or "0"
+    )
     return os.path.join(tempfile.gettempdir(), f"robot_touch_d{domain}_{label}.{role}.lock")
 
 
@@ -120,7 +125,9 @@ def hold_role(role: str, namespace: str, domain_id: str | None = None) -> IO[str
     return handle
 
 
-def watch(read: Callable[[], GraphSnapshot], seconds: float, found: Callable[[GraphSnapshot], list[str]]) -> list[str]:
+def watch(
+    read: Callable[[], GraphSnapshot], seconds: float, found: Callable[[GraphSnapshot], list[str]]
+) -> list[str]:
     """Poll ``read()`` for up to ``seconds`` (DDS discovery takes a moment); the first
     non-empty ``found(snapshot)`` with every node named, or [] when the window stayed clear
     (at the deadline, what was found, named or not)."""

@@ -7,6 +7,7 @@ shows. Exit codes: 0 done, 1 refused by teleop (its reason is printed), 2 nothin
 The commands speak DDS with the graph's own environment (robot_touch.graph.dds_environment):
 its loopback profile reaches a graph on this host whichever way it was opened.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,17 @@ SERVICE_WAIT = 5.0  # s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--namespace", default="", help="ROS namespace of the arm's graph (as given to `robot-touch run`)")
-    parser.add_argument("--timeout", type=float, default=SERVICE_WAIT, help=f"seconds to wait for the graph (default {SERVICE_WAIT:g})")
+    parser.add_argument(
+        "--namespace",
+        default="",
+        help="ROS namespace of the arm's graph (as given to `robot-touch run`)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=SERVICE_WAIT,
+        help=f"seconds to wait for the graph (default {SERVICE_WAIT:g})",
+    )
 
 
 def _init_ros(namespace: str):  # noqa: ANN202 - (rclpy module, context, node)
@@ -39,8 +49,12 @@ def _init_ros(namespace: str):  # noqa: ANN202 - (rclpy module, context, node)
     from rclpy.context import Context
 
     context = Context()
-    rclpy.init(args=[], context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
-    node = rclpy.create_node(f"robot_touch_cli_{os.getpid()}", namespace=_ns(namespace) or None, context=context)
+    rclpy.init(
+        args=[], context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO
+    )
+    node = rclpy.create_node(
+        f"robot_touch_cli_{os.getpid()}", namespace=_ns(namespace) or None, context=context
+    )
     return rclpy, context, node
 
 
@@ -51,7 +65,8 @@ def _ns(namespace: str) -> str:
 def _nobody(namespace: str, timeout: float, what: str) -> RobotTouchError:
     domain = os.environ.get("ROS_DOMAIN_ID", "0")
     return RobotTouchError(
-        f"no {what} answered within {timeout:g} s (ROS_DOMAIN_ID {domain}, namespace {_ns(namespace) or '/'}): "
+        f"no {what} answered within {timeout:g} s "
+        f"(ROS_DOMAIN_ID {domain}, namespace {_ns(namespace) or '/'}): "
         "is `robot-touch run` running with the same ROS_DOMAIN_ID and --namespace?"
     )
 
@@ -105,7 +120,9 @@ def status(namespace: str, timeout: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
-        raise RobotTouchError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+        raise RobotTouchError(
+            f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+        )
     if args.command == "status":
         print(status(args.namespace, args.timeout))
         return 0

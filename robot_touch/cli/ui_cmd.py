@@ -4,6 +4,7 @@ For a graph started without a UI (`robot-touch run` over ssh, without a display,
 `--no-ui`): run this on the machine's own screen. It starts the same touch_ui node the
 runner would, with the same namespace and DDS environment, and ends when its window closes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,9 @@ from robot_touch.cli.run_cmd import add_ui_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arm", default="so101", help="arm profile name or path to its YAML (default so101)")
+    parser.add_argument(
+        "--arm", default="so101", help="arm profile name or path to its YAML (default so101)"
+    )
     parser.add_argument("--namespace", default="", help="ROS namespace of the arm's graph")
     add_ui_arguments(parser)
 
@@ -23,16 +26,29 @@ def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
     from robot_touch.display import display_answers
     from robot_touch.errors import RobotTouchError
-    from robot_touch.graph import ConfigError, GraphConfig, apply_environment, command_line, dds_environment, describe
+    from robot_touch.graph import (
+        ConfigError,
+        GraphConfig,
+        apply_environment,
+        command_line,
+        dds_environment,
+        describe,
+    )
 
     load_profile(args.arm)  # fail early, with the profile's own error
     answers, detail = display_answers()
     if not answers:
-        raise RobotTouchError(f"{detail}: the touch UI needs a screen (set DISPLAY to it, e.g. DISPLAY=:0)")
+        raise RobotTouchError(
+            f"{detail}: the touch UI needs a screen (set DISPLAY to it, e.g. DISPLAY=:0)"
+        )
     try:
         config = GraphConfig(
-            arm=args.arm, namespace=args.namespace, language=args.language, enable_mode=args.enable_mode,
-            window_size=args.window_size, fullscreen=args.fullscreen,
+            arm=args.arm,
+            namespace=args.namespace,
+            language=args.language,
+            enable_mode=args.enable_mode,
+            window_size=args.window_size,
+            fullscreen=args.fullscreen,
         )
     except ConfigError as exc:
         raise RobotTouchError(exc.for_cli()) from None

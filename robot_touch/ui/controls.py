@@ -1,6 +1,7 @@
 """What the touch UI offers for an arm: only the gestures and buttons its profile can carry out
 (an OpenMANIPULATOR-X has no wrist roll; an arm without a gripper has no Open/Close). Pure,
 no Kivy: the app builds its widgets from this, and it is tested without a window."""
+
 from __future__ import annotations
 
 from robot_touch.core.profile import TASK_AXES, ArmProfile

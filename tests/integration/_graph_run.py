@@ -4,6 +4,7 @@
 log file; every child inherits a marker in its environment, so :func:`graph_processes` finds
 the whole graph even after a child reparented to PID 1 because the runner died.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,15 @@ def headless_env(tmp_path: Path, token: str) -> dict[str, str]:
 def start_run(tmp_path: Path, token: str, *args: str) -> subprocess.Popen:
     log = open(tmp_path / f"run_{token[:8]}.log", "w+")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "robot_touch.cli.main", "run", "--out", str(tmp_path / "out"), *args],
+        [
+            sys.executable,
+            "-m",
+            "robot_touch.cli.main",
+            "run",
+            "--out",
+            str(tmp_path / "out"),
+            *args,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -70,4 +79,6 @@ def run_log(proc: subprocess.Popen) -> str:
 def graph_up(run: subprocess.Popen) -> bool:
     """The bridge is connected and teleop runs (or the runner has ended)."""
     log = run_log(run)
-    return run.poll() is not None or ("connected to" in log and "[teleop]" in log and "teleop for" in log)
+    return run.poll() is not None or (
+        "connected to" in log and "[teleop]" in log and "teleop for" in log
+    )

@@ -1,5 +1,6 @@
 """Exit codes that tell the truth: a demo stopped before its end is a failure (130 after
 Ctrl-C), never "demo finished" and 0."""
+
 from __future__ import annotations
 
 import signal
@@ -22,7 +23,11 @@ def test_ctrl_c_during_the_demo_exits_130_and_does_not_say_finished(tmp_path: Pa
     token = uuid.uuid4().hex
     run = start_run(tmp_path, token, "--demo", "--namespace", f"demo_{token[:6]}")
     try:
-        wait_for(lambda: "demo: arm connected" in run_log(run) or run.poll() is not None, 120, "the demo to start")
+        wait_for(
+            lambda: "demo: arm connected" in run_log(run) or run.poll() is not None,
+            120,
+            "the demo to start",
+        )
         time.sleep(1.0)  # in the middle of the first drag
         run.send_signal(signal.SIGINT)
         code = run.wait(30)

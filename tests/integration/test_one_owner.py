@@ -1,6 +1,7 @@
 """One arm, one owner, across real processes: with one graph running on the virtual arm, a
 second `robot-touch run`, a second teleop and a second bridge on the same port are each
 refused with one line and a non-zero exit, and the first graph keeps its arm to itself."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -54,8 +54,13 @@ def test_a_second_run_on_the_same_arm_is_refused_in_one_line(first_run) -> None:
     assert second.returncode != 0
     lines = (second.stdout + second.stderr).strip().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("robot-touch run: error: this arm's graph is already running (ROS_DOMAIN_ID ")
-    assert f"namespace /{namespace}: /{namespace}/" in lines[0] and "one arm has one owner" in lines[0]
+    assert lines[0].startswith(
+        "robot-touch run: error: this arm's graph is already running (ROS_DOMAIN_ID "
+    )
+    assert (
+        f"namespace /{namespace}: /{namespace}/" in lines[0]
+        and "one arm has one owner" in lines[0]
+    )
     assert run.poll() is None, "the first run is untouched"
 
 
@@ -67,7 +72,9 @@ def test_a_second_teleop_refuses_to_command_the_arm(first_run) -> None:
     log = terminate(teleop)
     assert code == 2, log
     errors = [line for line in log.splitlines() if "error" in line]
-    assert len(errors) == 1 and errors[0].startswith("teleop: error: another teleop already commands this arm"), log
+    assert len(errors) == 1 and errors[0].startswith(
+        "teleop: error: another teleop already commands this arm"
+    ), log
     assert "one arm has one commander" in errors[0]
     assert run.poll() is None
 
@@ -92,7 +99,10 @@ def test_teleop_refuses_when_any_node_already_commands_the_arm(first_run) -> Non
     env = apply_environment(dict(os.environ), dds_environment("local"))
     commander = subprocess.Popen(
         [sys.executable, "-c", FOREIGN_COMMANDER, "--ros-args", "-r", f"__ns:=/{other_ns}"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     try:
         assert commander.stdout is not None and commander.stdout.readline().strip() == "UP"
@@ -104,7 +114,8 @@ def test_teleop_refuses_when_any_node_already_commands_the_arm(first_run) -> Non
         commander.wait(10)
     assert code == 2, log
     assert (
-        f"teleop: error: /{other_ns}/some_commander already commands this arm (/{other_ns}/forward_position_controller/commands): "
+        f"teleop: error: /{other_ns}/some_commander already commands this arm "
+        f"(/{other_ns}/forward_position_controller/commands): "
         "one arm has one commander" in log
     ), log
 
@@ -113,7 +124,12 @@ def test_teleop_refuses_when_any_node_already_commands_the_arm(first_run) -> Non
 def test_a_second_bridge_cannot_open_the_arms_port(first_run) -> None:
     run, _tmp, namespace = first_run
     port = default_virtual_link(namespace)
-    bridge = spawn_node("robot_touch.nodes.serial_bridge", "serial_bridge", {"port": port}, namespace=f"{namespace}_b")
+    bridge = spawn_node(
+        "robot_touch.nodes.serial_bridge",
+        "serial_bridge",
+        {"port": port},
+        namespace=f"{namespace}_b",
+    )
     code = wait_until(lambda: bridge.poll() is not None, 30) and bridge.returncode
     log = terminate(bridge)
     assert code == 2, log

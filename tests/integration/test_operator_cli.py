@@ -1,6 +1,7 @@
 """Operator commands without the ROS CLI, against a running headless graph (virtual arm):
 `robot-touch status | estop | home | release | disable | enable`, each a real process, the
 teleop's own answers and refusals included."""
+
 from __future__ import annotations
 
 import signal
@@ -19,7 +20,11 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 def cli(tmp, token: str, *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "robot_touch.cli.main", *argv],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, env=headless_env(tmp, token), timeout=60,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=headless_env(tmp, token),
+        timeout=60,
     )
 
 
@@ -32,10 +37,16 @@ def test_an_operator_stops_releases_and_homes_a_headless_arm(tmp_path) -> None:
         wait_for(lambda: graph_up(run), 60, "the graph")
         ok = cli(tmp_path, token, "status", "--namespace", ns)
         assert ok.returncode == 0, ok.stderr
-        assert "teleop ok, enabled" in ok.stdout and "joint_states" in ok.stdout and "E-STOP" not in ok.stdout
+        assert (
+            "teleop ok, enabled" in ok.stdout
+            and "joint_states" in ok.stdout
+            and "E-STOP" not in ok.stdout
+        )
 
         stop = cli(tmp_path, token, "estop", "--namespace", ns)
-        assert stop.returncode == 0 and stop.stdout.startswith("e-stop latched"), stop.stdout + stop.stderr
+        assert stop.returncode == 0 and stop.stdout.startswith("e-stop latched"), (
+            stop.stdout + stop.stderr
+        )
         assert "E-STOP latched" in cli(tmp_path, token, "status", "--namespace", ns).stdout
 
         home = cli(tmp_path, token, "home", "--namespace", ns)
@@ -58,7 +69,17 @@ def test_an_operator_stops_releases_and_homes_a_headless_arm(tmp_path) -> None:
 
 @pytest.mark.timeout(60)
 def test_no_graph_answers_in_one_line(tmp_path) -> None:
-    out = cli(tmp_path, uuid.uuid4().hex, "estop", "--namespace", f"nobody_{uuid.uuid4().hex[:6]}", "--timeout", "1")
+    out = cli(
+        tmp_path,
+        uuid.uuid4().hex,
+        "estop",
+        "--namespace",
+        f"nobody_{uuid.uuid4().hex[:6]}",
+        "--timeout",
+        "1",
+    )
     assert out.returncode == 2
-    assert out.stderr.strip().startswith("robot-touch estop: error: no teleop (teleop/estop) answered within 1 s")
+    assert out.stderr.strip().startswith(
+        "robot-touch estop: error: no teleop (teleop/estop) answered within 1 s"
+    )
     assert len(out.stderr.strip().splitlines()) == 1

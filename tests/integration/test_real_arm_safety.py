@@ -7,6 +7,7 @@ run ...`, no display, stdin not a terminal) and finds every process of its graph
 in their environment, which every child inherits, so a child that reparents to PID 1 after
 the runner died is still found.
 """
+
 from __future__ import annotations
 
 import signal
@@ -18,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from _graph_run import graph_processes, graph_up, kill_leftovers, run_log, start_run  # tests/integration on sys.path
+from _graph_run import (
+    graph_processes,
+    graph_up,
+    kill_leftovers,
+    run_log,
+    start_run,
+)  # tests/integration on sys.path
 from waiting import wait_for, wait_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -43,8 +50,12 @@ class FeetechReader:
             packets = sdk.PacketHandler(0)
             out = {}
             for servo_id in self.ids:
-                value, result, _error = packets.read2ByteTxRx(handler, servo_id, self.PRESENT_POSITION)
-                assert result == sdk.COMM_SUCCESS, f"servo {servo_id}: {packets.getTxRxResult(result)}"
+                value, result, _error = packets.read2ByteTxRx(
+                    handler, servo_id, self.PRESENT_POSITION
+                )
+                assert (
+                    result == sdk.COMM_SUCCESS
+                ), f"servo {servo_id}: {packets.getTxRxResult(result)}"
                 out[servo_id] = value
             return out
         finally:
@@ -56,7 +67,16 @@ def virtual_arm(tmp_path: Path):
     """The SO-101's virtual arm on a pty, as `robot-touch virtual-arm --link` starts it."""
     link = tmp_path / "arm.tty"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "robot_touch.cli.main", "virtual-arm", "--arm", "so101", "--link", str(link)],
+        [
+            sys.executable,
+            "-m",
+            "robot_touch.cli.main",
+            "virtual-arm",
+            "--arm",
+            "so101",
+            "--link",
+            str(link),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -84,7 +104,9 @@ def test_headless_serial_run_does_not_move_the_arm(tmp_path: Path, virtual_arm: 
         assert "[touch_ui]" not in run_log(run), "no UI is started: there is no display"
         run.send_signal(signal.SIGINT)  # Ctrl-C
         code = run.wait(20)
-        assert wait_until(lambda: not graph_processes(token), 3.0), "every graph process ends within 3 s"
+        assert wait_until(
+            lambda: not graph_processes(token), 3.0
+        ), "every graph process ends within 3 s"
     finally:
         kill_leftovers(token)
         if run.poll() is None:
@@ -100,7 +122,9 @@ def test_headless_serial_run_does_not_move_the_arm(tmp_path: Path, virtual_arm: 
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=["SIGTERM", "SIGHUP", "SIGKILL"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=["SIGTERM", "SIGHUP", "SIGKILL"]
+)
 def test_no_graph_process_outlives_the_runner(tmp_path: Path, sig: signal.Signals) -> None:
     token = uuid.uuid4().hex
     run = start_run(tmp_path, token, "--no-ui", "--namespace", f"sig_{token[:6]}")
@@ -111,13 +135,19 @@ def test_no_graph_process_outlives_the_runner(tmp_path: Path, sig: signal.Signal
         assert len(children) >= 4, "runner, virtual arm, bridge and teleop are up"
         run.send_signal(sig)
         gone = wait_until(lambda: not graph_processes(token), 3.0)
-        left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[60:200] for pid in graph_processes(token) if Path(f"/proc/{pid}").exists()}
+        left = {
+            pid: Path(f"/proc/{pid}/cmdline").read_bytes()[60:200]
+            for pid in graph_processes(token)
+            if Path(f"/proc/{pid}").exists()
+        }
         assert gone, f"left running 3 s after {sig.name}: {left}\n{run_log(run)[-2000:]}"
         if sig != signal.SIGKILL:
             # The runner's own stop goes in dependency order: the bridge holds the arm, then
             # the virtual arm goes; the bridge never sees its port vanish.
             log = run_log(run)
-            assert "stopped: 6 servos hold their measured position; torque stays on" in log, log[-2000:]
+            assert "stopped: 6 servos hold their measured position; torque stays on" in log, log[
+                -2000:
+            ]
             assert "port lost" not in log and "[ERROR]" not in log, log[-2000:]
     finally:
         kill_leftovers(token)

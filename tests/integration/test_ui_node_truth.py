@@ -1,6 +1,7 @@
 """The touch UI's node tells the truth: the "Commands" rate counts what reaches the arm (not
 what the UI sends), and every service answer comes back to be shown, a refusal included
 (Home while e-stopped, from the real teleop node)."""
+
 from __future__ import annotations
 
 import time
@@ -69,7 +70,11 @@ def test_home_while_e_stopped_comes_back_refused_with_teleops_reason(ui_node) ->
     node, namespace = ui_node
     teleop = spawn_node("robot_touch.nodes.teleop", "teleop", namespace=namespace)
     try:
-        wait_for(lambda: node.cli_home.service_is_ready() and node.cli_estop.service_is_ready(), 30, "teleop's services")
+        wait_for(
+            lambda: node.cli_home.service_is_ready() and node.cli_estop.service_is_ready(),
+            30,
+            "teleop's services",
+        )
         assert node.call_estop(True)
         answers = wait_for(lambda: node.take_answers(), 10, "the e-stop answer")
         assert [(a.service.split("/")[-1], a.success) for a in answers] == [("estop", True)]
@@ -96,4 +101,6 @@ def test_an_unanswered_call_is_reported(ui_node) -> None:
     node, _ns = ui_node
     node._pending.append(("/x/teleop/home", time.monotonic() - 10.0, Never()))
     answers = node.take_answers(timeout=3.0)
-    assert [(a.service, a.success, a.message) for a in answers] == [("/x/teleop/home", False, "no answer within 3 s")]
+    assert [(a.service, a.success, a.message) for a in answers] == [
+        ("/x/teleop/home", False, "no answer within 3 s")
+    ]

@@ -8,6 +8,7 @@
 
 Network namespaces need root and `ip`; those tests skip with the reason where unavailable.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,13 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
-from _graph_run import graph_processes, graph_up, headless_env, kill_leftovers, run_log  # noqa: E402
+from _graph_run import (  # noqa: E402 - tests/integration is put on sys.path just above
+    graph_processes,
+    graph_up,
+    headless_env,
+    kill_leftovers,
+    run_log,
+)  # noqa: E402
 from waiting import wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -39,10 +46,13 @@ deadline = time.monotonic() + float(sys.argv[1])
 seen = {"nodes": [], "topics": [], "services": []}
 while time.monotonic() < deadline:
     rclpy.spin_once(node, timeout_sec=0.2)
+    nodes = node.get_node_names_and_namespaces()
+    topics = node.get_topic_names_and_types()
+    services = node.get_service_names_and_types()
     seen = {
-        "nodes": sorted(f"{ns.rstrip('/')}/{n}" for n, ns in node.get_node_names_and_namespaces() if n != "lan_peer"),
-        "topics": sorted(t for t, _ in node.get_topic_names_and_types() if t not in ("/rosout", "/parameter_events")),
-        "services": sorted(s for s, _ in node.get_service_names_and_types() if "lan_peer" not in s),
+        "nodes": sorted(f"{ns.rstrip('/')}/{n}" for n, ns in nodes if n != "lan_peer"),
+        "topics": sorted(t for t, _ in topics if t not in ("/rosout", "/parameter_events")),
+        "services": sorted(s for s, _ in services if "lan_peer" not in s),
     }
     if any(sys.argv[2] in name for name in seen["nodes"]):
         break
@@ -65,15 +75,32 @@ def udp_sockets(pids: list[int], netns: str | None = None) -> list[tuple[str, in
     return found
 
 
-def start(tmp_path: Path, token: str, namespace: str, *args: str, netns: str | None = None) -> subprocess.Popen:
+def start(
+    tmp_path: Path, token: str, namespace: str, *args: str, netns: str | None = None
+) -> subprocess.Popen:
     log = open(tmp_path / f"run_{token[:8]}.log", "w+")  # noqa: SIM115 - closed with the process
-    argv = [sys.executable, "-m", "robot_touch.cli.main", "run", "--no-ui", "--namespace", namespace, *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "robot_touch.cli.main",
+        "run",
+        "--no-ui",
+        "--namespace",
+        namespace,
+        *args,
+    ]
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
     env = headless_env(tmp_path, token)
-    for var in ("FASTDDS_DEFAULT_PROFILES_FILE", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_STATIC_PEERS"):
+    for var in (
+        "FASTDDS_DEFAULT_PROFILES_FILE",
+        "ROS_AUTOMATIC_DISCOVERY_RANGE",
+        "ROS_STATIC_PEERS",
+    ):
         env.pop(var, None)  # a user's default environment: nothing set
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+    )
     proc.log = log  # type: ignore[attr-defined]
     return proc
 
@@ -100,7 +127,9 @@ def test_every_socket_of_a_default_run_is_on_loopback(tmp_path: Path) -> None:
         sockets = udp_sockets(pids)
     finally:
         stop(run, token)
-    assert len({pid for _a, pid in sockets}) >= 3, f"runner, bridge and teleop hold DDS sockets: {sockets}"
+    assert (
+        len({pid for _a, pid in sockets}) >= 3
+    ), f"runner, bridge and teleop hold DDS sockets: {sockets}"
     exposed = [(addr, pid) for addr, pid in sockets if not addr.startswith("127.")]
     assert not exposed, f"sockets reachable from other hosts: {exposed}\n{run_log(run)[-1500:]}"
 
@@ -150,18 +179,27 @@ def two_hosts():
 
 
 def peer_sees(peer: str, robot_address: str, namespace: str, seconds: float) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FASTDDS_", "ROS_AUTOMATIC", "ROS_STATIC"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FASTDDS_", "ROS_AUTOMATIC", "ROS_STATIC"))
+    }
     env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET", ROS_STATIC_PEERS=robot_address)
     out = subprocess.run(
         ["ip", "netns", "exec", peer, sys.executable, "-c", PEER_PROBE, str(seconds), namespace],
-        capture_output=True, text=True, timeout=seconds + 60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        env=env,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.timeout(240)
-def test_a_second_host_sees_nothing_of_a_default_run_and_everything_of_a_lan_run(two_hosts, tmp_path: Path) -> None:
+def test_a_second_host_sees_nothing_of_a_default_run_and_everything_of_a_lan_run(
+    two_hosts, tmp_path: Path
+) -> None:
     robot, peer, address = two_hosts
     results = {}
     for network in ("local", "lan"):
@@ -172,15 +210,25 @@ def test_a_second_host_sees_nothing_of_a_default_run_and_everything_of_a_lan_run
             wait_for(lambda: graph_up(run), 90, f"the {network} graph")
             assert run.poll() is None, run_log(run)[-2000:]
             sockets = udp_sockets(graph_processes(token), netns=robot)
-            results[network] = (peer_sees(peer, address, namespace, 8.0 if network == "local" else 20.0), sockets)
+            results[network] = (
+                peer_sees(peer, address, namespace, 8.0 if network == "local" else 20.0),
+                sockets,
+            )
         finally:
             stop(run, token)
         if network == "lan":
-            assert "WARNING: network lan: this arm's ROS graph is reachable from the network" in run_log(run)
+            assert (
+                "WARNING: network lan: this arm's ROS graph is reachable from the network"
+                in run_log(run)
+            )
     seen, sockets = results["local"]
-    assert not [a for a, _pid in sockets if not a.startswith("127.")], f"non-loopback sockets: {sockets}"
+    assert not [
+        a for a, _pid in sockets if not a.startswith("127.")
+    ], f"non-loopback sockets: {sockets}"
     graph = [name for kind in seen.values() for name in kind if "local_" in name]
     assert graph == [], f"a peer on the LAN saw the default run: {seen}"
     seen_lan, _ = results["lan"]
-    assert any(n.endswith("/teleop") for n in seen_lan["nodes"]), f"the control run was not seen: {seen_lan}"
+    assert any(
+        n.endswith("/teleop") for n in seen_lan["nodes"]
+    ), f"the control run was not seen: {seen_lan}"
     assert any(s.endswith("/teleop/estop") for s in seen_lan["services"]), seen_lan

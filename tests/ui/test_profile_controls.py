@@ -1,6 +1,7 @@
 """The real window offers only what the arm has: OpenMANIPULATOR-X shows no wrist-roll hint,
 an arm without a gripper shows no Open/Close. Kivy allows one window per process, so each
 arm's window is built in a process of its own (on the session's Xvfb)."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,10 @@ print(json.dumps({"ids": sorted(root.ids.keys()), "texts": texts,
 
 def build(xdisplay: str, arm: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", BUILD, arm], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", BUILD, arm],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DISPLAY": xdisplay, "KIVY_NO_CONSOLELOG": "1"},
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -56,7 +60,10 @@ def build(xdisplay: str, arm: str) -> dict:
 def test_open_manipulator_shows_no_wrist_roll_and_so101_does(xdisplay: str) -> None:
     omx = build(xdisplay, "open_manipulator_x")
     assert not any("Twist" in t for t in omx["texts"])
-    assert any(t.startswith("Drag: move · Double-tap: go there · Pinch: height · Long-press") for t in omx["texts"])
+    assert any(
+        t.startswith("Drag: move · Double-tap: go there · Pinch: height · Long-press")
+        for t in omx["texts"]
+    )
     so101 = build(xdisplay, "so101")
     assert any("Twist: wrist roll" in t for t in so101["texts"]) and so101["gripper_shown"]
 
@@ -65,4 +72,8 @@ def test_open_manipulator_shows_no_wrist_roll_and_so101_does(xdisplay: str) -> N
 def test_an_arm_without_a_gripper_shows_no_open_close(xdisplay: str) -> None:
     shown = build(xdisplay, "so101:no_gripper")
     assert not shown["gripper_shown"]
-    assert "Open" not in shown["texts"] and "Close" not in shown["texts"] and "Gripper" not in shown["texts"]
+    assert (
+        "Open" not in shown["texts"]
+        and "Close" not in shown["texts"]
+        and "Gripper" not in shown["texts"]
+    )

@@ -1,4 +1,5 @@
 """One arm, one owner: the decisions (pure) and the locks that enforce them (a real pty)."""
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,10 @@ from robot_touch.run_monitor import GraphHealth
 
 
 def test_one_commander_and_one_state_publisher_is_no_conflict() -> None:
-    snap = GraphSnapshot("", {"forward_position_controller/commands": ["/teleop"], "joint_states": ["/serial_bridge"]})
+    snap = GraphSnapshot(
+        "",
+        {"forward_position_controller/commands": ["/teleop"], "joint_states": ["/serial_bridge"]},
+    )
     assert conflicts(snap) == []
 
 
@@ -37,7 +41,9 @@ def test_two_commanders_or_two_arms_are_conflicts_named_by_node() -> None:
 def test_the_status_line_leads_with_a_conflict() -> None:
     health = GraphHealth()
     health.set_conflicts(["2 nodes command the arm (/teleop, /teleop)"])
-    assert health.summary(1.0).startswith("CONFLICT: 2 nodes command the arm (/teleop, /teleop) · ")
+    assert health.summary(1.0).startswith(
+        "CONFLICT: 2 nodes command the arm (/teleop, /teleop) · "
+    )
 
 
 def test_a_running_graph_is_recognised_by_its_nodes() -> None:
@@ -48,7 +54,11 @@ def test_a_running_graph_is_recognised_by_its_nodes() -> None:
 
 def test_the_virtual_link_is_named_by_domain_and_namespace() -> None:
     a = default_virtual_link("arm1", domain_id="11")
-    assert a != default_virtual_link("arm1", domain_id="12") != default_virtual_link("arm2", domain_id="11")
+    assert (
+        a
+        != default_virtual_link("arm1", domain_id="12")
+        != default_virtual_link("arm2", domain_id="11")
+    )
     assert "d11" in a and "arm1" in a
     bridge = next(s for s in describe(GraphConfig(namespace="arm1")) if s.name == "serial_bridge")
     assert bridge.parameters["port"] == default_virtual_link("arm1")
@@ -73,14 +83,24 @@ def test_a_serial_port_has_one_owner() -> None:
 @pytest.mark.timeout(60)
 def test_a_second_virtual_arm_on_the_same_link_is_refused_in_one_line(tmp_path: Path) -> None:
     link = str(tmp_path / "arm.tty")
-    argv = [sys.executable, "-m", "robot_touch.cli.main", "virtual-arm", "--arm", "so101", "--link", link]
+    argv = [
+        sys.executable,
+        "-m",
+        "robot_touch.cli.main",
+        "virtual-arm",
+        "--arm",
+        "so101",
+        "--link",
+        link,
+    ]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert first.stdout is not None and first.stdout.readline().startswith("PORT ")
         second = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         assert second.returncode == 2
         assert second.stderr.strip().splitlines() == [
-            f"robot-touch virtual-arm: error: another virtual arm already serves {link}: one arm has one owner"
+            "robot-touch virtual-arm: error: "
+            f"another virtual arm already serves {link}: one arm has one owner"
         ]
         assert os.readlink(link) != "" and first.poll() is None
     finally:

@@ -1,5 +1,6 @@
 """`robot-touch run` decides, before anything starts, whether the UI and the demo run: the
 demo never moves a serial-backed arm by itself."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ def args(*argv: str) -> argparse.Namespace:
 
 
 def test_headless_serial_run_starts_no_ui_and_no_demo_and_says_how_to_connect() -> None:
-    plan = run_cmd.plan_run(args("--backend", "serial", "--port", "/dev/ttyUSB0"), display=False, terminal=True)
+    plan = run_cmd.plan_run(
+        args("--backend", "serial", "--port", "/dev/ttyUSB0"), display=False, terminal=True
+    )
     assert (plan.ui, plan.demo, plan.confirm) == (False, False, False)
     text = "\n".join(plan.notes)
     assert "holds still until you command it" in text
@@ -32,19 +35,32 @@ def test_headless_virtual_or_sim_run_plays_the_demo(backend: str) -> None:
 
 def test_demo_on_serial_without_a_terminal_needs_the_flag() -> None:
     with pytest.raises(RobotTouchError, match="--yes-move-the-arm"):
-        run_cmd.plan_run(args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo"), display=True, terminal=False)
+        run_cmd.plan_run(
+            args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo"),
+            display=True,
+            terminal=False,
+        )
 
 
 def test_demo_on_serial_on_a_terminal_asks_and_the_flag_confirms() -> None:
-    asked = run_cmd.plan_run(args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo"), display=False, terminal=True)
+    asked = run_cmd.plan_run(
+        args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo"),
+        display=False,
+        terminal=True,
+    )
     assert asked.demo and asked.confirm
     scripted = run_cmd.plan_run(
-        args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo", "--yes-move-the-arm"), display=False, terminal=False
+        args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo", "--yes-move-the-arm"),
+        display=False,
+        terminal=False,
     )
     assert scripted.demo and not scripted.confirm
 
 
-@pytest.mark.parametrize(("typed", "confirmed"), [("yes", True), (" YES ", True), ("y", False), ("", False), (None, False)])
+@pytest.mark.parametrize(
+    ("typed", "confirmed"),
+    [("yes", True), (" YES ", True), ("y", False), ("", False), (None, False)],
+)
 def test_only_a_typed_yes_confirms(typed: str | None, confirmed: bool) -> None:
     def ask(_prompt: str) -> str:
         if typed is None:
@@ -55,5 +71,7 @@ def test_only_a_typed_yes_confirms(typed: str | None, confirmed: bool) -> None:
 
 
 def test_with_a_display_a_serial_run_starts_the_ui_without_the_demo() -> None:
-    plan = run_cmd.plan_run(args("--backend", "serial", "--port", "/dev/ttyUSB0"), display=True, terminal=True)
+    plan = run_cmd.plan_run(
+        args("--backend", "serial", "--port", "/dev/ttyUSB0"), display=True, terminal=True
+    )
     assert plan.ui and not plan.demo

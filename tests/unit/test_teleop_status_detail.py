@@ -1,5 +1,6 @@
 """Teleop's status tells the truth: once joint_states arrive, an idle teleop no longer says it
 is waiting for them."""
+
 from __future__ import annotations
 
 from robot_touch.core.kinematics import ArmKinematics

@@ -1,4 +1,5 @@
 """The UI offers what the arm has: no "Twist: wrist roll" on an arm without wrist roll."""
+
 from __future__ import annotations
 
 from robot_touch.core.profile import load_profile

@@ -1,5 +1,6 @@
 """The virtual arm emulates the profile: its bridge never loads the real arm's calibration
 file from the user's data folder (it would command the emulator through another arm's map)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,9 @@ def real_arm_calibrated(so101, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return path
 
 
-def test_the_virtual_arms_bridge_uses_the_profile_calibration(so101, real_arm_calibrated: Path) -> None:
+def test_the_virtual_arms_bridge_uses_the_profile_calibration(
+    so101, real_arm_calibrated: Path
+) -> None:
     merged, source = resolve_calibration(so101, bridge_calibration_param("virtual"))
     assert source is None, "not the real arm's file"
     assert all(merged[j.name].zero == j.calibration.zero for j in so101.all_joints)
