@@ -32,7 +32,8 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from robot_touch.graph import BACKENDS, LAN_WARNING, NETWORKS, GraphConfig, check_rmw, dds_environment, describe
+from robot_touch.graph import BACKENDS, GraphConfig, describe
+from robot_touch.graph import LAN_WARNING, NETWORKS, check_rmw, dds_environment
 
 
 def _truthy(text: str) -> bool:
@@ -52,9 +53,10 @@ def _graph(context, *args, **kwargs):
     )
     check_rmw(config.network)
     # Who can reach the graph, before any process starts (robot_touch.graph.dds_environment).
+    environment = dds_environment(config.network, get_package_share_directory("robot_touch"))
     actions = [
-        SetEnvironmentVariable(key, setting) if setting is not None else UnsetEnvironmentVariable(key)
-        for key, setting in dds_environment(config.network, get_package_share_directory("robot_touch")).items()
+        UnsetEnvironmentVariable(key) if setting is None else SetEnvironmentVariable(key, setting)
+        for key, setting in environment.items()
     ]
     if config.network == "lan":
         actions.append(LogInfo(msg=f"WARNING: {LAN_WARNING}"))
@@ -106,8 +108,8 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument("control_rate", default_value="100.0", description="teleop and bridge cycle rate, Hz"),
             DeclareLaunchArgument(
                 "network", default_value="local", choices=list(NETWORKS),
-                description="who reaches the graph over DDS: local (this host: loopback and shared memory) or lan "
-                "(the network, without authentication)",
+                description="who reaches the graph over DDS: local (this host: loopback and "
+                "shared memory) or lan (the network, without authentication)",
             ),
             OpaqueFunction(function=_graph),
         ]

@@ -11,7 +11,6 @@ import time
 from robot_touch.errors import RobotTouchError
 from robot_touch.lifecycle import PARENT_ENV
 
-
 class DisplayError(RobotTouchError):
     """No display and no Xvfb to make one."""
 
@@ -27,7 +26,8 @@ _X_PROBE = (
     "import ctypes, ctypes.util, sys\n"
     "name = ctypes.util.find_library('X11')\n"
     "if not name: sys.exit(3)\n"
-    "x = ctypes.CDLL(name); x.XOpenDisplay.restype = ctypes.c_void_p; x.XOpenDisplay.argtypes = [ctypes.c_char_p]\n"
+    "x = ctypes.CDLL(name)\n"
+    "x.XOpenDisplay.restype = ctypes.c_void_p; x.XOpenDisplay.argtypes = [ctypes.c_char_p]\n"
     "d = x.XOpenDisplay(None)\n"
     "sys.exit(0 if d else 1)\n"
 )
@@ -52,19 +52,31 @@ def display_answers(timeout: float = 5.0) -> tuple[bool, str]:
                 sock.connect(path)
             return True, f"Wayland display {wayland} answers"
         except OSError as exc:
-            return False, f"WAYLAND_DISPLAY={wayland} is set but {path} does not answer ({exc.strerror or exc})"
+            return (
+                False,
+                f"WAYLAND_DISPLAY={wayland} is set but {path} does not answer "
+                f"({exc.strerror or exc})",
+            )
     display = os.environ.get("DISPLAY")
     if not display:
         return False, "no DISPLAY set"
     try:
-        probe = subprocess.run([sys.executable, "-c", _X_PROBE], timeout=timeout, capture_output=True)
+        probe = subprocess.run(
+            [sys.executable, "-c", _X_PROBE], timeout=timeout, capture_output=True
+        )
     except subprocess.TimeoutExpired:
-        return False, f"DISPLAY={display} is set but its X server did not answer within {timeout:g} s"
+        return (
+            False,
+            f"DISPLAY={display} is set but its X server did not answer within {timeout:g} s",
+        )
     if probe.returncode == 0:
         return True, f"display {display} answers"
     if probe.returncode == 3:
         return True, f"display {display} (libX11 not found: not checked)"
-    return False, f"DISPLAY={display} is set but no X server answers there (a closed ssh -X session?)"
+    return (
+        False,
+        f"DISPLAY={display} is set but no X server answers there (a closed ssh -X session?)",
+    )
 
 
 class Xvfb:
@@ -96,8 +108,20 @@ class Xvfb:
         read_fd, write_fd = os.pipe()
         # Through robot_touch.lifecycle: Xvfb ends with us, even if we are killed.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "robot_touch.lifecycle", binary, "-displayfd", str(write_fd), "-screen", "0",
-             f"{self.size}x24", "-nolisten", "tcp", "-noreset"],
+            [
+                sys.executable,
+                "-m",
+                "robot_touch.lifecycle",
+                binary,
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                f"{self.size}x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ],
             env={**os.environ, PARENT_ENV: str(os.getpid())},
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,

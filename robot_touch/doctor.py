@@ -74,13 +74,18 @@ def check_ros() -> Check:
     scope = os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET (default)")
     if used not in ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp"):
         return Check(
-            "ros2", WARN, f"rclpy {source}; RMW {used}: robot-touch run keeps DDS on this host only with Fast DDS",
+            "ros2",
+            WARN,
+            f"rclpy {source}; RMW {used}: "
+            "robot-touch run keeps DDS on this host only with Fast DDS",
             "unset RMW_IMPLEMENTATION (or run with --network lan, reachable from the network)",
         )
     return Check(
-        "ros2", OK,
+        "ros2",
+        OK,
         f"rclpy {source}; RMW {used}; ROS_DOMAIN_ID {domain}; discovery {scope} in this shell; "
-        "robot-touch run keeps DDS on this host (config/fastdds_localhost.xml) unless --network lan",
+        "robot-touch run keeps DDS on this host (config/fastdds_localhost.xml) "
+        "unless --network lan",
     )
 
 
@@ -95,7 +100,9 @@ def check_display() -> Check:
         if not answers:
             fallback = "the UI would fail to open; " if not xvfb else ""
             return Check(
-                "display", WARN, f"{detail}; {fallback}" + ("Xvfb is available" if xvfb else "no Xvfb either"),
+                "display",
+                WARN,
+                f"{detail}; {fallback}" + ("Xvfb is available" if xvfb else "no Xvfb either"),
                 "unset DISPLAY (robot-touch run then uses Xvfb) or reconnect with ssh -X",
             )
         return Check("display", OK, detail + ("; Xvfb also available" if xvfb else ""))
@@ -138,7 +145,10 @@ def check_serial_ports() -> Check:
     if not ports:
         skipped = f" ({len(builtin)} built-in UARTs /dev/ttyS* not counted)" if builtin else ""
         return Check(
-            "serial ports", WARN, f"no arm adapter found{skipped}", "plug in the arm's USB adapter; `robot-touch ports` lists candidates"
+            "serial ports",
+            WARN,
+            f"no arm adapter found{skipped}",
+            "plug in the arm's USB adapter; `robot-touch ports` lists candidates",
         )
     unusable = [p.device for p in ports if not os.access(p.device, os.R_OK | os.W_OK)]
     listing = ", ".join(f"{p.device} ({p.description})" for p in ports)

@@ -62,7 +62,9 @@ DDS_PROFILE = "fastdds_localhost.xml"
 #: the control rates teleop and the bridge both accept (Hz)
 CONTROL_RATE_RANGE = (10.0, 1000.0)
 #: GraphConfig field → its `robot-touch run` flag, where the names differ
-CLI_FLAGS = {"control_rate": "--rate", "window_size": "--window-size", "enable_mode": "--enable-mode"}
+CLI_FLAGS = {
+    "control_rate": "--rate", "window_size": "--window-size", "enable_mode": "--enable-mode",
+}
 
 
 class ConfigError(ValueError):
@@ -106,21 +108,29 @@ class GraphConfig:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "serial" and not self.port:
             raise ConfigError(
-                "port", "is required: backend serial needs a port (`robot-touch ports` lists the adapters)", "/dev/ttyUSB0"
+                "port",
+                "is required: backend serial needs a port "
+                "(`robot-touch ports` lists the adapters)",
+                "/dev/ttyUSB0",
             )
         if self.namespace and not all(part.isidentifier() for part in self.namespace.strip("/").split("/")):
-            raise ConfigError("namespace", f"{self.namespace!r} is not a valid ROS namespace", "arm1")
+            problem = f"{self.namespace!r} is not a valid ROS namespace"
+            raise ConfigError("namespace", problem, "arm1")
         low, high = CONTROL_RATE_RANGE
         if not (isinstance(self.control_rate, (int, float)) and low <= self.control_rate <= high):
-            raise ConfigError("control_rate", f"must be between {low:g} and {high:g} Hz, got {self.control_rate:g}", "100")
+            problem = f"must be between {low:g} and {high:g} Hz, got {self.control_rate:g}"
+            raise ConfigError("control_rate", problem, "100")
         if self.network not in NETWORKS:
-            raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, got {self.network!r}", "local")
+            problem = f"must be one of {', '.join(NETWORKS)}, got {self.network!r}"
+            raise ConfigError("network", problem, "local")
         for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
             value = getattr(self, name)
             if value and value not in allowed:
-                raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}", allowed[0])
+                problem = f"must be one of {', '.join(allowed)}, got {value!r}"
+                raise ConfigError(name, problem, allowed[0])
         if self.window_size and not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", self.window_size):
-            raise ConfigError("window_size", f"must be WIDTHxHEIGHT in pixels, got {self.window_size!r}", "800x1280")
+            problem = f"must be WIDTHxHEIGHT in pixels, got {self.window_size!r}"
+            raise ConfigError("window_size", problem, "800x1280")
 
     def ui_parameters(self) -> dict[str, Any]:
         """The touch_ui parameters this configuration sets (only those given)."""
@@ -138,11 +148,14 @@ def default_virtual_link(namespace: str = "", domain_id: str | None = None) -> s
     same names that make one arm's graph (two runs for one arm find the same link, and the
     second virtual arm refuses it)."""
     label = namespace.strip("/").replace("/", "_") or "default"
-    domain = domain_id if domain_id is not None else os.environ.get("ROS_DOMAIN_ID", "").strip() or "0"
-    return os.path.join(tempfile.gettempdir(), f"robot_touch_{os.getuid()}_d{domain}_{label}.tty")
+    domain = domain_id if domain_id is not None else os.environ.get("ROS_DOMAIN_ID", "").strip()
+    name = f"robot_touch_{os.getuid()}_d{domain or '0'}_{label}.tty"
+    return os.path.join(tempfile.gettempdir(), name)
 
 
-def dds_environment(network: str, share: str | os.PathLike[str] | None = None) -> dict[str, str | None]:
+def dds_environment(
+    network: str, share: str | os.PathLike[str] | None = None
+) -> dict[str, str | None]:
     """Environment for every process of the graph: who can reach it over DDS.
 
     ``local`` (the default): the Fast DDS profile ``config/fastdds_localhost.xml`` binds every
@@ -193,7 +206,8 @@ def check_rmw(network: str, rmw: str | None = None) -> None:
         raise ConfigError(
             "network",
             f"is local (the default), which keeps the graph on this host with a Fast DDS profile: "
-            f"RMW_IMPLEMENTATION={rmw} is not Fast DDS; unset it, or open the graph to the network on purpose",
+            f"RMW_IMPLEMENTATION={rmw} is not Fast DDS; unset it, "
+            "or open the graph to the network on purpose",
             "lan",
         )
 

@@ -6,6 +6,7 @@ and the bridge's ``diagnostics`` (connection: port missing, retrying, stale serv
 at the ROS graph for conflicts (two commanders). Message handling is kept apart from the text
 (:class:`GraphHealth`) so the text is tested without ROS.
 """
+
 from __future__ import annotations
 
 import threading
@@ -76,7 +77,9 @@ class GraphHealth:
         if teleop is None:
             parts.append("teleop: no status yet")
         elif "enabled" in values:
-            parts.append(f"teleop {teleop}, {'enabled' if values['enabled'] == 'true' else 'disabled'}")
+            parts.append(
+                f"teleop {teleop}, {'enabled' if values['enabled'] == 'true' else 'disabled'}"
+            )
         else:
             parts.append(f"teleop {teleop}")
         return " · ".join(parts)
@@ -117,7 +120,9 @@ class RunMonitor:
         node.create_subscription(
             DiagnosticStatus,
             "teleop/status",
-            lambda m: h.teleop_status((m.message or "?").split(":")[0], {kv.key: kv.value for kv in m.values}),
+            lambda m: h.teleop_status(
+                (m.message or "?").split(":")[0], {kv.key: kv.value for kv in m.values}
+            ),
             10,
         )
         node.create_subscription(DiagnosticArray, "diagnostics", self._on_diagnostics, 10)
@@ -131,13 +136,19 @@ class RunMonitor:
     def _on_diagnostics(self, msg) -> None:  # noqa: ANN001 - diagnostic_msgs/DiagnosticArray
         for status in msg.status:
             if status.name.endswith(": connection"):  # the hardware driver's own line
-                level = status.level[0] if isinstance(status.level, (bytes, bytearray)) else int(status.level)
+                level = (
+                    status.level[0]
+                    if isinstance(status.level, (bytes, bytearray))
+                    else int(status.level)
+                )
                 self.health.hardware(level, status.message, time.monotonic())
 
     def _snapshot(self):  # noqa: ANN202 - ownership.GraphSnapshot
         from robot_touch.ownership import graph_snapshot
 
-        return graph_snapshot(self._node, self._namespace, exclude=(self._node.get_fully_qualified_name(),))
+        return graph_snapshot(
+            self._node, self._namespace, exclude=(self._node.get_fully_qualified_name(),)
+        )
 
     def _check_ownership(self) -> None:
         from robot_touch.ownership import conflicts

@@ -10,6 +10,7 @@ talks to; each layer gets SIGINT, then SIGTERM, then SIGKILL. Every child is als
 get SIGTERM if the runner itself dies (:mod:`robot_touch.lifecycle`), and runs in a session
 of its own so a terminal's Ctrl-C reaches only the runner, which decides the order.
 """
+
 from __future__ import annotations
 
 import os
@@ -154,7 +155,11 @@ class Supervisor:
             grace = (float(grace), min(1.0, float(grace)))
         for layer in sorted({p.spec.layer for p in self.running}, reverse=True):
             group = [p for p in self.running if p.spec.layer == layer]
-            for sig, wait in ((signal.SIGINT, grace[0]), (signal.SIGTERM, grace[1]), (signal.SIGKILL, 1.0)):
+            for sig, wait in (
+                (signal.SIGINT, grace[0]),
+                (signal.SIGTERM, grace[1]),
+                (signal.SIGKILL, 1.0),
+            ):
                 alive = [p for p in group if p.popen.poll() is None]
                 if not alive:
                     break

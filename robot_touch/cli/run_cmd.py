@@ -9,6 +9,7 @@ on the virtual and sim backends; on ``--backend serial`` it needs ``--demo`` and
 (or ``--yes-move-the-arm`` in a script), and a headless serial run without ``--demo`` starts
 the graph without the UI, so that nothing moves until someone commands it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--yes-move-the-arm",
         action="store_true",
-        help="with --backend serial --demo: confirm that the demo may move the real arm (for scripts; "
+        help="with --backend serial --demo: confirm that the demo may move the real arm "
+        "(for scripts; "
         "on a terminal you are asked instead)",
     )
     parser.add_argument("--namespace", default="", help="ROS namespace for this arm")
@@ -49,8 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
     parser.add_argument(
-        "--network", choices=("local", "lan"), default="local",
-        help="who can reach the arm's ROS graph: this host only (default: DDS on loopback and shared "
+        "--network",
+        choices=("local", "lan"),
+        default="local",
+        help="who can reach the arm's ROS graph: this host only (default: DDS on loopback "
+        "and shared "
         "memory), or the network (no authentication: see the warning it prints)",
     )
     add_ui_arguments(parser)
@@ -59,13 +64,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
     """The touch UI's settings a touch panel needs (parameters of config/touch_ui.yaml)."""
     ui = parser.add_argument_group("touch UI")
-    ui.add_argument("--fullscreen", action="store_true", help="fill the screen (a dedicated touch panel)")
-    ui.add_argument("--language", choices=("en", "vi"), default="", help="UI language at start (default en)")
     ui.add_argument(
-        "--enable-mode", choices=("latched", "hold"), default="",
+        "--fullscreen", action="store_true", help="fill the screen (a dedicated touch panel)"
+    )
+    ui.add_argument(
+        "--language", choices=("en", "vi"), default="", help="UI language at start (default en)"
+    )
+    ui.add_argument(
+        "--enable-mode",
+        choices=("latched", "hold"),
+        default="",
         help="Enable button: latched toggle, or hold to move (dead-man) (default latched)",
     )
-    ui.add_argument("--window-size", default="", metavar="WxH", help="window size in pixels, e.g. 800x1280 for a portrait panel")
+    ui.add_argument(
+        "--window-size",
+        default="",
+        metavar="WxH",
+        help="window size in pixels, e.g. 800x1280 for a portrait panel",
+    )
 
 
 @dataclass
@@ -89,7 +105,9 @@ def plan_run(args: argparse.Namespace, display: bool, terminal: bool) -> RunPlan
     real_arm = args.backend == "serial"
     if demo and real_arm:
         if args.yes_move_the_arm:
-            return RunPlan(ui=True, demo=True, notes=["--yes-move-the-arm: the demo moves the real arm"])
+            return RunPlan(
+                ui=True, demo=True, notes=["--yes-move-the-arm: the demo moves the real arm"]
+            )
         if not terminal:
             raise RobotTouchError(
                 "--demo on --backend serial moves the real arm: add --yes-move-the-arm to confirm "
@@ -105,18 +123,22 @@ def plan_run(args: argparse.Namespace, display: bool, terminal: bool) -> RunPlan
             ui=False,
             demo=False,
             notes=[
-                "no display: the arm runs without the touch UI and holds still until you command it",
+                "no display: the arm runs without the touch UI "
+                "and holds still until you command it",
                 "operator commands: robot-touch status | estop | release | enable | disable | home"
                 + (f" --namespace {args.namespace}" if args.namespace else ""),
                 "a touch UI on this machine's screen: DISPLAY=:0 robot-touch ui --arm "
                 + args.arm
                 + (f" --namespace {args.namespace}" if args.namespace else ""),
-                "the demo on this arm, deliberately: robot-touch run --backend serial --port PORT --demo",
+                "the demo on this arm, deliberately: "
+                "robot-touch run --backend serial --port PORT --demo",
             ],
         )
     # Headless virtual arm or simulation (CI, a server, `make run` over ssh): show the stack
     # working instead of waiting for touches that cannot come.
-    return RunPlan(ui=True, demo=True, notes=["no display: running the built-in demo (--demo) on Xvfb"])
+    return RunPlan(
+        ui=True, demo=True, notes=["no display: running the built-in demo (--demo) on Xvfb"]
+    )
 
 
 def confirm_demo_on_real_arm(port: str, ask: Callable[[str], str] = input) -> bool:
@@ -142,10 +164,17 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
     from robot_touch.graph import ConfigError, GraphConfig
 
     if not (math.isfinite(args.duration) and args.duration >= 0):
-        raise RobotTouchError(f"--duration must be 0 (run until Ctrl-C) or a number of seconds, got {args.duration:g}")
+        raise RobotTouchError(
+            "--duration must be 0 (run until Ctrl-C) or a number of seconds, "
+            f"got {args.duration:g}"
+        )
     try:
         return GraphConfig(
-            arm=str(profile.path) if "/" in args.arm or args.arm.endswith((".yaml", ".yml")) else profile.name,
+            arm=(
+                str(profile.path)
+                if "/" in args.arm or args.arm.endswith((".yaml", ".yml"))
+                else profile.name
+            ),
             backend=args.backend,
             port=args.port,
             ui=not args.no_ui,
@@ -166,7 +195,14 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
 def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
     from robot_touch.display import Xvfb, display_answers, has_display
-    from robot_touch.graph import LAN_WARNING, ConfigError, apply_environment, check_rmw, dds_environment, describe
+    from robot_touch.graph import (
+        LAN_WARNING,
+        ConfigError,
+        apply_environment,
+        check_rmw,
+        dds_environment,
+        describe,
+    )
     from robot_touch.runner import Supervisor
 
     # Everything the user typed is checked before anything starts (and said in this tool's
@@ -210,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
             domain = os.environ.get("ROS_DOMAIN_ID", "0")
             raise RobotTouchError(
                 f"this arm's graph is already running (ROS_DOMAIN_ID {domain}, namespace "
-                f"/{config.namespace.strip('/')}: {', '.join(running)}): one arm has one owner; stop it first, "
+                f"/{config.namespace.strip('/')}: {', '.join(running)}): "
+                "one arm has one owner; stop it first, "
                 "or use --namespace / another ROS_DOMAIN_ID for another arm"
             )
     for note in plan.notes:
@@ -270,7 +307,11 @@ def run(args: argparse.Namespace) -> int:
         if code == 0:
             print(f"[run] demo finished: results in {os.path.abspath(out_dir)}", flush=True)
         else:
-            print(f"[run] demo FAILED (exit code {code}): see the demo: lines above; results in {out_dir}", flush=True)
+            print(
+                f"[run] demo FAILED (exit code {code}): see the demo: lines above; "
+                f"results in {out_dir}",
+                flush=True,
+            )
     return code
 
 

@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         invisible = check_for_simulation(arm.profile)
         if invisible:
             print(
-                f"robot-touch sim: warning: links without <visual> will not show in {args.render}: {', '.join(invisible)}",
+                f"robot-touch sim: warning: links without <visual> will not show in "
+                f"{args.render}: {', '.join(invisible)}",
                 file=sys.stderr,
             )
         try:

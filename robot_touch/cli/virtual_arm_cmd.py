@@ -58,7 +58,9 @@ def _lock_link(link: str):  # noqa: ANN202 - the open lock file
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise VirtualArmError(f"another virtual arm already serves {link}: one arm has one owner") from None
+        raise VirtualArmError(
+            f"another virtual arm already serves {link}: one arm has one owner"
+        ) from None
     return handle
 
 

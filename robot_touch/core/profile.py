@@ -29,10 +29,13 @@ TASK_AXES = ("x", "y", "z", "rx", "ry", "rz")
 
 #: The keys a profile may have, at each level (config/arms/README.md): anything else is a typo.
 TOP_KEYS = (
-    "name", "description", "urdf", "base_link", "tip_link", "protocol", "baudrate", "protocol_options", "ik",
-    "joints", "gripper",
+    "name", "description", "urdf", "base_link", "tip_link", "protocol", "baudrate",
+    "protocol_options", "ik", "joints", "gripper",
 )
-JOINT_KEYS = ("servo_id", "lower", "upper", "velocity", "acceleration", "jerk", "home", "type", "calibration")
+JOINT_KEYS = (
+    "servo_id", "lower", "upper", "velocity", "acceleration", "jerk", "home", "type",
+    "calibration",
+)
 CALIBRATION_KEYS = ("zero", "direction", "units_per_rad")
 IK_KEYS = ("task_weights",)
 
@@ -205,7 +208,9 @@ def check_keys(path: Path, where: str, data: Mapping[str, Any], known: tuple[str
         raise ProfileError(path, "", f"unknown key {key!r}{inside}{hint}")
 
 
-def check_goal_range(profile: ArmProfile, calibrations: Mapping[str, Calibration] | None = None) -> None:
+def check_goal_range(
+    profile: ArmProfile, calibrations: Mapping[str, Calibration] | None = None
+) -> None:
     """Every joint's limits, through its calibration, must map inside the protocol's goal range.
 
     A limit the servo cannot reach would be clamped or refused by the bus on every command
@@ -232,9 +237,11 @@ def check_goal_range(profile: ArmProfile, calibrations: Mapping[str, Calibration
                 raise ProfileError(
                     profile.path,
                     f"{where}.{end}",
-                    f"{value:g} {unit} is raw {raw:.0f} through the calibration (zero {cal.zero:g}, direction "
-                    f"{cal.direction:+d}, {cal.units_per_rad:g}/{unit}): outside {profile.protocol}'s goal range "
-                    f"{low}..{high}, the servo cannot reach it",
+                    f"{value:g} {unit} is raw {raw:.0f} through the calibration "
+                    f"(zero {cal.zero:g}, direction {cal.direction:+d}, "
+                    f"{cal.units_per_rad:g}/{unit}): "
+                    f"outside {profile.protocol}'s goal range {low}..{high}, "
+                    "the servo cannot reach it",
                 )
 
 
@@ -251,7 +258,9 @@ def _protocol_goal_range(profile: ArmProfile) -> tuple[int | None, int | None]:
         if "cannot be loaded" in str(exc):
             raise ProfileError(profile.path, "protocol", str(exc)) from None
         raise ProfileError(
-            profile.path, "protocol", f"unknown protocol {profile.protocol!r}{hint} (known: {', '.join(known)})"
+            profile.path,
+            "protocol",
+            f"unknown protocol {profile.protocol!r}{hint} (known: {', '.join(known)})",
         ) from None
     goal_range = getattr(bus, "goal_range", None)
     return goal_range if goal_range is not None else (None, None)
@@ -504,7 +513,8 @@ def links_missing(xml_text: str, source: Path | str) -> tuple[dict[str, str], li
         name = link.get("name", "")
         if name in moved_by and link.find("inertial") is None:
             no_inertial[name] = moved_by[name]
-        # A body (mass, or moved by a joint) with nothing to draw; bare frames (world, tcp) are fine.
+        # A body (mass, or moved by a joint) with nothing to draw; bare frames (world, tcp)
+        # are fine.
         if link.find("visual") is None and (name in moved_by or link.find("inertial") is not None):
             no_visual.append(name)
     return no_inertial, no_visual
@@ -522,11 +532,13 @@ def check_for_simulation(profile: ArmProfile) -> list[str]:
     no_inertial, no_visual = links_missing(profile.urdf_xml(), profile.urdf_path)
     if no_inertial:
         link, joint = next(iter(no_inertial.items()))
-        more = f" (and {len(no_inertial) - 1} more: {', '.join(list(no_inertial)[1:])})" if len(no_inertial) > 1 else ""
+        others = list(no_inertial)[1:]
+        more = f" (and {len(others)} more: {', '.join(others)})" if others else ""
         raise ProfileError(
             profile.urdf_path,
             f"link[{link}]",
-            f"moved by joint {joint!r} but has no <inertial>{more}: a physics simulation needs its mass and "
-            "inertia; add <inertial> with <mass> and <inertia> (urdf/common.xacro: rt_box_link makes a link with both)",
+            f"moved by joint {joint!r} but has no <inertial>{more}: a physics simulation needs "
+            "its mass and inertia; add <inertial> with <mass> and <inertia> "
+            "(urdf/common.xacro: rt_box_link makes a link with both)",
         )
     return no_visual

@@ -80,6 +80,9 @@ MIN_EARLY_GAP = 0.1
 #: seconds teleop watches the graph at start for another node commanding its arm (DDS
 #: discovery on this host takes a few hundred ms)
 COMMANDER_DISCOVERY_WAIT = 1.5
+ONE_COMMANDER = (
+    "one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID"
+)
 
 
 def _stamp(header: Any) -> float:
@@ -166,17 +169,19 @@ class TeleopNode(Node):
     def _refuse_a_second_commander(self) -> None:
         """One arm, one commander: refuse to start if another node already publishes the
         command topics here (robot_touch/ownership.py). Waits out DDS discovery (~1 s)."""
-        from robot_touch.ownership import COMMAND_TOPICS, AlreadyOwned, graph_snapshot, hold_role, watch
+        from robot_touch.ownership import COMMAND_TOPICS, AlreadyOwned, graph_snapshot
+        from robot_touch.ownership import hold_role, watch
 
         me = self.get_fully_qualified_name()
         ns = self.get_namespace()
         domain = os.environ.get("ROS_DOMAIN_ID", "0")
         try:
-            self._role_lock = hold_role("teleop", ns)  # instant on this host; DDS below for the rest
+            # instant on this host; the DDS graph below for the rest
+            self._role_lock = hold_role("teleop", ns)
         except AlreadyOwned:
             raise RobotTouchError(
-                f"another teleop already commands this arm (ROS_DOMAIN_ID {domain}, namespace {ns}): "
-                "one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID"
+                f"another teleop already commands this arm (ROS_DOMAIN_ID {domain}, "
+                f"namespace {ns}): {ONE_COMMANDER}"
             ) from None
         others = watch(
             lambda: graph_snapshot(self, ns, exclude=(me,)),
@@ -190,8 +195,8 @@ class TeleopNode(Node):
         )
         if others:
             raise RobotTouchError(
-                f"{', '.join(others)} already commands this arm ({ns.rstrip('/')}/{COMMAND_TOPICS[0]}): "
-                "one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID"
+                f"{', '.join(others)} already commands this arm "
+                f"({ns.rstrip('/')}/{COMMAND_TOPICS[0]}): {ONE_COMMANDER}"
             )
 
     # ------------------------------------------------------------------ parameters

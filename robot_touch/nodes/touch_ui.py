@@ -15,6 +15,7 @@ Parameters are listed with units and defaults in ``config/touch_ui.yaml``.
 The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_state` and
 :meth:`TouchUiNode.latest_status` on Kivy's thread.
 """
+
 from __future__ import annotations
 
 import gc
@@ -113,7 +114,9 @@ class TouchUiNode(Node):
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data)
         self.create_subscription(DiagnosticStatus, "teleop/status", self._on_status, 10)
         count = lambda _msg: self._count()  # noqa: E731
-        self.create_subscription(Float64MultiArray, "forward_position_controller/commands", count, 10)
+        self.create_subscription(
+            Float64MultiArray, "forward_position_controller/commands", count, 10
+        )
         self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", count, 10)
         self._answers: deque[ServiceAnswer] = deque(maxlen=32)
         self._pending: list[tuple[str, float, object]] = []
@@ -233,15 +236,25 @@ class TouchUiNode(Node):
                 if future.done():
                     result = future.result() if future.exception() is None else None
                     if result is None:
-                        self._answers.append(ServiceAnswer(name, False, str(future.exception() or "no answer")))
+                        self._answers.append(
+                            ServiceAnswer(name, False, str(future.exception() or "no answer"))
+                        )
                     elif hasattr(result, "success"):
-                        self._answers.append(ServiceAnswer(name, bool(result.success), str(getattr(result, "message", ""))))
+                        self._answers.append(
+                            ServiceAnswer(
+                                name, bool(result.success), str(getattr(result, "message", ""))
+                            )
+                        )
                     else:  # SetParameters: one result per parameter
-                        failed = [r.reason for r in getattr(result, "results", []) if not r.successful]
+                        failed = [
+                            r.reason for r in getattr(result, "results", []) if not r.successful
+                        ]
                         self._answers.append(ServiceAnswer(name, not failed, "; ".join(failed)))
                 elif now - sent > timeout:
                     future.cancel()
-                    self._answers.append(ServiceAnswer(name, False, f"no answer within {timeout:g} s"))
+                    self._answers.append(
+                        ServiceAnswer(name, False, f"no answer within {timeout:g} s")
+                    )
                 else:
                     self._pending.append((name, sent, future))
             answers = list(self._answers)

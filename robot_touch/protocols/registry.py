@@ -94,11 +94,14 @@ def open_port(url: str, baudrate: int, timeout: float = 0.02) -> Any:
     import serial
 
     try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=1.0, exclusive=True)
+        return serial.serial_for_url(
+            url, baudrate=baudrate, timeout=timeout, write_timeout=1.0, exclusive=True
+        )
     except (serial.SerialException, ValueError, OSError) as exc:
         if "exclusively lock" in str(exc):
             raise PortBusy(
-                f"serial port {url!r} is in use by another process (another robot-touch run or bridge?): "
+                f"serial port {url!r} is in use by another process "
+                "(another robot-touch run or bridge?): "
                 "one arm has one owner"
             ) from None
         raise ProtocolError(f"cannot open serial port {url!r}: {exc}") from None

@@ -153,7 +153,8 @@ def build_spec(profile: ArmProfile, timestep: float = MAX_TIMESTEP) -> mujoco.Mj
     collide with the floor.
     """
     check_timestep(timestep)
-    check_for_simulation(profile)  # a moving link without <inertial>: one clear error, not MuJoCo's
+    # A moving link without <inertial>: one clear error, not MuJoCo's.
+    check_for_simulation(profile)
     try:
         spec = mujoco.MjSpec.from_string(mujoco_urdf(profile))
     except ValueError as exc:

@@ -6,9 +6,10 @@ the gripper, visits Joint mode and goes home — every step a real touch through
 loop, so the whole stack (gestures → teleop → IK → serial bridge → servos) really runs.
 It prints each step and how close the arm came, saves a screenshot, and stops the app.
 Exit code 0 only when every step arrived: 1 when the arm never answered, a step missed its
-target by more than ``feedback.TOLERANCE_MM`` (or Home by ``feedback.HOME_TOLERANCE_RAD``), or the demo
-was stopped before its end (130 after Ctrl-C).
+target by more than ``feedback.TOLERANCE_MM`` (or Home by ``feedback.HOME_TOLERANCE_RAD``), or
+the demo was stopped before its end (130 after Ctrl-C).
 """
+
 from __future__ import annotations
 
 import time
@@ -184,7 +185,9 @@ class DemoScript:
         joints = self._joints()
         if joints is not None:
             names = self.app.profile.joint_names
-            self._fail_if(judge_home(dict(zip(names, joints)), dict(zip(names, self.app.profile.home))))
+            self._fail_if(
+                judge_home(dict(zip(names, joints)), dict(zip(names, self.app.profile.home)))
+            )
         if not self.moved_mm or max(self.moved_mm) < 5.0:
             self._fail_if("the arm did not move")
         self.finished = True
@@ -223,4 +226,3 @@ class DemoScript:
             self.app.stop()
             return False
         return True
-

@@ -75,11 +75,19 @@ def test_built_in_uarts_are_not_listed_as_arm_ports(monkeypatch) -> None:
     from serial.tools import list_ports
 
     ports = [
-        SimpleNamespace(device=f"/dev/ttyS{i}", description="n/a", vid=None, pid=None) for i in range(4)
-    ] + [SimpleNamespace(device="/dev/ttyACM0", description="USB Single Serial", vid=0x1A86, pid=0x55D3)]
+        SimpleNamespace(device=f"/dev/ttyS{i}", description="n/a", vid=None, pid=None)
+        for i in range(4)
+    ] + [
+        SimpleNamespace(
+            device="/dev/ttyACM0", description="USB Single Serial", vid=0x1A86, pid=0x55D3
+        )
+    ]
     monkeypatch.setattr(list_ports, "comports", lambda *a, **k: ports)
     check = doctor.check_serial_ports()
     assert "/dev/ttyACM0" in check.detail and "ttyS" not in check.detail
     monkeypatch.setattr(list_ports, "comports", lambda *a, **k: ports[:4])
     check = doctor.check_serial_ports()
-    assert check.status == doctor.WARN and check.detail == "no arm adapter found (4 built-in UARTs /dev/ttyS* not counted)"
+    assert (
+        check.status == doctor.WARN
+        and check.detail == "no arm adapter found (4 built-in UARTs /dev/ttyS* not counted)"
+    )

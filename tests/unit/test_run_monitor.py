@@ -21,10 +21,11 @@ def test_rates_count_the_last_window_only() -> None:
 def test_e_stop_enable_and_bridge_errors_are_in_the_line() -> None:
     h = GraphHealth()
     h.teleop_status("estop", {"estop": "true", "enabled": "false"})
-    h.hardware(2, "port /dev/ttyUSB0 cannot be opened (`robot-touch ports` lists the adapters): ...; retrying every 0.2–2 s", 1.0)
+    missing = "port /dev/ttyUSB0 cannot be opened: ...; retrying every 0.2–2 s"
+    h.hardware(2, missing, 1.0)
     assert h.summary(1.0) == (
-        "E-STOP latched · bridge ERROR: port /dev/ttyUSB0 cannot be opened (`robot-touch ports` lists the adapters): ...; "
-        "retrying every 0.2–2 s · no joint_states yet · commands 0 Hz · teleop estop, disabled"
+        f"E-STOP latched · bridge ERROR: {missing} · no joint_states yet · commands 0 Hz · "
+        "teleop estop, disabled"
     )
     h.hardware(0, "following commands", 2.0)
     h.teleop_status("ok", {"estop": "false", "enabled": "true"})
