@@ -155,6 +155,12 @@ def confirm_demo_on_real_arm(port: str, ask: Callable[[str], str] = input) -> bo
     return answer.strip().lower() == "yes"
 
 
+def ui_settings(args: argparse.Namespace) -> dict[str, str | bool]:
+    """The GraphConfig fields of :func:`add_ui_arguments`' flags."""
+    names = ("language", "enable_mode", "window_size", "fullscreen")
+    return {name: getattr(args, name) for name in names}
+
+
 def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
     """The graph configuration from the flags, checked; errors name the flag (one line).
 
@@ -182,11 +188,8 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
             demo=args.demo,
             demo_out=str(Path(args.out).resolve()),
             control_rate=args.rate,
-            language=args.language,
-            enable_mode=args.enable_mode,
-            window_size=args.window_size,
-            fullscreen=args.fullscreen,
             network=args.network,
+            **ui_settings(args),
         )
     except ConfigError as exc:
         raise RobotTouchError(exc.for_cli()) from None

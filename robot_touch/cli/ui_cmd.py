@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from robot_touch.cli.run_cmd import add_ui_arguments
+from robot_touch.cli.run_cmd import add_ui_arguments, ui_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,14 +42,7 @@ def run(args: argparse.Namespace) -> int:
             f"{detail}: the touch UI needs a screen (set DISPLAY to it, e.g. DISPLAY=:0)"
         )
     try:
-        config = GraphConfig(
-            arm=args.arm,
-            namespace=args.namespace,
-            language=args.language,
-            enable_mode=args.enable_mode,
-            window_size=args.window_size,
-            fullscreen=args.fullscreen,
-        )
+        config = GraphConfig(arm=args.arm, namespace=args.namespace, **ui_settings(args))
     except ConfigError as exc:
         raise RobotTouchError(exc.for_cli()) from None
     spec = next(s for s in describe(config) if s.name == "touch_ui")
