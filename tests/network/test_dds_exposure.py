@@ -54,7 +54,8 @@ while time.monotonic() < deadline:
         "topics": sorted(t for t, _ in topics if t not in ("/rosout", "/parameter_events")),
         "services": sorted(s for s, _ in services if "lan_peer" not in s),
     }
-    if any(sys.argv[2] in name for name in seen["nodes"]):
+    teleop = f"/{sys.argv[2]}/teleop"
+    if teleop in seen["nodes"] and f"{teleop}/estop" in seen["services"]:
         break
 print(json.dumps(seen), flush=True)
 """
