@@ -82,3 +82,28 @@ def graph_up(run: subprocess.Popen) -> bool:
     return run.poll() is not None or (
         "connected to" in log and "[teleop]" in log and "teleop for" in log
     )
+
+
+#: a node that is not ours publishing the arm's command topic (its namespace by --ros-args)
+FOREIGN_COMMANDER = """
+import rclpy
+from std_msgs.msg import Float64MultiArray
+rclpy.init()
+node = rclpy.create_node("some_commander")
+node.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
+print("UP", flush=True)
+rclpy.spin(node)
+"""
+
+
+def foreign_commander(namespace: str, env: dict[str, str]) -> subprocess.Popen:
+    """Start :data:`FOREIGN_COMMANDER` in ``namespace``; returns once it is up (kill it after)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FOREIGN_COMMANDER, "--ros-args", "-r", f"__ns:=/{namespace}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "UP"
+    return proc

@@ -12,7 +12,14 @@ import uuid
 
 import pytest
 
-from _graph_run import graph_up, headless_env, kill_leftovers, run_log, start_run
+from _graph_run import (
+    foreign_commander,
+    graph_up,
+    headless_env,
+    kill_leftovers,
+    run_log,
+    start_run,
+)
 from _helpers import spawn_node, terminate
 from robot_touch.graph import apply_environment, dds_environment, default_virtual_link
 from waiting import wait_for, wait_until  # noqa: F401
@@ -79,17 +86,6 @@ def test_a_second_teleop_refuses_to_command_the_arm(first_run) -> None:
     assert run.poll() is None
 
 
-FOREIGN_COMMANDER = """
-import rclpy
-from std_msgs.msg import Float64MultiArray
-rclpy.init()
-node = rclpy.create_node("some_commander")
-node.create_publisher(Float64MultiArray, "forward_position_controller/commands", 10)
-print("UP", flush=True)
-rclpy.spin(node)
-"""
-
-
 @pytest.mark.timeout(90)
 def test_teleop_refuses_when_any_node_already_commands_the_arm(first_run) -> None:
     """Not our teleop (no lock to find): a node publishing the command topic, seen over DDS,
@@ -97,15 +93,8 @@ def test_teleop_refuses_when_any_node_already_commands_the_arm(first_run) -> Non
     _run, _tmp, namespace = first_run
     other_ns = f"{namespace}_c"
     env = apply_environment(dict(os.environ), dds_environment("local"))
-    commander = subprocess.Popen(
-        [sys.executable, "-c", FOREIGN_COMMANDER, "--ros-args", "-r", f"__ns:=/{other_ns}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    commander = foreign_commander(other_ns, env)
     try:
-        assert commander.stdout is not None and commander.stdout.readline().strip() == "UP"
         teleop = spawn_node("robot_touch.nodes.teleop", "teleop", namespace=other_ns, env=env)
         code = wait_until(lambda: teleop.poll() is not None, 30) and teleop.returncode
         log = terminate(teleop)

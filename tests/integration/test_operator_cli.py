@@ -11,7 +11,9 @@ import uuid
 
 import pytest
 
-from _graph_run import graph_up, headless_env, kill_leftovers, run_log, start_run
+from _graph_run import foreign_commander, graph_up, headless_env, kill_leftovers, run_log
+from _graph_run import start_run
+from robot_touch.graph import apply_environment, dds_environment
 from waiting import wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -58,7 +60,17 @@ def test_an_operator_stops_releases_and_homes_a_headless_arm(tmp_path) -> None:
         for command in ("disable", "enable", "home"):
             done = cli(tmp_path, token, command, "--namespace", ns)
             assert done.returncode == 0, f"{command}: {done.stdout} {done.stderr}"
-        assert "teleop ok, enabled" in cli(tmp_path, token, "status", "--namespace", ns).stdout
+        # A second commander appears: the status line leads with the conflict.
+        env = apply_environment(headless_env(tmp_path, token), dds_environment("local"))
+        intruder = foreign_commander(ns, env)
+        try:
+            seen = cli(tmp_path, token, "status", "--namespace", ns).stdout
+        finally:
+            intruder.kill()
+            intruder.wait(10)
+        assert seen.startswith(
+            f"CONFLICT: 2 nodes command the arm (/{ns}/some_commander, /{ns}/teleop)"
+        ), seen
     finally:
         if run.poll() is None:
             run.send_signal(signal.SIGINT)
@@ -83,3 +95,23 @@ def test_no_graph_answers_in_one_line(tmp_path) -> None:
         "robot-touch estop: error: no teleop (teleop/estop) answered within 1 s"
     )
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.timeout(120)
+def test_the_status_says_the_bridge_cannot_open_its_port(tmp_path) -> None:
+    """A real-arm run whose adapter is not plugged in: not just "teleop ok"."""
+    token = uuid.uuid4().hex
+    ns = f"noport_{token[:6]}"
+    port = str(tmp_path / "ttyUSB_missing")
+    run = start_run(tmp_path, token, "--backend", "serial", "--port", port, "--namespace", ns)
+    try:
+        wait_for(lambda: "teleop for" in run_log(run) or run.poll() is not None, 60, "teleop")
+        status = cli(tmp_path, token, "status", "--namespace", ns)
+    finally:
+        if run.poll() is None:
+            run.send_signal(signal.SIGINT)
+            run.wait(20)
+        kill_leftovers(token)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith(f"bridge ERROR: port {port} cannot be opened"), status.stdout
+    assert "retrying" in status.stdout and "no joint_states yet" in status.stdout
