@@ -212,6 +212,14 @@ def check_rmw(network: str, rmw: str | None = None) -> None:
         )
 
 
+def use_network(network: str) -> str:
+    """Set this process's DDS environment for ``network`` (before rclpy starts); returns the
+    warning to show ("" for local). Raises ConfigError for an RMW the profile cannot bind."""
+    check_rmw(network)
+    apply_environment(os.environ, dds_environment(network))
+    return LAN_WARNING if network == "lan" else ""
+
+
 def apply_environment(env: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
     """``env`` with ``changes`` applied (None removes a variable); returns ``env``."""
     for key, value in changes.items():

@@ -14,6 +14,7 @@ import argparse
 import os
 import time
 
+from robot_touch.cli.run_cmd import network_or_error
 from robot_touch.errors import RobotTouchError
 
 #: command → (service, request value or None for Trigger, what it does)
@@ -42,9 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _init_ros(namespace: str):  # noqa: ANN202 - (rclpy module, context, node)
-    from robot_touch.graph import apply_environment, dds_environment
-
-    apply_environment(os.environ, dds_environment("local"))  # before rclpy loads the DDS profile
+    network_or_error("local")  # before rclpy loads the DDS profile
     import rclpy
     from rclpy.context import Context
 
@@ -99,10 +98,9 @@ def call(command: str, namespace: str, timeout: float) -> tuple[bool, str]:
 
 def status(namespace: str, timeout: float) -> str:
     """The graph's status line, as `robot-touch run` shows it, after listening ~2.5 s."""
-    from robot_touch.graph import apply_environment, dds_environment
     from robot_touch.run_monitor import RunMonitor
 
-    apply_environment(os.environ, dds_environment("local"))
+    network_or_error("local")
     monitor = RunMonitor(namespace)
     monitor.start()
     try:

@@ -50,14 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default 100)")
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
-    parser.add_argument(
-        "--network",
-        choices=("local", "lan"),
-        default="local",
-        help="who can reach the arm's ROS graph: this host only (default: DDS on loopback "
-        "and shared "
-        "memory), or the network (no authentication: see the warning it prints)",
-    )
+    add_network_argument(parser)
     add_ui_arguments(parser)
 
 
@@ -155,6 +148,27 @@ def confirm_demo_on_real_arm(port: str, ask: Callable[[str], str] = input) -> bo
     return answer.strip().lower() == "yes"
 
 
+def add_network_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--network",
+        choices=("local", "lan"),
+        default="local",
+        help="who can reach the arm's ROS graph: this host only (default: DDS on loopback "
+        "and shared memory), or the network (no authentication: see the warning it prints)",
+    )
+
+
+def network_or_error(network: str) -> str:
+    """Apply ``network``'s DDS environment to this process (and so to its children); its
+    warning, or "". A user error in one line, in this tool's syntax."""
+    from robot_touch.graph import ConfigError, use_network
+
+    try:
+        return use_network(network)
+    except ConfigError as exc:
+        raise RobotTouchError(exc.for_cli()) from None
+
+
 def ui_settings(args: argparse.Namespace) -> dict[str, str | bool]:
     """The GraphConfig fields of :func:`add_ui_arguments`' flags."""
     names = ("language", "enable_mode", "window_size", "fullscreen")
@@ -198,28 +212,17 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
 def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
     from robot_touch.display import Xvfb, display_answers, has_display
-    from robot_touch.graph import (
-        LAN_WARNING,
-        ConfigError,
-        apply_environment,
-        check_rmw,
-        dds_environment,
-        describe,
-    )
+    from robot_touch.graph import describe
     from robot_touch.runner import Supervisor
 
     # Everything the user typed is checked before anything starts (and said in this tool's
     # syntax: --rate, not rate:=).
     profile = load_profile(args.arm)
     config = build_config(args, profile)
-    try:
-        check_rmw(config.network)
-    except ConfigError as exc:
-        raise RobotTouchError(exc.for_cli()) from None
     # Who can reach the graph: set here, so the status line's listener and every child share it.
-    apply_environment(os.environ, dds_environment(config.network))
-    if config.network == "lan":
-        print(f"[run] WARNING: {LAN_WARNING}", flush=True)
+    warning = network_or_error(config.network)
+    if warning:
+        print(f"[run] WARNING: {warning}", flush=True)
     display = has_display()
     if display:
         display, detail = display_answers()

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from robot_touch.cli.run_cmd import add_ui_arguments, ui_settings
+from robot_touch.cli.run_cmd import add_ui_arguments, network_or_error, ui_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,14 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
     from robot_touch.display import display_answers
     from robot_touch.errors import RobotTouchError
-    from robot_touch.graph import (
-        ConfigError,
-        GraphConfig,
-        apply_environment,
-        command_line,
-        dds_environment,
-        describe,
-    )
+    from robot_touch.graph import ConfigError, GraphConfig, command_line, describe
 
     load_profile(args.arm)  # fail early, with the profile's own error
     answers, detail = display_answers()
@@ -46,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise RobotTouchError(exc.for_cli()) from None
     spec = next(s for s in describe(config) if s.name == "touch_ui")
-    env = apply_environment(dict(os.environ), dds_environment(config.network))
+    network_or_error(config.network)
     argv = command_line(spec, config.namespace, python=sys.executable)
     sys.stdout.flush()
-    os.execve(sys.executable, argv, env)  # becomes the UI: its exit code is ours
+    os.execv(sys.executable, argv)  # becomes the UI (with this environment): its exit code is ours
     return 0  # not reached
