@@ -4,6 +4,7 @@
     ros2 launch robot_touch bringup.launch.py backend:=serial port:=/dev/ttyUSB0
     ros2 launch robot_touch bringup.launch.py backend:=sim namespace:=arm1
     ros2 launch robot_touch bringup.launch.py backend:=gazebo output:=trajectory
+    ros2 launch robot_touch bringup.launch.py network:=lan   # reachable from the network (no auth)
 
 The node list comes from robot_touch.graph.describe(), the same description that
 `robot-touch run` uses, so both launchers always start the same graph. Every executable is
@@ -23,14 +24,27 @@ from launch.actions import (
     DeclareLaunchArgument,
     ExecuteProcess,
     IncludeLaunchDescription,
+    LogInfo,
     OpaqueFunction,
+    SetEnvironmentVariable,
+    UnsetEnvironmentVariable,
 )
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.substitutions import ExecutableInPackage
 
-from robot_touch.graph import BACKENDS, OUTPUTS, PACKAGE, GraphConfig, describe
+from robot_touch.graph import (
+    BACKENDS,
+    LAN_WARNING,
+    NETWORKS,
+    OUTPUTS,
+    PACKAGE,
+    GraphConfig,
+    check_rmw,
+    dds_environment,
+    describe,
+)
 from robot_touch.launch_actions import required
 
 
@@ -50,10 +64,19 @@ def _graph(context, *args, **kwargs):
         namespace=value("namespace"),
         control_rate=float(value("control_rate")),
         output=value("output"),
+        network=value("network"),
     )
-    actions = []
+    check_rmw(config.network)
+    share = get_package_share_directory(PACKAGE)
+    # Who can reach the graph, before any process starts (robot_touch.graph.dds_environment).
+    environment = dds_environment(config.network, share)
+    actions = [
+        UnsetEnvironmentVariable(key) if setting is None else SetEnvironmentVariable(key, setting)
+        for key, setting in environment.items()
+    ]
+    if config.network == "lan":
+        actions.append(LogInfo(msg=f"WARNING: {LAN_WARNING}"))
     if config.backend == "gazebo":
-        share = get_package_share_directory(PACKAGE)
         actions.append(
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(os.path.join(share, "launch", "gazebo.launch.py")),
@@ -123,6 +146,13 @@ def generate_launch_description() -> LaunchDescription:
                 description="what teleop publishes: position (forward_position_controller/"
                 "commands) or trajectory (arm_controller/joint_trajectory); with "
                 "backend:=gazebo the matching controller is the active one",
+            ),
+            DeclareLaunchArgument(
+                "network",
+                default_value="local",
+                choices=list(NETWORKS),
+                description="who reaches the graph over DDS: local (this host: loopback and "
+                "shared memory) or lan (the network, without authentication)",
             ),
             OpaqueFunction(function=_graph),
         ]

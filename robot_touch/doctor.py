@@ -8,6 +8,7 @@ import grp
 import importlib
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,14 +72,40 @@ def check_ros() -> Check:
     used = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else rmw or "?"
     domain = os.environ.get("ROS_DOMAIN_ID", "0 (default)")
     scope = os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET (default)")
-    return Check("ros2", OK, f"rclpy {source}; RMW {used}; ROS_DOMAIN_ID {domain}; discovery {scope}")
+    if used not in ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp"):
+        return Check(
+            "ros2",
+            WARN,
+            f"rclpy {source}; RMW {used}: "
+            "robot-touch run keeps DDS on this host only with Fast DDS",
+            "unset RMW_IMPLEMENTATION (or run with --network lan, reachable from the network)",
+        )
+    return Check(
+        "ros2",
+        OK,
+        f"rclpy {source}; RMW {used}; ROS_DOMAIN_ID {domain}; discovery {scope} in this shell; "
+        "robot-touch run keeps DDS on this host (config/fastdds_localhost.xml) "
+        "unless --network lan",
+    )
 
 
 def check_display() -> Check:
+    """Whether the display really answers (not only whether DISPLAY is set), and Xvfb."""
+    from robot_touch.display import display_answers
+
     display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     xvfb = shutil.which("Xvfb")
     if display:
-        return Check("display", OK, f"display {display}" + ("; Xvfb also available" if xvfb else ""))
+        answers, detail = display_answers()
+        if not answers:
+            fallback = "the UI would fail to open; " if not xvfb else ""
+            return Check(
+                "display",
+                WARN,
+                f"{detail}; {fallback}" + ("Xvfb is available" if xvfb else "no Xvfb either"),
+                "unset DISPLAY (robot-touch run then uses Xvfb) or reconnect with ssh -X",
+            )
+        return Check("display", OK, detail + ("; Xvfb also available" if xvfb else ""))
     if xvfb:
         return Check("display", OK, f"no display; the UI will run on Xvfb ({xvfb})")
     return Check("display", WARN, "no display and no Xvfb: the UI cannot start", "sudo apt-get install xvfb (or run with a screen)")
@@ -110,9 +137,19 @@ def check_libraries() -> Check:
 def check_serial_ports() -> Check:
     from serial.tools import list_ports
 
-    ports = list(list_ports.comports())
+    found = list(list_ports.comports())
+    # /dev/ttyS*: the PC's built-in UARTs, listed whether or not hardware is behind them; an
+    # arm's adapter is USB (ttyUSB, ttyACM) or a board UART (ttyAMA, ttyTHS): not these.
+    builtin = [p for p in found if p.vid is None and re.fullmatch(r"/dev/ttyS\d+", p.device)]
+    ports = [p for p in found if p not in builtin]
     if not ports:
-        return Check("serial ports", WARN, "no serial ports found", "plug in the arm's USB adapter; `robot-touch ports` lists candidates")
+        skipped = f" ({len(builtin)} built-in UARTs /dev/ttyS* not counted)" if builtin else ""
+        return Check(
+            "serial ports",
+            WARN,
+            f"no arm adapter found{skipped}",
+            "plug in the arm's USB adapter; `robot-touch ports` lists candidates",
+        )
     unusable = [p.device for p in ports if not os.access(p.device, os.R_OK | os.W_OK)]
     listing = ", ".join(f"{p.device} ({p.description})" for p in ports)
     if unusable:

@@ -1,9 +1,12 @@
 """What `robot-touch run` shows in its status line: the graph as seen over ROS.
 
-A small rclpy node in the runner's own process listens to ``joint_states`` (rate, age) and
-``teleop/status`` (code) in the graph's namespace. Message handling is kept apart from the
-text (:class:`GraphHealth`) so the text is tested without ROS.
+A small rclpy node in the runner's own process listens, in the graph's namespace, to
+``joint_states`` (rate), the command topic (rate), ``teleop/status`` (code, e-stop, enable)
+and the bridge's ``diagnostics`` (connection: port missing, retrying, stale servos), and looks
+at the ROS graph for conflicts (two commanders). Message handling is kept apart from the text
+(:class:`GraphHealth`) so the text is tested without ROS.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,6 +23,9 @@ class GraphHealth:
         self._joint_times: deque[float] = deque(maxlen=2000)
         self._command_times: deque[float] = deque(maxlen=2000)
         self._teleop: str | None = None
+        self._teleop_values: dict[str, str] = {}
+        self._hardware: tuple[int, str, float] | None = None
+        self._conflicts: list[str] = []
 
     def joint_states(self, now: float) -> None:
         with self._lock:
@@ -29,23 +35,53 @@ class GraphHealth:
         with self._lock:
             self._command_times.append(now)
 
-    def teleop_status(self, code: str) -> None:
+    def teleop_status(self, code: str, values: dict[str, str] | None = None) -> None:
         with self._lock:
             self._teleop = code
+            self._teleop_values = dict(values or {})
+
+    def hardware(self, level: int, message: str, now: float) -> None:
+        """The hardware driver's connection status (diagnostic level 0 OK .. 3 STALE)."""
+        with self._lock:
+            self._hardware = (level, message, now)
+
+    def seen_teleop(self) -> bool:
+        """A teleop status has arrived."""
+        with self._lock:
+            return self._teleop is not None
+
+    def set_conflicts(self, conflicts: list[str]) -> None:
+        with self._lock:
+            self._conflicts = list(conflicts)
 
     def _rate(self, times: deque[float], now: float) -> float:
         recent = [t for t in times if now - t <= self.window]
         return len(recent) / self.window
 
     def summary(self, now: float) -> str:
-        """e.g. "joint_states 100 Hz · commands 100 Hz · teleop ok"."""
+        """e.g. "joint_states 100 Hz · commands 100 Hz · teleop ok, enabled"; problems first
+        ("CONFLICT: ...", "E-STOP latched", "bridge ERROR: port ... cannot be opened ...")."""
         with self._lock:
             joints = self._rate(self._joint_times, now)
             commands = self._rate(self._command_times, now)
-            teleop = self._teleop
-        parts = [f"joint_states {joints:.0f} Hz" if joints else "no joint_states yet"]
+            teleop, values = self._teleop, dict(self._teleop_values)
+            hardware = self._hardware
+            conflicts = list(self._conflicts)
+        parts = [f"CONFLICT: {c}" for c in conflicts]
+        if values.get("estop") == "true":
+            parts.append("E-STOP latched")
+        if hardware is not None and hardware[0] >= 1:
+            parts.append(f"bridge {'WARN' if hardware[0] == 1 else 'ERROR'}: {hardware[1]}")
+        parts.append(f"joint_states {joints:.0f} Hz" if joints else "no joint_states yet")
         parts.append(f"commands {commands:.0f} Hz")
-        parts.append(f"teleop {teleop}" if teleop else "teleop: no status yet")
+        if teleop is None:
+            parts.append("teleop: no status yet")
+        elif "enabled" in values:
+            parts.append(
+                f"teleop {teleop}, {'enabled' if values['enabled'] == 'true' else 'disabled'}"
+            )
+        else:
+            parts.append(f"teleop {teleop}")
         return " · ".join(parts)
 
 
@@ -61,11 +97,12 @@ class RunMonitor:
         self._context = None
         self._executor = None
         self._thread: threading.Thread | None = None
+        self._node = None
         self._namespace = namespace
 
     def start(self) -> None:
         import rclpy
-        from diagnostic_msgs.msg import DiagnosticStatus
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
@@ -80,11 +117,54 @@ class RunMonitor:
         node.create_subscription(
             Float64MultiArray, "forward_position_controller/commands", lambda _m: h.command(time.monotonic()), 10
         )
-        node.create_subscription(DiagnosticStatus, "teleop/status", lambda m: h.teleop_status((m.message or "?").split(":")[0]), 10)
+        node.create_subscription(
+            DiagnosticStatus,
+            "teleop/status",
+            lambda m: h.teleop_status(
+                (m.message or "?").split(":")[0], {kv.key: kv.value for kv in m.values}
+            ),
+            10,
+        )
+        node.create_subscription(DiagnosticArray, "diagnostics", self._on_diagnostics, 10)
+        self._node = node
+        node.create_timer(1.0, self._check_ownership)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(node)
         self._thread = threading.Thread(target=self._spin, name="run_monitor", daemon=True)
         self._thread.start()
+
+    def _on_diagnostics(self, msg) -> None:  # noqa: ANN001 - diagnostic_msgs/DiagnosticArray
+        for status in msg.status:
+            if status.name.endswith(": connection"):  # the hardware driver's own line
+                level = (
+                    status.level[0]
+                    if isinstance(status.level, (bytes, bytearray))
+                    else int(status.level)
+                )
+                self.health.hardware(level, status.message, time.monotonic())
+
+    def _snapshot(self):  # noqa: ANN202 - ownership.GraphSnapshot
+        from robot_touch.ownership import graph_snapshot
+
+        return graph_snapshot(
+            self._node, self._namespace, exclude=(self._node.get_fully_qualified_name(),)
+        )
+
+    def _check_ownership(self) -> None:
+        from robot_touch.ownership import conflicts
+
+        self.health.set_conflicts(conflicts(self._snapshot()))
+
+    def graph_already_running(self, seconds: float = 1.5) -> list[str]:
+        """Before our graph starts: the robot_touch nodes (or publishers on the arm's topics)
+        already in this domain and namespace, watched for ``seconds`` of discovery."""
+        from robot_touch.ownership import running_graph, watch
+
+        def found(snap) -> list[str]:  # noqa: ANN001
+            publishers = {n for names in snap.publishers.values() for n in names}
+            return sorted(set(running_graph(snap)) | publishers)
+
+        return watch(self._snapshot, seconds, found)
 
     def _spin(self) -> None:
         try:

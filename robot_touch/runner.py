@@ -1,9 +1,16 @@
 """Run the node graph as plain processes: what `robot-touch run` does on a pip install.
 
 Starts each process of :func:`robot_touch.graph.describe` in order, prefixes and streams
-their output, and shuts everything down (SIGINT, then SIGTERM, then SIGKILL) on Ctrl-C or
-as soon as a required process exits — the exit code and message say which one.
+their output, and shuts everything down on Ctrl-C, SIGTERM or SIGHUP (a closed ssh session),
+or as soon as a required process exits — the exit code and message say which one.
+
+The stop goes in dependency order (:attr:`ProcessSpec.layer`): first what commands the arm
+(UI, teleop), then the hardware driver (the bridge's last act is a hold), then the device it
+talks to; each layer gets SIGINT, then SIGTERM, then SIGKILL. Every child is also armed to
+get SIGTERM if the runner itself dies (:mod:`robot_touch.lifecycle`), and runs in a session
+of its own so a terminal's Ctrl-C reaches only the runner, which decides the order.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,6 +25,15 @@ from typing import Callable, TextIO
 
 from robot_touch.errors import RobotTouchError
 from robot_touch.graph import ProcessSpec, command_line
+from robot_touch.lifecycle import PARENT_ENV
+
+#: signals that stop the graph in order: Ctrl-C, `kill`/systemd/timeout, a closed terminal
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: seconds each layer gets after SIGINT, then after SIGTERM, before SIGKILL: the whole stop
+#: of a three-layer graph stays under 3 s
+LAYER_GRACE = (0.8, 0.25)
+#: the same after a normal end (a finished demo), when nobody is waiting for the stop
+CALM_GRACE = (5.0, 1.0)
 
 
 class GraphFailed(RobotTouchError):
@@ -62,13 +78,18 @@ class Supervisor:
         self.running: list[RunningProcess] = []
         self._out_lock = threading.Lock()
         self.on_line: Callable[[str, str], None] | None = None
+        #: the signal that ended :meth:`supervise`, if one did
+        self.stopped_by: signal.Signals | None = None
         #: seconds between status lines: often on a terminal, rarely in a log file
         self.status_period = 2.0 if getattr(out, "isatty", lambda: False)() else 10.0
 
     def say(self, name: str, text: str) -> None:
         with self._out_lock:
-            self.out.write(f"[{name}] {text}\n")
-            self.out.flush()
+            try:
+                self.out.write(f"[{name}] {text}\n")
+                self.out.flush()
+            except (OSError, ValueError):
+                pass  # the terminal is gone (ssh closed): keep running the stop, silently
 
     def _pump(self, proc: RunningProcess) -> None:
         assert proc.popen.stdout is not None
@@ -85,6 +106,7 @@ class Supervisor:
             env = dict(self.env)
             env.update(self.extra_env.get(spec.name, {}))
             env.setdefault("PYTHONUNBUFFERED", "1")
+            env[PARENT_ENV] = str(os.getpid())
             popen = subprocess.Popen(
                 command_line(spec, self.namespace),
                 stdout=subprocess.PIPE,
@@ -122,33 +144,53 @@ class Supervisor:
                 return proc
         return None
 
-    def stop(self, grace: float = 5.0) -> None:
-        """Stop every process: SIGINT, then SIGTERM after ``grace`` s, then SIGKILL."""
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            alive = [p for p in reversed(self.running) if p.popen.poll() is None]
-            if not alive:
-                break
-            for proc in alive:
-                try:
-                    os.killpg(proc.popen.pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and any(p.popen.poll() is None for p in alive):
-                time.sleep(0.05)
+    def stop(self, grace: tuple[float, float] | float = LAYER_GRACE) -> None:
+        """Stop every process, highest layer first (see the module docstring).
+
+        Each layer gets SIGINT, then SIGTERM after ``grace[0]`` s, then SIGKILL after
+        ``grace[1]`` s more; the next layer starts when this one has ended. A single number
+        is the SIGINT grace (SIGTERM then gets up to 1 s).
+        """
+        if isinstance(grace, (int, float)):
+            grace = (float(grace), min(1.0, float(grace)))
+        for layer in sorted({p.spec.layer for p in self.running}, reverse=True):
+            group = [p for p in self.running if p.spec.layer == layer]
+            for sig, wait in (
+                (signal.SIGINT, grace[0]),
+                (signal.SIGTERM, grace[1]),
+                (signal.SIGKILL, 1.0),
+            ):
+                alive = [p for p in group if p.popen.poll() is None]
+                if not alive:
+                    break
+                for proc in alive:
+                    try:
+                        os.killpg(proc.popen.pid, sig)
+                    except ProcessLookupError:
+                        pass
+                deadline = time.monotonic() + wait
+                while time.monotonic() < deadline and any(p.popen.poll() is None for p in alive):
+                    time.sleep(0.02)
         for proc in self.running:
             if proc.reader:
                 proc.reader.join(timeout=1.0)
 
     def supervise(self, until: Callable[[], bool] | None = None, status: Callable[[], str] | None = None) -> int:
-        """Wait until Ctrl-C, a required process exits, or ``until()`` is true; then stop all.
+        """Wait until a stop signal, a required process exits, or ``until()`` is true; then
+        stop all.
 
         Returns:
-            0 after Ctrl-C or ``until()``; otherwise the exit code of the process that died
-            (1 if it exited with 0 although it was required to keep running).
+            0 after ``until()`` or a stop signal (the signal is in :attr:`stopped_by`);
+            otherwise the exit code of the process that died (1 if it exited with 0 although
+            it was required to keep running).
         """
         interrupted = threading.Event()
-        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.stopped_by = signal.Signals(signum)
+            interrupted.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
         code = 0
         last_status = 0.0
         try:
@@ -167,8 +209,14 @@ class Supervisor:
                     self.say("run", status())
                 time.sleep(0.1)
             if interrupted.is_set():
-                self.say("run", "Ctrl-C: stopping the graph")
+                what = "Ctrl-C" if self.stopped_by == signal.SIGINT else self.stopped_by.name
+                self.say("run", f"{what}: stopping the graph")
         finally:
-            signal.signal(signal.SIGINT, previous)
-            self.stop()
+            try:
+                # After a stop signal: quickly (the whole graph within 3 s). After a normal end
+                # (the demo finished): time for the recorder to write its plot.
+                self.stop() if interrupted.is_set() else self.stop(grace=CALM_GRACE)
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
         return code

@@ -39,6 +39,7 @@ class HardwareConfig:
         read_retries: how often the backend repeats a failed read.
         reconnect_initial / reconnect_max: backoff between reconnection attempts (s).
         torque_on_start: enable torque once the first positions are latched.
+        torque_on_exit: after the shutdown hold, keep torque on (True) or release it.
         status_period: seconds between health reads (voltage, temperature, error flags).
         port_timeout: pyserial read timeout (s).
         servo_settings: servo id -> the calibration registers the calibration file was made
@@ -55,6 +56,7 @@ class HardwareConfig:
     reconnect_initial: float = 0.2
     reconnect_max: float = 2.0
     torque_on_start: bool = True
+    torque_on_exit: bool = True
     status_period: float = 1.0
     port_timeout: float = 0.02
     servo_settings: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
@@ -144,13 +146,34 @@ class HardwareWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop the I/O thread and close the port (servos keep their last goal and torque)."""
+        """Stop the I/O thread, hold the arm where it is (:meth:`hold_on_exit`), close the port."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.hold_on_exit()
         self._close()
+
+    def hold_on_exit(self) -> bool:
+        """The bridge's last act: each servo's measured position becomes its goal, so a servo
+        still moving stops where it is (not at the last command); then torque stays on, or is
+        released with ``torque_on_exit`` false. Returns True when the hold was written."""
+        bus = self._bus
+        if bus is None:
+            return False
+        try:
+            measured = {sid: raw for sid, raw in bus.read_positions().items() if raw is not None}
+            if measured:
+                bus.write_goals(measured)
+            if not self.config.torque_on_exit:
+                bus.set_torque(False)
+        except Exception as exc:  # noqa: BLE001 - the port may be gone already; say so, once
+            self.log("warn", f"shutdown hold not written ({type(exc).__name__}: {exc})")
+            return False
+        torque = "torque stays on" if self.config.torque_on_exit else "torque released"
+        self.log("info", f"stopped: {len(measured)} servos hold their measured position; {torque}")
+        return True
 
     def submit_command(self, values: Sequence[float]) -> None:
         """A streamed position command (joint order). Raises CommandRejected."""
@@ -273,6 +296,11 @@ class HardwareWorker:
         try:
             port = (self._open_port or open_port)(cfg.port, cfg.baudrate, cfg.port_timeout)
         except Exception as exc:  # noqa: BLE001 - ProtocolError, SerialException, OSError: all "not there"
+            if type(exc).__name__ == "PortBusy" and not self._ever_connected:
+                # Someone else owns the arm: retrying would only fight them for it.
+                self.fatal = str(exc)
+                self._stop.set()
+                return False
             with self._lock:
                 what = "lost" if self._ever_connected else "cannot be opened (`robot-touch ports` lists the adapters)"
                 self.core.faults.raise_(

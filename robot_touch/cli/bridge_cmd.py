@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from robot_touch.cli.run_cmd import add_network_argument, network_or_error
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arm", default="so101", help="profile name or path to a profile YAML (default so101)")
@@ -13,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="write+read cycles per second (default 100)")
     parser.add_argument("--params-file", help="a ROS parameter YAML (config/serial_bridge.yaml format)")
     parser.add_argument("--no-torque", action="store_true", help="leave the servos released until the torque service")
+    add_network_argument(parser)
 
 
 def ros_arguments(args: argparse.Namespace) -> list[str]:
@@ -44,6 +47,9 @@ def _yaml_text(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    warning = network_or_error(args.network)  # DDS on this host only, unless --network lan
+    if warning:
+        print(f"robot-touch bridge: WARNING: {warning}", flush=True)
     from robot_touch.nodes.serial_bridge import main
 
     return main(ros_arguments(args))

@@ -12,12 +12,16 @@ import sys
 from typing import Sequence
 
 from robot_touch import __version__
+from robot_touch.cli.operator_cmd import ACTIONS as OPERATOR_ACTIONS
 from robot_touch.errors import RobotTouchError
 
 #: subcommand → (module under robot_touch.cli, one-line help). Add new commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("profiles_cmd", "list the arm profiles, or show one"),
-    "ik": ("ik_cmd", "inverse kinematics of poses from a JSON file (joints, errors, reachability)"),
+    "ik": (
+        "ik_cmd",
+        "inverse kinematics of poses from a JSON file (joints, errors, reachability)",
+    ),
     "bench": ("bench_cmd", "run a benchmark (ik, teleop, serial, ui, e2e)"),
     "run": ("run_cmd", "start the whole graph: arm backend, teleop and touch UI"),
     "doctor": ("doctor_cmd", "check this machine: ROS 2, display, serial ports, profiles"),
@@ -25,7 +29,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ports": ("ports_cmd", "list serial ports with USB ids and what adapter they probably are"),
     "calibrate": ("calibrate_cmd", "calibrate an arm by hand: zero pose, directions, ranges"),
     "virtual-arm": ("virtual_arm_cmd", "emulate an arm's servo controller on a pseudo-terminal"),
-    "sim": ("sim_cmd", "simulate an arm in MuJoCo: try a pose, measure the speed, render a PNG, or run the sim_arm node"),
+    "sim": (
+        "sim_cmd",
+        "simulate an arm in MuJoCo: try a pose, measure the speed, render a PNG, "
+        "or run the sim_arm node",
+    ),
+    "ui": (
+        "ui_cmd",
+        "open the touch UI for an arm whose graph already runs "
+        "(e.g. `robot-touch run` without a display)",
+    ),
+    "status": (
+        "operator_cmd",
+        "the running arm's status: e-stop, enable, bridge, rates (like run's status line)",
+    ),
+    **{
+        name: ("operator_cmd", text) for name, (_service, _value, text) in OPERATOR_ACTIONS.items()
+    },
 }
 
 

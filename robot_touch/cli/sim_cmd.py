@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the simulation summary (or the node with ``--ros``)."""
     width, height = _size(args.size)
     if args.ros:
+        from robot_touch.cli.run_cmd import network_or_error
         from robot_touch.nodes.sim_arm import main as node_main
+
+        network_or_error("local")  # the node's DDS stays on this host, as robot-touch run's
 
         params = ["-p", f"arm:={args.arm}", "-p", f"initial_positions:={args.pose}"]
         if args.render:
@@ -104,6 +107,15 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if args.render:
+        from robot_touch.core.profile import check_for_simulation
+
+        invisible = check_for_simulation(arm.profile)
+        if invisible:
+            print(
+                f"robot-touch sim: warning: links without <visual> will not show in "
+                f"{args.render}: {', '.join(invisible)}",
+                file=sys.stderr,
+            )
         try:
             renderer = OffscreenRenderer(arm.model, width=width, height=height)
         except RenderUnavailable as exc:

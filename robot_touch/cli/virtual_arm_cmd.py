@@ -124,6 +124,28 @@ def _hand(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lock_link(link: str):  # noqa: ANN202 - the open lock file
+    """Hold ``<link>.lock`` exclusively while this virtual arm serves ``link``: a second
+    virtual arm for the same link (a second run for the same arm) is refused, and a crashed
+    one never blocks the next (the kernel drops the lock with the process)."""
+    import fcntl
+
+    from robot_touch.virtual_arm.server import VirtualArmError
+
+    try:
+        handle = open(f"{link}.lock", "a+")  # noqa: SIM115 - held open for the process's life
+    except OSError as exc:
+        raise VirtualArmError(f"cannot make the link {link}: {exc.strerror}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise VirtualArmError(
+            f"another virtual arm already serves {link}: one arm has one owner"
+        ) from None
+    return handle
+
+
 def run(args: argparse.Namespace) -> int:
     from robot_touch.protocols.registry import device_names
     from robot_touch.virtual_arm.server import Faults, VirtualArm, VirtualArmError
@@ -153,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
+    lock = _lock_link(args.link) if args.link else None  # kept open (locked) until we exit
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     control = _control_path(args)
     options = None
@@ -187,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
         arm.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if lock is not None:
+        lock.close()
     try:
         print(f"virtual arm stopped: {arm.stats}", file=sys.stderr, flush=True)
     except (BrokenPipeError, ValueError):

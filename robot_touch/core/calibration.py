@@ -263,12 +263,20 @@ def merge_calibration(profile: ArmProfile, cal: CalibrationFile | None, path: Pa
     return merged
 
 
+#: ``calibration_file`` value that selects the profile's own calibration (see resolve_calibration)
+PROFILE_CALIBRATION = "profile"
+
+
 def resolve_calibration(profile: ArmProfile, calibration_file: str | Path | None) -> tuple[dict[str, JointCalibration], Path | None]:
     """The calibration the bridge uses, and the file it came from (None: profile defaults).
 
-    ``calibration_file`` empty/None means the user's default file if it exists.
+    ``calibration_file`` empty/None means the user's default file if it exists;
+    :data:`PROFILE_CALIBRATION` means the profile's values, whatever files exist (the virtual
+    arm: it emulates the profile, never the user's real arm).
     """
     path: Path | None
+    if calibration_file == PROFILE_CALIBRATION:
+        return merge_calibration(profile, None), None
     if calibration_file:
         path = Path(calibration_file).expanduser()
         if not path.is_file():

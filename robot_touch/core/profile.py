@@ -8,6 +8,7 @@ The YAML format is documented in ``config/arms/README.md``.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -25,6 +26,18 @@ HARDWARE_CHOICES = ("mock", "gazebo")
 
 #: Task axes in the order IK weights use them: translation x y z, rotation about x y z.
 TASK_AXES = ("x", "y", "z", "rx", "ry", "rz")
+
+#: The keys a profile may have, at each level (config/arms/README.md): anything else is a typo.
+TOP_KEYS = (
+    "name", "description", "urdf", "base_link", "tip_link", "protocol", "baudrate",
+    "protocol_options", "ik", "joints", "gripper",
+)
+JOINT_KEYS = (
+    "servo_id", "lower", "upper", "velocity", "acceleration", "jerk", "home", "type",
+    "calibration",
+)
+CALIBRATION_KEYS = ("zero", "direction", "units_per_rad")
+IK_KEYS = ("task_weights",)
 
 
 @dataclass(frozen=True)
@@ -184,13 +197,85 @@ def load_profile(name_or_path: str | Path) -> ArmProfile:
         raise ProfileError(path, "", f"cannot read ({exc.strerror})") from None
     profile = _parse_profile(path, data)
     _check_against_urdf(profile)
+    check_goal_range(profile)
     return profile
+
+
+def check_keys(path: Path, where: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """An unknown key is an error naming the nearest known one (a typo must not pass silently:
+    a misspelt ``home`` would quietly leave the default)."""
+    for key in data:
+        if key in known:
+            continue
+        guess = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else f"; known keys: {', '.join(known)}"
+        inside = f" in {where}" if where else ""
+        raise ProfileError(path, "", f"unknown key {key!r}{inside}{hint}")
+
+
+def check_goal_range(
+    profile: ArmProfile, calibrations: Mapping[str, Calibration] | None = None
+) -> None:
+    """Every joint's limits, through its calibration, must map inside the protocol's goal range.
+
+    A limit the servo cannot reach would be clamped or refused by the bus on every command
+    (on an SSC-32U: ``goal 2502 ... outside 500..2500``, the arm frozen); it is a profile error.
+
+    Args:
+        calibrations: joint name → calibration to use instead of the profile's (the bridge
+            passes the user's calibration file).
+
+    Raises:
+        ProfileError: naming the joint's limit, its raw value and the range.
+    """
+    low, high = _protocol_goal_range(profile)
+    if low is None:
+        return
+    for spec in profile.all_joints:
+        cal = (calibrations or {}).get(spec.name, spec.calibration)
+        where = f"joints.{spec.name}" if spec in profile.joints else f"gripper.{spec.name}"
+        unit = "m" if spec.prismatic else "rad"
+        for end in ("lower", "upper"):
+            value = getattr(spec, end)
+            raw = cal.to_raw(value)
+            if not low - 0.5 <= raw <= high + 0.5:
+                raise ProfileError(
+                    profile.path,
+                    f"{where}.{end}",
+                    f"{value:g} {unit} is raw {raw:.0f} through the calibration "
+                    f"(zero {cal.zero:g}, direction {cal.direction:+d}, "
+                    f"{cal.units_per_rad:g}/{unit}): "
+                    f"outside {profile.protocol}'s goal range {low}..{high}, "
+                    "the servo cannot reach it",
+                )
+
+
+def _protocol_goal_range(profile: ArmProfile) -> tuple[int | None, int | None]:
+    from robot_touch.protocols.base import ProtocolError
+    from robot_touch.protocols.registry import bus_names, get_bus_class
+
+    try:
+        bus = get_bus_class(profile.protocol)
+    except ProtocolError as exc:
+        known = bus_names()
+        guess = difflib.get_close_matches(profile.protocol, known, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        if "cannot be loaded" in str(exc):
+            raise ProfileError(profile.path, "protocol", str(exc)) from None
+        raise ProfileError(
+            profile.path,
+            "protocol",
+            f"unknown protocol {profile.protocol!r}{hint} (known: {', '.join(known)})",
+        ) from None
+    goal_range = getattr(bus, "goal_range", None)
+    return goal_range if goal_range is not None else (None, None)
 
 
 def _parse_profile(path: Path, data: Any) -> ArmProfile:
     r = _Reader(path)
     if not isinstance(data, dict):
         raise ProfileError(path, "", "a profile must be a YAML mapping")
+    check_keys(path, "", data, TOP_KEYS)
     name = r.string(data, "name")
     urdf_rel = r.string(data, "urdf")
     urdf_path = (path.parent / urdf_rel).resolve()
@@ -213,6 +298,7 @@ def _parse_profile(path: Path, data: Any) -> ArmProfile:
     ik = data.get("ik") or {}
     if not isinstance(ik, dict):
         raise ProfileError(path, "ik", "must be a mapping")
+    check_keys(path, "ik", ik, IK_KEYS)
     weights = ik.get("task_weights", [1.0] * 6)
     if (
         not isinstance(weights, list)
@@ -288,6 +374,7 @@ class _Reader:
             raise ProfileError(self.path, where, "joint names must be strings")
         if not isinstance(data, dict):
             raise ProfileError(self.path, where, "must be a mapping (servo_id, lower, upper, …)")
+        check_keys(self.path, where, data, JOINT_KEYS)
         lower = self.number(data, "lower", f"{where}.lower")
         upper = self.number(data, "upper", f"{where}.upper")
         if not lower < upper:
@@ -304,6 +391,7 @@ class _Reader:
         cal = data.get("calibration")
         if not isinstance(cal, dict):
             raise ProfileError(self.path, f"{where}.calibration", "missing (zero, direction, units_per_rad)")
+        check_keys(self.path, f"{where}.calibration", cal, CALIBRATION_KEYS)
         direction = cal.get("direction", 1)
         if direction not in (1, -1):
             raise ProfileError(self.path, f"{where}.calibration.direction", f"must be 1 or -1, got {direction!r}")
@@ -413,3 +501,55 @@ def _check_against_urdf(profile: ArmProfile) -> None:
             raise ProfileError(profile.path, f"{where}.lower", f"{spec.lower} is below the URDF limit {u['lower']}")
         if u.get("upper") is not None and spec.upper > u["upper"] + tol:
             raise ProfileError(profile.path, f"{where}.upper", f"{spec.upper} is above the URDF limit {u['upper']}")
+
+
+def links_missing(xml_text: str, source: Path | str) -> tuple[dict[str, str], list[str]]:
+    """What a simulator needs and a URDF may lack.
+
+    Returns:
+        (moving link → its joint, for links moved by a revolute/prismatic/continuous joint
+        that have no ``<inertial>``; bodies (moved, or with mass) that have no ``<visual>``).
+    """
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError as exc:
+        raise ProfileError(source, "", f"not valid XML ({exc})") from None
+    moved_by = {}
+    for joint in root.findall("joint"):
+        child = joint.find("child")
+        if joint.get("type") not in ("fixed", None) and child is not None:
+            moved_by[child.get("link", "")] = joint.get("name", "")
+    no_inertial, no_visual = {}, []
+    for link in root.findall("link"):
+        name = link.get("name", "")
+        if name in moved_by and link.find("inertial") is None:
+            no_inertial[name] = moved_by[name]
+        # A body (mass, or moved by a joint) with nothing to draw; bare frames (world, tcp)
+        # are fine.
+        if link.find("visual") is None and (name in moved_by or link.find("inertial") is not None):
+            no_visual.append(name)
+    return no_inertial, no_visual
+
+
+def check_for_simulation(profile: ArmProfile) -> list[str]:
+    """Before a physics simulation (``--backend sim``): every moving link needs mass and inertia.
+
+    Returns:
+        the links without ``<visual>`` (they are invisible in a render: worth a warning).
+
+    Raises:
+        ProfileError: a moving link without ``<inertial>``, naming it and its joint.
+    """
+    no_inertial, no_visual = links_missing(profile.urdf_xml(), profile.urdf_path)
+    if no_inertial:
+        link, joint = next(iter(no_inertial.items()))
+        others = list(no_inertial)[1:]
+        more = f" (and {len(others)} more: {', '.join(others)})" if others else ""
+        raise ProfileError(
+            profile.urdf_path,
+            f"link[{link}]",
+            f"moved by joint {joint!r} but has no <inertial>{more}: a physics simulation needs "
+            "its mass and inertia; add <inertial> with <mass> and <inertia> "
+            "(urdf/common.xacro: rt_box_link makes a link with both)",
+        )
+    return no_visual

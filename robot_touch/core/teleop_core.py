@@ -88,6 +88,9 @@ class Code(str, Enum):
     OUT_OF_ORDER = "out_of_order"
 
 
+#: the status detail until the first joint_states arrive
+WAITING_DETAIL = "waiting for joint_states"
+
 #: diagnostic_msgs/DiagnosticStatus levels.
 LEVEL_OK, LEVEL_WARN, LEVEL_ERROR, LEVEL_STALE = 0, 1, 2, 3
 LEVELS = {Code.OK: LEVEL_OK, Code.ESTOP: LEVEL_ERROR, Code.NO_JOINT_STATES: LEVEL_STALE}
@@ -264,7 +267,7 @@ class TeleopCore:
         self._joint_velocity: np.ndarray | None = None
         self._jog_at = -math.inf
         self._code = Code.OK
-        self._detail = "waiting for joint_states"
+        self._detail = WAITING_DETAIL
         self._condition = float("nan")
         self._sing_scale = 1.0
         self._move_scale = 1.0  # tip speed limit of the current joint-space move
@@ -667,6 +670,8 @@ class TeleopCore:
                 if self._estop:
                     return self._hold_estop()
                 return self._advance(dt) if self._publishing else None
+            if not self._backend_ok and self._detail == WAITING_DETAIL:
+                self._detail = ""  # they arrive now: an idle teleop must not keep saying it waits
             self._backend_ok = True
             if self._estop:
                 return self._hold_estop()

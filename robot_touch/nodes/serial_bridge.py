@@ -33,8 +33,8 @@ from trajectory_msgs.msg import JointTrajectory
 from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, HardwareWorker
 from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, build_converters
 from robot_touch.core.calibration import resolve_calibration
-from robot_touch.core.profile import load_profile
-from robot_touch.errors import RobotTouchError
+from robot_touch.core.profile import check_goal_range, load_profile
+from robot_touch.errors import ProfileError, RobotTouchError
 from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
 
 DIAGNOSTICS_PERIOD = 1.0  # s
@@ -46,13 +46,23 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "port": ("/dev/ttyUSB0", "serial port or pyserial URL (socket://, rfc2217://, loop://)", {}),
     "baudrate": (0, "bits per second; 0 = the profile's", {"integer_range": int_range(0, 12_000_000)}),
     "protocol": ("", "servo protocol (feetech_sts, dynamixel_p2, ssc32, maestro); empty = the profile's", {}),
-    "calibration_file": ("", "calibration YAML; empty = the user's default file if it exists, else the profile's values", {}),
+    "calibration_file": (
+        "",
+        "calibration YAML; empty = the user's default file if it exists, else the profile's "
+        "values; 'profile' = the profile's values",
+        {},
+    ),
     "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": float_range(1.0, 1000.0)}),
     "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": float_range(0.01, 10.0)}),
     "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": int_range(0, 10)}),
     "stale_after": (5, "consecutive failed reads before a joint is stale (the arm holds)", {"integer_range": int_range(1, 1000)}),
     "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
     "torque_on_start": (True, "enable torque once the first positions are read (false: released until the torque service)", {}),
+    "torque_on_exit": (
+        True,
+        "after the shutdown hold keep torque on (true) or release it (false: the arm may fall)",
+        {},
+    ),
     "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
     "velocity_scale": (1.0, "fraction of each joint's velocity limit the goal may move at; 0 = no limit", {"floating_point_range": float_range(0.0, 1.0)}),
     "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": float_range(0.1, 60.0)}),
@@ -71,6 +81,13 @@ class SerialBridgeNode(Node):
 
         profile = load_profile(p["arm"])
         calibration, source = resolve_calibration(profile, p["calibration_file"])
+        if source is not None:  # the profile's own was checked at load; a file may move the limits
+            try:
+                maps = {name: cal.calibration for name, cal in calibration.items()}
+                check_goal_range(profile, maps)
+            except ProfileError as exc:
+                message = f"calibration {source}: {exc.field}: {exc.message}"
+                raise RobotTouchError(message) from None
         try:
             joints = build_converters(profile, calibration, include_gripper=p["include_gripper"])
         except ValueError as exc:
@@ -97,6 +114,7 @@ class SerialBridgeNode(Node):
             reconnect_initial=backoff[0],
             reconnect_max=backoff[1],
             torque_on_start=p["torque_on_start"],
+            torque_on_exit=p["torque_on_exit"],
             status_period=p["status_period"],
             servo_settings={
                 j.servo_id: dict(calibration[j.name].servo)
@@ -225,6 +243,10 @@ class SerialBridgeNode(Node):
         return out
 
     def _log(self, level: str, message: str) -> None:
+        if not self.context.ok():
+            # Shutting down (SIGTERM): rosout is gone, the console is not (the shutdown hold).
+            print(f"[{level.upper()}] [{self.get_name()}]: {message}", file=sys.stderr, flush=True)
+            return
         # one call site per severity: rclpy refuses a call site whose severity changes
         logger = self.get_logger()
         if level == "error":

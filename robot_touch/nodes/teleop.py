@@ -77,6 +77,12 @@ OUTPUTS = ("position", "trajectory")
 LOG_THROTTLE = 2.0
 #: An event-triggered cycle waits until at least this share of a period after the last cycle.
 MIN_EARLY_GAP = 0.1
+#: seconds teleop watches the graph at start for another node commanding its arm (DDS
+#: discovery on this host takes a few hundred ms)
+COMMANDER_DISCOVERY_WAIT = 1.5
+ONE_COMMANDER = (
+    "one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID"
+)
 
 
 def _stamp(header: Any) -> float:
@@ -130,6 +136,7 @@ class TeleopNode(Node):
         self._period = config.period
         self._last_log: dict[Code, float] = {}
 
+        self._refuse_a_second_commander()
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         if self.output == "position":
             self._pub = self.create_publisher(Float64MultiArray, "forward_position_controller/commands", qos)
@@ -158,6 +165,39 @@ class TeleopNode(Node):
             f"teleop for {self.profile.name}: {config.rate:g} Hz, output {self.output}, "
             f"{'enabled' if config.start_enabled else 'disabled'} at start"
         )
+
+    def _refuse_a_second_commander(self) -> None:
+        """One arm, one commander: refuse to start if another node already publishes the
+        command topics here (robot_touch/ownership.py). Waits out DDS discovery (~1 s)."""
+        from robot_touch.ownership import COMMAND_TOPICS, AlreadyOwned, graph_snapshot
+        from robot_touch.ownership import hold_role, watch
+
+        me = self.get_fully_qualified_name()
+        ns = self.get_namespace()
+        domain = os.environ.get("ROS_DOMAIN_ID", "0")
+        try:
+            # instant on this host; the DDS graph below for the rest
+            self._role_lock = hold_role("teleop", ns)
+        except AlreadyOwned:
+            raise RobotTouchError(
+                f"another teleop already commands this arm (ROS_DOMAIN_ID {domain}, "
+                f"namespace {ns}): {ONE_COMMANDER}"
+            ) from None
+        others = watch(
+            lambda: graph_snapshot(self, ns, exclude=(me,)),
+            COMMANDER_DISCOVERY_WAIT,
+            # A publisher on the command topics, or a node called teleop here (its publisher
+            # may not be discovered yet).
+            lambda snap: sorted(
+                {n for t in COMMAND_TOPICS for n in snap.publishers.get(t, [])}
+                | {f"{ns.rstrip('/')}/teleop" for n in snap.nodes if n == "teleop"}
+            ),
+        )
+        if others:
+            raise RobotTouchError(
+                f"{', '.join(others)} already commands this arm "
+                f"({ns.rstrip('/')}/{COMMAND_TOPICS[0]}): {ONE_COMMANDER}"
+            )
 
     # ------------------------------------------------------------------ parameters
 

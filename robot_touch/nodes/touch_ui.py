@@ -5,7 +5,9 @@ base link), ``jog`` (geometry_msgs/TwistStamped), ``joint_target`` (sensor_msgs/
 ``gripper`` (std_msgs/Float64, 0 closed .. 1 open).
 Subscribes: ``joint_states`` (sensor_msgs/JointState), ``teleop/status``
 (diagnostic_msgs/DiagnosticStatus whose ``message`` starts with a status code of
-:class:`robot_touch.core.teleop_core.Code`).
+:class:`robot_touch.core.teleop_core.Code`), and the command topics teleop sends to the arm
+(``forward_position_controller/commands``, ``arm_controller/joint_trajectory``), only to count
+them: the "Commands" rate on screen is what reaches the arm, not what this UI sends.
 Calls: ``teleop/estop`` and ``teleop/enable`` (std_srvs/SetBool), ``teleop/home``
 (std_srvs/Trigger), ``teleop/set_parameters`` (``speed_override``).
 
@@ -13,8 +15,10 @@ Parameters are listed with units and defaults in ``config/touch_ui.yaml``.
 The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_state` and
 :meth:`TouchUiNode.latest_status` on Kivy's thread.
 """
+
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -22,6 +26,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import rclpy
@@ -34,8 +39,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
+from trajectory_msgs.msg import JointTrajectory
 
 from robot_touch.core.profile import ArmProfile, load_profile
 from robot_touch.core.workspace_view import Pose
@@ -43,6 +49,17 @@ from robot_touch.errors import RobotTouchError
 
 
 _CODE = re.compile(r"[a-z_]+")
+#: seconds after which an unanswered service call is reported as such
+ANSWER_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class ServiceAnswer:
+    """How a service call ended: its service name, success, and the server's message."""
+
+    service: str
+    success: bool
+    message: str
 
 
 def _descriptor(text: str, lo: float | None = None, hi: float | None = None) -> ParameterDescriptor:
@@ -96,6 +113,13 @@ class TouchUiNode(Node):
         self.pub_gripper = self.create_publisher(Float64, "gripper", 10)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data)
         self.create_subscription(DiagnosticStatus, "teleop/status", self._on_status, 10)
+        count = lambda _msg: self._count()  # noqa: E731
+        self.create_subscription(
+            Float64MultiArray, "forward_position_controller/commands", count, 10
+        )
+        self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", count, 10)
+        self._answers: deque[ServiceAnswer] = deque(maxlen=32)
+        self._pending: list[tuple[str, float, object]] = []
         self.cli_estop = self.create_client(SetBool, "teleop/estop")
         self.cli_enable = self.create_client(SetBool, "teleop/enable")
         self.cli_home = self.create_client(Trigger, "teleop/home")
@@ -154,7 +178,7 @@ class TouchUiNode(Node):
             return dict(self._status_values)
 
     def command_rate(self) -> float:
-        """Motion commands sent in the last second."""
+        """Commands to the arm (teleop's output) seen in the last second."""
         now = time.monotonic()
         with self._lock:
             return float(sum(1 for t in self._sent if now - t <= 1.0))
@@ -174,7 +198,6 @@ class TouchUiNode(Node):
         o = msg.pose.orientation
         o.x, o.y, o.z, o.w = q
         self.pub_target.publish(msg)
-        self._count()
 
     def publish_jog(self, linear: Sequence[float], angular: Sequence[float]) -> None:
         msg = TwistStamped()
@@ -183,7 +206,6 @@ class TouchUiNode(Node):
         msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(v) for v in linear)
         msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = (float(v) for v in angular)
         self.pub_jog.publish(msg)
-        self._count()
 
     def publish_joint_target(self, positions: Mapping[str, float]) -> None:
         msg = JointState()
@@ -191,7 +213,6 @@ class TouchUiNode(Node):
         msg.name = list(positions)
         msg.position = [float(v) for v in positions.values()]
         self.pub_joint_target.publish(msg)
-        self._count()
 
     def publish_gripper(self, opening: float) -> None:
         self.pub_gripper.publish(Float64(data=float(opening)))
@@ -200,8 +221,45 @@ class TouchUiNode(Node):
         if not client.service_is_ready():
             self.get_logger().warning(f"service {client.srv_name} is not available")
             return False
-        client.call_async(request)
+        future = client.call_async(request)
+        with self._lock:
+            self._pending.append((client.srv_name, time.monotonic(), future))
         return True
+
+    def take_answers(self, timeout: float = ANSWER_TIMEOUT) -> list[ServiceAnswer]:
+        """Service answers that came back since the last call, and calls unanswered for
+        ``timeout`` s (success False, "no answer"). Polled on Kivy's thread."""
+        now = time.monotonic()
+        with self._lock:
+            pending, self._pending = self._pending, []
+            for name, sent, future in pending:
+                if future.done():
+                    result = future.result() if future.exception() is None else None
+                    if result is None:
+                        self._answers.append(
+                            ServiceAnswer(name, False, str(future.exception() or "no answer"))
+                        )
+                    elif hasattr(result, "success"):
+                        self._answers.append(
+                            ServiceAnswer(
+                                name, bool(result.success), str(getattr(result, "message", ""))
+                            )
+                        )
+                    else:  # SetParameters: one result per parameter
+                        failed = [
+                            r.reason for r in getattr(result, "results", []) if not r.successful
+                        ]
+                        self._answers.append(ServiceAnswer(name, not failed, "; ".join(failed)))
+                elif now - sent > timeout:
+                    future.cancel()
+                    self._answers.append(
+                        ServiceAnswer(name, False, f"no answer within {timeout:g} s")
+                    )
+                else:
+                    self._pending.append((name, sent, future))
+            answers = list(self._answers)
+            self._answers.clear()
+        return answers
 
     def call_estop(self, engaged: bool) -> bool:
         return self._call(self.cli_estop, SetBool.Request(data=engaged))
@@ -242,14 +300,38 @@ def stop_node(node: TouchUiNode, executor: SingleThreadedExecutor, thread: threa
         rclpy.shutdown()
 
 
+def quiet_kivy_logging(terminal: bool) -> None:
+    """Kivy's log as a log, before Kivy is imported: its handlers on its own logger only
+    (``MIXED``: in its default mode Kivy opens the root logger to DEBUG, and every library's
+    debug lines, matplotlib's at import, flood the output), and no colour codes when the
+    output is not a terminal (Kivy decides by $TERM alone, so a log file got raw ANSI codes).
+    A user's own KIVY_LOG_MODE is kept."""
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+    if not terminal:
+        os.environ["TERM"] = "dumb"
+
+
+def _release_kinematics(app: object) -> None:
+    """Free the IK solver before the interpreter ends. Kivy keeps the app reachable from its
+    own (C-level) state, so roboticstoolbox's compiled kinematics would still be alive at exit,
+    and its binding (nanobind) prints ~30 lines of "leaked instance" notes over the real log."""
+    if app is None:
+        return
+    app.kinematics = None
+    gc.collect()
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Console script ``touch_ui``: ROS arguments (``--ros-args ...``) pass through Kivy."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
+    quiet_kivy_logging(sys.stderr.isatty())
     try:
         node, executor, thread = start_node(args if args is not None else sys.argv)
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
         print(f"touch_ui: error: {exc}", file=sys.stderr)
         return 2
+    interrupted = False
+    demo = None
     try:
         # Window settings must be in Kivy's config before the window module is imported.
         from kivy.config import Config
@@ -264,7 +346,6 @@ def main(args: Sequence[str] | None = None) -> int:
         from robot_touch.ui.app import RobotTouchApp
 
         app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-        demo = None
         if node.get_parameter("demo").value:
             from robot_touch.ui.demo import DemoScript
 
@@ -274,10 +355,16 @@ def main(args: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
         app.run()
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         stop_node(node, executor, thread)
-    return demo.exit_code if demo is not None else 0
+        _release_kinematics(locals().get("app"))
+    if demo is None:
+        return 0
+    if not demo.finished and demo.exit_code == 0:
+        print("demo: interrupted before its end", flush=True)
+        return 130 if interrupted else 1
+    return demo.exit_code
 
 
 if __name__ == "__main__":

@@ -70,6 +70,10 @@ class ServoBus(ABC):
     default_baudrate: ClassVar[int] = 1_000_000
     #: raw units of a position: "steps", "us" ...
     units: ClassVar[str] = "steps"
+    #: the goal positions the servo reaches, raw units (None: not declared, not checked).
+    #: Profiles are checked against it at load: every joint limit, through the calibration,
+    #: must map inside it (robot_touch.core.profile).
+    goal_range: ClassVar[tuple[int, int] | None] = None
 
     def __init__(
         self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2

@@ -80,6 +80,9 @@ class DynamixelP2Bus(SdkBus):
     name: ClassVar[str] = "dynamixel_p2"
     default_baudrate: ClassVar[int] = 1_000_000
     units: ClassVar[str] = "steps"
+    #: Position Control Mode (operating mode 3, the default): Goal Position 0..4095
+    #: (ROBOTIS e-Manual, XM430-W350, Goal Position (116))
+    goal_range: ClassVar[tuple[int, int] | None] = (0, 4095)
 
     port_class: ClassVar[type[OpenPortMixin]] = _DynamixelPort
     max_id: ClassVar[int] = dxt.MAX_ID

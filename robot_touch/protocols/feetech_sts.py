@@ -85,6 +85,8 @@ class FeetechSTSBus(SdkBus):
     name: ClassVar[str] = "feetech_sts"
     default_baudrate: ClassVar[int] = 1_000_000
     units: ClassVar[str] = "steps"
+    #: position mode of the STS3215: one turn of the 12-bit encoder (Feetech STS memory table)
+    goal_range: ClassVar[tuple[int, int] | None] = (0, 4095)
 
     port_class: ClassVar[type[OpenPortMixin]] = _FeetechPort
     max_id: ClassVar[int] = ft.MAX_ID

@@ -124,6 +124,7 @@ class MaestroBus(PwmBus):
     name: ClassVar[str] = "maestro"
     default_baudrate: ClassVar[int] = 115_200
     units: ClassVar[str] = "us"
+    goal_range: ClassVar[tuple[int, int] | None] = (MIN_GOAL_US, MAX_GOAL_US)
     max_channel: ClassVar[int] = MAX_CHANNEL
     readback_resolution: ClassVar[float] = 1.0
     readback_bytes: ClassVar[int] = 2

@@ -76,15 +76,32 @@ def get_device_class(name: str) -> Any:
     return _load("device", name, BUILTIN_DEVICES, DEVICE_GROUP)
 
 
+class PortBusy(ProtocolError):
+    """Another process holds the port: one arm has one owner."""
+
+
 def open_port(url: str, baudrate: int, timeout: float = 0.02) -> Any:
     """Open ``url`` with pyserial's URL handlers: /dev/ttyUSB0, socket://, rfc2217://, loop://.
 
+    A device port is opened exclusively (pyserial ``exclusive=True``: an advisory flock), so a
+    second bridge, or any program that asks for the port the same way, cannot drive the same
+    arm at the same time.
+
     Raises:
+        PortBusy: another process has the port open exclusively.
         ProtocolError: the port cannot be opened, with pyserial's reason.
     """
     import serial
 
     try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=1.0)
+        return serial.serial_for_url(
+            url, baudrate=baudrate, timeout=timeout, write_timeout=1.0, exclusive=True
+        )
     except (serial.SerialException, ValueError, OSError) as exc:
+        if "exclusively lock" in str(exc):
+            raise PortBusy(
+                f"serial port {url!r} is in use by another process "
+                "(another robot-touch run or bridge?): "
+                "one arm has one owner"
+            ) from None
         raise ProtocolError(f"cannot open serial port {url!r}: {exc}") from None

@@ -79,6 +79,7 @@ class SSC32Bus(PwmBus):
     name: ClassVar[str] = "ssc32"
     default_baudrate: ClassVar[int] = 115_200
     units: ClassVar[str] = "us"
+    goal_range: ClassVar[tuple[int, int] | None] = (MIN_PULSE, MAX_PULSE)
     max_channel: ClassVar[int] = MAX_CHANNEL
     readback_resolution: ClassVar[float] = QP_RESOLUTION
     readback_bytes: ClassVar[int] = 1

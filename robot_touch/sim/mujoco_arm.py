@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from robot_touch.core.profile import ArmProfile, JointSpec
+from robot_touch.core.profile import ArmProfile, JointSpec, check_for_simulation
 from robot_touch.errors import RobotTouchError
 
 # MuJoCo picks its OpenGL backend once, when it is first imported. Without a display the
@@ -153,6 +153,8 @@ def build_spec(profile: ArmProfile, timestep: float = MAX_TIMESTEP) -> mujoco.Mj
     collide with the floor.
     """
     check_timestep(timestep)
+    # A moving link without <inertial>: one clear error, not MuJoCo's.
+    check_for_simulation(profile)
     try:
         spec = mujoco.MjSpec.from_string(mujoco_urdf(profile))
     except ValueError as exc:

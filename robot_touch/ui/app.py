@@ -43,6 +43,8 @@ from robot_touch.core.profile import ArmProfile  # noqa: E402
 from robot_touch.core.waypoints import Playback, WaypointError, WaypointList, default_path  # noqa: E402
 from robot_touch.core.workspace_view import Chain, Pose, reachable_regions  # noqa: E402
 from robot_touch.errors import RobotTouchError  # noqa: E402
+from robot_touch.ui.controls import can_roll, gesture_hint  # noqa: E402
+from robot_touch.ui.feedback import answer_text  # noqa: E402
 from robot_touch.ui.i18n import LANGUAGES, N_, _, translator  # noqa: E402
 from robot_touch.ui.widgets.buttons import EStopButton, HoldButton  # noqa: E402
 from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView  # noqa: E402
@@ -83,6 +85,7 @@ class UiBackend(Protocol):
     def latest_status(self) -> tuple[str, float] | None: ...
     def latest_status_values(self) -> dict[str, str]: ...
     def command_rate(self) -> float: ...
+    def take_answers(self) -> list: ...
 
 
 @dataclass
@@ -166,6 +169,7 @@ class RobotTouchApp(App):
         self.profile = profile
         self.settings = settings or UiSettings()
         self.chain = Chain.from_profile(profile)
+        self.can_roll = can_roll(profile)
         self.top_region, self.side_region = reachable_regions(self.chain, profile.lower, profile.upper)
         self.editor = TargetEditor(pinch_gain_m=self.settings.pinch_gain)
         self.target: Pose | None = None
@@ -219,6 +223,9 @@ class RobotTouchApp(App):
             view.bind(on_gesture=self.on_view_gesture)
         self._build_joint_sliders(root)
         self._build_enable(root)
+        if self.profile.gripper is None:  # no Open/Close for an arm without a gripper
+            box = root.ids.gripper_box
+            box.parent.remove_widget(box)
         Window.bind(size=self._on_window_size)
         self._on_window_size(Window, Window.size)
         Clock.schedule_interval(self._refresh, 1 / 30)
@@ -259,6 +266,10 @@ class RobotTouchApp(App):
         slot.add_widget(button)
 
     # ------------------------------------------------------------------ language
+
+    def gesture_hint(self, *_rebind: object) -> str:
+        """The Cartesian panel's hint: only the gestures this arm can carry out."""
+        return gesture_hint(self.profile)
 
     def set_language(self, language: str) -> None:
         """Switch every visible text to ``language`` (en, vi)."""
@@ -301,7 +312,8 @@ class RobotTouchApp(App):
         elif isinstance(g, Dragged):
             self.set_target(self.editor.drag(view.kind, g.dx, g.dy, view.mapping, view.azimuth))
         elif isinstance(g, TwoFinger) and view.kind == "top":
-            self.set_target(self.editor.two_finger(g.scale, g.rotation))
+            # An arm without wrist roll ignores the twist (its hint is not shown either).
+            self.set_target(self.editor.two_finger(g.scale, g.rotation if self.can_roll else 0.0))
         elif isinstance(g, GestureEnded):
             self.editor.end()
         elif isinstance(g, DoubleTap):
@@ -552,6 +564,7 @@ class RobotTouchApp(App):
         if status is not None and status[0] == "estop" and status[1] > self._estop_released_at + 0.5:
             self.estop_latched = True
         self._sync_from_teleop()
+        self._show_answers()
         for name, slider in getattr(self, "sliders", {}).items():
             if not slider.active:
                 slider.value = self.joints[name]
@@ -568,6 +581,17 @@ class RobotTouchApp(App):
             self._update_target_state()
         self._draw()
         self._refresh_status()
+
+    def _show_answers(self) -> None:
+        """A refused or unanswered call (Home while e-stopped, ...) is shown, never dropped."""
+        take = getattr(self.backend, "take_answers", None)
+        if take is None:
+            return
+        for answer in take():
+            text = answer_text(answer.service, answer.success, answer.message)
+            if text is not None:
+                Logger.warning(f"robot_touch: {answer.service}: {answer.message}")
+                self.show_message(text, seconds=6.0)
 
     def _sync_from_teleop(self) -> None:
         """Show the teleop side's own state (it may have been changed elsewhere: another

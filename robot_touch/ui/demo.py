@@ -4,9 +4,12 @@
 ``demo:=true``. The script waits for the arm, then drags in both views, opens and closes
 the gripper, visits Joint mode and goes home — every step a real touch through Kivy's event
 loop, so the whole stack (gestures → teleop → IK → serial bridge → servos) really runs.
-It prints each step and how close the arm came, saves a screenshot, and stops the app
-(exit code 0; 1 if the arm never answered or never moved).
+It prints each step and how close the arm came, saves a screenshot, and stops the app.
+Exit code 0 only when every step arrived: 1 when the arm never answered, a step missed its
+target by more than ``feedback.TOLERANCE_MM`` (or Home by ``feedback.HOME_TOLERANCE_RAD``), or
+the demo was stopped before its end (130 after Ctrl-C).
 """
+
 from __future__ import annotations
 
 import time
@@ -16,13 +19,12 @@ from typing import Callable, Iterator
 import numpy as np
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.core.window import Window
 
+from robot_touch.ui.feedback import judge_home, judge_step
 from robot_touch.ui.synthetic_touch import Finger
 
 #: what a step waits for: seconds to wait, or a predicate with its timeout and a label
 Wait = float | tuple[Callable[[], bool], float, str]
-
 
 class DemoScript:
     """Plays the demo into ``app``.
@@ -38,6 +40,10 @@ class DemoScript:
         self.out_dir = Path(out_dir)
         self.say = say
         self.exit_code = 0
+        #: why steps failed (a step that missed its target)
+        self.failures: list[str] = []
+        #: the script ran to its end (an app stopped before that was interrupted)
+        self.finished = False
         self._steps: Iterator[Wait] | None = None
         self._wait: Wait = 0.0
         self._since = time.monotonic()
@@ -94,7 +100,9 @@ class DemoScript:
         finger.up()
         yield 0.05
 
-    def _settle(self, label: str, start: np.ndarray | None, timeout: float = 6.0) -> Iterator[Wait]:
+    def _settle(
+        self, label: str, start: np.ndarray | None, timeout: float = 6.0, needs_target: bool = True
+    ) -> Iterator[Wait]:
         """Wait for the arm to stop, then report how far the tip moved since ``start``."""
         last: list[np.ndarray | None] = [None]
         yield 0.5  # let the move begin before asking whether it has ended
@@ -105,17 +113,36 @@ class DemoScript:
             moved = float(np.linalg.norm(end - start)) * 1000
             self.moved_mm.append(moved)
             detail = f"moved {moved:.0f} mm"
+            miss = None
             if target is not None:
                 miss = float(np.linalg.norm(end - target.position)) * 1000
                 detail += f", {miss:.1f} mm from the target"
             self.say(f"demo: {label}: {detail}")
+            self._fail_if(judge_step(label, miss, needs_target=needs_target))
+
+    def _fail_if(self, reason: str | None) -> None:
+        if reason is not None:
+            self.failures.append(reason)
+            self.say(f"demo: FAILED: {reason}")
 
     # ---------------------------------------------------------------- script
 
+    def _laid_out(self) -> bool:
+        """Both views have their real size (the first frames still have Kivy's 100x100)."""
+        ids = self.app.root.ids if self.app.root is not None else {}
+        views = [ids.get("top_view"), ids.get("side_view")]
+        return all(v is not None and v.width > 150 and v.height > 150 for v in views)
+
     def script(self) -> Iterator[Wait]:
+        # A touch before the layout is final lands beside the view and moves nothing.
+        yield (self._laid_out, 30.0, "the window's layout")
+        yield 0.3
         self.say("demo: waiting for joint_states from the arm")
         yield (lambda: self._joints() is not None, 30.0, "joint_states")
         self.say("demo: arm connected")
+        # Teleop must be listening before the first touch, or the first moves go nowhere.
+        yield (lambda: self.app.backend.latest_status() is not None, 30.0, "teleop/status")
+        self.say("demo: teleop ready")
         if not self.app.enabled:
             self.app.set_enabled(True)
             yield 0.5
@@ -127,11 +154,12 @@ class DemoScript:
         start = self._tip()
         yield from self._drag("side_view", dx_m=-0.03, dy_m=-0.06)
         yield from self._settle("side-view drag", start)
-        self.say("demo: gripper open, then closed")
-        yield from self._tap("gripper_open")
-        yield 1.0
-        yield from self._tap("gripper_close")
-        yield 1.0
+        if self.app.profile.gripper is not None:
+            self.say("demo: gripper open, then closed")
+            yield from self._tap("gripper_open")
+            yield 1.0
+            yield from self._tap("gripper_close")
+            yield 1.0
         self.say("demo: Joint mode, then back to Cartesian")
         yield from self._tap("mode_joint")
         yield 1.0
@@ -143,6 +171,8 @@ class DemoScript:
         yield from self._settle("second top-view drag", start)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         shot = self.out_dir / "demo_screenshot.png"
+        from kivy.core.window import Window  # here: importing it opens the window
+
         # The window's own pixels (export_to_png would drop the background colour).
         saved = Window.screenshot(name=str(self.out_dir / "demo_screenshot.png"))
         if saved:
@@ -151,10 +181,19 @@ class DemoScript:
         self.say("demo: Home")
         start = self._tip()
         yield from self._tap("home")
-        yield from self._settle("Home", start, timeout=10.0)
+        yield from self._settle("Home", start, timeout=10.0, needs_target=False)
+        joints = self._joints()
+        if joints is not None:
+            names = self.app.profile.joint_names
+            self._fail_if(
+                judge_home(dict(zip(names, joints)), dict(zip(names, self.app.profile.home)))
+            )
         if not self.moved_mm or max(self.moved_mm) < 5.0:
-            self.say("demo: FAILED: the arm did not move")
+            self._fail_if("the arm did not move")
+        self.finished = True
+        if self.failures:
             self.exit_code = 1
+            self.say(f"demo: FAILED: {len(self.failures)} of its steps did not arrive")
         else:
             self.say("demo: done")
 
@@ -187,4 +226,3 @@ class DemoScript:
             self.app.stop()
             return False
         return True
-

@@ -42,3 +42,52 @@ def test_a_crashing_check_is_reported_not_raised(monkeypatch) -> None:
     monkeypatch.setattr(doctor, "CHECKS", [broken])
     (check,) = doctor.run_checks()
     assert check.status == doctor.FAIL and "boom" in check.detail
+
+
+def test_a_display_that_does_not_answer_is_a_warning(monkeypatch, tmp_path) -> None:
+    """DISPLAY left over from a closed ssh -X session: set, but nobody answers."""
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":987")
+    monkeypatch.setenv("XAUTHORITY", str(tmp_path / "none"))
+    check = doctor.check_display()
+    assert check.status == doctor.WARN
+    assert "DISPLAY=:987 is set but no X server answers there" in check.detail
+    assert "unset DISPLAY" in check.fix
+
+
+def test_a_display_that_answers_is_ok(monkeypatch) -> None:
+    import shutil
+
+    from robot_touch.display import Xvfb
+
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed (make xvfb)")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with Xvfb(size="320x240") as xvfb:
+        monkeypatch.setenv("DISPLAY", xvfb.display)
+        check = doctor.check_display()
+    assert check.status == doctor.OK and f"display {xvfb.display} answers" in check.detail
+
+
+def test_built_in_uarts_are_not_listed_as_arm_ports(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from serial.tools import list_ports
+
+    ports = [
+        SimpleNamespace(device=f"/dev/ttyS{i}", description="n/a", vid=None, pid=None)
+        for i in range(4)
+    ] + [
+        SimpleNamespace(
+            device="/dev/ttyACM0", description="USB Single Serial", vid=0x1A86, pid=0x55D3
+        )
+    ]
+    monkeypatch.setattr(list_ports, "comports", lambda *a, **k: ports)
+    check = doctor.check_serial_ports()
+    assert "/dev/ttyACM0" in check.detail and "ttyS" not in check.detail
+    monkeypatch.setattr(list_ports, "comports", lambda *a, **k: ports[:4])
+    check = doctor.check_serial_ports()
+    assert (
+        check.status == doctor.WARN
+        and check.detail == "no arm adapter found (4 built-in UARTs /dev/ttyS* not counted)"
+    )

@@ -16,3 +16,17 @@ def test_rates_count_the_last_window_only() -> None:
         h.command(i * 0.02)
     h.teleop_status("near_singularity")
     assert h.summary(4.0) == "joint_states 100 Hz · commands 0 Hz · teleop near_singularity"
+
+
+def test_e_stop_enable_and_bridge_errors_are_in_the_line() -> None:
+    h = GraphHealth()
+    h.teleop_status("estop", {"estop": "true", "enabled": "false"})
+    missing = "port /dev/ttyUSB0 cannot be opened: ...; retrying every 0.2–2 s"
+    h.hardware(2, missing, 1.0)
+    assert h.summary(1.0) == (
+        f"E-STOP latched · bridge ERROR: {missing} · no joint_states yet · commands 0 Hz · "
+        "teleop estop, disabled"
+    )
+    h.hardware(0, "following commands", 2.0)
+    h.teleop_status("ok", {"estop": "false", "enabled": "true"})
+    assert h.summary(2.0) == "no joint_states yet · commands 0 Hz · teleop ok, enabled"

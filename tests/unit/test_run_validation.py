@@ -1,0 +1,81 @@
+"""`robot-touch run` checks what the user typed before anything starts, and answers in its own
+syntax (--rate, not rate:=); the launch file hears the same problem in launch syntax."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from robot_touch.cli.main import main
+from robot_touch.graph import ConfigError, GraphConfig, describe
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--duration", "-1"],
+            "--duration must be 0 (run until Ctrl-C) or a number of seconds, got -1",
+        ),
+        (["--rate", "0"], "--rate must be between 10 and 1000 Hz, got 0 (e.g. --rate 100)"),
+        (["--rate", "nan"], "--rate must be between 10 and 1000 Hz, got nan (e.g. --rate 100)"),
+        (
+            ["--backend", "serial"],
+            "--port is required: backend serial needs a port "
+            "(`robot-touch ports` lists the adapters) (e.g. --port /dev/ttyUSB0)",
+        ),
+        (
+            ["--window-size", "big"],
+            "--window-size must be WIDTHxHEIGHT in pixels, got 'big' "
+            "(e.g. --window-size 800x1280)",
+        ),
+        (
+            ["--namespace", "arm 1"],
+            "--namespace 'arm 1' is not a valid ROS namespace (e.g. --namespace arm1)",
+        ),
+    ],
+    ids=["duration", "rate", "rate-nan", "serial-without-port", "window-size", "namespace"],
+)
+def test_bad_run_flags_are_one_line_in_cli_syntax_before_anything_starts(
+    argv, line, capsys
+) -> None:
+    started = time.monotonic()
+    assert main(["run", *argv]) == 2
+    err = capsys.readouterr()
+    assert err.err.strip().splitlines() == [f"robot-touch run: error: {line}"]
+    assert err.out == "", "nothing started, nothing printed"
+    assert time.monotonic() - started < 10
+
+
+def test_the_launch_file_hears_launch_syntax() -> None:
+    with pytest.raises(ConfigError) as err:
+        GraphConfig(backend="serial")
+    assert (
+        str(err.value) == "port is required: backend serial needs a port "
+        "(`robot-touch ports` lists the adapters) (e.g. port:=/dev/ttyUSB0)"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"control_rate must be between 10 and 1000 Hz, got 0 \(e.g. control_rate:=100\)",
+    ):
+        GraphConfig(control_rate=0)
+
+
+def test_the_ui_settings_of_a_touch_panel_reach_the_touch_ui() -> None:
+    config = GraphConfig(
+        language="vi", enable_mode="hold", window_size="800x1280", fullscreen=True
+    )
+    ui = next(s for s in describe(config) if s.name == "touch_ui")
+    assert {
+        k: ui.parameters[k] for k in ("language", "enable_mode", "window_size", "fullscreen")
+    } == {
+        "language": "vi",
+        "enable_mode": "hold",
+        "window_size": "800x1280",
+        "fullscreen": True,
+    }
+    plain = next(s for s in describe(GraphConfig()) if s.name == "touch_ui")
+    assert not {"language", "enable_mode", "window_size", "fullscreen"} & set(
+        plain.parameters
+    ), "defaults: the node's own"
