@@ -149,6 +149,7 @@ def test_the_launch_file_applies_the_same_environment_first(
         ui="false",
         namespace="",
         control_rate="100.0",
+        output="position",
         network=network,
     )
     context.launch_configurations.update(settings)
