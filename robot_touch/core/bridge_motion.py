@@ -121,6 +121,7 @@ class GoalShaper:
         self.acceleration = np.zeros(limits.dof)
         self._stream_position: np.ndarray | None = None
         self._stalled = False  # the current cycle follows a stall
+        self._last_step = 0.0  # stream time of the last command followed (s)
 
     # ------------------------------------------------------------------ modes
 
@@ -141,9 +142,16 @@ class GoalShaper:
             self.latch(self.position)
 
     def brake(self) -> None:
-        """Decelerate to rest within the limits from wherever the goal is heading, then hold."""
+        """Decelerate to rest within the limits from wherever the goal is heading, then hold.
+
+        Following a stream, the goal's acceleration is only known as a difference of commands;
+        the stop starts at once at full deceleration (within the acceleration limit), so it
+        is never longer than the stop the commander itself could still make: a stream that
+        was braking onto a joint limit stops before it, a silent joint moves the least.
+        """
         if self.mode == "follow":
-            self._gen.take_state(self.position, self.velocity, self.acceleration)
+            v = self._velocity_now()
+            self._gen.take_state(self.position, v, -np.sign(v) * self.limits.acceleration)
             self.mode = "brake"
         elif self.mode == "ramp":
             self._gen.brake()
@@ -187,6 +195,7 @@ class GoalShaper:
             return
         c = self.limits.clamp(np.asarray(command, dtype=float))
         sdt = max(float(stream_dt), 1e-4)
+        self._last_step = sdt
         previous, self._stream_position = self._stream_position, c
         stream_v = np.zeros(self.limits.dof) if previous is None else (c - previous) / sdt
         if self._stalled:
@@ -216,7 +225,7 @@ class GoalShaper:
             self._set_state(p, v, a)
             if np.all(np.abs(c - p) <= MAX_LAG_STEPS * v_max * sdt):
                 return
-            self._gen.take_state(p, v, a)
+            self._gen.take_state(p, self._velocity_now(), a)
         elif self.mode == "hold":
             self._gen.latch(self.position)
         self._ramp(c, stream_v)
@@ -241,6 +250,12 @@ class GoalShaper:
                     self.latch(sp.position)
                 # a ramp that arrived waits, at rest, for the stream to be followed again
         return self.position.copy()
+
+    def _velocity_now(self) -> np.ndarray:
+        """Following, ``velocity`` is the mean over the last command's step; at its end the
+        goal moves faster or slower by half a step's change of speed."""
+        v = self.velocity + self.acceleration * self._last_step / 2
+        return np.clip(v, -self.limits.velocity, self.limits.velocity)
 
     def _set_state(self, p: np.ndarray, v: np.ndarray, a: np.ndarray) -> None:
         self.position = np.asarray(p, dtype=float).copy()

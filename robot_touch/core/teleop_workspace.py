@@ -26,8 +26,9 @@ from robot_touch.core.teleop_inputs import WorkspaceBox
 
 #: How far (m) the tip may pass the box edge (FK between samples, rounding).
 EDGE_TOLERANCE = 1e-3
-#: Samples along a previewed move or stop.
-PATH_SAMPLES = 12
+#: Samples along a previewed move or stop (the tip between two samples is within the other
+#: half of :data:`EDGE_TOLERANCE` for the speeds and stops of the shipped arms).
+PATH_SAMPLES = 24
 
 
 class _Fk(Protocol):
