@@ -39,8 +39,10 @@ MAX_STEP_TIME = 0.25
 #: a stream waiting to rejoin is followed again once every joint's command is within this
 #: many servo steps of the held goal (teleop's ramp ends exactly on the measured position)
 REJOIN_STEPS = 3.0
-#: a cycle this many periods after the last one was late: the servos stopped on their goals
-STALL_CYCLES = 2.5
+#: a cycle this many periods after the last one was late enough that the servos stood on
+#: their goals for most of it: motion restarts from rest (a read retry or two is shorter:
+#: the goals simply continue with the stream, as the servos catch up within a cycle or two)
+STALL_CYCLES = 10.0
 #: without profile limits (a converter built by hand): seconds to full speed, to full acceleration
 DEFAULT_RAMP_TIME = 0.25
 DEFAULT_JERK_TIME = 0.05

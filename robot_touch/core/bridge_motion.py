@@ -10,12 +10,12 @@ without lag or distortion. Whatever else happens is shaped:
   stream's own time (:class:`StreamClock`): the commander's cycle, not the arrival jitter of
   the messages. A step beyond a limit is clipped to it (the goal falls a little behind);
   falling behind by more than :data:`MAX_LAG_STEPS` commands switches to a ramp.
-* **ramp**: a jerk-limited move (Ruckig, via :class:`~robot_touch.core.motion.SetpointGenerator`)
-  toward the newest command, re-planned as it changes: a straight line in joint space to a
-  stream at rest, a catch-up with a moving one; used after a (re)latch, a hold, a stream
-  that jumped, and a late cycle (the servos stood on their goals meanwhile, so the stream is
-  caught up with from rest rather than by a jump). It hands back to follow as soon as the
-  stream can be continued from the ramp's state within the limits.
+* **ramp**: a jerk-limited, phase-synchronised move (Ruckig, via
+  :class:`~robot_touch.core.motion.SetpointGenerator`) toward the newest command, re-planned
+  as it changes; used after a (re)latch, a hold, a stream that jumped, and a long late cycle
+  (the servos stood on their goals meanwhile, so the stream is caught up with from rest
+  rather than by a jump). It hands back to follow as soon as the stream can be continued
+  from the ramp's state within the limits.
 * **brake**: decelerate from the current state to rest within the acceleration and jerk
   limits, then hold (a silent servo, a lost stream while moving).
 * **hold**: at rest on the current goal (latched, braked, or a stream that stopped: the arm
@@ -39,8 +39,9 @@ from robot_touch.core.motion import JointLimits, SetpointGenerator
 
 #: Relative slack on the limits when judging a stream step (float rounding, not more).
 LIMIT_SLACK = 1e-6
-#: Follow falls back to a ramp once the goal lags the stream by this many commands' travel.
-MAX_LAG_STEPS = 3.0
+#: Follow falls back to a ramp once the goal lags the stream by more than this many
+#: commands' travel (a clipped step is for jitter; a greedy catch-up would overshoot).
+MAX_LAG_STEPS = 1.0
 #: Recent arrivals the stream's command interval is taken from (their median).
 INTERVAL_WINDOW = 16
 #: Command intervals without a new command after which the stream counts as stopped.
@@ -178,7 +179,7 @@ class GoalShaper:
             goal_mode = self._gen.mode
             target = self._gen.target
             self._gen.take_state(self.position, zero, zero)
-            if goal_mode in ("move", "track"):
+            if goal_mode == "move":
                 self._gen.move_to(target)
         self._set_state(self.position, zero, zero)
         self._stalled = True
@@ -201,7 +202,7 @@ class GoalShaper:
         if self._stalled:
             if self.mode == "hold":
                 self._gen.latch(self.position)
-            self._ramp(c, stream_v)
+            self._ramp(c)
             return
         wanted = (c - self.position) / sdt
         a_max = self.limits.acceleration * sdt
@@ -228,15 +229,14 @@ class GoalShaper:
             self._gen.take_state(p, self._velocity_now(), a)
         elif self.mode == "hold":
             self._gen.latch(self.position)
-        self._ramp(c, stream_v)
+        self._ramp(c)
 
-    def _ramp(self, c: np.ndarray, stream_v: np.ndarray) -> None:
-        """Head for the stream with a jerk-limited plan: a straight line in joint space to a
-        stream at rest, a catch-up with a moving one."""
-        if np.any(stream_v):
-            self._gen.track(c, stream_v)
-        else:
-            self._gen.move_to(c)
+    def _ramp(self, c: np.ndarray) -> None:
+        """Head for the stream's newest command with a jerk-limited plan, a straight line in
+        joint space that arrives at rest, re-planned as the command moves. Behind a moving
+        stream it trails by about its braking distance (never overshooting the stream's
+        end); level with it, or once it stops, the stream is followed again."""
+        self._gen.move_to(c)
         self.mode = "ramp"
 
     def step(self, dt: float) -> np.ndarray:

@@ -10,10 +10,6 @@ so it is blended, never a snap. Three kinds of goal:
 * ``jog(qd)``: follow joint velocities ``qd``. Each moving joint is planned as a position
   move toward its own limit with ``|qd_i|`` as velocity limit, so it can never be planned
   past a joint limit; joints with zero velocity brake to rest.
-* ``track(q, qd)``: catch up with a moving target (position ``q``, moving at ``qd``),
-  re-planned every step; each joint is aimed at the target's state at a speed it can reach
-  going forward (never backing up to gain a run-up), so it closes in without overshoot and
-  can hand over to the target's own motion once level with it.
 * ``brake()``: every joint decelerates to rest as fast as the limits allow.
 
 Pure Python (numpy + ruckig), no ROS.
@@ -34,9 +30,6 @@ JOG_EPS = 1e-6
 MIN_VELOCITY = 1e-3
 #: Seconds of travel a jogged joint's moving target stays ahead of it.
 JOG_HORIZON = 0.5
-#: ``track`` aims at no more than this share of the speed a joint can reach on the way to
-#: the target (a plan at exactly the reachable speed leaves no slack for the jerk limit).
-TRACK_MARGIN = 0.8
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,6 @@ class SetpointGenerator:
         self._jog_direction = np.zeros(n)
         self._mode = "hold"
         self._target = np.zeros(n)
-        self._target_velocity = np.zeros(n)
         self._time = 0.0
         self._replan = True
         self.last_result: Result = Result.Finished
@@ -130,7 +122,7 @@ class SetpointGenerator:
 
     @property
     def mode(self) -> str:
-        """"hold", "move", "jog", "track" or "brake"."""
+        """"hold", "move", "jog" or "brake"."""
         return self._mode
 
     @property
@@ -216,17 +208,6 @@ class SetpointGenerator:
             self._mode = "jog"
             self._replan = True
 
-    def track(self, q: Sequence[float], qd: Sequence[float]) -> None:
-        """Catch up with a target at ``q`` (clamped into the limits) moving at ``qd``.
-
-        Re-planned at every :meth:`step`; see the module docstring. ``qd`` all 0: reach
-        ``q`` and stop there (without phase synchronisation).
-        """
-        self._target = self.limits.clamp(self._finite(q, "track position"))
-        self._target_velocity = self._finite(qd, "track velocity")
-        self._mode = "track"
-        self._replan = True
-
     def brake(self) -> None:
         """Decelerate every joint to rest, then hold where it stopped."""
         if self._mode not in ("brake", "hold"):
@@ -302,7 +283,7 @@ class SetpointGenerator:
             raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
         if self._mode == "hold":
             return self._emit(settled=True)
-        if self._replan or self._mode in ("jog", "track"):
+        if self._replan or self._mode == "jog":
             self._plan()
             if self._mode == "hold":  # planning failed and froze the state
                 return self._emit(settled=True)
@@ -315,8 +296,6 @@ class SetpointGenerator:
         self._input.current_velocity = list(vel)
         self._input.current_acceleration = list(acc)
         done = self._time >= self._trajectory.duration
-        if done and self._mode == "track" and not np.any(self._target_velocity):
-            self._mode = "move"  # on a target at rest: hold exactly there (below)
         if done and self._mode == "move" and np.max(np.abs(np.array(pos) - self._target)) > 1e-9:
             # Stopped short: joints frozen by a speed scale of 0. Keep the goal; a larger
             # scale re-plans toward it.
@@ -358,14 +337,6 @@ class SetpointGenerator:
                     ControlInterface.Velocity if f else ControlInterface.Position for f in frozen
                 ]
                 inp.max_velocity = list(np.where(frozen, self.limits.velocity, vmax))
-        elif self._mode == "track":
-            inp.control_interface = ControlInterface.Position
-            inp.per_dof_control_interface = None
-            inp.synchronization = Synchronization.No
-            inp.target_position = list(self._target)
-            inp.target_velocity = list(self._reachable_velocity(vmax))
-            inp.target_acceleration = [0.0] * self.dof
-            inp.max_velocity = list(np.maximum(vmax, MIN_VELOCITY))
         elif self._mode == "jog":
             vcap = np.minimum(self._velocity_cap, vmax)
             moving = (self._jog_direction != 0) & (vcap >= MIN_VELOCITY)
@@ -405,24 +376,6 @@ class SetpointGenerator:
             self.latch(self.limits.clamp(self.position))
         self._time = 0.0
         self._replan = False
-
-    def _reachable_velocity(self, vmax: np.ndarray) -> np.ndarray:
-        """The target velocity ``track`` aims at: the target's own where a joint can reach it
-        going forward, less where it cannot (0 when the target is behind or moving away the
-        other way), never toward a limit the target sits on."""
-        p = np.array(self._input.current_position)
-        v = np.array(self._input.current_velocity)
-        e = self._target - p
-        qd = self._target_velocity
-        toward = np.where(np.abs(e) > 1e-12, np.sign(e), np.sign(qd))  # level: the target's way
-        # speed reachable on the way to the target: from the current speed if it already
-        # heads there, accelerating at the limit over the distance left
-        v0 = np.where(v * toward > 0, np.abs(v), 0.0)
-        reachable = TRACK_MARGIN * np.sqrt(v0**2 + 2.0 * self.limits.acceleration * np.abs(e))
-        same = np.sign(qd) == toward
-        out = np.where(same, np.sign(qd) * np.minimum(np.abs(qd), np.minimum(reachable, vmax)), 0.0)
-        at_limit = ((self._target >= self.limits.upper) & (out > 0)) | ((self._target <= self.limits.lower) & (out < 0))
-        return np.where(at_limit, 0.0, out)
 
     def _plan_brake(self) -> None:
         """Set the planner's input for the hardest stop: every joint to velocity 0 on its own."""

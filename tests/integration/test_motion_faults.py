@@ -111,9 +111,9 @@ def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(ki
 
 @pytest.mark.timeout(60)
 def test_after_a_late_cycle_the_goals_ramp_up_from_where_the_servos_stood(kin):
-    # 5 % of the reads held back 60-130 ms, as a failing read's retries do; teleop at half
-    # speed, so there is speed to spare for a catch-up
-    rig = FaultRig(PROFILE, kinematics=kin, late=Late(0.05, (0.06, 0.13)), teleop=TeleopConfig(speed_override=0.5))
+    # 2 % of the reads held back 110-140 ms, as a read failing all its retries does; teleop at
+    # half speed, so there is speed to spare for a catch-up
+    rig = FaultRig(PROFILE, kinematics=kin, late=Late(0.02, (0.11, 0.14)), teleop=TeleopConfig(speed_override=0.5))
     rig.start()
     try:
         for k in range(6):
@@ -131,7 +131,7 @@ def test_after_a_late_cycle_the_goals_ramp_up_from_where_the_servos_stood(kin):
     # after a stall the goals restart from rest: no jump to where the stream got meanwhile
     written = np.concatenate([[True], np.any(np.diff(goals, axis=0) != 0, axis=1)])
     t, g = times[written], goals[written]
-    stalls = [k for k in range(1, len(t)) if t[k] - t[k - 1] > 0.05 and t[k] > times[0] + 1.0]
+    stalls = [k for k in range(1, len(t)) if t[k] - t[k - 1] > 0.1 and t[k] > times[0] + 1.0]
     assert stalls, "no late cycle happened while moving"
     first_steps = np.array([np.abs(g[k] - g[k - 1]) for k in stalls])
     assert np.all(first_steps <= 2 * STEP), f"the goal jumped {np.max(first_steps):.3f} rad after a late cycle"
