@@ -12,6 +12,7 @@ joint state the bridge published and every command teleop sent.
 Faults: the virtual arm's (drop, corrupt, silence a servo, unplug, replug) and late bridge
 cycles (``late``: a read held back by a given time, as a failing read's retries do).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,9 @@ class Late:
 class Record:
     """What happened, on one monotonic clock (s); joint values in rad, profile order + gripper."""
 
-    truth: list[tuple[float, list[float], list[float]]] = field(default_factory=list)  # t, positions, goals
+    truth: list[tuple[float, list[float], list[float]]] = field(
+        default_factory=list
+    )  # t, positions, goals
     states: list[tuple[float, Reading]] = field(default_factory=list)  # publish time, reading
     commands: list[tuple[float, list[float]]] = field(default_factory=list)  # send time, command
 
@@ -61,13 +64,17 @@ class Record:
         return np.array([c[0] for c in commands]), np.array([c[1] for c in commands])
 
 
-def windowed(times: np.ndarray, values: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+def windowed(
+    times: np.ndarray, values: np.ndarray, window: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Velocity and acceleration of ``values`` (rows per time) from ``window``-long averages:
     the values resampled every ``window`` seconds, then differenced."""
     if len(times) < 2:
         return np.zeros((0, values.shape[1])), np.zeros((0, values.shape[1]))
     grid = np.arange(times[0], times[-1], window)
-    resampled = np.column_stack([np.interp(grid, times, values[:, i]) for i in range(values.shape[1])])
+    resampled = np.column_stack(
+        [np.interp(grid, times, values[:, i]) for i in range(values.shape[1])]
+    )
     velocity = np.diff(resampled, axis=0) / window
     return velocity, np.diff(velocity, axis=0) / window
 
@@ -120,7 +127,11 @@ class FaultRig:
         self.period = 1.0 / rate
         joints = build_converters(self.profile, merge_calibration(self.profile, None))
         self.bridge = BridgeCore(
-            joints, command_timeout=command_timeout, stale_timeout=stale_timeout, has_gripper=True, period=self.period
+            joints,
+            command_timeout=command_timeout,
+            stale_timeout=stale_timeout,
+            has_gripper=True,
+            period=self.period,
         )
         config = teleop or TeleopConfig()
         config.rate = rate
@@ -201,7 +212,9 @@ class FaultRig:
 
     def joint_target(self, **positions: float) -> Any:
         """A joint_target message to teleop (joint name → rad)."""
-        return self.teleop.on_joint_target(list(positions), list(positions.values()), now=time.monotonic())
+        return self.teleop.on_joint_target(
+            list(positions), list(positions.values()), now=time.monotonic()
+        )
 
     def servo_id(self, joint: str) -> int:
         return self.profile.joint(joint).servo_id

@@ -103,7 +103,10 @@ class JointConverter:
                 )
             lower, upper = lo, hi
             raw_low, raw_high = math.ceil(cal.raw_min), math.floor(cal.raw_max)
-        return cls(name, servo_id, lower, upper, velocity, cal.calibration, raw_low, raw_high, acceleration, jerk)
+        return cls(
+            name, servo_id, lower, upper, velocity, cal.calibration, raw_low, raw_high,
+            acceleration, jerk,
+        )
 
     def clamp(self, value: float) -> tuple[float, bool]:
         """``value`` within the limits, and whether it had to be moved.
@@ -139,7 +142,8 @@ def build_converters(
     specs = profile.all_joints if include_gripper else profile.joints
     return [
         JointConverter.build(
-            s.name, s.servo_id, s.lower, s.upper, s.velocity, calibration[s.name], s.acceleration, s.jerk
+            s.name, s.servo_id, s.lower, s.upper, s.velocity, calibration[s.name],
+            s.acceleration, s.jerk,
         )
         for s in specs
     ]
@@ -354,7 +358,9 @@ class BridgeCore:
         self.trajectory: TrajectorySampler | None = None
         self.latched_at: float | None = None
         self.period = period
-        self._rejoin_tolerance = np.array([REJOIN_STEPS / j.calibration.units_per_rad for j in self.joints])
+        self._rejoin_tolerance = np.array(
+            [REJOIN_STEPS / j.calibration.units_per_rad for j in self.joints]
+        )
         self.stream = StreamClock(period)
         self._commands_seen = 0  # commands taken by the goals so far (vs counters.commands)
         self._rejoin = False  # a stream that ran through a fault must come back to the goals
@@ -531,7 +537,8 @@ class BridgeCore:
         if self._rejoin:
             self.faults.raise_(
                 "rejoin",
-                "re-latched at the measured position: waiting for the command stream to come back to it",
+                "re-latched at the measured position: waiting for the command stream to come "
+                "back to it",
                 "info",
             )
 
@@ -603,7 +610,9 @@ class BridgeCore:
                 self._set_holding(True)
                 return
             self._rejoin = False
-            self.faults.clear("rejoin", "the command stream is back at the measured position: following it")
+            self.faults.clear(
+                "rejoin", "the command stream is back at the measured position: following it"
+            )
         self._set_holding(False)
         if self.counters.commands != self._commands_seen:
             self._commands_seen = self.counters.commands
@@ -633,7 +642,10 @@ class BridgeCore:
         self._holding = holding
 
     def on_positions(
-        self, raw: Mapping[int, int | None], now: float, read_times: Mapping[int, float] | None = None
+        self,
+        raw: Mapping[int, int | None],
+        now: float,
+        read_times: Mapping[int, float] | None = None,
     ) -> Reading | None:
         """Raw readings of one cycle (None = no valid reply), each read at ``read_times[id]``
         (default ``now``). Returns the joint state to publish; None when no servo answered
@@ -664,7 +676,8 @@ class BridgeCore:
                 if self.connected:
                     self.faults.raise_(
                         f"stale:{name}",
-                        f"{name} (id {sid}) has not answered for {self.readings.stale_timeout:g} s: holding the arm",
+                        f"{name} (id {sid}) has not answered for "
+                        f"{self.readings.stale_timeout:g} s: holding the arm",
                         "error",
                     )
             elif was and not now_stale:
@@ -682,7 +695,9 @@ class BridgeCore:
         self._recovering = False
         names = ", ".join(self.names)
         self._relatch(now)
-        self.faults.events.append(LogEvent("info", f"re-latched at the measured position ({names} all answer)"))
+        self.faults.events.append(
+            LogEvent("info", f"re-latched at the measured position ({names} all answer)")
+        )
 
     # ------------------------------------------------------------------ state
 

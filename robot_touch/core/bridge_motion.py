@@ -28,6 +28,7 @@ stream through is exact, and Ruckig keeps the cases where the stream is not feas
 
 Pure Python (numpy + ruckig), no I/O; time is passed in.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -99,7 +100,9 @@ class StreamClock:
 
     def paused(self, now: float) -> bool:
         """No command for :data:`PAUSE_INTERVALS` periods."""
-        return self.last_arrival is None or now - self.last_arrival > PAUSE_INTERVALS * self.interval
+        return (
+            self.last_arrival is None or now - self.last_arrival > PAUSE_INTERVALS * self.interval
+        )
 
     def reset(self) -> None:
         self.last_arrival = None
@@ -209,7 +212,8 @@ class GoalShaper:
         v_max = self.limits.velocity
         dv_max = a_max * (1 + LIMIT_SLACK) + 1e-12
         feasible = bool(
-            np.all(np.abs(wanted) <= v_max * (1 + LIMIT_SLACK)) and np.all(np.abs(wanted - self.velocity) <= dv_max)
+            np.all(np.abs(wanted) <= v_max * (1 + LIMIT_SLACK))
+            and np.all(np.abs(wanted - self.velocity) <= dv_max)
         )
         if self.mode == "ramp":
             # hand back only when the stream itself moves on from here within the limits

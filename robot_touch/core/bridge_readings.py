@@ -10,6 +10,7 @@ servo of a profile can do; NaN when no such pair exists (just connected, or stal
 
 Pure Python, no I/O; times are monotonic seconds passed in.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,9 @@ class JointReadings:
 
     def __init__(self, velocity_limits: Sequence[float], stale_timeout: float) -> None:
         if not (math.isfinite(stale_timeout) and stale_timeout > 0):
-            raise ValueError(f"stale_timeout must be a positive number of seconds, got {stale_timeout}")
+            raise ValueError(
+                f"stale_timeout must be a positive number of seconds, got {stale_timeout}"
+            )
         self.stale_timeout = stale_timeout
         self._bounds = [VELOCITY_BOUND * v for v in velocity_limits]
         n = len(self._bounds)

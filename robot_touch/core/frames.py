@@ -7,6 +7,7 @@ transform. This module reads those transforms from the URDF text (``<joint type=
 with ``<origin xyz rpy>``, URDF specification: rpy are fixed-axis roll, pitch, yaw, i.e.
 R = Rz(yaw) Ry(pitch) Rx(roll)); no tf2 is needed for a rigid tree.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,14 @@ def _origin(joint: ET.Element) -> np.ndarray:
         return T
     xyz = [float(v) for v in (origin.get("xyz") or "0 0 0").split()]
     roll, pitch, yaw = (float(v) for v in (origin.get("rpy") or "0 0 0").split())
-    cr, sr, cp, sp, cy, sy = math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch), math.cos(yaw), math.sin(yaw)
+    cr, sr, cp, sp, cy, sy = (
+        math.cos(roll),
+        math.sin(roll),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(yaw),
+        math.sin(yaw),
+    )
     T[:3, :3] = [
         [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
         [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],

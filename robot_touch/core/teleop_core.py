@@ -189,8 +189,8 @@ class TeleopConfig:
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
         positive = (
-            "rate", "cartesian_speed", "angular_speed", "jog_timeout", "joint_states_timeout", "max_joint_step",
-            "max_stamp_lead",
+            "rate", "cartesian_speed", "angular_speed", "jog_timeout", "joint_states_timeout",
+            "max_joint_step", "max_stamp_lead",
         )
         for name in positive:
             v = getattr(self, name)
@@ -294,7 +294,9 @@ class TeleopCore:
         if len(config.workspace_min):
             self.workspace = WorkspaceBox(tuple(config.workspace_min), tuple(config.workspace_max))
         else:
-            self.workspace = WorkspaceBox.around_reach(kinematics.reach(), kinematics.reach_centre())
+            self.workspace = WorkspaceBox.around_reach(
+                kinematics.reach(), kinematics.reach_centre()
+            )
         self.guard = WorkspaceGuard(kinematics, self.workspace)
         self.frames = base_fixed_frames(profile)
         self._lock = threading.RLock()
@@ -334,21 +336,23 @@ class TeleopCore:
                 code, detail = Code.ESTOP, "e-stop latched: release with teleop/estop data=false"
             elif self._conflict:
                 code, detail = Code.JOINT_STATES_CONFLICT, (
-                    f"{len(self._conflict)} publishers on joint_states: braked and holding, not latching "
-                    "until only one is left"
+                    f"{len(self._conflict)} publishers on joint_states: braked and holding, "
+                    "not latching until only one is left"
                 )
             elif not self._backend_ok:
                 if self._measured_at is None:
                     detail = "no joint_states yet"
                 elif self._unmeasured:
-                    detail = f"{', '.join(self._unmeasured)} not measured (NaN in joint_states): braked and holding"
+                    joints = ", ".join(self._unmeasured)
+                    detail = f"{joints} not measured (NaN in joint_states): braked and holding"
                 else:
                     detail = "joint_states stale: braked and holding"
                 code = Code.NO_JOINT_STATES
             elif not self._enabled:
                 code, detail = Code.DISABLED, "teleop disabled: enable with teleop/enable data=true"
             elif self._mode == "relatch":
-                code, detail = Code.RELATCHING, "moving the command to the measured joints after a hold"
+                code = Code.RELATCHING
+                detail = "moving the command to the measured joints after a hold"
             else:
                 code, detail = self._code, self._detail
             values = {
@@ -379,13 +383,17 @@ class TeleopCore:
         if self._estop:
             return InputRejected(Code.ESTOP.value, "e-stop latched")
         if self._conflict:
-            return InputRejected(Code.JOINT_STATES_CONFLICT.value, "two publishers on joint_states")
+            return InputRejected(
+                Code.JOINT_STATES_CONFLICT.value, "two publishers on joint_states"
+            )
         if not self._backend_ok:
             return InputRejected(Code.NO_JOINT_STATES.value, "no joint_states")
         if not self._enabled:
             return InputRejected(Code.DISABLED.value, "teleop disabled")
         if self._mode == "relatch":
-            return InputRejected(Code.RELATCHING.value, "re-latching to the measured joints; try again in a moment")
+            return InputRejected(
+                Code.RELATCHING.value, "re-latching to the measured joints; try again in a moment"
+            )
         return None
 
     # ------------------------------------------------------------------ settings
@@ -502,8 +510,10 @@ class TeleopCore:
         T = self.frames.get(frame_id or self.profile.base_link)
         if T is None:
             accepted = sorted(self.frames) + list(extra)
+            frames = ", ".join(map(repr, accepted))
             raise InputRejected(
-                Code.UNKNOWN_FRAME.value, f"{topic} frame_id {frame_id!r}: use one of {', '.join(map(repr, accepted))} (or empty)"
+                Code.UNKNOWN_FRAME.value,
+                f"{topic} frame_id {frame_id!r}: use one of {frames} (or empty)",
             )
         return T
 
@@ -537,7 +547,8 @@ class TeleopCore:
                 if is_empty_pose(frame_id, stamp, xyz, quat_xyzw):
                     raise InputRejected(
                         Code.INVALID_POSE.value,
-                        "target_pose is empty (no frame, no stamp, the origin, no rotation): not a target",
+                        "target_pose is empty (no frame, no stamp, the origin, no rotation): "
+                        "not a target",
                     )
                 frame = self._frame(frame_id, "target_pose")
                 try:
@@ -661,7 +672,8 @@ class TeleopCore:
                 if frame_id == self.profile.tip_link:
                     frame, R = "tool", np.eye(3)
                 else:
-                    frame, R = "base", self._frame(frame_id, "jog", extra=[self.profile.tip_link])[:3, :3]
+                    frame = "base"
+                    R = self._frame(frame_id, "jog", extra=[self.profile.tip_link])[:3, :3]
                 v = R @ finite_vector("jog linear", linear, 3)
                 w = R @ finite_vector("jog angular", angular, 3)
                 self._stamps.check("jog", stamp, clock, sender)
@@ -804,7 +816,9 @@ class TeleopCore:
         Enabling is refused while two publishers send joint_states (nothing to latch to)."""
         with self._lock:
             if enabled and self._conflict:
-                return False, "not enabled: two publishers on joint_states; stop the other one first"
+                return False, (
+                    "not enabled: two publishers on joint_states; stop the other one first"
+                )
             if enabled and not self._enabled:
                 self._enabled = True
                 self._need_latch = True
@@ -874,7 +888,8 @@ class TeleopCore:
             if self._mode == "relatch":
                 self._reaim_relatch()
             cmd = self._advance(dt)
-            at_rest = self.gen.mode == "hold" and (self.gripper_gen is None or self.gripper_gen.mode == "hold")
+            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == "hold"
+            at_rest = self.gen.mode == "hold" and gripper_rests
             if self._mode == "relatch" and at_rest:
                 self._set_mode("idle")
                 self._event(Code.OK, "re-latched at the measured joints")
@@ -890,7 +905,10 @@ class TeleopCore:
             if stopped:
                 if self._mode != "idle":
                     self._set_mode("idle")
-                self._event(Code.CLAMPED, "stopped at the edge of the workspace box (the floor is its bottom)")
+                self._event(
+                    Code.CLAMPED,
+                    "stopped at the edge of the workspace box (the floor is its bottom)",
+                )
         q = sp.position
         # Last safety net: never leave the limits, never step more than max_joint_step.
         prev = self._last_output if self._last_output is not None else q

@@ -38,7 +38,9 @@ class WorkspaceBox:
             raise ValueError(f"workspace lower {self.lower} must be below upper {self.upper} on every axis")
 
     @classmethod
-    def around_reach(cls, reach: float, centre: Sequence[float] = (0.0, 0.0, 0.0), floor: float = 0.0) -> WorkspaceBox:
+    def around_reach(
+        cls, reach: float, centre: Sequence[float] = (0.0, 0.0, 0.0), floor: float = 0.0
+    ) -> WorkspaceBox:
         """The default box: every point the tip can reach above the mounting plane.
 
         ``reach`` is measured from ``centre`` (the first joint's origin, e.g. 0.095 m above
@@ -82,7 +84,9 @@ class StampGuard:
         self.max_lead = max_lead
         self._last: dict[tuple[str, Hashable], float] = {}
 
-    def check(self, topic: str, stamp: float, clock: float | None = None, sender: Hashable = None) -> None:
+    def check(
+        self, topic: str, stamp: float, clock: float | None = None, sender: Hashable = None
+    ) -> None:
         """Raise :class:`InputRejected` ("out_of_order") if ``stamp`` goes back in time for
         this sender, or is more than ``max_lead`` ahead of ``clock`` (the receiver's time in
         the stamps' clock; None: not checked)."""
@@ -93,7 +97,8 @@ class StampGuard:
         if clock is not None and stamp > clock + self.max_lead:
             raise InputRejected(
                 "out_of_order",
-                f"{topic}: stamp {stamp:.6f} s is {stamp - clock:.3f} s ahead of this computer's clock "
+                f"{topic}: stamp {stamp:.6f} s is {stamp - clock:.3f} s ahead of this computer's "
+                "clock "
                 f"(more than {self.max_lead:g} s): check the sender's clock",
             )
         key = (topic, sender)
@@ -133,7 +138,7 @@ class JointStatesSource:
             if now - at > self.clear_after:
                 del self._heard[other]
         if self.source not in self._heard:
-            # the source has gone quiet: the publisher heard now takes over (once no other is heard)
+            # the source has gone quiet: the one heard now takes over (once no other is heard)
             self.source = sender if len(self._heard) == 1 else self.source
         return sender == self.source
 
@@ -151,7 +156,9 @@ class JointStatesSource:
         return []
 
 
-def is_empty_pose(frame_id: str, stamp: float, xyz: Sequence[float], quat_xyzw: Sequence[float]) -> bool:
+def is_empty_pose(
+    frame_id: str, stamp: float, xyz: Sequence[float], quat_xyzw: Sequence[float]
+) -> bool:
     """A PoseStamped with every field at its default (no frame, no stamp, origin, identity):
     a message built and sent without being filled in, never a target."""
     return (

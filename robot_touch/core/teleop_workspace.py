@@ -15,6 +15,7 @@ mounting surface). :class:`WorkspaceGuard` checks the tip (FK of ``tip_link``) t
 A tip already outside (the arm was latched there) may move only in ways that do not take it
 farther out. Pure Python, no ROS.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol, Sequence
@@ -60,7 +61,9 @@ class WorkspaceGuard:
         the tip between the samples checked), or no farther than it already is."""
         return max(EDGE_TOLERANCE / 2, self.outside(q) + 1e-9)
 
-    def move_problem(self, gen: SetpointGenerator, goal: Sequence[float], speed_scale: float) -> str | None:
+    def move_problem(
+        self, gen: SetpointGenerator, goal: Sequence[float], speed_scale: float
+    ) -> str | None:
         """Why the move of ``gen`` to ``goal`` would take the tip out of the box, or None."""
         allowed = self.allowance(gen.position)
         end = self.outside(goal)
@@ -75,7 +78,8 @@ class WorkspaceGuard:
     def _where(self, q: Sequence[float], verb: str) -> str:
         z = float(self.kin.fk(q)[2, 3])
         if z < self.box.lower[2]:
-            return f"the tip {verb} {1000 * (self.box.lower[2] - z):.1f} mm below the floor (z = {self.box.lower[2]:g} m)"
+            floor = self.box.lower[2]
+            return f"the tip {verb} {1000 * (floor - z):.1f} mm below the floor (z = {floor:g} m)"
         return f"the tip {verb} {1000 * self.outside(q):.1f} mm outside the workspace box"
 
     def step(self, gen: SetpointGenerator, dt: float) -> tuple[Setpoint, bool]:
@@ -85,7 +89,10 @@ class WorkspaceGuard:
         before = (gen.position, gen.velocity, gen.acceleration)
         allowed = self.allowance(before[0])
         sp = gen.step(dt)
-        if self.outside(sp.position) <= allowed and self.worst(gen.preview_brake(PATH_SAMPLES)) <= allowed:
+        if (
+            self.outside(sp.position) <= allowed
+            and self.worst(gen.preview_brake(PATH_SAMPLES)) <= allowed
+        ):
             return sp, False
         gen.take_state(*before)  # brake from where the previous cycle checked a stop is safe
         return gen.step(dt), True

@@ -57,7 +57,8 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": int_range(0, 10)}),
     "stale_timeout": (
         0.15,
-        "seconds a joint's newest reading may be old before it is stale (NaN in joint_states; the arm holds)",
+        "seconds a joint's newest reading may be old before it is stale "
+        "(NaN in joint_states; the arm holds)",
         {"floating_point_range": float_range(0.005, 5.0)},
     ),
     "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
@@ -65,7 +66,8 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
     "velocity_scale": (
         1.0,
-        "fraction of each joint's velocity limit the goals may move at (acceleration: the profile's); 0 = no limit at all",
+        "fraction of each joint's velocity limit the goals may move at "
+        "(acceleration: the profile's); 0 = no limit at all",
         {"floating_point_range": float_range(0.0, 1.0)},
     ),
     "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": float_range(0.1, 60.0)}),

@@ -165,18 +165,27 @@ class TeleopNode(Node):
         # another: the multi-threaded executor answers an e-stop while a solve is running.
         inputs = MutuallyExclusiveCallbackGroup()
         services = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(PoseStamped, "target_pose", self._on_target_pose, qos, callback_group=inputs)
-        self.create_subscription(TwistStamped, "jog", self._on_jog, qos, callback_group=inputs)
-        self.create_subscription(JointState, "joint_jog", self._on_joint_jog, qos, callback_group=inputs)
-        self.create_subscription(JointState, "joint_target", self._on_joint_target, qos, callback_group=inputs)
-        self.create_subscription(Float64, "gripper", self._on_gripper, qos, callback_group=inputs)
+        for msg_type, topic, callback in (
+            (PoseStamped, "target_pose", self._on_target_pose),
+            (TwistStamped, "jog", self._on_jog),
+            (JointState, "joint_jog", self._on_joint_jog),
+            (JointState, "joint_target", self._on_joint_target),
+            (Float64, "gripper", self._on_gripper),
+        ):
+            self.create_subscription(msg_type, topic, callback, qos, callback_group=inputs)
         # Best effort matches both reliable and sensor-data (best effort) publishers.
         self.create_subscription(
-            JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data, callback_group=services
+            JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data,
+            callback_group=services,
         )
-        self.create_service(Trigger, "teleop/home", self._srv_home, qos_profile=SERVICE_QOS, callback_group=services)
-        self.create_service(SetBool, "teleop/estop", self._srv_estop, qos_profile=SERVICE_QOS, callback_group=services)
-        self.create_service(SetBool, "teleop/enable", self._srv_enable, qos_profile=SERVICE_QOS, callback_group=services)
+        for srv_type, name, handler in (
+            (Trigger, "teleop/home", self._srv_home),
+            (SetBool, "teleop/estop", self._srv_estop),
+            (SetBool, "teleop/enable", self._srv_enable),
+        ):
+            self.create_service(
+                srv_type, name, handler, qos_profile=SERVICE_QOS, callback_group=services
+            )
         self.create_timer(GRAPH_CHECK_PERIOD, self._check_graph, callback_group=services)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -235,7 +244,9 @@ class TeleopNode(Node):
             "start_enabled": declare("start_enabled", d.start_enabled, "command the arm from start-up (else wait for teleop/enable)"),
             "max_stamp_lead": declare(
                 "max_stamp_lead", d.max_stamp_lead,
-                "how far (s) an input's stamp may be ahead of this computer's clock; later ones are refused", (0.0, 60.0),
+                "how far (s) an input's stamp may be ahead of this computer's clock; "
+                "later ones are refused",
+                (0.0, 60.0),
             ),
             "status_rate": declare("status_rate", 2.0, "steady teleop/status publish rate (Hz); changes are published at once", (0.1, 100.0)),
         }
@@ -291,28 +302,30 @@ class TeleopNode(Node):
     def _on_target_pose(self, msg: PoseStamped, info: Any = None) -> None:
         p, o = msg.pose.position, msg.pose.orientation
         code = self.core.on_target_pose(
-            msg.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w), _stamp(msg.header), self._now(),
-            clock=self._ros_time(), sender=_sender(info),
+            msg.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w), _stamp(msg.header),
+            self._now(), clock=self._ros_time(), sender=_sender(info),
         )
         self._result(code, wake=True)
 
     def _on_jog(self, msg: TwistStamped, info: Any = None) -> None:
         lin, ang = msg.twist.linear, msg.twist.angular
         code = self.core.on_jog(
-            msg.header.frame_id, (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z), _stamp(msg.header), self._now(),
-            clock=self._ros_time(), sender=_sender(info),
+            msg.header.frame_id, (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z), _stamp(msg.header),
+            self._now(), clock=self._ros_time(), sender=_sender(info),
         )
         self._result(code)
 
     def _on_joint_jog(self, msg: JointState, info: Any = None) -> None:
         code = self.core.on_joint_jog(
-            msg.name, msg.velocity, _stamp(msg.header), self._now(), clock=self._ros_time(), sender=_sender(info)
+            msg.name, msg.velocity, _stamp(msg.header), self._now(),
+            clock=self._ros_time(), sender=_sender(info),
         )
         self._result(code)
 
     def _on_joint_target(self, msg: JointState, info: Any = None) -> None:
         code = self.core.on_joint_target(
-            msg.name, msg.position, _stamp(msg.header), self._now(), clock=self._ros_time(), sender=_sender(info)
+            msg.name, msg.position, _stamp(msg.header), self._now(),
+            clock=self._ros_time(), sender=_sender(info),
         )
         self._result(code, wake=True)
 

@@ -190,7 +190,9 @@ class VirtualArm:
         """
         unknown = set(servo_ids) - set(self.servos)
         if unknown:
-            raise VirtualArmError(f"no servo with id {sorted(unknown)}; servos: {sorted(self.servos)}")
+            raise VirtualArmError(
+                f"no servo with id {sorted(unknown)}; servos: {sorted(self.servos)}"
+            )
         self.silent = frozenset(servo_ids)
 
     def __enter__(self) -> VirtualArm:

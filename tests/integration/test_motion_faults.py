@@ -5,6 +5,7 @@ the bridge's real I/O worker and feetech backend, and the teleop core in its con
 wired as the nodes wire them. What the arm did is read from the emulated servos themselves
 (their positions and goal registers), never from the bridge's readings.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,9 @@ def between(times: np.ndarray, start: float, end: float) -> np.ndarray:
 
 
 @pytest.mark.timeout(60)
-def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_without_a_lurch(kin, tmp_path):
+def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_without_a_lurch(
+    kin, tmp_path
+):
     rig = FaultRig(PROFILE, kinematics=kin, link=str(tmp_path / "ttyARM")).start()
     w = rig.index("wrist_roll")
     try:
@@ -60,7 +63,9 @@ def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_withou
     # 1. marked in joint_states itself, as soon as its reading is older than stale_timeout
     late = [r for t, r in rig.record.states if silent_at + STALE + 0.05 <= t <= back_at]
     assert late, "joint_states stopped while one servo was silent"
-    assert all(math.isnan(r.positions[w]) and math.isnan(r.velocities[w]) for r in late), "a frozen value published as current"
+    assert all(
+        math.isnan(r.positions[w]) and math.isnan(r.velocities[w]) for r in late
+    ), "a frozen value published as current"
     assert all(not math.isnan(r.positions[0]) for r in late)  # the others still measured
 
     # 1. the silent servo is not driven on: after the stale moment it only brakes (no reversal
@@ -68,17 +73,25 @@ def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_withou
     hold = between(times, silent_at + STALE + 0.03, back_at)
     path = truth[hold, w]
     direction = np.sign(path[-1] - path[0]) or 1.0
-    assert np.all(np.diff(path) * direction >= -STEP), "the silent servo turned back with the targets"
+    assert np.all(
+        np.diff(path) * direction >= -STEP
+    ), "the silent servo turned back with the targets"
     rest = between(times, back_at - 0.1, back_at)
     assert np.ptp(truth[rest, w]) <= 2 * STEP, "still moving when it answered again"
 
     # 2. answering again: restarts from where it is, within the limits, no chase of the targets
     after = between(times, back_at, back_at + 1.0)
     velocity, acceleration = windowed(times[after], truth[after], 0.05)
-    assert np.all(np.abs(velocity) <= VMAX * 1.05 + 4 * STEP / 0.05), np.max(np.abs(velocity) / VMAX, axis=0)
-    assert np.all(np.abs(acceleration) <= AMAX * 1.15 + 4 * STEP / 0.05**2), np.max(np.abs(acceleration) / AMAX, axis=0)
+    assert np.all(np.abs(velocity) <= VMAX * 1.05 + 4 * STEP / 0.05), np.max(
+        np.abs(velocity) / VMAX, axis=0
+    )
+    assert np.all(np.abs(acceleration) <= AMAX * 1.15 + 4 * STEP / 0.05**2), np.max(
+        np.abs(acceleration) / AMAX, axis=0
+    )
     travel = np.ptp(truth[after], axis=0)
-    assert np.all(travel <= 0.02), f"moved {np.round(travel, 3)} rad after the servo answered again: chased the targets"
+    assert np.all(
+        travel <= 0.02
+    ), f"moved {np.round(travel, 3)} rad after the servo answered again: chased the targets"
 
 
 @pytest.mark.timeout(60)
@@ -90,7 +103,9 @@ def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(ki
             rig.joint_target(shoulder_pan=0.8 * sign, elbow_flex=0.3 * sign, wrist_roll=1.2 * sign)
             rig.wait(0.25)  # mid-motion
             rig.arm.unplug()
-            rig.wait_until(lambda: not rig.worker.status().connected, 5, "the bridge noticing the unplug")
+            rig.wait_until(
+                lambda: not rig.worker.status().connected, 5, "the bridge noticing the unplug"
+            )
             rig.wait(0.6)
             replugged = time.monotonic()
             rig.arm.replug()
@@ -106,19 +121,28 @@ def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(ki
     assert np.all(np.diff(t) < 5 * rig.period), "the command stream paused"
     times, truth, _ = rig.record.truth_arrays()
     after = between(times, replugged, replugged + 1.2)
-    assert np.all(np.ptp(truth[after], axis=0) <= 0.02), "the arm moved after the replug: it chased a stale setpoint"
+    assert np.all(
+        np.ptp(truth[after], axis=0) <= 0.02
+    ), "the arm moved after the replug: it chased a stale setpoint"
 
 
 @pytest.mark.timeout(60)
 def test_after_a_late_cycle_the_goals_ramp_up_from_where_the_servos_stood(kin):
     # 2 % of the reads held back 110-140 ms, as a read failing all its retries does; teleop at
     # half speed, so there is speed to spare for a catch-up
-    rig = FaultRig(PROFILE, kinematics=kin, late=Late(0.02, (0.11, 0.14)), teleop=TeleopConfig(speed_override=0.5))
+    rig = FaultRig(
+        PROFILE,
+        kinematics=kin,
+        late=Late(0.02, (0.11, 0.14)),
+        teleop=TeleopConfig(speed_override=0.5),
+    )
     rig.start()
     try:
         for k in range(6):
             sign = 1 if k % 2 == 0 else -1
-            rig.joint_target(shoulder_pan=1.2 * sign, shoulder_lift=0.6 * sign, wrist_roll=2.0 * sign)
+            rig.joint_target(
+                shoulder_pan=1.2 * sign, shoulder_lift=0.6 * sign, wrist_roll=2.0 * sign
+            )
             rig.wait(0.9)
     finally:
         rig.stop()
@@ -134,7 +158,9 @@ def test_after_a_late_cycle_the_goals_ramp_up_from_where_the_servos_stood(kin):
     stalls = [k for k in range(1, len(t)) if t[k] - t[k - 1] > 0.1 and t[k] > times[0] + 1.0]
     assert stalls, "no late cycle happened while moving"
     first_steps = np.array([np.abs(g[k] - g[k - 1]) for k in stalls])
-    assert np.all(first_steps <= 2 * STEP), f"the goal jumped {np.max(first_steps):.3f} rad after a late cycle"
+    assert np.all(
+        first_steps <= 2 * STEP
+    ), f"the goal jumped {np.max(first_steps):.3f} rad after a late cycle"
 
 
 @pytest.mark.timeout(60)
@@ -163,6 +189,8 @@ def test_each_reading_is_stamped_when_it_was_read_and_velocities_are_physical(ki
             if not (seen.min() - 2 * STEP <= value <= seen.max() + 2 * STEP):
                 stale_values += 1
     assert checked > 1000
-    assert stale_values == 0, f"{stale_values} of {checked} values were older than their stamp said"
+    assert (
+        stale_values == 0
+    ), f"{stale_values} of {checked} values were older than their stamp said"
     velocities = np.array([r.velocities for _t, r in rig.record.states])
     assert np.nanmax(np.abs(velocities) / (2 * VMAX)) <= 1.0, np.nanmax(np.abs(velocities), axis=0)

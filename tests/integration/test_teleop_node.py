@@ -123,7 +123,8 @@ def test_target_pose_stream_converges_within_1_mm(rig, kin):
     "msg_type, topic, make_msg, code",
     [
         (PoseStamped, "target_pose", lambda: pose_msg([float("nan"), 0.0, 0.2]), "invalid_pose"),
-        (PoseStamped, "target_pose", lambda: pose_msg([0.2, 0.0, 0.2], frame="camera"), "unknown_frame"),
+        (PoseStamped, "target_pose", lambda: pose_msg([0.2, 0.0, 0.2], frame="camera"),
+         "unknown_frame"),
         (JointState, "joint_jog", lambda: JointState(name=["elbow"], velocity=[0.1]), "unknown_joint"),
         (TwistStamped, "jog", TwistStamped, "ok"),
     ],
@@ -186,7 +187,10 @@ def test_a_burst_of_estop_requests_is_answered_in_full(rig):
 
 @pytest.mark.timeout(40)
 def test_trajectory_output_in_a_namespace_gives_the_gripper_its_velocity(so101):
-    proc = spawn_node("robot_touch.nodes.teleop", "teleop", {"arm": "so101", "output": "trajectory"}, namespace="arm2")
+    proc = spawn_node(
+        "robot_touch.nodes.teleop", "teleop", {"arm": "so101", "output": "trajectory"},
+        namespace="arm2",
+    )
     probe = RosProbe("teleop_test_ns", namespace="arm2")
     try:
         names = so101.joint_names + ["gripper"]
@@ -204,7 +208,7 @@ def test_trajectory_output_in_a_namespace_gives_the_gripper_its_velocity(so101):
             points = [m.points[0] for _t, m in list(arm.commands)[-5:]]
             return any(abs(p.velocities[-1]) > 0.5 for p in points)
 
-        assert probe.wait_for(moving_gripper, 5.0), "the gripper moves with velocity 0 in the trajectory"
+        assert probe.wait_for(moving_gripper, 5.0), "the gripper moves, at velocity 0"
     finally:
         probe.close()
         terminate(proc)

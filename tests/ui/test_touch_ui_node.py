@@ -68,9 +68,14 @@ def test_a_joint_published_as_nan_keeps_its_last_measured_position():
         "rclpy.init()\n"
         "n = TouchUiNode()\n"
         "n._on_joint_states(JointState(name=['wrist_roll', 'elbow_flex'], position=[0.5, 0.1]))\n"
-        "n._on_joint_states(JointState(name=['wrist_roll', 'elbow_flex'], position=[math.nan, 0.2]))\n"
+        "n._on_joint_states(JointState(name=['wrist_roll', 'elbow_flex'],"
+        " position=[math.nan, 0.2]))\n"
         "print(json.dumps(n.latest_joint_state()[0]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, env=os.environ.copy())
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=50, env=os.environ.copy(),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"wrist_roll": 0.5, "elbow_flex": 0.2}
+    latest = json.loads(out.stdout.strip().splitlines()[-1])
+    assert latest == {"wrist_roll": 0.5, "elbow_flex": 0.2}

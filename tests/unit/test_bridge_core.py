@@ -315,7 +315,8 @@ def test_stale_joint_is_nan_brakes_the_arm_and_its_recovery_relatches(converters
         pan.append(goal_positions(core, core.goals(t))[0])
         reading = core.on_positions({**raw_at(converters, core.held), 3: None}, t) or reading
     assert core.stale_joints() == ["elbow_flex"]
-    assert reading.stale[2] and math.isnan(reading.positions[2]) and math.isnan(reading.velocities[2])
+    assert reading.stale[2]
+    assert math.isnan(reading.positions[2]) and math.isnan(reading.velocities[2])
     errors = [e for e in core.faults.drain() if e.level == "error"]
     assert len(errors) == 1 and "elbow_flex" in errors[0].message
     vel = [(b - a) / STEP for a, b in zip(pan, pan[1:])]
@@ -327,7 +328,8 @@ def test_stale_joint_is_nan_brakes_the_arm_and_its_recovery_relatches(converters
     assert held < 1.8
     core.on_positions(raw_at(converters, [held, 0, 0.2, 0, 0, 0]), t + STEP)  # back, moved by hand
     assert core.stale_joints() == []
-    t, path = run_cycles(core, t + STEP, 0.1, [-1.0, 0, 0, 0, 0, 0], positions=[held, 0, 0.2, 0, 0, 0])
+    back = [held, 0, 0.2, 0, 0, 0]
+    t, path = run_cycles(core, t + STEP, 0.1, [-1.0, 0, 0, 0, 0, 0], positions=back)
     assert path[-1][2] == pytest.approx(0.2, abs=2e-3)  # re-latched where the arm is
     assert path[-1][0] == pytest.approx(held, abs=2e-3)  # the stream that ran on is not chased
     assert any(e.message.startswith("recovered") for e in core.faults.drain())

@@ -25,6 +25,7 @@ One event is judged from both sides only: pulling the cable stops the servos on 
 goal at once (they hold it; no bridge can decelerate a servo it cannot reach), so the true
 positions' acceleration is judged up to an unplug and again from it on, not across it.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,7 +61,9 @@ class SimulatedArm:
         self.names = [s.name for s in self.specs]
         self.teleop = TeleopCore(profile, TeleopConfig(rate=1 / DT), kinematics=kin)
         self.bridge = BridgeCore(
-            build_converters(profile, merge_calibration(profile, None)), has_gripper=True, period=DT
+            build_converters(profile, merge_calibration(profile, None)),
+            has_gripper=True,
+            period=DT,
         )
         self.servos = build_servos(profile)
         self.plugged = True
@@ -83,7 +86,9 @@ class SimulatedArm:
         written = None
         if self.plugged:
             raw = {
-                s.servo_id: (None if s.servo_id in self.silent else round(self.servos[s.servo_id].position))
+                s.servo_id: (
+                    None if s.servo_id in self.silent else round(self.servos[s.servo_id].position)
+                )
                 for s in self.specs
             }
             reading = self.bridge.on_positions(raw, self.t)
@@ -147,7 +152,9 @@ def apply(arm: SimulatedArm, kin, kind: str, arg, first: bool) -> None:
         T = kin.fk(lo + (np.array(arg) + 1) / 2 * (hi - lo))
         core.on_target_pose("base_link", T[:3, 3], [0.0, 0.0, 0.0, 1.0], now=t)
     elif kind == "joint_target":
-        core.on_joint_target(arm.profile.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=t)
+        core.on_joint_target(
+            arm.profile.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=t
+        )
     elif kind == "gripper":
         core.on_gripper(arg, now=t)
     elif kind == "estop":
@@ -193,7 +200,9 @@ def check(arm: SimulatedArm, kin) -> None:
     published = [c for c in arm.commands if c is not None]
     if published:
         c = np.array(published)
-        assert np.all(c >= lower - 1e-9) and np.all(c <= upper + 1e-9), "command outside the joint limits"
+        assert np.all(c >= lower - 1e-9) and np.all(
+            c <= upper + 1e-9
+        ), "command outside the joint limits"
     quiet = round(arm.bridge.watchdog.timeout / DT)
     last, gap = None, 0
     for k, row in enumerate(arm.commands):
@@ -205,34 +214,53 @@ def check(arm: SimulatedArm, kin) -> None:
             assert np.all(jump <= 1 + 1e-6), f"command step {np.max(jump):.2f} x the bound"
         elif last is not None:
             restart = np.abs(np.array(row) - np.array(arm.truth[k]))
-            assert np.all(restart <= 2 * step), f"after a quiet spell the stream starts {np.max(restart):.3f} rad off the arm"
+            assert np.all(
+                restart <= 2 * step
+            ), f"after a quiet spell the stream starts {np.max(restart):.3f} rad off the arm"
         last, gap = np.array(row), 0
     true_z = np.array([kin.fk(row[:5])[2, 3] for row in arm.truth])
-    assert true_z.min() >= -FLOOR_SLACK, f"the tip went {1000 * -true_z.min():.1f} mm below the floor"
+    assert (
+        true_z.min() >= -FLOOR_SLACK
+    ), f"the tip went {1000 * -true_z.min():.1f} mm below the floor"
     lowest = np.minimum.accumulate(true_z)  # how low the arm had been by each cycle
     for k, row in enumerate(arm.commands):
         if row is not None:
             z = kin.fk(row[:5])[2, 3]
-            assert z >= min(-EDGE_TOLERANCE, lowest[k]) - 1e-6, f"commanded tip {1000 * -z:.1f} mm below the floor"
+            assert (
+                z >= min(-EDGE_TOLERANCE, lowest[k]) - 1e-6
+            ), f"commanded tip {1000 * -z:.1f} mm below the floor"
     for c in runs(arm.commands):
         acc = np.abs(np.diff(c, 2, axis=0))
-        assert np.all(acc <= amax * DT**2 * (1 + 1e-6) + 1e-9), f"command acceleration {np.max(acc / (amax * DT**2)):.2f} x"
+        assert np.all(
+            acc <= amax * DT**2 * (1 + 1e-6) + 1e-9
+        ), f"command acceleration {np.max(acc / (amax * DT**2)):.2f} x"
     # goals and true positions: one servo step of quantisation on each value
-    for name, rows, breaks in (("goal", arm.goals, set()), ("true position", arm.truth, arm.unplugged_at)):
+    for name, rows, breaks in (
+        ("goal", arm.goals, set()),
+        ("true position", arm.truth, arm.unplugged_at),
+    ):
         for p in runs(rows, breaks):
-            assert np.all(p >= lower - step) and np.all(p <= upper + step), f"{name} outside the joint limits"
+            assert np.all(p >= lower - step) and np.all(
+                p <= upper + step
+            ), f"{name} outside the joint limits"
             v = np.abs(np.diff(p, axis=0))
-            assert np.all(v <= vmax * DT + 2 * step), f"{name} velocity {np.max((v - 2 * step) / (vmax * DT)):.2f} x the limit"
+            assert np.all(
+                v <= vmax * DT + 2 * step
+            ), f"{name} velocity {np.max((v - 2 * step) / (vmax * DT)):.2f} x the limit"
             if len(p) > 2 * WINDOW:
-                a = np.abs(p[2 * WINDOW:] - 2 * p[WINDOW:-WINDOW] + p[: -2 * WINDOW])
+                a = np.abs(p[2 * WINDOW:] - 2 * p[WINDOW:-WINDOW] + p[:-2 * WINDOW])
                 h2 = (WINDOW * DT) ** 2
-                assert np.all(a <= amax * h2 + 4 * step), f"{name} acceleration {np.max((a - 4 * step) / (amax * h2)):.2f} x"
+                assert np.all(
+                    a <= amax * h2 + 4 * step
+                ), f"{name} acceleration {np.max((a - 4 * step) / (amax * h2)):.2f} x"
 
 
 @pytest.mark.timeout(120)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sequence=st.lists(st.tuples(events, st.integers(1, 60)), min_size=3, max_size=10))
-def test_every_fault_and_input_sequence_keeps_commanded_and_measured_motion_within_the_limits(so101, kin, sequence):
+def test_every_fault_and_input_sequence_keeps_commanded_and_measured_motion_within_the_limits(
+    so101, kin, sequence
+):
     arm = SimulatedArm(so101, kin)
     for _ in range(5):
         arm.cycle()

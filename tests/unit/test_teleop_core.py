@@ -106,10 +106,12 @@ def test_gripper_is_appended_and_mapped_onto_its_range(so101, kin):
 
 def test_joint_target_moves_named_joints_and_clamps_out_of_limit_values(so101, kin):
     core, arm = make(so101, kin)
-    assert core.on_joint_target(["elbow_flex", "wrist_roll"], [0.5, 99.0], now=arm.t) == Code.JOINT_LIMIT
+    code = core.on_joint_target(["elbow_flex", "wrist_roll"], [0.5, 99.0], now=arm.t)
+    assert code == Code.JOINT_LIMIT
     assert "wrist_roll" in core.status().detail
     arm.cycle(300)
-    np.testing.assert_allclose(arm.q, [0.0, 0.3, 0.5, 0.0, so101.joint("wrist_roll").upper], atol=1e-9)
+    roll = so101.joint("wrist_roll").upper
+    np.testing.assert_allclose(arm.q, [0.0, 0.3, 0.5, 0.0, roll], atol=1e-9)
 
 
 def test_home_service_moves_to_the_profile_home(so101, kin):
@@ -356,7 +358,8 @@ NAN = float("nan")
         (lambda c, t: c.on_target_pose("", [NAN, 0, 0.2], [0, 0, 0, 1], now=t), Code.INVALID_POSE, "NaN"),
         (lambda c, t: c.on_target_pose("", [0.2, 0, 0.2], [0, 0, 0, math.inf], now=t), Code.INVALID_POSE, "NaN or infinite"),
         (lambda c, t: c.on_target_pose("", [0.2, 0, 0.2], [0, 0, 0, 0], now=t), Code.INVALID_POSE, "quaternion is zero"),
-        (lambda c, t: c.on_target_pose("camera", [0.2, 0, 0.2], [0, 0, 0, 1], now=t), Code.UNKNOWN_FRAME, "'world'"),
+        (lambda c, t: c.on_target_pose("camera", [0.2, 0, 0.2], [0, 0, 0, 1], now=t),
+         Code.UNKNOWN_FRAME, "'world'"),
         (lambda c, t: c.on_jog("camera", [0.01, 0, 0], [0, 0, 0], now=t), Code.UNKNOWN_FRAME, "'tcp'"),
         (lambda c, t: c.on_jog("", [NAN, 0, 0], [0, 0, 0], now=t), Code.INVALID_VALUE, "finite"),
         (lambda c, t: c.on_joint_jog(["elbow"], [0.1], now=t), Code.UNKNOWN_JOINT, "known: shoulder_pan"),

@@ -2,6 +2,7 @@
 the future and from skewed clocks, the floor and the workspace box, frames fixed to the base,
 scaled quaternions, a second joint_states publisher, the e-stop as a controlled stop inside
 the limits, and the gripper's velocity."""
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,9 @@ def kin(so101) -> ArmKinematics:
 class Arm:
     """joint_states = the last command (a perfect arm), from publisher ``source``."""
 
-    def __init__(self, core: TeleopCore, start=START, gripper: float = 0.0, source: object = "bridge") -> None:
+    def __init__(
+        self, core: TeleopCore, start=START, gripper: float = 0.0, source: object = "bridge"
+    ) -> None:
         self.core, self.t, self.source = core, 0.0, source
         self.names = core.names + [core.gripper_spec.name]
         self.state = list(start) + [gripper]
@@ -42,7 +45,9 @@ class Arm:
         for _ in range(n):
             self.t = round(self.t + DT, 9)
             if self.publish:
-                self.core.on_joint_states(self.names, self.frozen or self.state, self.t, source=self.source)
+                self.core.on_joint_states(
+                    self.names, self.frozen or self.state, self.t, source=self.source
+                )
             cmd = self.core.step(self.t, DT)
             if cmd is not None:
                 self.state = cmd.as_list()
@@ -92,11 +97,15 @@ def test_relatching_after_the_arm_stopped_following_never_jumps_the_command(so10
     arm.publish = True  # replugged: joint_states say where the arm stood
     arm.cycle(150)
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
-    np.testing.assert_allclose(arm.commands[-1][:5], arm.frozen[:5], atol=1e-9)  # back where the arm is
+    np.testing.assert_allclose(
+        arm.commands[-1][:5], arm.frozen[:5], atol=1e-9
+    )  # back where the arm is
     assert core.status().code == Code.OK
 
 
-def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measured_again(so101, kin):
+def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measured_again(
+    so101, kin
+):
     core, arm = make(so101, kin)
     core.on_joint_target(["wrist_roll"], [2.0], now=arm.t)
     arm.cycle(30)
@@ -123,13 +132,35 @@ def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measure
 def test_a_stamp_from_the_far_future_is_refused_and_locks_nothing_out(so101, kin):
     core, arm = make(so101, kin)
     clock = 1000.0
-    code = core.on_joint_target(["elbow_flex"], [0.5], stamp=2**31 - 1, now=arm.t, clock=clock, sender="ui")
+    code = core.on_joint_target(
+        ["elbow_flex"], [0.5], stamp=2**31 - 1, now=arm.t, clock=clock, sender="ui"
+    )
     assert code == Code.OUT_OF_ORDER and "ahead of this computer's clock" in core.status().detail
-    assert core.on_joint_target(["elbow_flex"], [0.4], stamp=clock + 0.01, now=arm.t, clock=clock, sender="ui") == Code.OK
-    # a stamp a little ahead is taken; the mark it sets is passed by the clock within max_stamp_lead
-    assert core.on_joint_target(["elbow_flex"], [0.3], stamp=clock + 0.4, now=arm.t, clock=clock, sender="ui") == Code.OK
-    assert core.on_joint_target(["elbow_flex"], [0.2], stamp=clock + 0.1, now=arm.t, clock=clock, sender="ui") == Code.OUT_OF_ORDER
-    assert core.on_joint_target(["elbow_flex"], [0.2], stamp=clock + 0.45, now=arm.t, clock=clock + 0.45, sender="ui") == Code.OK
+    assert (
+        core.on_joint_target(
+            ["elbow_flex"], [0.4], stamp=clock + 0.01, now=arm.t, clock=clock, sender="ui"
+        )
+        == Code.OK
+    )
+    # a stamp a little ahead is taken; the clock passes the mark it sets within max_stamp_lead
+    assert (
+        core.on_joint_target(
+            ["elbow_flex"], [0.3], stamp=clock + 0.4, now=arm.t, clock=clock, sender="ui"
+        )
+        == Code.OK
+    )
+    assert (
+        core.on_joint_target(
+            ["elbow_flex"], [0.2], stamp=clock + 0.1, now=arm.t, clock=clock, sender="ui"
+        )
+        == Code.OUT_OF_ORDER
+    )
+    assert (
+        core.on_joint_target(
+            ["elbow_flex"], [0.2], stamp=clock + 0.45, now=arm.t, clock=clock + 0.45, sender="ui"
+        )
+        == Code.OK
+    )
 
 
 def test_two_uis_with_skewed_clocks_do_not_lock_each_other_out(so101, kin):
@@ -137,14 +168,28 @@ def test_two_uis_with_skewed_clocks_do_not_lock_each_other_out(so101, kin):
     clock = 500.0
     for k in range(5):
         now = clock + k * 0.05
-        assert core.on_joint_target(["elbow_flex"], [0.3], stamp=now + 0.3, now=arm.t, clock=now, sender="fast") == Code.OK
-        assert core.on_joint_target(["elbow_flex"], [0.4], stamp=now, now=arm.t, clock=now, sender="right") == Code.OK
+        assert (
+            core.on_joint_target(
+                ["elbow_flex"], [0.3], stamp=now + 0.3, now=arm.t, clock=now, sender="fast"
+            )
+            == Code.OK
+        )
+        assert (
+            core.on_joint_target(
+                ["elbow_flex"], [0.4], stamp=now, now=arm.t, clock=now, sender="right"
+            )
+            == Code.OK
+        )
 
 
-# ---------------------------------------------------------------------------- item 7: floor and box
+# ------------------------------------------------------------------------ item 7: floor and box
 
 
-@pytest.mark.parametrize("xyz", [[0.0, 0.0, 0.0], [0.01, 0.0, 0.005], [0.05, 0.02, 0.0]], ids=["origin", "near_origin", "low"])
+@pytest.mark.parametrize(
+    "xyz",
+    [[0.0, 0.0, 0.0], [0.01, 0.0, 0.005], [0.05, 0.02, 0.0]],
+    ids=["origin", "near_origin", "low"],
+)
 def test_a_target_whose_nearest_pose_is_below_the_floor_moves_nothing(so101, kin, xyz):
     core, arm = make(so101, kin)
     before = arm.q.copy()
@@ -158,7 +203,10 @@ def test_a_target_whose_nearest_pose_is_below_the_floor_moves_nothing(so101, kin
 
 def test_an_empty_pose_stamped_is_refused(so101, kin):
     core, arm = make(so101, kin)
-    assert core.on_target_pose("", [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], stamp=0.0, now=arm.t) == Code.INVALID_POSE
+    assert (
+        core.on_target_pose("", [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], stamp=0.0, now=arm.t)
+        == Code.INVALID_POSE
+    )
     assert "empty" in core.status().detail
 
 
@@ -174,12 +222,14 @@ def test_jogging_down_stops_at_the_floor(so101, kin):
 def test_joint_jogging_the_arm_onto_its_base_stops_at_the_floor(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(400):
-        core.on_joint_jog(["shoulder_lift", "elbow_flex", "wrist_flex"], [1.5, 1.5, 1.5], now=arm.t)
+        core.on_joint_jog(
+            ["shoulder_lift", "elbow_flex", "wrist_flex"], [1.5, 1.5, 1.5], now=arm.t
+        )
         arm.cycle()
     assert tip_z(kin, arm.commands).min() >= -EDGE_TOLERANCE
 
 
-# ---------------------------------------------------------------------------- item 8: the default box
+# ---------------------------------------------------------------------- item 8: the default box
 
 
 def test_the_default_box_holds_every_reachable_point_above_the_floor(so101, kin):
@@ -215,7 +265,8 @@ def test_frames_fixed_to_the_base_are_transformed_for_targets_and_jogs(tmp_path:
     urdf = Path(so101.urdf_path).read_text()
     urdf = urdf.replace(
         '<parent link="world"/><child link="base_link"/>',
-        '<parent link="world"/><child link="base_link"/><origin xyz="0.1 0 0.7" rpy="0 0 1.5707963267948966"/>',
+        '<parent link="world"/><child link="base_link"/>'
+        '<origin xyz="0.1 0 0.7" rpy="0 0 1.5707963267948966"/>',
     )
     (tmp_path / "arm.urdf.xacro").write_text(urdf)
     for name in ("common.xacro",):
@@ -225,13 +276,18 @@ def test_frames_fixed_to_the_base_are_transformed_for_targets_and_jogs(tmp_path:
     (tmp_path / "arm.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     profile = load_profile(tmp_path / "arm.yaml")
     kin = ArmKinematics(profile)
-    np.testing.assert_allclose(kin.fk([0.0] * 5), ArmKinematics(so101).fk([0.0] * 5))  # base frame: the same
+    np.testing.assert_allclose(
+        kin.fk([0.0] * 5), ArmKinematics(so101).fk([0.0] * 5)
+    )  # base frame: the same
     core = TeleopCore(profile, TeleopConfig(rate=RATE), kinematics=kin)
     arm = Arm(core)
     arm.cycle()
     in_base = kin.fk([0.2, 0.2, 0.4, 0.1, 0.0])[:3, 3]
     in_world = np.array([0.1 - in_base[1], in_base[0], 0.7 + in_base[2]])  # the same point
-    assert core.on_target_pose("world", in_world, [0, 0, 0.7071068, 0.7071068], now=arm.t) != Code.UNKNOWN_FRAME
+    assert (
+        core.on_target_pose("world", in_world, [0, 0, 0.7071068, 0.7071068], now=arm.t)
+        != Code.UNKNOWN_FRAME
+    )
     arm.cycle(300)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - in_base) < 1e-3
     # a jog along world x is a jog along base -y
@@ -258,7 +314,7 @@ def test_a_scaled_quaternion_keeps_its_orientation(so101, kin, scale):
     np.testing.assert_allclose(pose_from_xyz_quat([0.2, 0, 0.2], q * scale), expected, atol=1e-12)
 
 
-# ---------------------------------------------------------------------------- item 11: one publisher
+# --------------------------------------------------------------------- item 11: one publisher
 
 
 def test_a_second_joint_states_publisher_is_a_conflict_and_nothing_latches_to_it(so101, kin):
@@ -269,7 +325,10 @@ def test_a_second_joint_states_publisher_is_a_conflict_and_nothing_latches_to_it
     at = arm.q.copy()
     spoof = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
     for _ in range(20):
-        assert core.on_joint_states(spoof, [0.0] * 6, arm.t, source="spoofer") == Code.JOINT_STATES_CONFLICT
+        assert (
+            core.on_joint_states(spoof, [0.0] * 6, arm.t, source="spoofer")
+            == Code.JOINT_STATES_CONFLICT
+        )
         arm.cycle()
     assert core.status().code == Code.JOINT_STATES_CONFLICT and core.status().level == 2
     core.set_estop(True)
@@ -335,7 +394,7 @@ def test_estop_holds_inside_the_limits_even_when_the_gripper_reads_past_one(so10
     assert min(gripper) >= lower
 
 
-# ---------------------------------------------------------------------------- item 15: gripper velocity
+# ---------------------------------------------------------------- item 15: gripper velocity
 
 
 def test_the_command_carries_the_gripper_velocity_while_it_moves(so101, kin):
