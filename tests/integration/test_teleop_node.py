@@ -185,6 +185,31 @@ def test_a_burst_of_estop_requests_is_answered_in_full(rig):
     assert rig.wait_status("ok", 5.0, before) is not None
 
 
+@pytest.mark.timeout(60)
+def test_a_second_joint_states_publisher_is_a_conflict_and_teleop_holds(rig, so101):
+    held = np.array(rig.arm.commands[-1][1].data)
+    before = len(rig.status)
+    spoof = rig.probe.publisher(JointState, "joint_states")
+    zeros = JointState(name=so101.joint_names + ["gripper"], position=[0.0] * 6)
+
+    def conflict():
+        spoof.publish(zeros)
+        return rig.wait_status("joint_states_conflict", 0.05, before)
+
+    msg = rig.probe.wait_for(conflict, 10.0)
+    assert msg is not None and msg.level == bytes([2]), "no joint_states_conflict status"
+    for _ in range(30):  # keeps sending zeros: nothing is latched to them
+        spoof.publish(zeros)
+        rig.probe.wait_for(lambda: False, 0.01)
+    np.testing.assert_allclose(np.array(rig.arm.commands[-1][1].data), held, atol=1e-6)
+    res = rig.probe.call(SetBool, "teleop/enable", SetBool.Request(data=True))
+    assert not res.success and "publishers" in res.message  # the answer says why
+    rig.probe.node.destroy_publisher(spoof)
+    before = len(rig.status)
+    assert rig.wait_status("ok", 10.0, before) is not None, "the conflict does not clear"
+    np.testing.assert_allclose(np.array(rig.arm.commands[-1][1].data), held, atol=1e-6)
+
+
 @pytest.mark.timeout(40)
 def test_trajectory_output_in_a_namespace_gives_the_gripper_its_velocity(so101):
     proc = spawn_node(
