@@ -372,8 +372,10 @@ class HardwareWorker:
                 raise
             raw = {}  # no valid reply at all: every joint missed this cycle
         now = time.monotonic()
+        # each reading stamped with when its reply arrived, where the backend knows it
+        read_times: Mapping[int, float] | None = getattr(bus, "reply_times", None)
         with self._lock:
-            reading = self.core.on_positions(raw, now)
+            reading = self.core.on_positions(raw, now, read_times)
             goals = self.core.goals(now)
             wanted = self._torque_wanted
             latched = all(h is not None for h in self.core.held)
@@ -399,12 +401,8 @@ class HardwareWorker:
                 with self._lock:
                     self._torque_applied = wanted
                     self._torque_done.notify_all()
-        if reading is not None and self.on_state is not None:
-            try:
-                self.on_state(reading)
-            except Exception as exc:  # noqa: BLE001 - a publishing problem is not a port problem
-                with self._lock:
-                    self.core.faults.raise_("publish", f"publishing the joint state failed: {exc}")
+        if reading is not None:
+            self._publish(reading)
         if now >= self._next_status:
             self._next_status = now + self.config.status_period
             self._poll_status(bus)
@@ -433,9 +431,14 @@ class HardwareWorker:
                     self.core.faults.clear(f"servo:{name}", f"recovered: {name} (id {sid}) reports no error")
 
     def _lost(self, reason: str, report: bool = True) -> None:
-        """Close the port; reconnect on the next loop (``report``: as a "port" fault)."""
+        """Close the port; reconnect on the next loop (``report``: as a "port" fault).
+
+        Every joint's position is unknown from now on: a joint state of NaN says so at once.
+        """
+        now = time.monotonic()
         with self._lock:
-            self.core.on_disconnected(time.monotonic())
+            self.core.on_disconnected(now)
+            unknown = self.core.readings.reading([False] * len(self.core.joints), now)
             self._quiet_reconnect = not report
             if report:
                 self.core.faults.raise_(
@@ -445,6 +448,16 @@ class HardwareWorker:
                     "error",
                 )
         self._close()
+        self._publish(unknown)
+
+    def _publish(self, reading: Reading) -> None:
+        if self.on_state is None:
+            return
+        try:
+            self.on_state(reading)
+        except Exception as exc:  # noqa: BLE001 - a publishing problem is not a port problem
+            with self._lock:
+                self.core.faults.raise_("publish", f"publishing the joint state failed: {exc}")
 
     def _close(self) -> None:
         with self._lock:

@@ -5,13 +5,17 @@ servo goals and raw readings back into joint positions. It owns every safety rul
 
 * commands are checked (non-finite values are refused, the state is left as it was) and
   clamped to the joint limits, the clamps counted;
-* the held target moves toward the command no faster than the joint's velocity limit, so a
-  command after a gap starts from where the arm is rather than jumping;
-* no command for ``command_timeout`` → hold (the held target becomes the measured position);
-* after a (re)connection, a torque-on or a joint coming back from stale, the held target is
-  RE-LATCHED to the measured position and commands older than that moment are dropped;
-* a joint without a valid reading for ``stale_after`` cycles is stale: the whole arm holds
-  (no new motion without feedback) until it answers again.
+* goals never leave the joints' velocity and acceleration limits: a command stream that moves
+  within them is written through unchanged, anything else (a jump, a gap, a restart) is
+  reached with a jerk-limited ramp (:mod:`robot_touch.core.bridge_motion`);
+* no command for ``command_timeout`` → hold where the goal stands (the arm has reached it);
+* a joint whose newest reading is older than ``stale_timeout`` seconds is stale: published
+  as NaN, and the whole arm brakes to rest within the limits and holds (no motion without
+  feedback) until every joint answers again (:mod:`robot_touch.core.bridge_readings`);
+* after a (re)connection, a torque-on or a joint coming back from stale, the goals are
+  RE-LATCHED to the measured position, at rest. A command stream that was running when the
+  fault began is followed again only once it has come back to that position (teleop does so
+  with a ramp): the arm never chases a setpoint that moved on while it was held.
 
 Each fault is reported once when it appears and once when it clears (:class:`FaultBook`).
 Time is any monotonic clock in seconds, passed in by the caller.
@@ -22,12 +26,26 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+import numpy as np
+
+from robot_touch.core.bridge_motion import GoalShaper, StreamClock
+from robot_touch.core.bridge_readings import JointReadings, Reading
 from robot_touch.core.calibration import JointCalibration
+from robot_touch.core.motion import JointLimits
 from robot_touch.core.profile import ArmProfile, Calibration
 
-
-#: longest time step (s) the velocity limit is applied over, however late a cycle is
-MAX_STEP_TIME = 0.05
+#: longest time step (s) a ramp or a brake advances by in one cycle, however late it is
+MAX_STEP_TIME = 0.25
+#: a stream waiting to rejoin is followed again once every joint's command is within this
+#: many servo steps of the held goal (teleop's ramp ends exactly on the measured position)
+REJOIN_STEPS = 3.0
+#: a cycle this many periods after the last one was late enough that the servos stood on
+#: their goals for most of it: motion restarts from rest (a read retry or two is shorter:
+#: the goals simply continue with the stream, as the servos catch up within a cycle or two)
+STALL_CYCLES = 10.0
+#: without profile limits (a converter built by hand): seconds to full speed, to full acceleration
+DEFAULT_RAMP_TIME = 0.25
+DEFAULT_JERK_TIME = 0.05
 
 
 class CommandRejected(ValueError):
@@ -53,9 +71,27 @@ class JointConverter:
     calibration: Calibration
     raw_low: int | None = None
     raw_high: int | None = None
+    acceleration: float = math.inf
+    jerk: float = math.inf
 
     @classmethod
-    def build(cls, name: str, servo_id: int, lower: float, upper: float, velocity: float, cal: JointCalibration) -> JointConverter:
+    def build(
+        cls,
+        name: str,
+        servo_id: int,
+        lower: float,
+        upper: float,
+        velocity: float,
+        cal: JointCalibration,
+        acceleration: float | None = None,
+        jerk: float | None = None,
+    ) -> JointConverter:
+        """A converter with the calibration's raw range applied; without ``acceleration`` and
+        ``jerk`` (rad/s², rad/s³), full speed is reached in :data:`DEFAULT_RAMP_TIME`."""
+        if acceleration is None:
+            acceleration = velocity / DEFAULT_RAMP_TIME
+        if jerk is None:
+            jerk = acceleration / DEFAULT_JERK_TIME
         raw_low = raw_high = None
         rng = cal.joint_range()
         if rng is not None and cal.raw_min is not None and cal.raw_max is not None:
@@ -67,7 +103,10 @@ class JointConverter:
                 )
             lower, upper = lo, hi
             raw_low, raw_high = math.ceil(cal.raw_min), math.floor(cal.raw_max)
-        return cls(name, servo_id, lower, upper, velocity, cal.calibration, raw_low, raw_high)
+        return cls(
+            name, servo_id, lower, upper, velocity, cal.calibration, raw_low, raw_high,
+            acceleration, jerk,
+        )
 
     def clamp(self, value: float) -> tuple[float, bool]:
         """``value`` within the limits, and whether it had to be moved.
@@ -102,7 +141,11 @@ def build_converters(
     """One converter per bridged joint: the arm joints, then the gripper if included."""
     specs = profile.all_joints if include_gripper else profile.joints
     return [
-        JointConverter.build(s.name, s.servo_id, s.lower, s.upper, s.velocity, calibration[s.name]) for s in specs
+        JointConverter.build(
+            s.name, s.servo_id, s.lower, s.upper, s.velocity, calibration[s.name],
+            s.acceleration, s.jerk,
+        )
+        for s in specs
     ]
 
 
@@ -148,37 +191,6 @@ class Backoff:
     def reset(self) -> None:
         self._next = self.initial
         self.attempts = 0
-
-
-class StaleTracker:
-    """Counts consecutive failed reads per joint; ``stale_after`` of them make it stale."""
-
-    def __init__(self, count: int, stale_after: int) -> None:
-        if stale_after < 1:
-            raise ValueError(f"stale_after must be ≥ 1, got {stale_after}")
-        self.stale_after = stale_after
-        self.misses = [0] * count
-        self.stale = [False] * count
-
-    def update(self, fresh: Sequence[bool]) -> tuple[list[int], list[int]]:
-        """Record one cycle; return (indices that just went stale, indices that just recovered)."""
-        went, back = [], []
-        for i, ok in enumerate(fresh):
-            if ok:
-                self.misses[i] = 0
-                if self.stale[i]:
-                    self.stale[i] = False
-                    back.append(i)
-            else:
-                self.misses[i] += 1
-                if not self.stale[i] and self.misses[i] >= self.stale_after:
-                    self.stale[i] = True
-                    went.append(i)
-        return went, back
-
-    def reset(self) -> None:
-        self.misses = [0] * len(self.misses)
-        self.stale = [False] * len(self.stale)
 
 
 @dataclass(frozen=True)
@@ -284,17 +296,6 @@ class TrajectorySampler:
 
 
 @dataclass
-class Reading:
-    """Joint state after one read: positions (rad), velocities (rad/s), which joints were fresh."""
-
-    stamp: float
-    positions: list[float]
-    velocities: list[float]
-    fresh: list[bool]
-    stale: list[bool]
-
-
-@dataclass
 class Counters:
     """Totals for diagnostics."""
 
@@ -312,19 +313,22 @@ class BridgeCore:
     Args:
         joints: the bridged joints in command order (:func:`build_converters`).
         command_timeout: seconds without a command before the arm holds.
-        stale_after: consecutive failed reads that make a joint stale.
-        velocity_scale: fraction of each joint's velocity limit the held target may move at
-            (0 disables the limit: goals jump straight to the command).
+        stale_timeout: seconds a joint's newest reading may be old before it is stale.
+        velocity_scale: fraction of each joint's velocity limit the goals may move at
+            (0 disables every limit: goals jump straight to the command).
         has_gripper: the last joint is a gripper, which a command may leave out.
+        period: the bridge's cycle (s), taken as the command stream's period until the
+            stream's own is measured.
     """
 
     def __init__(
         self,
         joints: Sequence[JointConverter],
         command_timeout: float = 0.25,
-        stale_after: int = 5,
+        stale_timeout: float = 0.15,
         velocity_scale: float = 1.0,
         has_gripper: bool = False,
+        period: float = 0.01,
     ) -> None:
         if not joints:
             raise ValueError("the bridge needs at least one joint")
@@ -335,23 +339,48 @@ class BridgeCore:
         self.names = [j.name for j in self.joints]
         self._index = {name: i for i, name in enumerate(self.names)}
         self.watchdog = Watchdog(command_timeout)
-        self.stale = StaleTracker(len(self.joints), stale_after)
+        self.readings = JointReadings([j.velocity for j in self.joints], stale_timeout)
         self.velocity_scale = velocity_scale
+        self.limits = JointLimits(
+            lower=np.array([j.lower for j in self.joints]),
+            upper=np.array([j.upper for j in self.joints]),
+            velocity=np.array([j.velocity for j in self.joints]) * velocity_scale,
+            acceleration=np.array([j.acceleration for j in self.joints]),
+            jerk=np.array([j.jerk for j in self.joints]),
+        )
         self.faults = FaultBook()
         self.counters = Counters(clamps={name: 0 for name in self.names})
         self.connected = False
         self.torque = True
-        #: measured positions (rad); None until a joint's first reading after (re)connecting
-        self.measured: list[float | None] = [None] * len(self.joints)
-        #: the goal actually written (rad); None = not latched yet (nothing is written)
-        self.held: list[float | None] = [None] * len(self.joints)
+        #: the goals (None until every joint has been read after (re)connecting)
+        self.shaper: GoalShaper | None = None
         self.command: list[float | None] | None = None
         self.trajectory: TrajectorySampler | None = None
         self.latched_at: float | None = None
+        self.period = period
+        self._rejoin_tolerance = np.array(
+            [REJOIN_STEPS / j.calibration.units_per_rad for j in self.joints]
+        )
+        self.stream = StreamClock(period)
+        self._commands_seen = 0  # commands taken by the goals so far (vs counters.commands)
+        self._rejoin = False  # a stream that ran through a fault must come back to the goals
+        self._recovering = False  # every joint answers again: re-latch once the arm is at rest
+        self._stale = [True] * len(self.joints)
         self._last_goal_time: float | None = None
-        self._last_fresh: list[tuple[float, float] | None] = [None] * len(self.joints)
-        self._velocities = [0.0] * len(self.joints)
+        self._last_sample_time: float | None = None  # of a running trajectory
         self._holding = True
+
+    @property
+    def measured(self) -> list[float | None]:
+        """The newest valid reading of each joint (rad), None if never read."""
+        return list(self.readings.positions)
+
+    @property
+    def held(self) -> list[float | None]:
+        """The goals being written (rad); None for every joint until latched."""
+        if self.shaper is None:
+            return [None] * len(self.joints)
+        return [float(v) for v in self.shaper.position]
 
     # ------------------------------------------------------------------ inputs
 
@@ -369,12 +398,16 @@ class BridgeCore:
         if n not in accepted or n == 0:
             self._reject(f"command has {n} values, expected {n_all} ({', '.join(self.names)})")
         clamped = self._clamp_all(list(range(n)), values)
+        previous = self.command
         cmd: list[float | None] = [None] * n_all
         for i, v in enumerate(clamped):
             cmd[i] = v
+        if n < n_all and previous is not None:
+            cmd[n_all - 1] = previous[n_all - 1]  # the gripper keeps its last command
         self.command = cmd
         self.trajectory = None
         self.watchdog.feed(now)
+        self.stream.arrived(now)
         self.counters.commands += 1
         self.faults.clear("rejected", "recovered: commands valid again")
         return clamped
@@ -419,13 +452,16 @@ class BridgeCore:
         for row in positions:  # every point checked before any clamp is counted
             self._check_finite(indices, row)
         rows = [self._clamp_all(indices, row) for row in positions]
-        if any(self.held[i] is None for i in indices):
+        if self.shaper is None:
             self._reject("the arm's position is not known yet (not connected); trajectory refused")
-        start_positions = [float(self.held[i]) for i in indices]  # type: ignore[arg-type]
+        held = self.held
+        start_positions = [float(held[i]) for i in indices]  # type: ignore[arg-type]
         self.trajectory = TrajectorySampler(indices, times, rows, velocities, start, start_positions)
         self.command = None
+        self._rejoin = False  # a trajectory starts from the held goals
         self.counters.trajectories += 1
         self.faults.clear("rejected", "recovered: commands valid again")
+        self.faults.clear("rejoin")
 
     def _check_finite(self, indices: Sequence[int], values: Sequence[float]) -> None:
         for i, v in zip(indices, values):
@@ -451,36 +487,60 @@ class BridgeCore:
         raise CommandRejected(message)
 
     def set_torque(self, enabled: bool, now: float) -> None:
-        """Torque switched on/off. Off: nothing is written and the held target follows the
-        arm; on: re-latch, so the arm stays where the person left it."""
+        """Torque switched on/off. Off: nothing is written; on: re-latch at the measured
+        position, so the arm stays where the person left it."""
         self.torque = enabled
         if enabled:
             self._relatch(now)
         else:
-            self.command, self.trajectory = None, None
+            self.shaper = None
+            self.trajectory = None
 
     def on_connected(self, now: float) -> None:
-        """The port is open again: wait for fresh readings, then re-latch."""
+        """The port is open again: wait for a fresh reading of every joint, then latch."""
         self.connected = True
-        self.measured = [None] * len(self.joints)
-        self.held = [None] * len(self.joints)
-        self._last_fresh = [None] * len(self.joints)
-        self.stale.reset()
+        self.readings.forget()
         self._relatch(now)
 
     def on_disconnected(self, now: float) -> None:
-        """The port failed: nothing is written until :meth:`on_connected` and a fresh read."""
+        """The port failed: nothing is written, every joint is stale, until a fresh read."""
         self.connected = False
-        self.held = [None] * len(self.joints)
+        self.readings.forget()
+        self._update_stale(now, [False] * len(self.joints))
+        self._stream_running_through_fault(now)
+        self.shaper = None
+
+    def _stream_running_through_fault(self, now: float) -> None:
+        """A fault began: a command stream running now must rejoin the goals afterwards."""
+        if self.command is not None and not self.watchdog.expired(now):
+            self._rejoin = True
 
     def _relatch(self, now: float) -> None:
-        """The held target becomes the measured position; older commands are dropped."""
-        self.held = list(self.measured)
+        """Goals := measured positions at rest, once every joint has a fresh reading."""
+        self._stream_running_through_fault(now)
+        self.shaper = None
+        self.trajectory = None
+        self._recovering = False
         self.latched_at = now
-        self.command, self.trajectory = None, None
-        self.watchdog.reset()
         self._last_goal_time = None
         self.counters.relatches += 1
+        self._latch_if_known(now)
+
+    def _latch_if_known(self, now: float) -> None:
+        if self.shaper is not None or not (self.connected and self.torque):
+            return
+        if any(self.readings.stale(now)):
+            return  # a joint's position is unknown: do not move anything
+        measured = [float(p) for p in self.readings.positions]  # type: ignore[arg-type]
+        self.shaper = GoalShaper(self.limits, measured)
+        self._commands_seen = self.counters.commands
+        if self._rejoin:
+            self.faults.raise_(
+                "rejoin",
+                "re-latched at the measured position: waiting for the command stream to come "
+                "back to it",
+                "info",
+            )
 
     # ------------------------------------------------------------------ the cycle
 
@@ -488,96 +548,155 @@ class BridgeCore:
         """Raw goals to write this cycle, by servo id (empty: write nothing)."""
         if not self.connected or not self.torque:
             return {}
-        # a late cycle may move a little further, but never more than MAX_STEP_TIME allows
-        dt = 0.0 if self._last_goal_time is None else min(MAX_STEP_TIME, max(0.0, now - self._last_goal_time))
+        self._latch_if_known(now)
+        shaper = self.shaper
+        if shaper is None:
+            return {}
+        gap = 0.0 if self._last_goal_time is None else max(0.0, now - self._last_goal_time)
+        dt = min(MAX_STEP_TIME, gap)
+        if gap > STALL_CYCLES * self.period:
+            # a late cycle: the servos stood on their goals meanwhile; restart from rest there
+            shaper.stall()
+            dt = self.period
         self._last_goal_time = now
-        target = self._target(now)
-        out: dict[int, int] = {}
-        for i, joint in enumerate(self.joints):
-            held = self.held[i]
-            if held is None:
-                continue  # never read since connecting: its position is unknown, do not move it
-            goal = target[i]
-            if goal is not None:
-                if self.velocity_scale > 0:
-                    step = joint.velocity * self.velocity_scale * dt
-                    goal = held + max(-step, min(step, goal - held))
-                held = goal
-                self.held[i] = held
-            out[joint.servo_id] = joint.to_raw(held)
+        if self.velocity_scale == 0:
+            self._pass_through(shaper, now)
+        else:
+            self._decide(shaper, now)
+        positions = shaper.step(dt)
         self.counters.cycles += 1
-        return out
+        return {joint.servo_id: joint.to_raw(p) for joint, p in zip(self.joints, positions)}
 
-    def _target(self, now: float) -> list[float | None]:
-        """Where each joint should head this cycle; None = keep the held target."""
-        n = len(self.joints)
-        if any(self.stale.stale):
-            return [None] * n  # no new motion without feedback from every joint
+    def _decide(self, shaper: GoalShaper, now: float) -> None:
+        """Choose this cycle's motion: follow, ramp, brake or hold."""
+        stale = self.readings.stale(now)
+        if any(stale) or self._recovering:
+            shaper.brake()  # no new motion without feedback from every joint
+            self._set_holding(True)
+            if self._recovering and not shaper.moving:
+                self._finish_recovery(now)
+            return
         if self.trajectory is not None:
-            target: list[float | None] = [None] * n
+            self._set_holding(False)
+            target = list(shaper.position)
             for i, v in zip(self.trajectory.indices, self.trajectory.sample(now)):
                 target[i] = v
-            self._set_holding(False, now)
-            return target
-        if self.command is not None and not self.watchdog.expired(now):
-            self._set_holding(False, now)
-            return list(self.command)
-        if self.command is not None:
-            # the stream stopped: hold where the arm IS, and forget the old target so that a
-            # command after the gap starts from here rather than from a stale goal
+            last, self._last_sample_time = self._last_sample_time, now
+            shaper.sample(target, self.stream.interval if last is None else max(now - last, 1e-4))
+            return
+        self._last_sample_time = None
+        if self.command is None:
+            self._set_holding(True)
+            return
+        if self.watchdog.expired(now):
+            # the stream stopped: the goal has stood on its last command since, so the arm is
+            # there at rest; a ramp still under way stops within the limits
+            if shaper.mode == "ramp":
+                shaper.brake()
+            else:
+                shaper.stop_here()
             self.command = None
-            self.held = [m if m is not None else h for m, h in zip(self.measured, self.held)]
+            self._rejoin = False
+            self.faults.clear("rejoin")
             self.faults.raise_("watchdog", f"no command for {self.watchdog.timeout:g} s: holding position", "info")
-        self._set_holding(True, now)
-        return [None] * n
+            self._set_holding(True)
+            return
+        target = self._command_target(shaper)
+        if self._rejoin:
+            gap = np.abs(np.asarray(target) - shaper.position)
+            if np.any(gap > self._rejoin_tolerance):
+                self._commands_seen = self.counters.commands
+                self.stream.take()
+                self._set_holding(True)
+                return
+            self._rejoin = False
+            self.faults.clear(
+                "rejoin", "the command stream is back at the measured position: following it"
+            )
+        self._set_holding(False)
+        if self.counters.commands != self._commands_seen:
+            self._commands_seen = self.counters.commands
+            shaper.sample(target, self.stream.take())
+        elif self.stream.paused(now) and shaper.mode == "follow":
+            shaper.stop_here()
 
-    def _set_holding(self, holding: bool, now: float) -> None:
+    def _command_target(self, shaper: GoalShaper) -> list[float]:
+        assert self.command is not None
+        return [float(shaper.position[i]) if v is None else v for i, v in enumerate(self.command)]
+
+    def _pass_through(self, shaper: GoalShaper, now: float) -> None:
+        """velocity_scale 0: the goals are the command or trajectory itself, no limit applied."""
+        if any(self._stale):
+            return
+        if self.trajectory is not None:
+            target = list(shaper.position)
+            for i, v in zip(self.trajectory.indices, self.trajectory.sample(now)):
+                target[i] = v
+            shaper.latch(target)
+        elif self.command is not None:
+            shaper.latch(self._command_target(shaper))
+
+    def _set_holding(self, holding: bool) -> None:
         if not holding:
             self.faults.clear("watchdog", "commands resumed")
         self._holding = holding
 
-    def on_positions(self, raw: Mapping[int, int | None], now: float) -> Reading | None:
-        """Raw readings of one cycle (None = no valid reply). Returns the joint state to
-        publish; None when no servo answered, or while some joint has never been read."""
+    def on_positions(
+        self,
+        raw: Mapping[int, int | None],
+        now: float,
+        read_times: Mapping[int, float] | None = None,
+    ) -> Reading | None:
+        """Raw readings of one cycle (None = no valid reply), each read at ``read_times[id]``
+        (default ``now``). Returns the joint state to publish; None when no servo answered
+        and no joint changed between fresh and stale."""
         fresh = [raw.get(j.servo_id) is not None for j in self.joints]
-        went, back = self.stale.update(fresh)
-        for i in went:
-            self.faults.raise_(f"stale:{self.names[i]}", f"{self.names[i]} (id {self.joints[i].servo_id}) is not answering: holding the arm", "error")
         for i, joint in enumerate(self.joints):
             value = raw.get(joint.servo_id)
-            if value is None:
-                self._velocities[i] = 0.0
-                continue
-            pos = joint.to_joint(value)
-            last = self._last_fresh[i]
-            if last is not None and now > last[0]:
-                self._velocities[i] = (pos - last[1]) / (now - last[0])
-            self._last_fresh[i] = (now, pos)
-            self.measured[i] = pos
-            if self.held[i] is None and self.torque and self.connected:
-                self.held[i] = pos  # first reading after (re)connecting: latch here
-        if back:
-            names = ", ".join(self.names[i] for i in back)
-            for i in back:
-                self.faults.clear(f"stale:{self.names[i]}", f"recovered: {self.names[i]} answers again")
-            # a joint that was silent may have been reset or moved by hand: start again from
-            # where the arm is, and forget any command given while it was silent
-            for i in back:
-                self.held[i] = self.measured[i]
-            if not any(self.stale.stale):
-                self._relatch(now)
-                self.faults.events.append(LogEvent("info", f"re-latched at the measured position after {names} came back"))
-        if not self.torque:
-            # released: the held target follows the arm so that torque-on does not jump
-            self.held = list(self.measured)
-        if any(m is None for m in self.measured) or not any(fresh):
-            return None  # nothing new to say, or a joint never read: no position is made up
-        return Reading(
-            stamp=now,
-            positions=[float(m) for m in self.measured],  # type: ignore[arg-type]
-            velocities=list(self._velocities),
-            fresh=fresh,
-            stale=list(self.stale.stale),
+            if value is not None:
+                at = now if read_times is None else read_times.get(joint.servo_id, now)
+                self.readings.add(i, joint.to_joint(value), min(at, now))
+        changed = self._update_stale(now, fresh)
+        if not self.torque and self.shaper is not None:
+            self.shaper = None  # released: latched again at torque-on
+        self._latch_if_known(now)
+        if not any(fresh) and not changed:
+            return None
+        return self.readings.reading(fresh, now)
+
+    def _update_stale(self, now: float, fresh: Sequence[bool]) -> bool:
+        """Raise and clear the stale faults; True if some joint went stale or came back."""
+        stale = self.readings.stale(now)
+        changed = False
+        for i, (was, now_stale) in enumerate(zip(self._stale, stale)):
+            name, sid = self.names[i], self.joints[i].servo_id
+            if now_stale and not was:
+                changed = True
+                self._stream_running_through_fault(now)
+                if self.connected:
+                    self.faults.raise_(
+                        f"stale:{name}",
+                        f"{name} (id {sid}) has not answered for "
+                        f"{self.readings.stale_timeout:g} s: holding the arm",
+                        "error",
+                    )
+            elif was and not now_stale:
+                changed = True
+                self.faults.clear(f"stale:{name}", f"recovered: {name} answers again")
+        back = any(self._stale) and not any(stale)
+        self._stale = stale
+        if back and self.shaper is not None:
+            # every joint answers again: once the brake has brought the goals to rest,
+            # start again from where the arm IS (a silent joint may have been moved by hand)
+            self._recovering = True
+        return changed
+
+    def _finish_recovery(self, now: float) -> None:
+        self._recovering = False
+        names = ", ".join(self.names)
+        self._relatch(now)
+        self.faults.events.append(
+            LogEvent("info", f"re-latched at the measured position ({names} all answer)")
         )
 
     # ------------------------------------------------------------------ state
@@ -588,4 +707,17 @@ class BridgeCore:
         return self._holding
 
     def stale_joints(self) -> list[str]:
-        return [n for n, s in zip(self.names, self.stale.stale) if s]
+        return [n for n, s in zip(self.names, self._stale) if s]
+
+
+__all__ = [
+    "Backoff",
+    "BridgeCore",
+    "CommandRejected",
+    "FaultBook",
+    "JointConverter",
+    "Reading",
+    "TrajectorySampler",
+    "Watchdog",
+    "build_converters",
+]

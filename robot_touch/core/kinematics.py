@@ -255,6 +255,10 @@ def _validate(T: Any) -> tuple[np.ndarray, list[list[float]]]:
 def pose_from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
     """4x4 pose from a position (m) and a quaternion (x, y, z, w; normalised here).
 
+    Any non-zero finite quaternion is a rotation, whatever its length: it is first divided by
+    its largest component, so squaring cannot overflow (components beyond ~1e154) or vanish
+    in the subnormals (below ~1e-154), then normalised.
+
     Raises:
         PoseError: wrong lengths, non-finite values or a zero quaternion.
     """
@@ -267,9 +271,11 @@ def pose_from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float]) -> np.n
         raise PoseError(f"xyz must be 3 numbers, got {len(p)}")
     if not all(math.isfinite(v) for v in (*p, x, y, z, w)):
         raise PoseError("pose contains NaN or infinite values")
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    if n < 1e-9:
+    largest = max(abs(x), abs(y), abs(z), abs(w))
+    if largest == 0.0:
         raise PoseError("quaternion is zero; it must have a non-zero length (x, y, z, w)")
+    x, y, z, w = x / largest, y / largest, z / largest, w / largest
+    n = math.sqrt(x * x + y * y + z * z + w * w)  # in [1, 2]: no overflow, no underflow
     x, y, z, w = x / n, y / n, z / n, w / n
     return np.array(
         [
@@ -372,6 +378,11 @@ class ArmKinematics:
             elinks, name, _ = URDF_file(io.StringIO(profile.urdf_xml()))
             robot = rtb.Robot(elinks, name=name)
             ets = robot.ets(start=profile.base_link, end=profile.tip_link)
+            # rtb's chain starts with the base link's own transform from its parent (e.g.
+            # world -> base_link): poses are in base_link's frame, so that part is dropped
+            own = len(robot.link_dict[profile.base_link].ets)
+            if own:
+                ets = ets[own:]
         except ProfileError:
             raise
         except Exception as exc:  # noqa: BLE001 - rtb raises many types; the user needs the file
@@ -485,6 +496,10 @@ class ArmKinematics:
         """Yoshikawa manipulability √det(J Jᵀ) of the task-weighted Jacobian (0 at a singularity)."""
         s = np.linalg.svd(self._weighted_jacobian(q), compute_uv=False)
         return float(np.prod(s))
+
+    def reach_centre(self) -> np.ndarray:
+        """The point :meth:`reach` is measured from: the first joint's origin, base frame (m)."""
+        return self._centre.copy()
 
     def reach(self) -> float:
         """Largest distance (m) from the first joint's origin (a point on its axis) to the tip.

@@ -160,6 +160,19 @@ class SetpointGenerator:
         self._mode = "hold"
         self._replan = True
 
+    def take_state(self, q: Sequence[float], qd: Sequence[float], qdd: Sequence[float]) -> None:
+        """Continue from a moving state produced elsewhere (position, velocity, acceleration).
+
+        The generator brakes from it unless a goal (:meth:`move_to`, :meth:`jog`) follows
+        before the next :meth:`step`: a hand-over without a jump in position or velocity.
+        """
+        self._input.current_position = list(self.limits.clamp(self._finite(q, "position")))
+        self._input.current_velocity = list(self._finite(qd, "velocity"))
+        self._input.current_acceleration = list(self._finite(qdd, "acceleration"))
+        self._target = self.position
+        self._mode = "brake"
+        self._replan = True
+
     # ------------------------------------------------------------------ goals
 
     def set_speed_scale(self, scale: float | Sequence[float]) -> None:
@@ -209,21 +222,12 @@ class SetpointGenerator:
             (positions, velocities), each ``samples`` × dof, evenly spaced in time.
         """
         q = self.limits.clamp(self._finite(q, "target"))
-        inp = InputParameter(self.dof)
-        inp.current_position = self._input.current_position
-        inp.current_velocity = self._input.current_velocity
-        inp.current_acceleration = self._input.current_acceleration
+        inp = self._preview_input()
         inp.target_position = list(q)
         inp.max_velocity = list(np.maximum(self.limits.velocity * speed_scale, MIN_VELOCITY))
-        inp.max_acceleration = self._input.max_acceleration
-        inp.max_jerk = self._input.max_jerk
         inp.synchronization = Synchronization.Phase
-        trajectory = Trajectory(self.dof)
-        try:
-            result = self._ruckig.calculate(inp, trajectory)
-        except (ValueError, RuckigError):
-            result = Result.Error
-        if result not in (Result.Working, Result.Finished):
+        trajectory = self._preview(inp)
+        if trajectory is None:
             pos = np.array([self._input.current_position])
             return pos, np.zeros_like(pos)
         pos, vel = [], []
@@ -232,6 +236,40 @@ class SetpointGenerator:
             pos.append(p)
             vel.append(v)
         return np.array(pos), np.array(vel)
+
+    def preview_brake(self, samples: int = 8) -> np.ndarray:
+        """Positions (``samples`` × dof, evenly spaced in time) along the hardest stop from
+        the current state, ending at rest: where the joints would stop if braking now."""
+        inp = self._preview_input()
+        inp.control_interface = ControlInterface.Velocity
+        inp.synchronization = Synchronization.No
+        inp.target_velocity = [0.0] * self.dof
+        inp.target_acceleration = [0.0] * self.dof
+        inp.max_velocity = list(self.limits.velocity)
+        trajectory = self._preview(inp)
+        if trajectory is None:
+            return np.array([self._input.current_position])
+        times = np.linspace(0.0, trajectory.duration, samples)
+        return np.array([self.limits.clamp(np.asarray(trajectory.at_time(t)[0])) for t in times])
+
+    def _preview_input(self) -> InputParameter:
+        """A planner input at the current state with these limits (the state is not changed)."""
+        inp = InputParameter(self.dof)
+        inp.current_position = self._input.current_position
+        inp.current_velocity = self._input.current_velocity
+        inp.current_acceleration = self._input.current_acceleration
+        inp.max_acceleration = self._input.max_acceleration
+        inp.max_jerk = self._input.max_jerk
+        return inp
+
+    def _preview(self, inp: InputParameter) -> Trajectory | None:
+        """The plan for ``inp`` on a trajectory of its own; None if it cannot be planned."""
+        trajectory = Trajectory(self.dof)
+        try:
+            result = self._ruckig.calculate(inp, trajectory)
+        except (ValueError, RuckigError):
+            return None
+        return trajectory if result in (Result.Working, Result.Finished) else None
 
     # ------------------------------------------------------------------ cycle
 

@@ -6,23 +6,40 @@ what :meth:`TeleopCore.step` returns each control cycle. Every input method take
 
 Inputs and what they do
 -----------------------
-* ``on_joint_states``: the measured joints. The first message after start-up, after a gap
-  longer than ``joint_states_timeout``, after enable and after e-stop release re-latches the
-  setpoint to it (goal cleared, velocity zero): the arm never jumps to a stale goal.
-* ``on_target_pose``: absolute tip pose → clamped into the workspace box → IK (seeded with the
-  current setpoint) → joint goal, reached with jerk-limited, phase-synchronised motion whose
-  tip speed stays under ``cartesian_speed`` (also for joint targets and home).
-  Unreachable targets move to the nearest pose (status "unreachable").
+* ``on_joint_states``: the measured joints, from ONE publisher (the first heard; another one
+  is a conflict: status ``joint_states_conflict``, nothing is latched to either). A joint
+  published as NaN is not measured (a silent servo): like joint_states older than
+  ``joint_states_timeout``, it brakes the arm to rest and holds it. Re-latching restarts
+  from the measured joints with no jump on the command topic: at start-up and on enable
+  (nothing was being published) the first command is the measured position; after a hold
+  during which commands kept flowing (stale or NaN joint_states, e-stop release) the command
+  ramps, jerk-limited, from where it stands to the measured position (status
+  ``relatching``, inputs refused until it arrives), so a bridge that held the arm picks
+  the stream up where the arm is.
+* ``on_target_pose``: absolute tip pose (in the base link or any frame fixed to it, e.g.
+  ``world``) → clamped into the workspace box → IK (seeded with the current setpoint) →
+  joint goal, reached with jerk-limited, phase-synchronised motion whose tip speed stays
+  under ``cartesian_speed`` (also for joint targets and home). Unreachable targets move to
+  the nearest pose (status "unreachable"), unless that pose, or the way to it, leaves the
+  workspace box (the floor is its bottom): then nothing moves. An empty PoseStamped (every
+  field at its default) is refused.
 * ``on_jog``: tip twist (base or tool frame) → weighted damped least squares each cycle.
 * ``on_joint_jog`` / ``on_joint_target``: joint velocities / joint positions by name.
 * ``on_gripper``: 0 = closed … 1 = open, onto the gripper's joint range.
-* ``set_estop``, ``set_enabled``, ``home``, ``set_speed_override``.
+* ``set_estop`` (a controlled stop: brake to rest within the limits, then hold there),
+  ``set_enabled``, ``home``, ``set_speed_override``.
+
+Whatever moves the arm, the tip stays in the workspace box: each cycle the stop still
+possible from the next setpoint must stay inside, or the cycle brakes instead
+(:mod:`robot_touch.core.teleop_workspace`). Message stamps are ordered per sender and may
+be at most ``max_stamp_lead`` ahead of this computer's clock.
 
 Jog inputs (Cartesian and joint) are velocity commands: without a new message within
 ``jog_timeout`` (receive time, not stamp) the arm brakes to rest (status "halted").
 
 Status codes (:class:`Code`): the latest thing that happened, overridden while a standing
-condition holds (priority estop > no_joint_states > disabled). Levels follow
+condition holds (priority estop > joint_states_conflict > no_joint_states > disabled >
+relatching). Levels follow
 diagnostic_msgs/DiagnosticStatus (0 OK, 1 WARN, 2 ERROR, 3 STALE).
 
 =================  =====  ===========================================================
@@ -37,13 +54,15 @@ joint_limit        1      a joint is at its limit in the jog direction, a joint 
                           was clamped into the limits, or the output safety net acted
 halted             1      jog input went stale; braked to rest
 disabled           1      teleop disabled (``teleop/enable``); no commands
-estop              2      e-stop latched; holding the position measured at the e-stop
-no_joint_states    3      no (or stale) joint_states; braked, holding
-invalid_pose       1      pose rejected: NaN/inf, zero quaternion, not a rotation
-unknown_frame      1      frame_id is neither the base link nor (jog) the tip link
+estop              2      e-stop latched; braked to rest, holding where it stopped
+joint_states_conflict  2  two publishers of joint_states; braked, holding, not latching
+no_joint_states    3      no (or stale, or NaN) joint_states; braked, holding
+relatching         1      ramping the command to the measured joints after a hold
+invalid_pose       1      pose rejected: NaN/inf, zero quaternion, not a rotation, empty
+unknown_frame      1      frame_id is not fixed to the base link (nor, for jog, the tip)
 unknown_joint      1      a joint name is not in the profile
 invalid_value      1      NaN/inf value, length mismatch, duplicate joint name
-out_of_order       1      message stamp older than the previous one on that input
+out_of_order       1      stamp older than the sender's previous one, or too far ahead
 =================  =====  ===========================================================
 """
 from __future__ import annotations
@@ -56,9 +75,18 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from robot_touch.core.frames import base_fixed_frames
 from robot_touch.core.motion import JointLimits, SetpointGenerator
 from robot_touch.core.profile import ArmProfile
-from robot_touch.core.teleop_inputs import InputRejected, StampGuard, WorkspaceBox, finite_vector, named_values
+from robot_touch.core.teleop_inputs import (
+    InputRejected,
+    JointStatesSource,
+    StampGuard,
+    WorkspaceBox,
+    finite_vector,
+    is_empty_pose,
+    named_values,
+)
 from robot_touch.core.teleop_singularity import (
     dls_joint_velocity,
     inverse_condition,
@@ -66,6 +94,7 @@ from robot_touch.core.teleop_singularity import (
     singularity_speed_scale,
     tool_frame_jacobian,
 )
+from robot_touch.core.teleop_workspace import WorkspaceGuard
 from robot_touch.errors import PoseError
 
 
@@ -80,7 +109,9 @@ class Code(str, Enum):
     HALTED = "halted"
     DISABLED = "disabled"
     ESTOP = "estop"
+    JOINT_STATES_CONFLICT = "joint_states_conflict"
     NO_JOINT_STATES = "no_joint_states"
+    RELATCHING = "relatching"
     INVALID_POSE = "invalid_pose"
     UNKNOWN_FRAME = "unknown_frame"
     UNKNOWN_JOINT = "unknown_joint"
@@ -93,7 +124,12 @@ WAITING_DETAIL = "waiting for joint_states"
 
 #: diagnostic_msgs/DiagnosticStatus levels.
 LEVEL_OK, LEVEL_WARN, LEVEL_ERROR, LEVEL_STALE = 0, 1, 2, 3
-LEVELS = {Code.OK: LEVEL_OK, Code.ESTOP: LEVEL_ERROR, Code.NO_JOINT_STATES: LEVEL_STALE}
+LEVELS = {
+    Code.OK: LEVEL_OK,
+    Code.ESTOP: LEVEL_ERROR,
+    Code.JOINT_STATES_CONFLICT: LEVEL_ERROR,
+    Code.NO_JOINT_STATES: LEVEL_STALE,
+}
 
 #: Codes that reject an input (the loop keeps running; the node logs one throttled line).
 REJECTIONS = frozenset(
@@ -120,6 +156,7 @@ class Kinematics(Protocol):
     def jacobian(self, q: Sequence[float]) -> np.ndarray: ...
     def condition(self, q: Sequence[float]) -> float: ...
     def reach(self) -> float: ...
+    def reach_centre(self) -> np.ndarray: ...
 
 
 @dataclass
@@ -127,7 +164,8 @@ class TeleopConfig:
     """Settings of the teleop core: the node's parameters, documented in config/teleop.yaml.
 
     Units: rate Hz; cartesian_speed m/s; angular_speed rad/s; workspace_min/max m (x y z,
-    base frame; empty = from the arm's reach); jog_timeout, joint_states_timeout s;
+    base frame; empty = from the arm's reach); jog_timeout, joint_states_timeout,
+    max_stamp_lead s;
     max_joint_step rad; singularity_slow/stop condition numbers; the scales and the speed
     override are factors.
     """
@@ -149,10 +187,14 @@ class TeleopConfig:
     singularity_damping: float = 0.02
     include_gripper: bool = True
     start_enabled: bool = True
+    max_stamp_lead: float = 0.5
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
-        positive = ("rate", "cartesian_speed", "angular_speed", "jog_timeout", "joint_states_timeout", "max_joint_step")
+        positive = (
+            "rate", "cartesian_speed", "angular_speed", "jog_timeout", "joint_states_timeout",
+            "max_joint_step", "max_stamp_lead",
+        )
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -204,6 +246,14 @@ class Command:
     position: np.ndarray
     velocity: np.ndarray
     gripper: float | None
+    gripper_velocity: float = 0.0
+
+    def velocities(self) -> list[float]:
+        """Velocities with the gripper's appended, in :meth:`as_list` order."""
+        out = [float(v) for v in self.velocity]
+        if self.gripper is not None:
+            out.append(float(self.gripper_velocity))
+        return out
 
     def as_list(self) -> list[float]:
         """Positions with the gripper appended (forward_position_controller layout)."""
@@ -247,14 +297,19 @@ class TeleopCore:
         if len(config.workspace_min):
             self.workspace = WorkspaceBox(tuple(config.workspace_min), tuple(config.workspace_max))
         else:
-            self.workspace = WorkspaceBox.around_reach(kinematics.reach())
+            self.workspace = WorkspaceBox.around_reach(
+                kinematics.reach(), kinematics.reach_centre()
+            )
+        self.guard = WorkspaceGuard(kinematics, self.workspace)
+        self.frames = base_fixed_frames(profile)
         self._lock = threading.RLock()
-        self._stamps = StampGuard()
+        self._stamps = StampGuard(config.max_stamp_lead)
+        self._source = JointStatesSource(clear_after=2 * config.joint_states_timeout)
         self._override = config.speed_override
         self._enabled = config.start_enabled
         self._estop = False
-        self._estop_hold: np.ndarray | None = None
-        self._estop_gripper: float | None = None
+        self._unmeasured: list[str] = []  # joints the latest joint_states gave as NaN
+        self._conflict: list[Any] = []
         self._measured: np.ndarray | None = None
         self._measured_gripper: float | None = None
         self._measured_at: float | None = None
@@ -282,12 +337,25 @@ class TeleopCore:
         with self._lock:
             if self._estop:
                 code, detail = Code.ESTOP, "e-stop latched: release with teleop/estop data=false"
-            elif not self._backend_ok:
-                code, detail = Code.NO_JOINT_STATES, (
-                    "no joint_states yet" if self._measured_at is None else "joint_states stale: braked and holding"
+            elif self._conflict:
+                code, detail = Code.JOINT_STATES_CONFLICT, (
+                    f"{len(self._conflict)} publishers on joint_states: braked and holding, "
+                    "not latching until only one is left"
                 )
+            elif not self._backend_ok:
+                if self._measured_at is None:
+                    detail = "no joint_states yet"
+                elif self._unmeasured:
+                    joints = ", ".join(self._unmeasured)
+                    detail = f"{joints} not measured (NaN in joint_states): braked and holding"
+                else:
+                    detail = "joint_states stale: braked and holding"
+                code = Code.NO_JOINT_STATES
             elif not self._enabled:
                 code, detail = Code.DISABLED, "teleop disabled: enable with teleop/enable data=true"
+            elif self._mode == "relatch":
+                code = Code.RELATCHING
+                detail = "moving the command to the measured joints after a hold"
             else:
                 code, detail = self._code, self._detail
             values = {
@@ -317,10 +385,18 @@ class TeleopCore:
         """Why inputs that move the arm are refused right now, or None."""
         if self._estop:
             return InputRejected(Code.ESTOP.value, "e-stop latched")
+        if self._conflict:
+            return InputRejected(
+                Code.JOINT_STATES_CONFLICT.value, "two publishers on joint_states"
+            )
         if not self._backend_ok:
             return InputRejected(Code.NO_JOINT_STATES.value, "no joint_states")
         if not self._enabled:
             return InputRejected(Code.DISABLED.value, "teleop disabled")
+        if self._mode == "relatch":
+            return InputRejected(
+                Code.RELATCHING.value, "re-latching to the measured joints; try again in a moment"
+            )
         return None
 
     # ------------------------------------------------------------------ settings
@@ -345,8 +421,12 @@ class TeleopCore:
 
     # ------------------------------------------------------------------ measured state
 
-    def on_joint_states(self, names: Sequence[str], positions: Sequence[float], now: float) -> Code | None:
-        """Take a joint_states message. Returns a rejection code, or None if used."""
+    def on_joint_states(
+        self, names: Sequence[str], positions: Sequence[float], now: float, source: Any = None
+    ) -> Code | None:
+        """Take a joint_states message from publisher ``source`` (any hashable id; None if
+        unknown). NaN marks a joint that is not measured. Returns a rejection code, or None
+        if used."""
         names = list(names)
         positions = list(positions)
         if len(names) != len(positions):
@@ -354,32 +434,91 @@ class TeleopCore:
         index = {n: i for i, n in enumerate(names)}
         if any(n not in index for n in self.names):
             return None  # some other publisher (e.g. a gripper-only one); not ours to judge
-        q = np.array([positions[index[n]] for n in self.names], dtype=float)
-        if not np.all(np.isfinite(q)):
+        try:
+            q = np.array([float(positions[index[n]]) for n in self.names])
+        except (TypeError, ValueError):
+            return Code.INVALID_VALUE
+        if np.any(np.isinf(q)):
             return Code.INVALID_VALUE
         with self._lock:
-            self._measured = q
+            if not self._source.heard(source, now):
+                self._conflict = self._source.conflict(now)
+                return Code.JOINT_STATES_CONFLICT
+            unmeasured = [n for n, v in zip(self.names, q) if math.isnan(v)]
+            g = None
             if self.gripper_spec is not None and self.gripper_spec.name in index:
                 g = float(positions[index[self.gripper_spec.name]])
-                if math.isfinite(g):
-                    self._measured_gripper = g
+                if not math.isfinite(g):
+                    unmeasured.append(self.gripper_spec.name)
             if self._measured_at is None or now - self._measured_at > self.config.joint_states_timeout:
                 self._need_latch = True
             self._measured_at = now
+            self._unmeasured = unmeasured
+            if unmeasured:
+                self._need_latch = True  # the joints must be measured again before moving
+                return None
+            self._measured = q
+            if g is not None:
+                self._measured_gripper = g
         return None
 
+    def set_joint_states_publishers(self, count: int) -> None:
+        """How many publishers the ROS graph shows on joint_states (more than one: conflict)."""
+        with self._lock:
+            self._source.set_publisher_count(count)
+
     def _latch(self) -> None:
-        """Setpoint := measured, at rest, no goal (lock held)."""
+        """Restart from the measured joints (lock held).
+
+        Nothing was being published (start-up, enable): the setpoint is the measured
+        position, at rest. Commands kept flowing through the hold: the setpoint moves, from
+        where it stands, to the measured position with the normal jerk-limited ramp, so the
+        command topic never jumps and a listener that held the arm finds the stream back at
+        the arm's position.
+        """
         assert self._measured is not None
+        g = self._measured_gripper if self._measured_gripper is not None else (
+            self.gripper_spec.home if self.gripper_spec else None
+        )
+        self._need_latch = False
+        if self._publishing and self._last_output is not None:
+            self._set_mode("relatch")
+            # the arm IS at the measured joints: the way back to them needs no workspace check
+            self._move_to(self.limits.clamp(self._measured), check_workspace=False)
+            if self.gripper_gen is not None:
+                self.gripper_gen.move_to([self.gripper_spec.clamp(g)])
+            return
         self.gen.latch(self._measured)
         if self.gripper_gen is not None:
-            g = self._measured_gripper if self._measured_gripper is not None else self.gripper_spec.home
             self.gripper_gen.latch([g])
         self._set_mode("idle")
-        self._need_latch = False
         self._publishing = self._enabled
         self._last_output = self.gen.position
         self._last_gripper = None if self.gripper_gen is None else float(self.gripper_gen.position[0])
+
+    def _reaim_relatch(self) -> None:
+        """Keep the re-latch ramp aimed at the newest measurement (lock held): an arm still
+        settling onto the goal its bridge re-latched to ends where the bridge holds it."""
+        target = self.limits.clamp(self._measured)
+        if not np.array_equal(target, self.gen.target):
+            self.gen.move_to(target)
+        if self.gripper_gen is not None and self._measured_gripper is not None:
+            g = [self.gripper_spec.clamp(self._measured_gripper)]
+            if not np.array_equal(g, self.gripper_gen.target):
+                self.gripper_gen.move_to(g)
+
+    def _frame(self, frame_id: str, topic: str, extra: Sequence[str] = ()) -> np.ndarray:
+        """The pose in the base frame of ``frame_id`` ("" = the base link), a frame fixed to
+        it; InputRejected naming the accepted frames otherwise (lock held)."""
+        T = self.frames.get(frame_id or self.profile.base_link)
+        if T is None:
+            accepted = sorted(self.frames) + list(extra)
+            frames = ", ".join(map(repr, accepted))
+            raise InputRejected(
+                Code.UNKNOWN_FRAME.value,
+                f"{topic} frame_id {frame_id!r}: use one of {frames} (or empty)",
+            )
+        return T
 
     # ------------------------------------------------------------------ goals
 
@@ -390,8 +529,13 @@ class TeleopCore:
         quat_xyzw: Sequence[float],
         stamp: float = 0.0,
         now: float = 0.0,
+        clock: float | None = None,
+        sender: Any = None,
     ) -> Code:
-        """Absolute tip target in the base frame (frame_id = base_link or "").
+        """Absolute tip target in ``frame_id`` ("" = the base link; any frame fixed to it).
+
+        ``clock`` is this computer's time in the stamps' clock (None: stamps are only
+        ordered); ``sender`` identifies the publisher (stamps are ordered per sender).
 
         Returns:
             The status code this input caused (a rejection code leaves the goal unchanged).
@@ -403,15 +547,18 @@ class TeleopCore:
                 gate = self._gate()
                 if gate:
                     raise gate
-                if frame_id not in ("", self.profile.base_link):
+                if is_empty_pose(frame_id, stamp, xyz, quat_xyzw):
                     raise InputRejected(
-                        Code.UNKNOWN_FRAME.value, f"target_pose frame_id {frame_id!r}: use {self.profile.base_link!r} (or empty)"
+                        Code.INVALID_POSE.value,
+                        "target_pose is empty (no frame, no stamp, the origin, no rotation): "
+                        "not a target",
                     )
+                frame = self._frame(frame_id, "target_pose")
                 try:
-                    T = pose_from_xyz_quat(xyz, quat_xyzw)
+                    T = frame @ pose_from_xyz_quat(xyz, quat_xyzw)
                 except PoseError as exc:
                     raise InputRejected(Code.INVALID_POSE.value, f"target_pose: {exc}") from None
-                self._stamps.check("target_pose", stamp)
+                self._stamps.check("target_pose", stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
             seed = self.gen.target if self._mode in ("pose", "joint", "home") else self.gen.position
@@ -423,7 +570,9 @@ class TeleopCore:
             if self._gate():
                 return self._reject(self._gate())
             self.last_ik = result
-            self._move_to(result.q)
+            problem = self._move_to(result.q)
+            if problem:
+                return self._refuse_move("target", problem)
             self._set_mode("pose")
             if not result.ok:
                 self._event(
@@ -436,7 +585,15 @@ class TeleopCore:
                 self._event(Code.OK)
             return self._code
 
-    def on_joint_target(self, names: Sequence[str], positions: Sequence[float], stamp: float = 0.0, now: float = 0.0) -> Code:
+    def on_joint_target(
+        self,
+        names: Sequence[str],
+        positions: Sequence[float],
+        stamp: float = 0.0,
+        now: float = 0.0,
+        clock: float | None = None,
+        sender: Any = None,
+    ) -> Code:
         """Move the named joints (arm and/or gripper) to ``positions``; the others keep their goal."""
         with self._lock:
             known = self.names + ([self.gripper_spec.name] if self.gripper_spec else [])
@@ -445,7 +602,7 @@ class TeleopCore:
                 if gate:
                     raise gate
                 values = named_values("joint_target", names, positions, known)
-                self._stamps.check("joint_target", stamp)
+                self._stamps.check("joint_target", stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
             goal = self.gen.target if self._mode in ("pose", "joint", "home") else self.gen.position
@@ -458,15 +615,17 @@ class TeleopCore:
                     goal[i] = min(self.limits.upper[i], max(self.limits.lower[i], v))
                     if goal[i] != v:
                         clamped.append(n)
+            if arm_named:
+                problem = self._move_to(goal)
+                if problem:
+                    return self._refuse_move("joint_target", problem)
+                self._set_mode("joint")
             if self.gripper_spec is not None and self.gripper_spec.name in values:
                 v = values[self.gripper_spec.name]
                 g = self.gripper_spec.clamp(v)
                 if g != v:
                     clamped.append(self.gripper_spec.name)
                 self.gripper_gen.move_to([g])
-            if arm_named:
-                self._move_to(goal)
-                self._set_mode("joint")
             if clamped:
                 self._event(Code.JOINT_LIMIT, f"joint_target clamped into the limits: {', '.join(clamped)}")
             else:
@@ -503,25 +662,24 @@ class TeleopCore:
         angular: Sequence[float],
         stamp: float = 0.0,
         now: float = 0.0,
+        clock: float | None = None,
+        sender: Any = None,
     ) -> Code:
-        """Tip velocity (m/s, rad/s) in the base frame (base_link or "") or tool frame (tip_link)."""
+        """Tip velocity (m/s, rad/s) in the base frame (base_link, "" or any frame fixed to
+        it: rotated into the base frame) or the tool frame (tip_link)."""
         with self._lock:
             try:
                 gate = self._gate()
                 if gate:
                     raise gate
-                if frame_id in ("", self.profile.base_link):
-                    frame = "base"
-                elif frame_id == self.profile.tip_link:
-                    frame = "tool"
+                if frame_id == self.profile.tip_link:
+                    frame, R = "tool", np.eye(3)
                 else:
-                    raise InputRejected(
-                        Code.UNKNOWN_FRAME.value,
-                        f"jog frame_id {frame_id!r}: use {self.profile.base_link!r} (base) or {self.profile.tip_link!r} (tool)",
-                    )
-                v = finite_vector("jog linear", linear, 3)
-                w = finite_vector("jog angular", angular, 3)
-                self._stamps.check("jog", stamp)
+                    frame = "base"
+                    R = self._frame(frame_id, "jog", extra=[self.profile.tip_link])[:3, :3]
+                v = R @ finite_vector("jog linear", linear, 3)
+                w = R @ finite_vector("jog angular", angular, 3)
+                self._stamps.check("jog", stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
             clamped = False
@@ -543,7 +701,15 @@ class TeleopCore:
                 self._event(Code.OK)
             return self._code
 
-    def on_joint_jog(self, names: Sequence[str], velocities: Sequence[float], stamp: float = 0.0, now: float = 0.0) -> Code:
+    def on_joint_jog(
+        self,
+        names: Sequence[str],
+        velocities: Sequence[float],
+        stamp: float = 0.0,
+        now: float = 0.0,
+        clock: float | None = None,
+        sender: Any = None,
+    ) -> Code:
         """Joint velocities (rad/s) by name; joints not named stay still."""
         with self._lock:
             try:
@@ -551,7 +717,7 @@ class TeleopCore:
                 if gate:
                     raise gate
                 values = named_values("joint_jog", names, velocities, self.names)
-                self._stamps.check("joint_jog", stamp)
+                self._stamps.check("joint_jog", stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
             qd = np.array([values.get(n, 0.0) for n in self.names])
@@ -572,12 +738,15 @@ class TeleopCore:
         self._twist = None
         self._joint_velocity = None
 
-    def _move_to(self, goal: np.ndarray) -> None:
+    def _move_to(self, goal: np.ndarray, check_workspace: bool = True) -> str | None:
         """Start a joint-space move, slowed so the tip stays under ``cartesian_speed`` (lock held).
 
         The move is previewed (phase-synchronised, so slowing it scales the tip speed along
         the same path) and its velocity limits scaled by limit / peak tip speed; a second
         preview corrects for moves too short to reach their velocity limits.
+
+        Returns:
+            None, or (nothing moved) why the move would take the tip out of the workspace box.
         """
         limit = self.config.cartesian_speed
         scale = 1.0
@@ -590,9 +759,20 @@ class TeleopCore:
             if peak <= limit:
                 break
             scale *= limit / peak
-        self._move_scale = max(scale, MIN_MOVE_SCALE)
+        scale = max(scale, MIN_MOVE_SCALE)
+        if check_workspace:
+            problem = self.guard.move_problem(self.gen, goal, self._override * scale)
+            if problem:
+                return problem
+        self._move_scale = scale
         self.gen.set_speed_scale(self._override * self._move_scale)
         self.gen.move_to(goal)
+        return None
+
+    def _refuse_move(self, what: str, problem: str) -> Code:
+        """A goal whose move would leave the workspace box: nothing moves (lock held)."""
+        self._event(Code.UNREACHABLE, f"{what} refused: {problem}; not moving")
+        return self._code
 
     # ------------------------------------------------------------------ services
 
@@ -602,33 +782,46 @@ class TeleopCore:
             gate = self._gate()
             if gate:
                 return False, f"not homing: {gate.detail}"
-            self._move_to(np.array(self.profile.home))
+            problem = self._move_to(np.array(self.profile.home))
+            if problem:
+                self._refuse_move("home", problem)
+                return False, f"not homing: {problem}"
             self._set_mode("home")
             self._event(Code.OK, "homing")
             return True, "moving to home"
 
     def set_estop(self, active: bool) -> tuple[bool, str]:
-        """Latch (True) or release (False) the e-stop. Returns (success, message)."""
+        """Latch (True) or release (False) the e-stop. Returns (success, message).
+
+        Latching is a controlled stop: every joint decelerates to rest within its limits from
+        the command's current motion (never a step back to a lagging measurement, never to
+        anything another publisher claims), then holds there. Release re-latches to the
+        measured joints (:meth:`_latch`).
+        """
         with self._lock:
             if active:
                 if not self._estop:
                     self._estop = True
-                    hold = self._measured if self._measured is not None else self.gen.position
-                    self._estop_hold = hold.copy()
-                    g = self._measured_gripper if self._measured_gripper is not None else self._last_gripper
-                    self._estop_gripper = g
                     self._set_mode("idle")
-                return True, "e-stop latched: holding the measured position"
+                    self.gen.brake()
+                    if self.gripper_gen is not None:
+                        self.gripper_gen.brake()
+                return True, "e-stop latched: braking to rest, then holding"
             if self._estop:
                 self._estop = False
-                self._estop_hold = None
                 self._need_latch = True
                 self._event(Code.OK, "e-stop released")
             return True, "e-stop released"
 
     def set_enabled(self, enabled: bool) -> tuple[bool, str]:
-        """Enable (re-latch to the measured joints) or disable (brake, then stop commanding)."""
+        """Enable (re-latch to the measured joints) or disable (brake, then stop commanding).
+
+        Enabling is refused while two publishers send joint_states (nothing to latch to)."""
         with self._lock:
+            if enabled and self._conflict:
+                return False, (
+                    "not enabled: two publishers on joint_states; stop the other one first"
+                )
             if enabled and not self._enabled:
                 self._enabled = True
                 self._need_latch = True
@@ -657,24 +850,30 @@ class TeleopCore:
         period = self.config.period
         dt = period if dt is None else min(max(dt, 1e-6), period)
         with self._lock:
-            stale = self._measured_at is None or now - self._measured_at > self.config.joint_states_timeout
+            self._conflict = self._source.conflict(now)
+            stale = (
+                self._measured_at is None
+                or now - self._measured_at > self.config.joint_states_timeout
+                or bool(self._unmeasured)
+                or bool(self._conflict)
+                or self._measured is None
+            )
             if stale:
-                if self._backend_ok:
+                if self._backend_ok or self._mode != "idle":
                     self._backend_ok = False
                     self._set_mode("idle")
                     self.gen.brake()
                     if self.gripper_gen is not None:
                         self.gripper_gen.brake()
+                self._need_latch = True
                 if self._last_output is None:
                     return None
-                if self._estop:
-                    return self._hold_estop()
                 return self._advance(dt) if self._publishing else None
             if not self._backend_ok and self._detail == WAITING_DETAIL:
                 self._detail = ""  # they arrive now: an idle teleop must not keep saying it waits
             self._backend_ok = True
             if self._estop:
-                return self._hold_estop()
+                return self._advance(dt) if self._last_output is not None else None
             if self._need_latch:
                 self._latch()
             if not self._enabled and not self._publishing:
@@ -691,21 +890,30 @@ class TeleopCore:
                 self.gen.set_speed_scale(self._override * self._move_scale)
                 self._sing_scale = 1.0
                 self._clear_event(Code.NEAR_SINGULARITY)
+            if self._mode == "relatch":
+                self._reaim_relatch()
             cmd = self._advance(dt)
-            if not self._enabled and self.gen.mode == "hold" and (self.gripper_gen is None or self.gripper_gen.mode == "hold"):
+            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == "hold"
+            at_rest = self.gen.mode == "hold" and gripper_rests
+            if self._mode == "relatch" and at_rest:
+                self._set_mode("idle")
+                self._event(Code.OK, "re-latched at the measured joints")
+            if not self._enabled and at_rest:
                 self._publishing = False  # braked to rest after disable: go quiet
             return cmd
 
-    def _hold_estop(self) -> Command:
-        hold = self._estop_hold if self._estop_hold is not None else self.gen.position
-        self._last_output = hold.copy()
-        gripper = None
-        if self.gripper_gen is not None:
-            gripper = self._estop_gripper if self._estop_gripper is not None else float(self.gripper_gen.position[0])
-        return Command(hold.copy(), np.zeros(len(hold)), gripper)
-
     def _advance(self, dt: float) -> Command:
-        sp = self.gen.step(dt)
+        if self._mode == "relatch":
+            sp = self.gen.step(dt)  # back to where the arm is: see _latch
+        else:
+            sp, stopped = self.guard.step(self.gen, dt)
+            if stopped:
+                if self._mode != "idle":
+                    self._set_mode("idle")
+                self._event(
+                    Code.CLAMPED,
+                    "stopped at the edge of the workspace box (the floor is its bottom)",
+                )
         q = sp.position
         # Last safety net: never leave the limits, never step more than max_joint_step.
         prev = self._last_output if self._last_output is not None else q
@@ -717,11 +925,12 @@ class TeleopCore:
             self._event(Code.JOINT_LIMIT, "output safety net: step or limit exceeded; stopped")
             q = safe
         self._last_output = q
-        g = None
+        g, gv = None, 0.0
         if self.gripper_gen is not None:
-            g = float(self.gripper_gen.step(dt).position[0])
+            gsp = self.gripper_gen.step(dt)
+            g, gv = float(gsp.position[0]), float(gsp.velocity[0])
             self._last_gripper = g
-        return Command(q, sp.velocity, g)
+        return Command(q, sp.velocity, g, gv)
 
     def _joint_jog(self) -> None:
         qd = self._joint_velocity * self._override

@@ -1,4 +1,5 @@
-"""Input checks for teleop: workspace box, message stamp order, joint name/value lists.
+"""Input checks for teleop: workspace box, message stamp order, joint name/value lists, and
+who publishes the joint states.
 
 Pure Python, no ROS. Each check returns a result or raises :class:`InputRejected` carrying the
 status code the user sees (see :mod:`robot_touch.core.teleop_core`).
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -37,9 +38,17 @@ class WorkspaceBox:
             raise ValueError(f"workspace lower {self.lower} must be below upper {self.upper} on every axis")
 
     @classmethod
-    def around_reach(cls, reach: float, floor: float = 0.0) -> WorkspaceBox:
-        """The default box: ±reach in x and y, from ``floor`` (the mounting plane) up to reach in z."""
-        return cls((-reach, -reach, floor), (reach, reach, reach))
+    def around_reach(
+        cls, reach: float, centre: Sequence[float] = (0.0, 0.0, 0.0), floor: float = 0.0
+    ) -> WorkspaceBox:
+        """The default box: every point the tip can reach above the mounting plane.
+
+        ``reach`` is measured from ``centre`` (the first joint's origin, e.g. 0.095 m above
+        the base on the SO-101), so the box is the reach sphere's bounding box cut at
+        ``floor``: centre ± reach in x and y, ``floor`` up to centre z + reach.
+        """
+        cx, cy, cz = (float(v) for v in centre)
+        return cls((cx - reach, cy - reach, floor), (cx + reach, cy + reach, cz + reach))
 
     def clamp(self, xyz: Sequence[float]) -> tuple[np.ndarray, bool]:
         """``xyz`` moved into the box, and whether it had to move."""
@@ -47,29 +56,117 @@ class WorkspaceBox:
         q = np.minimum(np.asarray(self.upper), np.maximum(np.asarray(self.lower), p))
         return q, bool(np.any(q != p))
 
+    def outside(self, xyz: Sequence[float]) -> float:
+        """How far (m) ``xyz`` lies outside the box; 0 inside or on it."""
+        p = np.asarray(xyz, dtype=float)
+        below = np.maximum(np.asarray(self.lower) - p, 0.0)
+        above = np.maximum(p - np.asarray(self.upper), 0.0)
+        return float(np.linalg.norm(below + above))
+
 
 class StampGuard:
-    """Rejects messages stamped earlier than the last accepted one on the same input.
+    """Rejects messages stamped earlier than the last accepted one from the same sender on the
+    same input, and messages stamped too far in the future.
 
     A zero stamp (the publisher did not stamp) is always accepted and does not move the mark.
+    Order is kept per sender (publisher), so two UIs whose clocks differ do not reject each
+    other. A stamp more than ``max_lead`` seconds ahead of the receiver's clock is refused
+    (it would otherwise hold the mark, and lock the input out, until the clock caught up), so
+    the mark is never more than ``max_lead`` ahead and a sender is never locked out longer.
+
+    Args:
+        max_lead: how far (s) a stamp may be ahead of the receiver's clock.
     """
 
-    def __init__(self) -> None:
-        self._last: dict[str, float] = {}
+    def __init__(self, max_lead: float = 0.5) -> None:
+        if not (math.isfinite(max_lead) and max_lead >= 0):
+            raise ValueError(f"max_lead must be ≥ 0 seconds, got {max_lead!r}")
+        self.max_lead = max_lead
+        self._last: dict[tuple[str, Hashable], float] = {}
 
-    def check(self, topic: str, stamp: float) -> None:
-        """Raise :class:`InputRejected` ("out_of_order") if ``stamp`` goes back in time."""
+    def check(
+        self, topic: str, stamp: float, clock: float | None = None, sender: Hashable = None
+    ) -> None:
+        """Raise :class:`InputRejected` ("out_of_order") if ``stamp`` goes back in time for
+        this sender, or is more than ``max_lead`` ahead of ``clock`` (the receiver's time in
+        the stamps' clock; None: not checked)."""
         if stamp == 0.0:
             return
         if not math.isfinite(stamp):
             raise InputRejected("invalid_value", f"{topic}: stamp is not a finite time")
-        last = self._last.get(topic)
+        if clock is not None and stamp > clock + self.max_lead:
+            raise InputRejected(
+                "out_of_order",
+                f"{topic}: stamp {stamp:.6f} s is {stamp - clock:.3f} s ahead of this computer's "
+                "clock "
+                f"(more than {self.max_lead:g} s): check the sender's clock",
+            )
+        key = (topic, sender)
+        last = self._last.get(key)
         if last is not None and stamp < last:
             raise InputRejected("out_of_order", f"{topic}: stamp {stamp:.6f} s is older than the last one ({last:.6f} s)")
-        self._last[topic] = stamp
+        self._last[key] = stamp
 
     def reset(self) -> None:
         self._last.clear()
+
+
+class JointStatesSource:
+    """Knows which publisher the measured joint states come from.
+
+    The first publisher of complete joint states is the source. Another one sending complete
+    joint states while the source is alive is a *conflict* (a spoofer, a second bridge, a
+    forgotten simulator): whose positions are true cannot be told, so nothing may be latched
+    to them until only one publisher has been heard for ``clear_after`` seconds; that one is
+    then the source. The graph's publisher count (when the caller knows it) counts too.
+
+    Args:
+        clear_after: seconds of hearing a single publisher that end a conflict.
+    """
+
+    def __init__(self, clear_after: float) -> None:
+        self.clear_after = clear_after
+        self.source: Hashable = None
+        self._heard: dict[Hashable, float] = {}
+        self._publishers = 1
+
+    def heard(self, sender: Hashable, now: float) -> bool:
+        """A complete joint state from ``sender`` at ``now``; True if it is from the source
+        (and may be used), False if it is from another publisher."""
+        self._heard[sender] = now
+        for other, at in list(self._heard.items()):
+            if now - at > self.clear_after:
+                del self._heard[other]
+        if self.source not in self._heard:
+            # the source has gone quiet: the one heard now takes over (once no other is heard)
+            self.source = sender if len(self._heard) == 1 else self.source
+        return sender == self.source
+
+    def set_publisher_count(self, count: int) -> None:
+        """How many publishers the ROS graph shows on the joint states topic."""
+        self._publishers = int(count)
+
+    def conflict(self, now: float) -> list[Hashable]:
+        """The publishers in conflict (empty: none); more than one heard within ``clear_after``."""
+        live = [s for s, at in self._heard.items() if now - at <= self.clear_after]
+        if len(live) > 1:
+            return live
+        if self._publishers > 1:
+            return live + ["(not yet heard)"] * (self._publishers - len(live))
+        return []
+
+
+def is_empty_pose(
+    frame_id: str, stamp: float, xyz: Sequence[float], quat_xyzw: Sequence[float]
+) -> bool:
+    """A PoseStamped with every field at its default (no frame, no stamp, origin, identity):
+    a message built and sent without being filled in, never a target."""
+    return (
+        frame_id == ""
+        and stamp == 0.0
+        and all(float(v) == 0.0 for v in xyz)
+        and [float(v) for v in quat_xyzw] == [0.0, 0.0, 0.0, 1.0]
+    )
 
 
 def named_values(

@@ -59,6 +59,7 @@ def run_node(
     user_errors: tuple[type[BaseException], ...] = (RobotTouchError,),
     before_spin: Callable[[NodeT], None] | None = None,
     on_exit: Callable[[NodeT], None] | None = None,
+    executor: Callable[[], Any] | None = None,
 ) -> int:
     """Build the node and spin it until Ctrl-C or an external shutdown; then clean up.
 
@@ -72,6 +73,7 @@ def run_node(
         args: command line for ``rclpy.init`` (None: ``sys.argv``).
         before_spin: called with the node before it spins.
         on_exit: called with the node before it is destroyed, however the spin ended.
+        executor: makes the executor to spin with (default: rclpy's single-threaded one).
 
     Returns:
         0, or 2 after a user error.
@@ -82,7 +84,7 @@ def run_node(
         node = make_node()
         if before_spin is not None:
             before_spin(node)
-        rclpy.spin(node)
+        rclpy.spin(node, executor=None if executor is None else executor())
     except user_errors as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 2

@@ -8,12 +8,17 @@ joint order, gripper last) and ``arm_controller/joint_trajectory``
 This node only translates messages: the decisions are in
 :mod:`robot_touch.core.bridge_core`, the I/O thread in :mod:`robot_touch.bridge.hardware`.
 
-``joint_states`` is published once per cycle in which at least one servo answered, stamped
-with the time of that read, with every bridged joint in profile order. A joint whose read
-failed keeps its last good reading (velocity 0); after ``stale_after`` such cycles it is
-*stale*: still published with its last good value so consumers keep a complete state, but
-listed as stale (ERROR) in ``diagnostics``, and the arm holds until it answers again. Until
-every joint has been read once after start-up, nothing is published: no position is made up.
+``joint_states`` is published once per cycle in which at least one servo answered (and once
+when a joint goes stale or comes back, or the port is lost), with every bridged joint in
+profile order. ``header.stamp`` is when the oldest position in the message was read (each
+reply's arrival time): no value is older than its stamp says. A joint whose read failed
+keeps its last good reading until that reading is ``stale_timeout`` seconds old; then it is
+*stale* and published as **NaN** (position and velocity, the ros2_control convention for "no
+valid measurement"), listed as stale (ERROR) in ``diagnostics``, and the arm brakes to rest
+and holds until it answers again. A joint never read since (re)connecting is NaN too: no
+position is made up. ``velocity`` is measured from readings at least 20 ms apart (so one
+servo step of quantisation cannot make it large), at most twice the joint's velocity limit;
+NaN where no such pair of readings exists.
 """
 from __future__ import annotations
 
@@ -55,7 +60,12 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": float_range(1.0, 1000.0)}),
     "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": float_range(0.01, 10.0)}),
     "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": int_range(0, 10)}),
-    "stale_after": (5, "consecutive failed reads before a joint is stale (the arm holds)", {"integer_range": int_range(1, 1000)}),
+    "stale_timeout": (
+        0.15,
+        "seconds a joint's newest reading may be old before it is stale "
+        "(NaN in joint_states; the arm holds)",
+        {"floating_point_range": float_range(0.005, 5.0)},
+    ),
     "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
     "torque_on_start": (True, "enable torque once the first positions are read (false: released until the torque service)", {}),
     "torque_on_exit": (
@@ -64,7 +74,12 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
         {},
     ),
     "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
-    "velocity_scale": (1.0, "fraction of each joint's velocity limit the goal may move at; 0 = no limit", {"floating_point_range": float_range(0.0, 1.0)}),
+    "velocity_scale": (
+        1.0,
+        "fraction of each joint's velocity limit the goals may move at "
+        "(acceleration: the profile's); 0 = no limit at all",
+        {"floating_point_range": float_range(0.0, 1.0)},
+    ),
     "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": float_range(0.1, 60.0)}),
 }
 
@@ -99,9 +114,10 @@ class SerialBridgeNode(Node):
         self.core = BridgeCore(
             joints,
             command_timeout=p["command_timeout"],
-            stale_after=p["stale_after"],
+            stale_timeout=p["stale_timeout"],
             velocity_scale=p["velocity_scale"],
             has_gripper=bool(p["include_gripper"] and profile.gripper is not None),
+            period=1.0 / p["rate"],
         )
         self.names = self.core.names
         config = HardwareConfig(
@@ -191,7 +207,8 @@ class SerialBridgeNode(Node):
         self.diagnostics_pub.publish(msg)
 
     def _connection_status(self, s: HardwareStatus) -> DiagnosticStatus:
-        problems = {k: v for k, v in s.faults.items() if k != "watchdog"}
+        # holding for want of commands, or waiting for a stream to come back to the arm, is normal
+        problems = {k: v for k, v in s.faults.items() if k not in ("watchdog", "rejoin")}
         level = DiagnosticStatus.OK
         if not s.connected or s.stale or any(k.startswith("servo:") for k in problems):
             level = DiagnosticStatus.ERROR
@@ -201,6 +218,8 @@ class SerialBridgeNode(Node):
             message = problems.get("port", "not connected")
         elif problems:
             message = "; ".join(text.splitlines()[0] for text in problems.values())  # tracebacks stay in the log
+        elif "rejoin" in s.faults:
+            message = s.faults["rejoin"]
         else:
             message = "holding" if s.holding else "following commands"
         values = {

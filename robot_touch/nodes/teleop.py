@@ -4,12 +4,17 @@ Everything that decides anything is in :mod:`robot_touch.core.teleop_core`; this
 turns messages into core calls and the core's output into messages. All names are relative.
 
 Subscriptions
-    ``target_pose`` (geometry_msgs/PoseStamped, frame_id = base link or ""),
-    ``jog`` (geometry_msgs/TwistStamped, frame_id = base link / "" or tip link),
+    ``target_pose`` (geometry_msgs/PoseStamped, frame_id = base link, "" or any frame fixed
+    to the base link in the URDF, e.g. ``world``),
+    ``jog`` (geometry_msgs/TwistStamped, frame_id as target_pose, or the tip link),
     ``joint_jog`` (sensor_msgs/JointState: name + velocity),
     ``joint_target`` (sensor_msgs/JointState: name + position; arm joints and/or the gripper),
     ``gripper`` (std_msgs/Float64, 0 = closed … 1 = open),
-    ``joint_states`` (sensor_msgs/JointState, measured).
+    ``joint_states`` (sensor_msgs/JointState, measured; NaN = a joint not measured). Teleop
+    follows ONE publisher (the first heard, by publisher GID); a second one is a conflict
+    (status ``joint_states_conflict``, nothing latched) until only one is left.
+    Input stamps are ordered per publisher and may be at most ``max_stamp_lead`` seconds ahead
+    of this computer's ROS clock.
 
 Publications (parameter ``output``)
     ``position``: ``forward_position_controller/commands`` (std_msgs/Float64MultiArray): the
@@ -18,21 +23,26 @@ Publications (parameter ``output``)
     sim take one array; a ros2_control setup with a separate gripper controller sets
     ``include_gripper: false``).
     ``trajectory``: ``arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory):
-    one point per cycle (positions, velocities; time_from_start = one period), joint_names
-    in the same order (gripper last when included).
+    one point per cycle (positions, velocities, the gripper's included; time_from_start = one
+    period), joint_names in the same order (gripper last when included).
 
 ``teleop/status`` (diagnostic_msgs/DiagnosticStatus)
     ``name`` "teleop", ``hardware_id`` the arm profile, ``level`` 0 OK / 1 WARN / 2 ERROR /
     3 STALE, ``message`` the stable status code (ok, clamped, unreachable,
-    near_singularity, joint_limit, halted, disabled, estop, no_joint_states, invalid_pose,
-    unknown_frame, unknown_joint, invalid_value, out_of_order; see teleop_core), ``values``
+    near_singularity, joint_limit, halted, disabled, estop, joint_states_conflict,
+    no_joint_states, relatching, invalid_pose, unknown_frame, unknown_joint, invalid_value,
+    out_of_order; see teleop_core), ``values``
     key/values: ``detail`` (a sentence for people), ``mode``, ``enabled``, ``estop``,
     ``speed_override``, ``singularity_scale``, ``condition``. Published on change and at
     ``status_rate``.
 
 Services
     ``teleop/home`` (std_srvs/Trigger), ``teleop/estop`` (std_srvs/SetBool, latched until
-    data=false), ``teleop/enable`` (std_srvs/SetBool).
+    data=false), ``teleop/enable`` (std_srvs/SetBool). Every request is answered: the services
+    keep all requests and replies (reliable, KEEP_ALL history; a client wanting every reply
+    in a burst should do the same), and they run in their own callback group on a
+    multi-threaded executor, so an e-stop is answered while an IK solve or a burst of
+    targets occupies the subscription callbacks.
 
 Timing
     A dedicated thread runs the control cycle at ``rate`` with absolute deadlines (no drift,
@@ -61,7 +71,9 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
@@ -83,6 +95,18 @@ COMMANDER_DISCOVERY_WAIT = 1.5
 ONE_COMMANDER = (
     "one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID"
 )
+#: Seconds between two looks at how many publishers the graph shows on joint_states.
+GRAPH_CHECK_PERIOD = 0.5
+#: Services keep every request and reply: a burst of e-stops is answered in full.
+SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _sender(info: Any) -> Any:
+    """A hashable id of the publisher of a message (its GID), None when unknown."""
+    gid = info.get("publisher_gid") if isinstance(info, dict) else None
+    if isinstance(gid, dict):
+        gid = gid.get("data")
+    return bytes(gid) if gid is not None else None
 
 
 def _stamp(header: Any) -> float:
@@ -116,6 +140,7 @@ class TeleopNode(Node):
             singularity_damping=p["singularity_damping"],
             include_gripper=p["include_gripper"],
             start_enabled=p["start_enabled"],
+            max_stamp_lead=p["max_stamp_lead"],
         )
         try:
             self.core = TeleopCore(self.profile, config)
@@ -143,16 +168,32 @@ class TeleopNode(Node):
         else:
             self._pub = self.create_publisher(JointTrajectory, "arm_controller/joint_trajectory", qos)
         self._status_pub = self.create_publisher(DiagnosticStatus, "teleop/status", 10)
-        self.create_subscription(PoseStamped, "target_pose", self._on_target_pose, qos)
-        self.create_subscription(TwistStamped, "jog", self._on_jog, qos)
-        self.create_subscription(JointState, "joint_jog", self._on_joint_jog, qos)
-        self.create_subscription(JointState, "joint_target", self._on_joint_target, qos)
-        self.create_subscription(Float64, "gripper", self._on_gripper, qos)
+        # Inputs (IK runs in the target_pose callback) in one group, the safety services in
+        # another: the multi-threaded executor answers an e-stop while a solve is running.
+        inputs = MutuallyExclusiveCallbackGroup()
+        services = MutuallyExclusiveCallbackGroup()
+        for msg_type, topic, callback in (
+            (PoseStamped, "target_pose", self._on_target_pose),
+            (TwistStamped, "jog", self._on_jog),
+            (JointState, "joint_jog", self._on_joint_jog),
+            (JointState, "joint_target", self._on_joint_target),
+            (Float64, "gripper", self._on_gripper),
+        ):
+            self.create_subscription(msg_type, topic, callback, qos, callback_group=inputs)
         # Best effort matches both reliable and sensor-data (best effort) publishers.
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data)
-        self.create_service(Trigger, "teleop/home", self._srv_home)
-        self.create_service(SetBool, "teleop/estop", self._srv_estop)
-        self.create_service(SetBool, "teleop/enable", self._srv_enable)
+        self.create_subscription(
+            JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data,
+            callback_group=services,
+        )
+        for srv_type, name, handler in (
+            (Trigger, "teleop/home", self._srv_home),
+            (SetBool, "teleop/estop", self._srv_estop),
+            (SetBool, "teleop/enable", self._srv_enable),
+        ):
+            self.create_service(
+                srv_type, name, handler, qos_profile=SERVICE_QOS, callback_group=services
+            )
+        self.create_timer(GRAPH_CHECK_PERIOD, self._check_graph, callback_group=services)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._wake = threading.Event()
@@ -241,6 +282,12 @@ class TeleopNode(Node):
             "output": declare("output", "position", "command output: position (forward_position_controller/commands) or trajectory (arm_controller/joint_trajectory)"),
             "include_gripper": declare("include_gripper", d.include_gripper, "append the gripper as the last command element"),
             "start_enabled": declare("start_enabled", d.start_enabled, "command the arm from start-up (else wait for teleop/enable)"),
+            "max_stamp_lead": declare(
+                "max_stamp_lead", d.max_stamp_lead,
+                "how far (s) an input's stamp may be ahead of this computer's clock; "
+                "later ones are refused",
+                (0.0, 60.0),
+            ),
             "status_rate": declare("status_rate", 2.0, "steady teleop/status publish rate (Hz); changes are published at once", (0.1, 100.0)),
         }
         p["realtime_priority"] = self.declare_parameter(
@@ -276,6 +323,13 @@ class TeleopNode(Node):
     def _now(self) -> float:
         return time.monotonic()
 
+    def _ros_time(self) -> float:
+        """This computer's ROS time (s): the clock input stamps are compared with."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _check_graph(self) -> None:
+        self.core.set_joint_states_publishers(self.count_publishers("joint_states"))
+
     def _result(self, code: Code, wake: bool = False) -> None:
         if code in REJECTIONS:
             now = self._now()
@@ -285,29 +339,41 @@ class TeleopNode(Node):
         elif wake:
             self._wake.set()
 
-    def _on_target_pose(self, msg: PoseStamped) -> None:
+    def _on_target_pose(self, msg: PoseStamped, info: Any = None) -> None:
         p, o = msg.pose.position, msg.pose.orientation
         code = self.core.on_target_pose(
-            msg.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w), _stamp(msg.header), self._now()
+            msg.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w), _stamp(msg.header),
+            self._now(), clock=self._ros_time(), sender=_sender(info),
         )
         self._result(code, wake=True)
 
-    def _on_jog(self, msg: TwistStamped) -> None:
+    def _on_jog(self, msg: TwistStamped, info: Any = None) -> None:
         lin, ang = msg.twist.linear, msg.twist.angular
-        code = self.core.on_jog(msg.header.frame_id, (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z), _stamp(msg.header), self._now())
+        code = self.core.on_jog(
+            msg.header.frame_id, (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z), _stamp(msg.header),
+            self._now(), clock=self._ros_time(), sender=_sender(info),
+        )
         self._result(code)
 
-    def _on_joint_jog(self, msg: JointState) -> None:
-        self._result(self.core.on_joint_jog(msg.name, msg.velocity, _stamp(msg.header), self._now()))
+    def _on_joint_jog(self, msg: JointState, info: Any = None) -> None:
+        code = self.core.on_joint_jog(
+            msg.name, msg.velocity, _stamp(msg.header), self._now(),
+            clock=self._ros_time(), sender=_sender(info),
+        )
+        self._result(code)
 
-    def _on_joint_target(self, msg: JointState) -> None:
-        self._result(self.core.on_joint_target(msg.name, msg.position, _stamp(msg.header), self._now()), wake=True)
+    def _on_joint_target(self, msg: JointState, info: Any = None) -> None:
+        code = self.core.on_joint_target(
+            msg.name, msg.position, _stamp(msg.header), self._now(),
+            clock=self._ros_time(), sender=_sender(info),
+        )
+        self._result(code, wake=True)
 
     def _on_gripper(self, msg: Float64) -> None:
         self._result(self.core.on_gripper(msg.data, self._now()), wake=True)
 
-    def _on_joint_states(self, msg: JointState) -> None:
-        self.core.on_joint_states(msg.name, msg.position, self._now())
+    def _on_joint_states(self, msg: JointState, info: Any = None) -> None:
+        self.core.on_joint_states(msg.name, msg.position, self._now(), source=_sender(info))
 
     def _srv_home(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         res.success, res.message = self.core.home()
@@ -379,7 +445,7 @@ class TeleopNode(Node):
             return
         point = JointTrajectoryPoint(
             positions=cmd.as_list(),
-            velocities=[float(v) for v in cmd.velocity] + ([0.0] if cmd.gripper is not None else []),
+            velocities=cmd.velocities(),
             time_from_start=Duration(sec=0, nanosec=int(self._period * 1e9)),
         )
         msg = JointTrajectory(joint_names=self._joint_names, points=[point])
@@ -423,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         user_errors=(RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException),
         before_spin=_executor_realtime,
         on_exit=TeleopNode.stop,
+        executor=lambda: MultiThreadedExecutor(num_threads=2),
     )
 
 

@@ -19,6 +19,7 @@ The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_st
 from __future__ import annotations
 
 import gc
+import math
 import os
 import re
 import signal
@@ -148,7 +149,8 @@ class TouchUiNode(Node):
     def _on_joint_states(self, msg: JointState) -> None:
         with self._lock:
             for name, pos in zip(msg.name, msg.position):
-                self._joints[name] = float(pos)
+                if math.isfinite(pos):  # NaN: not measured (a silent servo); keep the last value
+                    self._joints[name] = float(pos)
             self._joints_stamp = time.monotonic()
 
     def _on_status(self, msg: DiagnosticStatus) -> None:

@@ -94,7 +94,12 @@ class ServoBus(ABC):
 
     @abstractmethod
     def read_positions(self) -> dict[int, int | None]:
-        """Present positions (raw units) of every servo; None where no valid reply came back."""
+        """Present positions (raw units) of every servo; None where no valid reply came back.
+
+        A backend that knows when each reply arrived keeps it in ``reply_times`` (servo id →
+        ``time.monotonic()``), so that each reading is stamped with when it was read; the
+        bridge takes the end of the read for the others.
+        """
 
     def set_torque(self, enabled: bool) -> None:
         """Enable or release holding torque on every servo (PWM boards: pulses on/off)."""

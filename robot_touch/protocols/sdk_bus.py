@@ -17,6 +17,7 @@ A subclass supplies the protocol: its port class, id range, result codes, and th
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
@@ -61,6 +62,8 @@ class SdkBus(ServoBus):
         self._port = self.port_class(port, latency_ms=float(self.options.get("latency_ms", 34.0)))
         #: last status error byte each servo returned, 0 when healthy
         self.last_errors: dict[int, int] = {}
+        #: when (time.monotonic()) each valid reply of the last sync read arrived
+        self.reply_times: dict[int, float] = {}
 
     @contextmanager
     def _io(self) -> Iterator[None]:
@@ -163,6 +166,7 @@ class SdkBus(ServoBus):
         """
         size = register.size
         got: dict[int, bytes] = {}
+        self.reply_times = {}
         pending = list(ids)
         self.stats.reads += 1
         with self._io():
@@ -181,6 +185,7 @@ class SdkBus(ServoBus):
                             servo_id, data, error = reply
                             wanted.discard(servo_id)
                             got[servo_id] = data
+                            self.reply_times[servo_id] = time.monotonic()
                             self.last_errors[servo_id] = error
                         else:
                             self.stats.bad_replies += 1

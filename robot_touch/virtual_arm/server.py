@@ -8,7 +8,9 @@ back as soon as a frame is complete. Servo models advance by real elapsed time.
 Faults make the serial path's error handling testable without hardware: replies dropped or
 with one byte flipped, extra latency, and an unplug (the pty pair closes, the host sees EIO,
 the ``link`` symlink vanishes) followed by a replug on a NEW pty with the link re-pointed, as
-a USB adapter re-enumerates, and the controller's parser reset.
+a USB adapter re-enumerates, and the controller's parser reset. A *silent* servo
+(:meth:`VirtualArm.silence`) still obeys every write but its replies never reach the host,
+as with a broken return line or a servo whose status replies collide.
 
 The arm has a hand (:attr:`VirtualArm.hand`, :mod:`robot_touch.virtual_arm.hand`) that moves
 released joints and reads the true servo state, and, with ``control``, a control channel
@@ -172,6 +174,8 @@ class VirtualArm:
         self._wake: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: servo ids whose replies are suppressed (see :meth:`silence`)
+        self.silent: frozenset[int] = frozenset()
 
     # -- public control ---------------------------------------------------------------------
 
@@ -261,6 +265,19 @@ class VirtualArm:
             raise result[0]
         return result[0] if result else None
 
+    def silence(self, *servo_ids: int) -> None:
+        """Make exactly ``servo_ids`` silent (none: every servo answers again).
+
+        A silent servo keeps executing goals and torque writes (its motion is the ground
+        truth a test checks) but none of its status replies is sent.
+        """
+        unknown = set(servo_ids) - set(self.servos)
+        if unknown:
+            raise VirtualArmError(
+                f"no servo with id {sorted(unknown)}; servos: {sorted(self.servos)}"
+            )
+        self.silent = frozenset(servo_ids)
+
     def __enter__(self) -> VirtualArm:
         return self.start()
 
@@ -339,6 +356,8 @@ class VirtualArm:
 
     def _send(self, reply: bytes, now: float) -> None:
         faults = self.faults
+        if self.silent and _reply_servo_id(reply) in self.silent:
+            return
         if faults.drop and self._rng.random() < faults.drop:
             self.stats.dropped += 1
             return
@@ -436,6 +455,19 @@ class VirtualArm:
     def _check_link(self) -> None:
         if self.link and os.path.lexists(self.link) and not os.path.islink(self.link):
             raise VirtualArmError(f"{self.link} exists and is not a symlink; not replacing it")
+
+
+def _reply_servo_id(reply: bytes) -> int | None:
+    """The servo id a status reply comes from, by its framing; None for other protocols.
+
+    FT-SCS: FF FF ID LEN ... (Feetech protocol manual); DYNAMIXEL 2.0: FF FF FD 00 ID ...
+    (ROBOTIS e-Manual, Protocol 2.0 status packet).
+    """
+    if reply[:4] == b"\xff\xff\xfd\x00" and len(reply) > 4:
+        return reply[4]
+    if reply[:2] == b"\xff\xff" and len(reply) > 2:
+        return reply[2]
+    return None
 
 
 def _point_link(link: str, target: str) -> None:

@@ -105,7 +105,8 @@ def probe():
 
 def start_bridge(port: str, tmp_path: Path, namespace: str, **params) -> subprocess.Popen:
     """The serial_bridge node as a child process at 100 Hz (the user's calibration kept out)."""
-    values = {"arm": "so101", "port": port, "rate": 100.0, "command_timeout": 0.25, "stale_after": 5,
+    values = {"arm": "so101", "port": port, "rate": 100.0, "command_timeout": 0.25,
+              "stale_timeout": 0.15,
               "reconnect_backoff": [0.1, 0.4], **params}
     return spawn_node("robot_touch.nodes.serial_bridge", "serial_bridge", values, namespace=namespace,
                       env={"ROBOT_TOUCH_DATA": str(tmp_path / "data")})

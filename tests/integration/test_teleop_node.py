@@ -9,7 +9,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
@@ -123,7 +123,8 @@ def test_target_pose_stream_converges_within_1_mm(rig, kin):
     "msg_type, topic, make_msg, code",
     [
         (PoseStamped, "target_pose", lambda: pose_msg([float("nan"), 0.0, 0.2]), "invalid_pose"),
-        (PoseStamped, "target_pose", lambda: pose_msg([0.2, 0.0, 0.2], frame="world"), "unknown_frame"),
+        (PoseStamped, "target_pose", lambda: pose_msg([0.2, 0.0, 0.2], frame="camera"),
+         "unknown_frame"),
         (JointState, "joint_jog", lambda: JointState(name=["elbow"], velocity=[0.1]), "unknown_joint"),
         (TwistStamped, "jog", TwistStamped, "ok"),
     ],
@@ -163,19 +164,76 @@ def test_estop_service_latches_holds_and_releases(rig):
     assert rig.wait_status("ok", 2.0, before) is not None
 
 
+@pytest.mark.timeout(60)
+def test_a_burst_of_estop_requests_is_answered_in_full(rig):
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    # a client that keeps every reply, as the service keeps every request
+    qos = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
+    client = rig.probe.node.create_client(SetBool, "teleop/estop", qos_profile=qos)
+    try:
+        assert client.wait_for_service(timeout_sec=5.0)
+        futures = [client.call_async(SetBool.Request(data=True)) for _ in range(200)]
+        rig.probe.wait_for(lambda: all(f.done() for f in futures), 30.0)
+        answered = [f.result() for f in futures if f.done()]
+        assert len(answered) == 200, f"{len(answered)} of 200 e-stop requests answered"
+        assert all(r.success for r in answered)
+    finally:
+        rig.probe.node.destroy_client(client)
+    before = len(rig.status)
+    assert rig.probe.call(SetBool, "teleop/estop", SetBool.Request(data=False)).success
+    assert rig.wait_status("ok", 5.0, before) is not None
+
+
+@pytest.mark.timeout(60)
+def test_a_second_joint_states_publisher_is_a_conflict_and_teleop_holds(rig, so101):
+    held = np.array(rig.arm.commands[-1][1].data)
+    before = len(rig.status)
+    spoof = rig.probe.publisher(JointState, "joint_states")
+    zeros = JointState(name=so101.joint_names + ["gripper"], position=[0.0] * 6)
+
+    def conflict():
+        spoof.publish(zeros)
+        return rig.wait_status("joint_states_conflict", 0.05, before)
+
+    msg = rig.probe.wait_for(conflict, 10.0)
+    assert msg is not None and msg.level == bytes([2]), "no joint_states_conflict status"
+    for _ in range(30):  # keeps sending zeros: nothing is latched to them
+        spoof.publish(zeros)
+        rig.probe.wait_for(lambda: False, 0.01)
+    np.testing.assert_allclose(np.array(rig.arm.commands[-1][1].data), held, atol=1e-6)
+    res = rig.probe.call(SetBool, "teleop/enable", SetBool.Request(data=True))
+    assert not res.success and "publishers" in res.message  # the answer says why
+    rig.probe.node.destroy_publisher(spoof)
+    before = len(rig.status)
+    assert rig.wait_status("ok", 10.0, before) is not None, "the conflict does not clear"
+    np.testing.assert_allclose(np.array(rig.arm.commands[-1][1].data), held, atol=1e-6)
+
+
 @pytest.mark.timeout(40)
-def test_trajectory_output_in_a_namespace(so101):
+def test_trajectory_output_in_a_namespace_gives_the_gripper_its_velocity(so101):
     proc = spawn_node(
-        "robot_touch.nodes.teleop", "teleop", {"arm": "so101", "output": "trajectory", "include_gripper": False}, namespace="arm2"
+        "robot_touch.nodes.teleop", "teleop", {"arm": "so101", "output": "trajectory"},
+        namespace="arm2",
     )
     probe = RosProbe("teleop_test_ns", namespace="arm2")
     try:
-        arm = FakeArm(probe, so101.joint_names, START[:5], "arm_controller/joint_trajectory", trajectory=True)
+        names = so101.joint_names + ["gripper"]
+        arm = FakeArm(probe, names, START, "arm_controller/joint_trajectory", trajectory=True)
         assert probe.wait_for(lambda: arm.commands, STARTUP_TIMEOUT), "no JointTrajectory under /arm2"
         msg = arm.commands[-1][1]
-        assert list(msg.joint_names) == so101.joint_names
+        assert list(msg.joint_names) == names
         assert len(msg.points) == 1 and msg.points[0].time_from_start.nanosec == 10_000_000
-        np.testing.assert_allclose(msg.points[0].positions, START[:5], atol=1e-9)
+        np.testing.assert_allclose(msg.points[0].positions, START, atol=1e-9)
+        pub = probe.publisher(Float64, "gripper")
+        probe.wait_for(lambda: pub.get_subscription_count() > 0, 5.0)
+        pub.publish(Float64(data=1.0))  # open: the gripper moves
+
+        def moving_gripper():
+            points = [m.points[0] for _t, m in list(arm.commands)[-5:]]
+            return any(abs(p.velocities[-1]) > 0.5 for p in points)
+
+        assert probe.wait_for(moving_gripper, 5.0), "the gripper moves, at velocity 0"
     finally:
         probe.close()
         terminate(proc)

@@ -55,3 +55,27 @@ def test_bad_parameters_give_one_clear_line(args, message):
     assert out.returncode == 2
     assert re.search(message, out.stderr), out.stderr[-2000:]
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_joint_published_as_nan_keeps_its_last_measured_position():
+    # NaN in joint_states = not measured (a silent servo): the UI draws the arm where the joint
+    # was last seen, never at NaN
+    code = (
+        "import rclpy, json, math\n"
+        "from sensor_msgs.msg import JointState\n"
+        "from robot_touch.nodes.touch_ui import TouchUiNode\n"
+        "rclpy.init()\n"
+        "n = TouchUiNode()\n"
+        "n._on_joint_states(JointState(name=['wrist_roll', 'elbow_flex'], position=[0.5, 0.1]))\n"
+        "n._on_joint_states(JointState(name=['wrist_roll', 'elbow_flex'],"
+        " position=[math.nan, 0.2]))\n"
+        "print(json.dumps(n.latest_joint_state()[0]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=50, env=os.environ.copy(),
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    latest = json.loads(out.stdout.strip().splitlines()[-1])
+    assert latest == {"wrist_roll": 0.5, "elbow_flex": 0.2}

@@ -1,5 +1,6 @@
-"""The serial bridge's pure core: conversion, clamping, watchdog, trajectories, stale joints,
-re-latching, backoff and the once-and-clear fault book."""
+"""The serial bridge's pure core: conversion, clamping, watchdog, trajectories, stale joints
+(by time, NaN in the joint state), re-latching and rejoining, measured velocities, backoff and
+the once-and-clear fault book."""
 from __future__ import annotations
 
 import math
@@ -14,7 +15,6 @@ from robot_touch.core.bridge_core import (
     CommandRejected,
     FaultBook,
     JointConverter,
-    StaleTracker,
     TrajectorySampler,
     Watchdog,
     build_converters,
@@ -31,7 +31,7 @@ def converters(so101):
 
 def make_core(converters, **kwargs) -> BridgeCore:
     kwargs.setdefault("command_timeout", 0.25)
-    kwargs.setdefault("stale_after", 3)
+    kwargs.setdefault("stale_timeout", 0.1)
     kwargs.setdefault("has_gripper", True)
     return BridgeCore(converters, **kwargs)
 
@@ -121,16 +121,6 @@ def test_backoff_doubles_to_the_maximum_and_resets():
     assert backoff.next_delay() == pytest.approx(0.2)
 
 
-def test_stale_tracker_marks_after_n_misses_and_reports_recovery_once():
-    tracker = StaleTracker(2, stale_after=3)
-    assert tracker.update([False, True]) == ([], [])
-    assert tracker.update([False, True]) == ([], [])
-    assert tracker.update([False, True]) == ([0], [])
-    assert tracker.update([False, True]) == ([], [])
-    assert tracker.update([True, True]) == ([], [0])
-    assert tracker.stale == [False, False]
-
-
 def test_fault_book_logs_once_and_clears_once():
     book = FaultBook()
     assert book.raise_("port", "port gone")
@@ -169,18 +159,34 @@ def test_nothing_is_written_before_the_first_reading(converters):
     assert goal_positions(core, core.goals(0.01)) == pytest.approx([0.1] * 6, abs=2e-3)
 
 
-def test_command_is_followed_at_the_velocity_limit(converters):
-    core = connected_core(converters)
-    core.submit_command([1.0, 0, 0, 0, 0, 0], 0.0)
-    core.goals(0.0)
-    first = goal_positions(core, core.goals(STEP))[0]
-    assert first == pytest.approx(converters[0].velocity * STEP, abs=2e-3)
-    t = STEP
-    while t < 1.0:
-        t += STEP
-        core.submit_command([1.0, 0, 0, 0, 0, 0], t)
+def run_cycles(core, start, seconds, command=None, positions=None):
+    """Cycle the core every STEP from ``start`` for ``seconds``, streaming ``command`` each
+    cycle and reading back ``positions`` (default: the goals written, as a perfect servo);
+    returns (end time, goal positions per cycle)."""
+    t, out = start, []
+    n = round(seconds / STEP)
+    for _ in range(n):
+        t = round(t + STEP, 9)
+        if command is not None:
+            core.submit_command(command, t)
         goals = core.goals(t)
-    assert goal_positions(core, goals)[0] == pytest.approx(1.0, abs=2e-3)
+        out.append(goal_positions(core, goals) if goals else None)
+        back = positions if positions is not None else (out[-1] or core.measured)
+        core.on_positions(raw_at(core.joints, back), t)
+    return t, out
+
+
+def test_a_far_command_is_reached_with_a_ramp_within_velocity_and_acceleration(converters):
+    core = connected_core(converters)
+    _t, path = run_cycles(core, 0.0, 2.0, [1.0, 0, 0, 0, 0, 0])
+    pan = [p[0] for p in path]
+    assert pan[-1] == pytest.approx(1.0, abs=2e-3)
+    vel = [(b - a) / STEP for a, b in zip(pan, pan[1:])]
+    acc = [(b - a) / STEP for a, b in zip(vel, vel[1:])]
+    step = 1.0 / converters[0].calibration.units_per_rad  # goals are whole servo steps
+    assert max(abs(v) for v in vel) <= converters[0].velocity + 2 * step / STEP
+    assert max(abs(a) for a in acc) <= converters[0].acceleration + 4 * step / STEP**2
+    assert abs(vel[0]) < 0.1 * converters[0].velocity  # starts gently, not at full speed
 
 
 def test_arm_only_command_is_refused_without_a_gripper(converters):
@@ -238,79 +244,126 @@ def test_clamps_are_counted_per_joint(converters):
     assert core.counters.clamps["elbow_flex"] == 0
 
 
-def test_watchdog_holds_at_the_measured_position_and_a_later_command_starts_there(converters):
+def test_watchdog_holds_where_the_goal_stands_and_a_later_command_ramps_from_there(converters):
     core = connected_core(converters)
-    core.submit_command([1.0, 0, 0, 0, 0, 0], 0.0)
-    t = 0.0
-    for _ in range(10):
-        t += STEP
-        core.goals(t)
-        # the arm lags: it is measured at 0.05 while the held goal runs ahead
-        core.on_positions(raw_at(converters, [0.05, 0, 0, 0, 0, 0]), t)
-    assert core.held[0] > 0.2
-    t = 0.5  # no command for longer than the timeout
-    goals = core.goals(t)
-    assert goal_positions(core, goals)[0] == pytest.approx(0.05, abs=2e-3)
+    t, _ = run_cycles(core, 0.0, 0.3, [1.0, 0, 0, 0, 0, 0])
+    moving = core.held[0]
+    assert 0.05 < moving < 1.0
+    t, path = run_cycles(core, t, 0.6)  # the stream stops: the ramp brakes, then holds
+    stop = path[-1][0]
     assert core.holding and core.command is None
+    assert all(b[0] >= a[0] - 1e-9 for a, b in zip(path, path[1:]))  # never a backwards step
     assert any("holding position" in e.message for e in core.faults.drain())
-    core.submit_command([-1.0, 0, 0, 0, 0, 0], t + STEP)
-    assert goal_positions(core, core.goals(t + STEP))[0] == pytest.approx(0.05 - converters[0].velocity * STEP, abs=2e-3)
+    t, path = run_cycles(core, t, 0.05, [-1.0, 0, 0, 0, 0, 0])
+    assert stop - 0.01 < path[-1][0] < stop  # a gentle start from where it stood
 
 
-def test_reconnection_relatches_and_drops_commands_from_before(converters):
+def test_a_stream_within_the_limits_is_written_through_unchanged(converters, so101):
+    from robot_touch.core.motion import JointLimits, SetpointGenerator
+
+    core = connected_core(converters, [0.0] * 6)
+    source = SetpointGenerator(JointLimits.from_specs(so101.all_joints), [0.0] * 6)
+    source.move_to([1.2, -0.8, 0.9, 1.1, -2.0, 1.0])
+    t, worst = 0.0, 0.0
+    for _ in range(250):
+        t = round(t + STEP, 9)
+        command = list(source.step(STEP).position)
+        core.submit_command(command, t)
+        goals = goal_positions(core, core.goals(t))
+        worst = max(worst, max(abs(g - c) for g, c in zip(goals, command)))
+        core.on_positions(raw_at(converters, goals), t)
+    assert worst <= 1.0 / converters[0].calibration.units_per_rad  # within one servo step
+
+
+def test_reconnection_relatches_and_a_stream_that_ran_on_must_come_back_first(converters):
     core = connected_core(converters)
-    core.submit_command([1.0, 0, 0, 0, 0, 0], 0.0)
-    core.goals(0.0)
-    core.on_disconnected(0.1)
-    assert core.goals(0.11) == {}
-    core.submit_command([1.5, 0, 0, 0, 0, 0], 0.2)  # arrives while the port is gone
-    core.on_connected(0.3)
-    assert core.goals(0.3) == {}  # nothing until a fresh reading
-    core.on_positions(raw_at(converters, [0.3, 0, 0, 0, 0, 0]), 0.31)
-    for t in (0.32, 0.33, 0.34):
-        assert goal_positions(core, core.goals(t))[0] == pytest.approx(0.3, abs=2e-3)
-    core.submit_command([1.5, 0, 0, 0, 0, 0], 0.35)  # newer than the reconnection: followed
-    assert goal_positions(core, core.goals(0.36))[0] > 0.3
+    t, _ = run_cycles(core, 0.0, 0.1, [0.2, 0, 0, 0, 0, 0])
+    core.on_disconnected(t)
+    assert core.goals(t + STEP) == {}
+    core.submit_command([1.5, 0, 0, 0, 0, 0], t + 0.05)  # the commander moved on meanwhile
+    core.on_connected(t + 0.1)
+    assert core.goals(t + 0.1) == {}  # nothing until a fresh reading of every joint
+    core.on_positions(raw_at(converters, [0.3, 0, 0, 0, 0, 0]), t + 0.1)
+    t, path = run_cycles(core, t + 0.1, 0.3, [1.5, 0, 0, 0, 0, 0], positions=[0.3, 0, 0, 0, 0, 0])
+    assert all(p[0] == pytest.approx(0.3, abs=2e-3) for p in path)  # held, not chasing 1.5
+    assert "rejoin" in core.faults.active
+    ramp = [0.3 + 0.01 * k for k in range(6)]  # the commander comes back to the arm ...
+    for value in reversed(ramp):
+        t, _ = run_cycles(core, t, STEP, [value, 0, 0, 0, 0, 0], positions=[0.3, 0, 0, 0, 0, 0])
+    assert "rejoin" not in core.faults.active  # ... and is followed from there
+    t, path = run_cycles(core, t, 0.5, [0.5, 0, 0, 0, 0, 0])
+    assert path[-1][0] == pytest.approx(0.5, abs=2e-3)
 
 
-def test_stale_joint_holds_the_arm_and_its_recovery_relatches(converters):
-    core = connected_core(converters, stale_after=3)
-    good = raw_at(converters, [0.0] * 6)
-    core.submit_command([0.5, 0, 0, 0, 0, 0], 0.0)
-    t = 0.0
-    for _ in range(3):
-        t += STEP
-        core.goals(t)
-        core.submit_command([0.5, 0, 0, 0, 0, 0], t)
-        reading = core.on_positions({**good, 3: None}, t)
+def test_a_new_stream_after_the_watchdog_is_followed_from_the_held_position(converters):
+    core = connected_core(converters)
+    core.on_disconnected(0.0)
+    core.on_connected(0.1)
+    core.on_positions(raw_at(converters, [0.3, 0, 0, 0, 0, 0]), 0.11)
+    t, path = run_cycles(core, 0.11, 1.0, [0.6, 0, 0, 0, 0, 0])  # no stream ran through the fault
+    assert path[-1][0] == pytest.approx(0.6, abs=2e-3)
+
+
+def test_stale_joint_is_nan_brakes_the_arm_and_its_recovery_relatches(converters):
+    core = connected_core(converters)
+    t, _ = run_cycles(core, 0.0, 0.3, [1.8, 0, 0, 0, 0, 0])
+    reading = None
+    pan = []
+    for k in range(80):  # elbow_flex stops answering for 0.8 s; the stream turns back
+        t = round(t + STEP, 9)
+        core.submit_command([1.8 if k < 15 else -1.0, 0, 0, 0, 0, 0], t)
+        pan.append(goal_positions(core, core.goals(t))[0])
+        reading = core.on_positions({**raw_at(converters, core.held), 3: None}, t) or reading
     assert core.stale_joints() == ["elbow_flex"]
-    assert reading.stale[2] and reading.positions[2] == 0.0  # the last good value, flagged
+    assert reading.stale[2]
+    assert math.isnan(reading.positions[2]) and math.isnan(reading.velocities[2])
     errors = [e for e in core.faults.drain() if e.level == "error"]
     assert len(errors) == 1 and "elbow_flex" in errors[0].message
+    vel = [(b - a) / STEP for a, b in zip(pan, pan[1:])]
+    assert min(vel) >= -1e-9 and vel[-1] == 0.0  # braked to rest; the turn back is not followed
+    acc = [(b - a) / STEP for a, b in zip(vel, vel[1:])]
+    step = 1.0 / converters[0].calibration.units_per_rad
+    assert max(abs(a) for a in acc) <= converters[0].acceleration + 4 * step / STEP**2
     held = core.held[0]
-    core.submit_command([0.5, 0, 0, 0, 0, 0], t + STEP)
-    core.goals(t + STEP)
-    assert core.held[0] == held  # no motion while a joint is silent
-    core.on_positions(raw_at(converters, [0.0, 0, 0.2, 0, 0, 0]), t + 2 * STEP)
+    assert held < 1.8
+    core.on_positions(raw_at(converters, [held, 0, 0.2, 0, 0, 0]), t + STEP)  # back, moved by hand
     assert core.stale_joints() == []
-    assert core.command is None  # the old command is not resumed
-    assert goal_positions(core, core.goals(t + 3 * STEP))[2] == pytest.approx(0.2, abs=2e-3)
+    back = [held, 0, 0.2, 0, 0, 0]
+    t, path = run_cycles(core, t + STEP, 0.1, [-1.0, 0, 0, 0, 0, 0], positions=back)
+    assert path[-1][2] == pytest.approx(0.2, abs=2e-3)  # re-latched where the arm is
+    assert path[-1][0] == pytest.approx(held, abs=2e-3)  # the stream that ran on is not chased
     assert any(e.message.startswith("recovered") for e in core.faults.drain())
 
 
-def test_no_reading_no_joint_state(converters):
+def test_a_joint_never_read_is_nan_and_silence_publishes_nothing(converters):
     core = make_core(converters)
     core.on_connected(0.0)
-    assert core.on_positions({1: 2048}, 0.0) is None  # the other joints were never read
+    reading = core.on_positions({1: 2048}, 0.0)
+    assert reading.positions[0] == 0.0 and all(math.isnan(p) for p in reading.positions[1:])
+    assert core.goals(0.0) == {}  # no goal while a position is unknown
     assert core.on_positions(raw_at(converters, [0.0] * 6), 0.01) is not None
     assert core.on_positions({}, 0.02) is None  # silence: nothing new to publish
 
 
-def test_velocity_is_the_finite_difference_of_fresh_readings(converters):
+def test_velocity_is_measured_over_at_least_20_ms_and_bounded(converters):
     core = connected_core(converters, now=0.0)
     reading = core.on_positions(raw_at(converters, [0.1, 0, 0, 0, 0, 0]), 0.1)
     assert reading.velocities[0] == pytest.approx(1.0, abs=0.02)
     assert reading.stamp == 0.1 and reading.fresh == [True] * 6
+    # a one-step flicker 2 ms after the last reading is not 0.8 rad/s
+    reading = core.on_positions({**raw_at(converters, [0.1, 0, 0, 0, 0, 0]), 2: 2049}, 0.102)
+    assert abs(reading.velocities[1]) < 0.1
+    reading = core.on_positions(raw_at(converters, [3.0, 0, 0, 0, 0, 0]), 0.13)  # a glitch
+    assert reading.velocities[0] <= 2 * converters[0].velocity
+
+
+def test_each_reading_is_stamped_with_when_it_was_read(converters):
+    core = connected_core(converters, now=0.0)
+    raw = raw_at(converters, [0.0] * 6)
+    reading = core.on_positions(raw, 0.09, read_times={1: 0.05, 2: 0.06})
+    assert reading.stamp == 0.05  # the oldest value in it
+    reading = core.on_positions({**raw, 4: None}, 0.15, read_times={i: 0.14 for i in range(1, 7)})
+    assert reading.stamp == 0.09  # elbow_flex's value, still valid, was read at 0.09
 
 
 def test_torque_off_writes_nothing_and_torque_on_holds_where_the_arm_was_left(converters):

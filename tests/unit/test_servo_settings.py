@@ -142,7 +142,7 @@ class SettingsBus(ServoBus):
 def worker_with(so101, read: dict[int, dict[str, int]], logs: list) -> HardwareWorker:
     SettingsBus.settings_read = read
     SettingsBus.writes = []
-    core = BridgeCore(build_converters(so101, merge_calibration(so101, None)), stale_after=3)
+    core = BridgeCore(build_converters(so101, merge_calibration(so101, None)), stale_timeout=0.03)
     config = HardwareConfig(
         port="loop://",
         baudrate=1_000_000,
