@@ -4,6 +4,7 @@
     ros2 launch robot_touch bringup.launch.py backend:=serial port:=/dev/ttyUSB0
     ros2 launch robot_touch bringup.launch.py backend:=sim namespace:=arm1
     ros2 launch robot_touch bringup.launch.py backend:=gazebo output:=trajectory
+    ros2 launch robot_touch bringup.launch.py remote:=true remote_port:=9090   # tablets
 
 The node list comes from robot_touch.graph.describe(), the same description that
 `robot-touch run` uses, so both launchers always start the same graph. Every executable is
@@ -50,6 +51,10 @@ def _graph(context, *args, **kwargs):
         namespace=value("namespace"),
         control_rate=float(value("control_rate")),
         output=value("output"),
+        remote=_truthy(value("remote")),
+        remote_port=int(value("remote_port")),
+        remote_bind=value("remote_bind"),
+        remote_insecure=_truthy(value("remote_insecure")),
     )
     actions = []
     if config.backend == "gazebo":
@@ -123,6 +128,25 @@ def generate_launch_description() -> LaunchDescription:
                 description="what teleop publishes: position (forward_position_controller/"
                 "commands) or trajectory (arm_controller/joint_trajectory); with "
                 "backend:=gazebo the matching controller is the active one",
+            ),
+            DeclareLaunchArgument(
+                "remote",
+                default_value="false",
+                description="start the secure gateway for tablets (rosbridge v2 over wss, token, "
+                "allowlist, control lease; pair with `robot-touch pair`)",
+            ),
+            DeclareLaunchArgument(
+                "remote_port", default_value="9090", description="gateway port"
+            ),
+            DeclareLaunchArgument(
+                "remote_bind",
+                default_value="::",
+                description="address the gateway listens on (:: = all, IPv6 and IPv4)",
+            ),
+            DeclareLaunchArgument(
+                "remote_insecure",
+                default_value="false",
+                description="plain ws:// without TLS (the gateway warns on every start)",
             ),
             OpaqueFunction(function=_graph),
         ]

@@ -27,7 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default 100)")
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
-
+    remote = parser.add_argument_group("remote access (tablets; see `robot-touch pair`)")
+    remote.add_argument(
+        "--remote", action="store_true", help="start the secure gateway (rosbridge v2, wss) for tablets"
+    )
+    remote.add_argument("--remote-port", type=int, default=9090, metavar="PORT", help="gateway port (9090)")
+    remote.add_argument(
+        "--remote-bind", default="::", metavar="ADDR", help="gateway address (default :: = all, IPv6 and IPv4)"
+    )
+    remote.add_argument(
+        "--remote-insecure", action="store_true", help="plain ws:// without TLS (warns; trusted networks only)"
+    )
 
 def run(args: argparse.Namespace) -> int:
     from robot_touch.core.profile import load_profile
@@ -51,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
             demo=args.demo,
             demo_out=str(Path(args.out).resolve()),
             control_rate=args.rate,
+            remote=args.remote or args.remote_insecure,
+            remote_port=args.remote_port,
+            remote_bind=args.remote_bind,
+            remote_insecure=args.remote_insecure,
         )
     except ValueError as exc:
         raise RobotTouchError(str(exc)) from None

@@ -30,7 +30,10 @@ CERT_DAYS = 3650
 
 
 def remote_dir() -> Path:
-    return user_data_dir() / "remote"
+    """``<user data>/remote`` (0700: it holds the key and the tokens)."""
+    path = user_data_dir() / "remote"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 def namespace_label(namespace: str) -> str:
