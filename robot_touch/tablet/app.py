@@ -303,8 +303,9 @@ class TabletApp(RobotTouchApp):
         ids = self.arm_root.ids
         for name in MOTION_IDS:
             ids[name].disabled = not allowed
+        estop = ids.estop.__self__  # ids hold weak proxies; compare the widgets themselves
         for child in ids.controls.children:
-            if child is not ids.estop:
+            if child is not estop:
                 child.disabled = not allowed
 
     # ------------------------------------------------------------------ the touch UI's hooks

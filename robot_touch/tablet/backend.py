@@ -70,7 +70,6 @@ class RemoteBackend:
         self._sent: deque[float] = deque(maxlen=512)
         self.messages: deque[str] = deque(maxlen=20)  # for the app to show (refusals, answers)
         self._ping_at = 0.0
-        self._closed = False
         self.ros: PinnedRos | None = None
 
     # ------------------------------------------------------------------ link
@@ -81,6 +80,7 @@ class RemoteBackend:
         self.ros.on("ready", lambda _proto: self._on_open())
         self.ros.on("close", lambda _proto: self._on_close())
         self.ros.on("refused", self._on_refused)
+        self.ros.on("unreachable", self._on_unreachable)
         self.ros.on("status", self._on_status_op)
         for topic, callback in (
             ("joint_states", self._on_joint_states),
@@ -92,8 +92,8 @@ class RemoteBackend:
             self.ros.on(topic, callback)
 
     def stop(self) -> None:
-        self._closed = True
         if self.ros is not None:
+            self.ros.factory.give_up()
             try:
                 self.ros.close(timeout=2)
             except Exception:  # noqa: BLE001 - closing a link that is already gone
@@ -126,6 +126,11 @@ class RemoteBackend:
         with self._lock:
             self._phase, self._detail, self._authenticated = "refused", reason, False
         self.messages.append(reason)
+
+    def _on_unreachable(self, reason: str) -> None:
+        with self._lock:
+            if self._phase != "refused":
+                self._phase, self._detail = "disconnected", reason
 
     def _on_status_op(self, message: dict) -> None:
         text = str(message.get("msg", ""))

@@ -12,6 +12,8 @@ SHA-256 fingerprint instead. So this module:
   (``connection_made``, asyncio's public protocol API); a mismatch aborts the connection and
   says so (``refused`` event);
 * sends the ``auth`` op first on every (re)connection, before anything roslibpy queued;
+* says why a connection attempt failed (``unreachable``: no answer; ``refused``: wrong
+  certificate);
 * hands rosbridge ``status`` messages to a ``status`` event (roslibpy 2.1 has no handler for
   them and logs an exception instead);
 * builds a :class:`roslibpy.Ros` on that factory (``Ros.__init__`` would pick the stock one).
@@ -89,6 +91,10 @@ class PinnedFactory(AsyncioRosBridgeClientFactory):
         self.pin = normalise_fingerprint(pin) if pin else None
         self.credentials = credentials
 
+    def give_up(self) -> None:
+        """Stop reconnecting (a link that is being replaced or closed)."""
+        self._stop = True
+
     def retry_later(self) -> None:
         """Reconnect after the backoff (a refused pin keeps being refused, visibly)."""
         self.manager.loop.call_soon_threadsafe(self._schedule_reconnect)
@@ -111,7 +117,7 @@ class PinnedFactory(AsyncioRosBridgeClientFactory):
         try:
             await loop.create_connection(self, self.host, self.port, ssl=context)
         except Exception as exc:  # noqa: BLE001 - every failed attempt is retried, and said
-            self.emit("refused", f"cannot connect: {exc}")
+            self.emit("unreachable", f"cannot connect: {exc}")
             self._schedule_reconnect()
 
 
