@@ -221,6 +221,9 @@ async def serve(node: GatewayNode, stop: asyncio.Event) -> int:
 
 def main(args: Sequence[str] | None = None) -> int:
     """Console script ``gateway`` / ``ros2 run robot_touch gateway``."""
+    # Two threads share the GIL (asyncio with the sockets, rclpy's executor): Python's default
+    # 5 ms switch interval would let one hold a client's frame back by that much.
+    sys.setswitchinterval(0.0005)
     rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     executor = SingleThreadedExecutor()

@@ -13,6 +13,7 @@ Topic and service names are relative: the gateway serves its arm's namespace.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -76,6 +77,9 @@ class RemoteBackend:
 
     def start(self) -> None:
         """Connect (and keep reconnecting)."""
+        # roslibpy's loop thread shares the GIL with the app's thread: with Python's default
+        # 5 ms switch interval a frame could wait that long to leave.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self.ros = PinnedRos(self.url, self.fingerprint, self.token)
         self.ros.on("ready", lambda _proto: self._on_open())
         self.ros.on("close", lambda _proto: self._on_close())
