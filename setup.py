@@ -44,7 +44,7 @@ setup(
         "xacro>=2.0",
         # The remote gateway (robot-touch run --remote) and pairing (robot-touch pair).
         "websockets>=13.0",
-        "cryptography>=41",
+        "cryptography>=38",
         "qrcode>=7.4",
     ],
     extras_require={
