@@ -22,6 +22,7 @@ IPv6-only veth pair with ``tc netem delay 5ms 2ms`` on both ends (root, iproute2
 measured: the gateway's CPU time per 1,000 client messages, and the clients it holds at once
 (authenticated, each subscribed to joint_states as the tablet app is) with its CPU and memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,21 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=40, help="targets per sender (default 40)")
-    parser.add_argument("--clients", type=int, default=8, help="clients to hold at once (default 8, the cap)")
-    parser.add_argument("--messages", type=int, default=1000, help="messages for the CPU figure (default 1000)")
-    parser.add_argument("--netns", action="store_true", help="also across IPv6-only namespaces with netem 5ms±2ms")
-    parser.add_argument("--inside", default="", help=argparse.SUPPRESS)  # the client's namespace (re-exec)
-    parser.add_argument("--verbose", action="store_true", help="stream the child processes' output")
+    parser.add_argument(
+        "--clients", type=int, default=8, help="clients to hold at once (default 8, the cap)"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=1000, help="messages for the CPU figure (default 1000)"
+    )
+    parser.add_argument(
+        "--netns", action="store_true", help="also across IPv6-only namespaces with netem 5ms±2ms"
+    )
+    parser.add_argument(
+        "--inside", default="", help=argparse.SUPPRESS
+    )  # the client's namespace (re-exec)
+    parser.add_argument(
+        "--verbose", action="store_true", help="stream the child processes' output"
+    )
 
 
 def _cpu(pid: int) -> float:
@@ -76,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     if args.inside:
-        results = _measure(args, client_prefix=("ip", "netns", "exec", args.inside), host="fd13::1", extras=False)
+        results = _measure(
+            args, client_prefix=("ip", "netns", "exec", args.inside), host="fd13::1", extras=False
+        )
         save_json(getattr(args, "json", None), results)
         return 0
     results = _measure(args, client_prefix=(), host="::1", extras=True)
@@ -87,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str, extras: bool) -> dict[str, Any]:
+def _measure(
+    args: argparse.Namespace, client_prefix: tuple[str, ...], host: str, extras: bool
+) -> dict[str, Any]:
     with ExitStack() as stack:
         data = tempfile.mkdtemp(prefix="rt_bench_remote_")
         stack.callback(shutil.rmtree, data, True)
@@ -105,7 +120,9 @@ def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str
         from robot_touch.runner import Supervisor
 
         port = _free_port()
-        config = GraphConfig(arm=ARM, backend="virtual", ui=False, virtual_link=link, remote=True, remote_port=port)
+        config = GraphConfig(
+            arm=ARM, backend="virtual", ui=False, virtual_link=link, remote=True, remote_port=port
+        )
         specs = [s for s in describe(config) if s.name != "virtual_arm"]
         out = sys.stderr if args.verbose else open(os.devnull, "w")
         supervisor = Supervisor(specs, out=out)
@@ -127,10 +144,17 @@ def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str
         import rclpy
 
         probe = rclpy.create_node("bench_remote_probe")
-        probe.create_subscription(PoseStamped, "target_pose", lambda _m: _append(lock, poses, time.monotonic()), 50)
         probe.create_subscription(
-            Float64MultiArray, "forward_position_controller/commands",
-            lambda m: _append(lock, commands, (time.monotonic(), tuple(round(v, 9) for v in m.data))), 200)
+            PoseStamped, "target_pose", lambda _m: _append(lock, poses, time.monotonic()), 50
+        )
+        probe.create_subscription(
+            Float64MultiArray,
+            "forward_position_controller/commands",
+            lambda m: _append(
+                lock, commands, (time.monotonic(), tuple(round(v, 9) for v in m.data))
+            ),
+            200,
+        )
         executor = SingleThreadedExecutor()
         executor.add_node(probe)
         threading.Thread(target=executor.spin, daemon=True).start()
@@ -142,9 +166,21 @@ def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str
         fingerprint = tls.ensure_identity().fingerprint
         url = f"wss://[{host}]:{port}"
         client = subprocess.Popen(
-            [*client_prefix, sys.executable, "-m", "robot_touch.bench.remote_client", url, token, fingerprint,
-             node.profile.base_link],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            [
+                *client_prefix,
+                sys.executable,
+                "-m",
+                "robot_touch.bench.remote_client",
+                url,
+                token,
+                fingerprint,
+                node.profile.base_link,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         stack.callback(client.kill)
         ready = client.stdout.readline().strip()
         if ready != "READY":
@@ -152,7 +188,9 @@ def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str
 
         from robot_touch.core.workspace_view import Chain
 
-        home = Chain.from_profile(node.profile).tip(dict(zip(node.profile.joint_names, node.profile.home)))[:3, 3]
+        home = Chain.from_profile(node.profile).tip(
+            dict(zip(node.profile.joint_names, node.profile.home))
+        )[:3, 3]
         targets = [home + [0.0, 0.0, -0.02], home + [0.0, 0.015, -0.02]]
 
         from robot_touch.core.workspace_view import Pose
@@ -161,8 +199,13 @@ def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str
             with lock:
                 tail = [d for _t, d in commands[-8:]]
             frames = tap.snapshot()[-5:]
-            return (len(tail) == 8 and all(d == tail[0] for d in tail) and len(frames) == 5
-                    and all(f[1] == frames[0][1] for f in frames) and not any(s.moving for s in arm.servos.values()))
+            return (
+                len(tail) == 8
+                and all(d == tail[0] for d in tail)
+                and len(frames) == 5
+                and all(f[1] == frames[0][1] for f in frames)
+                and not any(s.moving for s in arm.servos.values())
+            )
 
         def wait(predicate: Any, timeout: float) -> bool:
             deadline = time.monotonic() + timeout
@@ -192,7 +235,11 @@ def _measure(args: argparse.Namespace, client_prefix: tuple[str, ...], host: str
                     client.stdin.flush()
                     t0 = float(client.stdout.readline().split()[1])
                 rows[sender].append(_times(t0, resting_cmd, lock, commands, tap))
-        results: dict[str, Any] = {"bench": "remote", "samples": args.samples, "load_average": os.getloadavg()[0]}
+        results: dict[str, Any] = {
+            "bench": "remote",
+            "samples": args.samples,
+            "load_average": os.getloadavg()[0],
+        }
         for sender, values in rows.items():
             results[sender] = _summary(values)
         if extras:
@@ -214,7 +261,9 @@ def _append(lock: threading.Lock, box: list, item: Any) -> None:
         box.append(item)
 
 
-def _times(t0: float, resting: tuple, lock: threading.Lock, commands: list, tap: Any, timeout: float = 2.0) -> tuple[float, float]:
+def _times(
+    t0: float, resting: tuple, lock: threading.Lock, commands: list, tap: Any, timeout: float = 2.0
+) -> tuple[float, float]:
     t_cmd = t_frame = math.nan
     deadline = t0 + timeout
     while time.monotonic() < deadline and math.isnan(t_frame):
@@ -245,7 +294,13 @@ def _cpu_per_message(client: subprocess.Popen, pid: int, n: int) -> dict[str, fl
     client.stdin.flush()
     client.stdout.readline()
     busy = _cpu(pid) - start
-    return {"messages": n, "rate_hz": rate, "busy_s": busy, "idle_s": idle, "ms_per_1000": (busy - idle) * 1e3 * 1000 / n}
+    return {
+        "messages": n,
+        "rate_hz": rate,
+        "busy_s": busy,
+        "idle_s": idle,
+        "ms_per_1000": (busy - idle) * 1e3 * 1000 / n,
+    }
 
 
 def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> dict[str, Any]:
@@ -256,19 +311,25 @@ def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> d
     from robot_touch.gateway.auth import auth_request
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # a local measurement, not a pin check
+    ctx.check_hostname, ctx.verify_mode = (
+        False,
+        ssl.CERT_NONE,
+    )  # a local measurement, not a pin check
     before_cpu, before_rss = _cpu(pid), _rss_mb(pid)
     time.sleep(5.0)
     idle_cpu = (_cpu(pid) - before_cpu) / 5.0
-    held = []
+    held, refused = [], 0
     for _ in range(n):
         try:
             ws = connect(url, ssl=ctx, open_timeout=10).__enter__()
-        except Exception:  # noqa: BLE001 - the cap (one client is the bench's tablet) refuses the rest
-            break
-        ws.send(json.dumps(auth_request(token, "bench", "gateway", time.time())))
-        ws.send(json.dumps({"op": "subscribe", "topic": "joint_states", "throttle_rate": 30}))
-        ws.send(json.dumps({"op": "subscribe", "topic": "gateway/status"}))
+            ws.send(json.dumps(auth_request(token, "bench", "gateway", time.time())))
+            ws.send(json.dumps({"op": "subscribe", "topic": "joint_states", "throttle_rate": 30}))
+            ws.send(json.dumps({"op": "subscribe", "topic": "gateway/status"}))
+        except (
+            Exception
+        ):  # noqa: BLE001 - the client cap (the bench's tablet counts) refuses the rest
+            refused += 1
+            continue
         held.append(ws)
     drain = threading.Event()
 
@@ -292,8 +353,15 @@ def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> d
     drain.set()
     for ws in held:
         ws.close()
-    return {"asked": n, "held": alive, "cpu_percent_idle": idle_cpu * 100, "cpu_percent_held": busy_cpu * 100,
-            "rss_mb_before": before_rss, "rss_mb_held": rss}
+    return {
+        "asked": n,
+        "held": alive,
+        "refused": refused,
+        "cpu_percent_idle": idle_cpu * 100,
+        "cpu_percent_held": busy_cpu * 100,
+        "rss_mb_before": before_rss,
+        "rss_mb_held": rss,
+    }
 
 
 def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
@@ -316,12 +384,46 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
             ip("ip", "-n", ns, "link", "set", "lo", "up")
             ip("ip", "-n", ns, "-6", "addr", "add", f"{addr}/64", "dev", dev, "nodad")
             ip("ip", "-n", ns, "link", "set", dev, "up")
-            ip("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "netem", "delay", "5ms", "2ms")
+            ip(
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                dev,
+                "root",
+                "netem",
+                "delay",
+                "5ms",
+                "2ms",
+            )
         out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
         out.close()
-        subprocess.run(["ip", "netns", "exec", a, sys.executable, "-m", "robot_touch.cli.main", "bench", "remote",
-                        "--json", out.name, "--samples", str(args.samples), "--inside", b],
-                       check=True, timeout=900, stdout=subprocess.DEVNULL if not args.verbose else None)
+        subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                a,
+                sys.executable,
+                "-m",
+                "robot_touch.cli.main",
+                "bench",
+                "remote",
+                "--json",
+                out.name,
+                "--samples",
+                str(args.samples),
+                "--inside",
+                b,
+            ],
+            check=True,
+            timeout=900,
+            stdout=subprocess.DEVNULL if not args.verbose else None,
+        )
         with open(out.name) as f:
             return json.load(f)
     finally:
@@ -330,25 +432,37 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(results: dict[str, Any]) -> None:
-    print(f"bench remote: {ARM} virtual arm, serial_bridge and teleop 100 Hz, {results['samples']} targets per sender, "
-          f"load average {results['load_average']:.1f}")
-    print(f"{'sender':44s} {'n':>4s} {'to first changed command':>26s} {'to goal frame after it':>24s}")
+    print(
+        f"bench remote: {ARM} virtual arm, serial_bridge and teleop 100 Hz, "
+        f"{results['samples']} targets per sender, load average {results['load_average']:.1f}"
+    )
+    print(f"{'sender':44s} {'n':>4s}  to first changed command  to goal frame after it")
     print(f"{'':49s} {'p50 ms':>12s} {'p99 ms':>13s} {'p50 ms':>11s} {'p99 ms':>12s}")
-    rows = [("local UI (touch_ui node, DDS)", results["local"]),
-            ("tablet via the gateway, loopback", results["tablet"])]
+    rows = [
+        ("local UI (touch_ui node, DDS)", results["local"]),
+        ("tablet via the gateway, loopback", results["tablet"]),
+    ]
     if "netns" in results and "tablet" in results["netns"]:
         rows.append(("tablet via the gateway, netns + netem 5±2 ms", results["netns"]["tablet"]))
     for label, r in rows:
-        print(f"{label:44s} {r['cmd_ms']['n']:4d} {r['cmd_ms']['p50']:12.2f} {r['cmd_ms']['p99']:13.2f} {r['frame_ms']['p50']:11.2f} "
-              f"{r['frame_ms']['p99']:12.2f}")
+        cmd, frame = r["cmd_ms"], r["frame_ms"]
+        print(
+            f"{label:44s} {cmd['n']:4d} {cmd['p50']:12.2f} {cmd['p99']:13.2f} "
+            f"{frame['p50']:11.2f} {frame['p99']:12.2f}"
+        )
     added = results["tablet"]["cmd_ms"]["p50"] - results["local"]["cmd_ms"]["p50"]
     print(f"gateway adds {added:.2f} ms p50 on loopback (goal: at most 2 ms)")
     cpu = results["cpu_ms_per_1000"]
-    print(f"gateway CPU: {cpu['ms_per_1000']:.0f} ms per 1,000 messages ({cpu['messages']} at {cpu['rate_hz']:g} Hz, idle subtracted)")
+    print(
+        f"gateway CPU: {cpu['ms_per_1000']:.0f} ms per 1,000 messages "
+        f"({cpu['messages']} at {cpu['rate_hz']:g} Hz, idle subtracted)"
+    )
     held = results["held"]
-    print(f"clients held: {held['held']} of {held['asked']} asked (+ the bench's tablet); gateway CPU "
-          f"{held['cpu_percent_idle']:.1f} % -> {held['cpu_percent_held']:.1f} %, RSS {held['rss_mb_before']:.0f} -> "
-          f"{held['rss_mb_held']:.0f} MB")
+    print(
+        f"clients held: {held['held']} of {held['asked']} asked (+ the bench's tablet; cap 8, "
+        f"{held['refused']} refused); gateway CPU {held['cpu_percent_idle']:.1f} % -> "
+        f"{held['cpu_percent_held']:.1f} %, RSS {held['rss_mb_before']:.0f} -> "
+        f"{held['rss_mb_held']:.0f} MB"
+    )
     if "netns" in results and "skipped" in results["netns"]:
         print(f"namespace run skipped: {results['netns']['skipped']}")
-

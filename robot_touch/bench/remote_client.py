@@ -8,6 +8,7 @@ namespace run, in the client's network namespace): the tablet app's backend
 
 Prints "READY" once connected and holding control. No rclpy.
 """
+
 from __future__ import annotations
 
 import sys

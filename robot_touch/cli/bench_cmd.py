@@ -15,7 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "ui": "touch UI frame time while the arm moves, and touch event to target_pose latency",
     "teleop": "teleop node: target_pose to first reflecting command latency, loop period jitter (100/250 Hz)",
     "e2e": "touch in the UI to the resulting serial goal frame at the virtual arm (so101), p50/p99",
-    "remote": "tablet through the gateway vs the local UI: target to command and goal frame, gateway CPU, clients",
+    "remote": "tablet via the gateway vs the local UI (target to command/goal frame), gateway CPU",
 }
 
 

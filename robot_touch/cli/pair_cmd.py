@@ -5,6 +5,7 @@ The tablet app reads the QR (or the pasted JSON) and pins the fingerprint: it ta
 this gateway's certificate. ``--rotate`` makes a new token: every old one stops working and
 clients that used it are disconnected by the running gateway within a second.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,27 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--namespace", default="", help="the arm's ROS namespace (one gateway and token per arm)")
-    parser.add_argument("--rotate", action="store_true", help="make a new token; old tokens stop working")
-    parser.add_argument("--json", action="store_true", help='print {"url", "token", "fingerprint"} only')
-    parser.add_argument("--host", default="", help="address or name for the URL (default: this computer's address)")
-    parser.add_argument("--port", type=int, default=0, help="gateway port (default: the running gateway's, else 9090)")
-    parser.add_argument("--png", default="", help="where to save the QR code (default: next to the token)")
+    parser.add_argument(
+        "--namespace", default="", help="the arm's ROS namespace (one gateway and token per arm)"
+    )
+    parser.add_argument(
+        "--rotate", action="store_true", help="make a new token; old tokens stop working"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help='print {"url", "token", "fingerprint"} only'
+    )
+    parser.add_argument(
+        "--host", default="", help="address or name for the URL (default: this computer's address)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="gateway port (default: the running gateway's, else 9090)",
+    )
+    parser.add_argument(
+        "--png", default="", help="where to save the QR code (default: next to the token)"
+    )
     parser.add_argument("--no-qr", action="store_true", help="no QR code in the terminal")
 
 
@@ -44,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(pairing))
         return 0
     text = json.dumps(pairing, separators=(",", ":"))
-    png = Path(args.png) if args.png else tls.remote_dir() / tls.namespace_label(args.namespace) / "pairing.png"
+    png = (
+        Path(args.png)
+        if args.png
+        else tls.remote_dir() / tls.namespace_label(args.namespace) / "pairing.png"
+    )
     saved = save_qr_png(text, png)
     label = args.namespace.strip("/") or "/"
     print(f"Pair a tablet with the arm {label}:")
@@ -52,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
     for other in hosts[1:]:
         print(f"  (or)         {gateway_url(other, port, secure)}")
     print(f"  token        {token}")
-    print(f"  fingerprint  {fingerprint or 'none: the gateway runs without TLS (--remote-insecure)'}")
+    print(
+        f"  fingerprint  {fingerprint or 'none: the gateway runs without TLS (--remote-insecure)'}"
+    )
     if args.rotate:
-        print("  A new token: the old one no longer works, and tablets that used it are disconnected.")
+        print("  A new token: the old one no longer works; tablets that used it are disconnected.")
     if not state:
         print(f"  (no gateway has run for {label} yet: start one with `robot-touch run --remote`)")
     if not args.no_qr:
@@ -62,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
     if saved:
         print(f"QR code saved to {saved}")
     print("On the tablet: robot-touch-tablet, then scan or paste; or")
-    print(f"  robot-touch-tablet {url} --token {token}" + (f" --fingerprint {fingerprint}" if fingerprint else ""))
+    print(
+        f"  robot-touch-tablet {url} --token {token}"
+        + (f" --fingerprint {fingerprint}" if fingerprint else "")
+    )
     return 0
 
 
@@ -85,7 +110,9 @@ def local_addresses(bind: str = "::") -> list[str]:
     found: list[str] = []
     if shutil.which("ip"):
         try:
-            out = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True, timeout=5).stdout
+            out = subprocess.run(
+                ["ip", "-j", "addr", "show"], capture_output=True, text=True, timeout=5
+            ).stdout
             for link in json.loads(out or "[]"):
                 for addr in link.get("addr_info", []):
                     if addr.get("scope") == "global" and addr.get("local"):

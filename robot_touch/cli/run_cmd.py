@@ -29,14 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
     remote = parser.add_argument_group("remote access (tablets; see `robot-touch pair`)")
     remote.add_argument(
-        "--remote", action="store_true", help="start the secure gateway (rosbridge v2, wss) for tablets"
-    )
-    remote.add_argument("--remote-port", type=int, default=9090, metavar="PORT", help="gateway port (9090)")
-    remote.add_argument(
-        "--remote-bind", default="::", metavar="ADDR", help="gateway address (default :: = all, IPv6 and IPv4)"
+        "--remote", action="store_true", help="start the secure gateway (rosbridge v2, wss)"
     )
     remote.add_argument(
-        "--remote-insecure", action="store_true", help="plain ws:// without TLS (warns; trusted networks only)"
+        "--remote-port", type=int, default=9090, metavar="PORT", help="gateway port (9090)"
+    )
+    remote.add_argument(
+        "--remote-bind", default="::", metavar="ADDR", help="gateway address (:: = all, v6 and v4)"
+    )
+    remote.add_argument(
+        "--remote-insecure", action="store_true", help="plain ws:// without TLS (warns)"
     )
 
 def run(args: argparse.Namespace) -> int:

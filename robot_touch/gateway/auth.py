@@ -21,6 +21,7 @@ file can hold it too. One token per arm namespace, in the user data folder, mode
 
 Pure Python (hashlib, secrets), time passed in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,19 +58,37 @@ def _seconds(value: Any, name: str) -> int:
     return int(value)
 
 
-def compute_mac(secret: str, client: str, dest: str, rand: str, t: int, level: str, end: int) -> str:
+def compute_mac(
+    secret: str, client: str, dest: str, rand: str, t: int, level: str, end: int
+) -> str:
     """The rosauth MAC (lowercase hex SHA-512) of one auth request."""
     text = f"{secret}{client}{dest}{rand}{int(t)}{level}{int(end)}"
     return hashlib.sha512(text.encode("utf-8")).hexdigest()
 
 
-def auth_request(secret: str, client: str, dest: str, now: float, session_s: float = 86400.0, level: str = "operator") -> dict[str, Any]:
+def auth_request(
+    secret: str,
+    client: str,
+    dest: str,
+    now: float,
+    session_s: float = 86400.0,
+    level: str = "operator",
+) -> dict[str, Any]:
     """A complete rosbridge ``auth`` op for ``secret`` (what a rosauth client sends)."""
     rand = secrets.token_hex(8)
     t = int(now)
     end = int(now + session_s)
     mac = compute_mac(secret, client, dest, rand, t, level, end)
-    return {"op": "auth", "mac": mac, "client": client, "dest": dest, "rand": rand, "t": t, "level": level, "end": end}
+    return {
+        "op": "auth",
+        "mac": mac,
+        "client": client,
+        "dest": dest,
+        "rand": rand,
+        "t": t,
+        "level": level,
+        "end": end,
+    }
 
 
 @dataclass
@@ -91,7 +110,9 @@ class Verifier:
         """Accept (return) or refuse (:class:`AuthError`) one ``auth`` op."""
         missing = [f for f in AUTH_FIELDS if f not in request]
         if missing:
-            raise AuthError(f"auth needs the fields {', '.join(AUTH_FIELDS)}; missing {', '.join(missing)}")
+            raise AuthError(
+                f"auth needs the fields {', '.join(AUTH_FIELDS)}; missing {', '.join(missing)}"
+            )
         texts = {}
         for name in ("mac", "client", "dest", "rand", "level"):
             if not isinstance(request[name], str) or len(request[name]) > 256:
@@ -99,7 +120,9 @@ class Verifier:
             texts[name] = request[name]
         t, end = _seconds(request["t"], "t"), _seconds(request["end"], "end")
         if self.token is None:
-            raise AuthError("no pairing token on this gateway yet: run `robot-touch pair` on the robot's computer")
+            raise AuthError(
+                "no pairing token on this gateway yet: run `robot-touch pair` on its computer"
+            )
         skew = t - now
         if abs(skew) > self.max_clock_skew:
             raise AuthError(
@@ -108,9 +131,13 @@ class Verifier:
             )
         if end <= now:
             raise AuthError("the session end time has passed")
-        expected = compute_mac(self.token, texts["client"], texts["dest"], texts["rand"], t, texts["level"], end)
+        expected = compute_mac(
+            self.token, texts["client"], texts["dest"], texts["rand"], t, texts["level"], end
+        )
         if not hmac.compare_digest(expected, texts["mac"].lower()):
-            raise AuthError("wrong token (the MAC does not match): pair again with `robot-touch pair`")
+            raise AuthError(
+                "wrong token (the MAC does not match): pair again with `robot-touch pair`"
+            )
         self._forget(now)
         if texts["rand"] in self._seen:
             raise AuthError("this auth request was used before (replay)")
@@ -144,7 +171,11 @@ class TokenFile:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             text = self.path.read_text(encoding="utf-8").strip()
-            self._token = text if len(text) == TOKEN_LENGTH and all(c in TOKEN_ALPHABET for c in text) else None
+            self._token = (
+                text
+                if len(text) == TOKEN_LENGTH and all(c in TOKEN_ALPHABET for c in text)
+                else None
+            )
             self._stamp = stamp
         return self._token
 

@@ -16,6 +16,7 @@ unknown fields. Missing fields keep their defaults. Outgoing non-finite floats b
 
 Pure Python: the message packages and rosidl_parser, no rclpy.
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,7 +70,7 @@ class ConversionError(ValueError):
 
 
 def canonical_type(name: str, kind: str = "msg") -> str:
-    """``geometry_msgs/PoseStamped`` → ``geometry_msgs/msg/PoseStamped`` (ValueError if malformed)."""
+    """``geometry_msgs/PoseStamped`` → ``geometry_msgs/msg/PoseStamped`` (ValueError if bad)."""
     match = _TYPE_NAME.match(name or "")
     if not match:
         raise ValueError(f"not a ROS type name: {name!r} (expected package/{kind}/Name)")
@@ -106,7 +107,9 @@ def _fields(cls: type) -> list[tuple[str, Any]]:
 # ---------------------------------------------------------------------------- JSON → ROS
 
 
-def to_ros(cls: type, data: Any, path: str = "", stamp_now: Callable[[], Any] | None = None) -> Any:
+def to_ros(
+    cls: type, data: Any, path: str = "", stamp_now: Callable[[], Any] | None = None
+) -> Any:
     """Build a ``cls`` message from ``data`` (a JSON object), checking every field.
 
     Args:
@@ -139,7 +142,11 @@ def to_ros(cls: type, data: Any, path: str = "", stamp_now: Callable[[], Any] | 
 
 
 def _is_header(slot: Any) -> bool:
-    return isinstance(slot, NamespacedType) and slot.namespaces == ["std_msgs", "msg"] and slot.name == "Header"
+    return (
+        isinstance(slot, NamespacedType)
+        and slot.namespaces == ["std_msgs", "msg"]
+        and slot.name == "Header"
+    )
 
 
 def _value(slot: Any, value: Any, path: str) -> Any:
@@ -156,7 +163,9 @@ def _value(slot: Any, value: Any, path: str) -> Any:
         return to_ros(_nested_class(slot), value, path)
     if isinstance(slot, AbstractNestedType):
         return _sequence(slot, value, path)
-    raise ConversionError(path, f"unsupported field type {type(slot).__name__}")  # pragma: no cover
+    raise ConversionError(
+        path, f"unsupported field type {type(slot).__name__}"
+    )  # pragma: no cover
 
 
 def _basic(typename: str, value: Any, path: str) -> Any:

@@ -18,6 +18,7 @@ queue_length; compression "none"), unsubscribe, call_service (answered by servic
 and the outgoing status, publish and service_response. Others (fragment, png, cbor,
 advertise_service, actions) are refused with a status message naming the op.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,9 +49,18 @@ CLOSE_BUSY = 1013
 REPORT_PERIOD = 1.0
 STATUS_PERIOD = 1.0
 UNSUPPORTED = (
-    "fragment", "png", "cbor", "advertise_service", "unadvertise_service", "service_response",
-    "advertise_action", "unadvertise_action", "send_action_goal", "cancel_action_goal",
-    "action_feedback", "action_result",
+    "fragment",
+    "png",
+    "cbor",
+    "advertise_service",
+    "unadvertise_service",
+    "service_response",
+    "advertise_action",
+    "unadvertise_action",
+    "send_action_goal",
+    "cancel_action_goal",
+    "action_feedback",
+    "action_result",
 )
 
 
@@ -117,7 +127,10 @@ class GatewayCore:
         return cid
 
     def busy_text(self) -> str:
-        return _status("error", f"refused (client cap): {self.policy.caps.max_clients} clients are connected already")
+        return _status(
+            "error",
+            f"refused (client cap): {self.policy.caps.max_clients} clients are connected already",
+        )
 
     def closed(self, cid: int, now: float) -> None:
         """A connection ended (either side)."""
@@ -154,7 +167,9 @@ class GatewayCore:
             self._refuse(session, None, "json", f"not valid JSON ({str(exc)[:80]})")
             return
         if not isinstance(message, dict) or not isinstance(message.get("op"), str):
-            self._refuse(session, None, "op", 'a rosbridge message is a JSON object with a string "op"')
+            self._refuse(
+                session, None, "op", 'a rosbridge message is a JSON object with a string "op"'
+            )
             return
         msg_id = message.get("id")
         if msg_id is not None and not isinstance(msg_id, (str, int)) or isinstance(msg_id, bool):
@@ -185,9 +200,13 @@ class GatewayCore:
             "call_service": self._op_call_service,
         }
 
-    def _before_auth(self, session: Session, op: str, message: dict, msg_id: Any, now: float) -> None:
+    def _before_auth(
+        self, session: Session, op: str, message: dict, msg_id: Any, now: float
+    ) -> None:
         if op != "auth":
-            self._refuse(session, msg_id, "auth", "authenticate first (op auth, the pairing token's MAC)")
+            self._refuse(
+                session, msg_id, "auth", "authenticate first (op auth, the pairing token's MAC)"
+            )
             self._close_session(session, "not authenticated")
             return
         self.verifier.token = self.token_source() if self.token_source else self.verifier.token
@@ -220,7 +239,9 @@ class GatewayCore:
     def _op_unadvertise(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
         rule = self.policy.topic(message.get("topic"), "publish")
         if session.advertised.pop(rule.name, None) is None:
-            self._status(session, "warning", msg_id, f"topic {message.get('topic')} was not advertised")
+            self._status(
+                session, "warning", msg_id, f"topic {message.get('topic')} was not advertised"
+            )
 
     def _op_publish(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
         rule = self.policy.topic(message.get("topic"), "publish")
@@ -242,7 +263,9 @@ class GatewayCore:
         queue = _natural(message.get("queue_length", 0), "queue_length")
         compression = message.get("compression", "none")
         if compression not in (None, "none"):
-            raise Refusal("compression", f"compression {compression!r} is not supported (use none)")
+            raise Refusal(
+                "compression", f"compression {compression!r} is not supported (use none)"
+            )
         sub_id = str(msg_id) if msg_id is not None else f"subscribe:{name}"
         if session.subscribe(name, rule.name, sub_id, throttle, queue):
             self._wanted[rule.name] = self._wanted.get(rule.name, 0) + 1
@@ -296,7 +319,9 @@ class GatewayCore:
 
         def done(ok: bool, result: Any) -> None:
             if session.id in self.sessions:
-                self._respond(session, name, msg_id, ok, convert.to_json(result) if ok else str(result))
+                self._respond(
+                    session, name, msg_id, ok, convert.to_json(result) if ok else str(result)
+                )
 
         self.ros.call(rule, request, done)
 
@@ -351,7 +376,9 @@ class GatewayCore:
             self._publish_frame(session, stream.name, item)
 
     def _publish_frame(self, session: Session, name: str, msg_text: str) -> None:
-        self._emit(session, '{"op":"publish","topic":' + json.dumps(name) + ',"msg":' + msg_text + "}")
+        self._emit(
+            session, '{"op":"publish","topic":' + json.dumps(name) + ',"msg":' + msg_text + "}"
+        )
 
     # ------------------------------------------------------------------ time
 
@@ -368,7 +395,9 @@ class GatewayCore:
             if session.closing:
                 continue
             if not session.authenticated and now - session.opened > self.policy.caps.auth_timeout:
-                self._refuse(session, None, "auth", f"no auth within {self.policy.caps.auth_timeout:g} s")
+                self._refuse(
+                    session, None, "auth", f"no auth within {self.policy.caps.auth_timeout:g} s"
+                )
                 self._close_session(session, "authentication timeout")
                 continue
             if self.token_source and session.authenticated and token != session.token:
@@ -378,9 +407,15 @@ class GatewayCore:
             dropped = session.bucket.dropped
             if dropped > session.dropped_reported and now - session.reported_at >= REPORT_PERIOD:
                 session.dropped_reported, session.reported_at = dropped, now
-                self._status(session, "warning", None, (
-                    f"rate cap {self.policy.caps.max_rate:g} messages/s: {dropped} messages dropped so far"
-                ))
+                self._status(
+                    session,
+                    "warning",
+                    None,
+                    (
+                        f"rate cap {self.policy.caps.max_rate:g} messages/s: "
+                        f"{dropped} messages dropped so far"
+                    ),
+                )
             for stream in list(session.streams.values()):
                 items, due = stream.due(now)
                 for item in items:
@@ -448,12 +483,19 @@ class GatewayCore:
         if session.wants(level):
             self._emit(session, _status(level, text, msg_id))
 
-    def _refuse(self, session: Session, msg_id: Any, rule: str, text: str, prefix: bool = True) -> None:
+    def _refuse(
+        self, session: Session, msg_id: Any, rule: str, text: str, prefix: bool = True
+    ) -> None:
         self.counters["refused"] += 1
         self._status(session, "error", msg_id, f"refused ({rule}): {text}" if prefix else text)
 
     def _respond(self, session: Session, service: Any, msg_id: Any, ok: bool, values: Any) -> None:
-        reply: dict[str, Any] = {"op": "service_response", "service": service, "values": values, "result": ok}
+        reply: dict[str, Any] = {
+            "op": "service_response",
+            "service": service,
+            "values": values,
+            "result": ok,
+        }
         if msg_id is not None:
             reply["id"] = msg_id
         self._emit(session, _json(reply))

@@ -9,6 +9,7 @@ stops where it is, under control, and waits for the next operator.
 
 Pure Python, time passed in.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

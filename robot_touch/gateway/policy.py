@@ -14,6 +14,7 @@ rule that refused, in words (:class:`Refusal`).
 
 Pure Python.
 """
+
 from __future__ import annotations
 
 import re
@@ -151,7 +152,9 @@ def default_rules() -> tuple[dict[str, TopicRule], dict[str, ServiceRule]]:
         ServiceRule("teleop/estop", "std_srvs/srv/SetBool", who_for=_estop_who),
         ServiceRule("teleop/enable", "std_srvs/srv/SetBool"),
         ServiceRule("teleop/home", "std_srvs/srv/Trigger"),
-        ServiceRule("teleop/set_parameters", "rcl_interfaces/srv/SetParameters", check=_speed_only),
+        ServiceRule(
+            "teleop/set_parameters", "rcl_interfaces/srv/SetParameters", check=_speed_only
+        ),
         ServiceRule(GATEWAY_TAKE, "std_srvs/srv/Trigger", who=ANYONE, internal=True),
         ServiceRule(GATEWAY_RELEASE, "std_srvs/srv/Trigger", who=ANYONE, internal=True),
         ServiceRule(GATEWAY_PING, "std_srvs/srv/Trigger", who=ANYONE, internal=True),
@@ -180,8 +183,10 @@ class Policy:
             return name
         prefix = "/" + self.namespace.strip("/") + "/" if self.namespace.strip("/") else "/"
         if not name.startswith(prefix):
-            raise Refusal("namespace", f"{name} is outside this arm's namespace {prefix.rstrip('/') or '/'}")
-        return name[len(prefix):]
+            raise Refusal(
+                "namespace", f"{name} is outside this arm's namespace {prefix.rstrip('/') or '/'}"
+            )
+        return name[len(prefix) :]
 
     def topic(self, name: Any, action: str) -> TopicRule:
         """The rule allowing ``action`` (``publish`` or ``subscribe``) on topic ``name``."""
@@ -190,7 +195,10 @@ class Policy:
         if rule is None:
             raise Refusal("allowlist", f"topic {name} is not on the gateway's allowlist")
         if getattr(rule, action) is None:
-            raise Refusal("allowlist", f"topic {name} may not be {_PAST[action]} remotely ({self._allowed(rule)})")
+            raise Refusal(
+                "allowlist",
+                f"topic {name} may not be {_PAST[action]} remotely ({self._allowed(rule)})",
+            )
         return rule
 
     def service(self, name: Any) -> ServiceRule:

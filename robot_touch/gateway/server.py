@@ -14,6 +14,7 @@
 
 Everything runs on one asyncio loop; the core is only touched on that loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,13 +36,17 @@ def listening_socket(bind: str, port: int) -> socket.socket:
     host name, first address) binds that address only."""
     if bind in ("::", ""):
         if socket.has_dualstack_ipv6():
-            return socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True, reuse_port=False)
+            return socket.create_server(
+                ("::", port), family=socket.AF_INET6, dualstack_ipv6=True, reuse_port=False
+            )
         return socket.create_server(("0.0.0.0", port))
     infos = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM)
     if not infos:  # pragma: no cover - getaddrinfo raises instead
         raise OSError(f"cannot resolve {bind}")
     family, _type, _proto, _name, address = infos[0]
-    return socket.create_server(address[:2] if family == socket.AF_INET else address, family=family)
+    return socket.create_server(
+        address[:2] if family == socket.AF_INET else address, family=family
+    )
 
 
 @dataclass
@@ -66,7 +71,9 @@ class GatewayServer:
 
     def __init__(
         self,
-        make_core: Callable[[Callable[[int, str], None], Callable[[int, int, str], None]], GatewayCore],
+        make_core: Callable[
+            [Callable[[int, str], None], Callable[[int, int, str], None]], GatewayCore
+        ],
         bind: str = "::",
         port: int = 9090,
         ssl_context: ssl.SSLContext | None = None,

@@ -10,6 +10,7 @@ topic (different ids) share one stream at the lowest throttle_rate and the longe
 
 Pure Python, time passed in.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -114,7 +115,9 @@ class Session:
         """Whether a status message of ``level`` goes to this client (its set_level)."""
         return LEVELS.index(level) >= LEVELS.index(self.level) and self.level != "none"
 
-    def subscribe(self, name: str, rule_name: str, sub_id: str, throttle_ms: int, queue_length: int) -> bool:
+    def subscribe(
+        self, name: str, rule_name: str, sub_id: str, throttle_ms: int, queue_length: int
+    ) -> bool:
         """Add a subscription; True when it is the client's first to this name."""
         stream = self.streams.get(name)
         first = stream is None

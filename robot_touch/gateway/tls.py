@@ -11,6 +11,7 @@ Layout of ``<user data>/remote/`` (``$ROBOT_TOUCH_DATA`` moves it):
     <label>/token                          the pairing token of a namespace ("default" for /)
     <label>/gateway.json                   what the running gateway listens on (for `pair`)
 """
+
 from __future__ import annotations
 
 import datetime
@@ -68,7 +69,7 @@ class Identity:
 def fingerprint_of(der: bytes) -> str:
     """SHA-256 of a DER certificate as ``AB:CD:...`` (32 pairs)."""
     digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def normalise_fingerprint(text: str) -> str:
@@ -88,7 +89,7 @@ def normalise_fingerprint(text: str) -> str:
 
 def fingerprint_of_hex(digits: str) -> str:
     d = digits.upper()
-    return ":".join(d[i:i + 2] for i in range(0, len(d), 2))
+    return ":".join(d[i : i + 2] for i in range(0, len(d), 2))
 
 
 def ensure_identity(folder: Path | None = None) -> Identity:
@@ -113,7 +114,9 @@ def make_self_signed(hostname: str | None = None) -> tuple[bytes, bytes]:
 
     hostname = hostname or socket.gethostname() or "robot_touch"
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"robot_touch gateway {hostname}"[:64])])
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, f"robot_touch gateway {hostname}"[:64])]
+    )
     now = datetime.datetime.now(datetime.timezone.utc)
     alt = [x509.DNSName(hostname), x509.DNSName("localhost")]
     alt += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]

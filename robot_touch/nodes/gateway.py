@@ -19,6 +19,7 @@ expanded URDF on ``robot_description`` and the profile YAML on ``arm_profile``
 Prints ``GATEWAY <url> fingerprint <fp>`` when it listens (our runner waits for it).
 Parameters are listed with units and defaults in ``config/gateway.yaml``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,14 @@ from robot_touch.errors import RobotTouchError
 from robot_touch.gateway import convert, tls
 from robot_touch.gateway.auth import Verifier
 from robot_touch.gateway.core import GatewayCore
-from robot_touch.gateway.policy import QOS_LATCHED, QOS_SENSOR, Caps, Policy, ServiceRule, TopicRule
+from robot_touch.gateway.policy import (
+    QOS_LATCHED,
+    QOS_SENSOR,
+    Caps,
+    Policy,
+    ServiceRule,
+    TopicRule,
+)
 from robot_touch.gateway.server import GatewayServer
 from robot_touch.nodes._common import declare_parameters, float_range, int_range
 
@@ -52,19 +60,55 @@ SERVICE_TIMEOUT = 5.0
 PARAMETERS = {
     "arm": ("so101", "arm profile (name or YAML path) whose description is published", {}),
     "port": (9090, "TCP port of the WebSocket server", {"integer_range": int_range(0, 65535)}),
-    "bind": ("::", "address to listen on: :: (all, IPv6 and IPv4), an address, or 127.0.0.1 / ::1", {}),
-    "insecure": (False, "plain ws:// without TLS (warns on every start); only on a trusted network", {}),
+    "bind": (
+        "::",
+        "address to listen on: :: (all, IPv6 and IPv4), an address, or 127.0.0.1 / ::1",
+        {},
+    ),
+    "insecure": (
+        False,
+        "plain ws:// without TLS (warns on every start); only on a trusted network",
+        {},
+    ),
     "max_clients": (8, "WebSocket clients at once", {"integer_range": int_range(1, 256)}),
-    "max_frame_bytes": (65536, "largest incoming frame (bytes); larger closes the connection", {"integer_range": int_range(1024, 16777216)}),
-    "max_rate": (200.0, "incoming messages per second per client; excess dropped and counted", {"floating_point_range": float_range(1.0, 10000.0)}),
-    "lease_timeout": (0.5, "lease holder silent this long loses control and teleop holds (s)", {"floating_point_range": float_range(0.1, 10.0)}),
-    "auth_timeout": (5.0, "a new client must authenticate within this time (s)", {"floating_point_range": float_range(0.5, 60.0)}),
-    "max_clock_skew": (30.0, "allowed difference between a client's auth time and ours (s)", {"floating_point_range": float_range(1.0, 86400.0)}),
-    "publish_description": (True, "publish robot_description and arm_profile (false where robot_state_publisher does)", {}),
+    "max_frame_bytes": (
+        65536,
+        "largest incoming frame (bytes); larger closes the connection",
+        {"integer_range": int_range(1024, 16777216)},
+    ),
+    "max_rate": (
+        200.0,
+        "incoming messages per second per client; excess dropped and counted",
+        {"floating_point_range": float_range(1.0, 10000.0)},
+    ),
+    "lease_timeout": (
+        0.5,
+        "lease holder silent this long loses control and teleop holds (s)",
+        {"floating_point_range": float_range(0.1, 10.0)},
+    ),
+    "auth_timeout": (
+        5.0,
+        "a new client must authenticate within this time (s)",
+        {"floating_point_range": float_range(0.5, 60.0)},
+    ),
+    "max_clock_skew": (
+        30.0,
+        "allowed difference between a client's auth time and ours (s)",
+        {"floating_point_range": float_range(1.0, 86400.0)},
+    ),
+    "publish_description": (
+        True,
+        "publish robot_description and arm_profile (false where robot_state_publisher does)",
+        {},
+    ),
 }
 _QOS = {
     QOS_SENSOR: qos_profile_sensor_data,
-    QOS_LATCHED: QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+    QOS_LATCHED: QoSProfile(
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    ),
 }
 
 
@@ -88,7 +132,9 @@ class GatewayNode(Node):
                 self.create_publisher(String, "arm_profile", latched),
             ]
             self._description[0].publish(String(data=self.profile.urdf_xml()))
-            self._description[1].publish(String(data=self.profile.path.read_text(encoding="utf-8")))
+            self._description[1].publish(
+                String(data=self.profile.path.read_text(encoding="utf-8"))
+            )
 
     # ------------------------------------------------------------------ RosPort (loop thread)
 
@@ -116,7 +162,9 @@ class GatewayNode(Node):
     def call(self, rule: ServiceRule, request: Any, done: Callable[[bool, Any], None]) -> None:
         client = self._rt_clients.get(rule.name)
         if client is None:
-            client = self._rt_clients[rule.name] = self.create_client(convert.load_type(rule.type, "srv"), rule.name)
+            client = self._rt_clients[rule.name] = self.create_client(
+                convert.load_type(rule.type, "srv"), rule.name
+            )
         if not client.service_is_ready():
             done(False, f"service {rule.name} is not available")
             return
@@ -138,7 +186,12 @@ class GatewayNode(Node):
 
         future = client.call_async(request)
         future.add_done_callback(finish)
-        loop.call_later(SERVICE_TIMEOUT, settle, False, f"service {rule.name} did not answer within {SERVICE_TIMEOUT:g} s")
+        loop.call_later(
+            SERVICE_TIMEOUT,
+            settle,
+            False,
+            f"service {rule.name} did not answer within {SERVICE_TIMEOUT:g} s",
+        )
 
     def hold(self, reason: str) -> None:
         """The lease holder went: teleop brakes and holds (teleop/enable false)."""
@@ -178,7 +231,9 @@ async def serve(node: GatewayNode, stop: asyncio.Event) -> int:
     identity = None if insecure else tls.ensure_identity()
     policy = Policy(namespace=namespace, caps=node.caps())
 
-    def make_core(send: Callable[[int, str], None], close: Callable[[int, int, str], None]) -> GatewayCore:
+    def make_core(
+        send: Callable[[int, str], None], close: Callable[[int, int, str], None]
+    ) -> GatewayCore:
         verifier = Verifier(token_file.read(), max_clock_skew=node.p["max_clock_skew"])
         return GatewayCore(policy, verifier, node, send, close, token_source=token_file.read)
 
@@ -200,20 +255,32 @@ async def serve(node: GatewayNode, stop: asyncio.Event) -> int:
     try:
         await server.start()
     except OSError as exc:
-        raise RobotTouchError(f"cannot listen on {node.p['bind']} port {node.p['port']}: {exc.strerror or exc}") from None
+        raise RobotTouchError(
+            f"cannot listen on {node.p['bind']} port {node.p['port']}: {exc.strerror or exc}"
+        ) from None
     scheme = "ws" if insecure else "wss"
     host = node.p["bind"] if ":" not in node.p["bind"] else f"[{node.p['bind']}]"
     url = f"{scheme}://{host}:{server.port}"
-    tls.write_state(namespace, {"port": server.port, "bind": node.p["bind"], "tls": not insecure,
-                                "fingerprint": identity.fingerprint if identity else ""})
+    tls.write_state(
+        namespace,
+        {
+            "port": server.port,
+            "bind": node.p["bind"],
+            "tls": not insecure,
+            "fingerprint": identity.fingerprint if identity else "",
+        },
+    )
     if insecure:
         node.get_logger().warning(
-            "REMOTE ACCESS WITHOUT TLS (insecure: true): the token's MAC and every command cross the "
+            "REMOTE ACCESS WITHOUT TLS (insecure: true): the token's MAC and every command "
+            "cross the "
             "network in clear text; anyone on it can watch. Use it only on a network you trust."
         )
     fingerprint = identity.fingerprint if identity else "none (insecure)"
     print(f"GATEWAY {url} fingerprint {fingerprint}", flush=True)
-    node.get_logger().info(f"listening on {url} for {namespace or '/'}; pair a tablet with `robot-touch pair`")
+    node.get_logger().info(
+        f"listening on {url} for {namespace or '/'}; pair a tablet with `robot-touch pair`"
+    )
     await stop.wait()
     await server.stop()
     return 0
@@ -224,7 +291,9 @@ def main(args: Sequence[str] | None = None) -> int:
     # Two threads share the GIL (asyncio with the sockets, rclpy's executor): Python's default
     # 5 ms switch interval would let one hold a client's frame back by that much.
     sys.setswitchinterval(0.0005)
-    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    rclpy.init(
+        args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO
+    )
     node = None
     executor = SingleThreadedExecutor()
     thread = None

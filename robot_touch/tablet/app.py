@@ -15,6 +15,7 @@ connection bar.
 No rclpy, roboticstoolbox, mujoco or scipy: reach is judged from the sampled region and
 teleop's status (``ik_preview = False``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,7 +28,14 @@ from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
 from robot_touch.errors import RobotTouchError
 from robot_touch.tablet.backend import RemoteBackend
-from robot_touch.tablet.pairing import Pairing, PairingError, Robots, check, parse, profile_from_description
+from robot_touch.tablet.pairing import (
+    Pairing,
+    PairingError,
+    Robots,
+    check,
+    parse,
+    profile_from_description,
+)
 from robot_touch.ui.app import RobotTouchApp, UiSettings
 from robot_touch.ui.i18n import _
 
@@ -49,7 +57,7 @@ KV = """
         height: dp(44)
         font_size: sp(15)
         text_size: self.width, None
-        text: 'On the robot computer: robot-touch pair. Paste its JSON (or what your camera app reads from its QR code), or type the URL, token and fingerprint.'
+        text: app.connect_help
     TextInput:
         id: pairing_text
         size_hint_y: None
@@ -160,10 +168,20 @@ class TabletApp(RobotTouchApp):
     link_up = BooleanProperty(False)
     holding = BooleanProperty(False)
     connect_message = StringProperty("")
+    connect_help = StringProperty(
+        "On the robot computer: robot-touch pair. Paste its JSON (or what your camera app "
+        "reads from its QR code), or type the URL, token and fingerprint."
+    )
     robot_labels = ListProperty([])
 
-    def __init__(self, pairing: Pairing | None = None, take_control: bool = False, settings: UiSettings | None = None,
-                 robots: Robots | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        pairing: Pairing | None = None,
+        take_control: bool = False,
+        settings: UiSettings | None = None,
+        robots: Robots | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.pairing = pairing
         self.take_on_connect = take_control
         self.robots = robots or Robots()
@@ -195,7 +213,11 @@ class TabletApp(RobotTouchApp):
         self.robot_labels = [r.label for r in robots]
         for robot in robots:
             button = Factory.Button(text=robot.label, size_hint_y=None, height=52, font_size=18)
-            button.bind(on_release=lambda _b, r=robot: self.connect(r, self.connect_screen.ids.take_control.state == "down"))
+            button.bind(
+                on_release=lambda _b, r=robot: self.connect(
+                    r, self.connect_screen.ids.take_control.state == "down"
+                )
+            )
             box.add_widget(button)
 
     def show_connect(self) -> None:
@@ -228,7 +250,9 @@ class TabletApp(RobotTouchApp):
             self.backend_remote.stop()
         self.pairing = pairing
         self.connect_message = f"connecting to {pairing.url} …"
-        self.backend_remote = RemoteBackend(pairing.url, pairing.token, pairing.fingerprint or None, take_control)
+        self.backend_remote = RemoteBackend(
+            pairing.url, pairing.token, pairing.fingerprint or None, take_control
+        )
         self.backend = self.backend_remote
         self.backend_remote.start()
 
@@ -240,7 +264,7 @@ class TabletApp(RobotTouchApp):
         else:
             self.backend_remote.take_control()
 
-    # ------------------------------------------------------------------ the link, 10 times a second
+    # ------------------------------------------------------------------ the link, 10 Hz
 
     def _link_tick(self, _dt: float) -> None:
         remote = self.backend_remote
@@ -248,7 +272,11 @@ class TabletApp(RobotTouchApp):
             return
         remote.poll()
         state = remote.link_state()
-        if state.phase == "connected" and self.pairing is not None and self.connect_message.startswith("connecting"):
+        if (
+            state.phase == "connected"
+            and self.pairing is not None
+            and self.connect_message.startswith("connecting")
+        ):
             self.robots.remember(self.pairing)
             self.connect_message = ""
         elif state.phase == "refused":
@@ -266,8 +294,15 @@ class TabletApp(RobotTouchApp):
 
     def _link_words(self, state: Any) -> str:
         if state.phase != "connected":
-            what = _("Link lost: reconnecting") if state.phase == "disconnected" else (
-                _("Refused: {why}").format(why=state.detail) if state.phase == "refused" else _("Connecting"))
+            what = (
+                _("Link lost: reconnecting")
+                if state.phase == "disconnected"
+                else (
+                    _("Refused: {why}").format(why=state.detail)
+                    if state.phase == "refused"
+                    else _("Connecting")
+                )
+            )
             return what + " · " + _("motion controls are off (the arm holds)")
         rtt = f"{state.rtt_ms:.0f} ms" if state.rtt_ms is not None else "…"
         if state.you_hold:
@@ -294,7 +329,10 @@ class TabletApp(RobotTouchApp):
         self.arm_root = RobotTouchApp.build(self)  # sets self.root to the touch UI
         self.link_bar = Factory.LinkBar()
         self._show_arm()
-        Logger.info(f"robot_touch: connected to {profile.name} at {self.pairing.url if self.pairing else '?'}")
+        Logger.info(
+            f"robot_touch: connected to {profile.name} at "
+            f"{self.pairing.url if self.pairing else '?'}"
+        )
 
     def _gate_motion(self) -> None:
         if self.arm_root is None:
@@ -320,7 +358,10 @@ class TabletApp(RobotTouchApp):
             super()._refresh(dt)
 
     def _refresh_status(self) -> None:
-        if getattr(self, "backend", None) is not None and getattr(self, "profile", None) is not None:
+        if (
+            getattr(self, "backend", None) is not None
+            and getattr(self, "profile", None) is not None
+        ):
             super()._refresh_status()
 
     def on_stop(self) -> None:

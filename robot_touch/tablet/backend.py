@@ -10,6 +10,7 @@ is up, lease or not.
 
 Topic and service names are relative: the gateway serves its arm's namespace.
 """
+
 from __future__ import annotations
 
 import re
@@ -54,7 +55,9 @@ class RemoteBackend:
             takes "" as the base frame).
     """
 
-    def __init__(self, url: str, token: str, fingerprint: str | None, take_control: bool = False) -> None:
+    def __init__(
+        self, url: str, token: str, fingerprint: str | None, take_control: bool = False
+    ) -> None:
         self.url, self.token, self.fingerprint = url, token, fingerprint
         self.want_control = take_control
         self.base_link = ""
@@ -109,14 +112,24 @@ class RemoteBackend:
         with self._lock:
             self._phase, self._detail, self._authenticated = "connecting", "authenticating", False
         self._send({"op": "set_level", "level": "warning"})
-        subs = [("gateway/status", "diagnostic_msgs/msg/DiagnosticStatus", 0),
-                ("joint_states", "sensor_msgs/msg/JointState", JOINT_STATES_THROTTLE_MS),
-                ("teleop/status", "diagnostic_msgs/msg/DiagnosticStatus", 0),
-                ("robot_description", "std_msgs/msg/String", 0),
-                ("arm_profile", "std_msgs/msg/String", 0)]
+        subs = [
+            ("gateway/status", "diagnostic_msgs/msg/DiagnosticStatus", 0),
+            ("joint_states", "sensor_msgs/msg/JointState", JOINT_STATES_THROTTLE_MS),
+            ("teleop/status", "diagnostic_msgs/msg/DiagnosticStatus", 0),
+            ("robot_description", "std_msgs/msg/String", 0),
+            ("arm_profile", "std_msgs/msg/String", 0),
+        ]
         for topic, kind, throttle in subs:
-            self._send({"op": "subscribe", "id": f"tablet:{topic}", "topic": topic, "type": kind,
-                        "throttle_rate": throttle, "queue_length": 0})
+            self._send(
+                {
+                    "op": "subscribe",
+                    "id": f"tablet:{topic}",
+                    "topic": topic,
+                    "type": kind,
+                    "throttle_rate": throttle,
+                    "queue_length": 0,
+                }
+            )
         self._ping(first=True)
 
     def _on_close(self) -> None:
@@ -150,17 +163,29 @@ class RemoteBackend:
         ros.send_on_ready(roslibpy.Message(message))
         return True
 
-    def _call(self, service: str, args: dict, on_answer: Callable[[bool, Any], None] | None = None) -> bool:
+    def _call(
+        self, service: str, args: dict, on_answer: Callable[[bool, Any], None] | None = None
+    ) -> bool:
         ros = self.ros
         if ros is None or not ros.is_connected:
             return False
-        message = roslibpy.Message({"op": "call_service", "id": f"call:{service}:{ros.id_counter}",
-                                    "service": service, "args": args})
+        message = roslibpy.Message(
+            {
+                "op": "call_service",
+                "id": f"call:{service}:{ros.id_counter}",
+                "service": service,
+                "args": args,
+            }
+        )
 
         def ok(values: Any) -> None:
             if on_answer:
                 on_answer(True, values)
-            elif isinstance(values, Mapping) and values.get("success") is False and values.get("message"):
+            elif (
+                isinstance(values, Mapping)
+                and values.get("success") is False
+                and values.get("message")
+            ):
                 self.messages.append(f"{service}: {values['message']}")
 
         def failed(values: Any) -> None:
@@ -190,7 +215,10 @@ class RemoteBackend:
 
     def poll(self) -> None:
         """Called by the app every frame or so: sends the periodic round-trip probe."""
-        if self.link_state().phase == "connected" and time.monotonic() - self._ping_at > PING_PERIOD:
+        if (
+            self.link_state().phase == "connected"
+            and time.monotonic() - self._ping_at > PING_PERIOD
+        ):
             self._ping()
 
     def take_control(self) -> bool:
@@ -234,7 +262,9 @@ class RemoteBackend:
     def link_state(self) -> LinkState:
         with self._lock:
             return LinkState(
-                self._phase, self._detail, self._rtt,
+                self._phase,
+                self._detail,
+                self._rtt,
                 holder=self._lease.get("holder", ""),
                 you_hold=self._lease.get("you_hold") == "true",
             )
@@ -284,18 +314,40 @@ class RemoteBackend:
         qx, qy, qz, qw = (float(v) for v in pose.quaternion())
         # No stamp: the gateway stamps it with the robot computer's clock (rosbridge's rule),
         # so a tablet with a wrong clock never makes teleop reject it as out of order.
-        self._motion("target_pose", {"header": {"frame_id": self.base_link}, "pose": {
-            "position": {"x": x, "y": y, "z": z}, "orientation": {"x": qx, "y": qy, "z": qz, "w": qw}}})
+        self._motion(
+            "target_pose",
+            {
+                "header": {"frame_id": self.base_link},
+                "pose": {
+                    "position": {"x": x, "y": y, "z": z},
+                    "orientation": {"x": qx, "y": qy, "z": qz, "w": qw},
+                },
+            },
+        )
 
     def publish_jog(self, linear: Sequence[float], angular: Sequence[float]) -> None:
         lx, ly, lz = (float(v) for v in linear)
         ax, ay, az = (float(v) for v in angular)
-        self._motion("jog", {"header": {"frame_id": self.base_link}, "twist": {
-            "linear": {"x": lx, "y": ly, "z": lz}, "angular": {"x": ax, "y": ay, "z": az}}})
+        self._motion(
+            "jog",
+            {
+                "header": {"frame_id": self.base_link},
+                "twist": {
+                    "linear": {"x": lx, "y": ly, "z": lz},
+                    "angular": {"x": ax, "y": ay, "z": az},
+                },
+            },
+        )
 
     def publish_joint_target(self, positions: Mapping[str, float]) -> None:
-        self._motion("joint_target", {"header": {}, "name": list(positions),
-                                      "position": [float(v) for v in positions.values()]})
+        self._motion(
+            "joint_target",
+            {
+                "header": {},
+                "name": list(positions),
+                "position": [float(v) for v in positions.values()],
+            },
+        )
 
     def publish_gripper(self, opening: float) -> None:
         self._motion("gripper", {"data": float(opening)})
@@ -312,4 +364,6 @@ class RemoteBackend:
 
     def set_speed(self, fraction: float) -> bool:
         value = {"type": 3, "double_value": float(fraction)}  # rcl_interfaces ParameterType DOUBLE
-        return self._call("teleop/set_parameters", {"parameters": [{"name": "speed_override", "value": value}]})
+        return self._call(
+            "teleop/set_parameters", {"parameters": [{"name": "speed_override", "value": value}]}
+        )

@@ -21,6 +21,7 @@ SHA-256 fingerprint instead. So this module:
 Everything else is roslibpy's public API (``Ros.on``, ``send_on_ready``,
 ``call_async_service``). No rclpy.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,10 @@ class PinnedProtocol(AsyncioRosBridgeProtocol):
             seen = fingerprint_of(der) if der else "none (no TLS)"
             if seen != factory.pin:
                 self.rejected = True
-                factory.emit("refused", f"certificate fingerprint {seen} does not match the pairing {factory.pin}")
+                factory.emit(
+                    "refused",
+                    f"certificate fingerprint {seen} does not match the pairing {factory.pin}",
+                )
                 transport.abort()
                 return
         super().connection_made(transport)

@@ -5,6 +5,7 @@ the connect screen (paste the pairing, or pick a remembered robot).
 Imports no rclpy, roboticstoolbox, mujoco or scipy: what a tablet can carry is kivy, numpy,
 pyyaml, roslibpy and qrcode (the ``tablet`` extra).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,11 +16,22 @@ from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="robot-touch-tablet", description="Drive a robot arm from this tablet.")
-    parser.add_argument("url", nargs="?", default="", help="the robot's gateway, wss://host:9090 (robot-touch pair)")
+    parser = argparse.ArgumentParser(
+        prog="robot-touch-tablet", description="Drive a robot arm from this tablet."
+    )
+    parser.add_argument(
+        "url",
+        nargs="?",
+        default="",
+        help="the robot's gateway, wss://host:9090 (robot-touch pair)",
+    )
     parser.add_argument("--token", default="", help="the pairing token")
-    parser.add_argument("--fingerprint", default="", help="the gateway certificate's SHA-256 fingerprint")
-    parser.add_argument("--take-control", action="store_true", help="ask for control on every connection")
+    parser.add_argument(
+        "--fingerprint", default="", help="the gateway certificate's SHA-256 fingerprint"
+    )
+    parser.add_argument(
+        "--take-control", action="store_true", help="ask for control on every connection"
+    )
     parser.add_argument("--language", default="en", choices=("en", "vi"), help="language at start")
     parser.add_argument("--window-size", default="1280x800", help="WIDTHxHEIGHT in pixels")
     parser.add_argument("--fullscreen", action="store_true", help="fill the screen")
@@ -29,12 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", args.window_size):
-        print(f"robot-touch-tablet: error: --window-size must be WIDTHxHEIGHT, got {args.window_size!r}", file=sys.stderr)
+        print(
+            "robot-touch-tablet: error: --window-size must be WIDTHxHEIGHT, "
+            f"got {args.window_size!r}",
+            file=sys.stderr,
+        )
         return 2
     try:
         import roslibpy  # noqa: F401 - the link library; say plainly when it is missing
     except ImportError:
-        print("robot-touch-tablet: error: roslibpy is not installed (pip install 'robot_touch[tablet]')", file=sys.stderr)
+        print(
+            "robot-touch-tablet: error: roslibpy is not installed "
+            "(pip install 'robot_touch[tablet]')",
+            file=sys.stderr,
+        )
         return 2
     from robot_touch.tablet.pairing import PairingError, check
 
@@ -56,7 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from robot_touch.tablet.app import TabletApp
     from robot_touch.ui.app import UiSettings
 
-    app = TabletApp(pairing=pairing, take_control=args.take_control, settings=UiSettings(language=args.language))
+    app = TabletApp(
+        pairing=pairing,
+        take_control=args.take_control,
+        settings=UiSettings(language=args.language),
+    )
     try:
         app.run()
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ The arm's description arrives over the link (profile YAML and expanded URDF); it
 
 Pure Python (json, yaml, xml).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,10 +52,14 @@ def check(url: str, token: str, fingerprint: str = "") -> Pairing:
     if not re.match(r"^wss?://(\[[0-9A-Fa-f:.%a-z]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?/?$", url):
         raise PairingError(f"not a gateway URL (wss://host:port): {url!r}")
     if len(token) != TOKEN_LENGTH or any(c not in TOKEN_ALPHABET for c in token):
-        raise PairingError(f"a token is {TOKEN_LENGTH} letters and digits (robot-touch pair shows it)")
+        raise PairingError(
+            f"a token is {TOKEN_LENGTH} letters and digits (robot-touch pair shows it)"
+        )
     if url.startswith("wss://"):
         if not fingerprint.strip():
-            raise PairingError("a wss:// gateway needs its certificate fingerprint (robot-touch pair shows it)")
+            raise PairingError(
+                "a wss:// gateway needs its certificate fingerprint (robot-touch pair shows it)"
+            )
         try:
             fingerprint = normalise_fingerprint(fingerprint)
         except ValueError as exc:
@@ -74,10 +79,14 @@ def parse(text: str) -> Pairing:
             raise PairingError("the pairing text is not complete JSON: copy all of it") from None
         if not isinstance(data, dict):
             raise PairingError('expected {"url", "token", "fingerprint"}')
-        return check(str(data.get("url", "")), str(data.get("token", "")), str(data.get("fingerprint", "")))
+        return check(
+            str(data.get("url", "")), str(data.get("token", "")), str(data.get("fingerprint", ""))
+        )
     parts = text.split()
     if len(parts) not in (2, 3):
-        raise PairingError('paste the JSON of `robot-touch pair --json`, or "URL TOKEN FINGERPRINT"')
+        raise PairingError(
+            'paste the JSON of `robot-touch pair --json`, or "URL TOKEN FINGERPRINT"'
+        )
     return check(*parts)
 
 
@@ -95,7 +104,15 @@ class Robots:
         robots = []
         for item in data if isinstance(data, list) else []:
             try:
-                robots.append(Pairing(**{k: item[k] for k in ("url", "token", "fingerprint", "name", "last_used") if k in item}))
+                robots.append(
+                    Pairing(
+                        **{
+                            k: item[k]
+                            for k in ("url", "token", "fingerprint", "name", "last_used")
+                            if k in item
+                        }
+                    )
+                )
             except TypeError:
                 continue
         return sorted(robots, key=lambda r: -r.last_used)
@@ -103,7 +120,12 @@ class Robots:
     def remember(self, pairing: Pairing, name: str = "") -> None:
         """Add or refresh ``pairing`` (same URL: replaced)."""
         robots = [r for r in self.load() if r.url != pairing.url]
-        robots.insert(0, Pairing(pairing.url, pairing.token, pairing.fingerprint, name or pairing.name, time.time()))
+        robots.insert(
+            0,
+            Pairing(
+                pairing.url, pairing.token, pairing.fingerprint, name or pairing.name, time.time()
+            ),
+        )
         write_private(self.path, json.dumps([asdict(r) for r in robots], indent=1) + "\n")
 
     def forget(self, url: str) -> None:
@@ -111,14 +133,18 @@ class Robots:
         write_private(self.path, json.dumps([asdict(r) for r in robots], indent=1) + "\n")
 
 
-def profile_from_description(profile_yaml: str, urdf: str, folder: Path | None = None) -> ArmProfile:
+def profile_from_description(
+    profile_yaml: str, urdf: str, folder: Path | None = None
+) -> ArmProfile:
     """The arm profile from its description as the gateway sends it, through the same checks
     as a profile on disk (written under ``folder``, default ``<user data>/tablet/arms``)."""
     try:
         data: Any = yaml.safe_load(profile_yaml)
         root = ET.fromstring(urdf)
     except (yaml.YAMLError, ET.ParseError) as exc:
-        raise RobotTouchError(f"the arm description from the gateway is not readable: {exc}") from None
+        raise RobotTouchError(
+            f"the arm description from the gateway is not readable: {exc}"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise RobotTouchError("the arm profile from the gateway has no name")
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", data["name"])[:64] or "arm"

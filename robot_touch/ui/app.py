@@ -162,7 +162,9 @@ class RobotTouchApp(App):
     #: the sampled region and the teleop status instead.
     ik_preview = True
 
-    def __init__(self, backend: UiBackend, profile: ArmProfile | None, settings: UiSettings | None = None, **kwargs) -> None:
+    def __init__(
+        self, backend: UiBackend, profile: ArmProfile | None, settings: UiSettings | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.title = "robot_touch"
         self.backend = backend

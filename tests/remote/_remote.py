@@ -1,4 +1,5 @@
-"""Helpers of the remote tier (tests/remote): the whole graph started by ``robot-touch run --no-ui --remote`` (virtual
+"""Helpers of the remote tier (tests/remote): the whole graph started by
+``robot-touch run --no-ui --remote`` (virtual
 arm on a pty, serial bridge, teleop, gateway), reached over real WebSockets and TLS by
 clients we did not write (roslibpy, the ``websockets`` client) and by the tablet app.
 
@@ -6,6 +7,7 @@ Ground truth is the virtual arm's true servo state (its hand's control channel),
 own readings. One graph per test module; each run has its own namespace, data folder (key,
 certificate, token) and ROS domain (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,11 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
-
-import pytest
-
-from waiting import wait_until
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 #: Generous: three Python processes importing rclpy, roboticstoolbox on 2 busy cores.
@@ -41,13 +39,34 @@ class RemoteGraph:
         bind: the gateway's listen address.
     """
 
-    def __init__(self, data: Path, namespace: str, prefix: tuple[str, ...] = (), bind: str = "::") -> None:
+    def __init__(
+        self, data: Path, namespace: str, prefix: tuple[str, ...] = (), bind: str = "::"
+    ) -> None:
         self.data, self.namespace = data, namespace
         self.env = {**os.environ, "ROBOT_TOUCH_DATA": str(data), "PYTHONUNBUFFERED": "1"}
-        argv = [*prefix, sys.executable, "-m", "robot_touch.cli.main", "run", "--no-ui", "--remote",
-                "--remote-port", "0", "--remote-bind", bind, "--namespace", namespace]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=self.env, start_new_session=True)
+        argv = [
+            *prefix,
+            sys.executable,
+            "-m",
+            "robot_touch.cli.main",
+            "run",
+            "--no-ui",
+            "--remote",
+            "--remote-port",
+            "0",
+            "--remote-bind",
+            bind,
+            "--namespace",
+            namespace,
+        ]
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
@@ -144,8 +163,13 @@ class RawClient:
     def __init__(self, url: str, cert: Path) -> None:
         from websockets.sync.client import connect
 
-        self._opened = connect(url, ssl=pinned_context(cert) if url.startswith("wss") else None, open_timeout=10,
-                               max_size=None, compression=None)
+        self._opened = connect(
+            url,
+            ssl=pinned_context(cert) if url.startswith("wss") else None,
+            open_timeout=10,
+            max_size=None,
+            compression=None,
+        )
         self.ws = self._opened.__enter__()
 
     def send(self, message: Any) -> None:
@@ -184,7 +208,9 @@ class RawClient:
     def call(self, service: str, args: Any = None, timeout: float = 5.0) -> dict | None:
         call_id = f"c{time.monotonic_ns()}"
         self.send({"op": "call_service", "service": service, "args": args or {}, "id": call_id})
-        return self.until(lambda f: f.get("op") == "service_response" and f.get("id") == call_id, timeout)
+        return self.until(
+            lambda f: f.get("op") == "service_response" and f.get("id") == call_id, timeout
+        )
 
     def close(self) -> None:
         self.ws.close()
@@ -209,5 +235,3 @@ def settle(graph: RemoteGraph, timeout: float = 10.0, still: float = 0.3) -> dic
             return now
         last = now
     raise AssertionError("the arm did not come to rest")
-
-

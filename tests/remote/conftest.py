@@ -3,6 +3,7 @@ arm on a pty, serial bridge, teleop, gateway), reached over real WebSockets and 
 we did not write (roslibpy, the ``websockets`` client) and by the tablet app. Helpers:
 ``_remote.py``. One graph per test module.
 """
+
 from __future__ import annotations
 
 import os

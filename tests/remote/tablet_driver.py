@@ -8,6 +8,7 @@ Commands: {"cmd": "state"}, {"cmd": "drag", "view": "top", "dx": -40, "dy": 40},
 {"cmd": "tap", "id": "enable"},
 {"cmd": "screenshot", "path": "..."}, {"cmd": "modules"}, {"cmd": "quit"}.
 """
+
 from __future__ import annotations
 
 import importlib.abc
@@ -98,7 +99,11 @@ def main() -> None:
                 blocked_attempts=Refuse.attempts,
             )
         elif name == "drag":
-            view = app.arm_root.ids.top_view if cmd.get("view", "top") == "top" else app.arm_root.ids.side_view
+            view = (
+                app.arm_root.ids.top_view
+                if cmd.get("view", "top") == "top"
+                else app.arm_root.ids.side_view
+            )
             x0, y0 = view.to_window(*view.center)
             finger = Finger(x0, y0).down()
             steps = int(cmd.get("steps", 20))

@@ -6,6 +6,7 @@ operator's link drops or goes silent. The virtual arm's true servo state is the 
 The tests share one graph and run in order (the lease and teleop's enable state carry over);
 the tablet app's test is last because it stops the gateway.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,11 +52,18 @@ def tip(joints: dict[str, float]) -> np.ndarray:
 
 def pose_msg(position: np.ndarray) -> dict:
     x, y, z = (float(v) for v in position)
-    return {"header": {"frame_id": "base_link"}, "pose": {"position": {"x": x, "y": y, "z": z},
-                                                         "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0}}}
+    return {
+        "header": {"frame_id": "base_link"},
+        "pose": {
+            "position": {"x": x, "y": y, "z": z},
+            "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
+        },
+    }
 
 
-def test_roslibpy_drives_the_arm_through_the_gateway(graph: RemoteGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_roslibpy_drives_the_arm_through_the_gateway(
+    graph: RemoteGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Stock roslibpy (asyncio transport), trusting the gateway's certificate the standard way
     (SSL_CERT_FILE; the certificate names localhost), authenticating with its own rosauth call."""
     import roslibpy
@@ -69,19 +77,37 @@ def test_roslibpy_drives_the_arm_through_the_gateway(graph: RemoteGraph, monkeyp
     ros.run(timeout=20)
     try:
         states: list = []
-        roslibpy.Topic(ros, "joint_states", "sensor_msgs/msg/JointState", throttle_rate=50).subscribe(states.append)
+        roslibpy.Topic(
+            ros, "joint_states", "sensor_msgs/msg/JointState", throttle_rate=50
+        ).subscribe(states.append)
         wait_for(lambda: len(states) >= 3, 10, "joint_states over the gateway")
-        assert states[-1]["name"][:5] == ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"]
+        assert states[-1]["name"][:5] == [
+            "shoulder_pan",
+            "shoulder_lift",
+            "elbow_flex",
+            "wrist_flex",
+            "wrist_roll",
+        ]
 
         def call(name: str, kind: str, args: dict) -> dict:
-            return roslibpy.Service(ros, name, kind).call(roslibpy.ServiceRequest(args), timeout=10)
+            return roslibpy.Service(ros, name, kind).call(
+                roslibpy.ServiceRequest(args), timeout=10
+            )
 
         assert call("gateway/take_control", "std_srvs/srv/Trigger", {})["success"]
         assert call("teleop/enable", "std_srvs/srv/SetBool", {"data": True})["success"]
         start = graph.true_joints()
-        goal = {"shoulder_pan": 0.3, "shoulder_lift": 0.3, "elbow_flex": -0.3, "wrist_flex": 0.2, "wrist_roll": 0.0}
+        goal = {
+            "shoulder_pan": 0.3,
+            "shoulder_lift": 0.3,
+            "elbow_flex": -0.3,
+            "wrist_flex": 0.2,
+            "wrist_roll": 0.0,
+        }
         target = tip(goal)
-        roslibpy.Topic(ros, "target_pose", "geometry_msgs/msg/PoseStamped").publish(roslibpy.Message(pose_msg(target)))
+        roslibpy.Topic(ros, "target_pose", "geometry_msgs/msg/PoseStamped").publish(
+            roslibpy.Message(pose_msg(target))
+        )
         wait_for(lambda: moved(start, graph.true_joints()) > 0.05, 10, "the virtual arm moving")
         arrived = settle(graph, 20)
         assert np.linalg.norm(tip(arrived) - target) < 0.01, (tip(arrived), target)
@@ -89,7 +115,9 @@ def test_roslibpy_drives_the_arm_through_the_gateway(graph: RemoteGraph, monkeyp
         # E-stop latches (teleop says so), then Home moves the arm back after the release.
         assert call("teleop/estop", "std_srvs/srv/SetBool", {"data": True})["success"]
         status: list = []
-        roslibpy.Topic(ros, "teleop/status", "diagnostic_msgs/msg/DiagnosticStatus").subscribe(status.append)
+        roslibpy.Topic(ros, "teleop/status", "diagnostic_msgs/msg/DiagnosticStatus").subscribe(
+            status.append
+        )
         wait_for(lambda: any(s["message"] == "estop" for s in status), 5, "teleop e-stopped")
         assert call("teleop/estop", "std_srvs/srv/SetBool", {"data": False})["success"]
         assert call("teleop/home", "std_srvs/srv/Trigger", {})["success"]
@@ -97,7 +125,9 @@ def test_roslibpy_drives_the_arm_through_the_gateway(graph: RemoteGraph, monkeyp
         assert max(abs(v) for v in home.values() if v is not None) < 0.02, home
 
         # Outside the allowlist: refused, saying which rule.
-        with pytest.raises(roslibpy.core.ServiceException, match=r"refused \(allowlist\): service torque"):
+        with pytest.raises(
+            roslibpy.core.ServiceException, match=r"refused \(allowlist\): service torque"
+        ):
             call("torque", "std_srvs/srv/SetBool", {"data": False})
         assert call("gateway/release_control", "std_srvs/srv/Trigger", {})["success"]
     finally:
@@ -109,8 +139,11 @@ def test_without_the_token_nothing_but_a_refusal(graph: RemoteGraph) -> None:
     anonymous = RawClient(url(graph), graph.cert_path)
     anonymous.send({"op": "subscribe", "topic": "joint_states"})
     refusal = anonymous.recv()
-    assert refusal == {"op": "status", "level": "error",
-                       "msg": "refused (auth): authenticate first (op auth, the pairing token's MAC)"}
+    assert refusal == {
+        "op": "status",
+        "level": "error",
+        "msg": "refused (auth): authenticate first (op auth, the pairing token's MAC)",
+    }
     assert anonymous.recv(1.0) is None and anonymous.closed  # nothing else, and closed
 
     from robot_touch.gateway.auth import auth_request
@@ -125,13 +158,26 @@ def test_without_the_token_nothing_but_a_refusal(graph: RemoteGraph) -> None:
 def test_allowlist_refusals_are_status_messages(graph: RemoteGraph) -> None:
     c = client(graph, take=True)
     try:
-        c.send({"op": "publish", "topic": "forward_position_controller/commands", "msg": {"data": [1.0]}, "id": "x"})
+        c.send(
+            {
+                "op": "publish",
+                "topic": "forward_position_controller/commands",
+                "msg": {"data": [1.0]},
+                "id": "x",
+            }
+        )
         status = c.until(lambda f: f["op"] == "status")
-        assert status["id"] == "x" and "refused (allowlist): topic forward_position_controller/commands" in status["msg"]
+        assert (
+            status["id"] == "x"
+            and "refused (allowlist): topic forward_position_controller/commands" in status["msg"]
+        )
         c.send({"op": "subscribe", "topic": "rosout"})
         assert "not on the gateway's allowlist" in c.until(lambda f: f["op"] == "status")["msg"]
         assert "refused (allowlist)" in c.call("torque", {"data": False})["values"]
-        assert "only speed_override" in c.call("teleop/set_parameters", {"parameters": [{"name": "rate"}]})["values"]
+        assert (
+            "only speed_override"
+            in c.call("teleop/set_parameters", {"parameters": [{"name": "rate"}]})["values"]
+        )
     finally:
         c.call("gateway/release_control")
         c.close()
@@ -156,7 +202,10 @@ def test_tls_pinning(graph: RemoteGraph) -> None:
     ros.on("refused", refusals.append)
     try:
         wait_for(lambda: refusals, 10, "the pinned client's refusal")
-        assert f"does not match the pairing {other}" in refusals[0] and graph.fingerprint in refusals[0]
+        assert (
+            f"does not match the pairing {other}" in refusals[0]
+            and graph.fingerprint in refusals[0]
+        )
         time.sleep(0.5)
         assert not ros.is_connected
     finally:
@@ -176,34 +225,65 @@ def test_a_second_client_cannot_move_the_arm_until_the_first_releases(graph: Rem
         before = graph.true_joints()
         refused = second.call("gateway/take_control")
         assert refused["result"] is False and "holds control" in refused["values"]["message"]
-        second.send({"op": "publish", "topic": "joint_target", "id": "j",
-                     "msg": {"name": ["shoulder_pan"], "position": [0.4]}})
-        assert "refused (lease)" in second.until(lambda f: f["op"] == "status" and f.get("id") == "j")["msg"]
+        second.send(
+            {
+                "op": "publish",
+                "topic": "joint_target",
+                "id": "j",
+                "msg": {"name": ["shoulder_pan"], "position": [0.4]},
+            }
+        )
+        assert (
+            "refused (lease)"
+            in second.until(lambda f: f["op"] == "status" and f.get("id") == "j")["msg"]
+        )
         time.sleep(0.5)
         assert moved(before, graph.true_joints()) < 1e-3
 
         # The viewer's e-stop works.
         answer = second.call("teleop/estop", {"data": True})
         assert answer["result"] and answer["values"]["success"], answer
-        assert second.call("teleop/estop", {"data": False})["result"] is False  # releasing: the holder's
+        assert (
+            second.call("teleop/estop", {"data": False})["result"] is False
+        )  # releasing: the holder's
         assert first.call("teleop/estop", {"data": False})["values"]["success"]
 
         assert first.call("gateway/release_control")["values"]["message"] == "control released"
         assert second.call("gateway/take_control")["result"]
-        assert second.call("teleop/enable", {"data": True})["values"]["success"]  # released: teleop holds
-        second.send({"op": "publish", "topic": "joint_target", "msg": {"name": ["shoulder_pan"], "position": [0.4]}})
-        wait_for(lambda: abs(graph.true_joints()["shoulder_pan"] - 0.4) < 0.01, 15, "the second client's move")
+        assert second.call("teleop/enable", {"data": True})["values"][
+            "success"
+        ]  # released: teleop holds
+        second.send(
+            {
+                "op": "publish",
+                "topic": "joint_target",
+                "msg": {"name": ["shoulder_pan"], "position": [0.4]},
+            }
+        )
+        wait_for(
+            lambda: abs(graph.true_joints()["shoulder_pan"] - 0.4) < 0.01,
+            15,
+            "the second client's move",
+        )
     finally:
         second.call("gateway/release_control")
         first.close()
         second.close()
 
 
-def _jog_until_moving(c: RawClient, graph: RemoteGraph, velocity: float, stop: threading.Event) -> threading.Thread:
+def _jog_until_moving(
+    c: RawClient, graph: RemoteGraph, velocity: float, stop: threading.Event
+) -> threading.Thread:
     def stream() -> None:
         while not stop.is_set():
             try:
-                c.send({"op": "publish", "topic": "joint_jog", "msg": {"name": ["shoulder_pan"], "velocity": [velocity]}})
+                c.send(
+                    {
+                        "op": "publish",
+                        "topic": "joint_jog",
+                        "msg": {"name": ["shoulder_pan"], "velocity": [velocity]},
+                    }
+                )
             except Exception:  # noqa: BLE001 - the socket was dropped on purpose
                 return
             time.sleep(0.02)
@@ -216,7 +296,8 @@ def _jog_until_moving(c: RawClient, graph: RemoteGraph, velocity: float, stop: t
 
 
 def _stopped_within(graph: RemoteGraph, t0: float, limit: float) -> float:
-    """Seconds after ``t0`` when the true joints were last seen moving (polled until 1.5 s of stillness)."""
+    """Seconds after ``t0`` when the true joints were last seen moving (polled until 1.5 s of
+    stillness)."""
     last, last_move = graph.true_joints(), t0
     while time.monotonic() - last_move < 1.5 and time.monotonic() - t0 < limit + 5:
         time.sleep(0.02)
@@ -230,7 +311,13 @@ def _stopped_within(graph: RemoteGraph, t0: float, limit: float) -> float:
 def test_dropping_the_holders_socket_mid_jog_stops_the_arm(graph: RemoteGraph) -> None:
     holder = client(graph, take=True)
     holder.call("teleop/enable", {"data": True})
-    holder.send({"op": "publish", "topic": "joint_target", "msg": {"name": ["shoulder_pan"], "position": [-0.8]}})
+    holder.send(
+        {
+            "op": "publish",
+            "topic": "joint_target",
+            "msg": {"name": ["shoulder_pan"], "position": [-0.8]},
+        }
+    )
     settle(graph, 20)
     stop = threading.Event()
     _jog_until_moving(holder, graph, 0.6, stop)
@@ -283,7 +370,13 @@ def test_a_silent_holder_loses_control_and_the_arm_holds(graph: RemoteGraph) -> 
     watcher = client(graph)
     watcher.send({"op": "subscribe", "topic": "gateway/status"})
     # A long move (to the far end of the pan range): silence comes in the middle of it.
-    holder.send({"op": "publish", "topic": "joint_target", "msg": {"name": ["shoulder_pan"], "position": [1.5]}})
+    holder.send(
+        {
+            "op": "publish",
+            "topic": "joint_target",
+            "msg": {"name": ["shoulder_pan"], "position": [1.5]},
+        }
+    )
     start = graph.true_joints()
     wait_for(lambda: moved(start, graph.true_joints()) > 0.1, 10, "the long move under way")
     t0 = time.monotonic()
@@ -321,7 +414,9 @@ def test_fuzzed_frames_are_refused_and_nothing_reaches_teleop(graph: RemoteGraph
     seen: list[str] = []
     topics, _services = default_rules()
     for name in FUZZ_TOPICS:
-        node.create_subscription(load_type(topics[name].type), name, lambda _m, n=name: seen.append(n), 10)
+        node.create_subscription(
+            load_type(topics[name].type), name, lambda _m, n=name: seen.append(n), 10
+        )
     from rclpy.executors import SingleThreadedExecutor
 
     executor = SingleThreadedExecutor(context=context)
@@ -330,27 +425,69 @@ def test_fuzzed_frames_are_refused_and_nothing_reaches_teleop(graph: RemoteGraph
     spin.start()
     box = {"c": client(graph, take=True)}
 
-    bad_number = st.one_of(st.just(10**400), st.just(-(10**999)), st.text(max_size=5), st.booleans(),
-                           st.lists(st.integers(), max_size=3), st.none())
+    bad_number = st.one_of(
+        st.just(10**400),
+        st.just(-(10**999)),
+        st.text(max_size=5),
+        st.booleans(),
+        st.lists(st.integers(), max_size=3),
+        st.none(),
+    )
     bad_msg = st.one_of(
         st.fixed_dictionaries({"data": bad_number}),
-        st.fixed_dictionaries({"pose": st.fixed_dictionaries({"position": st.fixed_dictionaries({"x": bad_number})})}),
-        st.fixed_dictionaries({"name": st.just(["shoulder_pan"]), "position": st.lists(bad_number, min_size=1, max_size=2)}),
-        st.dictionaries(st.sampled_from(["nope", "extra", "Data"]), st.integers(), min_size=1, max_size=2),
+        st.fixed_dictionaries(
+            {"pose": st.fixed_dictionaries({"position": st.fixed_dictionaries({"x": bad_number})})}
+        ),
+        st.fixed_dictionaries(
+            {
+                "name": st.just(["shoulder_pan"]),
+                "position": st.lists(bad_number, min_size=1, max_size=2),
+            }
+        ),
+        st.dictionaries(
+            st.sampled_from(["nope", "extra", "Data"]), st.integers(), min_size=1, max_size=2
+        ),
         st.lists(st.integers(), max_size=3),
     )
     frames = st.one_of(
-        st.builds(lambda t, m: json.dumps({"op": "publish", "topic": t, "msg": m}), st.sampled_from(FUZZ_TOPICS), bad_msg),
-        st.builds(lambda t: '{"op":"publish","topic":"%s","msg":{"data":NaN}}' % t, st.sampled_from(FUZZ_TOPICS)),
+        st.builds(
+            lambda t, m: json.dumps({"op": "publish", "topic": t, "msg": m}),
+            st.sampled_from(FUZZ_TOPICS),
+            bad_msg,
+        ),
+        st.builds(
+            lambda t: '{"op":"publish","topic":"%s","msg":{"data":NaN}}' % t,
+            st.sampled_from(FUZZ_TOPICS),
+        ),
         st.text(max_size=40).filter(lambda s: not s.strip().startswith("{")),
-        st.builds(lambda op: json.dumps({"op": op}), st.text(min_size=1, max_size=12).filter(
-            lambda o: o not in ("auth", "set_level", "advertise", "unadvertise", "publish", "subscribe", "unsubscribe", "call_service"))),
-        st.builds(lambda n: json.dumps({"op": "publish", "topic": "gripper", "msg": {"data": 0.5, "pad": "x" * n}}),
-                  st.integers(70_000, 200_000)),
+        st.builds(
+            lambda op: json.dumps({"op": op}),
+            st.text(min_size=1, max_size=12).filter(
+                lambda o: o
+                not in (
+                    "auth",
+                    "set_level",
+                    "advertise",
+                    "unadvertise",
+                    "publish",
+                    "subscribe",
+                    "unsubscribe",
+                    "call_service",
+                )
+            ),
+        ),
+        st.builds(
+            lambda n: json.dumps(
+                {"op": "publish", "topic": "gripper", "msg": {"data": 0.5, "pad": "x" * n}}
+            ),
+            st.integers(70_000, 200_000),
+        ),
         st.binary(min_size=1, max_size=20),
     )
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     @given(frames)
     def one(frame: str | bytes) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -388,7 +525,9 @@ def test_fuzzed_frames_are_refused_and_nothing_reaches_teleop(graph: RemoteGraph
 
 
 @pytest.mark.ui
-def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(graph: RemoteGraph, tmp_path: Path) -> None:
+def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(
+    graph: RemoteGraph, tmp_path: Path
+) -> None:
     """The tablet app in a process where rclpy, roboticstoolbox, mujoco and scipy cannot be
     imported: connected through the gateway (pinned certificate, --take-control), an injected
     drag moves the virtual arm; when the gateway stops, the app says so and the motion controls
@@ -400,11 +539,28 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(grap
     from robot_touch.display import Xvfb
 
     with Xvfb(size="1280x800") as xvfb:
-        env = {**os.environ, "DISPLAY": xvfb.display, "ROBOT_TOUCH_DATA": str(tmp_path / "tablet"),
-               "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1", "KIVY_HOME": str(tmp_path / "kivy")}
-        tablet = subprocess.Popen([sys.executable, str(HERE / "tablet_driver.py"), url(graph), graph.token, graph.fingerprint],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, env=env)
+        env = {
+            **os.environ,
+            "DISPLAY": xvfb.display,
+            "ROBOT_TOUCH_DATA": str(tmp_path / "tablet"),
+            "KIVY_NO_CONSOLELOG": "1",
+            "KIVY_NO_FILELOG": "1",
+            "KIVY_HOME": str(tmp_path / "kivy"),
+        }
+        tablet = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "tablet_driver.py"),
+                url(graph),
+                graph.token,
+                graph.fingerprint,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         lines: list[dict] = []
 
         def read() -> None:
@@ -420,12 +576,21 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(grap
             n = len(lines)
             tablet.stdin.write(json.dumps(cmd) + "\n")
             tablet.stdin.flush()
-            return wait_for(lambda: next((x for x in lines[n:] if x["kind"] == kind), None), timeout, kind)
+            return wait_for(
+                lambda: next((x for x in lines[n:] if x["kind"] == kind), None), timeout, kind
+            )
 
         try:
             wait_for(lambda: any(x["kind"] == "ready" for x in lines), 60, "the tablet app")
+
             def operating(s: dict) -> dict | None:
-                return s if s["arm_ui"] and "you have control" in s["link_text"] and not s["views_disabled"] else None
+                return (
+                    s
+                    if s["arm_ui"]
+                    and "you have control" in s["link_text"]
+                    and not s["views_disabled"]
+                    else None
+                )
 
             state = wait_until(lambda: operating(ask({"cmd": "state"}, "state")), 60)
             assert state, lines[-3:]
@@ -436,7 +601,10 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(grap
             before = graph.true_joints()
             dragged = ask({"cmd": "drag", "view": "top", "dx": -40, "dy": 40}, "dragged")
             assert dragged["target"] is not None
-            assert wait_until(lambda: moved(before, graph.true_joints()) > 0.02, 15), (dragged, ask({"cmd": "state"}, "state"))
+            assert wait_until(lambda: moved(before, graph.true_joints()) > 0.02, 15), (
+                dragged,
+                ask({"cmd": "state"}, "state"),
+            )
             arrived = settle(graph, 20)
             assert np.linalg.norm(tip(arrived) - np.array(dragged["target"])) < 0.01
             modules = ask({"cmd": "modules"}, "modules")["modules"]
@@ -445,11 +613,22 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(grap
             pid = graph.child_pid("robot_touch.nodes.gateway")
             assert pid is not None
             os.kill(pid, 2)
-            gone = wait_until(lambda: (lambda s: s if "Link lost" in s["link_text"] else None)(ask({"cmd": "state"}, "state")), 15)
+            gone = wait_until(
+                lambda: (lambda s: s if "Link lost" in s["link_text"] else None)(
+                    ask({"cmd": "state"}, "state")
+                ),
+                15,
+            )
             assert gone, "the app did not show the gateway stopping"
-            assert "motion controls are off" in gone["link_text"] and gone["phase"] == "disconnected"
-            assert wait_until(lambda: (lambda s: s["views_disabled"] and not s["estop_disabled"])(ask({"cmd": "state"}, "state")), 5), \
-                str(ask({"cmd": "state"}, "state"))
+            assert (
+                "motion controls are off" in gone["link_text"] and gone["phase"] == "disconnected"
+            )
+            assert wait_until(
+                lambda: (lambda s: s["views_disabled"] and not s["estop_disabled"])(
+                    ask({"cmd": "state"}, "state")
+                ),
+                5,
+            ), str(ask({"cmd": "state"}, "state"))
         finally:
             try:
                 tablet.stdin.write('{"cmd": "quit"}\n')

@@ -4,6 +4,7 @@ IPv6 addresses. The drag works, and no IPv4 socket carries the link.
 
 Needs root and iproute2 (``ip netns``); skips, saying why, elsewhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -68,9 +68,15 @@ def netns() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def graph6(netns: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteGraph]:
+def graph6(
+    netns: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RemoteGraph]:
     a, _b = netns
-    g = RemoteGraph(tmp_path_factory.mktemp("remote6"), f"rt_v6_{os.getpid()}", prefix=("ip", "netns", "exec", a))
+    g = RemoteGraph(
+        tmp_path_factory.mktemp("remote6"),
+        f"rt_v6_{os.getpid()}",
+        prefix=("ip", "netns", "exec", a),
+    )
     try:
         g.wait_up()
         yield g
@@ -96,26 +102,57 @@ b.stop()
 
 
 def _tcp(ns: str, port: int) -> list[str]:
-    out = subprocess.run(["ip", "netns", "exec", ns, "ss", "-Htn", "state", "established"],
-                         capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "ss", "-Htn", "state", "established"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
     return [line for line in out.splitlines() if f":{port}" in line]
 
 
-def test_over_an_ipv6_only_link(netns: tuple[str, str], graph6: RemoteGraph, tmp_path: Path) -> None:
+def test_over_an_ipv6_only_link(
+    netns: tuple[str, str], graph6: RemoteGraph, tmp_path: Path
+) -> None:
     a, b = netns
     url = f"wss://[{ADDR_A}]:{graph6.port}"
     env = {**os.environ, "ROBOT_TOUCH_DATA": str(tmp_path / "client")}
-    client = subprocess.Popen(["ip", "netns", "exec", b, sys.executable, "-c", CLIENT, url, graph6.token, graph6.fingerprint],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    client = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            b,
+            sys.executable,
+            "-c",
+            CLIENT,
+            url,
+            graph6.token,
+            graph6.fingerprint,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     try:
         first = json.loads(client.stdout.readline() or "{}")
         assert first.get("connected"), first
-        wait_for(lambda: abs(graph6.true_joints()["shoulder_pan"] - 0.5) < 0.01, 20, "the move over IPv6")
+        wait_for(
+            lambda: abs(graph6.true_joints()["shoulder_pan"] - 0.5) < 0.01,
+            20,
+            "the move over IPv6",
+        )
         links_a, links_b = _tcp(a, graph6.port), _tcp(b, graph6.port)
         assert links_a and links_b, (links_a, links_b)
         for line in links_a + links_b:
-            assert ADDR_A in line and ADDR_B in line and "." not in line.split()[-1].rsplit(":", 1)[0], line
-        v4 = subprocess.run(["ip", "netns", "exec", b, "ss", "-H4tan"], capture_output=True, text=True, timeout=10).stdout
+            assert (
+                ADDR_A in line and ADDR_B in line and "." not in line.split()[-1].rsplit(":", 1)[0]
+            ), line
+        v4 = subprocess.run(
+            ["ip", "netns", "exec", b, "ss", "-H4tan"], capture_output=True, text=True, timeout=10
+        ).stdout
         assert v4.strip() == "", v4
     finally:
         client.stdin.write("\n")
@@ -128,25 +165,59 @@ def test_over_an_ipv6_only_link(netns: tuple[str, str], graph6: RemoteGraph, tmp
 
     settle(graph6)
     with Xvfb(size="1280x800") as xvfb:
-        env = {**env, "DISPLAY": xvfb.display, "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1",
-               "KIVY_HOME": str(tmp_path / "kivy")}
-        tablet = subprocess.Popen(["ip", "netns", "exec", b, sys.executable, str(HERE / "tablet_driver.py"), url,
-                                   graph6.token, graph6.fingerprint],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        env = {
+            **env,
+            "DISPLAY": xvfb.display,
+            "KIVY_NO_CONSOLELOG": "1",
+            "KIVY_NO_FILELOG": "1",
+            "KIVY_HOME": str(tmp_path / "kivy"),
+        }
+        tablet = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                b,
+                sys.executable,
+                str(HERE / "tablet_driver.py"),
+                url,
+                graph6.token,
+                graph6.fingerprint,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         lines: list[dict] = []
-        threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in tablet.stdout if x.startswith("{")],
-                         daemon=True).start()
+        threading.Thread(
+            target=lambda: [
+                lines.append(json.loads(x)) for x in tablet.stdout if x.startswith("{")
+            ],
+            daemon=True,
+        ).start()
 
         def ask(cmd: dict, kind: str) -> dict:
             n = len(lines)
             tablet.stdin.write(json.dumps(cmd) + "\n")
             tablet.stdin.flush()
-            return wait_for(lambda: next((x for x in lines[n:] if x["kind"] == kind), None), 20, kind)
+            return wait_for(
+                lambda: next((x for x in lines[n:] if x["kind"] == kind), None), 20, kind
+            )
 
         try:
             wait_for(lambda: any(x["kind"] == "ready" for x in lines), 60, "the tablet app")
-            state = wait_until(lambda: (lambda s: s if "you have control" in s["link_text"] and not s["views_disabled"]
-                                        else None)(ask({"cmd": "state"}, "state")), 60)
+            state = wait_until(
+                lambda: (
+                    lambda s: (
+                        s
+                        if "you have control" in s["link_text"] and not s["views_disabled"]
+                        else None
+                    )
+                )(ask({"cmd": "state"}, "state")),
+                60,
+            )
             assert state, lines[-2:]
             if not state["enabled"]:
                 ask({"cmd": "tap", "id": "enable"}, "tapped")

@@ -1,5 +1,6 @@
 """The gateway's protocol core without ROS or sockets: a fake ROS side records what would have
 reached ROS, and the frames each client would have received are read back as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,11 @@ class FakeRos:
 
     def call(self, rule, request, done) -> None:  # noqa: ANN001
         self.calls.append((rule.name, request))
-        response = __import__("robot_touch.gateway.convert", fromlist=["x"]).load_type(rule.type, "srv").Response()
+        response = (
+            __import__("robot_touch.gateway.convert", fromlist=["x"])
+            .load_type(rule.type, "srv")
+            .Response()
+        )
         if hasattr(response, "success"):
             response.success = True
         done(self.answer, response if self.answer else "service teleop/x is not available")
@@ -75,7 +80,9 @@ class Harness:
         return cid
 
     def send(self, cid: int, message: Any) -> None:
-        self.core.receive(cid, message if isinstance(message, (str, bytes)) else json.dumps(message), self.now)
+        self.core.receive(
+            cid, message if isinstance(message, (str, bytes)) else json.dumps(message), self.now
+        )
 
     def frames(self, cid: int, op: str | None = None) -> list[dict]:
         return [m for m in self.out.get(cid, []) if op is None or m["op"] == op]
@@ -93,7 +100,13 @@ def test_nothing_but_a_refusal_before_auth_and_the_connection_closes() -> None:
     cid = h.connect(authenticate=False)
     h.send(cid, {"op": "publish", "topic": "target_pose", "msg": POSE})
     assert h.ros.published == []
-    assert h.frames(cid) == [{"op": "status", "level": "error", "msg": "refused (auth): authenticate first (op auth, the pairing token's MAC)"}]
+    assert h.frames(cid) == [
+        {
+            "op": "status",
+            "level": "error",
+            "msg": "refused (auth): authenticate first (op auth, the pairing token's MAC)",
+        }
+    ]
     assert h.closed[cid][0] == CLOSE_POLICY
 
 
@@ -126,17 +139,30 @@ def test_viewer_cannot_move_holder_can_and_estop_is_for_anyone() -> None:
     h.send(b, {"op": "publish", "topic": "target_pose", "msg": POSE, "id": "p1"})
     assert h.ros.published == []
     refusal = h.frames(b, "status")[-1]
-    assert refusal["id"] == "p1" and "take control first" in refusal["msg"] and "(lease)" in refusal["msg"]
+    assert (
+        refusal["id"] == "p1"
+        and "take control first" in refusal["msg"]
+        and "(lease)" in refusal["msg"]
+    )
     assert h.take(a)["result"] is True
-    assert h.take(b)["result"] is False and "client 1 (::1) holds control" in h.take(b)["values"]["message"]
+    assert (
+        h.take(b)["result"] is False
+        and "client 1 (::1) holds control" in h.take(b)["values"]["message"]
+    )
     h.send(a, {"op": "publish", "topic": "target_pose", "msg": POSE})
-    (name, msg), = h.ros.published
+    ((name, msg),) = h.ros.published
     assert name == "target_pose" and msg.pose.position.x == 0.2 and msg.header.frame_id == "base"
     assert msg.header.stamp.sec == 42  # no stamp given: the gateway's clock (rosbridge's rule)
     # A viewer's e-stop goes through; its release does not.
     h.send(b, {"op": "call_service", "service": "teleop/estop", "args": {"data": True}, "id": "s"})
     assert h.ros.calls[-1][0] == "teleop/estop" and h.ros.calls[-1][1].data is True
-    assert h.frames(b, "service_response")[-1] == {"op": "service_response", "service": "teleop/estop", "values": {"success": True, "message": ""}, "result": True, "id": "s"}
+    assert h.frames(b, "service_response")[-1] == {
+        "op": "service_response",
+        "service": "teleop/estop",
+        "values": {"success": True, "message": ""},
+        "result": True,
+        "id": "s",
+    }
     calls = len(h.ros.calls)
     h.send(b, {"op": "call_service", "service": "teleop/estop", "args": {"data": False}})
     assert len(h.ros.calls) == calls
@@ -171,12 +197,19 @@ def test_allowlist_refusals_name_the_rule() -> None:
     c = h.connect()
     h.take(c)
     cases = [
-        ({"op": "publish", "topic": "forward_position_controller/commands", "msg": {}}, "refused (allowlist): topic forward_position_controller/commands is not on the gateway's allowlist"),
+        (
+            {"op": "publish", "topic": "forward_position_controller/commands", "msg": {}},
+            "refused (allowlist): topic forward_position_controller/commands is not on the "
+            "gateway's allowlist",
+        ),
         ({"op": "subscribe", "topic": "target_pose"}, "may not be subscribed remotely"),
         ({"op": "publish", "topic": "joint_states", "msg": {}}, "may not be published remotely"),
         ({"op": "publish", "topic": "/arm2/target_pose", "msg": {}}, "refused (namespace)"),
         ({"op": "advertise", "topic": "target_pose", "type": "std_msgs/String"}, "refused (type)"),
-        ({"op": "subscribe", "topic": "joint_states", "compression": "cbor"}, "refused (compression)"),
+        (
+            {"op": "subscribe", "topic": "joint_states", "compression": "cbor"},
+            "refused (compression)",
+        ),
         ({"op": "send_action_goal", "action": "x"}, "not supported by this gateway"),
         ({"op": "frobnicate"}, "op 'frobnicate' is unknown"),
     ]
@@ -185,7 +218,14 @@ def test_allowlist_refusals_name_the_rule() -> None:
         assert expected in h.frames(c, "status")[-1]["msg"], (message, h.frames(c, "status")[-1])
     h.send(c, {"op": "call_service", "service": "torque", "args": {"data": False}})
     assert "not on the gateway's allowlist" in h.frames(c, "service_response")[-1]["values"]
-    h.send(c, {"op": "call_service", "service": "teleop/set_parameters", "args": {"parameters": [{"name": "rate"}]}})
+    h.send(
+        c,
+        {
+            "op": "call_service",
+            "service": "teleop/set_parameters",
+            "args": {"parameters": [{"name": "rate"}]},
+        },
+    )
     assert "only speed_override" in h.frames(c, "service_response")[-1]["values"]
     assert h.ros.published == [] and h.ros.calls == []
     # The absolute name inside the namespace is the same topic.
@@ -197,10 +237,16 @@ def test_bad_messages_are_refused_and_nothing_reaches_ros() -> None:
     h = Harness()
     c = h.connect()
     h.take(c)
-    for frame in ["{", "[1,2]", '{"op": 3}', '{"op":"publish","topic":"gripper","msg":{"data":NaN}}',
-                  '{"op":"publish","topic":"gripper","msg":{"data":1e999}}', b"\x00\x01",
-                  '{"op":"publish","topic":"jog","msg":{"twist":{"linear":{"x":"fast"}}}}',
-                  '{"op":"subscribe","topic":"joint_states","throttle_rate":-5}']:
+    for frame in [
+        "{",
+        "[1,2]",
+        '{"op": 3}',
+        '{"op":"publish","topic":"gripper","msg":{"data":NaN}}',
+        '{"op":"publish","topic":"gripper","msg":{"data":1e999}}',
+        b"\x00\x01",
+        '{"op":"publish","topic":"jog","msg":{"twist":{"linear":{"x":"fast"}}}}',
+        '{"op":"subscribe","topic":"joint_states","throttle_rate":-5}',
+    ]:
         h.send(c, frame)
         assert h.frames(c, "status")[-1]["level"] == "error", frame
     assert h.ros.published == []
@@ -235,13 +281,17 @@ def test_subscribe_throttle_and_queue_and_latched() -> None:
     h.send(c, {"op": "subscribe", "topic": "joint_states", "throttle_rate": 100, "id": "js"})
     assert h.ros.wanted == ["joint_states"]
     for i in range(10):  # 100 Hz for 0.1 s
-        h.core.ros_message("joint_states", JointState(name=["a"], position=[float(i)]), h.now + i * 0.01)
+        h.core.ros_message(
+            "joint_states", JointState(name=["a"], position=[float(i)]), h.now + i * 0.01
+        )
     got = [f["msg"]["position"] for f in h.frames(c, "publish")]
     assert got == [[0.0]]
     h.core.ros_message("joint_states", JointState(name=["a"], position=[10.0]), h.now + 0.1)
     assert [f["msg"]["position"] for f in h.frames(c, "publish")] == [[0.0], [10.0]]
     # queue_length: waits, leaves one per throttle period, oldest dropped when full.
-    h.send(c, {"op": "subscribe", "topic": "teleop/status", "throttle_rate": 50, "queue_length": 2})
+    h.send(
+        c, {"op": "subscribe", "topic": "teleop/status", "throttle_rate": 50, "queue_length": 2}
+    )
     from diagnostic_msgs.msg import DiagnosticStatus
 
     for i in range(4):
@@ -269,7 +319,9 @@ def test_gateway_status_tells_each_client_who_holds_control() -> None:
 
     def latest(c: int) -> dict:
         frame = [f for f in h.frames(c, "publish") if f["topic"] == "gateway/status"][-1]
-        return {kv["key"]: kv["value"] for kv in frame["msg"]["values"]} | {"message": frame["msg"]["message"]}
+        return {kv["key"]: kv["value"] for kv in frame["msg"]["values"]} | {
+            "message": frame["msg"]["message"]
+        }
 
     assert latest(a)["you_hold"] == "true" and latest(a)["message"] == "held"
     assert latest(b)["you_hold"] == "false" and latest(b)["holder"] == "client 1 (::1)"

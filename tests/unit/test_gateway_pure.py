@@ -1,5 +1,6 @@
 """The gateway's pure parts: conversion limits, the rosauth MAC, tokens and files, pairings,
 and a hypothesis fuzz of the protocol core (nothing malformed ever reaches the ROS side)."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,12 @@ from robot_touch.gateway.policy import Policy, Refusal
 def test_mac_is_rosauths_sha512_of_the_fields_in_order() -> None:
     import hashlib
 
-    mac = compute_mac("secret0123456789", "10.0.0.2", "10.0.0.1", "r4nd", 1700000000, "admin", 1700003600)
-    expected = hashlib.sha512(b"secret012345678910.0.0.210.0.0.1r4nd1700000000admin1700003600").hexdigest()
+    mac = compute_mac(
+        "secret0123456789", "10.0.0.2", "10.0.0.1", "r4nd", 1700000000, "admin", 1700003600
+    )
+    expected = hashlib.sha512(
+        b"secret012345678910.0.0.210.0.0.1r4nd1700000000admin1700003600"
+    ).hexdigest()
     assert mac == expected and len(mac) == 128
 
 
@@ -62,7 +67,11 @@ def test_pairing_text(tmp_path) -> None:  # noqa: ANN001
     from robot_touch.tablet.pairing import PairingError, Robots, parse
 
     fp = "AB:" * 31 + "CD"
-    p = parse(json.dumps({"url": "wss://[fd00::5]:9090", "token": "Abcdefgh12345678", "fingerprint": fp.lower()}))
+    p = parse(
+        json.dumps(
+            {"url": "wss://[fd00::5]:9090", "token": "Abcdefgh12345678", "fingerprint": fp.lower()}
+        )
+    )
     assert p.fingerprint == fp and p.url == "wss://[fd00::5]:9090"
     with pytest.raises(PairingError, match="fingerprint"):
         parse("wss://10.0.0.1:9090 Abcdefgh12345678")
@@ -121,7 +130,8 @@ def test_round_trip_of_fixed_arrays_bytes_and_nan() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -144,7 +154,9 @@ def test_fuzzed_core_never_passes_a_bad_message(topic: str, msg: object, op: obj
     for name, published in h.ros.published:
         rule = h.core.policy.topics[name]
         assert type(published) is convert.load_type(rule.type)
-        again = convert.to_ros(type(published), convert.to_json(published))  # it is a valid message
+        again = convert.to_ros(
+            type(published), convert.to_json(published)
+        )  # it is a valid message
         assert convert.to_json(again) == convert.to_json(published)
     h.send(c, {"op": "call_service", "service": "gateway/ping", "id": "still"})
     assert h.frames(c, "service_response")[-1]["id"] == "still"
@@ -155,14 +167,23 @@ def test_graph_starts_the_gateway_for_remote_access() -> None:
 
     plain = [s.name for s in describe(GraphConfig())]
     assert "gateway" not in plain
-    specs = describe(GraphConfig(remote=True, remote_port=9443, remote_bind="fd00::1", namespace="arm1"))
+    specs = describe(
+        GraphConfig(remote=True, remote_port=9443, remote_bind="fd00::1", namespace="arm1")
+    )
     (gw,) = [s for s in specs if s.name == "gateway"]
-    assert gw.parameters == {"arm": "so101", "port": 9443, "bind": "fd00::1", "insecure": False,
-                             "publish_description": True}
+    assert gw.parameters == {
+        "arm": "so101",
+        "port": 9443,
+        "bind": "fd00::1",
+        "insecure": False,
+        "publish_description": True,
+    }
     assert gw.ready_prefix == "GATEWAY "
     argv = command_line(gw, "arm1")
     assert "__ns:=/arm1" in argv and "port:=9443" in argv
-    gazebo = [s for s in describe(GraphConfig(backend="gazebo", remote=True)) if s.name == "gateway"][0]
+    gazebo = [
+        s for s in describe(GraphConfig(backend="gazebo", remote=True)) if s.name == "gateway"
+    ][0]
     assert gazebo.parameters["publish_description"] is False  # robot_state_publisher does it there
     with pytest.raises(ValueError, match="remote port"):
         GraphConfig(remote=True, remote_port=70000)
