@@ -21,6 +21,10 @@ every network namespace) on Linux.
 IPv6-only veth pair with ``tc netem delay 5ms 2ms`` on both ends (root, iproute2). Also
 measured: the gateway's CPU time per 1,000 client messages, and the clients it holds at once
 (authenticated, each subscribed to joint_states as the tablet app is) with its CPU and memory.
+On kernels without the netem qdisc the delay comes from a userspace relay in the client's
+namespace (:mod:`robot_touch.bench.delay_relay`), and the report says so.
+
+Longer than our usual module: one benchmark, its setup, three measurements and the report.
 """
 
 from __future__ import annotations
@@ -88,7 +92,11 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     if args.inside:
         results = _measure(
-            args, client_prefix=("ip", "netns", "exec", args.inside), host="fd13::1", extras=False
+            args,
+            client_prefix=("ip", "netns", "exec", args.inside),
+            host="fd13::1",
+            extras=False,
+            relay=args.relay,
         )
         save_json(getattr(args, "json", None), results)
         return 0
@@ -101,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(
-    args: argparse.Namespace, client_prefix: tuple[str, ...], host: str, extras: bool
+    args: argparse.Namespace,
+    client_prefix: tuple[str, ...],
+    host: str,
+    extras: bool,
+    relay: bool = False,
 ) -> dict[str, Any]:
     with ExitStack() as stack:
         data = tempfile.mkdtemp(prefix="rt_bench_remote_")
@@ -165,6 +177,23 @@ def _measure(
         token = tls.token_file("").read()
         fingerprint = tls.ensure_identity().fingerprint
         url = f"wss://[{host}]:{port}"
+        if relay:  # the 5 ± 2 ms each way that netem would add, in the client's namespace
+            delay = subprocess.Popen(
+                [
+                    *client_prefix,
+                    sys.executable,
+                    "-m",
+                    "robot_touch.bench.delay_relay",
+                    host,
+                    str(port),
+                    "5",
+                    "2",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            stack.callback(delay.kill)
+            url = f"wss://[::1]:{delay.stdout.readline().split()[1]}"
         client = subprocess.Popen(
             [
                 *client_prefix,
@@ -325,9 +354,7 @@ def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> d
             ws.send(json.dumps(auth_request(token, "bench", "gateway", time.time())))
             ws.send(json.dumps({"op": "subscribe", "topic": "joint_states", "throttle_rate": 30}))
             ws.send(json.dumps({"op": "subscribe", "topic": "gateway/status"}))
-        except (
-            Exception
-        ):  # noqa: BLE001 - the client cap (the bench's tablet counts) refuses the rest
+        except Exception:  # noqa: BLE001 - the client cap (the bench's tablet counts) refuses
             refused += 1
             continue
         held.append(ws)
@@ -365,8 +392,8 @@ def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> d
 
 
 def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
-    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("tc"):
-        return {"skipped": "needs root, ip and tc"}
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return {"skipped": "needs root and iproute2"}
     tag = str(os.getpid() % 100000)
     a, b = f"rtba{tag}", f"rtbb{tag}"
     va, vb = f"vba{tag}", f"vbb{tag}"
@@ -384,22 +411,29 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
             ip("ip", "-n", ns, "link", "set", "lo", "up")
             ip("ip", "-n", ns, "-6", "addr", "add", f"{addr}/64", "dev", dev, "nodad")
             ip("ip", "-n", ns, "link", "set", dev, "up")
-            ip(
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "tc",
-                "qdisc",
-                "add",
-                "dev",
-                dev,
-                "root",
-                "netem",
-                "delay",
-                "5ms",
-                "2ms",
-            )
+        netem = all(
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "tc",
+                    "qdisc",
+                    "add",
+                    "dev",
+                    dev,
+                    "root",
+                    "netem",
+                    "delay",
+                    "5ms",
+                    "2ms",
+                ],
+                capture_output=True,
+            ).returncode
+            == 0
+            for ns, dev in ((a, va), (b, vb))
+        )
         out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
         out.close()
         subprocess.run(
@@ -417,6 +451,7 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
                 out.name,
                 "--samples",
                 str(args.samples),
+                *([] if netem else ["--relay"]),
                 "--inside",
                 b,
             ],
@@ -425,7 +460,9 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
             stdout=subprocess.DEVNULL if not args.verbose else None,
         )
         with open(out.name) as f:
-            return json.load(f)
+            results = json.load(f)
+        results["delay"] = "tc netem" if netem else "userspace relay (this kernel has no netem)"
+        return results
     finally:
         for ns in (a, b):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
@@ -443,7 +480,7 @@ def _report(results: dict[str, Any]) -> None:
         ("tablet via the gateway, loopback", results["tablet"]),
     ]
     if "netns" in results and "tablet" in results["netns"]:
-        rows.append(("tablet via the gateway, netns + netem 5±2 ms", results["netns"]["tablet"]))
+        rows.append(("tablet via the gateway, netns, 5±2 ms each way", results["netns"]["tablet"]))
     for label, r in rows:
         cmd, frame = r["cmd_ms"], r["frame_ms"]
         print(
@@ -464,5 +501,7 @@ def _report(results: dict[str, Any]) -> None:
         f"{held['cpu_percent_held']:.1f} %, RSS {held['rss_mb_before']:.0f} -> "
         f"{held['rss_mb_held']:.0f} MB"
     )
+    if "netns" in results and "delay" in results["netns"]:
+        print(f"namespace run: IPv6-only veth pair, delay by {results['netns']['delay']}")
     if "netns" in results and "skipped" in results["netns"]:
         print(f"namespace run skipped: {results['netns']['skipped']}")

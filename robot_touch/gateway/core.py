@@ -17,6 +17,10 @@ Supported ops: auth, set_level, advertise, unadvertise, publish, subscribe (thro
 queue_length; compression "none"), unsubscribe, call_service (answered by service_response),
 and the outgoing status, publish and service_response. Others (fragment, png, cbor,
 advertise_service, actions) are refused with a status message naming the op.
+
+Longer than our usual module: every op goes through the same ordered checks and shares the
+session, lease and subscription bookkeeping; kept in one place so the order of the checks is
+read in one place.
 """
 
 from __future__ import annotations

@@ -235,3 +235,92 @@ def settle(graph: RemoteGraph, timeout: float = 10.0, still: float = 0.3) -> dic
             return now
         last = now
     raise AssertionError("the arm did not come to rest")
+
+
+class TabletProcess:
+    """The tablet app in its own process (``tablet_driver.py``, rclpy and roboticstoolbox
+    blocked), on ``display``, optionally in a network namespace (``prefix``)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        fingerprint: str,
+        display: str,
+        home: Path,
+        prefix: tuple[str, ...] = (),
+    ) -> None:
+        env = {
+            **os.environ,
+            "DISPLAY": display,
+            "ROBOT_TOUCH_DATA": str(home / "data"),
+            "KIVY_NO_CONSOLELOG": "1",
+            "KIVY_NO_FILELOG": "1",
+            "KIVY_HOME": str(home / "kivy"),
+        }
+        self.proc = subprocess.Popen(
+            [*prefix, sys.executable, str(HERE / "tablet_driver.py"), url, token, fingerprint],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.lines: list[dict] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.lines.append(json.loads(line))
+            except ValueError:
+                pass
+
+    def ask(self, cmd: dict, kind: str, timeout: float = 20.0) -> dict:
+        """Send a command; the first answer of ``kind`` after it."""
+        from waiting import wait_for
+
+        n = len(self.lines)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return wait_for(
+            lambda: next((x for x in self.lines[n:] if x["kind"] == kind), None), timeout, kind
+        )
+
+    def state(self) -> dict:
+        return self.ask({"cmd": "state"}, "state")
+
+    def until(self, predicate: Any, timeout: float) -> dict | None:
+        """The first state for which ``predicate(state)`` is true (None after ``timeout``)."""
+        from waiting import wait_until
+
+        return wait_until(lambda: (lambda s: s if predicate(s) else None)(self.state()), timeout)
+
+    def operating(self, timeout: float = 60.0) -> dict:
+        """Wait for the app to be up, connected, holding control, motion controls on; then
+        press Enable if teleop holds (the lease passed before: the operator enables)."""
+        from waiting import wait_for
+
+        wait_for(lambda: any(x["kind"] == "ready" for x in self.lines), 60, "the tablet app")
+        state = self.until(
+            lambda s: s["arm_ui"]
+            and "you have control" in s["link_text"]
+            and not s["views_disabled"],
+            timeout,
+        )
+        assert state, self.lines[-3:]
+        if not state["enabled"]:
+            self.ask({"cmd": "tap", "id": "enable"}, "tapped")
+            state = self.until(lambda s: s["enabled"], 10) or state
+        return state
+
+    def quit(self) -> None:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write('{"cmd": "quit"}\n')
+            self.proc.stdin.flush()
+            self.proc.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _remote import RawClient, RemoteGraph, moved, settle
+from _remote import RawClient, RemoteGraph, TabletProcess, moved, settle
 from waiting import wait_for, wait_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -539,100 +537,31 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(
     from robot_touch.display import Xvfb
 
     with Xvfb(size="1280x800") as xvfb:
-        env = {
-            **os.environ,
-            "DISPLAY": xvfb.display,
-            "ROBOT_TOUCH_DATA": str(tmp_path / "tablet"),
-            "KIVY_NO_CONSOLELOG": "1",
-            "KIVY_NO_FILELOG": "1",
-            "KIVY_HOME": str(tmp_path / "kivy"),
-        }
-        tablet = subprocess.Popen(
-            [
-                sys.executable,
-                str(HERE / "tablet_driver.py"),
-                url(graph),
-                graph.token,
-                graph.fingerprint,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        lines: list[dict] = []
-
-        def read() -> None:
-            for line in tablet.stdout:
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    pass
-
-        threading.Thread(target=read, daemon=True).start()
-
-        def ask(cmd: dict, kind: str, timeout: float = 20) -> dict:
-            n = len(lines)
-            tablet.stdin.write(json.dumps(cmd) + "\n")
-            tablet.stdin.flush()
-            return wait_for(
-                lambda: next((x for x in lines[n:] if x["kind"] == kind), None), timeout, kind
-            )
-
+        tablet = TabletProcess(url(graph), graph.token, graph.fingerprint, xvfb.display, tmp_path)
         try:
-            wait_for(lambda: any(x["kind"] == "ready" for x in lines), 60, "the tablet app")
-
-            def operating(s: dict) -> dict | None:
-                return (
-                    s
-                    if s["arm_ui"]
-                    and "you have control" in s["link_text"]
-                    and not s["views_disabled"]
-                    else None
-                )
-
-            state = wait_until(lambda: operating(ask({"cmd": "state"}, "state")), 60)
-            assert state, lines[-3:]
+            state = tablet.operating()
             assert state["blocked_attempts"] == []
-            if not state["enabled"]:  # the lease passed in the tests before: teleop holds
-                ask({"cmd": "tap", "id": "enable"}, "tapped")
-                wait_until(lambda: ask({"cmd": "state"}, "state")["enabled"], 10)
             before = graph.true_joints()
-            dragged = ask({"cmd": "drag", "view": "top", "dx": -40, "dy": 40}, "dragged")
+            dragged = tablet.ask({"cmd": "drag", "view": "top", "dx": -40, "dy": 40}, "dragged")
             assert dragged["target"] is not None
             assert wait_until(lambda: moved(before, graph.true_joints()) > 0.02, 15), (
                 dragged,
-                ask({"cmd": "state"}, "state"),
+                tablet.state(),
             )
             arrived = settle(graph, 20)
             assert np.linalg.norm(tip(arrived) - np.array(dragged["target"])) < 0.01
-            modules = ask({"cmd": "modules"}, "modules")["modules"]
+            modules = tablet.ask({"cmd": "modules"}, "modules")["modules"]
             assert not {"rclpy", "roboticstoolbox", "mujoco", "scipy"} & set(modules), modules
 
             pid = graph.child_pid("robot_touch.nodes.gateway")
             assert pid is not None
             os.kill(pid, 2)
-            gone = wait_until(
-                lambda: (lambda s: s if "Link lost" in s["link_text"] else None)(
-                    ask({"cmd": "state"}, "state")
-                ),
-                15,
-            )
+            gone = tablet.until(lambda s: "Link lost" in s["link_text"], 15)
             assert gone, "the app did not show the gateway stopping"
-            assert (
-                "motion controls are off" in gone["link_text"] and gone["phase"] == "disconnected"
+            assert "motion controls are off" in gone["link_text"]
+            assert gone["phase"] == "disconnected"
+            assert tablet.until(lambda s: s["views_disabled"] and not s["estop_disabled"], 5), str(
+                tablet.state()
             )
-            assert wait_until(
-                lambda: (lambda s: s["views_disabled"] and not s["estop_disabled"])(
-                    ask({"cmd": "state"}, "state")
-                ),
-                5,
-            ), str(ask({"cmd": "state"}, "state"))
         finally:
-            try:
-                tablet.stdin.write('{"cmd": "quit"}\n')
-                tablet.stdin.flush()
-                tablet.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                tablet.kill()
+            tablet.quit()

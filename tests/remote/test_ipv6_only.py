@@ -12,14 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from _remote import RemoteGraph, moved, settle
-from waiting import wait_for, wait_until
+from _remote import RemoteGraph, TabletProcess, moved, settle
+from waiting import wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -165,71 +164,19 @@ def test_over_an_ipv6_only_link(
 
     settle(graph6)
     with Xvfb(size="1280x800") as xvfb:
-        env = {
-            **env,
-            "DISPLAY": xvfb.display,
-            "KIVY_NO_CONSOLELOG": "1",
-            "KIVY_NO_FILELOG": "1",
-            "KIVY_HOME": str(tmp_path / "kivy"),
-        }
-        tablet = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                b,
-                sys.executable,
-                str(HERE / "tablet_driver.py"),
-                url,
-                graph6.token,
-                graph6.fingerprint,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
+        tablet = TabletProcess(
+            url,
+            graph6.token,
+            graph6.fingerprint,
+            xvfb.display,
+            tmp_path,
+            prefix=("ip", "netns", "exec", b),
         )
-        lines: list[dict] = []
-        threading.Thread(
-            target=lambda: [
-                lines.append(json.loads(x)) for x in tablet.stdout if x.startswith("{")
-            ],
-            daemon=True,
-        ).start()
-
-        def ask(cmd: dict, kind: str) -> dict:
-            n = len(lines)
-            tablet.stdin.write(json.dumps(cmd) + "\n")
-            tablet.stdin.flush()
-            return wait_for(
-                lambda: next((x for x in lines[n:] if x["kind"] == kind), None), 20, kind
-            )
-
         try:
-            wait_for(lambda: any(x["kind"] == "ready" for x in lines), 60, "the tablet app")
-            state = wait_until(
-                lambda: (
-                    lambda s: (
-                        s
-                        if "you have control" in s["link_text"] and not s["views_disabled"]
-                        else None
-                    )
-                )(ask({"cmd": "state"}, "state")),
-                60,
-            )
-            assert state, lines[-2:]
-            if not state["enabled"]:
-                ask({"cmd": "tap", "id": "enable"}, "tapped")
-                wait_until(lambda: ask({"cmd": "state"}, "state")["enabled"], 10)
+            tablet.operating()
             before = graph6.true_joints()
-            ask({"cmd": "drag", "view": "top", "dx": -40, "dy": 40}, "dragged")
+            tablet.ask({"cmd": "drag", "view": "top", "dx": -40, "dy": 40}, "dragged")
             wait_for(lambda: moved(before, graph6.true_joints()) > 0.02, 15, "the drag over IPv6")
             assert all(ADDR_A in line for line in _tcp(b, graph6.port))
         finally:
-            try:
-                tablet.stdin.write('{"cmd": "quit"}\n')
-                tablet.stdin.flush()
-                tablet.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                tablet.kill()
+            tablet.quit()
