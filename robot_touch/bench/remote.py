@@ -61,9 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--netns", action="store_true", help="also across IPv6-only namespaces with netem 5ms±2ms"
     )
-    parser.add_argument(
-        "--inside", default="", help=argparse.SUPPRESS
-    )  # the client's namespace (re-exec)
+    # The namespace run re-executes the benchmark inside the graph's namespace:
+    parser.add_argument("--inside", default="", help=argparse.SUPPRESS)  # the client's namespace
+    parser.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)  # no netem here
     parser.add_argument(
         "--verbose", action="store_true", help="stream the child processes' output"
     )
@@ -383,7 +383,7 @@ def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> d
     return {
         "asked": n,
         "held": alive,
-        "refused": refused,
+        "refused": n - alive,
         "cpu_percent_idle": idle_cpu * 100,
         "cpu_percent_held": busy_cpu * 100,
         "rss_mb_before": before_rss,
