@@ -42,6 +42,10 @@ setup(
         "dynamixel-sdk>=3.7.31",
         "feetech-servo-sdk>=1.0.0",
         "xacro>=2.0",
+        # The remote gateway (robot-touch run --remote) and pairing (robot-touch pair).
+        "websockets>=13.0",
+        "cryptography>=38",
+        "qrcode>=7.4",
     ],
     extras_require={
         # ROS 2 Kilted from PyPI, for machines without a ROS install. Kept out of the
@@ -66,7 +70,12 @@ setup(
             "pytest-xvfb>=3.0",
             "osrf-pycommon>=2.0",
             "colcon-common-extensions>=0.3",
+            "roslibpy>=2.1",
         ],
+        # The tablet app alone (robot-touch-tablet): what a tablet can carry. It imports no
+        # rclpy, roboticstoolbox, mujoco or scipy (tests/ui/test_tablet_app.py checks). For a
+        # lean install: pip install --no-deps robot_touch, then these.
+        "tablet": ["kivy>=2.3", "numpy>=1.24", "pyyaml>=6.0", "roslibpy>=2.1", "qrcode>=7.4"],
         "bench": ["ikpy>=3.3"],
     },
     zip_safe=True,
@@ -83,6 +92,8 @@ setup(
             "sim_arm = robot_touch.nodes.sim_arm:main",
             "touch_ui = robot_touch.nodes.touch_ui:main",
             "teleop = robot_touch.nodes.teleop:main",
+            "gateway = robot_touch.nodes.gateway:main",
+            "robot-touch-tablet = robot_touch.tablet.main:main",
         ],
         # Third-party servo protocols register in the groups "robot_touch.protocols" (host
         # side) and "robot_touch.devices" (virtual arm side): see robot_touch/protocols/registry.py.

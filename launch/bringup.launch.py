@@ -5,6 +5,7 @@
     ros2 launch robot_touch bringup.launch.py backend:=sim namespace:=arm1
     ros2 launch robot_touch bringup.launch.py backend:=gazebo output:=trajectory
     ros2 launch robot_touch bringup.launch.py network:=lan   # reachable from the network (no auth)
+    ros2 launch robot_touch bringup.launch.py remote:=true remote_port:=9090   # tablets
 
 The node list comes from robot_touch.graph.describe(), the same description that
 `robot-touch run` uses, so both launchers always start the same graph. Every executable is
@@ -65,6 +66,10 @@ def _graph(context, *args, **kwargs):
         control_rate=float(value("control_rate")),
         output=value("output"),
         network=value("network"),
+        remote=_truthy(value("remote")),
+        remote_port=int(value("remote_port")),
+        remote_bind=value("remote_bind"),
+        remote_insecure=_truthy(value("remote_insecure")),
     )
     check_rmw(config.network)
     share = get_package_share_directory(PACKAGE)
@@ -153,6 +158,23 @@ def generate_launch_description() -> LaunchDescription:
                 choices=list(NETWORKS),
                 description="who reaches the graph over DDS: local (this host: loopback and "
                 "shared memory) or lan (the network, without authentication)",
+                "remote",
+                default_value="false",
+                description="start the secure gateway for tablets (rosbridge v2 over wss, token, "
+                "allowlist, control lease; pair with `robot-touch pair`)",
+            ),
+            DeclareLaunchArgument(
+                "remote_port", default_value="9090", description="gateway port"
+            ),
+            DeclareLaunchArgument(
+                "remote_bind",
+                default_value="::",
+                description="address the gateway listens on (:: = all, IPv6 and IPv4)",
+            ),
+            DeclareLaunchArgument(
+                "remote_insecure",
+                default_value="false",
+                description="plain ws:// without TLS (the gateway warns on every start)",
             ),
             OpaqueFunction(function=_graph),
         ]

@@ -109,6 +109,11 @@ class GraphConfig:
     fullscreen: bool = False
     virtual_link: str = ""
     output: str = "position"
+    #: The remote gateway (tablets): on/off, port, listen address, plain ws (not advised).
+    remote: bool = False
+    remote_port: int = 9090
+    remote_bind: str = "::"
+    remote_insecure: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -122,6 +127,8 @@ class GraphConfig:
                 "(`robot-touch ports` lists the adapters)",
                 "/dev/ttyUSB0",
             )
+        if not 0 <= self.remote_port <= 65535:
+            raise ConfigError("remote_port", f"must be 0..65535, got {self.remote_port}", "9090")
         if self.namespace and not all(part.isidentifier() for part in self.namespace.strip("/").split("/")):
             problem = f"{self.namespace!r} is not a valid ROS namespace"
             raise ConfigError("namespace", problem, "arm1")
@@ -288,6 +295,8 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
             parameters={"arm": config.arm, "rate": config.control_rate, "output": config.output},
         )
     )
+    if config.remote:
+        specs.append(gateway_spec(config))
     if config.demo:
         specs.append(
             ProcessSpec(
@@ -311,6 +320,24 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
             )
         )
     return specs
+
+
+def gateway_spec(config: GraphConfig) -> ProcessSpec:
+    """The remote gateway (rosbridge v2 over wss) for ``config``'s arm."""
+    return ProcessSpec(
+        name="gateway",
+        executable="gateway",
+        module="robot_touch.nodes.gateway",
+        parameters={
+            "arm": config.arm,
+            "port": config.remote_port,
+            "bind": config.remote_bind,
+            "insecure": config.remote_insecure,
+            # On Gazebo robot_state_publisher publishes robot_description already.
+            "publish_description": config.backend != "gazebo",
+        },
+        ready_prefix="GATEWAY ",
+    )
 
 
 def command_line(spec: ProcessSpec, namespace: str = "", python: str | None = None) -> list[str]:

@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
         "per fault kind: time to hold and to recover, largest command step and measured "
         "acceleration"
     ),
+    "remote": "tablet via the gateway vs the local UI (target to command/goal frame), gateway CPU",
 }
 
 

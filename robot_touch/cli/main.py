@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ports": ("ports_cmd", "list serial ports with USB ids and what adapter they probably are"),
     "calibrate": ("calibrate_cmd", "calibrate an arm by hand: zero pose, directions, ranges"),
     "virtual-arm": ("virtual_arm_cmd", "emulate an arm's servo controller on a pseudo-terminal"),
+    "pair": ("pair_cmd", "pair a tablet: the gateway's URL, token, fingerprint (text, QR, JSON)"),
     "sim": (
         "sim_cmd",
         "simulate an arm in MuJoCo: try a pose, measure the speed, render a PNG, "

@@ -50,6 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default 100)")
     parser.add_argument("--out", default="out", help="folder for the demo's screenshot, plot and log (default out/)")
     parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run until Ctrl-C)")
+    remote = parser.add_argument_group("remote access (tablets; see `robot-touch pair`)")
+    remote.add_argument(
+        "--remote", action="store_true", help="start the secure gateway (rosbridge v2, wss)"
+    )
+    remote.add_argument(
+        "--remote-port", type=int, default=9090, metavar="PORT", help="gateway port (9090)"
+    )
+    remote.add_argument(
+        "--remote-bind", default="::", metavar="ADDR", help="gateway address (:: = all, v6 and v4)"
+    )
+    remote.add_argument(
+        "--remote-insecure", action="store_true", help="plain ws:// without TLS (warns)"
+    )
     add_network_argument(parser)
     add_ui_arguments(parser)
 
@@ -204,6 +217,10 @@ def build_config(args: argparse.Namespace, profile: ArmProfile) -> GraphConfig:
             control_rate=args.rate,
             network=args.network,
             **ui_settings(args),
+            remote=args.remote or args.remote_insecure,
+            remote_port=args.remote_port,
+            remote_bind=args.remote_bind,
+            remote_insecure=args.remote_insecure,
         )
     except ConfigError as exc:
         raise RobotTouchError(exc.for_cli()) from None

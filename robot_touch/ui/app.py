@@ -161,19 +161,36 @@ class RobotTouchApp(App):
     waypoint_names = ListProperty([])
     selected_waypoint = StringProperty("")
     target_state = StringProperty("ok")
+    #: Preview reach with IK (roboticstoolbox); the tablet app has no IK and judges reach from
+    #: the sampled region and the teleop status instead.
+    ik_preview = True
 
-    def __init__(self, backend: UiBackend, profile: ArmProfile, settings: UiSettings | None = None, **kwargs) -> None:
+    def __init__(
+        self, backend: UiBackend, profile: ArmProfile | None, settings: UiSettings | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.title = "robot_touch"
         self.backend = backend
-        self.profile = profile
         self.settings = settings or UiSettings()
+        self.hold_to_move = self.settings.enable_mode == "hold"
+        if profile is not None:
+            self.use_profile(profile)
+        try:
+            self.set_language(self.settings.language)
+        except ValueError as exc:
+            Logger.warning(f"robot_touch: {exc}; using English")
+            self.set_language("en")
+
+    def use_profile(self, profile: ArmProfile) -> None:
+        """Set up everything that depends on the arm (before :meth:`build`). The tablet app
+        calls it once the arm's description has arrived over the link."""
+        self.profile = profile
         self.chain = Chain.from_profile(profile)
         self.can_roll = can_roll(profile)
         self.top_region, self.side_region = reachable_regions(self.chain, profile.lower, profile.upper)
         self.editor = TargetEditor(pinch_gain_m=self.settings.pinch_gain)
         self.target: Pose | None = None
-        self.kinematics = _load_kinematics(profile)
+        self.kinematics = _load_kinematics(profile) if self.ik_preview else None
         #: Where the arm would really end up when the target is out of reach (IK's nearest pose).
         self.clamp_point: np.ndarray | None = None
         self._checked_target: Pose | None = None
@@ -197,12 +214,6 @@ class RobotTouchApp(App):
         self._enable_changed_at = -math.inf
         self._speed_changed_at = -math.inf
         self._target_sent_at = -math.inf
-        self.hold_to_move = self.settings.enable_mode == "hold"
-        try:
-            self.set_language(self.settings.language)
-        except ValueError as exc:
-            Logger.warning(f"robot_touch: {exc}; using English")
-            self.set_language("en")
 
     # ------------------------------------------------------------------ build
 

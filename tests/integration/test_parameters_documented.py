@@ -17,6 +17,7 @@ NODES = {
     "sim_arm": "SimArmNode",
     "touch_ui": "TouchUiNode",
     "recorder": "RecorderNode",
+    "gateway": "GatewayNode",
 }
 
 # Builds the node (no spinning), prints its declared parameters and descriptions as JSON, and

@@ -45,6 +45,7 @@ ROS_PACKAGE_KEYS = {
     "xacro",
 }
 PYTHON_KEYS = {
+    "python3-cryptography",
     "python3-hypothesis",
     "python3-kivy",
     "python3-matplotlib",
@@ -53,6 +54,7 @@ PYTHON_KEYS = {
     "python3-pytest",
     "python3-pytest-timeout",
     "python3-pytest-xvfb",
+    "python3-qrcode",
     "python3-scipy",
     "python3-serial",
     "python3-yaml",
@@ -67,6 +69,8 @@ KEY_TO_PYPI = {
     "python3-serial": "pyserial",
     "python3-kivy": "kivy",
     "python3-mujoco-pip": "mujoco",
+    "python3-cryptography": "cryptography",
+    "python3-qrcode": "qrcode",
     "xacro": "xacro",
 }
 #: The ament_python template's test dependencies (`ros2 pkg create --build-type ament_python`).
