@@ -158,6 +158,8 @@ def generate_launch_description() -> LaunchDescription:
                 choices=list(NETWORKS),
                 description="who reaches the graph over DDS: local (this host: loopback and "
                 "shared memory) or lan (the network, without authentication)",
+            ),
+            DeclareLaunchArgument(
                 "remote",
                 default_value="false",
                 description="start the secure gateway for tablets (rosbridge v2 over wss, token, "

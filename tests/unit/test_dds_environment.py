@@ -142,16 +142,12 @@ def test_the_launch_file_applies_the_same_environment_first(
     }
     assert "network" in declared
     context = LaunchContext()
-    settings = dict(
-        arm="so101",
-        backend="virtual",
-        port="",
-        ui="false",
-        namespace="",
-        control_rate="100.0",
-        output="position",
-        network=network,
-    )
+    # Every declared argument at its default, as `ros2 launch` would leave it.
+    settings = {
+        name: "".join(s.perform(context) for s in argument.default_value)
+        for name, argument in declared.items()
+    }
+    settings.update(ui="false", network=network)
     context.launch_configurations.update(settings)
     actions = module._graph(context)
     expected = dds_environment(network, tmp_path / "share" / "robot_touch")

@@ -185,5 +185,5 @@ def test_graph_starts_the_gateway_for_remote_access() -> None:
         s for s in describe(GraphConfig(backend="gazebo", remote=True)) if s.name == "gateway"
     ][0]
     assert gazebo.parameters["publish_description"] is False  # robot_state_publisher does it there
-    with pytest.raises(ValueError, match="remote port"):
+    with pytest.raises(ValueError, match="remote_port"):
         GraphConfig(remote=True, remote_port=70000)
