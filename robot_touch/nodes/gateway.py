@@ -56,6 +56,9 @@ from robot_touch.nodes._common import declare_parameters, float_range, int_range
 
 #: Seconds a forwarded service call may take before the client is told it failed.
 SERVICE_TIMEOUT = 5.0
+#: how long a call waits for DDS to match its client to the service before "not available"
+SERVICE_DISCOVERY_WAIT = 2.0
+DISCOVERY_POLL = 0.05
 
 PARAMETERS = {
     "arm": ("so101", "arm profile (name or YAML path) whose description is published", {}),
@@ -160,16 +163,28 @@ class GatewayNode(Node):
             self.destroy_subscription(sub)
 
     def call(self, rule: ServiceRule, request: Any, done: Callable[[bool, Any], None]) -> None:
+        self._call(rule, request, done, waited=0.0)
+
+    def _call(
+        self, rule: ServiceRule, request: Any, done: Callable[[bool, Any], None], waited: float
+    ) -> None:
         client = self._rt_clients.get(rule.name)
         if client is None:
             client = self._rt_clients[rule.name] = self.create_client(
                 convert.load_type(rule.type, "srv"), rule.name
             )
-        if not client.service_is_ready():
-            done(False, f"service {rule.name} is not available")
-            return
         loop = self.loop
         assert loop is not None
+        if not client.service_is_ready():
+            # A client is matched to its server by DDS discovery, which takes a moment after
+            # the client is made (its first call) or the server starts: wait for it, briefly.
+            if waited >= SERVICE_DISCOVERY_WAIT:
+                done(False, f"service {rule.name} is not available")
+                return
+            loop.call_later(
+                DISCOVERY_POLL, self._call, rule, request, done, waited + DISCOVERY_POLL
+            )
+            return
         answered = [False]
 
         def settle(ok: bool, value: Any) -> None:  # on the loop: the first of answer / timeout
@@ -309,6 +324,12 @@ def main(args: Sequence[str] | None = None) -> int:
         try:
             return loop.run_until_complete(serve(node, stop))
         finally:
+            # As asyncio.run does: the ticker and the clients' tasks end before the loop does
+            # (otherwise each is reported "destroyed but pending" at exit).
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
         print(f"gateway: error: {exc}", file=sys.stderr)

@@ -81,7 +81,7 @@ class RemoteGraph:
 
     def wait_up(self) -> None:
         deadline = time.monotonic() + UP_TIMEOUT
-        while time.monotonic() < deadline and not (self.port and self.joint_states_flow()):
+        while time.monotonic() < deadline and not (self.port and self.graph_ready()):
             try:
                 line = self._queue.get(timeout=0.2)
             except queue.Empty:
@@ -91,11 +91,16 @@ class RemoteGraph:
             match = re.search(r"\[gateway\] GATEWAY wss?://\S+:(\d+) fingerprint (\S+)", line)
             if match:
                 self.port, self.fingerprint = int(match.group(1)), match.group(2)
-        if not (self.port and self.joint_states_flow()):
+        if not (self.port and self.graph_ready()):
             raise AssertionError("the remote graph did not come up:\n" + self.tail())
 
-    def joint_states_flow(self) -> bool:
-        return any(re.search(r"joint_states [1-9]\d* Hz", line) for line in self.lines[-20:])
+    def graph_ready(self) -> bool:
+        """The status line shows joint_states flowing and teleop up (it has said its status:
+        teleop starts its services only after it has looked for another commander)."""
+        return any(
+            re.search(r"joint_states [1-9]\d* Hz", line) and re.search(r"teleop (?!: no)", line)
+            for line in self.lines[-20:]
+        )
 
     def tail(self, n: int = 60) -> str:
         return "\n".join(self.lines[-n:])
