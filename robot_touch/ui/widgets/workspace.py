@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Mesh
+from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Mesh, Rectangle
 from kivy.metrics import dp
 from kivy.properties import NumericProperty, OptionProperty, StringProperty
 from kivy.uix.label import Label
@@ -83,7 +83,12 @@ class WorkspaceView(StencilView):
         pass
 
     def _caption(self, colour: tuple[float, float, float, float]) -> Label:
-        label = Label(font_size="13sp", color=colour, size_hint=(None, None))
+        label = Label(font_size="13sp", color=colour, size_hint=(None, None), padding=("3dp", 0))
+        with label.canvas.before:  # a backdrop: readable over the grid and the region
+            Color(*BACKGROUND[:3], 0.75)
+            backdrop = Rectangle()
+        label.bind(pos=lambda lbl, pos: setattr(backdrop, "pos", pos))
+        label.bind(size=lambda lbl, size: setattr(backdrop, "size", size))
         label.bind(texture_size=lambda lbl, size: setattr(lbl, "size", size))
         label.bind(texture_size=lambda *_: self._place_captions())
         self.add_widget(label)
@@ -199,9 +204,11 @@ class WorkspaceView(StencilView):
         # Upper right first, where the arm of the usual profile points, then round the circle.
         for degrees in (60, 120, 30, 150, 90, 0, 180, -30, -150, -90):
             a = math.radians(degrees)
-            px, py = cx + r * math.cos(a), cy + r * math.sin(a)
-            x = px - w / 2 + math.cos(a) * (w / 2 + dp(4))
-            y = py - h / 2 + math.sin(a) * (h / 2 + dp(4))
+            # The label's centre just outside the circle: its box touches the circle's
+            # tangent at that angle, a few pixels out.
+            out = r + w / 2 * abs(math.cos(a)) + h / 2 * abs(math.sin(a)) + dp(3)
+            x = cx + out * math.cos(a) - w / 2
+            y = cy + out * math.sin(a) - h / 2
             if self.x <= x and x + w <= self.right and self.y + dp(28) <= y and y + h <= self.top:
                 inside = (x, y)
                 break
