@@ -8,7 +8,7 @@ later get the same checks by calling :func:`check_layout` on their tree).
 * a touch control smaller than the minimum (9 mm at the panel's DPI) either way;
 * two touch controls overlapping, or one reaching outside the window;
 * a text that does not fit its widget: a texture larger than the widget, a word wider than the
-  width it wraps in (Kivy would break it mid-word), more lines than the height holds (Kivy
+  width it wraps in (Kivy would break it mid-word; file paths may break anywhere), more lines than the height holds (Kivy
   drops them when the text's height is fixed), a caption cut by the view it is drawn in, a
   text field's hint longer than the field.
 
@@ -162,6 +162,8 @@ def label_problems(label, box: Box) -> list[str]:  # noqa: ANN001 - a kivy Label
     )
     core = _core_label(label, None)
     for word in text.split():
+        if "/" in word:
+            continue  # a file path: wrapped anywhere, as every file dialog and terminal does
         ww = core.get_extents(word)[0]
         if ww > width + 1:
             problems.append(f"the word {word!r} is {ww:.0f} px wide, its line {width:.0f} px")
