@@ -158,3 +158,29 @@ def test_a_six_joint_arm_fits_the_smallest_panels(xdisplay: str, tmp_path: Path)
     assert set(found) == {"800x480 en", "800x480 vi", "720x1280 en", "720x1280 vi"}
     report = [f"{key}: {p}" for key, problems in found.items() for p in problems]
     assert not report, "\n".join(report)
+
+
+@pytest.mark.timeout(60)
+def test_the_views_say_what_they_show(panel_ui) -> None:
+    from kivy.metrics import dp
+
+    from panel_walk import use_panel
+    from robot_touch.ui.sizing import scale_step_mm
+
+    h = panel_ui
+    top, side = h.ids.top_view, h.ids.side_view
+    reach_mm = round(float(np.nanmax(h.app.top_region.rmax)) * 1000)
+    assert 300 < reach_mm < 600, "the SO-101 reaches about 0.44 m"
+    for panel in (COMMON_PANELS[0], COMMON_PANELS[3]):
+        use_panel(h.app, h.pump, panel)
+        for lang, reach_text in (("en", f"reach {reach_mm} mm"), ("vi", f"tầm với {reach_mm} mm")):
+            h.app.set_language(lang)
+            h.pump(3)
+            for view in (top, side):
+                # The scale bar is one grid step, the shortest 1-2-5 mm step of 40 dp or more.
+                step = scale_step_mm(view.mapping.scale, dp(40))
+                assert view.grid_mm == step and view.scale_label.text == f"{step} mm"
+                assert view.scale_label.opacity == 1 and view.scale_label.width > 0
+            assert top.reach_label.text == reach_text and top.reach_label.opacity == 1
+            assert side.reach_label.opacity == 0, "the reach circle is the top view's"
+    h.app.set_language("en")

@@ -87,3 +87,15 @@ def test_the_ui_settings_of_a_touch_panel_reach_the_touch_ui() -> None:
     assert not set(names) & set(
         plain.parameters
     ), "defaults: the node's own"
+
+
+def test_robot_touch_ui_takes_the_panel_dpi_like_run(monkeypatch, capsys) -> None:
+    import robot_touch.display
+
+    monkeypatch.setattr(robot_touch.display, "display_answers", lambda: (True, "display :9"))
+    assert main(["ui", "--dpi", "20"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "robot-touch ui: error: --dpi must be 0 (as the screen reports) or the panel's pixels "
+        "per inch, 60-700, got 20 (e.g. --dpi 133)"
+    ]
