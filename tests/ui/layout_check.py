@@ -8,9 +8,9 @@ later get the same checks by calling :func:`check_layout` on their tree).
 * a touch control smaller than the minimum (9 mm at the panel's DPI) either way;
 * two touch controls overlapping, or one reaching outside the window;
 * a text that does not fit its widget: a texture larger than the widget, a word wider than the
-  width it wraps in (Kivy would break it mid-word; file paths may break anywhere), more lines than the height holds (Kivy
-  drops them when the text's height is fixed), a caption cut by the view it is drawn in, a
-  text field's hint longer than the field.
+  width it wraps in (Kivy would break it mid-word; file paths may break anywhere), more lines
+  than the height holds (Kivy drops them when the text's height is fixed), a caption cut by
+  the view it is drawn in, a text field's hint longer than the field.
 
 Touch controls are buttons of every kind (``ButtonBehavior``: toggles, check boxes, spinners),
 sliders, switches, text inputs, the workspace views, and any widget whose class sets

@@ -173,7 +173,8 @@ def test_the_views_say_what_they_show(panel_ui) -> None:
     assert 300 < reach_mm < 600, "the SO-101 reaches about 0.44 m"
     for panel in (COMMON_PANELS[0], COMMON_PANELS[3]):
         use_panel(h.app, h.pump, panel)
-        for lang, reach_text in (("en", f"reach {reach_mm} mm"), ("vi", f"tầm với {reach_mm} mm")):
+        texts = (("en", f"reach {reach_mm} mm"), ("vi", f"tầm với {reach_mm} mm"))
+        for lang, reach_text in texts:
             h.app.set_language(lang)
             h.pump(3)
             for view in (top, side):
