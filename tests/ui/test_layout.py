@@ -107,7 +107,7 @@ Config.set("graphics", "width", "800"); Config.set("graphics", "height", "480")
 Config.set("graphics", "resizable", "1")
 from kivy.base import EventLoop, runTouchApp
 from robot_touch.core.profile import load_profile
-from robot_touch.ui.app import RobotTouchApp
+from robot_touch.ui.app import RobotTouchApp, UiSettings
 from robot_touch.ui.sizing import COMMON_PANELS
 from panel_walk import walk_panel
 
@@ -128,9 +128,12 @@ class Backend:
     def __getattr__(self, name):
         return lambda *args, **kwargs: True
 
-app = RobotTouchApp(backend=Backend(), profile=profile)
+# Started for the Touch Display 2 as `--dpi 210` would: the settings' DPI sizes the UI.
+app = RobotTouchApp(backend=Backend(), profile=profile, settings=UiSettings(dpi=209.8))
 app._run_prepare()
 runTouchApp(embedded=True)
+from kivy.metrics import Metrics
+print("STARTED " + json.dumps({"touch": app.touch, "density": Metrics.density}), flush=True)
 found = {}
 for panel in COMMON_PANELS:
     if panel.size in ((800, 480), (720, 1280)):
@@ -143,7 +146,7 @@ os._exit(0)
 
 
 @pytest.mark.timeout(180)
-def test_a_six_joint_arm_fits_the_smallest_panels(xdisplay: str, tmp_path: Path) -> None:
+def test_a_six_joint_arm_started_at_a_dpi_fits_the_smallest_panels(xdisplay: str, tmp_path: Path) -> None:
     env = {**os.environ, "DISPLAY": xdisplay, "ROBOT_TOUCH_DATA": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-c", OTHER_ARM, str(HERE), "servo6"],
@@ -154,6 +157,10 @@ def test_a_six_joint_arm_fits_the_smallest_panels(xdisplay: str, tmp_path: Path)
     )
     line = next((x for x in out.stdout.splitlines() if x.startswith("FOUND ")), None)
     assert line is not None, (out.stdout + out.stderr)[-3000:]
+    started = next(x for x in out.stdout.splitlines() if x.startswith("STARTED "))
+    started = json.loads(started[len("STARTED ") :])
+    assert started["density"] == pytest.approx(1.549, abs=1e-3)
+    assert started["touch"] == pytest.approx(mm_to_px(TOUCH_MIN_MM, 209.8)), "74 px: 9 mm"
     found = json.loads(line[len("FOUND ") :])
     assert set(found) == {"800x480 en", "800x480 vi", "720x1280 en", "720x1280 vi"}
     report = [f"{key}: {p}" for key, problems in found.items() for p in problems]
