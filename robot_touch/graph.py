@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_touch.paths import PACKAGE  # noqa: F401 - the package whose lib/ holds every executable
+from robot_touch.ui.sizing import check_dpi
 
 BACKENDS = ("virtual", "serial", "sim", "gazebo")
 #: What teleop publishes (its parameter ``output``): position commands or trajectories.
@@ -107,6 +108,8 @@ class GraphConfig:
     enable_mode: str = ""
     window_size: str = ""
     fullscreen: bool = False
+    #: the panel's pixels per inch (0: as the screen reports)
+    dpi: float = 0.0
     virtual_link: str = ""
     output: str = "position"
     #: The remote gateway (tablets): on/off, port, listen address, plain ws (not advised).
@@ -147,6 +150,9 @@ class GraphConfig:
         if self.window_size and not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", self.window_size):
             problem = f"must be WIDTHxHEIGHT in pixels, got {self.window_size!r}"
             raise ConfigError("window_size", problem, "800x1280")
+        dpi_problem = check_dpi(self.dpi)
+        if dpi_problem is not None:
+            raise ConfigError("dpi", dpi_problem, "133")
 
     def ui_parameters(self) -> dict[str, Any]:
         """The touch_ui parameters this configuration sets (only those given)."""
@@ -155,6 +161,7 @@ class GraphConfig:
             "enable_mode": self.enable_mode,
             "window_size": self.window_size,
             "fullscreen": self.fullscreen,
+            "dpi": float(self.dpi),
         }
         return {key: value for key, value in given.items() if value}
 

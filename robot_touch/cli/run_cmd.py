@@ -88,6 +88,15 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="WxH",
         help="window size in pixels, e.g. 800x1280 for a portrait panel",
     )
+    ui.add_argument(
+        "--dpi",
+        type=float,
+        default=0.0,
+        metavar="DPI",
+        help="the panel's pixels per inch, where it reports none or a wrong one (e.g. 133 for "
+        "the Raspberry Pi 7 in display): touch controls are sized in mm from it "
+        "(default: as the screen reports)",
+    )
 
 
 @dataclass
@@ -182,9 +191,9 @@ def network_or_error(network: str) -> str:
         raise RobotTouchError(exc.for_cli()) from None
 
 
-def ui_settings(args: argparse.Namespace) -> dict[str, str | bool]:
+def ui_settings(args: argparse.Namespace) -> dict[str, str | bool | float]:
     """The GraphConfig fields of :func:`add_ui_arguments`' flags."""
-    names = ("language", "enable_mode", "window_size", "fullscreen")
+    names = ("language", "enable_mode", "window_size", "fullscreen", "dpi")
     return {name: getattr(args, name) for name in names}
 
 

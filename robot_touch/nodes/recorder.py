@@ -1,4 +1,5 @@
-"""`recorder` node: logs commanded and measured joints; on shutdown writes a CSV and a plot.
+"""`recorder` node: logs commanded and measured joints and the gripper; on shutdown writes a
+CSV and a plot.
 
 Used by `robot-touch run --demo` to leave out/joint_paths.{csv,png} behind.
 Parameters: `arm` (profile), `out_dir` (folder for the files).
@@ -25,7 +26,12 @@ class RecorderNode(Node):
         self.out_dir = Path(
             self.declare_parameter("out_dir", "out", ParameterDescriptor(description="folder for joint_paths.csv/.png")).value
         )
-        self.log = JointLog(load_profile(arm).joint_names)
+        profile = load_profile(arm)
+        self.log = JointLog(
+            profile.joint_names,
+            gripper=profile.gripper.name if profile.gripper is not None else None,
+            units=["m" if j.prismatic else "rad" for j in profile.all_joints],
+        )
         self.create_subscription(Float64MultiArray, "forward_position_controller/commands", self._on_command, 50)
         self.create_subscription(JointState, "joint_states", self._on_state, 50)
 

@@ -47,6 +47,7 @@ from trajectory_msgs.msg import JointTrajectory
 from robot_touch.core.profile import ArmProfile, load_profile
 from robot_touch.core.workspace_view import Pose
 from robot_touch.errors import RobotTouchError
+from robot_touch.ui.sizing import DPI_RANGE, check_dpi
 
 
 _CODE = re.compile(r"[a-z_]+")
@@ -89,6 +90,16 @@ class TouchUiNode(Node):
         p("teleop_node", "teleop", _descriptor("name of the teleop node (same namespace) for speed_override"))
         p("window_size", "1280x800", _descriptor("window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)"))
         p("fullscreen", False, _descriptor("fill the screen (a dedicated touch panel)"))
+        p(
+            "dpi",
+            0.0,
+            _descriptor(
+                "the panel's pixels per inch, for one that reports none or a wrong one "
+                "(touch controls are sized in mm from it); 0: as the screen reports",
+                0.0,
+                DPI_RANGE[1],
+            ),
+        )
         p("demo", False, _descriptor("play the built-in demo gesture script, save a screenshot, then exit"))
         p("demo_out", "out", _descriptor("folder for the demo's screenshot"))
 
@@ -96,6 +107,9 @@ class TouchUiNode(Node):
         size = self.get_parameter("window_size").value
         if not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", size):
             raise RobotTouchError(f"parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got {size!r}")
+        dpi_problem = check_dpi(self.get_parameter("dpi").value)
+        if dpi_problem is not None:
+            raise RobotTouchError(f"parameter dpi {dpi_problem}")
         for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
             value = self.get_parameter(name).value
             if value not in allowed:
@@ -142,6 +156,7 @@ class TouchUiNode(Node):
             jog_speed=g("jog_speed"),
             joint_states_timeout=g("joint_states_timeout"),
             waypoints_file=g("waypoints_file"),
+            dpi=g("dpi"),
         )
 
     # -- incoming (executor thread)

@@ -23,8 +23,14 @@ from kivy.core.window import Window  # noqa: E402
 from kivy.factory import Factory  # noqa: E402
 from kivy.lang import Builder  # noqa: E402
 from kivy.logger import Logger  # noqa: E402
-from kivy.metrics import dp  # noqa: E402
-from kivy.properties import BooleanProperty, ListProperty, OptionProperty, StringProperty  # noqa: E402
+from kivy.metrics import Metrics, dp  # noqa: E402
+from kivy.properties import (  # noqa: E402
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    OptionProperty,
+    StringProperty,
+)
 from kivy.uix.slider import Slider  # noqa: E402
 
 from robot_touch.core.gestures import (  # noqa: E402
@@ -46,6 +52,7 @@ from robot_touch.errors import RobotTouchError  # noqa: E402
 from robot_touch.ui.controls import can_roll, gesture_hint  # noqa: E402
 from robot_touch.ui.feedback import answer_text  # noqa: E402
 from robot_touch.ui.i18n import LANGUAGES, N_, _, translator  # noqa: E402
+from robot_touch.ui.sizing import density_for_dpi, panel_beside, touch_min_px  # noqa: E402
 from robot_touch.ui.widgets.buttons import EStopButton, HoldButton  # noqa: E402
 from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView  # noqa: E402
 
@@ -101,6 +108,8 @@ class UiSettings:
     jog_speed: float = 0.05
     joint_states_timeout: float = 0.5
     waypoints_file: str = ""
+    #: the panel's pixels per inch; 0: as the screen reports (robot_touch/ui/sizing.py)
+    dpi: float = 0.0
 
 
 def _load_kinematics(profile: ArmProfile):  # noqa: ANN202 - ArmKinematics or None
@@ -113,6 +122,18 @@ def _load_kinematics(profile: ArmProfile):  # noqa: ANN202 - ArmKinematics or No
     except (ImportError, RobotTouchError) as exc:
         Logger.warning(f"robot_touch: no IK preview ({exc})")
         return None
+
+
+def use_panel_dpi(dpi: float) -> None:
+    """Size the UI for a panel of ``dpi`` pixels per inch (0: as the screen reports): Kivy's
+    ``Metrics.dpi``, and a density that makes 48 dp at least 9 mm on it
+    (:func:`robot_touch.ui.sizing.density_for_dpi`). A density the user set in
+    ``KIVY_METRICS_DENSITY`` is kept. The layout follows at once (kv rules use dp strings,
+    ``Metrics.dp`` and ``app.touch``)."""
+    if dpi > 0:
+        Metrics.dpi = dpi
+    if not os.environ.get("KIVY_METRICS_DENSITY"):
+        Metrics.density = density_for_dpi(Metrics.dpi)
 
 
 class ActiveSlider(Slider):
@@ -150,6 +171,12 @@ class RobotTouchApp(App):
 
     lang = StringProperty("en")
     portrait = BooleanProperty(False)
+    #: the smallest touch control (px): 9 mm on the panel (robot_touch/ui/sizing.py)
+    touch = NumericProperty(48)
+    #: the mode's panel sits beside the workspace views (a short landscape screen)
+    panel_beside = BooleanProperty(False)
+    #: the mode's panel's height when it sits below the views (px)
+    panel_height = NumericProperty(100)
     mode = OptionProperty("cartesian", options=["cartesian", "joint", "waypoints"])
     status_text = StringProperty("")
     message = StringProperty("")
@@ -218,18 +245,14 @@ class RobotTouchApp(App):
     # ------------------------------------------------------------------ build
 
     def build(self):  # noqa: ANN201 - Kivy signature
+        use_panel_dpi(self.settings.dpi)
+        self._on_metrics()
+        Metrics.bind(dp=self._on_metrics)
         Builder.load_file(str(KV_FILE))
         Window.clearcolor = BACKGROUND
         root = Factory.RootLayout()
-        cfg = GestureConfig(
-            slop_px=dp(8),
-            double_tap_px=dp(32),
-            palm_size_px=dp(40),
-            long_press_s=self.settings.long_press_time,
-            double_tap_s=self.settings.double_tap_time,
-        )
         for view, region in ((root.ids.top_view, self.top_region), (root.ids.side_view, self.side_region)):
-            view.set_gesture_config(cfg)
+            view.set_gesture_config(self._gesture_config())
             view.set_region(region)
             view.bind(on_gesture=self.on_view_gesture)
         self._build_joint_sliders(root)
@@ -237,6 +260,13 @@ class RobotTouchApp(App):
         if self.profile.gripper is None:  # no Open/Close for an arm without a gripper
             box = root.ids.gripper_box
             box.parent.remove_widget(box)
+        self._layout_panel = Clock.create_trigger(lambda _dt: self._update_panel_layout())
+        ids = root.ids
+        ids.gesture_hint.bind(texture_size=self._layout_panel)
+        ids.joint_box.bind(height=self._layout_panel)
+        ids.waypoint_buttons.bind(height=self._layout_panel)
+        ids.workspace.bind(height=self._layout_panel)
+        self.bind(mode=self._layout_panel, portrait=self._layout_panel, touch=self._layout_panel)
         Window.bind(size=self._on_window_size)
         self._on_window_size(Window, Window.size)
         Clock.schedule_interval(self._refresh, 1 / 30)
@@ -248,6 +278,51 @@ class RobotTouchApp(App):
 
     def _on_window_size(self, _window, size) -> None:  # noqa: ANN001
         self.portrait = size[1] > size[0]
+
+    # ------------------------------------------------------------------ sizes
+
+    def _gesture_config(self) -> GestureConfig:
+        """Gesture thresholds in dp: the same finger movement on every panel."""
+        return GestureConfig(
+            slop_px=dp(8),
+            double_tap_px=dp(32),
+            palm_size_px=dp(40),
+            long_press_s=self.settings.long_press_time,
+            double_tap_s=self.settings.double_tap_time,
+        )
+
+    def _on_metrics(self, *_args: object) -> None:
+        """The panel's DPI or density changed: the touch minimum and gestures follow."""
+        self.touch = touch_min_px(Metrics.dpi, Metrics.density)
+        if self.root is not None:
+            for view in (self.root.ids.top_view, self.root.ids.side_view):
+                view.set_gesture_config(self._gesture_config())
+
+    def _update_panel_layout(self) -> None:
+        """Where the mode's panel goes (below or beside the views) and how tall it is."""
+        if self.root is None:
+            return
+        ids = self.root.ids
+        needed = {
+            "cartesian": max(self.touch, ids.gesture_hint.texture_size[1] + dp(4)),
+            "joint": ids.joint_box.height,
+            # the name field and two rows of the list above the buttons, or beside them
+            "waypoints": (
+                ids.waypoint_buttons.height + 3 * self.touch + dp(14)
+                if self.portrait
+                else ids.waypoint_buttons.height
+            ),
+        }[self.mode]
+        self.panel_height = needed
+        beside = self.mode != "cartesian" and panel_beside(
+            not self.portrait, ids.workspace.height / Metrics.dp, needed / Metrics.dp
+        )
+        self.panel_beside = beside
+
+    def next_language(self, language: str, *_rebind: object) -> str:
+        """The language after ``language`` (the language button switches to it)."""
+        codes = list(LANGUAGES)
+        return codes[(codes.index(language) + 1) % len(codes)]
 
     def _build_joint_sliders(self, root) -> None:  # noqa: ANN001
         box = root.ids.joint_box
@@ -512,6 +587,7 @@ class RobotTouchApp(App):
     def on_mode(self, _app, mode: str) -> None:  # noqa: ANN001 - Kivy property event
         if self.root is not None:
             self.root.ids.panel.current = mode
+            self._layout_panel()
 
     def on_waypoint_names(self, _app, names) -> None:  # noqa: ANN001 - Kivy property event
         if self.root is None:

@@ -43,8 +43,9 @@ def test_every_parameter_is_in_the_yaml_with_a_description():
         (["-p", "enable_mode:=sometimes"], "enable_mode must be one of latched, hold"),
         (["-p", "arm:=no_such_arm"], "unknown arm profile"),
         (["-p", "max_publish_rate:=0.0"], "max_publish_rate"),
+        (["-p", "dpi:=20.0"], r"parameter dpi must be 0 \(as the screen reports\) or the panel's"),
     ],
-    ids=["language", "enable-mode", "arm", "rate-range"],
+    ids=["language", "enable-mode", "arm", "rate-range", "dpi"],
 )
 @pytest.mark.timeout(60)
 def test_bad_parameters_give_one_clear_line(args, message):

@@ -34,8 +34,15 @@ from robot_touch.graph import ConfigError, GraphConfig, describe
             ["--namespace", "arm 1"],
             "--namespace 'arm 1' is not a valid ROS namespace (e.g. --namespace arm1)",
         ),
+        (
+            ["--dpi", "20"],
+            "--dpi must be 0 (as the screen reports) or the panel's pixels per inch, 60-700, "
+            "got 20 (e.g. --dpi 133)",
+        ),
     ],
-    ids=["duration", "rate", "rate-nan", "serial-without-port", "window-size", "namespace"],
+    ids=[
+        "duration", "rate", "rate-nan", "serial-without-port", "window-size", "namespace", "dpi"
+    ],
 )
 def test_bad_run_flags_are_one_line_in_cli_syntax_before_anything_starts(
     argv, line, capsys
@@ -64,18 +71,31 @@ def test_the_launch_file_hears_launch_syntax() -> None:
 
 def test_the_ui_settings_of_a_touch_panel_reach_the_touch_ui() -> None:
     config = GraphConfig(
-        language="vi", enable_mode="hold", window_size="800x1280", fullscreen=True
+        language="vi", enable_mode="hold", window_size="800x1280", fullscreen=True, dpi=210
     )
     ui = next(s for s in describe(config) if s.name == "touch_ui")
-    assert {
-        k: ui.parameters[k] for k in ("language", "enable_mode", "window_size", "fullscreen")
-    } == {
+    names = ("language", "enable_mode", "window_size", "fullscreen", "dpi")
+    assert {k: ui.parameters[k] for k in names} == {
         "language": "vi",
         "enable_mode": "hold",
         "window_size": "800x1280",
         "fullscreen": True,
+        "dpi": 210.0,
     }
+    assert isinstance(ui.parameters["dpi"], float), "the node declares a double"
     plain = next(s for s in describe(GraphConfig()) if s.name == "touch_ui")
-    assert not {"language", "enable_mode", "window_size", "fullscreen"} & set(
+    assert not set(names) & set(
         plain.parameters
     ), "defaults: the node's own"
+
+
+def test_robot_touch_ui_takes_the_panel_dpi_like_run(monkeypatch, capsys) -> None:
+    import robot_touch.display
+
+    monkeypatch.setattr(robot_touch.display, "display_answers", lambda: (True, "display :9"))
+    assert main(["ui", "--dpi", "20"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "robot-touch ui: error: --dpi must be 0 (as the screen reports) or the panel's pixels "
+        "per inch, 60-700, got 20 (e.g. --dpi 133)"
+    ]

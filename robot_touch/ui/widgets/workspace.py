@@ -1,6 +1,7 @@
 """A workspace view widget: the arm, its reachable region and the target, seen from the top
-(x–y) or the side (reach–z). Touches become gestures (``on_gesture``) through the pure
-:class:`~robot_touch.core.gestures.GestureRecognizer`."""
+(x–y) or the side (reach–z), over a millimetre grid with its scale bar; the top view also
+draws and labels the arm's reach circle. Touches become gestures (``on_gesture``) through the
+pure :class:`~robot_touch.core.gestures.GestureRecognizer`."""
 from __future__ import annotations
 
 import math
@@ -10,13 +11,15 @@ from typing import Sequence
 import numpy as np
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Mesh
+from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Mesh, Rectangle
 from kivy.metrics import dp
 from kivy.properties import NumericProperty, OptionProperty, StringProperty
+from kivy.uix.label import Label
 from kivy.uix.stencilview import StencilView
 
 from robot_touch.core.gestures import GestureConfig, GestureRecognizer, TouchEvent
 from robot_touch.core.workspace_view import Pose, ReachableRegion, ViewMapping, project_side, project_top
+from robot_touch.ui.sizing import scale_step_mm
 
 # Colours (r, g, b, a). Target states also differ in shape, so no state relies on colour alone.
 BACKGROUND = (0.10, 0.11, 0.13, 1)
@@ -25,6 +28,10 @@ REGION = (0.16, 0.32, 0.40, 1)
 ARM = (0.95, 0.75, 0.15, 1)
 JOINT = (0.15, 0.15, 0.15, 1)
 EE = (1.0, 1.0, 1.0, 1)
+SCALE = (0.80, 0.84, 0.90, 1)
+REACH = (0.45, 0.78, 0.95, 1)
+#: the grid's spacing is the shortest 1-2-5 step (mm) at least this long (dp)
+GRID_MIN_DP = 40
 TARGET_COLOURS = {"ok": (0.30, 0.90, 0.45, 1), "clamped": (1.0, 0.62, 0.10, 1), "unreachable": (1.0, 0.25, 0.25, 1)}
 
 
@@ -37,6 +44,10 @@ class WorkspaceView(StencilView):
     azimuth = NumericProperty(0.0)
     #: ok | clamped | unreachable: how the target marker is drawn.
     target_state = StringProperty("ok")
+    #: the reach circle's label, ``{mm}`` its radius (top view); "" draws no reach circle
+    reach_format = StringProperty("")
+    #: the grid's spacing and the scale bar's length (mm), chosen for the view's size
+    grid_mm = NumericProperty(100)
 
     __events__ = ("on_gesture",)
 
@@ -60,12 +71,28 @@ class WorkspaceView(StencilView):
         self._dynamic = InstructionGroup()
         self.canvas.add(self._static)
         self.canvas.add(self._dynamic)
+        # Texts are labels (children), so the layout tests see them like every other text.
+        self.scale_label = self._caption(SCALE)
+        self.reach_label = self._caption(REACH)
         self.bind(pos=self._relayout, size=self._relayout, kind=self._relayout)
+        self.bind(reach_format=self._relayout)
         self.bind(target_state=lambda *_: self._redraw_dynamic())
         self._tick = Clock.schedule_interval(self._on_tick, 1 / 20)
 
     def on_gesture(self, gesture) -> None:  # noqa: ANN001 - Kivy default handler
         pass
+
+    def _caption(self, colour: tuple[float, float, float, float]) -> Label:
+        label = Label(font_size="13sp", color=colour, size_hint=(None, None), padding=("3dp", 0))
+        with label.canvas.before:  # a backdrop: readable over the grid and the region
+            Color(*BACKGROUND[:3], 0.75)
+            backdrop = Rectangle()
+        label.bind(pos=lambda lbl, pos: setattr(backdrop, "pos", pos))
+        label.bind(size=lambda lbl, size: setattr(backdrop, "size", size))
+        label.bind(texture_size=lambda lbl, size: setattr(lbl, "size", size))
+        label.bind(texture_size=lambda *_: self._place_captions())
+        self.add_widget(label)
+        return label
 
     # -- geometry
 
@@ -101,15 +128,18 @@ class WorkspaceView(StencilView):
         g.clear()
         # No background rectangle: the window is cleared to BACKGROUND, and software renderers
         # (Mesa llvmpipe on kiosks without a GPU) pay for every blended pixel drawn twice.
-        # 10 cm grid, and the base axes a little brighter.
+        # A grid of 1-2-5 mm steps at least GRID_MIN_DP apart (the scale bar is one step),
+        # and the base axes a little brighter.
+        self.grid_mm = scale_step_mm(self.mapping.scale, dp(GRID_MIN_DP))
+        step = self.grid_mm / 1000
         u0, v0 = self.mapping.to_m(0, 0)
         u1, v1 = self.mapping.to_m(self.width, self.height)
         g.add(Color(*GRID))
-        for k in range(math.floor(u0 * 10), math.ceil(u1 * 10) + 1):
-            x = self._px((k / 10, 0))[0]
+        for k in range(math.floor(u0 / step), math.ceil(u1 / step) + 1):
+            x = self._px((k * step, 0))[0]
             g.add(Line(points=[x, self.y, x, self.top], width=dp(1.5) if k == 0 else 1))
-        for k in range(math.floor(v0 * 10), math.ceil(v1 * 10) + 1):
-            y = self._px((0, k / 10))[1]
+        for k in range(math.floor(v0 / step), math.ceil(v1 / step) + 1):
+            y = self._px((0, k * step))[1]
             g.add(Line(points=[self.x, y, self.right, y], width=dp(1.5) if k == 0 else 1))
         if self.region is not None:
             vertices: list[float] = []
@@ -123,6 +153,68 @@ class WorkspaceView(StencilView):
             if vertices:
                 g.add(Color(*REGION))
                 g.add(Mesh(vertices=vertices, indices=indices, mode="triangles"))
+        self._draw_scale_bar(g)
+        self._draw_reach_circle(g)
+        self._place_captions()
+
+    def reach_m(self) -> float | None:
+        """The reach circle's radius (m): the farthest the tool gets from the base axis.
+        None in the side view, or without a region or a ``reach_format``."""
+        if self.kind != "top" or self.region is None or not self.reach_format:
+            return None
+        radii = self.region.rmax[~np.isnan(self.region.rmax)]
+        return float(radii.max()) if radii.size else None
+
+    def _draw_scale_bar(self, g: InstructionGroup) -> None:
+        # Bottom left: a bar one grid step long with end ticks, its length written above it.
+        length = self.grid_mm / 1000 * self.mapping.scale
+        x0, y0 = self.x + dp(8), self.y + dp(8)
+        tick = dp(5)
+        g.add(Color(*SCALE))
+        g.add(Line(points=[x0, y0, x0 + length, y0], width=dp(1.5)))
+        g.add(Line(points=[x0, y0, x0, y0 + tick], width=dp(1.5)))
+        g.add(Line(points=[x0 + length, y0, x0 + length, y0 + tick], width=dp(1.5)))
+        self.scale_label.text = f"{self.grid_mm:g} mm"
+
+    def _draw_reach_circle(self, g: InstructionGroup) -> None:
+        reach = self.reach_m()
+        self.reach_label.opacity = 0 if reach is None else 1
+        if reach is None:
+            self.reach_label.text = ""
+            return
+        cx, cy = self._px((0.0, 0.0))
+        g.add(Color(*REACH))
+        radius = reach * self.mapping.scale
+        g.add(Line(circle=(cx, cy, radius), width=1, dash_length=8, dash_offset=5))
+        self.reach_label.text = self.reach_format.format(mm=round(reach * 1000))
+
+    def _place_captions(self) -> None:
+        """The scale bar's length above the bar; the reach label on the circle where it fits
+        inside the view (the view clips what is outside)."""
+        self.scale_label.pos = (self.x + dp(8), self.y + dp(12))
+        reach = self.reach_m()
+        label = self.reach_label
+        if reach is None:
+            label.pos = self.pos
+            return
+        cx, cy = self._px((0.0, 0.0))
+        r = reach * self.mapping.scale
+        w, h = label.size
+        inside = None
+        # Upper right first, where the arm of the usual profile points, then round the circle.
+        for degrees in (60, 120, 30, 150, 90, 0, 180, -30, -150, -90):
+            a = math.radians(degrees)
+            # The label's centre just outside the circle: its box touches the circle's
+            # tangent at that angle, a few pixels out.
+            out = r + w / 2 * abs(math.cos(a)) + h / 2 * abs(math.sin(a)) + dp(3)
+            x = cx + out * math.cos(a) - w / 2
+            y = cy + out * math.sin(a) - h / 2
+            if self.x <= x and x + w <= self.right and self.y + dp(28) <= y and y + h <= self.top:
+                inside = (x, y)
+                break
+        if inside is None:  # the circle runs outside the view: the top right corner
+            inside = (self.right - w - dp(4), self.top - h - dp(4))
+        label.pos = inside
 
     # -- state
 
