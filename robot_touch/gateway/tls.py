@@ -63,6 +63,12 @@ class Identity:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(str(self.cert_path), str(self.key_path))
+        # No TLS 1.3 session tickets. A client whose reader thread and writer share one SSL
+        # object (the `websockets` sync client does) processes the tickets in its reader while
+        # its writer sends the HTTP upgrade; OpenSSL's SSL objects are not thread-safe, and
+        # 1 in 12-30 such handshakes lost the request here (the server waited for it until the
+        # open timeout). Every connection does a full handshake anyway: nothing is resumed.
+        ctx.num_tickets = 0
         return ctx
 
 
