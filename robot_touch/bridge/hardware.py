@@ -232,7 +232,10 @@ class HardwareWorker:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stop.is_set():
                     if self._bus is None:
-                        return False, f"arm not connected: {what} will be {'on' if enabled else 'off'} once it reconnects"
+                        state = "on" if enabled else "off"
+                        return False, (
+                            f"arm not connected: {what} will be {state} once it reconnects"
+                        )
                     return False, "the servos did not confirm in time; will keep trying"
                 self._torque_done.wait(left)
         if joints is None:
@@ -442,7 +445,9 @@ class HardwareWorker:
         with self._lock:
             wanted, applied = dict(self._torque_wanted), dict(self._torque_applied)
         off = [sid for sid, w in wanted.items() if not w and applied[sid] is not False]
-        on = [sid for sid, w in wanted.items() if w and applied[sid] is not True and sid in written]
+        on = [
+            sid for sid, w in wanted.items() if w and applied[sid] is not True and sid in written
+        ]
         for enabled, ids in ((False, off), (True, on)):
             if not ids:
                 continue
@@ -454,7 +459,8 @@ class HardwareWorker:
             except BusError as exc:
                 if isinstance(exc, PortGone):
                     raise
-                self.log("warn", f"torque {'on' if enabled else 'off'} not confirmed ({exc}); retrying")
+                state = "on" if enabled else "off"
+                self.log("warn", f"torque {state} not confirmed ({exc}); retrying")
             else:
                 with self._lock:
                     for sid in ids:

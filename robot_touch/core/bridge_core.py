@@ -511,7 +511,9 @@ class BridgeCore:
                 "until every joint holds torque again"
             )
 
-    def set_torque(self, enabled: bool, now: float, joints: Sequence[str] | None = None) -> str | None:
+    def set_torque(
+        self, enabled: bool, now: float, joints: Sequence[str] | None = None
+    ) -> str | None:
         """Torque on/off for ``joints`` (None: the whole arm). Returns why it was refused,
         or None.
 

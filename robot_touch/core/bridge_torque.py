@@ -7,6 +7,7 @@ once its goal register says "where you are", so it never leaps to a goal it had 
 was released. The bridge core (:mod:`robot_touch.core.bridge_core`) asks it what to write;
 the I/O worker switches the servos. Pure Python, no I/O.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -20,6 +20,7 @@ The sequence (:class:`FreeDrive`):
   brakes close on an e-stop; ``release`` keeps torque off. Either way nothing moves it and
   no command follows until the e-stop is released.
 """
+
 from __future__ import annotations
 
 import threading
@@ -48,14 +49,23 @@ class FreeDriveCore(Protocol):
     estopped: bool
 
     def free_drive_state(self) -> tuple[str, list[str]]: ...
+
     def free_drive_refusal(self) -> str | None: ...
+
     def free_drive_stop(self, joints: Sequence[str]) -> str | None: ...
+
     def free_drive_at_rest(self) -> bool: ...
-    def free_drive_phase(self, phase: str, joints: Sequence[str] | None = None, note: str = "") -> None: ...
+
+    def free_drive_phase(
+        self, phase: str, joints: Sequence[str] | None = None, note: str = ""
+    ) -> None: ...
+
     def free_drive_end(self, now: float, note: str = "") -> None: ...
 
 
-def resolve_joints(requested: Sequence[str], known: Sequence[str], default: Sequence[str]) -> list[str]:
+def resolve_joints(
+    requested: Sequence[str], known: Sequence[str], default: Sequence[str]
+) -> list[str]:
     """The joints free drive releases: ``requested`` (empty: ``default``), checked.
 
     Raises:
@@ -139,7 +149,10 @@ class FreeDrive:
             self.core.free_drive_phase("on", joints)
             if self.core.estopped and self.estop_policy == "hold":
                 self._hold_now("e-stop latched meanwhile")
-                return False, "free drive refused: e-stop latched meanwhile; holding where the arm is"
+                return (
+                    False,
+                    "free drive refused: e-stop latched meanwhile; holding where the arm is",
+                )
             return True, (
                 f"free drive: {', '.join(joints)} released (torque off): move the arm by hand; "
                 "it sags under gravity, so support it"
@@ -172,7 +185,9 @@ class FreeDrive:
             self.core.free_drive_phase("on", left, note)
             return False, f"{note}; still in free drive: {', '.join(left)}"
         prefix = f"{why}: " if why else ""
-        self.core.free_drive_end(self.clock(), f"{prefix}free drive ended, holding where the arm is")
+        self.core.free_drive_end(
+            self.clock(), f"{prefix}free drive ended, holding where the arm is"
+        )
         return True, f"{prefix}free drive off: torque on, holding where the arm is"
 
     def _engage(self, joints: Sequence[str]) -> list[str]:

@@ -327,9 +327,8 @@ def _parse_profile(path: Path, data: Any) -> ArmProfile:
     check_keys(path, "free_drive", free_drive, FREE_DRIVE_KEYS)
     estop = free_drive.get("estop", "hold")
     if estop not in FREE_DRIVE_ESTOP:
-        raise ProfileError(
-            path, "free_drive.estop", f"must be one of {', '.join(FREE_DRIVE_ESTOP)}, got {estop!r}"
-        )
+        choices = ", ".join(FREE_DRIVE_ESTOP)
+        raise ProfileError(path, "free_drive.estop", f"must be one of {choices}, got {estop!r}")
     return ArmProfile(
         name=name,
         path=path,

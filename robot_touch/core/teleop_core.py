@@ -911,7 +911,9 @@ class TeleopCore:
             gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == "hold"
             return not self._publishing or (self.gen.mode == "hold" and gripper_rests)
 
-    def free_drive_phase(self, phase: str, joints: Sequence[str] | None = None, note: str = "") -> None:
+    def free_drive_phase(
+        self, phase: str, joints: Sequence[str] | None = None, note: str = ""
+    ) -> None:
         """Enter ``phase`` (releasing, on, engaging), ``joints`` released. From releasing on,
         no command is published, and the old setpoint is forgotten for good."""
         with self._lock:

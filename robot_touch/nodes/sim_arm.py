@@ -155,7 +155,8 @@ class SimArmNode(Node):
         except SimCommandError as exc:
             return False, str(exc)
         what = "torque" if joint is None else f"{joint}: torque"
-        return True, f"{what} {'enabled, holding where it is' if enabled else 'released (actuator passive)'}"
+        done = "enabled, holding where it is" if enabled else "released (actuator passive)"
+        return True, f"{what} {done}"
 
     def _warn(self, kind: str, text: str) -> None:
         """Warn at most once per WARN_PERIOD per kind (one kind per distinct problem, so a

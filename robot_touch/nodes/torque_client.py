@@ -5,6 +5,7 @@ A :class:`~robot_touch.core.free_drive.TorqueSwitch` over rclpy clients: the cal
 together and are waited for here (from a service callback running in its own callback group
 on a multi-threaded executor; the answers arrive through the clients' reentrant group).
 """
+
 from __future__ import annotations
 
 import threading

@@ -287,7 +287,9 @@ class TouchUiNode(Node):
         value = ParameterValue(
             type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=list(joints)
         )
-        request = SetParameters.Request(parameters=[Parameter(name="free_drive_joints", value=value)])
+        request = SetParameters.Request(
+            parameters=[Parameter(name="free_drive_joints", value=value)]
+        )
         future = self.cli_params.call_async(request)
 
         def then(done) -> None:  # noqa: ANN001 - the rclpy future, on the executor's thread

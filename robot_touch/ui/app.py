@@ -169,6 +169,9 @@ class RobotTouchApp(App):
     free_drive = BooleanProperty(False)
     #: what Free drive releases: "all" or one joint's name (the gripper's: the gripper alone)
     free_drive_scope = StringProperty("all")
+    #: the Free drive control (ui/free_drive.kv), once built
+    free_drive_box = None
+    _free_drive_changed_at = -math.inf
 
     def __init__(self, backend: UiBackend, profile: ArmProfile, settings: UiSettings | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -205,8 +208,6 @@ class RobotTouchApp(App):
         self._enable_changed_at = -math.inf
         self._speed_changed_at = -math.inf
         self._target_sent_at = -math.inf
-        self._free_drive_changed_at = -math.inf
-        self.free_drive_box = None
         self.hold_to_move = self.settings.enable_mode == "hold"
         try:
             self.set_language(self.settings.language)
@@ -511,7 +512,8 @@ class RobotTouchApp(App):
         self.free_drive = on
         self._free_drive_changed_at = time.monotonic()
         joints = [] if self.free_drive_scope == "all" else [self.free_drive_scope]
-        if not self.backend.call_free_drive(on, joints):
+        call = getattr(self.backend, "call_free_drive", None)  # a link may not offer it
+        if call is None or not call(on, joints):
             self.show_message(_("Teleop is not answering"))
 
     def on_free_drive(self, _app, on: bool) -> None:  # noqa: ANN001 - Kivy property event

@@ -7,6 +7,7 @@ teach waypoints from the measured pose → leave → the command stream starts e
 true pose and stays there → play the waypoints back to within one servo step; then the e-stop
 during free drive of the gripper alone, and the refusals.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,7 +50,9 @@ class Graph:
         self.arm, self.namespace, self.env = arm, namespace, env
         self.probe = RosProbe("free_drive_probe", namespace=namespace)
         self.states = self.probe.collect(JointState, "joint_states")
-        self.commands = self.probe.collect(Float64MultiArray, "forward_position_controller/commands")
+        self.commands = self.probe.collect(
+            Float64MultiArray, "forward_position_controller/commands"
+        )
         self.status = self.probe.collect(DiagnosticStatus, "teleop/status")
         self.targets = self.probe.publisher(JointState, "joint_target")
 
@@ -75,7 +78,9 @@ class Graph:
 
     def set_joints(self, names: list[str]):
         value = ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=names)
-        request = SetParameters.Request(parameters=[Parameter(name="free_drive_joints", value=value)])
+        request = SetParameters.Request(
+            parameters=[Parameter(name="free_drive_joints", value=value)]
+        )
         return self.probe.call(SetParameters, "teleop/set_parameters", request).results[0]
 
     def go_to(self, joints: dict[str, float]) -> None:
@@ -84,7 +89,10 @@ class Graph:
     def cli(self, *argv: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "robot_touch.cli.main", *argv, "--namespace", self.namespace],
-            capture_output=True, text=True, env=self.env, timeout=60,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
         )
 
 
@@ -96,19 +104,27 @@ def graph(tmp_path_factory):
     env = {"ROBOT_TOUCH_DATA": str(tmp / "data")}
     with VirtualArm(PROFILE, link=link) as arm:
         bridge = spawn_node(
-            "robot_touch.nodes.serial_bridge", "serial_bridge",
-            {"arm": "so101", "port": str(link), "rate": 100.0}, namespace=namespace, env=env,
+            "robot_touch.nodes.serial_bridge",
+            "serial_bridge",
+            {"arm": "so101", "port": str(link), "rate": 100.0},
+            namespace=namespace,
+            env=env,
         )
         teleop = spawn_node(
-            "robot_touch.nodes.teleop", "teleop", {"arm": "so101", "rate": 100.0},
-            namespace=namespace, env=env,
+            "robot_touch.nodes.teleop",
+            "teleop",
+            {"arm": "so101", "rate": 100.0},
+            namespace=namespace,
+            env=env,
         )
         g = Graph(arm, namespace, {**os.environ, **env})
         try:
             up = wait_for(
-                lambda: (g.commands and g.code() == "ok") or bridge.poll() is not None
+                lambda: (g.commands and g.code() == "ok")
+                or bridge.poll() is not None
                 or teleop.poll() is not None,
-                40, "the graph commanding the arm",
+                40,
+                "the graph commanding the arm",
             )
             assert up and bridge.poll() is None and teleop.poll() is None
             yield g
@@ -127,12 +143,17 @@ def test_teach_by_hand_then_the_stream_starts_at_the_true_pose_and_plays_back(gr
     g = graph
     # teleop has a setpoint of its own before free drive: one it must never drift back to
     g.go_to({"shoulder_pan": 0.3, "elbow_flex": 0.5, "wrist_flex": -0.2})
-    wait_for(lambda: near(g.truth()[[0, 2, 3]], [0.3, 0.5, -0.2], 2 * STEP), 10, "the arm at the start")
+    wait_for(
+        lambda: near(g.truth()[[0, 2, 3]], [0.3, 0.5, -0.2], 2 * STEP), 10, "the arm at the start"
+    )
     before = np.array(g.commands[-1][1].data)
 
     entered = g.cli("free-drive", "on")
     assert entered.returncode == 0, entered.stdout + entered.stderr
-    assert entered.stdout.startswith("free drive: shoulder_pan, shoulder_lift") and "sags" in entered.stdout
+    assert (
+        entered.stdout.startswith("free drive: shoulder_pan, shoulder_lift")
+        and "sags" in entered.stdout
+    )
     assert not any(g.torque().values())
     wait_for(lambda: g.code() == "free_drive", 5, "teleop/status free_drive")
     sent = len(g.commands)
@@ -161,7 +182,9 @@ def test_teach_by_hand_then_the_stream_starts_at_the_true_pose_and_plays_back(gr
 
     truth = g.truth()
     left = g.cli("free-drive", "off")
-    assert left.returncode == 0 and "holding where the arm is" in left.stdout, left.stdout + left.stderr
+    assert left.returncode == 0 and "holding where the arm is" in left.stdout, (
+        left.stdout + left.stderr
+    )
     assert all(g.torque().values())
     wait_for(lambda: len(g.commands) > sent, 5, "commands after free drive")
     first = np.array(g.commands[sent][1].data)
@@ -185,7 +208,9 @@ def test_gripper_alone_then_estop_holds_it_where_the_hand_left_it(graph):
     g = graph
     assert g.set_joints(["gripper"]).successful
     reply = g.free_drive(True)
-    assert reply.success and reply.message.startswith("free drive: gripper released"), reply.message
+    assert reply.success and reply.message.startswith(
+        "free drive: gripper released"
+    ), reply.message
     torque = g.torque()
     assert torque["gripper"] is False and all(torque[n] for n in PROFILE.joint_names)
     refused = g.set_joints([])
@@ -195,15 +220,24 @@ def test_gripper_alone_then_estop_holds_it_where_the_hand_left_it(graph):
     sent = len(g.commands)
 
     reply = g.estop(True)
-    assert reply.success and reply.message.endswith("free drive: hold (arm profile)"), reply.message
+    assert reply.success and reply.message.endswith(
+        "free drive: hold (arm profile)"
+    ), reply.message
     wait_for(lambda: g.torque()["gripper"], 5, "the gripper holding again")
-    wait_for(lambda: g.code() == "estop" and g.status[-1][1].values[-1].value == "", 5, "free drive over")
+    wait_for(
+        lambda: g.code() == "estop" and g.status[-1][1].values[-1].value == "",
+        5,
+        "free drive over",
+    )
     time.sleep(0.5)  # the e-stop holds: nothing may move, nothing be commanded, for a while
     assert np.max(np.abs(g.truth() - truth)) <= STEP
     assert len(g.commands) == sent
 
     refused = g.free_drive(True)
-    assert not refused.success and refused.message == "free drive refused: e-stop latched: release it first"
+    assert (
+        not refused.success
+        and refused.message == "free drive refused: e-stop latched: release it first"
+    )
     assert g.estop(False).success
     wait_for(lambda: len(g.commands) > sent, 5, "commands after the release")
     assert abs(g.commands[sent][1].data[5] - truth[5]) <= STEP  # re-latched where it was left
@@ -213,7 +247,12 @@ def test_gripper_alone_then_estop_holds_it_where_the_hand_left_it(graph):
 @pytest.mark.timeout(30)
 def test_bad_free_drive_joints_are_refused_with_the_known_ones(graph):
     result = graph.set_joints(["knee"])
-    assert not result.successful and "'knee' not a joint of this arm (joints: shoulder_pan" in result.reason
+    assert (
+        not result.successful
+        and "'knee' not a joint of this arm (joints: shoulder_pan" in result.reason
+    )
     bad = graph.cli("free-drive", "on", "--joints", "knee")
-    assert bad.returncode == 1 and bad.stdout.startswith("refused: free_drive_joints: 'knee'"), bad.stdout
+    assert bad.returncode == 1 and bad.stdout.startswith(
+        "refused: free_drive_joints: 'knee'"
+    ), bad.stdout
     assert all(graph.torque().values())

@@ -228,11 +228,12 @@ def test_free_drive_makes_a_joint_passive_and_holds_it_where_it_fell(sim) -> Non
 
     probe = _wait_for_sim(sim)
     target = [0.0, -1.0, 1.0, 0.0, 0.0, 0.0]  # the upper arm raised: gravity pulls it down
-    wait_for(
-        lambda: probe.commands.publish(Float64MultiArray(data=target)) or _settled_at(probe, target),
-        20.0,
-        "the arm raised",
-    )
+
+    def raised() -> JointState | None:
+        probe.commands.publish(Float64MultiArray(data=target))
+        return _settled_at(probe, target)
+
+    wait_for(raised, 20.0, "the arm raised")
     client = probe.node.create_client(SetBool, "torque/shoulder_lift")
 
     def call(on: bool) -> SetBool.Response:

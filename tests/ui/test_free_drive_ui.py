@@ -7,6 +7,7 @@ and Add save the measured pose → tap Free drive off → the command stream sta
 pose → Play all reaches each taught pose within one servo step; the gripper alone; a refusal
 shown with teleop's reason.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,10 @@ def real_arm(ui, tmp_path):
             argv = [sys.executable, "-m", f"robot_touch.nodes.{name}", "--ros-args"]
             procs.append(
                 subprocess.Popen(
-                    argv + [a for p in params for a in ("-p", p)], env=env,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    argv + [a for p in params for a in ("-p", p)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             )
         ui.wait_for(
@@ -117,8 +120,14 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
         assert scope.text == "Whole arm" and not warning.bold
         h.tap(toggle)
         h.wait_for(lambda: h.node.latest_status()[0] == "free_drive", 10, "teleop in free drive")
-        h.wait_for(lambda: not any(s["torque"] for s in arm.hand.state().values()), 10, "torque off")
-        h.wait_for(lambda: toggle.state == "down" and warning.bold and scope.disabled, 5, "Free drive shown on")
+        h.wait_for(
+            lambda: not any(s["torque"] for s in arm.hand.state().values()), 10, "torque off"
+        )
+        h.wait_for(
+            lambda: toggle.state == "down" and warning.bold and scope.disabled,
+            5,
+            "Free drive shown on",
+        )
         assert "Free drive" in h.ids.status.text
         assert all(s.disabled for s in app.sliders.values())  # readouts, not controls, now
         h.settle(0.3)
@@ -128,7 +137,9 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
         arm.hand.move("shoulder_pan", -0.4, speed=HAND_SPEED)
         arm.hand.move("elbow_flex", 0.9, speed=HAND_SPEED)
         arm.hand.move("shoulder_lift", -0.5, speed=HAND_SPEED)
-        h.wait_for(lambda: np.max(np.abs(shown() - truth())) <= step, 5, "the UI at the hand's pose")
+        h.wait_for(
+            lambda: np.max(np.abs(shown() - truth())) <= step, 5, "the UI at the hand's pose"
+        )
         assert app.sliders["elbow_flex"].value == pytest.approx(app.joints["elbow_flex"])
         tip = app.current_pose().position
         f = h.finger(*h.ids.side_view.center).down()
@@ -140,7 +151,9 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
         # a second pose, saved with Add in the Waypoints panel
         arm.hand.move("shoulder_pan", 0.2, speed=HAND_SPEED)
         arm.hand.move("wrist_flex", 0.6, speed=HAND_SPEED)
-        h.wait_for(lambda: np.max(np.abs(shown() - truth())) <= step, 5, "the UI at the second pose")
+        h.wait_for(
+            lambda: np.max(np.abs(shown() - truth())) <= step, 5, "the UI at the second pose"
+        )
         h.tap(h.ids.mode_waypoints)
         h.tap(h.ids.wp_add)
         assert app.waypoint_names == ["P1", "P2"]
@@ -153,13 +166,19 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
         # leave: the stream starts at the true pose, and stays there
         before = truth()
         h.tap(toggle)
-        h.wait_for(lambda: len(commands) > sent and h.node.latest_status()[0] == "ok", 10, "commands again")
+        h.wait_for(
+            lambda: len(commands) > sent and h.node.latest_status()[0] == "ok",
+            10,
+            "commands again",
+        )
         assert all(s["torque"] for s in arm.hand.state().values())
         assert np.max(np.abs(commands[sent] - before)) <= step
         h.settle(0.5)
         assert np.max(np.abs(commands[len(commands) - 1] - commands[sent])) == 0.0
         assert np.max(np.abs(truth() - before)) <= step
-        h.wait_for(lambda: toggle.state == "normal" and not scope.disabled, 5, "Free drive shown off")
+        h.wait_for(
+            lambda: toggle.state == "normal" and not scope.disabled, 5, "Free drive shown off"
+        )
 
         # play the taught poses back: each reached within one servo step
         h.tap(h.ids.wp_play_all)
@@ -172,19 +191,31 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
         # the gripper alone, chosen in the scope list; the arm holds meanwhile
         h.tap(scope)
         option = h.wait_for(
-            lambda: next((c for c in scope._dropdown.container.children if c.text == "Gripper"), None),
-            5, "the scope list",
+            lambda: next(
+                (c for c in scope._dropdown.container.children if c.text == "Gripper"), None
+            ),
+            5,
+            "the scope list",
         )
         h.tap(option)
         assert app.free_drive_scope == "gripper" and scope.text == "Gripper"
         h.wait_for(lambda: scope._dropdown.parent is None, 5, "the list closed")  # after 0.1 s
         h.tap(toggle)
-        h.wait_for(lambda: h.node.latest_status_values().get("free_drive") == "gripper", 10, "the gripper released")
+        h.wait_for(
+            lambda: h.node.latest_status_values().get("free_drive") == "gripper",
+            10,
+            "the gripper released",
+        )
         torque = {n: s["torque"] for n, s in arm.hand.state().items()}
         assert not torque["gripper"] and all(torque[n] for n in profile.joint_names)
         arm.hand.move("gripper", 0.7, speed=HAND_SPEED)
         h.tap(toggle)
-        h.wait_for(lambda: h.node.latest_status_values().get("free_drive") == "" and arm.hand.state()["gripper"]["torque"], 10, "the gripper held")
+        h.wait_for(
+            lambda: h.node.latest_status_values().get("free_drive") == ""
+            and arm.hand.state()["gripper"]["torque"],
+            10,
+            "the gripper held",
+        )
         assert truth()[5] == pytest.approx(0.7, abs=step)
 
         # refused while the e-stop is latched: the answer says why

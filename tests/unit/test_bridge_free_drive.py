@@ -2,6 +2,7 @@
 releasing single joints (the others hold, commands refused, the released goal following the
 hand) and holding them again exactly where they were left; the refusal on PWM boards; the
 MuJoCo arm's passive actuators; the profile's e-stop policy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,7 +56,9 @@ def test_a_released_joint_gets_no_goal_and_holds_again_where_the_hand_left_it(co
     assert core.set_torque(True, t, ["elbow_flex"]) is None
     goals = core.goals(t + 0.01)
     assert goals[3] == converters[2].to_raw(moved[2])  # its measured position, before torque
-    assert [goals[i] for i in (1, 2, 4, 5, 6)] == [converters[i].to_raw(start[i]) for i in (0, 1, 3, 4, 5)]
+    assert [goals[i] for i in (1, 2, 4, 5, 6)] == [
+        converters[i].to_raw(start[i]) for i in (0, 1, 3, 4, 5)
+    ]
     core.submit_command(moved, t + 0.02)  # every joint holds: commands are followed again
 
 
@@ -123,12 +126,18 @@ def worker(so101):
 
     def start(bus_class=IdBus):
         w = HardwareWorker(
-            core, config, bus_class=bus_class,
+            core,
+            config,
+            bus_class=bus_class,
             open_port=lambda url, baud, timeout: serial.serial_for_url(url, timeout=timeout),
         )
         w.start()
         made.append(w)
-        wait_for(lambda: w.status().torque and ("torque", (True, tuple(range(1, 7)))) in IdBus.calls, 10, "torque on")
+        wait_for(
+            lambda: w.status().torque and ("torque", (True, tuple(range(1, 7)))) in IdBus.calls,
+            10,
+            "torque on",
+        )
         return w
 
     yield start
@@ -189,6 +198,8 @@ def test_the_simulated_arm_goes_limp_and_holds_again_where_it_fell(so101):
 def test_the_profile_says_what_an_estop_in_free_drive_does(tmp_path, so101):
     assert so101.free_drive_estop == "hold"
     text = so101.path.read_text().replace("  estop: hold", "  estop: brake")
-    (tmp_path / "arm.yaml").write_text(text.replace("../../urdf/", str(so101.urdf_path.parent) + "/"))
+    (tmp_path / "arm.yaml").write_text(
+        text.replace("../../urdf/", str(so101.urdf_path.parent) + "/")
+    )
     with pytest.raises(ProfileError, match="free_drive.estop: must be one of hold, release"):
         load_profile(tmp_path / "arm.yaml")

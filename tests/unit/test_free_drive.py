@@ -2,6 +2,7 @@
 against a hardware stand-in whose released joints a "hand" moves: braking to rest first,
 silence while released, re-latching to the measured joints afterwards (no jump, no drift
 back to the old setpoint), refusals, and the e-stop policies."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -139,7 +140,10 @@ def test_gripper_alone_while_the_arm_is_held(so101, kin):
     "setup, reason",
     [
         (lambda core, hw: core.set_estop(True), "e-stop latched: release it first"),
-        (lambda core, hw: setattr(hw, "missing_services", "no torque/gripper service"), "no torque/gripper service"),
+        (
+            lambda core, hw: setattr(hw, "missing_services", "no torque/gripper service"),
+            "no torque/gripper service",
+        ),
     ],
     ids=["estopped", "hardware-without-torque-services"],
 )

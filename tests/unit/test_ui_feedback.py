@@ -46,7 +46,8 @@ def test_a_refused_call_is_shown_with_its_reason() -> None:
 
 
 def test_a_refused_free_drive_says_refused_once() -> None:
+    reason = "e-stop latched: release it first"
     assert (
-        answer_text("/teleop/free_drive", False, "free drive refused: e-stop latched: release it first")
-        == "Free drive refused: e-stop latched: release it first"
+        answer_text("/teleop/free_drive", False, f"free drive refused: {reason}")
+        == f"Free drive refused: {reason}"
     )
