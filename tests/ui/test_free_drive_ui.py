@@ -57,15 +57,8 @@ def real_arm(ui, tmp_path):
         )
         yield arm
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        ui.end_real_nodes(procs)  # the bridge first, then its arm
         arm.stop()
-        ui.restart_peer()
 
 
 class Commands:
@@ -183,9 +176,13 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
         # play the taught poses back: each reached within one servo step
         h.tap(h.ids.wp_play_all)
         for wp, true in zip(app.waypoints, taught):
-            h.wait_for(
-                lambda: np.max(np.abs(truth()[:5] - true[:5])) <= step, 20, f"the arm at {wp.name}"
-            )
+            try:
+                h.wait_for(lambda: np.max(np.abs(truth()[:5] - true[:5])) <= step, 20, wp.name)
+            except AssertionError:
+                status = h.node.latest_status(), h.node.latest_status_values().get("detail")
+                raise AssertionError(
+                    f"{wp.name} not reached: {truth() - true}; {status}"
+                ) from None
         h.wait_for(lambda: not app.playing, 10, "the playback's end")
 
         # the gripper alone, chosen in the scope list; the arm holds meanwhile
