@@ -457,7 +457,7 @@ class TeleopNode(Node):
         else:
             res.success, res.message = self.free_drive.leave()
         self._wake.set()
-        line = f"free drive {'on' if req.data else 'off'}: {res.message}"
+        line = res.message  # it says what happened ("free drive: ... released", "... refused")
         if res.success:  # one call site per severity (rclpy requires it)
             self.get_logger().info(line)
         else:
