@@ -93,7 +93,7 @@ def test_teach_by_hand_from_the_touchscreen(ui, real_arm):
     h, arm, app = ui, real_arm, ui.app
     profile = app.profile
     names = [s.name for s in profile.all_joints]
-    step = 1.0 / profile.joints[0].calibration.units_per_rad
+    step = (1.0 + 1e-9) / profile.joints[0].calibration.units_per_rad  # one step, float rounding
 
     def truth() -> np.ndarray:
         state = arm.hand.state()
