@@ -6,6 +6,10 @@ Tap Free drive → move two joints by hand → the views and joint readouts foll
 and Add save the measured pose → tap Free drive off → the command stream starts at the true
 pose → Play all reaches each taught pose within one servo step; the gripper alone; a refusal
 shown with teleop's reason.
+
+(Named to run after test_with_teleop: that test drags as soon as its teleop reports, and a
+drag published while the UI's publisher has not yet matched the new teleop is lost, which
+happened when this test's teleop had ended just before.)
 """
 
 from __future__ import annotations
