@@ -70,6 +70,9 @@ class GraphHealth:
         parts = [f"CONFLICT: {c}" for c in conflicts]
         if values.get("estop") == "true":
             parts.append("E-STOP latched")
+        if values.get("free_drive"):
+            released = values["free_drive"].replace(",", ", ")
+            parts.append(f"FREE DRIVE: {released} released (torque off)")
         if hardware is not None and hardware[0] >= 1:
             parts.append(f"bridge {'WARN' if hardware[0] == 1 else 'ERROR'}: {hardware[1]}")
         parts.append(f"joint_states {joints:.0f} Hz" if joints else "no joint_states yet")

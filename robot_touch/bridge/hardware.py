@@ -81,6 +81,8 @@ class HardwareStatus:
     reconnects: int
     rejected: int
     relatches: int
+    #: joints released on their own (free drive); the whole arm released shows as torque False
+    released: list[str] = field(default_factory=list)
 
 
 class HardwareWorker:
@@ -122,8 +124,10 @@ class HardwareWorker:
         self._port: Any = None
         self._bus: ServoBus | None = None
         self._backoff = Backoff(config.reconnect_initial, config.reconnect_max)
-        self._torque_wanted = config.torque_on_start
-        self._torque_applied: bool | None = None
+        ids = [j.servo_id for j in core.joints]
+        #: servo id -> torque as asked, and as last confirmed by the servos (None: unknown)
+        self._torque_wanted = {sid: config.torque_on_start for sid in ids}
+        self._torque_applied: dict[int, bool | None] = {sid: None for sid in ids}
         self._torque_done = threading.Condition(self._lock)
         self._stats_total = BusStats()
         self._servos: dict[int, ServoStatus] = {}
@@ -134,7 +138,7 @@ class HardwareWorker:
         self.fatal: str | None = None
         self._ever_connected = False
         self._quiet_reconnect = False
-        core.torque = self._torque_wanted
+        core.torque = config.torque_on_start
 
     # ------------------------------------------------------------------ control
 
@@ -194,23 +198,55 @@ class HardwareWorker:
             now = time.monotonic()
             self.core.submit_trajectory(names, times, positions, velocities, now + start_delay, now)
 
-    def request_torque(self, enabled: bool, timeout: float = 1.0) -> tuple[bool, str]:
-        """Switch torque on every servo; waits for the I/O thread to do it.
+    def request_torque(
+        self, enabled: bool, timeout: float = 1.0, joints: Sequence[str] | None = None
+    ) -> tuple[bool, str]:
+        """Switch torque on ``joints`` (None: every servo); waits for the I/O thread to do it.
+
+        Releasing single joints is free drive: refused where a released servo reports no
+        position (PWM boards). Torque goes back on only once the joint's goal is its measured
+        position (:meth:`BridgeCore.set_torque`), and is refused for a joint measured outside
+        its limits.
 
         Returns (success, message for the service response).
         """
+        what = "torque" if joints is None else f"{', '.join(joints)}: torque"
+        if joints is not None and not enabled and not self._reads_released():
+            return False, (
+                f"{what} stays on: a released {self.config.protocol} servo reports no "
+                "position, so it could not be held again where it was left "
+                "(free drive needs bus servos)"
+            )
         deadline = time.monotonic() + timeout
         with self._lock:
-            self._torque_wanted = enabled
-            self.core.set_torque(enabled, time.monotonic())
-            while self._torque_applied is not enabled:
+            try:
+                refusal = self.core.set_torque(enabled, time.monotonic(), joints)
+            except ValueError as exc:
+                return False, str(exc)
+            if refusal:
+                return False, f"{what} not enabled: {refusal}"
+            ids = [self.core.joints[i].servo_id for i in self.core.torque_state.indices(joints)]
+            for sid in ids:
+                self._torque_wanted[sid] = enabled
+            while any(self._torque_applied[sid] is not enabled for sid in ids):
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stop.is_set():
                     if self._bus is None:
-                        return False, f"arm not connected: torque will be {'on' if enabled else 'off'} once it reconnects"
+                        state = "on" if enabled else "off"
+                        return False, (
+                            f"arm not connected: {what} will be {state} once it reconnects"
+                        )
                     return False, "the servos did not confirm in time; will keep trying"
                 self._torque_done.wait(left)
-        return True, f"torque {'enabled' if enabled else 'released'}"
+        if joints is None:
+            return True, f"torque {'enabled' if enabled else 'released'}"
+        return True, f"{what} {'enabled, holding where it is' if enabled else 'released'}"
+
+    def _reads_released(self) -> bool:
+        from robot_touch.protocols.registry import get_bus_class
+
+        bus_class = self._bus_class or get_bus_class(self.config.protocol)
+        return bool(getattr(bus_class, "reads_released", True))
 
     def status(self) -> HardwareStatus:
         """A consistent snapshot for diagnostics."""
@@ -227,7 +263,7 @@ class HardwareWorker:
                 protocol=self.config.protocol,
                 baudrate=self.config.baudrate,
                 cycle_rate=rate,
-                torque=self._torque_wanted,
+                torque=all(self._torque_wanted.values()),
                 holding=self.core.holding,
                 stats=stats,
                 servos=dict(self._servos),
@@ -237,6 +273,7 @@ class HardwareWorker:
                 reconnects=self.reconnects,
                 rejected=self.core.counters.rejected,
                 relatches=self.core.counters.relatches,
+                released=self.core.torque_state.released() if self.core.torque else [],
             )
 
     # ------------------------------------------------------------------ the thread
@@ -327,7 +364,7 @@ class HardwareWorker:
             return False
         with self._lock:
             self._port, self._bus = port, bus
-            self._torque_applied = None
+            self._torque_applied = dict.fromkeys(self._torque_applied)
             self.core.on_connected(time.monotonic())
             quiet, self._quiet_reconnect = self._quiet_reconnect, False
             if self._ever_connected and not quiet:
@@ -377,8 +414,7 @@ class HardwareWorker:
         with self._lock:
             reading = self.core.on_positions(raw, now, read_times)
             goals = self.core.goals(now)
-            wanted = self._torque_wanted
-            latched = all(h is not None for h in self.core.held)
+        written: Mapping[int, int] = {}
         if goals:
             try:
                 bus.write_goals(goals)
@@ -388,19 +424,10 @@ class HardwareWorker:
                 with self._lock:
                     self.core.faults.raise_("write", f"writing goals failed ({exc}); retrying every cycle")
             else:
+                written = goals
                 with self._lock:
                     self.core.faults.clear("write", "recovered: goals written again")
-        # torque goes on only after the goal registers hold the measured position, so that
-        # the servos do not leap to whatever goal they had before
-        if wanted is not self._torque_applied and (not wanted or (goals and latched)):
-            try:
-                bus.set_torque(wanted)
-            except BusError as exc:
-                self.log("warn", f"torque {'on' if wanted else 'off'} not confirmed ({exc}); retrying")
-            else:
-                with self._lock:
-                    self._torque_applied = wanted
-                    self._torque_done.notify_all()
+        self._apply_torque(bus, written)
         if reading is not None:
             self._publish(reading)
         if now >= self._next_status:
@@ -410,6 +437,35 @@ class HardwareWorker:
             self._rate_window.append(now)
             while len(self._rate_window) > 2 and now - self._rate_window[0] > 1.0:
                 del self._rate_window[0]
+
+    def _apply_torque(self, bus: ServoBus, written: Mapping[int, int]) -> None:
+        """Switch the servos whose torque differs from what was asked: off at once; on only
+        for servos whose goal was just written (it holds their measured position, so they do
+        not leap to whatever goal they had before)."""
+        with self._lock:
+            wanted, applied = dict(self._torque_wanted), dict(self._torque_applied)
+        off = [sid for sid, w in wanted.items() if not w and applied[sid] is not False]
+        on = [
+            sid for sid, w in wanted.items() if w and applied[sid] is not True and sid in written
+        ]
+        for enabled, ids in ((False, off), (True, on)):
+            if not ids:
+                continue
+            try:
+                if len(ids) == len(wanted):
+                    bus.set_torque(enabled)
+                else:
+                    bus.set_torque(enabled, ids=ids)
+            except BusError as exc:
+                if isinstance(exc, PortGone):
+                    raise
+                state = "on" if enabled else "off"
+                self.log("warn", f"torque {state} not confirmed ({exc}); retrying")
+            else:
+                with self._lock:
+                    for sid in ids:
+                        self._torque_applied[sid] = enabled
+                    self._torque_done.notify_all()
 
     def _poll_status(self, bus: ServoBus) -> None:
         try:

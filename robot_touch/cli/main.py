@@ -47,6 +47,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     **{
         name: ("operator_cmd", text) for name, (_service, _value, text) in OPERATOR_ACTIONS.items()
     },
+    "free-drive": (
+        "free_drive_cmd",
+        "free drive (teach by hand): on releases the arm's joints to be moved by hand, "
+        "off holds them where they are",
+    ),
 }
 
 

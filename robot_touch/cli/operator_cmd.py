@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any
 
 from robot_touch.cli.run_cmd import network_or_error
 from robot_touch.errors import RobotTouchError
@@ -72,28 +73,54 @@ def _nobody(namespace: str, timeout: float, what: str) -> RobotTouchError:
 
 def call(command: str, namespace: str, timeout: float) -> tuple[bool, str]:
     """Call the service behind ``command``; (success, teleop's message)."""
-    from rclpy.executors import SingleThreadedExecutor
     from std_srvs.srv import SetBool, Trigger
 
     service, value, _help = ACTIONS[command]
+    kind = Trigger if value is None else SetBool
+    request = Trigger.Request() if value is None else SetBool.Request(data=value)
+    result = call_services([(kind, service, request)], namespace, timeout)[0]
+    return bool(result.success), str(result.message)
+
+
+def call_services(
+    calls: list[tuple[Any, str, Any]], namespace: str, timeout: float
+) -> list[Any]:
+    """Make the service ``calls`` ((service type, name relative to ``namespace``, request))
+    one after the other from one node, up to the first one refused; their results.
+    RobotTouchError if nobody answers."""
+    from rclpy.executors import SingleThreadedExecutor
+
     rclpy, context, node = _init_ros(namespace)
     try:
-        kind = Trigger if value is None else SetBool
-        client = node.create_client(kind, service)
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise _nobody(namespace, timeout, f"teleop ({service})")
-        request = Trigger.Request() if value is None else SetBool.Request(data=value)
-        future = client.call_async(request)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
-        executor.spin_until_future_complete(future, timeout_sec=timeout)
-        if not future.done():
-            raise _nobody(namespace, timeout, f"answer from {service}")
-        result = future.result()
-        return bool(result.success), str(result.message)
+        results = []
+        for kind, service, request in calls:
+            client = node.create_client(kind, service)
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise _nobody(namespace, timeout, f"teleop ({service})")
+            future = client.call_async(request)
+            executor.spin_until_future_complete(future, timeout_sec=timeout)
+            if not future.done():
+                raise _nobody(namespace, timeout, f"answer from {service}")
+            result = future.result()
+            results.append(result)
+            if refused(result):
+                break
+        return results
     finally:
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def refused(result: Any) -> str | None:
+    """Why a service answered no (a SetBool/Trigger, or SetParameters' reasons), or None."""
+    reasons = [r.reason for r in getattr(result, "results", []) if not r.successful]
+    if reasons:
+        return "; ".join(reasons)
+    if not getattr(result, "success", True):
+        return str(getattr(result, "message", "")) or "no reason given"
+    return None
 
 
 def status(namespace: str, timeout: float) -> str:

@@ -15,7 +15,11 @@ servo goals and raw readings back into joint positions. It owns every safety rul
 * after a (re)connection, a torque-on or a joint coming back from stale, the goals are
   RE-LATCHED to the measured position, at rest. A command stream that was running when the
   fault began is followed again only once it has come back to that position (teleop does so
-  with a ramp): the arm never chases a setpoint that moved on while it was held.
+  with a ramp): the arm never chases a setpoint that moved on while it was held;
+* free drive (:mod:`robot_touch.core.bridge_torque`): while some joints are released and
+  others hold, the holding joints brake to rest and hold, commands are refused, and each
+  released joint's goal follows its measurement, so that it holds torque again exactly
+  where the person left it (a joint moved outside its limits is refused torque instead).
 
 Each fault is reported once when it appears and once when it clears (:class:`FaultBook`).
 Time is any monotonic clock in seconds, passed in by the caller.
@@ -30,6 +34,7 @@ import numpy as np
 
 from robot_touch.core.bridge_motion import GoalShaper, StreamClock
 from robot_touch.core.bridge_readings import JointReadings, Reading
+from robot_touch.core.bridge_torque import JointTorque, outside_limits
 from robot_touch.core.calibration import JointCalibration
 from robot_touch.core.motion import JointLimits
 from robot_touch.core.profile import ArmProfile, Calibration
@@ -351,7 +356,8 @@ class BridgeCore:
         self.faults = FaultBook()
         self.counters = Counters(clamps={name: 0 for name in self.names})
         self.connected = False
-        self.torque = True
+        #: torque per joint, as asked (free drive releases some)
+        self.torque_state = JointTorque(self.names)
         #: the goals (None until every joint has been read after (re)connecting)
         self.shaper: GoalShaper | None = None
         self.command: list[float | None] | None = None
@@ -369,6 +375,15 @@ class BridgeCore:
         self._last_goal_time: float | None = None
         self._last_sample_time: float | None = None  # of a running trajectory
         self._holding = True
+
+    @property
+    def torque(self) -> bool:
+        """Some joint holds torque (False: the whole arm is released, nothing is written)."""
+        return self.torque_state.any_held
+
+    @torque.setter
+    def torque(self, held: bool) -> None:
+        self.torque_state.set_all(held)
 
     @property
     def measured(self) -> list[float | None]:
@@ -394,6 +409,7 @@ class BridgeCore:
             CommandRejected: wrong length or a non-finite value; nothing changes.
         """
         n, n_all = len(values), len(self.joints)
+        self._refuse_in_free_drive()
         accepted = (n_all, n_all - 1) if self.has_gripper else (n_all,)
         if n not in accepted or n == 0:
             self._reject(f"command has {n} values, expected {n_all} ({', '.join(self.names)})")
@@ -435,6 +451,7 @@ class BridgeCore:
             self.command = None
             self.watchdog.reset()
             return
+        self._refuse_in_free_drive()
         unknown = [n for n in names if n not in self._index]
         if unknown or len(set(names)) != len(names) or not names:
             self._reject(f"trajectory joints {list(names)} must be distinct joints of {', '.join(self.names)}")
@@ -486,14 +503,59 @@ class BridgeCore:
         self.faults.raise_("rejected", message)
         raise CommandRejected(message)
 
-    def set_torque(self, enabled: bool, now: float) -> None:
-        """Torque switched on/off. Off: nothing is written; on: re-latch at the measured
-        position, so the arm stays where the person left it."""
-        self.torque = enabled
+    def _refuse_in_free_drive(self) -> None:
+        if self.torque_state.partly_released:
+            released = ", ".join(self.torque_state.released()) or "a joint"
+            self._reject(
+                f"command refused: free drive ({released} released): the other joints hold "
+                "until every joint holds torque again"
+            )
+
+    def set_torque(
+        self, enabled: bool, now: float, joints: Sequence[str] | None = None
+    ) -> str | None:
+        """Torque on/off for ``joints`` (None: the whole arm). Returns why it was refused,
+        or None.
+
+        Off for the whole arm: nothing is written. Off for some joints (free drive): the
+        others brake to rest and hold, and commands are refused until every joint holds
+        again. On: each joint's goal is put on its measured position before its torque may
+        go on (:meth:`goals` leaves it out until then), so the arm stays where the person
+        left it; a joint measured outside its limits is refused.
+
+        Raises:
+            ValueError: an unknown joint name.
+        """
+        state = self.torque_state
+        indices = state.indices(joints)
+        if enabled:
+            refusal = outside_limits(
+                [self.names[i] for i in indices],
+                [self.readings.positions[i] for i in indices],
+                [self.joints[i].lower for i in indices],
+                [self.joints[i].upper for i in indices],
+                [1.0 / self.joints[i].calibration.units_per_rad for i in indices],
+            )
+            if refusal:
+                return refusal
+        if joints is None:
+            state.set_all(enabled)
+        elif not state.any_held:  # the whole arm was released: these joints hold again
+            state.set(indices, enabled)
+            state.pending.clear()  # re-latched below, every goal on its measurement
+        else:
+            state.set(indices, enabled)
+            if not enabled and state.any_held:
+                self._stream_running_through_fault(now)  # it must rejoin after free drive
+                self.trajectory = None
+            return self._release_all_if_none_held()
         if enabled:
             self._relatch(now)
-        else:
-            self.shaper = None
+        return self._release_all_if_none_held()
+
+    def _release_all_if_none_held(self) -> None:
+        if not self.torque_state.any_held:
+            self.shaper = None  # nothing is written; latched again at torque-on
             self.trajectory = None
 
     def on_connected(self, now: float) -> None:
@@ -527,7 +589,7 @@ class BridgeCore:
         self._latch_if_known(now)
 
     def _latch_if_known(self, now: float) -> None:
-        if self.shaper is not None or not (self.connected and self.torque):
+        if self.shaper is not None or not (self.connected and self.torque_state.any_held):
             return
         if any(self.readings.stale(now)):
             return  # a joint's position is unknown: do not move anything
@@ -545,8 +607,10 @@ class BridgeCore:
     # ------------------------------------------------------------------ the cycle
 
     def goals(self, now: float) -> dict[int, int]:
-        """Raw goals to write this cycle, by servo id (empty: write nothing)."""
-        if not self.connected or not self.torque:
+        """Raw goals to write this cycle, by servo id (empty: write nothing). Released joints
+        (free drive) get none, nor does a joint switched on until its goal is at its
+        measured position."""
+        if not self.connected or not self.torque_state.any_held:
             return {}
         self._latch_if_known(now)
         shaper = self.shaper
@@ -559,13 +623,38 @@ class BridgeCore:
             shaper.stall()
             dt = self.period
         self._last_goal_time = now
-        if self.velocity_scale == 0:
+        state = self.torque_state
+        if state.partly_released:
+            self._hold_in_free_drive(shaper, now)
+        elif self.velocity_scale == 0:
             self._pass_through(shaper, now)
         else:
             self._decide(shaper, now)
         positions = shaper.step(dt)
         self.counters.cycles += 1
-        return {joint.servo_id: joint.to_raw(p) for joint, p in zip(self.joints, positions)}
+        return {
+            joint.servo_id: joint.to_raw(p)
+            for i, (joint, p) in enumerate(zip(self.joints, positions))
+            if not state.free(i)
+        }
+
+    def _hold_in_free_drive(self, shaper: GoalShaper, now: float) -> None:
+        """Some joints released: the others brake to rest and hold; once at rest, the goal
+        of every released (or just switched on) joint is put on its measurement."""
+        shaper.brake()
+        self._set_holding(True)
+        self._stream_running_through_fault(now)
+        self.trajectory = None
+        if shaper.moving or any(self.readings.stale(now)):
+            return
+        state = self.torque_state
+        goal = shaper.position.copy()
+        for i, q in enumerate(self.readings.positions):
+            if state.free(i) and q is not None:
+                goal[i] = q
+        if not np.array_equal(goal, shaper.position):
+            shaper.latch(goal)
+        state.pending.clear()
 
     def _decide(self, shaper: GoalShaper, now: float) -> None:
         """Choose this cycle's motion: follow, ramp, brake or hold."""
@@ -657,7 +746,7 @@ class BridgeCore:
                 at = now if read_times is None else read_times.get(joint.servo_id, now)
                 self.readings.add(i, joint.to_joint(value), min(at, now))
         changed = self._update_stale(now, fresh)
-        if not self.torque and self.shaper is not None:
+        if not self.torque_state.any_held and self.shaper is not None:
             self.shaper = None  # released: latched again at torque-on
         self._latch_if_known(now)
         if not any(fresh) and not changed:

@@ -30,7 +30,7 @@ TASK_AXES = ("x", "y", "z", "rx", "ry", "rz")
 #: The keys a profile may have, at each level (config/arms/README.md): anything else is a typo.
 TOP_KEYS = (
     "name", "description", "urdf", "base_link", "tip_link", "protocol", "baudrate",
-    "protocol_options", "ik", "joints", "gripper",
+    "protocol_options", "ik", "joints", "gripper", "free_drive",
 )
 JOINT_KEYS = (
     "servo_id", "lower", "upper", "velocity", "acceleration", "jerk", "home", "type",
@@ -38,6 +38,9 @@ JOINT_KEYS = (
 )
 CALIBRATION_KEYS = ("zero", "direction", "units_per_rad")
 IK_KEYS = ("task_weights",)
+FREE_DRIVE_KEYS = ("estop",)
+#: what an e-stop during free drive does: hold (torque on where the arm is) or release
+FREE_DRIVE_ESTOP = ("hold", "release")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class ArmProfile:
     gripper: JointSpec | None
     task_weights: tuple[float, ...]
     protocol_options: Mapping[str, Any] = field(default_factory=dict)
+    #: an e-stop during free drive: "hold" (torque back on where the arm is) or "release"
+    free_drive_estop: str = "hold"
 
     @property
     def joint_names(self) -> list[str]:
@@ -316,6 +321,14 @@ def _parse_profile(path: Path, data: Any) -> ArmProfile:
     options = data.get("protocol_options") or {}
     if not isinstance(options, dict):
         raise ProfileError(path, "protocol_options", "must be a mapping")
+    free_drive = data.get("free_drive") or {}
+    if not isinstance(free_drive, dict):
+        raise ProfileError(path, "free_drive", "must be a mapping")
+    check_keys(path, "free_drive", free_drive, FREE_DRIVE_KEYS)
+    estop = free_drive.get("estop", "hold")
+    if estop not in FREE_DRIVE_ESTOP:
+        choices = ", ".join(FREE_DRIVE_ESTOP)
+        raise ProfileError(path, "free_drive.estop", f"must be one of {choices}, got {estop!r}")
     return ArmProfile(
         name=name,
         path=path,
@@ -329,6 +342,7 @@ def _parse_profile(path: Path, data: Any) -> ArmProfile:
         gripper=gripper,
         task_weights=tuple(float(w) for w in weights),
         protocol_options=options,
+        free_drive_estop=estop,
     )
 
 

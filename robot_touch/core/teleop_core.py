@@ -28,6 +28,11 @@ Inputs and what they do
 * ``on_gripper``: 0 = closed … 1 = open, onto the gripper's joint range.
 * ``set_estop`` (a controlled stop: brake to rest within the limits, then hold there),
   ``set_enabled``, ``home``, ``set_speed_override``.
+* free drive (the phases; :mod:`robot_touch.core.free_drive` runs the sequence with the
+  hardware's torque): the arm brakes to rest, then NO command is published while joints
+  are released and moved by hand; afterwards teleop re-latches to joint_states measured
+  after the torque came back on (the first command is the measured position: no jump, no
+  drift back to the setpoint from before).
 
 Whatever moves the arm, the tip stays in the workspace box: each cycle the stop still
 possible from the next setpoint must stay inside, or the cycle brakes instead
@@ -38,8 +43,8 @@ Jog inputs (Cartesian and joint) are velocity commands: without a new message wi
 ``jog_timeout`` (receive time, not stamp) the arm brakes to rest (status "halted").
 
 Status codes (:class:`Code`): the latest thing that happened, overridden while a standing
-condition holds (priority estop > joint_states_conflict > no_joint_states > disabled >
-relatching). Levels follow
+condition holds (priority estop > joint_states_conflict > no_joint_states > free_drive >
+disabled > relatching). Levels follow
 diagnostic_msgs/DiagnosticStatus (0 OK, 1 WARN, 2 ERROR, 3 STALE).
 
 =================  =====  ===========================================================
@@ -58,6 +63,8 @@ estop              2      e-stop latched; braked to rest, holding where it stopp
 joint_states_conflict  2  two publishers of joint_states; braked, holding, not latching
 no_joint_states    3      no (or stale, or NaN) joint_states; braked, holding
 relatching         1      ramping the command to the measured joints after a hold
+free_drive         1      free drive: joints released (torque off) to be moved by hand;
+                          no commands, inputs refused
 invalid_pose       1      pose rejected: NaN/inf, zero quaternion, not a rotation, empty
 unknown_frame      1      frame_id is not fixed to the base link (nor, for jog, the tip)
 unknown_joint      1      a joint name is not in the profile
@@ -112,6 +119,7 @@ class Code(str, Enum):
     JOINT_STATES_CONFLICT = "joint_states_conflict"
     NO_JOINT_STATES = "no_joint_states"
     RELATCHING = "relatching"
+    FREE_DRIVE = "free_drive"
     INVALID_POSE = "invalid_pose"
     UNKNOWN_FRAME = "unknown_frame"
     UNKNOWN_JOINT = "unknown_joint"
@@ -135,6 +143,18 @@ LEVELS = {
 REJECTIONS = frozenset(
     {Code.INVALID_POSE, Code.UNKNOWN_FRAME, Code.UNKNOWN_JOINT, Code.INVALID_VALUE, Code.OUT_OF_ORDER}
 )
+
+#: free drive phases in which nothing is published (joints released or being switched)
+SILENT_PHASES = ("releasing", "on", "engaging")
+FREE_DRIVE_DETAILS = {
+    "stopping": "stopping before free drive",
+    "releasing": "free drive: releasing {joints}",
+    "on": (
+        "free drive: {joints} released (torque off), moved by hand; the arm sags under "
+        "gravity: support it. teleop/free_drive data=false holds it where it is"
+    ),
+    "engaging": "free drive ending: torque back on for {joints}, holding where the arm is",
+}
 
 #: Look-ahead step (rad, along the commanded joint direction) for "does this move lead away
 #: from the singularity?".
@@ -329,6 +349,12 @@ class TeleopCore:
         self._last_output: np.ndarray | None = None
         self._last_gripper: float | None = None
         self.last_ik: Any = None
+        # free drive: off | stopping | releasing | on | engaging (FREE_DRIVE_DETAILS)
+        self._fd_phase = "off"
+        self._fd_joints: list[str] = []
+        self._fd_note = ""
+        #: a latch waits for joint_states received after this time (torque just came back)
+        self._latch_after = -math.inf
 
     # ------------------------------------------------------------------ status
 
@@ -351,6 +377,11 @@ class TeleopCore:
                 else:
                     detail = "joint_states stale: braked and holding"
                 code = Code.NO_JOINT_STATES
+            elif self._fd_phase != "off":
+                code = Code.FREE_DRIVE
+                detail = FREE_DRIVE_DETAILS[self._fd_phase].format(
+                    joints=", ".join(self._fd_joints)
+                ) + (f" ({self._fd_note})" if self._fd_note else "")
             elif not self._enabled:
                 code, detail = Code.DISABLED, "teleop disabled: enable with teleop/enable data=true"
             elif self._mode == "relatch":
@@ -365,6 +396,7 @@ class TeleopCore:
                 "speed_override": f"{self._override:.3g}",
                 "singularity_scale": f"{self._sing_scale:.3g}",
                 "condition": f"{self._condition:.4g}",
+                "free_drive": ",".join(self._fd_joints),
             }
             return Status(code, LEVELS.get(code, LEVEL_WARN), detail, values)
 
@@ -391,6 +423,11 @@ class TeleopCore:
             )
         if not self._backend_ok:
             return InputRejected(Code.NO_JOINT_STATES.value, "no joint_states")
+        if self._fd_phase != "off":
+            return InputRejected(
+                Code.FREE_DRIVE.value,
+                "free drive: leave it (teleop/free_drive data=false) to move the arm by touch",
+            )
         if not self._enabled:
             return InputRejected(Code.DISABLED.value, "teleop disabled")
         if self._mode == "relatch":
@@ -834,6 +871,72 @@ class TeleopCore:
                     self.gripper_gen.brake()
             return True, "enabled" if enabled else "disabled"
 
+    # ------------------------------------------------------------------ free drive
+
+    def free_drive_state(self) -> tuple[str, list[str]]:
+        """(phase, released joints): off | stopping | releasing | on | engaging."""
+        with self._lock:
+            return self._fd_phase, list(self._fd_joints)
+
+    def free_drive_refusal(self) -> str | None:
+        """Why free drive cannot start now, or None (lock taken)."""
+        with self._lock:
+            if self._estop:
+                return "e-stop latched: release it first"
+            if self._conflict:
+                return "two publishers on joint_states: the arm's position is not known"
+            if not self._backend_ok:
+                return "no joint_states: the arm's position is not known"
+            if self._fd_phase != "off":
+                return f"free drive is {'on' if self._fd_phase == 'on' else 'changing'} already"
+            return None
+
+    def free_drive_stop(self, joints: Sequence[str]) -> str | None:
+        """Start free drive of ``joints``: brake to rest (inputs refused from now). Returns
+        why not, or None."""
+        with self._lock:
+            refusal = self.free_drive_refusal()
+            if refusal:
+                return refusal
+            self._fd_phase, self._fd_joints, self._fd_note = "stopping", list(joints), ""
+            self._set_mode("idle")
+            self.gen.brake()
+            if self.gripper_gen is not None:
+                self.gripper_gen.brake()
+            return None
+
+    def free_drive_at_rest(self) -> bool:
+        """The command has come to rest (or nothing is being published)."""
+        with self._lock:
+            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == "hold"
+            return not self._publishing or (self.gen.mode == "hold" and gripper_rests)
+
+    def free_drive_phase(
+        self, phase: str, joints: Sequence[str] | None = None, note: str = ""
+    ) -> None:
+        """Enter ``phase`` (releasing, on, engaging), ``joints`` released. From releasing on,
+        no command is published, and the old setpoint is forgotten for good."""
+        with self._lock:
+            self._fd_phase, self._fd_note = phase, note
+            if joints is not None:
+                self._fd_joints = list(joints)
+            if phase in SILENT_PHASES:
+                self._publishing = False
+                self._last_output = None
+                self._last_gripper = None
+
+    def free_drive_end(self, now: float, note: str = "") -> None:
+        """Free drive is over (every joint holds torque again, measured after ``now``): the
+        next command is the measured position, once joint_states newer than ``now`` arrive."""
+        with self._lock:
+            was_silent = self._fd_phase in SILENT_PHASES
+            self._fd_phase, self._fd_joints, self._fd_note = "off", [], ""
+            self._set_mode("idle")
+            self._need_latch = True
+            if was_silent:
+                self._latch_after = now
+            self._event(Code.OK, note)
+
     # ------------------------------------------------------------------ cycle
 
     def step(self, now: float, dt: float | None = None) -> Command | None:
@@ -872,9 +975,13 @@ class TeleopCore:
             if not self._backend_ok and self._detail == WAITING_DETAIL:
                 self._detail = ""  # they arrive now: an idle teleop must not keep saying it waits
             self._backend_ok = True
+            if self._fd_phase in SILENT_PHASES:
+                return None  # joints released: the arm is moved by hand, not commanded
             if self._estop:
                 return self._advance(dt) if self._last_output is not None else None
             if self._need_latch:
+                if self._measured_at <= self._latch_after:
+                    return None  # torque just came back on: latch to a newer measurement
                 self._latch()
             if not self._enabled and not self._publishing:
                 return None

@@ -2,6 +2,7 @@
 Ctrl-C) and parameter-descriptor ranges."""
 from __future__ import annotations
 
+import re
 import sys
 from typing import Callable, Sequence, TypeVar
 
@@ -49,6 +50,35 @@ def declare_parameters(node: Node, table: ParameterTable, config_file: str) -> d
             example = f"{name}:={default!r}" if not isinstance(default, str) else f"{name}:=..."
             raise RobotTouchError(f"parameter {name}: {exc} (for example {example}; see {config_file})") from None
     return {name: node.get_parameter(name).value for name in table}
+
+
+#: what a name token of ROS may hold (a joint name becomes a service name's last part)
+_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def joint_torque_services(
+    node: Node, joints: Sequence[str], switch: Callable[[str, bool], tuple[bool, str]]
+) -> list[str]:
+    """Serve ``torque/<joint>`` (std_srvs/SetBool) for each of ``joints``: ``switch(joint,
+    on)`` answers (success, message). A joint whose name cannot be part of a ROS name gets
+    none (logged). Returns the joints served."""
+    from std_srvs.srv import SetBool
+
+    served = []
+    for joint in joints:
+        if not _NAME_TOKEN.fullmatch(joint):
+            node.get_logger().warning(
+                f"joint {joint!r} is not a valid ROS name: no torque/{joint} service"
+            )
+            continue
+
+        def handler(request: Any, response: Any, joint: str = joint) -> Any:
+            response.success, response.message = switch(joint, bool(request.data))
+            return response
+
+        node.create_service(SetBool, f"torque/{joint}", handler)
+        served.append(joint)
+    return served
 
 
 def run_node(

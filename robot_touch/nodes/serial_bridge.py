@@ -3,7 +3,11 @@
 Subscribes ``forward_position_controller/commands`` (std_msgs/Float64MultiArray, profile
 joint order, gripper last) and ``arm_controller/joint_trajectory``
 (trajectory_msgs/JointTrajectory); publishes ``joint_states`` and ``diagnostics``; serves
-``torque`` (std_srvs/SetBool). Parameters: ``config/serial_bridge.yaml``.
+``torque`` (std_srvs/SetBool: every servo) and ``torque/<joint>`` (std_srvs/SetBool: one
+joint, for free drive: a released joint is moved by hand while the others hold; refused on
+PWM boards, whose released servos report no position). Torque goes back on holding exactly
+where the joint was left: its goal is set to the measured position first. Parameters:
+``config/serial_bridge.yaml``.
 
 This node only translates messages: the decisions are in
 :mod:`robot_touch.core.bridge_core`, the I/O thread in :mod:`robot_touch.bridge.hardware`.
@@ -40,7 +44,13 @@ from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, b
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import check_goal_range, load_profile
 from robot_touch.errors import ProfileError, RobotTouchError
-from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
+from robot_touch.nodes._common import (
+    declare_parameters,
+    float_range,
+    int_range,
+    joint_torque_services,
+    run_node,
+)
 
 DIAGNOSTICS_PERIOD = 1.0  # s
 
@@ -144,6 +154,7 @@ class SerialBridgeNode(Node):
         self.create_subscription(Float64MultiArray, "forward_position_controller/commands", self._on_command, reliable)
         self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, 10)
         self.create_service(SetBool, "torque", self._on_torque)
+        joint_torque_services(self, self.names, self._on_joint_torque)
         self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
         self.create_timer(0.1, self._stop_if_fatal)
         self.worker = HardwareWorker(self.core, config, on_state=self._publish_state, log=self._log)
@@ -184,6 +195,9 @@ class SerialBridgeNode(Node):
     def _on_torque(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         response.success, response.message = self.worker.request_torque(bool(request.data))
         return response
+
+    def _on_joint_torque(self, joint: str, enabled: bool) -> tuple[bool, str]:
+        return self.worker.request_torque(enabled, joints=[joint])
 
     # ------------------------------------------------------------------ outputs
 
@@ -229,6 +243,7 @@ class SerialBridgeNode(Node):
             "baudrate": s.baudrate,
             "cycle_rate_hz": round(s.cycle_rate, 1),
             "torque": s.torque,
+            "released": ",".join(s.released),
             "holding": s.holding,
             "stale_joints": ",".join(s.stale),
             "writes": s.stats.writes,

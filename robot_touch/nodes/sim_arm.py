@@ -3,8 +3,9 @@
 Subscribes ``forward_position_controller/commands`` (std_msgs/Float64MultiArray, profile
 joint order, gripper last when the array is dof+1 long) and ``arm_controller/joint_trajectory``
 (trajectory_msgs/JointTrajectory, executed by time); publishes ``joint_states`` (position,
-velocity, effort = actuator force). Optionally renders the arm to a PNG file now and then.
-Parameters: ``config/sim_arm.yaml``.
+velocity, effort = actuator force); serves ``torque`` and ``torque/<joint>``
+(std_srvs/SetBool, as the serial bridge: free drive, the actuators passive). Optionally
+renders the arm to a PNG file now and then. Parameters: ``config/sim_arm.yaml``.
 
 The physics is :mod:`robot_touch.sim.mujoco_arm`; this node only translates messages.
 """
@@ -19,11 +20,18 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
+from robot_touch.nodes._common import (
+    declare_parameters,
+    float_range,
+    int_range,
+    joint_torque_services,
+    run_node,
+)
 from robot_touch.sim.mujoco_arm import (
     MAX_TIMESTEP,
     MujocoArm,
@@ -88,6 +96,8 @@ class SimArmNode(Node):
         self.create_subscription(Float64MultiArray, "forward_position_controller/commands", self._on_command, reliable)
         self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, 10)
         self.create_timer(1.0 / p["publish_rate"], self._publish_state)
+        self.create_service(SetBool, "torque", self._on_torque)
+        joint_torque_services(self, self.names, self._switch_torque)
         self.create_timer(RTF_CHECK_PERIOD, self._check_real_time)
 
         self.runner = RealTimeRunner(self.arm)
@@ -133,6 +143,20 @@ class SimArmNode(Node):
             return
         if clamped:
             self._warn("clamp", f"trajectory outside the joint limits, clamped: {', '.join(clamped)}")
+
+    def _on_torque(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        response.success, response.message = self._switch_torque(None, bool(request.data))
+        return response
+
+    def _switch_torque(self, joint: str | None, enabled: bool) -> tuple[bool, str]:
+        """Torque of one joint (None: the whole arm): the actuators passive or holding."""
+        try:
+            self.arm.set_torque(enabled, None if joint is None else [joint])
+        except SimCommandError as exc:
+            return False, str(exc)
+        what = "torque" if joint is None else f"{joint}: torque"
+        done = "enabled, holding where it is" if enabled else "released (actuator passive)"
+        return True, f"{what} {done}"
 
     def _warn(self, kind: str, text: str) -> None:
         """Warn at most once per WARN_PERIOD per kind (one kind per distinct problem, so a

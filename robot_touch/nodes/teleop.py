@@ -30,11 +30,11 @@ Publications (parameter ``output``)
     ``name`` "teleop", ``hardware_id`` the arm profile, ``level`` 0 OK / 1 WARN / 2 ERROR /
     3 STALE, ``message`` the stable status code (ok, clamped, unreachable,
     near_singularity, joint_limit, halted, disabled, estop, joint_states_conflict,
-    no_joint_states, relatching, invalid_pose, unknown_frame, unknown_joint, invalid_value,
-    out_of_order; see teleop_core), ``values``
+    no_joint_states, relatching, free_drive, invalid_pose, unknown_frame, unknown_joint,
+    invalid_value, out_of_order; see teleop_core), ``values``
     key/values: ``detail`` (a sentence for people), ``mode``, ``enabled``, ``estop``,
-    ``speed_override``, ``singularity_scale``, ``condition``. Published on change and at
-    ``status_rate``.
+    ``speed_override``, ``singularity_scale``, ``condition``, ``free_drive`` (the joints
+    released, comma-separated; empty when off). Published on change and at ``status_rate``.
 
 Services
     ``teleop/home`` (std_srvs/Trigger), ``teleop/estop`` (std_srvs/SetBool, latched until
@@ -43,6 +43,12 @@ Services
     in a burst should do the same), and they run in their own callback group on a
     multi-threaded executor, so an e-stop is answered while an IK solve or a burst of
     targets occupies the subscription callbacks.
+    ``teleop/free_drive`` (std_srvs/SetBool): free drive (teach by hand) of the joints in the
+    parameter ``free_drive_joints`` (empty: every joint teleop commands), through the
+    hardware's ``torque/<joint>`` services (:mod:`robot_touch.core.free_drive`: the arm
+    brakes to rest, no command is published while the joints are released, and leaving
+    re-latches to the measured joints). It runs in a third callback group and waits there
+    for the hardware, so the e-stop is answered meanwhile.
 
 Timing
     A dedicated thread runs the control cycle at ``rate`` with absolute deadlines (no drift,
@@ -79,6 +85,7 @@ from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from robot_touch.core.free_drive import FreeDrive, resolve_joints
 from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import REJECTIONS, Code, Command, TeleopConfig, TeleopCore, check_speed_override
 from robot_touch.errors import RobotTouchError
@@ -160,6 +167,13 @@ class TeleopNode(Node):
         )
         self._period = config.period
         self._last_log: dict[Code, float] = {}
+        self._all_joints = [j.name for j in self.profile.all_joints]
+        try:
+            self._free_drive_joints = resolve_joints(
+                p["free_drive_joints"], self._all_joints, self._joint_names
+            )
+        except ValueError as exc:
+            raise RobotTouchError(str(exc)) from None
 
         self._refuse_a_second_commander()
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -194,6 +208,19 @@ class TeleopNode(Node):
                 srv_type, name, handler, qos_profile=SERVICE_QOS, callback_group=services
             )
         self.create_timer(GRAPH_CHECK_PERIOD, self._check_graph, callback_group=services)
+        # Free drive waits for the hardware's torque services: its own group, so the e-stop
+        # (services) and the joint_states (which it waits on) go on meanwhile.
+        from robot_touch.nodes.torque_client import TorqueServices
+
+        self.free_drive = FreeDrive(
+            self.core,
+            TorqueServices(self, self._all_joints),
+            estop_policy=self.profile.free_drive_estop,
+        )
+        self.create_service(
+            SetBool, "teleop/free_drive", self._srv_free_drive, qos_profile=SERVICE_QOS,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._wake = threading.Event()
@@ -290,6 +317,18 @@ class TeleopNode(Node):
             ),
             "status_rate": declare("status_rate", 2.0, "steady teleop/status publish rate (Hz); changes are published at once", (0.1, 100.0)),
         }
+        p["free_drive_joints"] = list(
+            self.declare_parameter(
+                "free_drive_joints",
+                Parameter.Type.STRING_ARRAY,
+                ParameterDescriptor(
+                    description="joints teleop/free_drive releases (arm joints and/or the "
+                    "gripper); empty: every joint teleop commands. Settable live, not while "
+                    "in free drive",
+                ),
+            ).value
+            or []
+        )
         p["realtime_priority"] = self.declare_parameter(
             "realtime_priority",
             0,
@@ -309,6 +348,11 @@ class TeleopNode(Node):
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for param in params:
+            if param.name == "free_drive_joints":
+                refusal = self._set_free_drive_joints(param.value)
+                if refusal:
+                    return SetParametersResult(successful=False, reason=refusal)
+                continue
             if param.name != "speed_override":
                 return SetParametersResult(successful=False, reason=f"{param.name} is read at start-up; restart teleop to change it")
             try:
@@ -317,6 +361,19 @@ class TeleopNode(Node):
                 return SetParametersResult(successful=False, reason=str(exc))
             self.core.set_speed_override(value)
         return SetParametersResult(successful=True)
+
+    def _set_free_drive_joints(self, value: Any) -> str | None:
+        """Take a new ``free_drive_joints``; why not, or None."""
+        phase, joints = self.core.free_drive_state()
+        if phase != "off":
+            return f"free drive is on ({', '.join(joints)}): leave it before choosing other joints"
+        try:
+            self._free_drive_joints = resolve_joints(
+                list(value or []), self._all_joints, self._joint_names
+            )
+        except ValueError as exc:
+            return str(exc)
+        return None
 
     # ------------------------------------------------------------------ inputs
 
@@ -385,6 +442,26 @@ class TeleopNode(Node):
         self._wake.set()  # takes effect now, not at the next tick
         if req.data:
             self.get_logger().warning("e-stop latched")
+            if self.core.free_drive_state()[0] != "off":
+                # the profile's policy (hold: torque back on where the arm is); it waits for
+                # the hardware, so off this thread: the e-stop is answered now
+                threading.Thread(
+                    target=self.free_drive.estop_latched, name="free_drive_estop", daemon=True
+                ).start()
+                res.message += f"; free drive: {self.free_drive.estop_policy} (arm profile)"
+        return res
+
+    def _srv_free_drive(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        if req.data:
+            res.success, res.message = self.free_drive.enter(self._free_drive_joints)
+        else:
+            res.success, res.message = self.free_drive.leave()
+        self._wake.set()
+        line = res.message  # it says what happened ("free drive: ... released", "... refused")
+        if res.success:  # one call site per severity (rclpy requires it)
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
         return res
 
     def _srv_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
@@ -489,7 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         user_errors=(RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException),
         before_spin=_executor_realtime,
         on_exit=TeleopNode.stop,
-        executor=lambda: MultiThreadedExecutor(num_threads=2),
+        # inputs, services, free drive (waiting for the hardware) each get a thread
+        executor=lambda: MultiThreadedExecutor(num_threads=3),
     )
 
 

@@ -8,8 +8,9 @@ Subscribes: ``joint_states`` (sensor_msgs/JointState), ``teleop/status``
 :class:`robot_touch.core.teleop_core.Code`), and the command topics teleop sends to the arm
 (``forward_position_controller/commands``, ``arm_controller/joint_trajectory``), only to count
 them: the "Commands" rate on screen is what reaches the arm, not what this UI sends.
-Calls: ``teleop/estop`` and ``teleop/enable`` (std_srvs/SetBool), ``teleop/home``
-(std_srvs/Trigger), ``teleop/set_parameters`` (``speed_override``).
+Calls: ``teleop/estop``, ``teleop/enable`` and ``teleop/free_drive`` (std_srvs/SetBool),
+``teleop/home`` (std_srvs/Trigger), ``teleop/set_parameters`` (``speed_override``, and
+``free_drive_joints`` just before free drive is asked for).
 
 Parameters are listed with units and defaults in ``config/touch_ui.yaml``.
 The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_state` and
@@ -138,6 +139,7 @@ class TouchUiNode(Node):
         self.cli_estop = self.create_client(SetBool, "teleop/estop")
         self.cli_enable = self.create_client(SetBool, "teleop/enable")
         self.cli_home = self.create_client(Trigger, "teleop/home")
+        self.cli_free_drive = self.create_client(SetBool, "teleop/free_drive")
         teleop = self.get_parameter("teleop_node").value
         self.cli_params = self.create_client(SetParameters, f"{teleop}/set_parameters")
 
@@ -286,6 +288,34 @@ class TouchUiNode(Node):
 
     def call_home(self) -> bool:
         return self._call(self.cli_home, Trigger.Request())
+
+    def call_free_drive(self, on: bool, joints: Sequence[str] = ()) -> bool:
+        """Free drive on (of ``joints``; empty: the whole arm) or off. On sets teleop's
+        ``free_drive_joints`` first and asks for free drive once that was accepted; a
+        refusal of either is answered under the free drive service's name."""
+        if not on:
+            return self._call(self.cli_free_drive, SetBool.Request(data=False))
+        for client in (self.cli_params, self.cli_free_drive):
+            if not client.service_is_ready():
+                self.get_logger().warning(f"service {client.srv_name} is not available")
+                return False
+        value = ParameterValue(
+            type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=list(joints)
+        )
+        request = SetParameters.Request(
+            parameters=[Parameter(name="free_drive_joints", value=value)]
+        )
+        future = self.cli_params.call_async(request)
+
+        def then(done) -> None:  # noqa: ANN001 - the rclpy future, on the executor's thread
+            result = done.result() if done.exception() is None else None
+            if result is not None and all(r.successful for r in result.results):
+                self._call(self.cli_free_drive, SetBool.Request(data=True))
+
+        future.add_done_callback(then)
+        with self._lock:
+            self._pending.append((self.cli_free_drive.srv_name, time.monotonic(), future))
+        return True
 
     def set_speed(self, fraction: float) -> bool:
         value = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(fraction))

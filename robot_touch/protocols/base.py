@@ -74,6 +74,10 @@ class ServoBus(ABC):
     #: Profiles are checked against it at load: every joint limit, through the calibration,
     #: must map inside it (robot_touch.core.profile).
     goal_range: ClassVar[tuple[int, int] | None] = None
+    #: a servo released (torque off) still reports where it is, so a person can move it by
+    #: hand and it can be held again exactly there (free drive). False for PWM boards: a
+    #: channel whose pulses are off has no position to read back.
+    reads_released: ClassVar[bool] = True
 
     def __init__(
         self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
@@ -101,8 +105,9 @@ class ServoBus(ABC):
         bridge takes the end of the read for the others.
         """
 
-    def set_torque(self, enabled: bool) -> None:
-        """Enable or release holding torque on every servo (PWM boards: pulses on/off)."""
+    def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
+        """Enable or release holding torque on the servos ``ids`` (None: every servo; PWM
+        boards: pulses on/off)."""
 
     def read_status(self) -> dict[int, ServoStatus]:
         """Voltage, temperature and error flags where the protocol reports them."""

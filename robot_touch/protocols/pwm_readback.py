@@ -118,6 +118,8 @@ class PwmBus(ServoBus):
     """
 
     units: ClassVar[str] = "us"
+    #: a channel without pulses reports no position (see ServoBus.reads_released)
+    reads_released: ClassVar[bool] = False
     #: highest channel number of the board
     max_channel: ClassVar[int]
     #: the readback's step in µs (see ReadbackEnvelope)
@@ -167,14 +169,18 @@ class PwmBus(ServoBus):
                     break
         return positions
 
-    def set_torque(self, enabled: bool) -> None:
-        """Pulses off (servos limp) or back on at the last goals."""
+    def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
+        """Pulses off (servos limp) or back on at the last goals, on the channels ``ids``
+        (None: every channel)."""
+        channels = self.ids if ids is None else [ch for ch in ids if ch in self._id_set]
         if enabled:
-            if self._last_goals:
-                self._send(self._encode_pulses(self._last_goals))
+            goals = {ch: us for ch, us in self._last_goals.items() if ch in channels}
+            if goals:
+                self._send(self._encode_pulses(goals))
             return
-        self._send(self._encode_pulses({ch: 0 for ch in self.ids}))
-        self._released()
+        self._send(self._encode_pulses({ch: 0 for ch in channels}))
+        for ch in channels:
+            self._envelopes[ch].released()
 
     # -- protocol hooks ---------------------------------------------------------------------
 

@@ -88,14 +88,15 @@ class SdkBus(ServoBus):
                 self._count_failure(result)
         return False
 
-    def set_torque(self, enabled: bool) -> None:
-        """SYNC WRITE Torque Enable to every servo, then read it back until all confirm.
+    def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
+        """SYNC WRITE Torque Enable to the servos ``ids`` (None: every servo), then read it
+        back until all confirm.
 
         Raises:
             BusError: some servo did not confirm after the retries (its state is unknown).
         """
         value = 1 if enabled else 0
-        pending = list(self.ids)
+        pending = list(self.ids) if ids is None else check_ids(ids, self.max_id)
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1

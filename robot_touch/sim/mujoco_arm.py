@@ -6,7 +6,9 @@ The model is compiled from the profile's URDF (the same description Gazebo loads
 one position actuator per joint, arm joints first, then the gripper. Each actuator behaves
 like a hobby bus servo's position loop: stiff enough to hold the arm against gravity, force
 limited to the URDF's ``effort``, critically damped. Gains are derived from the link masses
-(see :func:`servo_gains`) unless given.
+(see :func:`servo_gains`) unless given. Torque can be switched off per joint
+(:meth:`MujocoArm.set_torque`, free drive): the actuator goes passive and the joint falls
+under gravity; switched on again, it holds where the joint is.
 
 Typical use::
 
@@ -405,6 +407,10 @@ class MujocoArm:
         self._lock = threading.RLock()
         self._trajectory: Trajectory | None = None
         self._trajectory_start = 0.0
+        # the servos' position loops, kept while an actuator is passive (torque off)
+        self._gainprm = self.model.actuator_gainprm.copy()
+        self._biasprm = self.model.actuator_biasprm.copy()
+        self.released = np.zeros(n, dtype=bool)
 
         start = np.array([s.home for s in self.specs]) if initial_positions is None else np.asarray(
             initial_positions, dtype=float
@@ -457,6 +463,7 @@ class MujocoArm:
                 f"command ignored: {values.size} values, expected {expected} ({', '.join(self.names)})"
             )
         self._check_finite(values, self.names)
+        self._refuse_in_free_drive("command ignored")
         indices = list(range(len(values)))
         clamped = self._clamped_names(values, indices)
         with self._lock:
@@ -522,6 +529,7 @@ class MujocoArm:
             self._check_finite(v, names, "trajectory ignored")
         if not math.isfinite(delay):
             raise SimCommandError(f"trajectory ignored: start delay {delay} is not finite")
+        self._refuse_in_free_drive("trajectory ignored")
         indices = [self.names.index(nm) for nm in names]
         clamped = sorted({nm for row in p for nm in self._clamped_names(row, indices)})
         p = np.clip(p, self.lower[indices], self.upper[indices])
@@ -530,6 +538,45 @@ class MujocoArm:
             self._trajectory = Trajectory(indices, t, p, v, start)
             self._trajectory_start = self.data.time + max(0.0, delay)
         return clamped
+
+    def set_torque(self, enabled: bool, joints: Sequence[str] | None = None) -> None:
+        """Torque on or off for ``joints`` (None: every joint), as the bridge's ``torque``
+        services do on a real arm. Off: the actuator is passive (no force; the joint falls
+        under gravity, or is moved by whatever pushes it). On: its target becomes where the
+        joint is, then its position loop acts again, so it holds there without a jump.
+
+        Raises:
+            SimCommandError: an unknown joint.
+        """
+        names = list(self.names) if joints is None else list(joints)
+        unknown = [nm for nm in names if nm not in self.names]
+        if unknown or not names:
+            raise SimCommandError(
+                f"unknown joint {', '.join(map(repr, unknown)) or '(none given)'} "
+                f"(joints: {', '.join(self.names)})"
+            )
+        indices = [self.names.index(nm) for nm in names]
+        with self._lock:
+            for i in indices:
+                if enabled:
+                    qpos = self.data.qpos[self._qadr[i]]
+                    self.data.ctrl[i] = min(self.upper[i], max(self.lower[i], qpos))
+                    self.model.actuator_gainprm[i] = self._gainprm[i]
+                    self.model.actuator_biasprm[i] = self._biasprm[i]
+                else:
+                    self.model.actuator_gainprm[i] = 0.0
+                    self.model.actuator_biasprm[i] = 0.0
+                self.released[i] = not enabled
+            if not enabled:
+                self._trajectory = None
+
+    def _refuse_in_free_drive(self, what: str) -> None:
+        if self.released.any():
+            released = ", ".join(nm for nm, r in zip(self.names, self.released) if r)
+            raise SimCommandError(
+                f"{what}: free drive ({released} released): the arm holds until every joint "
+                "holds torque again"
+            )
 
     @property
     def following(self) -> bool:

@@ -57,6 +57,8 @@ from robot_touch.ui.widgets.buttons import EStopButton, HoldButton  # noqa: E402
 from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView  # noqa: E402
 
 KV_FILE = Path(__file__).resolve().parent / "robot_touch.kv"
+#: the Free drive control (its own file: one widget, added beside Home at build time)
+FREE_DRIVE_KV = Path(__file__).resolve().parent / "free_drive.kv"
 
 #: teleop/status codes → text shown in the status line.
 STATUS_TEXTS = {
@@ -74,6 +76,7 @@ STATUS_TEXTS = {
     "unknown_joint": N_("Rejected: unknown joint"),
     "invalid_value": N_("Rejected: invalid value"),
     "out_of_order": N_("Rejected: message out of order"),
+    "free_drive": N_("Free drive: move the arm by hand"),
 }
 
 
@@ -87,6 +90,7 @@ class UiBackend(Protocol):
     def call_estop(self, engaged: bool) -> bool: ...
     def call_enable(self, enabled: bool) -> bool: ...
     def call_home(self) -> bool: ...
+    def call_free_drive(self, on: bool, joints: Sequence[str] = ()) -> bool: ...
     def set_speed(self, fraction: float) -> bool: ...
     def latest_joint_state(self) -> tuple[dict[str, float], float] | None: ...
     def latest_status(self) -> tuple[str, float] | None: ...
@@ -191,6 +195,13 @@ class RobotTouchApp(App):
     #: Preview reach with IK (roboticstoolbox); the tablet app has no IK and judges reach from
     #: the sampled region and the teleop status instead.
     ik_preview = True
+    #: free drive is on (teleop says so): joints released, moved by hand
+    free_drive = BooleanProperty(False)
+    #: what Free drive releases: "all" or one joint's name (the gripper's: the gripper alone)
+    free_drive_scope = StringProperty("all")
+    #: the Free drive control (ui/free_drive.kv), once built
+    free_drive_box = None
+    _free_drive_changed_at = -math.inf
 
     def __init__(
         self, backend: UiBackend, profile: ArmProfile | None, settings: UiSettings | None = None, **kwargs
@@ -249,6 +260,8 @@ class RobotTouchApp(App):
         self._on_metrics()
         Metrics.bind(dp=self._on_metrics)
         Builder.load_file(str(KV_FILE))
+        if str(FREE_DRIVE_KV) not in Builder.files:
+            Builder.load_file(str(FREE_DRIVE_KV))
         Window.clearcolor = BACKGROUND
         root = Factory.RootLayout()
         for view, region in ((root.ids.top_view, self.top_region), (root.ids.side_view, self.side_region)):
@@ -257,6 +270,7 @@ class RobotTouchApp(App):
             view.bind(on_gesture=self.on_view_gesture)
         self._build_joint_sliders(root)
         self._build_enable(root)
+        self._build_free_drive(root)
         if self.profile.gripper is None:  # no Open/Close for an arm without a gripper
             box = root.ids.gripper_box
             box.parent.remove_widget(box)
@@ -351,6 +365,13 @@ class RobotTouchApp(App):
             button.bind(state=lambda _b, state: None if self._syncing else self.set_enabled(state == "down"))
         slot.add_widget(button)
 
+    def _build_free_drive(self, root) -> None:  # noqa: ANN001
+        """The Free drive control goes right after Home, in the safety controls."""
+        home = root.ids.home
+        box = Factory.FreeDriveBox()
+        home.parent.add_widget(box, index=home.parent.children.index(home))
+        self.free_drive_box = box
+
     # ------------------------------------------------------------------ language
 
     def gesture_hint(self, *_rebind: object) -> str:
@@ -392,6 +413,10 @@ class RobotTouchApp(App):
             self.add_waypoint()
             return
         if self.mode != "cartesian":
+            return
+        if self.free_drive:  # the arm is moved by hand: no targets
+            if isinstance(g, (DragStarted, TwoFingerStarted, DoubleTap)):
+                self.show_message(_("Free drive is on: leave it to move the arm by touch"))
             return
         if isinstance(g, (DragStarted, TwoFingerStarted)):
             self.editor.begin(self.gesture_start_pose())
@@ -540,6 +565,48 @@ class RobotTouchApp(App):
     def set_gripper(self, opening: float) -> None:
         self.backend.publish_gripper(min(1.0, max(0.0, float(opening))))
 
+    # ------------------------------------------------------------------ free drive
+
+    def free_drive_scopes(self) -> list[str]:
+        """What Free drive can release: the whole arm, the gripper alone, one arm joint."""
+        gripper = [self.profile.gripper.name] if self.profile.gripper else []
+        return ["all"] + gripper + list(self.profile.joint_names)
+
+    def free_drive_scope_label(self, scope: str, *_rebind: object) -> str:
+        """The scope's name on screen (joints by their own names)."""
+        if scope == "all":
+            return _("Whole arm")
+        if self.profile.gripper is not None and scope == self.profile.gripper.name:
+            return _("Gripper")
+        return scope
+
+    def free_drive_scope_labels(self, *_rebind: object) -> list[str]:
+        return [self.free_drive_scope_label(s) for s in self.free_drive_scopes()]
+
+    def choose_free_drive_scope(self, label: str) -> None:
+        """The scope whose label the user picked (the spinner shows labels)."""
+        for scope in self.free_drive_scopes():
+            if self.free_drive_scope_label(scope) == label:
+                self.free_drive_scope = scope
+                return
+
+    def set_free_drive(self, on: bool) -> None:
+        """Free drive on (torque off for the chosen joints: the arm is moved by hand) or off
+        (torque on, holding where the arm is). Teleop's answer is shown when it refuses."""
+        self.stop_playback()
+        self.target = None
+        self.free_drive = on
+        self._free_drive_changed_at = time.monotonic()
+        joints = [] if self.free_drive_scope == "all" else [self.free_drive_scope]
+        call = getattr(self.backend, "call_free_drive", None)  # a link may not offer it
+        if call is None or not call(on, joints):
+            self.show_message(_("Teleop is not answering"))
+
+    def on_free_drive(self, _app, on: bool) -> None:  # noqa: ANN001 - Kivy property event
+        # the readouts follow the arm; touching them would command it
+        for slider in getattr(self, "sliders", {}).values():
+            slider.disabled = on
+
     def set_mode(self, mode: str) -> None:
         if mode == self.mode:
             return
@@ -558,11 +625,13 @@ class RobotTouchApp(App):
         return min(1.0, max(0.0, (self.gripper_position - g.lower) / (g.upper - g.lower)))
 
     def add_waypoint(self, name: str = "") -> None:
-        """Teach: store the arm's current joint positions."""
-        if self.backend.latest_joint_state() is None:
-            # Without joint_states the positions are only the profile's home: not a taught pose.
+        """Teach: store the arm's measured joint positions (by touch or by hand alike)."""
+        state = self.backend.latest_joint_state()
+        if state is None or time.monotonic() - state[1] > self.settings.joint_states_timeout:
+            # Without (fresh) joint_states the positions are not where the arm is now.
             self.show_message(_("No joint states"))
             return
+        self._refresh_joints(state[0])
         if name.strip() in self.waypoints.names:
             self.show_message(_("A waypoint called {name} exists already").format(name=name.strip()))
             return
@@ -606,6 +675,9 @@ class RobotTouchApp(App):
             items = [self.waypoints.get(self.selected_waypoint)] if self.selected_waypoint in self.waypoints.names else []
         if not items:
             return
+        if self.free_drive:
+            self.show_message(_("Free drive is on: leave it to move the arm by touch"))
+            return
         self.target = None
         self.playback = Playback(items, loop=self.loop and everything)
         self.playing = True
@@ -639,12 +711,7 @@ class RobotTouchApp(App):
     def _refresh(self, _dt: float) -> None:
         state = self.backend.latest_joint_state()
         if state is not None:
-            positions, _stamp = state
-            for name in self.profile.joint_names:
-                if name in positions:
-                    self.joints[name] = positions[name]
-            if self.profile.gripper is not None and self.profile.gripper.name in positions:
-                self.gripper_position = positions[self.profile.gripper.name]
+            self._refresh_joints(state[0])
         status = self.backend.latest_status()
         # Another screen or the teleop side may have stopped the arm: show it latched here too.
         # Statuses that were on their way while we released are not that.
@@ -668,6 +735,14 @@ class RobotTouchApp(App):
             self._update_target_state()
         self._draw()
         self._refresh_status()
+
+    def _refresh_joints(self, positions: Mapping[str, float]) -> None:
+        """The measured joints (and gripper) from joint_states."""
+        for name in self.profile.joint_names:
+            if name in positions:
+                self.joints[name] = positions[name]
+        if self.profile.gripper is not None and self.profile.gripper.name in positions:
+            self.gripper_position = positions[self.profile.gripper.name]
 
     def _show_answers(self) -> None:
         """A refused or unanswered call (Home while e-stopped, ...) is shown, never dropped."""
@@ -697,6 +772,8 @@ class RobotTouchApp(App):
                     finally:
                         self._syncing = False
             self.enabled = enabled
+        if "free_drive" in values and now - self._free_drive_changed_at > 1.0:
+            self.free_drive = bool(values["free_drive"])
         speed = self.root.ids.speed
         if "speed_override" in values and not speed.active and now - self._speed_changed_at > 1.0:
             try:

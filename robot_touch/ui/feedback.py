@@ -10,6 +10,7 @@ SERVICE_ACTIONS = {
     "teleop/estop": N_("E-STOP"),
     "teleop/enable": N_("Enable"),
     "teleop/home": N_("Home"),
+    "teleop/free_drive": N_("Free drive"),
     "set_parameters": N_("Speed"),
 }
 
@@ -19,9 +20,10 @@ def answer_text(service: str, success: bool, message: str) -> str | None:
     refused and the teleop side's reason (or that nobody answered)."""
     if success:
         return None
-    action = next(
-        (_(label) for key, label in SERVICE_ACTIONS.items() if service.endswith(key)), service
-    )
+    label = next((label for key, label in SERVICE_ACTIONS.items() if service.endswith(key)), None)
+    action = _(label) if label else service
+    if label and message.lower().startswith(f"{label.lower()} refused: "):
+        message = message[len(label) + len(" refused: "):]  # said once is enough
     return _("{action} refused: {reason}").format(
         action=action, reason=message or _("no reason given")
     )

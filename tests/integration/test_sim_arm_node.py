@@ -222,6 +222,39 @@ def test_bad_commands_are_logged_and_ignored(sim) -> None:
     assert _settled_at(probe, target), "a bad command must not move the arm"
 
 
+@pytest.mark.timeout(90)
+def test_free_drive_makes_a_joint_passive_and_holds_it_where_it_fell(sim) -> None:
+    from std_srvs.srv import SetBool
+
+    probe = _wait_for_sim(sim)
+    target = [0.0, -1.0, 1.0, 0.0, 0.0, 0.0]  # the upper arm raised: gravity pulls it down
+
+    def raised() -> JointState | None:
+        probe.commands.publish(Float64MultiArray(data=target))
+        return _settled_at(probe, target)
+
+    wait_for(raised, 20.0, "the arm raised")
+    client = probe.node.create_client(SetBool, "torque/shoulder_lift")
+
+    def call(on: bool) -> SetBool.Response:
+        assert client.wait_for_service(timeout_sec=10.0)
+        future = client.call_async(SetBool.Request(data=on))
+        wait_for(future.done, 10.0, "the torque service's answer")
+        return future.result()
+
+    reply = call(False)
+    assert reply.success and reply.message == "shoulder_lift: torque released (actuator passive)"
+    wait_for(lambda: abs(_position(probe.latest(), "shoulder_lift") + 1.0) > 0.2, 5.0, "it falls")
+    msg = probe.latest()
+    assert msg.effort[NAMES.index("shoulder_lift")] == 0.0
+    time.sleep(1.0)  # it comes to rest (on its limit)
+    assert call(True).success
+    fell = _position(probe.latest(), "shoulder_lift")
+    time.sleep(0.5)
+    assert _position(probe.latest(), "shoulder_lift") == pytest.approx(fell, abs=TOLERANCE)
+    probe.node.destroy_client(client)
+
+
 @pytest.mark.timeout(60)
 def test_render_png_is_written_or_its_absence_explained(sim) -> None:
     _wait_for_sim(sim)

@@ -164,6 +164,21 @@ def test_estop_service_latches_holds_and_releases(rig):
     assert rig.wait_status("ok", 2.0, before) is not None
 
 
+@pytest.mark.timeout(30)
+def test_free_drive_is_refused_by_hardware_without_torque_services(rig):
+    """As on Gazebo (ros2_control has no torque switch): refused, saying why; the arm held."""
+    held = np.array(rig.arm.commands[-1][1].data)
+    res = rig.probe.call(SetBool, "teleop/free_drive", SetBool.Request(data=True), timeout=10.0)
+    assert not res.success
+    assert res.message.startswith(
+        "free drive refused: the arm's hardware offers no torque/shoulder_pan service"
+    ) and "Gazebo" in res.message, res.message
+    n = len(rig.arm.commands)
+    assert rig.probe.wait_for(lambda: len(rig.arm.commands) > n + 10, 2.0), "still commanding"
+    np.testing.assert_allclose(np.array(rig.arm.commands[-1][1].data), held, atol=1e-9)
+    assert rig.probe.call(SetBool, "teleop/free_drive", SetBool.Request(data=False)).success
+
+
 @pytest.mark.timeout(60)
 def test_a_burst_of_estop_requests_is_answered_in_full(rig):
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy

@@ -129,6 +129,17 @@ class Harness:
 
         return Finger(x, y, size, pressure)
 
+    def end_real_nodes(self, procs: list[subprocess.Popen]) -> None:
+        """Stop the real nodes a test ran instead of the stand-in, then restart the stand-in."""
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.restart_peer()
+
     def restart_peer(self) -> None:
         """A fresh teleop stand-in (after a test ran the real teleop node instead)."""
         self.peer.stop()

@@ -37,14 +37,7 @@ def teleop(ui):
         )
         yield procs
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        ui.restart_peer()
+        ui.end_real_nodes(procs)
 
 
 @pytest.mark.timeout(90)

@@ -30,3 +30,13 @@ def test_e_stop_enable_and_bridge_errors_are_in_the_line() -> None:
     h.hardware(0, "following commands", 2.0)
     h.teleop_status("ok", {"estop": "false", "enabled": "true"})
     assert h.summary(2.0) == "no joint_states yet · commands 0 Hz · teleop ok, enabled"
+
+
+def test_free_drive_says_which_joints_hang_loose() -> None:
+    h = GraphHealth()
+    values = {"estop": "false", "enabled": "true", "free_drive": "elbow_flex,gripper"}
+    h.teleop_status("free_drive", values)
+    assert h.summary(1.0) == (
+        "FREE DRIVE: elbow_flex, gripper released (torque off) · no joint_states yet · "
+        "commands 0 Hz · teleop free_drive, enabled"
+    )

@@ -43,3 +43,11 @@ def test_a_refused_call_is_shown_with_its_reason() -> None:
     )
     assert answer_text("/teleop/set_parameters", False, "") == "Speed refused: no reason given"
     assert answer_text("/teleop/home", True, "moving to home") is None
+
+
+def test_a_refused_free_drive_says_refused_once() -> None:
+    reason = "e-stop latched: release it first"
+    assert (
+        answer_text("/teleop/free_drive", False, f"free drive refused: {reason}")
+        == f"Free drive refused: {reason}"
+    )
