@@ -152,10 +152,17 @@ class GoalShaper:
         the stop starts at once at full deceleration (within the acceleration limit), so it
         is never longer than the stop the commander itself could still make: a stream that
         was braking onto a joint limit stops before it, a silent joint moves the least.
+
+        "Full deceleration" is as much as can still be unwound (jerk-limited) before the
+        joint comes to rest: from speed v, at most sqrt(2 * jerk * |v|). More than that and
+        the plan turns the joint back — a joint creeping at a few mrad/s at a braking
+        stream's end was driven 0.06 rad the other way (the tip 9 mm below the floor).
         """
         if self.mode == "follow":
             v = self._velocity_now()
-            self._gen.take_state(self.position, v, -np.sign(v) * self.limits.acceleration)
+            unwindable = np.sqrt(2.0 * self.limits.jerk * np.abs(v))
+            deceleration = np.minimum(self.limits.acceleration, unwindable)
+            self._gen.take_state(self.position, v, -np.sign(v) * deceleration)
             self.mode = "brake"
         elif self.mode == "ramp":
             self._gen.brake()

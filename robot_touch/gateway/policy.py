@@ -3,8 +3,9 @@
 Only what the touch UI needs is reachable (issue 13): publish ``target_pose``, ``jog``,
 ``joint_jog``, ``joint_target``, ``gripper``; subscribe ``joint_states``, ``teleop/status``,
 ``diagnostics`` and the arm's description (``robot_description``, ``arm_profile``); call
-``teleop/estop``, ``teleop/enable``, ``teleop/home`` and the speed setting
-(``teleop/set_parameters``, parameter ``speed_override`` only). The gateway's own services
+``teleop/estop``, ``teleop/enable``, ``teleop/home``, ``teleop/free_drive`` and the UI's
+settings (``teleop/set_parameters``, parameters ``speed_override`` and ``free_drive_joints``
+only). The gateway's own services
 (``gateway/take_control``, ``gateway/release_control``, ``gateway/ping``) and status topic
 (``gateway/status``) are answered by the gateway itself.
 
@@ -93,14 +94,21 @@ def _estop_who(request: Mapping[str, Any]) -> str:
     return ANYONE if request.get("data", False) is True else HOLDER
 
 
-def _speed_only(request: Mapping[str, Any]) -> None:
+#: teleop parameters the touch UI sets, the only ones a remote client may set
+REMOTE_PARAMETERS = ("speed_override", "free_drive_joints")
+
+
+def _ui_settings_only(request: Mapping[str, Any]) -> None:
     params = request.get("parameters", [])
     if not isinstance(params, list) or not params:
-        raise Refusal("speed-only", "set_parameters needs a parameters list")
+        raise Refusal("ui-settings", "set_parameters needs a parameters list")
     for p in params:
         name = p.get("name") if isinstance(p, dict) else None
-        if name != "speed_override":
-            raise Refusal("speed-only", f"only speed_override may be set remotely, not {name!r}")
+        if name not in REMOTE_PARAMETERS:
+            raise Refusal(
+                "ui-settings",
+                f"only {' and '.join(REMOTE_PARAMETERS)} may be set remotely, not {name!r}",
+            )
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,9 @@ def default_rules() -> tuple[dict[str, TopicRule], dict[str, ServiceRule]]:
         ServiceRule("teleop/estop", "std_srvs/srv/SetBool", who_for=_estop_who),
         ServiceRule("teleop/enable", "std_srvs/srv/SetBool"),
         ServiceRule("teleop/home", "std_srvs/srv/Trigger"),
+        ServiceRule("teleop/free_drive", "std_srvs/srv/SetBool"),
         ServiceRule(
-            "teleop/set_parameters", "rcl_interfaces/srv/SetParameters", check=_speed_only
+            "teleop/set_parameters", "rcl_interfaces/srv/SetParameters", check=_ui_settings_only
         ),
         ServiceRule(GATEWAY_TAKE, "std_srvs/srv/Trigger", who=ANYONE, internal=True),
         ServiceRule(GATEWAY_RELEASE, "std_srvs/srv/Trigger", who=ANYONE, internal=True),

@@ -362,6 +362,30 @@ class RemoteBackend:
     def call_home(self) -> bool:
         return self._call("teleop/home", {})
 
+    def call_free_drive(self, on: bool, joints: Sequence[str] = ()) -> bool:
+        """Free drive on (of ``joints``; empty: the whole arm) or off, as the touch UI's ROS
+        backend does: on sets teleop's ``free_drive_joints`` first and asks for free drive
+        once that was accepted; a refusal of either is shown under the service's name."""
+        if not on:
+            return self._call("teleop/free_drive", {"data": False})
+        value = {"type": 9, "string_array_value": list(joints)}  # ParameterType STRING_ARRAY
+
+        def then(ok: bool, values: Any) -> None:
+            results = values.get("results", []) if ok and isinstance(values, Mapping) else []
+            if results and all(r.get("successful") for r in results):
+                self._call("teleop/free_drive", {"data": True})
+            else:
+                reasons = [r.get("reason", "") for r in results if not r.get("successful")]
+                self.messages.append(
+                    "teleop/free_drive: " + ("; ".join(filter(None, reasons)) or str(values))
+                )
+
+        return self._call(
+            "teleop/set_parameters",
+            {"parameters": [{"name": "free_drive_joints", "value": value}]},
+            on_answer=then,
+        )
+
     def set_speed(self, fraction: float) -> bool:
         value = {"type": 3, "double_value": float(fraction)}  # rcl_interfaces ParameterType DOUBLE
         return self._call(

@@ -350,3 +350,33 @@ def test_service_args_positional_or_named(args) -> None:  # noqa: ANN001
     c = h.connect()
     h.send(c, {"op": "call_service", "service": "teleop/estop", "args": args})
     assert h.ros.calls[-1][1].data is True
+
+
+def test_free_drive_is_the_lease_holders_and_its_joints_the_only_other_setting() -> None:
+    """Teach by hand from a tablet: the operator may switch free drive and choose its joints
+    (teleop's free_drive_joints); a viewer is refused, and no other parameter is settable."""
+    h = Harness()
+    holder, viewer = h.connect(), h.connect()
+    h.take(holder)
+    joints = {
+        "parameters": [
+            {"name": "free_drive_joints", "value": {"type": 9, "string_array_value": ["gripper"]}}
+        ]
+    }
+    for cid in (viewer, holder):
+        h.send(cid, {"op": "call_service", "service": "teleop/set_parameters", "args": joints})
+        h.send(cid, {"op": "call_service", "service": "teleop/free_drive", "args": {"data": True}})
+    refusals = h.frames(viewer, "service_response")
+    assert all(frame["result"] is False for frame in refusals), refusals
+    assert [name for name, _ in h.ros.calls] == ["teleop/set_parameters", "teleop/free_drive"]
+    assert h.ros.calls[0][1].parameters[0].value.string_array_value == ["gripper"]
+    h.send(
+        holder,
+        {
+            "op": "call_service",
+            "service": "teleop/set_parameters",
+            "args": {"parameters": [{"name": "free_drive_joints"}, {"name": "output"}]},
+        },
+    )
+    assert "not 'output'" in h.frames(holder, "service_response")[-1]["values"]
+    assert len(h.ros.calls) == 2
