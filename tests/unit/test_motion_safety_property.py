@@ -261,6 +261,15 @@ def check(arm: SimulatedArm, kin) -> None:
 # Found by this test: a joint jog braking at the floor, then a silent servo. The bridge's
 # fault brake assumed full deceleration on a joint creeping at a few mrad/s and turned it back
 # 0.06 rad: the tip went 8.9 mm below the floor.
+# And: a pose, then two servos silent in turn: the old brake's overshoot of full deceleration
+# reached 1.38x the acceleration limit in the goals.
+@example(
+    sequence=[
+        (("pose", [0.0, 0.0, 0.0, 0.25, 0.0]), 1),
+        (("silence", 0), 26),
+        (("silence", 1), 15),
+    ]
+)
 @example(
     sequence=[
         (("answer", None), 1),
