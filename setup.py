@@ -21,7 +21,7 @@ def share_tree(*folders: str) -> list[tuple[str, list[str]]]:
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(exclude=["tests", "tests.*"]),
+    packages=find_packages(exclude=["test", "test.*"]),
     include_package_data=True,
     package_data={PACKAGE: ["ui/*.kv", "ui/locale/*/LC_MESSAGES/*.mo", "ui/locale/*/LC_MESSAGES/*.po"]},
     data_files=[
@@ -61,7 +61,7 @@ setup(
             "ros-kilted-diagnostic-msgs",
             "ros-kilted-visualization-msgs",
         ],
-        # osrf-pycommon and colcon: the launch tier (tests/launch) runs our launch files under
+        # osrf-pycommon and colcon: the launch tier (test/launch) runs our launch files under
         # the upstream ROS 2 launch packages (../shared/ros2_launch) from a colcon install.
         "test": [
             "pytest>=7",
@@ -73,7 +73,7 @@ setup(
             "roslibpy>=2.1",
         ],
         # The tablet app alone (robot-touch-tablet): what a tablet can carry. It imports no
-        # rclpy, roboticstoolbox, mujoco or scipy (tests/ui/test_tablet_app.py checks). For a
+        # rclpy, roboticstoolbox, mujoco or scipy (test/ui/test_tablet_app.py checks). For a
         # lean install: pip install --no-deps robot_touch, then these.
         "tablet": ["kivy>=2.3", "numpy>=1.24", "pyyaml>=6.0", "roslibpy>=2.1", "qrcode>=7.4"],
         "bench": ["ikpy>=3.3"],

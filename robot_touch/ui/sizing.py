@@ -81,7 +81,7 @@ class Panel:
         return (self.width, self.height)
 
 
-#: The panels the layout is made and tested for (tests/ui/test_layout.py); each size at the
+#: The panels the layout is made and tested for (test/ui/test_layout.py); each size at the
 #: smallest diagonal it is commonly sold with (the highest DPI: the least room in dp).
 COMMON_PANELS = (
     Panel("Raspberry Pi Touch Display (7 in)", 800, 480, 7.0),
