@@ -1,5 +1,9 @@
-"""Entry point of the Android package built by buildozer (buildozer.spec): python-for-android
-starts ``main.py`` in the source folder. On a PC use ``robot-touch-tablet`` instead."""
+"""
+Entry point of the Android package built by buildozer (buildozer.spec).
+
+Python-for-android starts ``main.py`` in the source folder. On a PC use ``robot-touch-tablet``
+instead.
+"""
 
 from robot_touch.tablet.main import main
 

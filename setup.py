@@ -1,10 +1,10 @@
 """ament_python package setup: the same file serves `colcon build` and `pip install`."""
+
 import os
-from glob import glob
 
 from setuptools import find_packages, setup
 
-PACKAGE = "robot_touch"
+PACKAGE = 'robot_touch'
 
 
 def share_tree(*folders: str) -> list[tuple[str, list[str]]]:
@@ -12,88 +12,100 @@ def share_tree(*folders: str) -> list[tuple[str, list[str]]]:
     entries = []
     for folder in folders:
         for root, _dirs, files in os.walk(folder):
-            paths = [os.path.join(root, f) for f in files if not f.endswith((".pyc", "~"))]
+            paths = [os.path.join(root, f) for f in files if not f.endswith(('.pyc', '~'))]
             if paths:
-                entries.append((os.path.join("share", PACKAGE, root), paths))
+                entries.append((os.path.join('share', PACKAGE, root), paths))
     return entries
 
 
 setup(
     name=PACKAGE,
-    version="0.1.0",
-    packages=find_packages(exclude=["test", "test.*"]),
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
     include_package_data=True,
-    package_data={PACKAGE: ["ui/*.kv", "ui/locale/*/LC_MESSAGES/*.mo", "ui/locale/*/LC_MESSAGES/*.po"]},
+    package_data={
+        PACKAGE: ['ui/*.kv', 'ui/locale/*/LC_MESSAGES/*.mo', 'ui/locale/*/LC_MESSAGES/*.po']
+    },
     data_files=[
-        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
-        ("share/" + PACKAGE, ["package.xml"]),
-        *share_tree("launch", "urdf", "config"),
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        *share_tree('launch', 'urdf', 'config'),
     ],
-    python_requires=">=3.10",
+    python_requires='>=3.10',
     install_requires=[
-        "numpy>=1.24",
-        "pyyaml>=6.0",
-        "pyserial>=3.5",
-        "roboticstoolbox-python>=1.1",
-        "spatialmath-python>=1.1",
-        "ruckig>=0.12",
-        "mujoco>=3.1",
-        "kivy>=2.3",
-        "dynamixel-sdk>=3.7.31",
-        "feetech-servo-sdk>=1.0.0",
-        "xacro>=2.0",
+        'numpy>=1.24',
+        'pyyaml>=6.0',
+        'pyserial>=3.5',
+        'roboticstoolbox-python>=1.1',
+        'spatialmath-python>=1.1',
+        'ruckig>=0.12',
+        'mujoco>=3.1',
+        'kivy>=2.3',
+        'dynamixel-sdk>=3.7.31',
+        'feetech-servo-sdk>=1.0.0',
+        'xacro>=2.0',
         # The remote gateway (robot-touch run --remote) and pairing (robot-touch pair).
-        "websockets>=13.0",
-        "cryptography>=38",
-        "qrcode>=7.4",
+        'websockets>=13.0',
+        'cryptography>=38',
+        'qrcode>=7.4',
     ],
     extras_require={
         # ROS 2 Kilted from PyPI, for machines without a ROS install. Kept out of the
         # default requirements so a system ROS (colcon, apt) is never shadowed.
-        "ros": [
-            "ros-kilted-rclpy",
-            "ros-kilted-rmw-fastrtps-cpp",
-            "ros-kilted-std-msgs",
-            "ros-kilted-sensor-msgs",
-            "ros-kilted-geometry-msgs",
-            "ros-kilted-trajectory-msgs",
-            "ros-kilted-std-srvs",
-            "ros-kilted-diagnostic-msgs",
-            "ros-kilted-visualization-msgs",
+        'ros': [
+            'ros-kilted-rclpy',
+            'ros-kilted-rmw-fastrtps-cpp',
+            'ros-kilted-std-msgs',
+            'ros-kilted-sensor-msgs',
+            'ros-kilted-geometry-msgs',
+            'ros-kilted-trajectory-msgs',
+            'ros-kilted-std-srvs',
+            'ros-kilted-diagnostic-msgs',
+            'ros-kilted-visualization-msgs',
         ],
         # osrf-pycommon and colcon: the launch tier (test/launch) runs our launch files under
         # the upstream ROS 2 launch packages (../shared/ros2_launch) from a colcon install.
-        "test": [
-            "pytest>=7",
-            "pytest-timeout>=2.1",
-            "hypothesis>=6.80",
-            "pytest-xvfb>=3.0",
-            "osrf-pycommon>=2.0",
-            "colcon-common-extensions>=0.3",
-            "roslibpy>=2.1",
+        'test': [
+            'pytest>=7',
+            'pytest-timeout>=2.1',
+            'hypothesis>=6.80',
+            'pytest-xvfb>=3.0',
+            'osrf-pycommon>=2.0',
+            'colcon-common-extensions>=0.3',
+            'roslibpy>=2.1',
+            # The lint gates (test/test_flake8.py, test/test_pep257.py) as ament_python
+            # packages run them; ament_flake8's plugins are its exec_depends in ROS.
+            'ros-kilted-ament-flake8',
+            'ros-kilted-ament-pep257',
+            'flake8>=7',
+            'flake8-builtins>=2.5',
+            'flake8-comprehensions>=3.15',
+            'flake8-docstrings>=1.7',
+            'flake8-import-order>=0.18',
+            'flake8-quotes>=3.4',
         ],
         # The tablet app alone (robot-touch-tablet): what a tablet can carry. It imports no
         # rclpy, roboticstoolbox, mujoco or scipy (test/ui/test_tablet_app.py checks). For a
         # lean install: pip install --no-deps robot_touch, then these.
-        "tablet": ["kivy>=2.3", "numpy>=1.24", "pyyaml>=6.0", "roslibpy>=2.1", "qrcode>=7.4"],
-        "bench": ["ikpy>=3.3"],
+        'tablet': ['kivy>=2.3', 'numpy>=1.24', 'pyyaml>=6.0', 'roslibpy>=2.1', 'qrcode>=7.4'],
+        'bench': ['ikpy>=3.3'],
     },
     zip_safe=True,
-    maintainer="robot_touch developers",
-    maintainer_email="dev@robot-touch.invalid",
-    description="Drive a robot arm from a touchscreen with ROS 2.",
-    license="Apache-2.0",
-    tests_require=["pytest"],
+    maintainer='robot_touch developers',
+    maintainer_email='dev@robot-touch.invalid',
+    description='Drive a robot arm from a touchscreen with ROS 2.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
     entry_points={
-        "console_scripts": [
-            "robot-touch = robot_touch.cli.main:main",
-            "recorder = robot_touch.nodes.recorder:main",
-            "serial_bridge = robot_touch.nodes.serial_bridge:main",
-            "sim_arm = robot_touch.nodes.sim_arm:main",
-            "touch_ui = robot_touch.nodes.touch_ui:main",
-            "teleop = robot_touch.nodes.teleop:main",
-            "gateway = robot_touch.nodes.gateway:main",
-            "robot-touch-tablet = robot_touch.tablet.main:main",
+        'console_scripts': [
+            'robot-touch = robot_touch.cli.main:main',
+            'recorder = robot_touch.nodes.recorder:main',
+            'serial_bridge = robot_touch.nodes.serial_bridge:main',
+            'sim_arm = robot_touch.nodes.sim_arm:main',
+            'touch_ui = robot_touch.nodes.touch_ui:main',
+            'teleop = robot_touch.nodes.teleop:main',
+            'gateway = robot_touch.nodes.gateway:main',
+            'robot-touch-tablet = robot_touch.tablet.main:main',
         ],
         # Third-party servo protocols register in the groups "robot_touch.protocols" (host
         # side) and "robot_touch.devices" (virtual arm side): see robot_touch/protocols/registry.py.

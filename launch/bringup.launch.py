@@ -1,4 +1,5 @@
-"""Bring up robot_touch on a ROS 2 install.
+"""
+Bring up robot_touch on a ROS 2 install.
 
     ros2 launch robot_touch bringup.launch.py arm:=so101 backend:=virtual ui:=true
     ros2 launch robot_touch bringup.launch.py backend:=serial port:=/dev/ttyUSB0
@@ -20,7 +21,6 @@ from __future__ import annotations
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
     ExecuteProcess,
@@ -34,23 +34,24 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.substitutions import ExecutableInPackage
-
 from robot_touch.graph import (
     BACKENDS,
+    check_rmw,
+    dds_environment,
+    describe,
+    GraphConfig,
     LAN_WARNING,
     NETWORKS,
     OUTPUTS,
     PACKAGE,
-    GraphConfig,
-    check_rmw,
-    dds_environment,
-    describe,
 )
 from robot_touch.launch_actions import required
 
+from launch import LaunchDescription
+
 
 def _truthy(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
+    return text.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
 def _graph(context, *args, **kwargs):
@@ -58,18 +59,18 @@ def _graph(context, *args, **kwargs):
         return LaunchConfiguration(name).perform(context)
 
     config = GraphConfig(
-        arm=value("arm"),
-        backend=value("backend"),
-        port=value("port"),
-        ui=_truthy(value("ui")),
-        namespace=value("namespace"),
-        control_rate=float(value("control_rate")),
-        output=value("output"),
-        network=value("network"),
-        remote=_truthy(value("remote")),
-        remote_port=int(value("remote_port")),
-        remote_bind=value("remote_bind"),
-        remote_insecure=_truthy(value("remote_insecure")),
+        arm=value('arm'),
+        backend=value('backend'),
+        port=value('port'),
+        ui=_truthy(value('ui')),
+        namespace=value('namespace'),
+        control_rate=float(value('control_rate')),
+        output=value('output'),
+        network=value('network'),
+        remote=_truthy(value('remote')),
+        remote_port=int(value('remote_port')),
+        remote_bind=value('remote_bind'),
+        remote_insecure=_truthy(value('remote_insecure')),
     )
     check_rmw(config.network)
     share = get_package_share_directory(PACKAGE)
@@ -79,16 +80,16 @@ def _graph(context, *args, **kwargs):
         UnsetEnvironmentVariable(key) if setting is None else SetEnvironmentVariable(key, setting)
         for key, setting in environment.items()
     ]
-    if config.network == "lan":
-        actions.append(LogInfo(msg=f"WARNING: {LAN_WARNING}"))
-    if config.backend == "gazebo":
+    if config.network == 'lan':
+        actions.append(LogInfo(msg=f'WARNING: {LAN_WARNING}'))
+    if config.backend == 'gazebo':
         actions.append(
             IncludeLaunchDescription(
-                PythonLaunchDescriptionSource(os.path.join(share, "launch", "gazebo.launch.py")),
+                PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'gazebo.launch.py')),
                 launch_arguments={
-                    "arm": config.arm,
-                    "namespace": config.namespace,
-                    "output": config.output,
+                    'arm': config.arm,
+                    'namespace': config.namespace,
+                    'output': config.output,
                 }.items(),
             )
         )
@@ -100,14 +101,14 @@ def _graph(context, *args, **kwargs):
                 name=spec.name,
                 namespace=config.namespace or None,
                 parameters=[spec.parameters],
-                output="screen",
+                output='screen',
                 emulate_tty=True,
             )
         else:
             action = ExecuteProcess(
                 cmd=[ExecutableInPackage(spec.executable, PACKAGE), *spec.arguments],
                 name=spec.name,
-                output="screen",
+                output='screen',
             )
         # Handlers first: the one for a failed start must exist before the action runs.
         if spec.required:
@@ -120,63 +121,61 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
             DeclareLaunchArgument(
-                "arm", default_value="so101", description="arm profile name or path to its YAML"
+                'arm', default_value='so101', description='arm profile name or path to its YAML'
             ),
             DeclareLaunchArgument(
-                "backend",
-                default_value="virtual",
+                'backend',
+                default_value='virtual',
                 choices=list(BACKENDS),
-                description="what moves: virtual arm on a pty, real serial arm, MuJoCo, or Gazebo",
+                description='what moves: virtual arm on a pty, real serial arm, MuJoCo, or Gazebo',
             ),
             DeclareLaunchArgument(
-                "port",
-                default_value="",
-                description="serial port URL for backend:=serial (e.g. /dev/ttyUSB0)",
+                'port',
+                default_value='',
+                description='serial port URL for backend:=serial (e.g. /dev/ttyUSB0)',
             ),
-            DeclareLaunchArgument("ui", default_value="true", description="start the touch UI"),
+            DeclareLaunchArgument('ui', default_value='true', description='start the touch UI'),
             DeclareLaunchArgument(
-                "namespace",
-                default_value="",
-                description="ROS namespace for this arm (several arms on one network)",
-            ),
-            DeclareLaunchArgument(
-                "control_rate",
-                default_value="100.0",
-                description="teleop and bridge cycle rate, Hz",
+                'namespace',
+                default_value='',
+                description='ROS namespace for this arm (several arms on one network)',
             ),
             DeclareLaunchArgument(
-                "output",
-                default_value="position",
+                'control_rate',
+                default_value='100.0',
+                description='teleop and bridge cycle rate, Hz',
+            ),
+            DeclareLaunchArgument(
+                'output',
+                default_value='position',
                 choices=list(OUTPUTS),
-                description="what teleop publishes: position (forward_position_controller/"
-                "commands) or trajectory (arm_controller/joint_trajectory); with "
-                "backend:=gazebo the matching controller is the active one",
+                description='what teleop publishes: position (forward_position_controller/'
+                'commands) or trajectory (arm_controller/joint_trajectory); with '
+                'backend:=gazebo the matching controller is the active one',
             ),
             DeclareLaunchArgument(
-                "network",
-                default_value="local",
+                'network',
+                default_value='local',
                 choices=list(NETWORKS),
-                description="who reaches the graph over DDS: local (this host: loopback and "
-                "shared memory) or lan (the network, without authentication)",
+                description='who reaches the graph over DDS: local (this host: loopback and '
+                'shared memory) or lan (the network, without authentication)',
             ),
             DeclareLaunchArgument(
-                "remote",
-                default_value="false",
-                description="start the secure gateway for tablets (rosbridge v2 over wss, token, "
-                "allowlist, control lease; pair with `robot-touch pair`)",
+                'remote',
+                default_value='false',
+                description='start the secure gateway for tablets (rosbridge v2 over wss, token, '
+                'allowlist, control lease; pair with `robot-touch pair`)',
+            ),
+            DeclareLaunchArgument('remote_port', default_value='9090', description='gateway port'),
+            DeclareLaunchArgument(
+                'remote_bind',
+                default_value='::',
+                description='address the gateway listens on (:: = all, IPv6 and IPv4)',
             ),
             DeclareLaunchArgument(
-                "remote_port", default_value="9090", description="gateway port"
-            ),
-            DeclareLaunchArgument(
-                "remote_bind",
-                default_value="::",
-                description="address the gateway listens on (:: = all, IPv6 and IPv4)",
-            ),
-            DeclareLaunchArgument(
-                "remote_insecure",
-                default_value="false",
-                description="plain ws:// without TLS (the gateway warns on every start)",
+                'remote_insecure',
+                default_value='false',
+                description='plain ws:// without TLS (the gateway warns on every start)',
             ),
             OpaqueFunction(function=_graph),
         ]

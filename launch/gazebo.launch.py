@@ -1,4 +1,5 @@
-"""Gazebo (gz sim) with an arm profile under gz_ros2_control.
+"""
+Gazebo (gz sim) with an arm profile under gz_ros2_control.
 
     ros2 launch robot_touch gazebo.launch.py arm:=so101 namespace:=arm1 output:=position
 
@@ -20,12 +21,10 @@ from __future__ import annotations
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
 from robot_touch.core.profile import load_profile
 from robot_touch.gazebo import (
     check_description,
@@ -36,65 +35,67 @@ from robot_touch.gazebo import (
 from robot_touch.graph import OUTPUTS
 from robot_touch.launch_actions import after_success
 
+from launch import LaunchDescription
+
 #: gz sim's arguments: run at once (-r), warnings and errors only (-v 2), the empty world.
-GZ_ARGS = "-r -v 2 empty.sdf"
+GZ_ARGS = '-r -v 2 empty.sdf'
 #: Gazebo's clock to ROS (/clock), so use_sim_time nodes run on simulation time.
-CLOCK_BRIDGE = "/clock@rosgraph_msgs/msg/Clock[gz.msgs.Clock"
+CLOCK_BRIDGE = '/clock@rosgraph_msgs/msg/Clock[gz.msgs.Clock'
 
 
 def _gazebo(context, *args, **kwargs):
-    arm = LaunchConfiguration("arm").perform(context)
-    namespace = LaunchConfiguration("namespace").perform(context).strip("/")
-    output = LaunchConfiguration("output").perform(context)
+    arm = LaunchConfiguration('arm').perform(context)
+    namespace = LaunchConfiguration('namespace').perform(context).strip('/')
+    output = LaunchConfiguration('output').perform(context)
     profile = load_profile(arm)
     controllers = controllers_file(profile)
     description = profile.urdf_xml(
-        hardware="gazebo", namespace=namespace, controllers=str(controllers)
+        hardware='gazebo', namespace=namespace, controllers=str(controllers)
     )
     # A description of the user's own that ignores these xacro arguments would leave the
     # controller manager where the spawners never look: refuse it with the reason.
     check_description(description, namespace, controllers)
     ns = namespace or None
-    gz_sim = os.path.join(get_package_share_directory("ros_gz_sim"), "launch", "gz_sim.launch.py")
+    gz_sim = os.path.join(get_package_share_directory('ros_gz_sim'), 'launch', 'gz_sim.launch.py')
     spawn = Node(
-        package="ros_gz_sim",
-        executable="create",
+        package='ros_gz_sim',
+        executable='create',
         namespace=ns,
-        arguments=["-topic", "robot_description", "-name", entity_name(profile.name, namespace)],
-        output="screen",
+        arguments=['-topic', 'robot_description', '-name', entity_name(profile.name, namespace)],
+        output='screen',
     )
     actions = [
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(gz_sim),
-            launch_arguments={"gz_args": GZ_ARGS, "on_exit_shutdown": "true"}.items(),
+            launch_arguments={'gz_args': GZ_ARGS, 'on_exit_shutdown': 'true'}.items(),
         ),
         Node(
-            package="robot_state_publisher",
-            executable="robot_state_publisher",
+            package='robot_state_publisher',
+            executable='robot_state_publisher',
             namespace=ns,
-            parameters=[{"robot_description": description, "use_sim_time": True}],
-            output="screen",
+            parameters=[{'robot_description': description, 'use_sim_time': True}],
+            output='screen',
         ),
         Node(
-            package="ros_gz_bridge",
-            executable="parameter_bridge",
+            package='ros_gz_bridge',
+            executable='parameter_bridge',
             arguments=[CLOCK_BRIDGE],
-            output="screen",
+            output='screen',
         ),
     ]
     previous = [spawn]
     for stage in spawn_stages(output):
         spawners = [
             Node(
-                package="controller_manager",
-                executable="spawner",
+                package='controller_manager',
+                executable='spawner',
                 namespace=ns,
                 arguments=spawner.arguments(controllers),
-                output="screen",
+                output='screen',
             )
             for spawner in stage
         ]
-        actions += after_success(previous, spawners, f"bringing up {profile.name} in Gazebo")
+        actions += after_success(previous, spawners, f'bringing up {profile.name} in Gazebo')
         previous = spawners
     return actions + [spawn]
 
@@ -103,17 +104,17 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
             DeclareLaunchArgument(
-                "arm", default_value="so101", description="arm profile name or path to its YAML"
+                'arm', default_value='so101', description='arm profile name or path to its YAML'
             ),
             DeclareLaunchArgument(
-                "namespace", default_value="", description="ROS namespace for this arm"
+                'namespace', default_value='', description='ROS namespace for this arm'
             ),
             DeclareLaunchArgument(
-                "output",
-                default_value="position",
+                'output',
+                default_value='position',
                 choices=list(OUTPUTS),
-                description="the controller to activate: position (forward_position_controller)"
-                " or trajectory (arm_controller)",
+                description='the controller to activate: position (forward_position_controller)'
+                ' or trajectory (arm_controller)',
             ),
             OpaqueFunction(function=_gazebo),
         ]

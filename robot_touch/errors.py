@@ -1,4 +1,5 @@
 """Errors a user sees. Each says which file and which field is wrong, never a library traceback."""
+
 from __future__ import annotations
 
 
@@ -7,20 +8,20 @@ class RobotTouchError(Exception):
 
 
 class ProfileError(RobotTouchError):
-    """A malformed arm profile or URDF.
+    """
+    A malformed arm profile or URDF.
 
-    Args:
-        path: the file at fault.
-        field: the dotted field inside it (e.g. ``joints[2].upper``), or "" for the whole file.
-        message: what is wrong, in words a user can act on.
+    :param path: the file at fault.
+    :param field: the dotted field inside it (e.g. ``joints[2].upper``), or "" for the whole file.
+    :param message: what is wrong, in words a user can act on.
     """
 
     def __init__(self, path: object, field: str, message: str) -> None:
         self.path = str(path)
         self.field = field
         self.message = message
-        where = f"{self.path}: {field}" if field else self.path
-        super().__init__(f"{where}: {message}")
+        where = f'{self.path}: {field}' if field else self.path
+        super().__init__(f'{where}: {message}')
 
 
 class PoseError(RobotTouchError, ValueError):

@@ -1,28 +1,32 @@
-"""Commanded vs measured joint paths: collected during a run, saved as CSV and a PNG plot.
+"""
+Commanded vs measured joint paths: collected during a run, saved as CSV and a PNG plot.
 
 No rclpy here: the recorder node feeds :class:`JointLog` and calls :meth:`JointLog.save`.
 """
+
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass, field
+import math
 from pathlib import Path
 from typing import Sequence
 
 #: the least span of a plot's y axis, by unit: a joint that does not move is drawn as the flat
 #: line it is, not auto-scaled onto its numerical noise (1e-9 rad drawn as a spike)
-MIN_SPAN = {"rad": 0.1, "m": 0.01}
+MIN_SPAN = {'rad': 0.1, 'm': 0.01}
 
 
-def axis_limits(values: Sequence[float], unit: str = "rad") -> tuple[float, float] | None:
-    """The y range of a panel: the data's own, widened around its middle to at least
-    :data:`MIN_SPAN` of ``unit``; None without finite data."""
+def axis_limits(values: Sequence[float], unit: str = 'rad') -> tuple[float, float] | None:
+    """
+    Return the y range of a panel: the data's own, widened around its middle to at least
+    :data:`MIN_SPAN` of ``unit``; None without finite data.
+    """
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return None
     low, high = min(finite), max(finite)
-    span = MIN_SPAN.get(unit, MIN_SPAN["rad"])
+    span = MIN_SPAN.get(unit, MIN_SPAN['rad'])
     if high - low >= span:
         margin = 0.05 * (high - low)
         return (low - margin, high + margin)
@@ -32,8 +36,12 @@ def axis_limits(values: Sequence[float], unit: str = "rad") -> tuple[float, floa
 
 @dataclass
 class JointLog:
-    """Time-stamped joint vectors from two streams, by name: the arm's joints and, when
-    ``gripper`` is given, the gripper (the last value of a command, as teleop sends it)."""
+    """
+    Time-stamped joint vectors from two streams, by name.
+
+    The arm's joints and, when ``gripper`` is given, the gripper (the last value of a command, as
+    teleop sends it).
+    """
 
     joint_names: list[str]
     gripper: str | None = None
@@ -48,7 +56,7 @@ class JointLog:
         return self.joint_names + ([self.gripper] if self.gripper is not None else [])
 
     def unit(self, index: int) -> str:
-        return self.units[index] if index < len(self.units) else "rad"
+        return self.units[index] if index < len(self.units) else 'rad'
 
     def add_command(self, t: float, positions: Sequence[float]) -> None:
         n = len(self.joint_names)
@@ -66,22 +74,26 @@ class JointLog:
             self.measured.append((t, values))
 
     def save_csv(self, path: Path) -> Path:
-        """One row per sample: stream, time (s), then one column per joint (rad, or m for a
-        prismatic joint); nan where a stream had no gripper value."""
+        """
+        One row per sample.
+
+        Stream, time (s), then one column per joint (rad, or m for a prismatic joint); nan where a
+        stream had no gripper value.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
+        with path.open('w', newline='') as f:
             writer = csv.writer(f)
-            writer.writerow(["stream", "t", *self.columns])
-            for stream, rows in (("commanded", self.commanded), ("measured", self.measured)):
+            writer.writerow(['stream', 't', *self.columns])
+            for stream, rows in (('commanded', self.commanded), ('measured', self.measured)):
                 for t, values in rows:
-                    writer.writerow([stream, f"{t:.6f}", *(f"{v:.6f}" for v in values)])
+                    writer.writerow([stream, f'{t:.6f}', *(f'{v:.6f}' for v in values)])
         return path
 
-    def figure(self, title: str = "commanded vs measured joints"):  # noqa: ANN201 - a Figure
+    def figure(self, title: str = 'commanded vs measured joints'):  # a Figure
         """One panel per column against time: commanded (dashed) and measured (solid)."""
         import matplotlib
 
-        matplotlib.use("Agg")  # files only; never open a window
+        matplotlib.use('Agg')  # files only; never open a window
         import matplotlib.pyplot as plt
 
         t0 = min([t for t, _ in self.commanded[:1] + self.measured[:1]] or [0.0])
@@ -90,7 +102,7 @@ class JointLog:
         for i, name in enumerate(self.columns):
             ax = axes[i][0]
             values: list[float] = []
-            streams = (("--", "commanded", self.commanded), ("-", "measured", self.measured))
+            streams = (('--', 'commanded', self.commanded), ('-', 'measured', self.measured))
             for style, label, rows in streams:
                 if rows:
                     ys = [v[i] for _, v in rows]
@@ -100,17 +112,17 @@ class JointLog:
             if limits is not None:
                 ax.set_ylim(*limits)
             # Plain tick labels: no "1e-9 + 0.5" offset on a joint that barely moves.
-            ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-            ax.set_ylabel(f"{name}\n({self.unit(i)})", fontsize=8)
+            ax.ticklabel_format(axis='y', style='plain', useOffset=False)
+            ax.set_ylabel(f'{name}\n({self.unit(i)})', fontsize=8)
             ax.grid(True, alpha=0.3)
-        axes[0][0].legend(loc="upper right", fontsize=8)
+        axes[0][0].legend(loc='upper right', fontsize=8)
         axes[0][0].set_title(title)
-        axes[-1][0].set_xlabel("time (s)")
+        axes[-1][0].set_xlabel('time (s)')
         fig.tight_layout()
         return fig
 
-    def save_plot(self, path: Path, title: str = "commanded vs measured joints") -> Path:
-        """The :meth:`figure` as a PNG."""
+    def save_plot(self, path: Path, title: str = 'commanded vs measured joints') -> Path:
+        """Return the :meth:`figure` as a PNG."""
         import matplotlib.pyplot as plt
 
         fig = self.figure(title)

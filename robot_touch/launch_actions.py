@@ -1,4 +1,5 @@
-"""Event handlers the launch files share: required processes and start-after-success chains.
+"""
+Event handlers the launch files share: required processes and start-after-success chains.
 
 Imported only by ``launch/*.launch.py`` (it needs the ROS 2 ``launch`` package, which a pip
 install does not have).
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from launch import Action, LaunchContext
 from launch.actions import EmitEvent, RegisterEventHandler
 from launch.event_handlers import OnExecutionComplete, OnProcessExit, OnProcessStart
 from launch.events import Shutdown
 from launch.events.process import ProcessExited
+
+from launch import Action, LaunchContext
 
 
 class LaunchFailure(RuntimeError):
@@ -26,7 +28,8 @@ class LaunchFailure(RuntimeError):
 
 
 def required(action: Action, name: str) -> list[RegisterEventHandler]:
-    """Handlers that end the launch when ``action``'s process ends; put them before ``action``.
+    """
+    Handlers that end the launch when ``action``'s process ends; put them before ``action``.
 
     Exit code 0 ends the launch cleanly (the UI window was closed); any other code, or a
     process that never started, ends it with an error naming ``name``.
@@ -41,12 +44,12 @@ def required(action: Action, name: str) -> list[RegisterEventHandler]:
         if context.is_shutdown:
             return None
         if event.returncode != 0:
-            raise LaunchFailure(f"required process {name} exited with code {event.returncode}")
-        return [EmitEvent(event=Shutdown(reason=f"{name} exited"))]
+            raise LaunchFailure(f'required process {name} exited with code {event.returncode}')
+        return [EmitEvent(event=Shutdown(reason=f'{name} exited'))]
 
     def on_complete(_event: object, context: LaunchContext) -> None:
         if not started and not context.is_shutdown:
-            raise LaunchFailure(f"required process {name} could not be started (error above)")
+            raise LaunchFailure(f'required process {name} could not be started (error above)')
 
     return [
         RegisterEventHandler(OnProcessStart(target_action=action, on_start=on_start)),
@@ -58,7 +61,8 @@ def required(action: Action, name: str) -> list[RegisterEventHandler]:
 def after_success(
     predecessors: Sequence[Action], then: Sequence[Action], what: str
 ) -> list[RegisterEventHandler]:
-    """Handlers that start ``then`` once every process of ``predecessors`` has exited with 0.
+    """
+    Handlers that start ``then`` once every process of ``predecessors`` has exited with 0.
 
     A predecessor that fails ends the launch with an error naming ``what``: nothing after it
     could work (a controller cannot be spawned into a model that is not there).
@@ -71,7 +75,7 @@ def after_success(
             return None
         if event.returncode != 0:
             raise LaunchFailure(
-                f"{what}: {event.process_name} exited with code {event.returncode}"
+                f'{what}: {event.process_name} exited with code {event.returncode}'
             )
         remaining -= 1
         return list(then) if remaining == 0 else None

@@ -1,4 +1,5 @@
-"""Run the node graph as plain processes: what `robot-touch run` does on a pip install.
+"""
+Run the node graph as plain processes: what `robot-touch run` does on a pip install.
 
 Starts each process of :func:`robot_touch.graph.describe` in order, prefixes and streams
 their output, and shuts everything down on Ctrl-C, SIGTERM or SIGHUP (a closed ssh session),
@@ -13,6 +14,7 @@ of its own so a terminal's Ctrl-C reaches only the runner, which decides the ord
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import os
 import queue
 import signal
@@ -20,11 +22,10 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
 from robot_touch.errors import RobotTouchError
-from robot_touch.graph import ProcessSpec, command_line
+from robot_touch.graph import command_line, ProcessSpec
 from robot_touch.lifecycle import PARENT_ENV
 
 #: signals that stop the graph in order: Ctrl-C, `kill`/systemd/timeout, a closed terminal
@@ -44,26 +45,26 @@ class GraphFailed(RobotTouchError):
 class RunningProcess:
     spec: ProcessSpec
     popen: subprocess.Popen
-    lines: "queue.Queue[str]" = field(default_factory=queue.Queue)
+    lines: 'queue.Queue[str]' = field(default_factory=queue.Queue)
     reader: threading.Thread | None = None
 
 
 class Supervisor:
-    """Starts, watches and stops the processes of one graph.
+    """
+    Starts, watches and stops the processes of one graph.
 
-    Args:
-        specs: the processes, in start order.
-        namespace: ROS namespace applied to every node.
-        env: environment for the children (defaults to ours).
-        out: where prefixed output goes.
-        ready_timeout: seconds to wait for a process's ``ready_prefix`` line.
-        extra_env: per-process additions to the environment (name → {VAR: value}).
+    :param specs: the processes, in start order.
+    :param namespace: ROS namespace applied to every node.
+    :param env: environment for the children (defaults to ours).
+    :param out: where prefixed output goes.
+    :param ready_timeout: seconds to wait for a process's ``ready_prefix`` line.
+    :param extra_env: per-process additions to the environment (name → {VAR: value}).
     """
 
     def __init__(
         self,
         specs: list[ProcessSpec],
-        namespace: str = "",
+        namespace: str = '',
         env: dict[str, str] | None = None,
         out: TextIO = sys.stdout,
         ready_timeout: float = 20.0,
@@ -81,12 +82,12 @@ class Supervisor:
         #: the signal that ended :meth:`supervise`, if one did
         self.stopped_by: signal.Signals | None = None
         #: seconds between status lines: often on a terminal, rarely in a log file
-        self.status_period = 2.0 if getattr(out, "isatty", lambda: False)() else 10.0
+        self.status_period = 2.0 if getattr(out, 'isatty', lambda: False)() else 10.0
 
     def say(self, name: str, text: str) -> None:
         with self._out_lock:
             try:
-                self.out.write(f"[{name}] {text}\n")
+                self.out.write(f'[{name}] {text}\n')
                 self.out.flush()
             except (OSError, ValueError):
                 pass  # the terminal is gone (ssh closed): keep running the stop, silently
@@ -94,7 +95,7 @@ class Supervisor:
     def _pump(self, proc: RunningProcess) -> None:
         assert proc.popen.stdout is not None
         for raw in proc.popen.stdout:
-            line = raw.rstrip("\n")
+            line = raw.rstrip('\n')
             proc.lines.put(line)
             self.say(proc.spec.name, line)
             if self.on_line:
@@ -105,7 +106,7 @@ class Supervisor:
         for spec in self.specs:
             env = dict(self.env)
             env.update(self.extra_env.get(spec.name, {}))
-            env.setdefault("PYTHONUNBUFFERED", "1")
+            env.setdefault('PYTHONUNBUFFERED', '1')
             env[PARENT_ENV] = str(os.getpid())
             popen = subprocess.Popen(
                 command_line(spec, self.namespace),
@@ -118,7 +119,9 @@ class Supervisor:
                 start_new_session=True,  # our Ctrl-C handling decides when children stop
             )
             proc = RunningProcess(spec, popen)
-            proc.reader = threading.Thread(target=self._pump, args=(proc,), daemon=True, name=f"pump-{spec.name}")
+            proc.reader = threading.Thread(
+                target=self._pump, args=(proc,), daemon=True, name=f'pump-{spec.name}'
+            )
             proc.reader.start()
             self.running.append(proc)
             if spec.ready_prefix:
@@ -128,24 +131,29 @@ class Supervisor:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if proc.popen.poll() is not None:
-                raise GraphFailed(f"{proc.spec.name} exited with code {proc.popen.returncode} before it was ready")
+                raise GraphFailed(
+                    f'{proc.spec.name} exited with code {proc.popen.returncode} before it was ready'
+                )
             try:
                 line = proc.lines.get(timeout=0.1)
             except queue.Empty:
                 continue
             if line.startswith(proc.spec.ready_prefix):
                 return
-        raise GraphFailed(f"{proc.spec.name} did not print {proc.spec.ready_prefix!r} within {self.ready_timeout:g} s")
+        raise GraphFailed(
+            f'{proc.spec.name} did not print {proc.spec.ready_prefix!r} within {self.ready_timeout:g} s'
+        )
 
     def first_exit(self) -> RunningProcess | None:
-        """The first required process that has exited, if any."""
+        """Return the first required process that has exited, if any."""
         for proc in self.running:
             if proc.spec.required and proc.popen.poll() is not None:
                 return proc
         return None
 
     def stop(self, grace: tuple[float, float] | float = LAYER_GRACE) -> None:
-        """Stop every process, highest layer first (see the module docstring).
+        """
+        Stop every process, highest layer first (see the module docstring).
 
         Each layer gets SIGINT, then SIGTERM after ``grace[0]`` s, then SIGKILL after
         ``grace[1]`` s more; the next layer starts when this one has ended. A single number
@@ -175,14 +183,17 @@ class Supervisor:
             if proc.reader:
                 proc.reader.join(timeout=1.0)
 
-    def supervise(self, until: Callable[[], bool] | None = None, status: Callable[[], str] | None = None) -> int:
-        """Wait until a stop signal, a required process exits, or ``until()`` is true; then
-        stop all.
+    def supervise(
+        self, until: Callable[[], bool] | None = None, status: Callable[[], str] | None = None
+    ) -> int:
+        """
+        Wait until a stop signal, a required process exits, or ``until()`` is true.
 
-        Returns:
-            0 after ``until()`` or a stop signal (the signal is in :attr:`stopped_by`);
-            otherwise the exit code of the process that died (1 if it exited with 0 although
-            it was required to keep running).
+        Then stop all.
+
+        :returns: 0 after ``until()`` or a stop signal (the signal is in :attr:`stopped_by`);
+            otherwise the exit code of the process that died (1 if it exited with 0 although it was
+            required to keep running).
         """
         interrupted = threading.Event()
 
@@ -201,16 +212,16 @@ class Supervisor:
                 dead = self.first_exit()
                 if dead is not None:
                     rc = dead.popen.returncode
-                    self.say("run", f"{dead.spec.name} exited with code {rc}; stopping the graph")
+                    self.say('run', f'{dead.spec.name} exited with code {rc}; stopping the graph')
                     code = rc if rc not in (0, None) else 1
                     break
                 if status is not None and time.monotonic() - last_status > self.status_period:
                     last_status = time.monotonic()
-                    self.say("run", status())
+                    self.say('run', status())
                 time.sleep(0.1)
             if interrupted.is_set():
-                what = "Ctrl-C" if self.stopped_by == signal.SIGINT else self.stopped_by.name
-                self.say("run", f"{what}: stopping the graph")
+                what = 'Ctrl-C' if self.stopped_by == signal.SIGINT else self.stopped_by.name
+                self.say('run', f'{what}: stopping the graph')
         finally:
             try:
                 # After a stop signal: quickly (the whole graph within 3 s). After a normal end

@@ -1,4 +1,5 @@
-"""A TCP relay that delays every chunk by ``mean ± jitter`` ms (normal, never negative) in both
+"""
+A TCP relay that delays every chunk by ``mean ± jitter`` ms (normal, never negative) in both
 directions, keeping the byte order: ``bench remote --netns``'s stand-in for
 ``tc netem delay 5ms 2ms`` on kernels without the netem qdisc.
 
@@ -43,7 +44,7 @@ def _pump(src: socket.socket, dst: socket.socket, mean: float, jitter: float) ->
         try:
             data = src.recv(65536)
         except OSError:
-            data = b""
+            data = b''
         delay = max(0.0, random.gauss(mean, jitter)) / 1000.0
         # In order, as a stream: never before the chunk ahead of it.
         due = max(last_due[0], time.monotonic() + delay)
@@ -63,8 +64,8 @@ def main() -> int:
         float(sys.argv[3]),
         float(sys.argv[4]),
     )
-    listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
-    print(f"PORT {listener.getsockname()[1]}", flush=True)
+    listener = socket.create_server(('::1', 0), family=socket.AF_INET6)
+    print(f'PORT {listener.getsockname()[1]}', flush=True)
     while True:
         conn, _addr = listener.accept()
         upstream = socket.create_connection((host, port))
@@ -74,5 +75,5 @@ def main() -> int:
             threading.Thread(target=_pump, args=(a, b, mean, jitter), daemon=True).start()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

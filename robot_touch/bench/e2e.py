@@ -1,4 +1,5 @@
-"""`robot-touch bench e2e`: latency from a touch in the UI to the resulting serial frame at the arm.
+"""
+`robot-touch bench e2e`: latency from a touch in the UI to the resulting serial frame at the arm.
 
 The whole graph runs as in ``robot-touch run --backend virtual``, with the two ends in this
 process so that both ends' times come from one clock (``time.monotonic()``, which is
@@ -36,9 +37,12 @@ graph the UI is its own process, and here the virtual arm's thread shares the UI
 software-rendered frame (llvmpipe under Xvfb) would delay the device's timestamps in a way
 the real topology does not have.
 """
+
 from __future__ import annotations
 
 import argparse
+from collections import deque
+from contextlib import ExitStack
 import dataclasses
 import math
 import os
@@ -48,31 +52,53 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
-from contextlib import ExitStack
 from typing import Any, Callable
 
 from robot_touch.bench.stats import percentile, save_json
 
-ARM = "so101"
+ARM = 'so101'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", type=int, default=60, help="touch moves to time (default 60)")
-    parser.add_argument("--bridge-rate", type=float, default=100.0, help="serial_bridge cycle rate in Hz (default 100)")
-    parser.add_argument("--teleop-rate", type=float, default=100.0, help="teleop control rate in Hz (default 100)")
-    parser.add_argument("--step-px", type=float, default=8.0, help="length of each timed finger move in pixels (default 8)")
-    parser.add_argument("--link", default="", help="symlink for the virtual arm's pty (default: a per-process temp path)")
-    parser.add_argument("--size", default="1280x800", help="UI window size WxH (default 1280x800)")
-    parser.add_argument("--settle-timeout", type=float, default=5.0, help="longest wait for the arm to come to rest (s)")
-    parser.add_argument("--verbose", action="store_true", help="stream the child processes' output")
+    parser.add_argument('--samples', type=int, default=60, help='touch moves to time (default 60)')
+    parser.add_argument(
+        '--bridge-rate',
+        type=float,
+        default=100.0,
+        help='serial_bridge cycle rate in Hz (default 100)',
+    )
+    parser.add_argument(
+        '--teleop-rate', type=float, default=100.0, help='teleop control rate in Hz (default 100)'
+    )
+    parser.add_argument(
+        '--step-px',
+        type=float,
+        default=8.0,
+        help='length of each timed finger move in pixels (default 8)',
+    )
+    parser.add_argument(
+        '--link',
+        default='',
+        help="symlink for the virtual arm's pty (default: a per-process temp path)",
+    )
+    parser.add_argument('--size', default='1280x800', help='UI window size WxH (default 1280x800)')
+    parser.add_argument(
+        '--settle-timeout',
+        type=float,
+        default=5.0,
+        help='longest wait for the arm to come to rest (s)',
+    )
+    parser.add_argument(
+        '--verbose', action='store_true', help="stream the child processes' output"
+    )
 
 
 # -- device-side instrumentation ----------------------------------------------------------
 
 
 class FrameTap:
-    """Timestamps the goal SYNC WRITE frames the host sends to an emulated Feetech STS bus.
+    """
+    Timestamps the goal SYNC WRITE frames the host sends to an emulated Feetech STS bus.
 
     Installed by wrapping the device's ``feed`` (the virtual arm's thread calls it with every
     chunk it reads from the pty), so shipped code stays untouched. A frame's time is when the
@@ -86,7 +112,9 @@ class FrameTap:
         self._ft = ft
         self._feed = device.feed
         self._buf = bytearray()
-        self._buf_t: deque[tuple[int, float]] = deque()  # (stream offset of a chunk's first byte, arrival)
+        self._buf_t: deque[tuple[int, float]] = (
+            deque()
+        )  # (stream offset of a chunk's first byte, arrival)
         self._consumed = 0  # stream offset of _buf[0]
         self._lock = threading.Lock()
         #: (arrival of the frame's first byte, the frame's goal data: id + bytes per servo)
@@ -119,9 +147,9 @@ class FrameTap:
     def _scan(self) -> None:
         ft, buf = self._ft, self._buf
         while True:
-            start = buf.find(b"\xff\xff")
+            start = buf.find(b'\xff\xff')
             if start < 0:
-                self._drop(len(buf) - 1 if buf.endswith(b"\xff") else len(buf))
+                self._drop(len(buf) - 1 if buf.endswith(b'\xff') else len(buf))
                 return
             self._drop(start)
             if len(buf) < 4:
@@ -199,15 +227,15 @@ class Sample:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table (and write JSON with ``--json``). 0 on success."""
     sys.setswitchinterval(0.0005)  # arrival stamps not held back by a long GIL hand-off
-    os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    os.environ["KIVY_NO_ARGS"] = "1"
-    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 101)))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    os.environ['KIVY_NO_ARGS'] = '1'
+    os.environ.setdefault('KIVY_NO_CONSOLELOG', '1')
     # SDL's own SIGINT handler would turn Ctrl-C into a window-close request rather than a
     # KeyboardInterrupt, which is what lets the ExitStack stop everything in order.
-    os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
+    os.environ['SDL_NO_SIGNAL_HANDLERS'] = '1'
     if args.samples < 1:
-        print("bench e2e: --samples must be at least 1")
+        print('bench e2e: --samples must be at least 1')
         return 2
     log = _TailLog(echo=args.verbose)
     # SIGTERM (a killed CI job, `kill`) should clean up like Ctrl-C: the children run in their
@@ -217,47 +245,57 @@ def run(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             samples, info = _run(args, stack, log)
     except KeyboardInterrupt:
-        print("bench e2e: interrupted; everything stopped")
+        print('bench e2e: interrupted; everything stopped')
         return 130
     except _Failed as exc:
-        print(f"bench e2e: {exc}")
+        print(f'bench e2e: {exc}')
         if log.lines:
-            print("last output of the child processes:")
+            print('last output of the child processes:')
             for line in list(log.lines)[-40:]:
-                print("  " + line)
+                print('  ' + line)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous_term)
     return _report(args, samples, info)
 
 
-def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[list[Sample], dict[str, Any]]:
-    from robot_touch.display import Xvfb, has_display
+def _run(
+    args: argparse.Namespace, stack: ExitStack, log: _TailLog
+) -> tuple[list[Sample], dict[str, Any]]:
+    from robot_touch.display import has_display, Xvfb
 
     if not has_display():
         # Everything started below (children included) must see the display we make.
-        xvfb = stack.enter_context(Xvfb(size="1600x1600"))
-        os.environ["DISPLAY"] = xvfb.display
+        xvfb = stack.enter_context(Xvfb(size='1600x1600'))
+        os.environ['DISPLAY'] = xvfb.display
 
     from robot_touch.virtual_arm.server import VirtualArm
 
-    link = args.link or os.path.join(tempfile.gettempdir(), f"robot_touch_{os.getuid()}_bench_e2e_{os.getpid()}.tty")
+    link = args.link or os.path.join(
+        tempfile.gettempdir(), f'robot_touch_{os.getuid()}_bench_e2e_{os.getpid()}.tty'
+    )
     arm = VirtualArm(ARM, link=link)
-    if arm.protocol != "feetech_sts":
-        raise _Failed(f"the frame tap reads Feetech STS frames; {ARM} uses {arm.protocol}")
+    if arm.protocol != 'feetech_sts':
+        raise _Failed(f'the frame tap reads Feetech STS frames; {ARM} uses {arm.protocol}')
     tap = FrameTap(arm.device)
     arm.start()
     stack.callback(arm.stop)
 
-    from robot_touch.graph import GraphConfig, describe
+    from robot_touch.graph import describe, GraphConfig
     from robot_touch.runner import GraphFailed, Supervisor
 
     specs = []
-    for spec in describe(GraphConfig(arm=ARM, backend="virtual", ui=False, virtual_link=link, control_rate=args.teleop_rate)):
-        if spec.name == "virtual_arm":
+    for spec in describe(
+        GraphConfig(
+            arm=ARM, backend='virtual', ui=False, virtual_link=link, control_rate=args.teleop_rate
+        )
+    ):
+        if spec.name == 'virtual_arm':
             continue  # ours, in this process
-        if spec.name == "serial_bridge":
-            spec = dataclasses.replace(spec, parameters={**spec.parameters, "rate": float(args.bridge_rate)})
+        if spec.name == 'serial_bridge':
+            spec = dataclasses.replace(
+                spec, parameters={**spec.parameters, 'rate': float(args.bridge_rate)}
+            )
         specs.append(spec)
     supervisor = Supervisor(specs, out=log)  # type: ignore[arg-type]  # a write/flush stream
     stack.callback(supervisor.stop, 3.0)
@@ -266,19 +304,18 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
     except GraphFailed as exc:
         raise _Failed(str(exc)) from None
 
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = (int(v) for v in args.size.lower().split('x'))
     from kivy.config import Config
 
-    Config.set("graphics", "width", str(width))
-    Config.set("graphics", "height", str(height))
-    Config.set("kivy", "exit_on_escape", "0")
+    Config.set('graphics', 'width', str(width))
+    Config.set('graphics', 'height', str(height))
+    Config.set('kivy', 'exit_on_escape', '0')
 
-    import rclpy
     from geometry_msgs.msg import PoseStamped
+    import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from std_msgs.msg import Float64MultiArray
-
     from robot_touch.nodes.touch_ui import start_node, stop_node
+    from std_msgs.msg import Float64MultiArray
 
     node, ui_executor, ui_thread = start_node([])
     stack.callback(stop_node, node, ui_executor, ui_thread)
@@ -305,12 +342,16 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
             if len(commands) > 4096:
                 del commands[:2048]
 
-    probe = rclpy.create_node("bench_e2e_probe")
-    probe.create_subscription(PoseStamped, "target_pose", on_pose, 10)
-    probe.create_subscription(Float64MultiArray, "forward_position_controller/commands", on_command, 100)
+    probe = rclpy.create_node('bench_e2e_probe')
+    probe.create_subscription(PoseStamped, 'target_pose', on_pose, 10)
+    probe.create_subscription(
+        Float64MultiArray, 'forward_position_controller/commands', on_command, 100
+    )
     probe_executor = SingleThreadedExecutor()
     probe_executor.add_node(probe)
-    probe_thread = threading.Thread(target=_spin, args=(probe_executor,), name="bench_e2e_probe", daemon=True)
+    probe_thread = threading.Thread(
+        target=_spin, args=(probe_executor,), name='bench_e2e_probe', daemon=True
+    )
     probe_thread.start()
 
     def stop_probe() -> None:
@@ -321,7 +362,6 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
     stack.callback(stop_probe)  # runs before stop_node (LIFO): rclpy is still up
 
     from kivy.base import EventLoop, runTouchApp, stopTouchApp
-
     from robot_touch.ui.app import RobotTouchApp
     from robot_touch.ui.synthetic_touch import Finger
 
@@ -331,7 +371,7 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
         try:
             stopTouchApp()
             app._stop()
-        except Exception:  # noqa: BLE001 - the nodes and processes must still stop
+        except Exception:  # the nodes and processes must still stop
             pass
 
     app._run_prepare()
@@ -346,7 +386,7 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
             EventLoop.idle()
             dead = supervisor.first_exit()
             if dead is not None:
-                raise _Failed(f"{dead.spec.name} exited with code {dead.popen.returncode}")
+                raise _Failed(f'{dead.spec.name} exited with code {dead.popen.returncode}')
         return predicate()
 
     def n_commands() -> int:
@@ -354,14 +394,18 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
             return len(commands)
 
     if not idle_until(
-        lambda: node.latest_joint_state() is not None and n_commands() > 10 and tap.count > 10
-        and node.pub_target.get_subscription_count() >= 2,
+        lambda: (
+            node.latest_joint_state() is not None
+            and n_commands() > 10
+            and tap.count > 10
+            and node.pub_target.get_subscription_count() >= 2
+        ),
         40.0,
     ):
         raise _Failed(
-            f"the graph did not come up within 40 s (joint_states: {node.latest_joint_state() is not None}, "
-            f"commands: {n_commands()}, goal frames at the arm: {tap.count}, "
-            f"target_pose subscribers: {node.pub_target.get_subscription_count()})"
+            f'the graph did not come up within 40 s (joint_states: {node.latest_joint_state() is not None}, '
+            f'commands: {n_commands()}, goal frames at the arm: {tap.count}, '
+            f'target_pose subscribers: {node.pub_target.get_subscription_count()})'
         )
     for _ in range(10):  # warm-up: textures, shaders
         EventLoop.idle()
@@ -380,7 +424,7 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
 
     view = app.root.ids.top_view
     x0, y0 = view.x + view.width * 0.5, view.y + view.height * 0.5
-    finger = Finger(x0, y0, device="bench").down()
+    finger = Finger(x0, y0, device='bench').down()
     # Start the drag (past the slop) before timing: a held finger in "drag" state never turns
     # into a long press, and each timed move is then one Dragged gesture → one target.
     EventLoop.idle()
@@ -391,7 +435,7 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
         try:
             finger.up()
             EventLoop.idle()
-        except Exception:  # noqa: BLE001 - cleanup must go on
+        except Exception:  # cleanup must go on
             pass
 
     stack.callback(finger_up)
@@ -412,7 +456,9 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
             n_pose = len(poses)
         t_touch = time.monotonic()
         finger.move_to(x, y0)
-        samples.append(_measure(t_touch, n_pose, resting_cmd, resting_goals, lock, poses, commands, tap))
+        samples.append(
+            _measure(t_touch, n_pose, resting_cmd, resting_goals, lock, poses, commands, tap)
+        )
 
     # Over the joints' jerk limits (teleop may scale a joint's jerk down so all finish
     # together, which only makes it later): how long the ramp needs to cross half / one unit.
@@ -420,12 +466,12 @@ def _run(args: argparse.Namespace, stack: ExitStack, log: _TailLog) -> tuple[lis
     half = [_ramp_ms(0.5, j.jerk, j.calibration.units_per_rad) for j in joints]
     full = [_ramp_ms(1.0, j.jerk, j.calibration.units_per_rad) for j in joints]
     info = {
-        "not_at_rest": not_at_rest,
-        "bridge_rate": args.bridge_rate,
-        "teleop_rate": args.teleop_rate,
-        "load_average": os.getloadavg()[0],
-        "ramp_half_unit_ms": [min(half), max(half)],
-        "ramp_full_unit_ms": [min(full), max(full)],
+        'not_at_rest': not_at_rest,
+        'bridge_rate': args.bridge_rate,
+        'teleop_rate': args.teleop_rate,
+        'load_average': os.getloadavg()[0],
+        'ramp_half_unit_ms': [min(half), max(half)],
+        'ramp_full_unit_ms': [min(full), max(full)],
     }
     return samples, info
 
@@ -441,7 +487,9 @@ def _measure(
     tap: FrameTap,
     timeout: float = 2.0,
 ) -> Sample:
-    """Wait (sleeping, not rendering) until the touch has reached the device, then read the times."""
+    """
+    Wait (sleeping, not rendering) until the touch has reached the device, then read the times.
+    """
     t_pose = t_cmd = t_frame = t_move = math.nan
     deadline = t_touch + timeout
     while time.monotonic() < deadline:
@@ -458,7 +506,9 @@ def _measure(
                 t_frame = t
             if math.isnan(t_move) and t > t_touch and goals != resting_goals:
                 t_move = t
-        if not (math.isnan(t_pose) or math.isnan(t_cmd) or math.isnan(t_frame) or math.isnan(t_move)):
+        if not (
+            math.isnan(t_pose) or math.isnan(t_cmd) or math.isnan(t_frame) or math.isnan(t_move)
+        ):
             break
         time.sleep(0.0005)
     ms = lambda t: (t - t_touch) * 1e3  # noqa: E731
@@ -468,43 +518,45 @@ def _measure(
 def _spin(executor: Any) -> None:
     try:
         executor.spin()
-    except Exception:  # noqa: BLE001 - shutdown races end the spinner
+    except Exception:  # shutdown races end the spinner
         pass
 
 
 ROWS = (
-    ("touch → target_pose (probe)", "pose_ms"),
-    ("touch → first changed command (probe)", "cmd_ms"),
-    ("(a) touch → first goal frame after that command", "frame_ms"),
-    ("(b) touch → first goal frame with changed goals", "move_ms"),
+    ('touch → target_pose (probe)', 'pose_ms'),
+    ('touch → first changed command (probe)', 'cmd_ms'),
+    ('(a) touch → first goal frame after that command', 'frame_ms'),
+    ('(b) touch → first goal frame with changed goals', 'move_ms'),
 )
 
 
 def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any]) -> int:
     print(
-        f"bench e2e: {ARM} virtual arm (Feetech STS on a pty), serial_bridge {info['bridge_rate']:g} Hz, "
-        f"teleop {info['teleop_rate']:g} Hz, {len(samples)} touches, load average {info['load_average']:.1f}"
+        f'bench e2e: {ARM} virtual arm (Feetech STS on a pty), serial_bridge {info["bridge_rate"]:g} Hz, '
+        f'teleop {info["teleop_rate"]:g} Hz, {len(samples)} touches, load average {info["load_average"]:.1f}'
     )
-    print(f"{'path':50s} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    results: dict[str, Any] = {"bench": "e2e", **info, "samples": len(samples)}
+    print(f'{"path":50s} {"n":>4} {"p50 ms":>8} {"p99 ms":>8} {"max ms":>8}')
+    results: dict[str, Any] = {'bench': 'e2e', **info, 'samples': len(samples)}
     ok = True
     for label, key in ROWS:
         values = [getattr(s, key) for s in samples if not math.isnan(getattr(s, key))]
         p50, p99 = percentile(values, 50), percentile(values, 99)
-        worst = max(values) if values else float("nan")
-        print(f"{label:50s} {len(values):4d} {p50:8.2f} {p99:8.2f} {worst:8.2f}")
-        results[key] = {"n": len(values), "p50": p50, "p99": p99, "max": worst}
+        worst = max(values) if values else float('nan')
+        print(f'{label:50s} {len(values):4d} {p50:8.2f} {p99:8.2f} {worst:8.2f}')
+        results[key] = {'n': len(values), 'p50': p50, 'p99': p99, 'max': worst}
         ok = ok and bool(values)
-    if info["not_at_rest"]:
-        print(f"  {info['not_at_rest']} sample(s) started before the arm was fully at rest (settle timeout)")
-    half, full = info["ramp_half_unit_ms"], info["ramp_full_unit_ms"]
+    if info['not_at_rest']:
+        print(
+            f'  {info["not_at_rest"]} sample(s) started before the arm was fully at rest (settle timeout)'
+        )
+    half, full = info['ramp_half_unit_ms'], info['ramp_full_unit_ms']
     print(
-        "  (a) the bridge runs a cycle as soon as a command arrives (at most one cycle in flight, "
-        f"{1e3 / info['bridge_rate']:.0f} ms period at {info['bridge_rate']:g} Hz); the frame may still carry the old goals.\n"
+        '  (a) the bridge runs a cycle as soon as a command arrives (at most one cycle in flight, '
+        f'{1e3 / info["bridge_rate"]:.0f} ms period at {info["bridge_rate"]:g} Hz); the frame may still carry the old goals.\n'
         "  (b) includes the start of teleop's jerk-limited ramp: a goal is a whole raw unit (1.53 mrad), so it\n"
         "      changes only when a joint's plan crosses a rounding boundary 0-1 unit away; from rest at\n"
         f"      {ARM}'s jerk limits that takes {half[0]:.0f}-{half[1]:.0f} ms for half a unit, "
-        f"{full[0]:.0f}-{full[1]:.0f} ms for a full one."
+        f'{full[0]:.0f}-{full[1]:.0f} ms for a full one.'
     )
-    save_json(getattr(args, "json", None), results)
+    save_json(getattr(args, 'json', None), results)
     return 0 if ok else 1

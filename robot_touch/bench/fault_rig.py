@@ -1,4 +1,5 @@
-"""The serial path of a real graph in one process, with the virtual arm's true state recorded.
+"""
+The serial path of a real graph in one process, with the virtual arm's true state recorded.
 
 :class:`FaultRig` runs a :class:`~robot_touch.virtual_arm.server.VirtualArm` on a real pty,
 the serial bridge's real I/O worker (:class:`~robot_touch.bridge.hardware.HardwareWorker`
@@ -15,17 +16,16 @@ cycles (``late``: a read held back by a given time, as a failing read's retries 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import math
 import random
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-
 from robot_touch.bridge.hardware import HardwareConfig, HardwareWorker
-from robot_touch.core.bridge_core import BridgeCore, Reading, build_converters
+from robot_touch.core.bridge_core import BridgeCore, build_converters, Reading
 from robot_touch.core.calibration import merge_calibration
 from robot_touch.core.profile import ArmProfile, load_profile
 from robot_touch.core.teleop_core import TeleopConfig, TeleopCore
@@ -35,8 +35,12 @@ from robot_touch.virtual_arm.server import Faults, VirtualArm
 
 @dataclass
 class Late:
-    """Late bridge cycles: with probability ``probability`` a read is held back by a time drawn
-    uniformly from ``seconds`` (min, max)."""
+    """
+    Late bridge cycles.
+
+    With probability ``probability`` a read is held back by a time drawn uniformly from ``seconds``
+    (min, max).
+    """
 
     probability: float
     seconds: tuple[float, float]
@@ -54,7 +58,7 @@ class Record:
     commands: list[tuple[float, list[float]]] = field(default_factory=list)  # send time, command
 
     def truth_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(times, positions, goals) of the emulated servos."""
+        """(Time, positions, goals) of the emulated servos."""
         truth = list(self.truth)
         t = np.array([r[0] for r in truth])
         return t, np.array([r[1] for r in truth]), np.array([r[2] for r in truth])
@@ -67,8 +71,11 @@ class Record:
 def windowed(
     times: np.ndarray, values: np.ndarray, window: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Velocity and acceleration of ``values`` (rows per time) from ``window``-long averages:
-    the values resampled every ``window`` seconds, then differenced."""
+    """
+    Velocity and acceleration of ``values`` (rows per time) from ``window``-long averages.
+
+    The values resampled every ``window`` seconds, then differenced.
+    """
     if len(times) < 2:
         return np.zeros((0, values.shape[1])), np.zeros((0, values.shape[1]))
     grid = np.arange(times[0], times[-1], window)
@@ -80,21 +87,22 @@ def windowed(
 
 
 class FaultRig:
-    """See the module docstring.
+    """
+    See the module docstring.
 
-    Args:
-        arm: profile name, path or object.
-        faults: the virtual arm's reply faults.
-        late: late bridge cycles, or None.
-        rate: bridge and teleop rate (Hz).
-        stale_timeout / command_timeout: the bridge's parameters.
-        teleop: teleop settings (rate is set to ``rate``).
-        link: a symlink path for the pty (needed to replug).
+    :param arm: profile name, path or object.
+    :param faults: the virtual arm's reply faults.
+    :param late: late bridge cycles, or None.
+    :param rate: bridge and teleop rate (Hz).
+    :param stale_timeout: the bridge's parameters.
+    :param command_timeout: see ``stale_timeout``.
+    :param teleop: teleop settings (rate is set to ``rate``).
+    :param link: a symlink path for the pty (needed to replug).
     """
 
     def __init__(
         self,
-        arm: str | ArmProfile = "so101",
+        arm: str | ArmProfile = 'so101',
         faults: Faults | None = None,
         late: Late | None = None,
         rate: float = 100.0,
@@ -151,7 +159,7 @@ class FaultRig:
         if self._late is not None:
             bus = _late_bus(bus, self._late)
         config = HardwareConfig(
-            port=self._link or self.arm.port_path or "",
+            port=self._link or self.arm.port_path or '',
             baudrate=self.profile.baudrate,
             protocol=self.profile.protocol,
             protocol_options=self.profile.protocol_options,
@@ -162,7 +170,7 @@ class FaultRig:
         self.worker = HardwareWorker(self.bridge, config, on_state=self._on_state, bus_class=bus)
         self.worker.start()
         self._running = True
-        self._thread = threading.Thread(target=self._control, name="fault_rig_teleop", daemon=True)
+        self._thread = threading.Thread(target=self._control, name='fault_rig_teleop', daemon=True)
         self._thread.start()
         self.wait_until(lambda: self.record.commands, timeout, "teleop's first command")
         return self
@@ -211,7 +219,7 @@ class FaultRig:
     # ------------------------------------------------------------------ driving
 
     def joint_target(self, **positions: float) -> Any:
-        """A joint_target message to teleop (joint name → rad)."""
+        """Return a joint_target message to teleop (joint name → rad)."""
         return self.teleop.on_joint_target(
             list(positions), list(positions.values()), now=time.monotonic()
         )
@@ -234,7 +242,7 @@ class FaultRig:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+                raise TimeoutError(f'timed out after {timeout} s waiting for {what}')
             time.sleep(0.005)
 
 
@@ -248,7 +256,7 @@ def _late_bus(bus_class: type, late: Late) -> type:
                 time.sleep(rng.uniform(*late.seconds))
             return super().read_positions()
 
-    LateBus.__name__ = f"Late{bus_class.__name__}"
+    LateBus.__name__ = f'Late{bus_class.__name__}'
     return LateBus
 
 

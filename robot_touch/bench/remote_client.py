@@ -1,4 +1,5 @@
-"""The tablet's side of `robot-touch bench remote`, in a process of its own (and, for the
+"""
+The tablet's side of `robot-touch bench remote`, in a process of its own (and, for the
 namespace run, in the client's network namespace): the tablet app's backend
 (:class:`~robot_touch.tablet.backend.RemoteBackend`, roslibpy) driven by lines on stdin.
 
@@ -37,28 +38,28 @@ def main() -> int:
     while not backend.can_move() and time.monotonic() < deadline:
         time.sleep(0.02)
     if not backend.can_move():
-        print(f"FAILED {backend.link_state()}", flush=True)
+        print(f'FAILED {backend.link_state()}', flush=True)
         return 1
-    print("READY", flush=True)
+    print('READY', flush=True)
     for line in sys.stdin:
         parts = line.split()
-        if not parts or parts[0] == "quit":
+        if not parts or parts[0] == 'quit':
             break
-        if parts[0] == "pose":
+        if parts[0] == 'pose':
             pose = _Pose([float(v) for v in parts[1:4]])
             t = time.monotonic()
             backend.publish_target(pose)
-            print(f"SENT {t:.9f}", flush=True)
-        elif parts[0] == "jog":
+            print(f'SENT {t:.9f}', flush=True)
+        elif parts[0] == 'jog':
             count, rate = int(parts[1]), float(parts[2])
             start = time.monotonic()
             for i in range(count):
                 backend.publish_jog((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
                 time.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
-            print("DONE", flush=True)
+            print('DONE', flush=True)
     backend.stop()
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

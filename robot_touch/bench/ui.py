@@ -1,11 +1,15 @@
-"""`robot-touch bench ui`: frame time of the touch UI while the arm moves, and the latency from a
-touch event to the ``target_pose`` message arriving at a subscriber.
+"""
+`robot-touch bench ui`.
+
+Frame time of the touch UI while the arm moves, and the latency from a touch event to the
+``target_pose`` message arriving at a subscriber.
 
 The real app runs (on $DISPLAY, or on a private Xvfb when there is none) with its ROS node; a
 second node in the same process publishes a moving arm on ``joint_states`` at 100 Hz and
 subscribes to ``target_pose``. Frames run unthrottled (maxfps 0) so a frame's time is its work:
 input, FK and redraw of both views, status line, GL submit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,57 +23,66 @@ from robot_touch.display import Xvfb
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=600, help="frames to time while the arm moves (default 600)")
-    parser.add_argument("--touches", type=int, default=200, help="touch moves to time to target_pose (default 200)")
-    parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
+    parser.add_argument(
+        '--frames', type=int, default=600, help='frames to time while the arm moves (default 600)'
+    )
+    parser.add_argument(
+        '--touches', type=int, default=200, help='touch moves to time to target_pose (default 200)'
+    )
+    parser.add_argument('--size', default='1280x800', help='window size WxH (default 1280x800)')
 
 
 def run(args: argparse.Namespace) -> int:
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    os.environ["KIVY_NO_ARGS"] = "1"
-    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-    if os.environ.get("DISPLAY"):
+    width, height = (int(v) for v in args.size.lower().split('x'))
+    os.environ['KIVY_NO_ARGS'] = '1'
+    os.environ.setdefault('KIVY_NO_CONSOLELOG', '1')
+    if os.environ.get('DISPLAY'):
         return _run(args, width, height)
-    with Xvfb(size="1600x1600") as xvfb:  # big enough for either orientation
-        os.environ["DISPLAY"] = xvfb.display
+    with Xvfb(size='1600x1600') as xvfb:  # big enough for either orientation
+        os.environ['DISPLAY'] = xvfb.display
         try:
             return _run(args, width, height)
         finally:
-            del os.environ["DISPLAY"]
+            del os.environ['DISPLAY']
 
 
 def _run(args: argparse.Namespace, width: int, height: int) -> int:
     from kivy.config import Config
 
-    Config.set("graphics", "width", str(width))
-    Config.set("graphics", "height", str(height))
-    Config.set("graphics", "maxfps", "0")
-    Config.set("kivy", "exit_on_escape", "0")
+    Config.set('graphics', 'width', str(width))
+    Config.set('graphics', 'height', str(height))
+    Config.set('graphics', 'maxfps', '0')
+    Config.set('kivy', 'exit_on_escape', '0')
 
-    import rclpy
     from geometry_msgs.msg import PoseStamped
+    import rclpy
+    from robot_touch.nodes.touch_ui import start_node, stop_node
     from sensor_msgs.msg import JointState
 
-    from robot_touch.nodes.touch_ui import start_node, stop_node
-
     node, executor, thread = start_node([])
-    probe = rclpy.create_node("bench_ui_probe")
+    probe = rclpy.create_node('bench_ui_probe')
     received: list[tuple[float, float]] = []  # (perf_counter at receipt, x)
-    probe.create_subscription(PoseStamped, "target_pose", lambda m: received.append((time.perf_counter(), m.pose.position.x)), 100)
-    js_pub = probe.create_publisher(JointState, "joint_states", 10)
+    probe.create_subscription(
+        PoseStamped,
+        'target_pose',
+        lambda m: received.append((time.perf_counter(), m.pose.position.x)),
+        100,
+    )
+    js_pub = probe.create_publisher(JointState, 'joint_states', 10)
     names = node.profile.joint_names
     t0 = time.monotonic()
 
     def publish_arm() -> None:
         t = time.monotonic() - t0
-        msg = JointState(name=names, position=[0.4 * math.sin(0.8 * t + i) for i in range(len(names))])
+        msg = JointState(
+            name=names, position=[0.4 * math.sin(0.8 * t + i) for i in range(len(names))]
+        )
         js_pub.publish(msg)
 
     probe.create_timer(0.01, publish_arm)
     executor.add_node(probe)
 
     from kivy.base import EventLoop, runTouchApp, stopTouchApp
-
     from robot_touch.ui.app import RobotTouchApp
     from robot_touch.ui.synthetic_touch import Finger
 
@@ -80,10 +93,12 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
         app._run_prepare()
         runTouchApp(embedded=True)
         deadline = time.monotonic() + 20
-        while (node.latest_joint_state() is None or node.pub_target.get_subscription_count() == 0) and time.monotonic() < deadline:
+        while (
+            node.latest_joint_state() is None or node.pub_target.get_subscription_count() == 0
+        ) and time.monotonic() < deadline:
             EventLoop.idle()
         if node.latest_joint_state() is None:
-            print("bench ui: no joint_states arrived (DDS discovery failed)")
+            print('bench ui: no joint_states arrived (DDS discovery failed)')
             return 1
         for _ in range(30):  # warm-up: textures, shaders
             EventLoop.idle()
@@ -112,7 +127,7 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
 
         view = app.root.ids.top_view
         x0, y0 = view.x + view.width * 0.3, view.y + view.height * 0.5
-        finger = Finger(x0, y0, device="bench").down()
+        finger = Finger(x0, y0, device='bench').down()
         EventLoop.idle()
         latencies = []
         interval = 1.0 / app.settings.max_publish_rate
@@ -123,7 +138,12 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
             # path touch → gesture → target → DDS → subscriber, not the coalescing wait.
             while time.perf_counter() - last_sent < interval * 1.05:
                 EventLoop.idle()
-            x = x0 + 20 + 2 * (i % 100) * (1 if (i // 100) % 2 == 0 else -1) + (200 if (i // 100) % 2 else 0)
+            x = (
+                x0
+                + 20
+                + 2 * (i % 100) * (1 if (i // 100) % 2 == 0 else -1)
+                + (200 if (i // 100) % 2 else 0)
+            )
             before = len(received)
             sent = time.perf_counter()
             finger.move_to(x, y0)
@@ -142,28 +162,30 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
         work = [(f - s) * 1000 for f, s in zip(frames, frame_swaps)]
         lat = [v * 1000 for v in latencies]
         results = {
-            "frames": len(ms),
-            "frame_ms_median": round(statistics.median(ms), 2),
-            "frame_ms_p99": round(percentile(ms, 99), 2),
-            "frame_cpu_ms_median (without swap)": round(statistics.median(work), 2),
-            "frame_cpu_ms_p99 (without swap)": round(percentile(work, 99), 2),
-            "touches": len(lat),
-            "touches_lost": lost,
-            "touch_to_target_pose_ms_median": round(statistics.median(lat), 2) if lat else float("nan"),
-            "touch_to_target_pose_ms_p99": round(percentile(lat, 99), 2) if lat else float("nan"),
+            'frames': len(ms),
+            'frame_ms_median': round(statistics.median(ms), 2),
+            'frame_ms_p99': round(percentile(ms, 99), 2),
+            'frame_cpu_ms_median (without swap)': round(statistics.median(work), 2),
+            'frame_cpu_ms_p99 (without swap)': round(percentile(work, 99), 2),
+            'touches': len(lat),
+            'touches_lost': lost,
+            'touch_to_target_pose_ms_median': round(statistics.median(lat), 2)
+            if lat
+            else float('nan'),
+            'touch_to_target_pose_ms_p99': round(percentile(lat, 99), 2) if lat else float('nan'),
         }
     finally:
         try:
             stopTouchApp()
             app._stop()
-        except Exception:  # noqa: BLE001 - the node must still shut down
+        except Exception:  # the node must still shut down
             pass
         executor.remove_node(probe)
         probe.destroy_node()
         stop_node(node, executor, thread)
 
-    print(f"touch UI {width}x{height}, arm moving (joint_states 100 Hz)")
+    print(f'touch UI {width}x{height}, arm moving (joint_states 100 Hz)')
     for key, value in results.items():
-        print(f"  {key:34s} {value}")
-    save_json(getattr(args, "json", None), {"bench": "ui", "size": f"{width}x{height}", **results})
-    return 0 if results.get("touches") else 1
+        print(f'  {key:34s} {value}')
+    save_json(getattr(args, 'json', None), {'bench': 'ui', 'size': f'{width}x{height}', **results})
+    return 0 if results.get('touches') else 1

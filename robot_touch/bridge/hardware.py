@@ -1,4 +1,5 @@
-"""The I/O worker of the serial bridge: one thread that owns the serial port and the bus.
+"""
+The I/O worker of the serial bridge: one thread that owns the serial port and the bus.
 
 It runs read → decide → write cycles at a steady rate, whatever ROS is doing, and never
 dies: a failed port is closed and reopened with backoff, and every other fault is logged
@@ -6,19 +7,20 @@ once and shown in :meth:`HardwareWorker.status`. All decisions are made by
 :class:`robot_touch.core.bridge_core.BridgeCore`; this module only does the I/O and the
 locking around it. No rclpy here: the node passes callbacks.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
 from robot_touch.core.servo_settings import (
-    SettingsVerdict,
     check_servo_settings,
     describe_settings,
+    SettingsVerdict,
 )
 from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, ServoStatus
 
@@ -28,23 +30,23 @@ LogFn = Callable[[str, str], None]
 
 @dataclass
 class HardwareConfig:
-    """How to reach the arm and how fast to run.
+    """
+    How to reach the arm and how fast to run.
 
-    Attributes:
-        port: pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://, loop://).
-        baudrate: bits per second.
-        protocol: registry name of the backend (feetech_sts, dynamixel_p2, ssc32, maestro).
-        protocol_options: the profile's ``protocol_options``.
-        rate: cycles per second (one write and one read each).
-        read_retries: how often the backend repeats a failed read.
-        reconnect_initial / reconnect_max: backoff between reconnection attempts (s).
-        torque_on_start: enable torque once the first positions are latched.
-        torque_on_exit: after the shutdown hold, keep torque on (True) or release it.
-        status_period: seconds between health reads (voltage, temperature, error flags).
-        port_timeout: pyserial read timeout (s).
-        servo_settings: servo id -> the calibration registers the calibration file was made
-            with (:mod:`robot_touch.core.servo_settings`), checked at every connect before
-            anything is written; a difference stops the worker (:attr:`HardwareWorker.fatal`).
+    :ivar port: pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://, loop://).
+    :ivar baudrate: bits per second.
+    :ivar protocol: registry name of the backend (feetech_sts, dynamixel_p2, ssc32, maestro).
+    :ivar protocol_options: the profile's ``protocol_options``.
+    :ivar rate: cycles per second (one write and one read each).
+    :ivar read_retries: how often the backend repeats a failed read.
+    :ivar reconnect_initial / reconnect_max: backoff between reconnection attempts (s).
+    :ivar torque_on_start: enable torque once the first positions are latched.
+    :ivar torque_on_exit: after the shutdown hold, keep torque on (True) or release it.
+    :ivar status_period: seconds between health reads (voltage, temperature, error flags).
+    :ivar port_timeout: pyserial read timeout (s).
+    :ivar servo_settings: servo id -> the calibration registers the calibration file was made with
+        (:mod:`robot_touch.core.servo_settings`), checked at every connect before anything is
+        written; a difference stops the worker (:attr:`HardwareWorker.fatal`).
     """
 
     port: str
@@ -86,15 +88,16 @@ class HardwareStatus:
 
 
 class HardwareWorker:
-    """Runs the bridge's cycles in its own thread.
+    """
+    Runs the bridge's cycles in its own thread.
 
-    Args:
-        core: the decisions (shared; every access is under this worker's lock).
-        config: port, protocol and rates.
-        on_state: called from the worker thread with each new joint state.
-        log: called from the worker thread for each log line.
-        bus_class: the ServoBus subclass to use (default: the registry's for ``config.protocol``).
-        open_port: opens the port (default: :func:`robot_touch.protocols.registry.open_port`).
+    :param core: the decisions (shared; every access is under this worker's lock).
+    :param config: port, protocol and rates.
+    :param on_state: called from the worker thread with each new joint state.
+    :param log: called from the worker thread for each log line.
+    :param bus_class: the ServoBus subclass to use (default: the registry's for
+        ``config.protocol``).
+    :param open_port: opens the port (default: :func:`robot_touch.protocols.registry.open_port`).
     """
 
     def __init__(
@@ -107,7 +110,7 @@ class HardwareWorker:
         open_port: Callable[[str, int, float], Any] | None = None,
     ) -> None:
         if not config.rate > 0:
-            raise ValueError(f"rate must be positive, got {config.rate}")
+            raise ValueError(f'rate must be positive, got {config.rate}')
         self.core = core
         self.config = config
         self.on_state = on_state
@@ -126,8 +129,8 @@ class HardwareWorker:
         self._backoff = Backoff(config.reconnect_initial, config.reconnect_max)
         ids = [j.servo_id for j in core.joints]
         #: servo id -> torque as asked, and as last confirmed by the servos (None: unknown)
-        self._torque_wanted = {sid: config.torque_on_start for sid in ids}
-        self._torque_applied: dict[int, bool | None] = {sid: None for sid in ids}
+        self._torque_wanted = dict.fromkeys(ids, config.torque_on_start)
+        self._torque_applied: dict[int, bool | None] = dict.fromkeys(ids)
         self._torque_done = threading.Condition(self._lock)
         self._stats_total = BusStats()
         self._servos: dict[int, ServoStatus] = {}
@@ -146,7 +149,7 @@ class HardwareWorker:
         """Start the I/O thread."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._run, name="serial_bridge_io", daemon=True)
+        self._thread = threading.Thread(target=self._run, name='serial_bridge_io', daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -160,9 +163,13 @@ class HardwareWorker:
         self._close()
 
     def hold_on_exit(self) -> bool:
-        """The bridge's last act: each servo's measured position becomes its goal, so a servo
-        still moving stops where it is (not at the last command); then torque stays on, or is
-        released with ``torque_on_exit`` false. Returns True when the hold was written."""
+        """
+        The bridge's last act.
+
+        Each servo's measured position becomes its goal, so a servo still moving stops where it is
+        (not at the last command); then torque stays on, or is released with ``torque_on_exit``
+        false. Returns True when the hold was written.
+        """
         bus = self._bus
         if bus is None:
             return False
@@ -172,11 +179,11 @@ class HardwareWorker:
                 bus.write_goals(measured)
             if not self.config.torque_on_exit:
                 bus.set_torque(False)
-        except Exception as exc:  # noqa: BLE001 - the port may be gone already; say so, once
-            self.log("warn", f"shutdown hold not written ({type(exc).__name__}: {exc})")
+        except Exception as exc:  # the port may be gone already; say so, once
+            self.log('warn', f'shutdown hold not written ({type(exc).__name__}: {exc})')
             return False
-        torque = "torque stays on" if self.config.torque_on_exit else "torque released"
-        self.log("info", f"stopped: {len(measured)} servos hold their measured position; {torque}")
+        torque = 'torque stays on' if self.config.torque_on_exit else 'torque released'
+        self.log('info', f'stopped: {len(measured)} servos hold their measured position; {torque}')
         return True
 
     def submit_command(self, values: Sequence[float]) -> None:
@@ -196,12 +203,15 @@ class HardwareWorker:
         """A timed trajectory starting ``start_delay`` s from now. Raises CommandRejected."""
         with self._lock:
             now = time.monotonic()
-            self.core.submit_trajectory(names, times, positions, velocities, now + start_delay, now)
+            self.core.submit_trajectory(
+                names, times, positions, velocities, now + start_delay, now
+            )
 
     def request_torque(
         self, enabled: bool, timeout: float = 1.0, joints: Sequence[str] | None = None
     ) -> tuple[bool, str]:
-        """Switch torque on ``joints`` (None: every servo); waits for the I/O thread to do it.
+        """
+        Switch torque on ``joints`` (None: every servo); waits for the I/O thread to do it.
 
         Releasing single joints is free drive: refused where a released servo reports no
         position (PWM boards). Torque goes back on only once the joint's goal is its measured
@@ -210,12 +220,12 @@ class HardwareWorker:
 
         Returns (success, message for the service response).
         """
-        what = "torque" if joints is None else f"{', '.join(joints)}: torque"
+        what = 'torque' if joints is None else f'{", ".join(joints)}: torque'
         if joints is not None and not enabled and not self._reads_released():
             return False, (
-                f"{what} stays on: a released {self.config.protocol} servo reports no "
-                "position, so it could not be held again where it was left "
-                "(free drive needs bus servos)"
+                f'{what} stays on: a released {self.config.protocol} servo reports no '
+                'position, so it could not be held again where it was left '
+                '(free drive needs bus servos)'
             )
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -224,7 +234,7 @@ class HardwareWorker:
             except ValueError as exc:
                 return False, str(exc)
             if refusal:
-                return False, f"{what} not enabled: {refusal}"
+                return False, f'{what} not enabled: {refusal}'
             ids = [self.core.joints[i].servo_id for i in self.core.torque_state.indices(joints)]
             for sid in ids:
                 self._torque_wanted[sid] = enabled
@@ -232,31 +242,35 @@ class HardwareWorker:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stop.is_set():
                     if self._bus is None:
-                        state = "on" if enabled else "off"
+                        state = 'on' if enabled else 'off'
                         return False, (
-                            f"arm not connected: {what} will be {state} once it reconnects"
+                            f'arm not connected: {what} will be {state} once it reconnects'
                         )
-                    return False, "the servos did not confirm in time; will keep trying"
+                    return False, 'the servos did not confirm in time; will keep trying'
                 self._torque_done.wait(left)
         if joints is None:
-            return True, f"torque {'enabled' if enabled else 'released'}"
-        return True, f"{what} {'enabled, holding where it is' if enabled else 'released'}"
+            return True, f'torque {"enabled" if enabled else "released"}'
+        return True, f'{what} {"enabled, holding where it is" if enabled else "released"}'
 
     def _reads_released(self) -> bool:
         from robot_touch.protocols.registry import get_bus_class
 
         bus_class = self._bus_class or get_bus_class(self.config.protocol)
-        return bool(getattr(bus_class, "reads_released", True))
+        return bool(getattr(bus_class, 'reads_released', True))
 
     def status(self) -> HardwareStatus:
-        """A consistent snapshot for diagnostics."""
+        """Return a consistent snapshot for diagnostics."""
         with self._lock:
             stats = BusStats(**vars(self._stats_total))
             if self._bus is not None:
                 for key, value in vars(self._bus.stats).items():
                     setattr(stats, key, getattr(stats, key) + value)
             window = self._rate_window
-            rate = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 and window[-1] > window[0] else 0.0
+            rate = (
+                (len(window) - 1) / (window[-1] - window[0])
+                if len(window) > 1 and window[-1] > window[0]
+                else 0.0
+            )
             return HardwareStatus(
                 connected=self._bus is not None,
                 port=self.config.port,
@@ -290,25 +304,29 @@ class HardwareWorker:
             try:
                 self._cycle()
             except (PortGone, OSError) as exc:
-                self._lost(f"{type(exc).__name__}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - the bridge must survive any backend bug
+                self._lost(f'{type(exc).__name__}: {exc}')
+            except Exception as exc:  # the bridge must survive any backend bug
                 if _is_serial_failure(exc):
-                    self._lost(f"{type(exc).__name__}: {exc}")
+                    self._lost(f'{type(exc).__name__}: {exc}')
                 else:
                     with self._lock:  # logged once with its traceback, however often it repeats
                         self.core.faults.raise_(
-                            "bug", "unexpected error in the I/O cycle, reconnecting:\n" + traceback.format_exc(), "error"
+                            'bug',
+                            'unexpected error in the I/O cycle, reconnecting:\n'
+                            + traceback.format_exc(),
+                            'error',
                         )
-                    self._lost(f"{type(exc).__name__}: {exc}", report=False)
+                    self._lost(f'{type(exc).__name__}: {exc}', report=False)
             else:
-                if "bug" in self.core.faults.active:
+                if 'bug' in self.core.faults.active:
                     with self._lock:
-                        self.core.faults.clear("bug", "recovered: I/O cycles run again")
+                        self.core.faults.clear('bug', 'recovered: I/O cycles run again')
             self._flush_log()
             next_cycle = self._wait_for_next_cycle(next_cycle + period, period)
 
     def _wait_for_next_cycle(self, due: float, period: float) -> float:
-        """Sleep until ``due`` or until a new command wakes us; returns the cycle's start time.
+        """
+        Sleep until ``due`` or until a new command wakes us; returns the cycle's start time.
 
         Woken cycles keep at least a quarter period apart, so a command stream faster than
         the rate cannot monopolise the bus (at 100 Hz: at most 400 cycles/s).
@@ -332,32 +350,47 @@ class HardwareWorker:
         cfg = self.config
         try:
             port = (self._open_port or open_port)(cfg.port, cfg.baudrate, cfg.port_timeout)
-        except Exception as exc:  # noqa: BLE001 - ProtocolError, SerialException, OSError: all "not there"
-            if type(exc).__name__ == "PortBusy" and not self._ever_connected:
+        except Exception as exc:  # ProtocolError, SerialException, OSError: all "not there"
+            if type(exc).__name__ == 'PortBusy' and not self._ever_connected:
                 # Someone else owns the arm: retrying would only fight them for it.
                 self.fatal = str(exc)
                 self._stop.set()
                 return False
             with self._lock:
-                what = "lost" if self._ever_connected else "cannot be opened (`robot-touch ports` lists the adapters)"
+                what = (
+                    'lost'
+                    if self._ever_connected
+                    else 'cannot be opened (`robot-touch ports` lists the adapters)'
+                )
                 self.core.faults.raise_(
-                    "port", f"port {cfg.port} {what}: {exc}; retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s", "error"
+                    'port',
+                    f'port {cfg.port} {what}: {exc}; retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s',
+                    'error',
                 )
             return False
         try:
             bus_class = self._bus_class or get_bus_class(cfg.protocol)
-            bus = bus_class(port, [j.servo_id for j in self.core.joints], cfg.protocol_options, cfg.read_retries)
-        except Exception as exc:  # noqa: BLE001 - a bad option must not kill the thread: report and retry
+            bus = bus_class(
+                port,
+                [j.servo_id for j in self.core.joints],
+                cfg.protocol_options,
+                cfg.read_retries,
+            )
+        except Exception as exc:  # a bad option must not kill the thread: report and retry
             port.close()
             with self._lock:
-                self.core.faults.raise_("port", f"cannot start the {cfg.protocol} backend on {cfg.port}: {exc}", "error")
+                self.core.faults.raise_(
+                    'port',
+                    f'cannot start the {cfg.protocol} backend on {cfg.port}: {exc}',
+                    'error',
+                )
             return False
         verdict = self._check_servo_settings(bus)
         if not verdict.ok:  # nothing has been written: the arm has not moved
             for closer in (bus.close, port.close):
                 closer()
             with self._lock:
-                self.core.faults.raise_("calibration", verdict.message, "error")
+                self.core.faults.raise_('calibration', verdict.message, 'error')
             if verdict.fatal:
                 self.fatal = verdict.message
                 self._stop.set()
@@ -369,33 +402,37 @@ class HardwareWorker:
             quiet, self._quiet_reconnect = self._quiet_reconnect, False
             if self._ever_connected and not quiet:
                 self.reconnects += 1
-                self.core.faults.clear("port", f"recovered: port {cfg.port} reconnected; positions re-latched")
+                self.core.faults.clear(
+                    'port', f'recovered: port {cfg.port} reconnected; positions re-latched'
+                )
             else:
-                self.core.faults.clear("port", f"recovered: port {cfg.port} opened")
+                self.core.faults.clear('port', f'recovered: port {cfg.port} opened')
             self._ever_connected = True
         if not quiet:  # a reconnection after a backend error is reported by that error, once
-            self.log("info", f"connected to {cfg.port} ({cfg.protocol} @ {cfg.baudrate} baud)")
+            self.log('info', f'connected to {cfg.port} ({cfg.protocol} @ {cfg.baudrate} baud)')
         self._backoff.reset()
         self._next_status = time.monotonic()
         return True
 
     def _check_servo_settings(self, bus: ServoBus) -> SettingsVerdict:
-        """Read the servos' own settings, log them, and compare the calibration registers
-        with the calibration file's (connect-time check, before any goal is written)."""
+        """
+        Read the servos' own settings, log them, and compare the calibration registers
+        with the calibration file's (connect-time check, before any goal is written).
+        """
         try:
             settings = bus.read_settings()
-        except Exception as exc:  # noqa: BLE001 - a failed read is retried with the connection
-            return SettingsVerdict(False, f"servo settings could not be read ({exc}); retrying")
+        except Exception as exc:  # a failed read is retried with the connection
+            return SettingsVerdict(False, f'servo settings could not be read ({exc}); retrying')
         names = {j.servo_id: j.name for j in self.core.joints}
         if settings:
             gripper = self.core.joints[-1].servo_id if self.core.has_gripper else None
             lines = describe_settings(settings, names, gripper)
-            self.log("info", "servo settings:\n  " + "\n  ".join(lines))
+            self.log('info', 'servo settings:\n  ' + '\n  '.join(lines))
         verdict = check_servo_settings(self.config.servo_settings, settings, names)
         if verdict.ok and self.config.servo_settings:
             with self._lock:
                 self.core.faults.clear(
-                    "calibration", "recovered: every servo matches the calibration file"
+                    'calibration', 'recovered: every servo matches the calibration file'
                 )
         return verdict
 
@@ -410,7 +447,7 @@ class HardwareWorker:
             raw = {}  # no valid reply at all: every joint missed this cycle
         now = time.monotonic()
         # each reading stamped with when its reply arrived, where the backend knows it
-        read_times: Mapping[int, float] | None = getattr(bus, "reply_times", None)
+        read_times: Mapping[int, float] | None = getattr(bus, 'reply_times', None)
         with self._lock:
             reading = self.core.on_positions(raw, now, read_times)
             goals = self.core.goals(now)
@@ -422,11 +459,13 @@ class HardwareWorker:
                 if isinstance(exc, PortGone):
                     raise
                 with self._lock:
-                    self.core.faults.raise_("write", f"writing goals failed ({exc}); retrying every cycle")
+                    self.core.faults.raise_(
+                        'write', f'writing goals failed ({exc}); retrying every cycle'
+                    )
             else:
                 written = goals
                 with self._lock:
-                    self.core.faults.clear("write", "recovered: goals written again")
+                    self.core.faults.clear('write', 'recovered: goals written again')
         self._apply_torque(bus, written)
         if reading is not None:
             self._publish(reading)
@@ -439,9 +478,12 @@ class HardwareWorker:
                 del self._rate_window[0]
 
     def _apply_torque(self, bus: ServoBus, written: Mapping[int, int]) -> None:
-        """Switch the servos whose torque differs from what was asked: off at once; on only
-        for servos whose goal was just written (it holds their measured position, so they do
-        not leap to whatever goal they had before)."""
+        """
+        Switch the servos whose torque differs from what was asked.
+
+        Off at once; on only for servos whose goal was just written (it holds their measured
+        position, so they do not leap to whatever goal they had before).
+        """
         with self._lock:
             wanted, applied = dict(self._torque_wanted), dict(self._torque_applied)
         off = [sid for sid, w in wanted.items() if not w and applied[sid] is not False]
@@ -459,8 +501,8 @@ class HardwareWorker:
             except BusError as exc:
                 if isinstance(exc, PortGone):
                     raise
-                state = "on" if enabled else "off"
-                self.log("warn", f"torque {state} not confirmed ({exc}); retrying")
+                state = 'on' if enabled else 'off'
+                self.log('warn', f'torque {state} not confirmed ({exc}); retrying')
             else:
                 with self._lock:
                     for sid in ids:
@@ -481,13 +523,18 @@ class HardwareWorker:
                 name = by_id.get(sid, str(sid))
                 if status.error_flags:
                     self.core.faults.raise_(
-                        f"servo:{name}", f"{name} (id {sid}) reports {', '.join(status.error_flags)}", "error"
+                        f'servo:{name}',
+                        f'{name} (id {sid}) reports {", ".join(status.error_flags)}',
+                        'error',
                     )
                 else:
-                    self.core.faults.clear(f"servo:{name}", f"recovered: {name} (id {sid}) reports no error")
+                    self.core.faults.clear(
+                        f'servo:{name}', f'recovered: {name} (id {sid}) reports no error'
+                    )
 
     def _lost(self, reason: str, report: bool = True) -> None:
-        """Close the port; reconnect on the next loop (``report``: as a "port" fault).
+        """
+        Close the port; reconnect on the next loop (``report``: as a "port" fault).
 
         Every joint's position is unknown from now on: a joint state of NaN says so at once.
         """
@@ -498,10 +545,10 @@ class HardwareWorker:
             self._quiet_reconnect = not report
             if report:
                 self.core.faults.raise_(
-                    "port",
-                    f"port {self.config.port} lost ({reason}); reconnecting every "
-                    f"{self.config.reconnect_initial:g}–{self.config.reconnect_max:g} s",
-                    "error",
+                    'port',
+                    f'port {self.config.port} lost ({reason}); reconnecting every '
+                    f'{self.config.reconnect_initial:g}–{self.config.reconnect_max:g} s',
+                    'error',
                 )
         self._close()
         self._publish(unknown)
@@ -511,9 +558,9 @@ class HardwareWorker:
             return
         try:
             self.on_state(reading)
-        except Exception as exc:  # noqa: BLE001 - a publishing problem is not a port problem
+        except Exception as exc:  # a publishing problem is not a port problem
             with self._lock:
-                self.core.faults.raise_("publish", f"publishing the joint state failed: {exc}")
+                self.core.faults.raise_('publish', f'publishing the joint state failed: {exc}')
 
     def _close(self) -> None:
         with self._lock:
@@ -523,11 +570,11 @@ class HardwareWorker:
             if bus is not None:
                 for key, value in vars(bus.stats).items():
                     setattr(self._stats_total, key, getattr(self._stats_total, key) + value)
-        for closer in (getattr(bus, "close", None), getattr(port, "close", None)):
+        for closer in (getattr(bus, 'close', None), getattr(port, 'close', None)):
             if closer is not None:
                 try:
                     closer()
-                except Exception:  # noqa: BLE001 - closing a dead port may fail in any way; it is gone either way
+                except Exception:  # closing a dead port may fail in any way; it is gone either way
                     pass
 
     def _flush_log(self) -> None:
@@ -536,13 +583,15 @@ class HardwareWorker:
         for event in events:
             try:
                 self.log(event.level, event.message)
-            except Exception:  # noqa: BLE001 - a broken logger must not stop the arm's I/O
+            except Exception:  # a broken logger must not stop the arm's I/O
                 traceback.print_exc()
 
 
 def _is_serial_failure(exc: BaseException) -> bool:
-    """pyserial's SerialException (port vanished, EIO), without importing serial at module level."""
-    return type(exc).__name__ in ("SerialException", "SerialTimeoutException", "PortNotOpenError")
+    """
+    Pyserial's SerialException (port vanished, EIO), without importing serial at module level.
+    """
+    return type(exc).__name__ in ('SerialException', 'SerialTimeoutException', 'PortNotOpenError')
 
 
-__all__ = ["CommandRejected", "HardwareConfig", "HardwareStatus", "HardwareWorker"]
+__all__ = ['CommandRejected', 'HardwareConfig', 'HardwareStatus', 'HardwareWorker']

@@ -1,4 +1,5 @@
-"""`robot-touch calibrate --arm NAME --port URL [--out FILE]`: calibrate a real arm by hand.
+"""
+`robot-touch calibrate --arm NAME --port URL [--out FILE]`: calibrate a real arm by hand.
 
 Torque is released; the person moves the arm to its zero pose, then each joint in its
 positive direction (the sign is checked and flipped if the servo counts the other way),
@@ -12,28 +13,33 @@ the bridge can tell when they change.
 LeRobot calibration instead (no port needed) and prints every assumption it makes
 (:mod:`robot_touch.core.lerobot_calibration`).
 """
+
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import queue
 import sys
 import threading
-from pathlib import Path
 
 READ_PERIOD = 0.05  # s between readings shown on the live line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arm", required=True, help="profile name or path to a profile YAML")
-    parser.add_argument("--port", help="serial port or pyserial URL (see `robot-touch ports`)")
+    parser.add_argument('--arm', required=True, help='profile name or path to a profile YAML')
+    parser.add_argument('--port', help='serial port or pyserial URL (see `robot-touch ports`)')
     parser.add_argument(
-        "--from-lerobot",
-        metavar="FILE.json",
-        help="convert a LeRobot calibration file instead (no port needed)",
+        '--from-lerobot',
+        metavar='FILE.json',
+        help='convert a LeRobot calibration file instead (no port needed)',
     )
-    parser.add_argument("--protocol", default="", help="servo protocol (default: the profile's)")
-    parser.add_argument("--baudrate", type=int, default=0, help="bits per second (default: the profile's)")
-    parser.add_argument("--out", help="where to write (default: <user data>/calibration/<arm>.yaml)")
+    parser.add_argument('--protocol', default='', help="servo protocol (default: the profile's)")
+    parser.add_argument(
+        '--baudrate', type=int, default=0, help="bits per second (default: the profile's)"
+    )
+    parser.add_argument(
+        '--out', help='where to write (default: <user data>/calibration/<arm>.yaml)'
+    )
 
 
 def _stdin_lines() -> queue.Queue[str | None]:
@@ -45,7 +51,7 @@ def _stdin_lines() -> queue.Queue[str | None]:
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=pump, name="calibrate_stdin", daemon=True).start()
+    threading.Thread(target=pump, name='calibrate_stdin', daemon=True).start()
     return lines
 
 
@@ -64,21 +70,21 @@ def _from_lerobot(args: argparse.Namespace, out: Path) -> int:
     when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     cal, notes = convert_lerobot_calibration(profile, motors, args.from_lerobot, when)
     print(
-        f"{args.from_lerobot}: LeRobot calibration of {len(motors)} motors -> {profile.name}. "
-        "Assumed:"
+        f'{args.from_lerobot}: LeRobot calibration of {len(motors)} motors -> {profile.name}. '
+        'Assumed:'
     )
     for note in notes:
-        print(f"  - {note}")
+        print(f'  - {note}')
     for name, jc in cal.joints.items():
-        low, high = jc.joint_range() or (float("nan"), float("nan"))
+        low, high = jc.joint_range() or (float('nan'), float('nan'))
         print(
-            f"  {name}: zero {jc.zero:g}, direction {jc.direction:+d}, "
-            f"range {low:+.3f}..{high:+.3f} rad"
+            f'  {name}: zero {jc.zero:g}, direction {jc.direction:+d}, '
+            f'range {low:+.3f}..{high:+.3f} rad'
         )
     if out.exists():
-        out.replace(out.with_suffix(out.suffix + ".bak"))
+        out.replace(out.with_suffix(out.suffix + '.bak'))
     save_calibration(cal, out)
-    print(f"calibration written to {out}; the bridge loads it by default")
+    print(f'calibration written to {out}; the bridge loads it by default')
     return 0
 
 
@@ -112,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     live = sys.stdout.isatty()
     try:
         bus.set_torque(False)
-        print(f"{profile.name} on {args.port}: torque released. Support the arm; it can now fall.")
-        print("Press Enter after each step (Ctrl-C or end of input aborts, nothing is written).")
+        print(f'{profile.name} on {args.port}: torque released. Support the arm; it can now fall.')
+        print('Press Enter after each step (Ctrl-C or end of input aborts, nothing is written).')
         proc = CalibrationProcedure(profile, merge_calibration(profile, None))
         settings = bus.read_settings()
         proc.servo_settings = {
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         }
         lines = _stdin_lines()
         shown_step = None
-        printed = ""
+        printed = ''
 
         def read() -> None:
             raw = bus.read_positions()
@@ -131,11 +137,11 @@ def run(args: argparse.Namespace) -> int:
         while not proc.done:
             if proc.step is not shown_step:
                 shown_step = proc.step
-                print(f"\n{proc.step.prompt}", flush=True)
+                print(f'\n{proc.step.prompt}', flush=True)
             read()
             line = proc.live_line()
             if live:
-                sys.stdout.write("\r\x1b[K" + line)
+                sys.stdout.write('\r\x1b[K' + line)
                 sys.stdout.flush()
             elif line != printed:
                 print(line, flush=True)  # scripts and logs get a line per change, not 20 a second
@@ -145,20 +151,26 @@ def run(args: argparse.Namespace) -> int:
             except queue.Empty:
                 continue
             if typed is None:
-                print("\ncalibration aborted (end of input): nothing written", file=sys.stderr)
+                print('\ncalibration aborted (end of input): nothing written', file=sys.stderr)
                 return 1
             read()  # judge the pose the arm is in when Enter is pressed
             outcome = proc.enter()
-            print(("\n" if live else "") + outcome.message, flush=True)
+            print(('\n' if live else '') + outcome.message, flush=True)
         result = proc.result(protocol)
         if out.exists():
-            out.replace(out.with_suffix(out.suffix + ".bak"))
+            out.replace(out.with_suffix(out.suffix + '.bak'))
         save_calibration(result, out)
-        print(f"calibration written to {out}" + (f" (flipped: {', '.join(proc.flipped)})" if proc.flipped else ""))
-        print("The bridge loads it by default; torque is still released.")
+        print(
+            f'calibration written to {out}'
+            + (f' (flipped: {", ".join(proc.flipped)})' if proc.flipped else '')
+        )
+        print('The bridge loads it by default; torque is still released.')
         return 0
     except BusError as exc:
-        print(f"\nno reply from the servos ({exc}): check power, cable and --port/--baudrate", file=sys.stderr)
+        print(
+            f'\nno reply from the servos ({exc}): check power, cable and --port/--baudrate',
+            file=sys.stderr,
+        )
         return 2
     finally:
         bus.close()

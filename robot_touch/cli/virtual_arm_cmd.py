@@ -1,4 +1,5 @@
-"""`robot-touch virtual-arm`: emulate an arm's servo controller on a pseudo-terminal.
+"""
+`robot-touch virtual-arm`: emulate an arm's servo controller on a pseudo-terminal.
 
 Prints ``PORT <path>`` (flushed) once the pty is ready, and again after every simulated
 replug; with ``--link`` also keeps a symlink pointing at the current pty. Runs until SIGINT
@@ -9,6 +10,7 @@ with ``--link``); ``robot-touch virtual-arm move --link PATH --joint NAME --to R
 released joint by hand, ``robot-touch virtual-arm state --link PATH`` prints every joint's
 true servo state (JSON).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,14 +22,14 @@ import threading
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in 0..1, got {text}")
+        raise argparse.ArgumentTypeError(f'must be a probability in 0..1, got {text}')
     return value
 
 
 def _seconds(text: str) -> float:
     value = float(text)
     if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+        raise argparse.ArgumentTypeError(f'must be a non-negative number, got {text}')
     return value
 
 
@@ -37,67 +39,89 @@ def _options(text: str) -> dict:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+        raise argparse.ArgumentTypeError(f'not JSON: {exc}') from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object")
+        raise argparse.ArgumentTypeError('must be a JSON object')
     return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action",
-        nargs="?",
-        choices=("serve", "move", "state"),
-        default="serve",
-        help="serve the arm (default); move a released joint by hand; print the true servo state",
+        'action',
+        nargs='?',
+        choices=('serve', 'move', 'state'),
+        default='serve',
+        help='serve the arm (default); move a released joint by hand; print the true servo state',
     )
     parser.add_argument(
-        "--arm", metavar="NAME_OR_PATH", help="arm profile (name or YAML path); needed to serve"
+        '--arm', metavar='NAME_OR_PATH', help='arm profile (name or YAML path); needed to serve'
     )
     parser.add_argument(
-        "--control", metavar="PATH", help="the hand's control socket (default: <link>.control)"
+        '--control', metavar='PATH', help="the hand's control socket (default: <link>.control)"
     )
-    parser.add_argument("--joint", help="move: the joint to turn")
+    parser.add_argument('--joint', help='move: the joint to turn')
     parser.add_argument(
-        "--to", type=float, metavar="RAD", help="move: where to (rad, or m for a prismatic joint)"
+        '--to', type=float, metavar='RAD', help='move: where to (rad, or m for a prismatic joint)'
     )
     parser.add_argument(
-        "--speed",
+        '--speed',
         type=float,
         default=1.0,
-        metavar="RAD_S",
-        help="move: how fast (default 1 rad/s)",
+        metavar='RAD_S',
+        help='move: how fast (default 1 rad/s)',
     )
-    parser.add_argument("--protocol", help="controller protocol to emulate (default: the profile's)")
-    parser.add_argument("--link", metavar="PATH", help="symlink to the pty, re-pointed after a replug")
-    parser.add_argument("--drop", type=_probability, default=0.0, metavar="P", help="drop a reply with probability P")
     parser.add_argument(
-        "--corrupt", type=_probability, default=0.0, metavar="P", help="flip one byte of a reply with probability P"
+        '--protocol', help="controller protocol to emulate (default: the profile's)"
     )
-    parser.add_argument("--unplug-after", type=_seconds, metavar="S", help="simulate an unplug after S seconds")
     parser.add_argument(
-        "--replug-after", type=_seconds, default=1.0, metavar="S", help="seconds until the replug (default 1)"
+        '--link', metavar='PATH', help='symlink to the pty, re-pointed after a replug'
     )
-    parser.add_argument("--latency", type=_seconds, default=0.0, metavar="MS", help="hold every reply back MS ms")
-    parser.add_argument("--seed", type=int, help="random seed of the faults")
     parser.add_argument(
-        "--options",
+        '--drop',
+        type=_probability,
+        default=0.0,
+        metavar='P',
+        help='drop a reply with probability P',
+    )
+    parser.add_argument(
+        '--corrupt',
+        type=_probability,
+        default=0.0,
+        metavar='P',
+        help='flip one byte of a reply with probability P',
+    )
+    parser.add_argument(
+        '--unplug-after', type=_seconds, metavar='S', help='simulate an unplug after S seconds'
+    )
+    parser.add_argument(
+        '--replug-after',
+        type=_seconds,
+        default=1.0,
+        metavar='S',
+        help='seconds until the replug (default 1)',
+    )
+    parser.add_argument(
+        '--latency', type=_seconds, default=0.0, metavar='MS', help='hold every reply back MS ms'
+    )
+    parser.add_argument('--seed', type=int, help='random seed of the faults')
+    parser.add_argument(
+        '--options',
         type=_options,
         default={},
-        metavar="JSON",
+        metavar='JSON',
         help="device settings over the profile's protocol_options, "
-        "e.g. '{\"channel_range_us\": [500, 2500]}'",
+        'e.g. \'{"channel_range_us": [500, 2500]}\'',
     )
 
 
 def _control_path(args: argparse.Namespace) -> str | None:
     if args.control:
         return str(args.control)
-    return f"{args.link}.control" if args.link else None
+    return f'{args.link}.control' if args.link else None
 
 
 def _hand(args: argparse.Namespace) -> int:
-    """The control channel's client: `move` and `state`."""
+    """Return the control channel's client: `move` and `state`."""
     import json
 
     from robot_touch.virtual_arm.hand import HandError, request
@@ -107,41 +131,44 @@ def _hand(args: argparse.Namespace) -> int:
         raise HandError(
             f"{args.action}: give --link PATH (the virtual arm's link) or --control PATH"
         )
-    if args.action == "move":
+    if args.action == 'move':
         if args.joint is None or args.to is None:
-            raise HandError("move: give --joint NAME and --to RAD")
+            raise HandError('move: give --joint NAME and --to RAD')
         reply = request(
-            path, {"op": "move", "joint": args.joint, "to": args.to, "speed": args.speed}
+            path, {'op': 'move', 'joint': args.joint, 'to': args.to, 'speed': args.speed}
         )
     else:
-        reply = request(path, {"op": "state"})
-    if not reply.get("ok"):
-        raise HandError(f"{args.action}: {reply.get('error', 'refused')}")
-    if args.action == "move":
-        print(f"{reply['joint']} at {reply['position']:.4f}")
+        reply = request(path, {'op': 'state'})
+    if not reply.get('ok'):
+        raise HandError(f'{args.action}: {reply.get("error", "refused")}')
+    if args.action == 'move':
+        print(f'{reply["joint"]} at {reply["position"]:.4f}')
     else:
-        print(json.dumps(reply["joints"], indent=2))
+        print(json.dumps(reply['joints'], indent=2))
     return 0
 
 
-def _lock_link(link: str):  # noqa: ANN202 - the open lock file
-    """Hold ``<link>.lock`` exclusively while this virtual arm serves ``link``: a second
-    virtual arm for the same link (a second run for the same arm) is refused, and a crashed
-    one never blocks the next (the kernel drops the lock with the process)."""
+def _lock_link(link: str):  # the open lock file
+    """
+    Hold ``<link>.lock`` exclusively while this virtual arm serves ``link``.
+
+    A second virtual arm for the same link (a second run for the same arm) is refused, and a
+    crashed one never blocks the next (the kernel drops the lock with the process).
+    """
     import fcntl
 
     from robot_touch.virtual_arm.server import VirtualArmError
 
     try:
-        handle = open(f"{link}.lock", "a+")  # noqa: SIM115 - held open for the process's life
+        handle = open(f'{link}.lock', 'a+')  # held open for the process's life
     except OSError as exc:
-        raise VirtualArmError(f"cannot make the link {link}: {exc.strerror}") from None
+        raise VirtualArmError(f'cannot make the link {link}: {exc.strerror}') from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise VirtualArmError(
-            f"another virtual arm already serves {link}: one arm has one owner"
+            f'another virtual arm already serves {link}: one arm has one owner'
         ) from None
     return handle
 
@@ -150,12 +177,14 @@ def run(args: argparse.Namespace) -> int:
     from robot_touch.protocols.registry import device_names
     from robot_touch.virtual_arm.server import Faults, VirtualArm, VirtualArmError
 
-    if args.action != "serve":
+    if args.action != 'serve':
         return _hand(args)
     if not args.arm:
-        raise VirtualArmError("give --arm NAME_OR_PATH: the arm to emulate")
+        raise VirtualArmError('give --arm NAME_OR_PATH: the arm to emulate')
     if args.protocol is not None and args.protocol not in device_names():
-        raise VirtualArmError(f"unknown protocol {args.protocol!r}; known: {', '.join(device_names())}")
+        raise VirtualArmError(
+            f'unknown protocol {args.protocol!r}; known: {", ".join(device_names())}'
+        )
     faults = Faults(
         drop=args.drop,
         corrupt=args.corrupt,
@@ -168,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
 
     def announce(path: str) -> None:
         try:
-            print(f"PORT {path}", flush=True)
+            print(f'PORT {path}', flush=True)
         except (BrokenPipeError, ValueError):  # nobody reads stdout any more: keep serving
             pass
 
@@ -198,9 +227,9 @@ def run(args: argparse.Namespace) -> int:
         assert arm.port_path is not None
         announce(arm.port_path)
         print(
-            f"virtual {arm.profile.name} ({arm.protocol}, servos {sorted(arm.servos)}) on {arm.port_path}"
-            + (f", link {args.link}" if args.link else "")
-            + (f", hand on {control}" if control else ""),
+            f'virtual {arm.profile.name} ({arm.protocol}, servos {sorted(arm.servos)}) on {arm.port_path}'
+            + (f', link {args.link}' if args.link else '')
+            + (f', hand on {control}' if control else ''),
             file=sys.stderr,
             flush=True,
         )
@@ -213,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     if lock is not None:
         lock.close()
     try:
-        print(f"virtual arm stopped: {arm.stats}", file=sys.stderr, flush=True)
+        print(f'virtual arm stopped: {arm.stats}', file=sys.stderr, flush=True)
     except (BrokenPipeError, ValueError):
         pass
     return 0

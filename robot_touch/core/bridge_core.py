@@ -1,4 +1,5 @@
-"""The serial bridge's decisions, without I/O: what to write to the servos each cycle.
+"""
+The serial bridge's decisions, without I/O: what to write to the servos each cycle.
 
 :class:`BridgeCore` turns joint commands (streamed positions or a timed trajectory) into raw
 servo goals and raw readings back into joint positions. It owns every safety rule:
@@ -24,14 +25,14 @@ servo goals and raw readings back into joint positions. It owns every safety rul
 Each fault is reported once when it appears and once when it clears (:class:`FaultBook`).
 Time is any monotonic clock in seconds, passed in by the caller.
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
-
 from robot_touch.core.bridge_motion import GoalShaper, StreamClock
 from robot_touch.core.bridge_readings import JointReadings, Reading
 from robot_touch.core.bridge_torque import JointTorque, outside_limits
@@ -62,7 +63,8 @@ class CommandRejected(ValueError):
 
 @dataclass(frozen=True)
 class JointConverter:
-    """Radians (or metres) ↔ raw servo units for one joint, with its effective limits.
+    """
+    Radians (or metres) ↔ raw servo units for one joint, with its effective limits.
 
     ``lower``/``upper`` are the profile limits narrowed to the measured raw range of the
     calibration, so no goal ever leaves the range the real arm was seen to reach.
@@ -91,8 +93,12 @@ class JointConverter:
         acceleration: float | None = None,
         jerk: float | None = None,
     ) -> JointConverter:
-        """A converter with the calibration's raw range applied; without ``acceleration`` and
-        ``jerk`` (rad/s², rad/s³), full speed is reached in :data:`DEFAULT_RAMP_TIME`."""
+        """
+        Return a converter with the calibration's raw range applied.
+
+        Without ``acceleration`` and ``jerk`` (rad/s², rad/s³), full speed is reached in
+        :data:`DEFAULT_RAMP_TIME`.
+        """
         if acceleration is None:
             acceleration = velocity / DEFAULT_RAMP_TIME
         if jerk is None:
@@ -103,24 +109,32 @@ class JointConverter:
             lo, hi = max(lower, rng[0]), min(upper, rng[1])
             if lo >= hi:
                 raise ValueError(
-                    f"{name}: the calibrated range [{rng[0]:.3f}, {rng[1]:.3f}] rad does not overlap the "
-                    f"limits [{lower:.3f}, {upper:.3f}] rad: recalibrate"
+                    f'{name}: the calibrated range [{rng[0]:.3f}, {rng[1]:.3f}] rad does not overlap the '
+                    f'limits [{lower:.3f}, {upper:.3f}] rad: recalibrate'
                 )
             lower, upper = lo, hi
             raw_low, raw_high = math.ceil(cal.raw_min), math.floor(cal.raw_max)
         return cls(
-            name, servo_id, lower, upper, velocity, cal.calibration, raw_low, raw_high,
-            acceleration, jerk,
+            name,
+            servo_id,
+            lower,
+            upper,
+            velocity,
+            cal.calibration,
+            raw_low,
+            raw_high,
+            acceleration,
+            jerk,
         )
 
     def clamp(self, value: float) -> tuple[float, bool]:
-        """``value`` within the limits, and whether it had to be moved.
+        """
+        ``value`` within the limits, and whether it had to be moved.
 
-        Raises:
-            CommandRejected: for NaN or ±inf (a broken sender, never a position).
+        :raises CommandRejected: for NaN or ±inf (a broken sender, never a position).
         """
         if not math.isfinite(value):
-            raise CommandRejected(f"{self.name}: {value} is not a finite position")
+            raise CommandRejected(f'{self.name}: {value} is not a finite position')
         if value < self.lower:
             return self.lower, True
         if value > self.upper:
@@ -147,8 +161,14 @@ def build_converters(
     specs = profile.all_joints if include_gripper else profile.joints
     return [
         JointConverter.build(
-            s.name, s.servo_id, s.lower, s.upper, s.velocity, calibration[s.name],
-            s.acceleration, s.jerk,
+            s.name,
+            s.servo_id,
+            s.lower,
+            s.upper,
+            s.velocity,
+            calibration[s.name],
+            s.acceleration,
+            s.jerk,
         )
         for s in specs
     ]
@@ -162,7 +182,7 @@ class Watchdog:
 
     def __init__(self, timeout: float) -> None:
         if not timeout > 0:
-            raise ValueError(f"command_timeout must be positive, got {timeout}")
+            raise ValueError(f'command_timeout must be positive, got {timeout}')
         self.timeout = timeout
         self.last: float | None = None
 
@@ -181,13 +201,15 @@ class Backoff:
 
     def __init__(self, initial: float = 0.2, maximum: float = 2.0, factor: float = 2.0) -> None:
         if not 0 < initial <= maximum:
-            raise ValueError(f"reconnect backoff needs 0 < initial ≤ maximum, got {initial}, {maximum}")
+            raise ValueError(
+                f'reconnect backoff needs 0 < initial ≤ maximum, got {initial}, {maximum}'
+            )
         self.initial, self.maximum, self.factor = initial, maximum, factor
         self._next = initial
         self.attempts = 0
 
     def next_delay(self) -> float:
-        """The delay before the next attempt (and grow the one after it)."""
+        """Return the delay before the next attempt (and grow the one after it)."""
         delay = self._next
         self._next = min(self.maximum, self._next * self.factor)
         self.attempts += 1
@@ -213,7 +235,7 @@ class FaultBook:
         self.active: dict[str, str] = {}
         self.events: list[LogEvent] = []
 
-    def raise_(self, key: str, message: str, level: str = "warn") -> bool:
+    def raise_(self, key: str, message: str, level: str = 'warn') -> bool:
         """Mark ``key`` active; True (and one log event) only when it was not already."""
         if key in self.active:
             self.active[key] = message  # keep the newest detail for diagnostics, without logging
@@ -227,29 +249,31 @@ class FaultBook:
         old = self.active.pop(key, None)
         if old is None:
             return False
-        self.events.append(LogEvent("info", message or f"recovered: {old}"))
+        self.events.append(LogEvent('info', message or f'recovered: {old}'))
         return True
 
     def drain(self) -> list[LogEvent]:
-        """The log events since the last drain."""
+        """Return the log events since the last drain."""
         events, self.events = self.events, []
         return events
 
 
 class TrajectorySampler:
-    """Position of a timed trajectory at any time: linear between points, cubic Hermite
-    when every point carries velocities (as ros2_control's trajectory controller does).
+    """
+    Position of a timed trajectory at any time.
+
+    Linear between points, cubic Hermite when every point carries velocities (as ros2_control's
+    trajectory controller does).
 
     Before the first point, the joints move from ``start_positions`` (where they were when
     the trajectory was accepted); after the last point they hold it.
 
-    Args:
-        indices: bridged joint index of each trajectory column.
-        times: seconds from ``start`` of each point, strictly increasing, ≥ 0.
-        positions: one row per point.
-        velocities: one row per point, or None.
-        start: the trajectory's start on the caller's clock.
-        start_positions: the held positions of the ``indices`` joints at acceptance.
+    :param indices: bridged joint index of each trajectory column.
+    :param times: seconds from ``start`` of each point, strictly increasing, ≥ 0.
+    :param positions: one row per point.
+    :param velocities: one row per point, or None.
+    :param start: the trajectory's start on the caller's clock.
+    :param start_positions: the held positions of the ``indices`` joints at acceptance.
     """
 
     def __init__(
@@ -267,7 +291,9 @@ class TrajectorySampler:
         self.positions = [list(start_positions)] + [list(map(float, p)) for p in positions]
         self.velocities = None
         if velocities is not None:
-            self.velocities = [[0.0] * len(self.indices)] + [list(map(float, v)) for v in velocities]
+            self.velocities = [[0.0] * len(self.indices)] + [
+                list(map(float, v)) for v in velocities
+            ]
         if self.times[1] == 0.0:  # the first point is at t=0: it replaces the start
             del self.times[0], self.positions[0]
             if self.velocities is not None:
@@ -294,7 +320,9 @@ class TrajectorySampler:
         v0, v1 = self.velocities[k], self.velocities[k + 1]
         h00, h10 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s
         h01, h11 = -2 * s**3 + 3 * s**2, s**3 - s**2
-        return [h00 * a + h10 * h * va + h01 * b + h11 * h * vb for a, b, va, vb in zip(p0, p1, v0, v1)]
+        return [
+            h00 * a + h10 * h * va + h01 * b + h11 * h * vb for a, b, va, vb in zip(p0, p1, v0, v1)
+        ]
 
 
 # ---------------------------------------------------------------------------- the core
@@ -313,17 +341,17 @@ class Counters:
 
 
 class BridgeCore:
-    """Commands in, raw goals out; raw readings in, joint state out.
+    """
+    Commands in, raw goals out; raw readings in, joint state out.
 
-    Args:
-        joints: the bridged joints in command order (:func:`build_converters`).
-        command_timeout: seconds without a command before the arm holds.
-        stale_timeout: seconds a joint's newest reading may be old before it is stale.
-        velocity_scale: fraction of each joint's velocity limit the goals may move at
-            (0 disables every limit: goals jump straight to the command).
-        has_gripper: the last joint is a gripper, which a command may leave out.
-        period: the bridge's cycle (s), taken as the command stream's period until the
-            stream's own is measured.
+    :param joints: the bridged joints in command order (:func:`build_converters`).
+    :param command_timeout: seconds without a command before the arm holds.
+    :param stale_timeout: seconds a joint's newest reading may be old before it is stale.
+    :param velocity_scale: fraction of each joint's velocity limit the goals may move at (0
+        disables every limit: goals jump straight to the command).
+    :param has_gripper: the last joint is a gripper, which a command may leave out.
+    :param period: the bridge's cycle (s), taken as the command stream's period until the stream's
+        own is measured.
     """
 
     def __init__(
@@ -336,9 +364,9 @@ class BridgeCore:
         period: float = 0.01,
     ) -> None:
         if not joints:
-            raise ValueError("the bridge needs at least one joint")
+            raise ValueError('the bridge needs at least one joint')
         if velocity_scale < 0 or not math.isfinite(velocity_scale):
-            raise ValueError(f"velocity_scale must be ≥ 0, got {velocity_scale}")
+            raise ValueError(f'velocity_scale must be ≥ 0, got {velocity_scale}')
         self.joints = list(joints)
         self.has_gripper = has_gripper
         self.names = [j.name for j in self.joints]
@@ -354,7 +382,7 @@ class BridgeCore:
             jerk=np.array([j.jerk for j in self.joints]),
         )
         self.faults = FaultBook()
-        self.counters = Counters(clamps={name: 0 for name in self.names})
+        self.counters = Counters(clamps=dict.fromkeys(self.names, 0))
         self.connected = False
         #: torque per joint, as asked (free drive releases some)
         self.torque_state = JointTorque(self.names)
@@ -400,19 +428,19 @@ class BridgeCore:
     # ------------------------------------------------------------------ inputs
 
     def submit_command(self, values: Sequence[float], now: float) -> list[float]:
-        """A streamed position command in joint order (arm joints, then the gripper if bridged).
+        """
+        Return a streamed position command in joint order (arm joints, then the gripper if bridged).
 
         With ``has_gripper``, a command with only the arm joints leaves the gripper where it
         is held. Returns the clamped command.
 
-        Raises:
-            CommandRejected: wrong length or a non-finite value; nothing changes.
+        :raises CommandRejected: wrong length or a non-finite value; nothing changes.
         """
         n, n_all = len(values), len(self.joints)
         self._refuse_in_free_drive()
         accepted = (n_all, n_all - 1) if self.has_gripper else (n_all,)
         if n not in accepted or n == 0:
-            self._reject(f"command has {n} values, expected {n_all} ({', '.join(self.names)})")
+            self._reject(f'command has {n} values, expected {n_all} ({", ".join(self.names)})')
         clamped = self._clamp_all(list(range(n)), values)
         previous = self.command
         cmd: list[float | None] = [None] * n_all
@@ -425,7 +453,7 @@ class BridgeCore:
         self.watchdog.feed(now)
         self.stream.arrived(now)
         self.counters.commands += 1
-        self.faults.clear("rejected", "recovered: commands valid again")
+        self.faults.clear('rejected', 'recovered: commands valid again')
         return clamped
 
     def submit_trajectory(
@@ -437,14 +465,14 @@ class BridgeCore:
         start: float,
         now: float,
     ) -> None:
-        """A timed trajectory (joint names, seconds from ``start``); replaces any earlier one.
+        """
+        A timed trajectory (joint names, seconds from ``start``); replaces any earlier one.
 
         No points cancels the running trajectory (the arm holds). Joints it does not name
         keep their held position.
 
-        Raises:
-            CommandRejected: unknown joints, ragged rows, times not increasing, non-finite
-                values; nothing changes.
+        :raises CommandRejected: unknown joints, ragged rows, times not increasing, non-finite
+            values; nothing changes.
         """
         if not positions:
             self.trajectory = None
@@ -454,17 +482,27 @@ class BridgeCore:
         self._refuse_in_free_drive()
         unknown = [n for n in names if n not in self._index]
         if unknown or len(set(names)) != len(names) or not names:
-            self._reject(f"trajectory joints {list(names)} must be distinct joints of {', '.join(self.names)}")
+            self._reject(
+                f'trajectory joints {list(names)} must be distinct joints of {", ".join(self.names)}'
+            )
         if len(times) != len(positions) or any(len(p) != len(names) for p in positions):
-            self._reject("trajectory points must each give one position per joint name")
-        if velocities is not None and (len(velocities) != len(positions) or any(len(v) != len(names) for v in velocities)):
+            self._reject('trajectory points must each give one position per joint name')
+        if velocities is not None and (
+            len(velocities) != len(positions) or any(len(v) != len(names) for v in velocities)
+        ):
             velocities = None  # partial velocities: fall back to linear, as if none were given
-        if not all(math.isfinite(t) for t in times) or times[0] < 0 or any(b <= a for a, b in zip(times, times[1:])):
-            self._reject(f"trajectory times must be ≥ 0 and strictly increasing, got {list(times)}")
+        if (
+            not all(math.isfinite(t) for t in times)
+            or times[0] < 0
+            or any(b <= a for a, b in zip(times, times[1:]))
+        ):
+            self._reject(
+                f'trajectory times must be ≥ 0 and strictly increasing, got {list(times)}'
+            )
         if velocities is not None and not all(math.isfinite(v) for row in velocities for v in row):
-            self._reject("trajectory velocities must be finite")
+            self._reject('trajectory velocities must be finite')
         if not math.isfinite(start):
-            self._reject("trajectory start time is not finite")
+            self._reject('trajectory start time is not finite')
         indices = [self._index[n] for n in names]
         for row in positions:  # every point checked before any clamp is counted
             self._check_finite(indices, row)
@@ -473,19 +511,21 @@ class BridgeCore:
             self._reject("the arm's position is not known yet (not connected); trajectory refused")
         held = self.held
         start_positions = [float(held[i]) for i in indices]  # type: ignore[arg-type]
-        self.trajectory = TrajectorySampler(indices, times, rows, velocities, start, start_positions)
+        self.trajectory = TrajectorySampler(
+            indices, times, rows, velocities, start, start_positions
+        )
         self.command = None
         self._rejoin = False  # a trajectory starts from the held goals
         self.counters.trajectories += 1
-        self.faults.clear("rejected", "recovered: commands valid again")
-        self.faults.clear("rejoin")
+        self.faults.clear('rejected', 'recovered: commands valid again')
+        self.faults.clear('rejoin')
 
     def _check_finite(self, indices: Sequence[int], values: Sequence[float]) -> None:
         for i, v in zip(indices, values):
             try:
                 self.joints[i].clamp(float(v))
             except (CommandRejected, TypeError, ValueError) as exc:
-                self._reject(f"command refused: {exc}")
+                self._reject(f'command refused: {exc}')
 
     def _clamp_all(self, indices: Sequence[int], values: Sequence[float]) -> list[float]:
         # check everything before counting anything, so a rejected command leaves no trace
@@ -500,22 +540,24 @@ class BridgeCore:
 
     def _reject(self, message: str) -> None:
         self.counters.rejected += 1
-        self.faults.raise_("rejected", message)
+        self.faults.raise_('rejected', message)
         raise CommandRejected(message)
 
     def _refuse_in_free_drive(self) -> None:
         if self.torque_state.partly_released:
-            released = ", ".join(self.torque_state.released()) or "a joint"
+            released = ', '.join(self.torque_state.released()) or 'a joint'
             self._reject(
-                f"command refused: free drive ({released} released): the other joints hold "
-                "until every joint holds torque again"
+                f'command refused: free drive ({released} released): the other joints hold '
+                'until every joint holds torque again'
             )
 
     def set_torque(
         self, enabled: bool, now: float, joints: Sequence[str] | None = None
     ) -> str | None:
-        """Torque on/off for ``joints`` (None: the whole arm). Returns why it was refused,
-        or None.
+        """
+        Torque on/off for ``joints`` (None: the whole arm).
+
+        Returns why it was refused, or None.
 
         Off for the whole arm: nothing is written. Off for some joints (free drive): the
         others brake to rest and hold, and commands are refused until every joint holds
@@ -523,8 +565,7 @@ class BridgeCore:
         go on (:meth:`goals` leaves it out until then), so the arm stays where the person
         left it; a joint measured outside its limits is refused.
 
-        Raises:
-            ValueError: an unknown joint name.
+        :raises ValueError: an unknown joint name.
         """
         state = self.torque_state
         indices = state.indices(joints)
@@ -598,18 +639,21 @@ class BridgeCore:
         self._commands_seen = self.counters.commands
         if self._rejoin:
             self.faults.raise_(
-                "rejoin",
-                "re-latched at the measured position: waiting for the command stream to come "
-                "back to it",
-                "info",
+                'rejoin',
+                're-latched at the measured position: waiting for the command stream to come '
+                'back to it',
+                'info',
             )
 
     # ------------------------------------------------------------------ the cycle
 
     def goals(self, now: float) -> dict[int, int]:
-        """Raw goals to write this cycle, by servo id (empty: write nothing). Released joints
-        (free drive) get none, nor does a joint switched on until its goal is at its
-        measured position."""
+        """
+        Raw goals to write this cycle, by servo id (empty: write nothing).
+
+        Released joints (free drive) get none, nor does a joint switched on until its goal is at
+        its measured position.
+        """
         if not self.connected or not self.torque_state.any_held:
             return {}
         self._latch_if_known(now)
@@ -639,8 +683,12 @@ class BridgeCore:
         }
 
     def _hold_in_free_drive(self, shaper: GoalShaper, now: float) -> None:
-        """Some joints released: the others brake to rest and hold; once at rest, the goal
-        of every released (or just switched on) joint is put on its measurement."""
+        """
+        Some joints released.
+
+        The others brake to rest and hold; once at rest, the goal of every released (or just
+        switched on) joint is put on its measurement.
+        """
         shaper.brake()
         self._set_holding(True)
         self._stream_running_through_fault(now)
@@ -680,14 +728,16 @@ class BridgeCore:
         if self.watchdog.expired(now):
             # the stream stopped: the goal has stood on its last command since, so the arm is
             # there at rest; a ramp still under way stops within the limits
-            if shaper.mode == "ramp":
+            if shaper.mode == 'ramp':
                 shaper.brake()
             else:
                 shaper.stop_here()
             self.command = None
             self._rejoin = False
-            self.faults.clear("rejoin")
-            self.faults.raise_("watchdog", f"no command for {self.watchdog.timeout:g} s: holding position", "info")
+            self.faults.clear('rejoin')
+            self.faults.raise_(
+                'watchdog', f'no command for {self.watchdog.timeout:g} s: holding position', 'info'
+            )
             self._set_holding(True)
             return
         target = self._command_target(shaper)
@@ -700,13 +750,13 @@ class BridgeCore:
                 return
             self._rejoin = False
             self.faults.clear(
-                "rejoin", "the command stream is back at the measured position: following it"
+                'rejoin', 'the command stream is back at the measured position: following it'
             )
         self._set_holding(False)
         if self.counters.commands != self._commands_seen:
             self._commands_seen = self.counters.commands
             shaper.sample(target, self.stream.take())
-        elif self.stream.paused(now) and shaper.mode == "follow":
+        elif self.stream.paused(now) and shaper.mode == 'follow':
             shaper.stop_here()
 
     def _command_target(self, shaper: GoalShaper) -> list[float]:
@@ -727,7 +777,7 @@ class BridgeCore:
 
     def _set_holding(self, holding: bool) -> None:
         if not holding:
-            self.faults.clear("watchdog", "commands resumed")
+            self.faults.clear('watchdog', 'commands resumed')
         self._holding = holding
 
     def on_positions(
@@ -736,9 +786,11 @@ class BridgeCore:
         now: float,
         read_times: Mapping[int, float] | None = None,
     ) -> Reading | None:
-        """Raw readings of one cycle (None = no valid reply), each read at ``read_times[id]``
+        """
+        Raw readings of one cycle (None = no valid reply), each read at ``read_times[id]``
         (default ``now``). Returns the joint state to publish; None when no servo answered
-        and no joint changed between fresh and stale."""
+        and no joint changed between fresh and stale.
+        """
         fresh = [raw.get(j.servo_id) is not None for j in self.joints]
         for i, joint in enumerate(self.joints):
             value = raw.get(joint.servo_id)
@@ -764,14 +816,14 @@ class BridgeCore:
                 self._stream_running_through_fault(now)
                 if self.connected:
                     self.faults.raise_(
-                        f"stale:{name}",
-                        f"{name} (id {sid}) has not answered for "
-                        f"{self.readings.stale_timeout:g} s: holding the arm",
-                        "error",
+                        f'stale:{name}',
+                        f'{name} (id {sid}) has not answered for '
+                        f'{self.readings.stale_timeout:g} s: holding the arm',
+                        'error',
                     )
             elif was and not now_stale:
                 changed = True
-                self.faults.clear(f"stale:{name}", f"recovered: {name} answers again")
+                self.faults.clear(f'stale:{name}', f'recovered: {name} answers again')
         back = any(self._stale) and not any(stale)
         self._stale = stale
         if back and self.shaper is not None:
@@ -782,10 +834,10 @@ class BridgeCore:
 
     def _finish_recovery(self, now: float) -> None:
         self._recovering = False
-        names = ", ".join(self.names)
+        names = ', '.join(self.names)
         self._relatch(now)
         self.faults.events.append(
-            LogEvent("info", f"re-latched at the measured position ({names} all answer)")
+            LogEvent('info', f're-latched at the measured position ({names} all answer)')
         )
 
     # ------------------------------------------------------------------ state
@@ -800,13 +852,13 @@ class BridgeCore:
 
 
 __all__ = [
-    "Backoff",
-    "BridgeCore",
-    "CommandRejected",
-    "FaultBook",
-    "JointConverter",
-    "Reading",
-    "TrajectorySampler",
-    "Watchdog",
-    "build_converters",
+    'Backoff',
+    'BridgeCore',
+    'CommandRejected',
+    'FaultBook',
+    'JointConverter',
+    'Reading',
+    'TrajectorySampler',
+    'Watchdog',
+    'build_converters',
 ]

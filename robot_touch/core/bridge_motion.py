@@ -1,4 +1,5 @@
-"""How the serial bridge turns a command stream into servo goals within the limits.
+"""
+How the serial bridge turns a command stream into servo goals within the limits.
 
 A streamed position command (std_msgs/Float64MultiArray, no stamp) is a sampled trajectory:
 a commander such as teleop publishes where each joint should be, once per control cycle.
@@ -35,7 +36,6 @@ from collections import deque
 from typing import Sequence
 
 import numpy as np
-
 from robot_touch.core.motion import JointLimits, SetpointGenerator
 
 #: Relative slack on the limits when judging a stream step (float rounding, not more).
@@ -50,20 +50,20 @@ PAUSE_INTERVALS = 3.0
 
 
 class StreamClock:
-    """The command stream's time base: its usual interval, from recent arrivals.
+    """
+    The command stream's time base: its usual interval, from recent arrivals.
 
     A commander runs at a fixed rate with absolute deadlines; its messages arrive with a
     little jitter, and a late cycle on either side bunches them up. The median interval is
     the commander's period; the time a new command stands for is a whole number of periods
     (:meth:`stream_dt`), or the real interval when the commander ran an early cycle.
 
-    Args:
-        default_interval: the interval (s) assumed before two commands have arrived.
+    :param default_interval: the interval (s) assumed before two commands have arrived.
     """
 
     def __init__(self, default_interval: float) -> None:
         if not default_interval > 0:
-            raise ValueError(f"default_interval must be positive, got {default_interval}")
+            raise ValueError(f'default_interval must be positive, got {default_interval}')
         self.default_interval = default_interval
         self._intervals: deque[float] = deque(maxlen=INTERVAL_WINDOW)
         self.last_arrival: float | None = None
@@ -92,7 +92,7 @@ class StreamClock:
         return float(np.median(self._intervals))
 
     def stream_dt(self, arrival_dt: float) -> float:
-        """The stream time (s) between two commands that arrived ``arrival_dt`` apart."""
+        """Return the stream time (s) between two commands that arrived ``arrival_dt`` apart."""
         period = self.interval
         if arrival_dt < 0.5 * period:
             return max(arrival_dt, 1e-4)  # an early cycle: it advanced by the real time
@@ -109,17 +109,17 @@ class StreamClock:
 
 
 class GoalShaper:
-    """Goal positions of the bridged joints (see the module docstring).
+    """
+    Goal positions of the bridged joints (see the module docstring).
 
-    Args:
-        limits: the joints' position, velocity, acceleration and jerk limits.
-        initial: where the goals start, at rest.
+    :param limits: the joints' position, velocity, acceleration and jerk limits.
+    :param initial: where the goals start, at rest.
     """
 
     def __init__(self, limits: JointLimits, initial: Sequence[float]) -> None:
         self.limits = limits
         self._gen = SetpointGenerator(limits, initial)
-        self.mode = "hold"
+        self.mode = 'hold'
         self.position = self._gen.position
         self.velocity = np.zeros(limits.dof)
         self.acceleration = np.zeros(limits.dof)
@@ -133,20 +133,22 @@ class GoalShaper:
         """At rest on ``q`` (clamped into the limits); any ramp or brake is forgotten."""
         self._gen.latch(q)
         self._set_state(self._gen.position, np.zeros(self.limits.dof), np.zeros(self.limits.dof))
-        self.mode = "hold"
+        self.mode = 'hold'
         self._stream_position = None
 
     def stop_here(self) -> None:
-        """The stream stopped: its last goal was reached long ago, so the goal simply stays.
+        """
+        The stream stopped: its last goal was reached long ago, so the goal simply stays.
 
         Only for a goal that has stood still (no new command for several periods); a moving
         goal needs :meth:`brake`.
         """
-        if self.mode == "follow":
+        if self.mode == 'follow':
             self.latch(self.position)
 
     def brake(self) -> None:
-        """Decelerate to rest within the limits from wherever the goal is heading, then hold.
+        """
+        Decelerate to rest within the limits from wherever the goal is heading, then hold.
 
         Following a stream, the goal's acceleration is only known as a difference of commands;
         the stop starts at once at full deceleration (within the acceleration limit), so it
@@ -158,51 +160,55 @@ class GoalShaper:
         the plan turns the joint back — a joint creeping at a few mrad/s at a braking
         stream's end was driven 0.06 rad the other way (the tip 9 mm below the floor).
         """
-        if self.mode == "follow":
+        if self.mode == 'follow':
             v = self._velocity_now()
             unwindable = np.sqrt(2.0 * self.limits.jerk * np.abs(v))
             deceleration = np.minimum(self.limits.acceleration, unwindable)
             self._gen.take_state(self.position, v, -np.sign(v) * deceleration)
-            self.mode = "brake"
-        elif self.mode == "ramp":
+            self.mode = 'brake'
+        elif self.mode == 'ramp':
             self._gen.brake()
-            self.mode = "brake"
+            self.mode = 'brake'
         self._stream_position = None
 
     @property
     def moving(self) -> bool:
-        return self.mode in ("ramp", "brake") or bool(np.any(self.velocity))
+        return self.mode in ('ramp', 'brake') or bool(np.any(self.velocity))
 
     # ------------------------------------------------------------------ the stream
 
     def stall(self) -> None:
-        """No goal was written for several cycles (a late cycle): the servos have stopped on
-        the last one. Motion restarts from rest there, with a ramp, never by a jump to where
-        the stream or a plan has got to meanwhile."""
+        """
+        No goal was written for several cycles (a late cycle).
+
+        The servos have stopped on the last one. Motion restarts from rest there, with a ramp,
+        never by a jump to where the stream or a plan has got to meanwhile.
+        """
         zero = np.zeros(self.limits.dof)
-        if self.mode == "follow":
+        if self.mode == 'follow':
             self._gen.take_state(self.position, zero, zero)
             target = self.position if self._stream_position is None else self._stream_position
             self._gen.move_to(target)
-            self.mode = "ramp"
-        elif self.mode in ("ramp", "brake"):
+            self.mode = 'ramp'
+        elif self.mode in ('ramp', 'brake'):
             goal_mode = self._gen.mode
             target = self._gen.target
             self._gen.take_state(self.position, zero, zero)
-            if goal_mode == "move":
+            if goal_mode == 'move':
                 self._gen.move_to(target)
         self._set_state(self.position, zero, zero)
         self._stalled = True
 
     def sample(self, command: Sequence[float], stream_dt: float) -> None:
-        """A new command, ``stream_dt`` seconds of stream time after the previous one.
+        """
+        A new command, ``stream_dt`` seconds of stream time after the previous one.
 
         Follow: the command becomes the goal if the step is within the limits, else the step
         is clipped to them. Hold or ramp: follow from here if the stream can be continued
         from the current state within the limits, else ramp toward it. Brake: ignored.
         Right after :meth:`stall`, always ramp.
         """
-        if self.mode == "brake":
+        if self.mode == 'brake':
             return
         c = self.limits.clamp(np.asarray(command, dtype=float))
         sdt = max(float(stream_dt), 1e-4)
@@ -210,7 +216,7 @@ class GoalShaper:
         previous, self._stream_position = self._stream_position, c
         stream_v = np.zeros(self.limits.dof) if previous is None else (c - previous) / sdt
         if self._stalled:
-            if self.mode == "hold":
+            if self.mode == 'hold':
                 self._gen.latch(self.position)
             self._ramp(c)
             return
@@ -222,14 +228,14 @@ class GoalShaper:
             np.all(np.abs(wanted) <= v_max * (1 + LIMIT_SLACK))
             and np.all(np.abs(wanted - self.velocity) <= dv_max)
         )
-        if self.mode == "ramp":
+        if self.mode == 'ramp':
             # hand back only when the stream itself moves on from here within the limits
             feasible = feasible and bool(np.all(np.abs(wanted - stream_v) <= dv_max))
         if feasible:
             self._set_state(c, wanted, (wanted - self.velocity) / sdt)
-            self.mode = "follow"
+            self.mode = 'follow'
             return
-        if self.mode == "follow":
+        if self.mode == 'follow':
             v = np.clip(wanted, self.velocity - a_max, self.velocity + a_max)
             v = np.clip(v, -v_max, v_max)
             p = self.limits.clamp(self.position + v * sdt)
@@ -238,33 +244,38 @@ class GoalShaper:
             if np.all(np.abs(c - p) <= MAX_LAG_STEPS * v_max * sdt):
                 return
             self._gen.take_state(p, self._velocity_now(), a)
-        elif self.mode == "hold":
+        elif self.mode == 'hold':
             self._gen.latch(self.position)
         self._ramp(c)
 
     def _ramp(self, c: np.ndarray) -> None:
-        """Head for the stream's newest command with a jerk-limited plan, a straight line in
+        """
+        Head for the stream's newest command with a jerk-limited plan, a straight line in
         joint space that arrives at rest, re-planned as the command moves. Behind a moving
         stream it trails by about its braking distance (never overshooting the stream's
-        end); level with it, or once it stops, the stream is followed again."""
+        end); level with it, or once it stops, the stream is followed again.
+        """
         self._gen.move_to(c)
-        self.mode = "ramp"
+        self.mode = 'ramp'
 
     def step(self, dt: float) -> np.ndarray:
         """Advance a ramp or a brake by ``dt`` seconds; the goal positions to write."""
         self._stalled = False
-        if self.mode in ("ramp", "brake") and dt > 0:
+        if self.mode in ('ramp', 'brake') and dt > 0:
             sp = self._gen.step(dt)
             self._set_state(sp.position, sp.velocity, sp.acceleration)
             if sp.settled:
-                if self.mode == "brake":
+                if self.mode == 'brake':
                     self.latch(sp.position)
                 # a ramp that arrived waits, at rest, for the stream to be followed again
         return self.position.copy()
 
     def _velocity_now(self) -> np.ndarray:
-        """Following, ``velocity`` is the mean over the last command's step; at its end the
-        goal moves faster or slower by half a step's change of speed."""
+        """
+        Following, ``velocity`` is the mean over the last command's step.
+
+        At its end the goal moves faster or slower by half a step's change of speed.
+        """
         v = self.velocity + self.acceleration * self._last_step / 2
         return np.clip(v, -self.limits.velocity, self.limits.velocity)
 

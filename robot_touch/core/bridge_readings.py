@@ -1,4 +1,5 @@
-"""What the serial bridge knows about each joint's measured state, and how old it is.
+"""
+What the serial bridge knows about each joint's measured state, and how old it is.
 
 Every valid reading is kept with the time it was read (the reply's arrival, when the backend
 reports it). A joint whose newest reading is older than ``stale_timeout`` seconds is
@@ -13,9 +14,9 @@ Pure Python, no I/O; times are monotonic seconds passed in.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
+import math
 from typing import Sequence
 
 #: Shortest time span (s) a velocity is measured over.
@@ -28,14 +29,14 @@ VELOCITY_BOUND = 2.0
 
 @dataclass
 class Reading:
-    """The joint state to publish after one read.
+    """
+    The joint state to publish after one read.
 
-    Attributes:
-        stamp: when the oldest position in it was read (every value is at least this fresh).
-        positions: rad (m); NaN for a stale joint or one never read since connecting.
-        velocities: rad/s (m/s); NaN where unknown.
-        fresh: which joints answered in this read.
-        stale: which joints are stale.
+    :ivar stamp: when the oldest position in it was read (every value is at least this fresh).
+    :ivar positions: rad (m); NaN for a stale joint or one never read since connecting.
+    :ivar velocities: rad/s (m/s); NaN where unknown.
+    :ivar fresh: which joints answered in this read.
+    :ivar stale: which joints are stale.
     """
 
     stamp: float
@@ -46,17 +47,17 @@ class Reading:
 
 
 class JointReadings:
-    """The newest reading of each joint, its age, staleness and measured velocity.
+    """
+    The newest reading of each joint, its age, staleness and measured velocity.
 
-    Args:
-        velocity_limits: each joint's velocity limit (rad/s), for :data:`VELOCITY_BOUND`.
-        stale_timeout: a reading older than this (s) makes its joint stale.
+    :param velocity_limits: each joint's velocity limit (rad/s), for :data:`VELOCITY_BOUND`.
+    :param stale_timeout: a reading older than this (s) makes its joint stale.
     """
 
     def __init__(self, velocity_limits: Sequence[float], stale_timeout: float) -> None:
         if not (math.isfinite(stale_timeout) and stale_timeout > 0):
             raise ValueError(
-                f"stale_timeout must be a positive number of seconds, got {stale_timeout}"
+                f'stale_timeout must be a positive number of seconds, got {stale_timeout}'
             )
         self.stale_timeout = stale_timeout
         self._bounds = [VELOCITY_BOUND * v for v in velocity_limits]
@@ -105,7 +106,7 @@ class JointReadings:
         return max(-bound, min(bound, (p1 - p0) / span))
 
     def reading(self, fresh: Sequence[bool], now: float) -> Reading:
-        """The state to publish at ``now`` (all NaN, stamped ``now``, when nothing is known)."""
+        """Return the state to publish at ``now`` (all NaN, stamped ``now``, when nothing is known)."""
         stale = self.stale(now)
         positions: list[float] = []
         velocities: list[float] = []

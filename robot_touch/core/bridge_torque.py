@@ -1,4 +1,5 @@
-"""Which of the bridge's joints hold torque: the whole arm, or all but a few (free drive).
+"""
+Which of the bridge's joints hold torque: the whole arm, or all but a few (free drive).
 
 Free drive releases some joints (torque off) so a person can move them by hand while the
 others hold. :class:`JointTorque` keeps what was asked per joint and which joints, switched
@@ -19,11 +20,11 @@ LIMIT_SLACK_STEPS = 1.5
 
 
 class JointTorque:
-    """Torque as asked, per joint (in the bridge's joint order).
+    """
+    Torque as asked, per joint (in the bridge's joint order).
 
-    Args:
-        names: the bridged joints.
-        held: whether they start holding torque.
+    :param names: the bridged joints.
+    :param held: whether they start holding torque.
     """
 
     def __init__(self, names: Sequence[str], held: bool = True) -> None:
@@ -34,14 +35,14 @@ class JointTorque:
         self.pending: set[int] = set()
 
     def indices(self, joints: Sequence[str] | None) -> list[int]:
-        """Indices of ``joints`` (None: every joint); ValueError naming the known joints."""
+        """Indicate of ``joints`` (None: every joint); ValueError naming the known joints."""
         if joints is None:
             return list(range(len(self.names)))
         unknown = [name for name in joints if name not in self._index]
         if unknown or not joints:
             raise ValueError(
-                f"unknown joint {', '.join(map(repr, unknown)) or '(none given)'}; "
-                f"joints: {', '.join(self.names)}"
+                f'unknown joint {", ".join(map(repr, unknown)) or "(none given)"}; '
+                f'joints: {", ".join(self.names)}'
             )
         return [self._index[name] for name in joints]
 
@@ -77,7 +78,7 @@ class JointTorque:
         return not self.wanted[i] or i in self.pending
 
     def released(self) -> list[str]:
-        """The joints asked to be released."""
+        """Return the joints asked to be released."""
         return [n for n, held in zip(self.names, self.wanted) if not held]
 
 
@@ -88,14 +89,16 @@ def outside_limits(
     upper: Sequence[float],
     step: Sequence[float],
 ) -> str | None:
-    """Why these joints cannot be held where they are, or None: one is further than
-    :data:`LIMIT_SLACK_STEPS` servo steps (``step``: rad per step) outside its limits."""
+    """
+    Why these joints cannot be held where they are, or None: one is further than
+    :data:`LIMIT_SLACK_STEPS` servo steps (``step``: rad per step) outside its limits.
+    """
     for name, q, lo, hi, s in zip(names, measured, lower, upper, step):
         slack = LIMIT_SLACK_STEPS * s
         if q is not None and not lo - slack <= q <= hi + slack:
             return (
-                f"{name} is outside its limits (measured {q:+.3f}, limits {lo:+.3f} .. "
-                f"{hi:+.3f}): move it back inside by hand first; holding it there would pull "
-                "it back"
+                f'{name} is outside its limits (measured {q:+.3f}, limits {lo:+.3f} .. '
+                f'{hi:+.3f}): move it back inside by hand first; holding it there would pull '
+                'it back'
             )
     return None

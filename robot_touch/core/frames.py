@@ -1,4 +1,5 @@
-"""Frames rigidly joined to the arm's base: where a target or a jog may be expressed.
+"""
+Frames rigidly joined to the arm's base: where a target or a jog may be expressed.
 
 A URDF joins its links by joints; the links reached from ``base_link`` through *fixed*
 joints only (``world`` above it, a camera or table mount beside it) never move relative to
@@ -10,22 +11,22 @@ R = Rz(yaw) Ry(pitch) Rx(roll)); no tf2 is needed for a rigid tree.
 
 from __future__ import annotations
 
-import math
-import xml.etree.ElementTree as ET
 from collections import deque
+import math
 from typing import Any
+import xml.etree.ElementTree as ET
 
 import numpy as np
 
 
 def _origin(joint: ET.Element) -> np.ndarray:
-    """The joint's <origin> as a 4x4 transform parent → child (identity when absent)."""
+    """Return the joint's <origin> as a 4x4 transform parent → child (identity when absent)."""
     T = np.eye(4)
-    origin = joint.find("origin")
+    origin = joint.find('origin')
     if origin is None:
         return T
-    xyz = [float(v) for v in (origin.get("xyz") or "0 0 0").split()]
-    roll, pitch, yaw = (float(v) for v in (origin.get("rpy") or "0 0 0").split())
+    xyz = [float(v) for v in (origin.get('xyz') or '0 0 0').split()]
+    roll, pitch, yaw = (float(v) for v in (origin.get('rpy') or '0 0 0').split())
     cr, sr, cp, sp, cy, sy = (
         math.cos(roll),
         math.sin(roll),
@@ -44,21 +45,21 @@ def _origin(joint: ET.Element) -> np.ndarray:
 
 
 def fixed_frames(urdf_xml: str, base_link: str) -> dict[str, np.ndarray]:
-    """Every link joined to ``base_link`` by fixed joints only, with its pose in the base frame.
+    """
+    Every link joined to ``base_link`` by fixed joints only, with its pose in the base frame.
 
-    Returns:
-        link name → T (4x4): a point p in that link's frame is ``T @ p`` in ``base_link``'s.
+    :returns: link name → T (4x4): a point p in that link's frame is ``T @ p`` in ``base_link``'s.
         ``base_link`` itself maps to the identity.
     """
     root = ET.fromstring(urdf_xml)
     edges: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for joint in root.findall("joint"):
-        if joint.get("type") != "fixed":
+    for joint in root.findall('joint'):
+        if joint.get('type') != 'fixed':
             continue
-        parent, child = joint.find("parent"), joint.find("child")
+        parent, child = joint.find('parent'), joint.find('child')
         if parent is None or child is None:
             continue
-        p, c = parent.get("link", ""), child.get("link", "")
+        p, c = parent.get('link', ''), child.get('link', '')
         T = _origin(joint)
         edges.setdefault(p, []).append((c, T))  # parent → child
         edges.setdefault(c, []).append((p, np.linalg.inv(T)))  # child → parent
@@ -77,8 +78,10 @@ _PROFILE_FRAMES: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
 
 def base_fixed_frames(profile: Any) -> dict[str, np.ndarray]:
-    """:func:`fixed_frames` of an :class:`~robot_touch.core.profile.ArmProfile`'s URDF (xacro
-    expanded once per profile file)."""
+    """
+    :func:`fixed_frames` of an :class:`~robot_touch.core.profile.ArmProfile`'s URDF (xacro
+    expanded once per profile file).
+    """
     key = (str(profile.path), profile.base_link)
     if key not in _PROFILE_FRAMES:
         _PROFILE_FRAMES[key] = fixed_frames(profile.urdf_xml(), profile.base_link)

@@ -1,4 +1,5 @@
-"""Free drive (teach by hand): release joints so a person moves them, then hold them exactly
+"""
+Free drive (teach by hand): release joints so a person moves them, then hold them exactly
 where they were left. Pure Python: the hardware's torque is reached through a
 :class:`TorqueSwitch` (the teleop node's is the ``torque/<joint>`` services of the serial
 bridge or the MuJoCo sim), time is passed in.
@@ -28,7 +29,7 @@ import time
 from typing import Callable, Protocol, Sequence
 
 #: what an e-stop during free drive does (the profile's ``free_drive.estop``)
-ESTOP_POLICIES = ("hold", "release")
+ESTOP_POLICIES = ('hold', 'release')
 #: longest the command may take to brake to rest before the joints are released (s)
 STOP_TIMEOUT = 3.0
 
@@ -57,57 +58,57 @@ class FreeDriveCore(Protocol):
     def free_drive_at_rest(self) -> bool: ...
 
     def free_drive_phase(
-        self, phase: str, joints: Sequence[str] | None = None, note: str = ""
+        self, phase: str, joints: Sequence[str] | None = None, note: str = ''
     ) -> None: ...
 
-    def free_drive_end(self, now: float, note: str = "") -> None: ...
+    def free_drive_end(self, now: float, note: str = '') -> None: ...
 
 
 def resolve_joints(
     requested: Sequence[str], known: Sequence[str], default: Sequence[str]
 ) -> list[str]:
-    """The joints free drive releases: ``requested`` (empty: ``default``), checked.
+    """
+    Return the joints free drive releases: ``requested`` (empty: ``default``), checked.
 
-    Raises:
-        ValueError: an unknown or repeated joint, naming the known ones.
+    :raises ValueError: an unknown or repeated joint, naming the known ones.
     """
     names = [str(n) for n in requested]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
-            f"free_drive_joints: {', '.join(map(repr, unknown))} not a joint of this arm "
-            f"(joints: {', '.join(known)}; empty = the whole arm)"
+            f'free_drive_joints: {", ".join(map(repr, unknown))} not a joint of this arm '
+            f'(joints: {", ".join(known)}; empty = the whole arm)'
         )
     if len(set(names)) != len(names):
-        raise ValueError(f"free_drive_joints: a joint is listed twice in {names}")
+        raise ValueError(f'free_drive_joints: a joint is listed twice in {names}')
     return names or list(default)
 
 
 def _failures(results: Sequence[tuple[str, bool, str]]) -> str:
-    return "; ".join(f"{joint}: {message}" for joint, ok, message in results if not ok)
+    return '; '.join(f'{joint}: {message}' for joint, ok, message in results if not ok)
 
 
 class FreeDrive:
-    """Runs free drive's sequence between the teleop core and the hardware's torque.
+    """
+    Runs free drive's sequence between the teleop core and the hardware's torque.
 
-    Args:
-        core: the teleop core (its free-drive phases).
-        switch: the hardware's torque.
-        estop_policy: ``hold`` or ``release`` (see the module docstring).
-        clock: monotonic seconds.
-        sleep: waits while the command brakes.
+    :param core: the teleop core (its free-drive phases).
+    :param switch: the hardware's torque.
+    :param estop_policy: ``hold`` or ``release`` (see the module docstring).
+    :param clock: monotonic seconds.
+    :param sleep: waits while the command brakes.
     """
 
     def __init__(
         self,
         core: FreeDriveCore,
         switch: TorqueSwitch,
-        estop_policy: str = "hold",
+        estop_policy: str = 'hold',
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if estop_policy not in ESTOP_POLICIES:
-            raise ValueError(f"free_drive estop must be one of {', '.join(ESTOP_POLICIES)}")
+            raise ValueError(f'free_drive estop must be one of {", ".join(ESTOP_POLICIES)}')
         self.core = core
         self.switch = switch
         self.estop_policy = estop_policy
@@ -115,7 +116,7 @@ class FreeDrive:
         self.sleep = sleep
         # one sequence at a time: an e-stop's hold waits for an enter or leave under way
         self._sequence = threading.Lock()
-        self._last_problem = ""
+        self._last_problem = ''
 
     def enter(self, joints: Sequence[str]) -> tuple[bool, str]:
         """Release ``joints`` for hand guiding. Returns (success, message)."""
@@ -124,71 +125,75 @@ class FreeDrive:
             if not refusal:
                 refusal = self.core.free_drive_stop(joints)  # brakes to rest
             if refusal:
-                return False, f"free drive refused: {refusal}"
+                return False, f'free drive refused: {refusal}'
             deadline = self.clock() + STOP_TIMEOUT
             while not self.core.free_drive_at_rest():
                 if self.clock() > deadline or self.core.estopped:
                     break
                 self.sleep(0.005)
             if self.core.estopped or not self.core.free_drive_at_rest():
-                why = "e-stop latched" if self.core.estopped else "the arm did not come to rest"
+                why = 'e-stop latched' if self.core.estopped else 'the arm did not come to rest'
                 self.core.free_drive_end(self.clock())
-                return False, f"free drive refused: {why}"
-            self.core.free_drive_phase("releasing", joints)
+                return False, f'free drive refused: {why}'
+            self.core.free_drive_phase('releasing', joints)
             results = self.switch.switch(joints, False)
             problem = _failures(results)
             if problem:
                 released = [j for j, ok, _ in results if ok]
                 left = self._engage(released) if released else []
                 if left:  # could not hold them again either: they stay in free drive
-                    note = f"could not release {problem}"
-                    self.core.free_drive_phase("on", left, note)
-                    return False, f"free drive partly on ({', '.join(left)}): {note}"
+                    note = f'could not release {problem}'
+                    self.core.free_drive_phase('on', left, note)
+                    return False, f'free drive partly on ({", ".join(left)}): {note}'
                 self.core.free_drive_end(self.clock())
-                return False, f"free drive refused: {problem}"
-            self.core.free_drive_phase("on", joints)
-            if self.core.estopped and self.estop_policy == "hold":
-                self._hold_now("e-stop latched meanwhile")
+                return False, f'free drive refused: {problem}'
+            self.core.free_drive_phase('on', joints)
+            if self.core.estopped and self.estop_policy == 'hold':
+                self._hold_now('e-stop latched meanwhile')
                 return (
                     False,
-                    "free drive refused: e-stop latched meanwhile; holding where the arm is",
+                    'free drive refused: e-stop latched meanwhile; holding where the arm is',
                 )
             return True, (
-                f"free drive: {', '.join(joints)} released (torque off): move the arm by hand; "
-                "it sags under gravity, so support it"
+                f'free drive: {", ".join(joints)} released (torque off): move the arm by hand; '
+                'it sags under gravity, so support it'
             )
 
     def leave(self) -> tuple[bool, str]:
         """Every released joint holds torque again, where it is. Returns (success, message)."""
         with self._sequence:
             phase, joints = self.core.free_drive_state()
-            if phase == "off":
-                return True, "free drive is off"
-            return self._hold_now("")
+            if phase == 'off':
+                return True, 'free drive is off'
+            return self._hold_now('')
 
     def estop_latched(self) -> None:
-        """The e-stop was latched: under the ``hold`` policy, torque back on where the arm is
-        (run it off the e-stop service's thread: it waits for the hardware)."""
-        if self.estop_policy != "hold":
+        """
+        The e-stop was latched.
+
+        Under the ``hold`` policy, torque back on where the arm is (run it off the e-stop service's
+        thread: it waits for the hardware).
+        """
+        if self.estop_policy != 'hold':
             return
         with self._sequence:
-            if self.core.free_drive_state()[0] == "on":
-                self._hold_now("e-stop")
+            if self.core.free_drive_state()[0] == 'on':
+                self._hold_now('e-stop')
 
     def _hold_now(self, why: str) -> tuple[bool, str]:
         """Torque on for the released joints (sequence lock held)."""
         _phase, joints = self.core.free_drive_state()
-        self.core.free_drive_phase("engaging", joints)
+        self.core.free_drive_phase('engaging', joints)
         left = self._engage(joints)
         if left:
-            note = f"torque not back on: {self._last_problem}"
-            self.core.free_drive_phase("on", left, note)
-            return False, f"{note}; still in free drive: {', '.join(left)}"
-        prefix = f"{why}: " if why else ""
+            note = f'torque not back on: {self._last_problem}'
+            self.core.free_drive_phase('on', left, note)
+            return False, f'{note}; still in free drive: {", ".join(left)}'
+        prefix = f'{why}: ' if why else ''
         self.core.free_drive_end(
-            self.clock(), f"{prefix}free drive ended, holding where the arm is"
+            self.clock(), f'{prefix}free drive ended, holding where the arm is'
         )
-        return True, f"{prefix}free drive off: torque on, holding where the arm is"
+        return True, f'{prefix}free drive off: torque on, holding where the arm is'
 
     def _engage(self, joints: Sequence[str]) -> list[str]:
         """Torque on for ``joints``; the ones still released."""

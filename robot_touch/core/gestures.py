@@ -1,4 +1,5 @@
-"""Touch gestures for a workspace view, and how they move a Cartesian target. Pure Python.
+"""
+Touch gestures for a workspace view, and how they move a Cartesian target. Pure Python.
 
 A :class:`GestureRecognizer` takes one view's raw touch stream (:class:`TouchEvent`: id, x, y,
 t, down/move/up, optional contact size) and turns it into gesture events: a one-finger drag,
@@ -15,30 +16,30 @@ always the newest value.
 
 No Kivy and no ROS here: the UI feeds events in, the tests feed synthetic streams.
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Generic, Literal, TypeVar, Union
 
 import numpy as np
+from robot_touch.core.workspace_view import Pose, rot_x, rot_z, ViewMapping
 
-from robot_touch.core.workspace_view import Pose, ViewMapping, rot_x, rot_z
-
-TouchKind = Literal["down", "move", "up"]
+TouchKind = Literal['down', 'move', 'up']
 
 
 @dataclass(frozen=True)
 class TouchEvent:
-    """One raw touch sample.
+    """
+    One raw touch sample.
 
-    Attributes:
-        id: stable identifier of the finger for the life of the touch.
-        x, y: position in the view's pixels (origin bottom-left, y up).
-        t: time stamp in seconds (any monotonic origin).
-        kind: ``down``, ``move`` or ``up``.
-        size: contact size in pixels when the touch device reports a shape, else ``None``.
-        pressure: normalised pressure when reported, else ``None``.
+    :ivar id: stable identifier of the finger for the life of the touch.
+    :ivar x, y: position in the view's pixels (origin bottom-left, y up).:
+    :ivar t: time stamp in seconds (any monotonic origin).
+    :ivar kind: ``down``, ``move`` or ``up``.
+    :ivar size: contact size in pixels when the touch device reports a shape, else ``None``.
+    :ivar pressure: normalised pressure when reported, else ``None``.
     """
 
     id: int
@@ -52,7 +53,8 @@ class TouchEvent:
 
 @dataclass(frozen=True)
 class GestureConfig:
-    """Thresholds of the recognizer (pixels and seconds).
+    """
+    Thresholds of the recognizer (pixels and seconds).
 
     The defaults suit a 10-inch 1280x800 panel; the UI scales the pixel values by its dp.
     """
@@ -98,7 +100,8 @@ class TwoFingerStarted:
 
 @dataclass(frozen=True)
 class TwoFinger:
-    """Pinch and rotation since the two fingers came down.
+    """
+    Pinch and rotation since the two fingers came down.
 
     ``scale`` is the ratio of the finger distance now to at the start (> 1: spreading);
     ``rotation`` is the turn of the line between the fingers in radians, counter-clockwise.
@@ -110,8 +113,12 @@ class TwoFinger:
 
 @dataclass(frozen=True)
 class GestureEnded:
-    """The current drag or two-finger gesture is over; ``cancelled`` when a finger left the
-    view or a third finger arrived rather than the fingers lifting."""
+    """
+    The current drag or two-finger gesture is over.
+
+    ``cancelled`` when a finger left the view or a third finger arrived rather than the fingers
+    lifting.
+    """
 
     cancelled: bool = False
 
@@ -132,7 +139,9 @@ class LongPress:
     y: float
 
 
-Gesture = Union[DragStarted, Dragged, TwoFingerStarted, TwoFinger, GestureEnded, DoubleTap, LongPress]
+Gesture = Union[
+    DragStarted, Dragged, TwoFingerStarted, TwoFinger, GestureEnded, DoubleTap, LongPress
+]
 
 
 # ---------------------------------------------------------------------------- recognizer
@@ -148,12 +157,12 @@ class _Finger:
 
 
 class GestureRecognizer:
-    """State machine from raw touches of one view to :data:`Gesture` events.
+    """
+    State machine from raw touches of one view to :data:`Gesture` events.
 
-    Args:
-        width, height: the view's size in pixels; touches outside ``[0, width] x [0, height]``
-            end their gesture. Change them with :meth:`resize`.
-        config: thresholds.
+    :param width, height: the view's size in pixels; touches outside ``[0, width] x [0, height]``:
+        end their gesture. Change them with :meth:`resize`.
+    :param config: thresholds.
     """
 
     def __init__(self, width: float, height: float, config: GestureConfig | None = None) -> None:
@@ -163,7 +172,7 @@ class GestureRecognizer:
         self._fingers: dict[int, _Finger] = {}
         self._ignored: set[int] = set()
         # idle | pending (one finger, still) | drag | two | held (long press fired) | blocked
-        self._state = "idle"
+        self._state = 'idle'
         self._v0: tuple[float, float] = (1.0, 0.0)
         self._last_tap: tuple[float, float, float] | None = None
 
@@ -175,7 +184,7 @@ class GestureRecognizer:
     @property
     def active(self) -> bool:
         """True while a drag or two-finger gesture is in progress."""
-        return self._state in ("drag", "two")
+        return self._state in ('drag', 'two')
 
     def resize(self, width: float, height: float) -> None:
         """Set the view size (pixels)."""
@@ -187,7 +196,7 @@ class GestureRecognizer:
         out = self._end(cancelled=True)
         self._fingers.clear()
         self._ignored.clear()
-        self._state = "idle"
+        self._state = 'idle'
         return out
 
     # -- input
@@ -196,20 +205,20 @@ class GestureRecognizer:
         """Process one touch event; returns the gestures it completes or advances (often none)."""
         if not (math.isfinite(ev.x) and math.isfinite(ev.y) and math.isfinite(ev.t)):
             return []
-        if ev.kind == "down":
+        if ev.kind == 'down':
             return self._down(ev)
-        if ev.kind == "move":
+        if ev.kind == 'move':
             return self._move(ev)
-        if ev.kind == "up":
+        if ev.kind == 'up':
             return self._up(ev)
         return []
 
     def tick(self, t: float) -> list[Gesture]:
         """Let time pass without a touch event (fires the long press). Call it every frame."""
-        if self._state == "pending" and math.isfinite(t):
+        if self._state == 'pending' and math.isfinite(t):
             (f,) = self._fingers.values()
             if t - f.t0 >= self.config.long_press_s:
-                self._state = "held"
+                self._state = 'held'
                 self._last_tap = None
                 return [LongPress(f.x0, f.y0)]
         return []
@@ -220,13 +229,17 @@ class GestureRecognizer:
         c = self.config
         if ev.size is not None and math.isfinite(ev.size) and ev.size > c.palm_size_px:
             return True
-        return ev.pressure is not None and c.palm_pressure is not None and ev.pressure > c.palm_pressure
+        return (
+            ev.pressure is not None
+            and c.palm_pressure is not None
+            and ev.pressure > c.palm_pressure
+        )
 
     def _inside(self, x: float, y: float) -> bool:
         return 0.0 <= x <= self.width and 0.0 <= y <= self.height
 
     def _end(self, cancelled: bool) -> list[Gesture]:
-        if self._state in ("drag", "two"):
+        if self._state in ('drag', 'two'):
             return [GestureEnded(cancelled=cancelled)]
         return []
 
@@ -242,21 +255,21 @@ class GestureRecognizer:
             return []
         self._fingers[ev.id] = _Finger(ev.x, ev.y, ev.t, ev.x, ev.y)
         n = len(self._fingers)
-        if self._state in ("blocked", "held"):
+        if self._state in ('blocked', 'held'):
             return []
         if n == 1:
-            self._state = "pending"
+            self._state = 'pending'
             return []
         if n == 2:
-            out = self._end(cancelled=False) if self._state == "drag" else []
-            self._state = "two"
+            out = self._end(cancelled=False) if self._state == 'drag' else []
+            self._state = 'two'
             self._last_tap = None
             vx, vy = self._vector()
             self._v0 = (vx, vy)
             return out + [TwoFingerStarted()]
         # Three or more fingers: not a gesture of ours (a hand resting, a child's fist).
         out = self._end(cancelled=True)
-        self._state = "blocked"
+        self._state = 'blocked'
         return out
 
     def _move(self, ev: TouchEvent) -> list[Gesture]:
@@ -268,24 +281,24 @@ class GestureRecognizer:
             del self._fingers[ev.id]
             self._ignored.add(ev.id)
             out = self._end(cancelled=True)
-            self._state = "blocked" if self._fingers else "idle"
+            self._state = 'blocked' if self._fingers else 'idle'
             return out
         if not self._inside(ev.x, ev.y):
             del self._fingers[ev.id]
             self._ignored.add(ev.id)
             out = self._end(cancelled=True)
-            self._state = "blocked" if self._fingers else "idle"
+            self._state = 'blocked' if self._fingers else 'idle'
             return out
         f.x, f.y = ev.x, ev.y
-        if self._state == "pending":
+        if self._state == 'pending':
             if math.hypot(f.x - f.x0, f.y - f.y0) > self.config.slop_px:
-                self._state = "drag"
+                self._state = 'drag'
                 self._last_tap = None
                 return [DragStarted(f.x0, f.y0), Dragged(f.x - f.x0, f.y - f.y0)]
             return self.tick(ev.t)
-        if self._state == "drag":
+        if self._state == 'drag':
             return [Dragged(f.x - f.x0, f.y - f.y0)]
-        if self._state == "two":
+        if self._state == 'two':
             vx, vy = self._vector()
             d0 = math.hypot(*self._v0)
             d1 = math.hypot(vx, vy)
@@ -306,26 +319,30 @@ class GestureRecognizer:
         if f is None:
             return []
         out: list[Gesture] = []
-        if self._state == "pending":
+        if self._state == 'pending':
             if ev.t - f.t0 <= self.config.tap_max_s:
                 out += self._tap(f.x0, f.y0, ev.t)
-            self._state = "idle"
-        elif self._state == "drag":
+            self._state = 'idle'
+        elif self._state == 'drag':
             out += self._end(cancelled=False)
-            self._state = "idle"
-        elif self._state == "two":
+            self._state = 'idle'
+        elif self._state == 'two':
             # Lifting one of two fingers ends the pinch; the other finger must lift too
             # before anything new starts, or the target would jump to follow it.
             out += self._end(cancelled=False)
-            self._state = "blocked" if self._fingers else "idle"
+            self._state = 'blocked' if self._fingers else 'idle'
         elif not self._fingers:
-            self._state = "idle"
+            self._state = 'idle'
         return out
 
     def _tap(self, x: float, y: float, t: float) -> list[Gesture]:
         c = self.config
         last = self._last_tap
-        if last is not None and t - last[2] <= c.double_tap_s and math.hypot(x - last[0], y - last[1]) <= c.double_tap_px:
+        if (
+            last is not None
+            and t - last[2] <= c.double_tap_s
+            and math.hypot(x - last[0], y - last[1]) <= c.double_tap_px
+        ):
             self._last_tap = None
             return [DoubleTap(x, y)]
         self._last_tap = (x, y, t)
@@ -335,17 +352,17 @@ class GestureRecognizer:
 # ---------------------------------------------------------------------------- target editing
 
 
-ViewName = Literal["top", "side"]
+ViewName = Literal['top', 'side']
 
 
 @dataclass
 class TargetEditor:
-    """Applies gestures of the top (x–y) and side (reach–z) views to an end-effector pose.
+    """
+    Applies gestures of the top (x–y) and side (reach–z) views to an end-effector pose.
 
-    Args:
-        pinch_gain_m: height change per doubling of the finger distance (m).
-        min_radius_m: below this distance from the base axis the azimuth is undefined and the
-            orientation is not turned to follow the target.
+    :param pinch_gain_m: height change per doubling of the finger distance (m).
+    :param min_radius_m: below this distance from the base axis the azimuth is undefined and the
+        orientation is not turned to follow the target.
     """
 
     pinch_gain_m: float = 0.08
@@ -364,8 +381,11 @@ class TargetEditor:
     def active(self) -> bool:
         return self._start is not None
 
-    def drag(self, view: ViewName, dx: float, dy: float, mapping: ViewMapping, azimuth: float) -> Pose | None:
-        """The target moved by a finger ``(dx, dy)`` pixels from its start point.
+    def drag(
+        self, view: ViewName, dx: float, dy: float, mapping: ViewMapping, azimuth: float
+    ) -> Pose | None:
+        """
+        Return the target moved by a finger ``(dx, dy)`` pixels from its start point.
 
         Top view: x–y follow the finger. Side view: reach and height; reach is measured along
         the target's own azimuth (``azimuth``, the arm's, when the target is on the base axis).
@@ -374,7 +394,7 @@ class TargetEditor:
             return None
         du, dv = dx / mapping.scale, dy / mapping.scale
         p0 = self._start.position
-        if view == "top":
+        if view == 'top':
             return self._moved_in_plane(p0 + np.array([du, dv, 0.0]))
         az = self._azimuth(self._start, azimuth)
         u = np.array([math.cos(az), math.sin(az), 0.0])
@@ -389,13 +409,14 @@ class TargetEditor:
         return Pose(p, self._start.rotation @ rot_x(rotation))
 
     def go_to(self, view: ViewName, pose: Pose, u: float, v: float, azimuth: float) -> Pose:
-        """Target for a double tap at metric view point (u, v), from the current target ``pose``.
+        """
+        Target for a double tap at metric view point (u, v), from the current target ``pose``.
 
         Top view: (u, v) is x, y. Side view: u is the reach along the pose's azimuth, v the height.
         """
         self._start = pose.copy()
         try:
-            if view == "top":
+            if view == 'top':
                 return self._moved_in_plane(np.array([u, v, pose.position[2]]))
             az = self._azimuth(pose, azimuth)
             return Pose(np.array([u * math.cos(az), u * math.sin(az), v]), pose.rotation.copy())
@@ -407,8 +428,10 @@ class TargetEditor:
         return math.atan2(p[1], p[0]) if math.hypot(p[0], p[1]) > self.min_radius_m else fallback
 
     def _moved_in_plane(self, p: np.ndarray) -> Pose:
-        """A new position, the orientation turned about z by the change of azimuth so the tool
-        keeps pointing the same way relative to the arm (a 5-DOF arm cannot do otherwise)."""
+        """
+        Return a new position, the orientation turned about z by the change of azimuth so the tool
+        keeps pointing the same way relative to the arm (a 5-DOF arm cannot do otherwise).
+        """
         assert self._start is not None
         p0 = self._start.position
         r0, r1 = math.hypot(p0[0], p0[1]), math.hypot(p[0], p[1])
@@ -421,22 +444,22 @@ class TargetEditor:
 
 # ---------------------------------------------------------------------------- coalescing
 
-T = TypeVar("T")
+T = TypeVar('T')
 
 
 class LatestWins(Generic[T]):
-    """Rate limiter that never drops the newest value.
+    """
+    Rate limiter that never drops the newest value.
 
     ``offer`` returns the value when it may go out now; otherwise it is kept and ``poll``
     returns it once the interval has passed. Values offered in between replace it.
 
-    Args:
-        rate_hz: the maximum number of values let out per second.
+    :param rate_hz: the maximum number of values let out per second.
     """
 
     def __init__(self, rate_hz: float) -> None:
         if not rate_hz > 0:
-            raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+            raise ValueError(f'rate_hz must be positive, got {rate_hz}')
         self.interval = 1.0 / rate_hz
         self._pending: T | None = None
         self._has_pending = False
@@ -456,7 +479,7 @@ class LatestWins(Generic[T]):
         return None
 
     def poll(self, now: float) -> T | None:
-        """The kept value if its time has come, else ``None``."""
+        """Return the kept value if its time has come, else ``None``."""
         if self._has_pending and now - self._last >= self.interval:
             value = self._pending
             self._pending, self._has_pending = None, False

@@ -1,4 +1,5 @@
-"""Forward and inverse kinematics of an arm profile, on roboticstoolbox-python's C++ solvers.
+"""
+Forward and inverse kinematics of an arm profile, on roboticstoolbox-python's C++ solvers.
 
 The profile's URDF (``profile.urdf_xml()``) is read by rtb into a ``Robot``; the chain
 ``base_link → tip_link`` becomes one ETS whose compiled handle is called directly
@@ -61,17 +62,17 @@ Failures
 Joint limits are always enforced on the returned ``q`` (clip, then FK of the clipped
 ``q``), so every reported error belongs to the configuration actually returned.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 import io
 import math
 import struct
 import time
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-
 from robot_touch.core.profile import ArmProfile
 from robot_touch.errors import PoseError, ProfileError
 
@@ -99,14 +100,14 @@ LIMIT_MARGIN = 1e-9
 #: Orthonormality drift accepted (and repaired) in an input rotation; beyond it, PoseError.
 ORTHONORMAL_DRIFT = 1e-3
 
-REASONS = ("ok", "unreachable", "joint_limits", "no_convergence", "invalid_pose")
+REASONS = ('ok', 'unreachable', 'joint_limits', 'no_convergence', 'invalid_pose')
 
 # Bound once: the IK hot path calls these on every solve.
 _now = time.perf_counter
 _new_object = object.__new__
 _set_attr = object.__setattr__
 _F64 = np.dtype(float)
-_pack_pose = struct.Struct("16d").pack  # 16 floats, native order: what np.frombuffer reads
+_pack_pose = struct.Struct('16d').pack  # 16 floats, native order: what np.frombuffer reads
 _frombuffer = np.frombuffer
 _BOTTOM_ROW = (0.0, 0.0, 0.0, 1.0)
 _hypot = math.hypot
@@ -114,25 +115,24 @@ _hypot = math.hypot
 
 @dataclass(frozen=True)
 class IKResult:
-    """The answer of :meth:`ArmKinematics.ik`.
+    """
+    The answer of :meth:`ArmKinematics.ik`.
 
-    Attributes:
-        q: joint solution (rad, m for prismatic joints), always strictly inside the
-            profile limits; the nearest reachable configuration when the target is not.
-        ok: True when the target was reached within tolerance on the achievable axes.
-        reachable: False when the target is outside what the arm can reach within its
-            limits (then ``q`` reaches the nearest pose).
-        position_error: m, achieved vs target.
-        rotation_error: rad, achieved vs the target projected onto the achievable axes.
-        distance: m, how far the target is from the nearest reachable pose (0 when ok).
-        reason: one of :data:`REASONS`: "ok"; "unreachable" (no start reached the target,
-            limits ignored: outside the workspace, or for a small move, not reachable from
-            the seed); "joint_limits" (reached only with a joint past its limit);
-            "no_convergence" (reachable, but capped by ``max_step``, or only by a branch
-            flip during a small move); "invalid_pose" is used by callers that catch
-            :class:`PoseError` (the CLI), never returned here.
-        solve_time_us: wall time of the call.
-        pose: 4x4 pose actually reached (FK of ``q``).
+    :ivar q: joint solution (rad, m for prismatic joints), always strictly inside the profile
+        limits; the nearest reachable configuration when the target is not.
+    :ivar ok: True when the target was reached within tolerance on the achievable axes.
+    :ivar reachable: False when the target is outside what the arm can reach within its limits
+        (then ``q`` reaches the nearest pose).
+    :ivar position_error: m, achieved vs target.
+    :ivar rotation_error: rad, achieved vs the target projected onto the achievable axes.
+    :ivar distance: m, how far the target is from the nearest reachable pose (0 when ok).
+    :ivar reason: one of :data:`REASONS`: "ok"; "unreachable" (no start reached the target, limits
+        ignored: outside the workspace, or for a small move, not reachable from the seed);
+        "joint_limits" (reached only with a joint past its limit); "no_convergence" (reachable, but
+        capped by ``max_step``, or only by a branch flip during a small move); "invalid_pose" is
+        used by callers that catch :class:`PoseError` (the CLI), never returned here.
+    :ivar solve_time_us: wall time of the call.
+    :ivar pose: 4x4 pose actually reached (FK of ``q``).
     """
 
     q: np.ndarray
@@ -157,7 +157,8 @@ def _ik_result(
     t0: float,
     pose: np.ndarray,
 ) -> IKResult:
-    """An :class:`IKResult`, ``solve_time_us`` measured from ``t0`` (``perf_counter``).
+    """
+    Return an :class:`IKResult`, ``solve_time_us`` measured from ``t0`` (``perf_counter``).
 
     The dataclass ``__init__`` of a frozen class sets each field through
     ``object.__setattr__`` (~2 µs for nine); the IK hot path gives the new object its
@@ -166,17 +167,17 @@ def _ik_result(
     obj = _new_object(IKResult)
     _set_attr(
         obj,
-        "__dict__",
+        '__dict__',
         {
-            "q": q,
-            "ok": ok,
-            "reachable": reachable,
-            "position_error": position_error,
-            "rotation_error": rotation_error,
-            "distance": distance,
-            "reason": reason,
-            "solve_time_us": (_now() - t0) * 1e6,
-            "pose": pose,
+            'q': q,
+            'ok': ok,
+            'reachable': reachable,
+            'position_error': position_error,
+            'rotation_error': rotation_error,
+            'distance': distance,
+            'reason': reason,
+            'solve_time_us': (_now() - t0) * 1e6,
+            'pose': pose,
         },
     )
     return obj
@@ -186,20 +187,21 @@ def _ik_result(
 
 
 def validate_pose(T: Any) -> np.ndarray:
-    """Check that ``T`` is a homogeneous transform and return it as a float 4x4 array.
+    """
+    Check that ``T`` is a homogeneous transform and return it as a float 4x4 array.
 
     Small orthonormality drift (up to :data:`ORTHONORMAL_DRIFT`, e.g. from rounding in a
     JSON file) is repaired to the nearest rotation; anything else raises.
 
-    Raises:
-        PoseError: not 4x4, not finite, rotation not orthonormal or a reflection, or a
-            bottom row other than 0 0 0 1. The message says which.
+    :raises PoseError: not 4x4, not finite, rotation not orthonormal or a reflection, or a bottom
+        row other than 0 0 0 1. The message says which.
     """
     return _validate(T)[0]
 
 
 def _validate(T: Any) -> tuple[np.ndarray, list[list[float]]]:
-    """:func:`validate_pose`, also returning the rows as Python floats.
+    """
+    :func:`validate_pose`, also returning the rows as Python floats.
 
     The IK hot path works on those: numpy's per-call overhead on 4x4 matrices costs more
     than the arithmetic. ``tolist()`` is used rather than ``ravel().tolist()`` because FK
@@ -211,9 +213,9 @@ def _validate(T: Any) -> tuple[np.ndarray, list[list[float]]]:
         try:
             arr = np.asarray(T, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise PoseError(f"pose must be a 4x4 matrix of numbers ({exc})") from None
+            raise PoseError(f'pose must be a 4x4 matrix of numbers ({exc})') from None
         if arr.shape != (4, 4):
-            raise PoseError(f"pose must be a 4x4 matrix, got shape {arr.shape}")
+            raise PoseError(f'pose must be a 4x4 matrix, got shape {arr.shape}')
     rows = arr.tolist()
     (x0, y0, z0, px), (x1, y1, z1, py), (x2, y2, z2, pz), r3 = rows
     b0, b1, b2, b3 = r3
@@ -228,24 +230,35 @@ def _validate(T: Any) -> tuple[np.ndarray, list[list[float]]]:
     if not math.isfinite(px + py + pz + b0 + b1 + b2 + b3 + xx + yy + zz) and not math.isfinite(
         sum(rows[0]) + sum(rows[1]) + sum(rows[2]) + sum(r3)
     ):
-        raise PoseError("pose contains NaN or infinite values")
-    if not (-1e-9 <= b0 <= 1e-9 and -1e-9 <= b1 <= 1e-9 and -1e-9 <= b2 <= 1e-9 and -1e-9 <= b3 - 1.0 <= 1e-9):
-        raise PoseError(f"pose bottom row must be 0 0 0 1, got {r3}")
+        raise PoseError('pose contains NaN or infinite values')
+    if not (
+        -1e-9 <= b0 <= 1e-9
+        and -1e-9 <= b1 <= 1e-9
+        and -1e-9 <= b2 <= 1e-9
+        and -1e-9 <= b3 - 1.0 <= 1e-9
+    ):
+        raise PoseError(f'pose bottom row must be 0 0 0 1, got {r3}')
     # Columns of R orthonormal and right-handed (det +1).
     det = (x1 * y2 - x2 * y1) * z0 + (x2 * y0 - x0 * y2) * z1 + (x0 * y1 - x1 * y0) * z2
     if det <= 0:
-        raise PoseError(f"pose rotation is a reflection or degenerate (determinant {det:.3g}), not a rotation")
+        raise PoseError(
+            f'pose rotation is a reflection or degenerate (determinant {det:.3g}), not a rotation'
+        )
     xy = x0 * y0 + x1 * y1 + x2 * y2
     yz = y0 * z0 + y1 * z1 + y2 * z2
     xz = x0 * z0 + x1 * z1 + x2 * z2
     if (
-        -1e-6 <= xx <= 1e-6 and -1e-6 <= yy <= 1e-6 and -1e-6 <= zz <= 1e-6
-        and -1e-6 <= xy <= 1e-6 and -1e-6 <= yz <= 1e-6 and -1e-6 <= xz <= 1e-6
+        -1e-6 <= xx <= 1e-6
+        and -1e-6 <= yy <= 1e-6
+        and -1e-6 <= zz <= 1e-6
+        and -1e-6 <= xy <= 1e-6
+        and -1e-6 <= yz <= 1e-6
+        and -1e-6 <= xz <= 1e-6
     ):
         return arr, rows
     drift = max(abs(xx), abs(yy), abs(zz), abs(xy), abs(yz), abs(xz))
     if drift > ORTHONORMAL_DRIFT:
-        raise PoseError(f"pose rotation is not orthonormal (RᵀR differs from I by {drift:.3g})")
+        raise PoseError(f'pose rotation is not orthonormal (RᵀR differs from I by {drift:.3g})')
     out = np.array(rows)
     u, _s, vt = np.linalg.svd(out[:3, :3])
     out[:3, :3] = u @ vt
@@ -253,27 +266,27 @@ def _validate(T: Any) -> tuple[np.ndarray, list[list[float]]]:
 
 
 def pose_from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
-    """4x4 pose from a position (m) and a quaternion (x, y, z, w; normalised here).
+    """
+    4x4 pose from a position (m) and a quaternion (x, y, z, w; normalised here).
 
     Any non-zero finite quaternion is a rotation, whatever its length: it is first divided by
     its largest component, so squaring cannot overflow (components beyond ~1e154) or vanish
     in the subnormals (below ~1e-154), then normalised.
 
-    Raises:
-        PoseError: wrong lengths, non-finite values or a zero quaternion.
+    :raises PoseError: wrong lengths, non-finite values or a zero quaternion.
     """
     try:
         p = [float(v) for v in xyz]
         x, y, z, w = (float(v) for v in quat_xyzw)
     except (TypeError, ValueError) as exc:
-        raise PoseError(f"xyz must be 3 numbers and quat 4 numbers (x, y, z, w) ({exc})") from None
+        raise PoseError(f'xyz must be 3 numbers and quat 4 numbers (x, y, z, w) ({exc})') from None
     if len(p) != 3:
-        raise PoseError(f"xyz must be 3 numbers, got {len(p)}")
+        raise PoseError(f'xyz must be 3 numbers, got {len(p)}')
     if not all(math.isfinite(v) for v in (*p, x, y, z, w)):
-        raise PoseError("pose contains NaN or infinite values")
+        raise PoseError('pose contains NaN or infinite values')
     largest = max(abs(x), abs(y), abs(z), abs(w))
     if largest == 0.0:
-        raise PoseError("quaternion is zero; it must have a non-zero length (x, y, z, w)")
+        raise PoseError('quaternion is zero; it must have a non-zero length (x, y, z, w)')
     x, y, z, w = x / largest, y / largest, z / largest, w / largest
     n = math.sqrt(x * x + y * y + z * z + w * w)  # in [1, 2]: no overflow, no underflow
     x, y, z, w = x / n, y / n, z / n, w / n
@@ -288,7 +301,8 @@ def pose_from_xyz_quat(xyz: Sequence[float], quat_xyzw: Sequence[float]) -> np.n
 
 
 def _pose_errors(A: list[list[float]], B: list[list[float]]) -> tuple[float, float]:
-    """Position distance (m) and rotation angle (rad) between two 4x4 poses given as rows.
+    """
+    Position distance (m) and rotation angle (rad) between two 4x4 poses given as rows.
 
     Unrolled on plain floats: this runs on every IK answer, and numpy's per-call overhead
     on 3x3 matrices costs more than the arithmetic. The angle comes from the Frobenius
@@ -310,7 +324,10 @@ def _pose_errors(A: list[list[float]], B: list[list[float]]) -> tuple[float, flo
     a3 -= b3
     a7 -= b7
     a11 -= b11
-    s = math.sqrt((a0 * a0 + a1 * a1 + a2 * a2 + a4 * a4 + a5 * a5 + a6 * a6 + a8 * a8 + a9 * a9 + a10 * a10) * 0.125)
+    s = math.sqrt(
+        (a0 * a0 + a1 * a1 + a2 * a2 + a4 * a4 + a5 * a5 + a6 * a6 + a8 * a8 + a9 * a9 + a10 * a10)
+        * 0.125
+    )
     return math.sqrt(a3 * a3 + a7 * a7 + a11 * a11), 2.0 * math.asin(s if s < 1.0 else 1.0)
 
 
@@ -318,14 +335,13 @@ def _pose_errors(A: list[list[float]], B: list[list[float]]) -> tuple[float, flo
 
 
 class ArmKinematics:
-    """FK, IK, Jacobian and dexterity measures of one arm profile (joints in profile order).
+    """
+    FK, IK, Jacobian and dexterity measures of one arm profile (joints in profile order).
 
-    Args:
-        profile: a loaded :class:`~robot_touch.core.profile.ArmProfile`.
+    :param profile: a loaded :class:`~robot_touch.core.profile.ArmProfile`.
 
-    Raises:
-        ProfileError: the URDF cannot be read by rtb, or its chain base_link → tip_link
-            does not hold exactly the profile's arm joints.
+    :raises ProfileError: the URDF cannot be read by rtb, or its chain base_link → tip_link does
+        not hold exactly the profile's arm joints.
     """
 
     def __init__(self, profile: ArmProfile) -> None:
@@ -357,13 +373,13 @@ class ArmKinematics:
         pos_w = sum(wp) / len(wp) if wp else 0.0
         rot_w = sum(wr) / len(wr) if wr else 0.0
         self._mode = self._choose_mode(w)
-        if self._mode == "mask":
+        if self._mode == 'mask':
             # Weight pattern this module cannot project: rtb's base-frame mask as given.
             self._mask = np.array(w, dtype=float)
         else:
             self._mask = np.array([pos_w] * 3 + [rot_w] * 3, dtype=float)
-        self._check_rotation = self._mode != "position"
-        self._projects = self._mode in ("pan", "pan_roll")
+        self._check_rotation = self._mode != 'position'
+        self._projects = self._mode in ('pan', 'pan_roll')
         # rtb weights the error by diag(mask), or by the identity when given None: the same
         # numbers (checked bit for bit), without converting a 6-vector on every call.
         self._lm_mask = None if bool(np.all(self._mask == 1.0)) else self._mask
@@ -385,10 +401,12 @@ class ArmKinematics:
                 ets = ets[own:]
         except ProfileError:
             raise
-        except Exception as exc:  # noqa: BLE001 - rtb raises many types; the user needs the file
-            raise ProfileError(profile.urdf_path, "", f"roboticstoolbox cannot read it: {exc}") from None
+        except Exception as exc:  # rtb raises many types; the user needs the file
+            raise ProfileError(
+                profile.urdf_path, '', f'roboticstoolbox cannot read it: {exc}'
+            ) from None
         # Joint names along the chain: rtb keeps the child link; the URDF maps link → joint.
-        child_to_joint = {v["child"]: k for k, v in profile.urdf_joints.items()}
+        child_to_joint = {v['child']: k for k, v in profile.urdf_joints.items()}
         chain: list[str] = []
         link = robot.link_dict.get(profile.tip_link)
         while link is not None and link.name != profile.base_link:
@@ -399,9 +417,9 @@ class ArmKinematics:
         if chain != self.joint_names:
             raise ProfileError(
                 profile.path,
-                "joints",
-                f"the chain {profile.base_link} → {profile.tip_link} in {profile.urdf_path.name} moves "
-                f"{chain}, but the profile lists {self.joint_names} (same joints, same order needed)",
+                'joints',
+                f'the chain {profile.base_link} → {profile.tip_link} in {profile.urdf_path.name} moves '
+                f'{chain}, but the profile lists {self.joint_names} (same joints, same order needed)',
             )
         # Constant folding (the URDF's identity base frame, fixed joints): every ET costs its
         # own 4x4 product in each FK and Jacobian of the solver. Same results up to rounding
@@ -413,15 +431,16 @@ class ArmKinematics:
     def _choose_mode(self, w: Sequence[float]) -> str:
         rx, ry, rz = w[3] > 0, w[4] > 0, w[5] > 0
         if not (rx or ry or rz):
-            return "position"
+            return 'position'
         if rx and ry and rz:
-            return "full"
+            return 'full'
         if ry and not rz and self._is_pan_type(check_roll=not rx):
-            return "pan_roll" if rx else "pan"
-        return "mask"
+            return 'pan_roll' if rx else 'pan'
+        return 'mask'
 
     def _is_pan_type(self, check_roll: bool) -> bool:
-        """Is the first joint a vertical revolute axis with the tool always in its plane?
+        """
+        Is the first joint a vertical revolute axis with the tool always in its plane?
 
         Found numerically: the pan frame is the chain's pose at joint 1 (all joints 0 →
         joint 1 frame), and random configurations must keep the tool position and approach
@@ -464,16 +483,20 @@ class ArmKinematics:
 
     def fk(self, q: Sequence[float]) -> np.ndarray:
         """Pose of ``tip_link`` in ``base_link`` (4x4) for joints ``q`` (profile order)."""
-        return self._fk_raw(self._as_q(q, "q"))
+        return self._fk_raw(self._as_q(q, 'q'))
 
     def jacobian(self, q: Sequence[float]) -> np.ndarray:
         """Geometric Jacobian (6 x dof) in the base frame: rows vx vy vz wx wy wz."""
-        return np.array(self._jacob_c(self._fknm, self._as_q(q, "q"), None))
+        return np.array(self._jacob_c(self._fknm, self._as_q(q, 'q'), None))
 
     def _weighted_jacobian(self, q: Sequence[float]) -> np.ndarray:
-        """Jacobian in the tool frame, rows scaled by the task weights; zero-weight rows
-        dropped. Position rows are divided by :meth:`reach` so metres and radians compare."""
-        qa = self._as_q(q, "q")
+        """
+        Jacobian in the tool frame, rows scaled by the task weights.
+
+        Zero-weight rows dropped. Position rows are divided by :meth:`reach` so metres and radians
+        compare.
+        """
+        qa = self._as_q(q, 'q')
         J = np.asarray(self._jacob_c(self._fknm, qa, None))
         R = self._fk_raw(qa)[:3, :3]
         Jt = np.vstack((R.T @ J[:3] / self.reach(), R.T @ J[3:]))
@@ -482,7 +505,8 @@ class ArmKinematics:
         return (np.sqrt(w[keep])[:, None]) * Jt[keep]
 
     def condition(self, q: Sequence[float]) -> float:
-        """Condition number of the task-weighted Jacobian (inf at a singularity).
+        """
+        Condition number of the task-weighted Jacobian (inf at a singularity).
 
         It rises as the arm nears a singularity (stretched out, wrist aligned); the teleop
         layer slows down as it does.
@@ -493,16 +517,19 @@ class ArmKinematics:
         return float(s[0] / s[-1])
 
     def manipulability(self, q: Sequence[float]) -> float:
-        """Yoshikawa manipulability √det(J Jᵀ) of the task-weighted Jacobian (0 at a singularity)."""
+        """
+        Yoshikawa manipulability √det(J Jᵀ) of the task-weighted Jacobian (0 at a singularity).
+        """
         s = np.linalg.svd(self._weighted_jacobian(q), compute_uv=False)
         return float(np.prod(s))
 
     def reach_centre(self) -> np.ndarray:
-        """The point :meth:`reach` is measured from: the first joint's origin, base frame (m)."""
+        """Return the point :meth:`reach` is measured from: the first joint's origin, base frame (m)."""
         return self._centre.copy()
 
     def reach(self) -> float:
-        """Largest distance (m) from the first joint's origin (a point on its axis) to the tip.
+        """
+        Largest distance (m) from the first joint's origin (a point on its axis) to the tip.
 
         Computed once: the farthest of many random configurations, then pushed outwards by
         bounded optimisation (SciPy), so it is the true maximum within the joint limits.
@@ -511,27 +538,27 @@ class ArmKinematics:
             self._reach = self._compute_reach()
         return self._reach
 
-    def ik(self, target: Any, seed: Sequence[float] | None = None, *, max_step: float | None = None) -> IKResult:
-        """Joints that put ``tip_link`` at ``target`` (4x4, base frame).
+    def ik(
+        self, target: Any, seed: Sequence[float] | None = None, *, max_step: float | None = None
+    ) -> IKResult:
+        """
+        Joints that put ``tip_link`` at ``target`` (4x4, base frame).
 
-        Args:
-            target: the wanted pose; its orientation is projected onto what the arm can
-                reach (see the module docstring).
-            seed: current joints (profile order); the answer stays on the seed's branch for
-                small moves. None: cold start from home.
-            max_step: if given, no joint moves more than this (rad, m) from the seed; a
-                capped answer has ``ok`` False and reason "no_convergence".
+        :param target: the wanted pose; its orientation is projected onto what the arm can reach
+            (see the module docstring).
+        :param seed: current joints (profile order); the answer stays on the seed's branch for
+            small moves. None: cold start from home.
+        :param max_step: if given, no joint moves more than this (rad, m) from the seed; a capped
+            answer has ``ok`` False and reason "no_convergence".
 
-        Returns:
-            An :class:`IKResult`; never raises for an unreachable target.
+        :returns: An :class:`IKResult`; never raises for an unreachable target.
 
-        Raises:
-            PoseError: the target is not a valid pose (NaN, inf, not a rotation, wrong shape).
-            ValueError: the seed has the wrong length or is not finite, or max_step ≤ 0.
+        :raises PoseError: the target is not a valid pose (NaN, inf, not a rotation, wrong shape).
+        :raises ValueError: the seed has the wrong length or is not finite, or max_step ≤ 0.
         """
         t0 = _now()
         if max_step is not None and not max_step > 0:
-            raise ValueError(f"max_step must be a positive number of rad (or m), got {max_step!r}")
+            raise ValueError(f'max_step must be a positive number of rad (or m), got {max_step!r}')
         T, rows = _validate(target)
         seeded = seed is not None
         if seeded:
@@ -544,7 +571,7 @@ class ArmKinematics:
             Tg, g = T, rows
         # One seeded LM search (what _lm does; called directly here, this is the hot path).
         q, solved, _it, _search, E = self._ik_c(
-            self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._lm_mask, 1.0, "chan"
+            self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._lm_mask, 1.0, 'chan'
         )
         limits_hit = False
         if solved and E < SOLVER_TOL:
@@ -564,9 +591,13 @@ class ArmKinematics:
                 elif -d > jump:
                     jump = -d
             limits_hit = q is None
-            if q is not None and (not seeded or jump <= BRANCH_JUMP or not self._is_small_move(q0, Tg)):
+            if q is not None and (
+                not seeded or jump <= BRANCH_JUMP or not self._is_small_move(q0, Tg)
+            ):
                 if max_step is not None and jump > max_step:
-                    return self._finish(q, Tg, q0, max_step, t0, "no_convergence", True, True, g, jump)
+                    return self._finish(
+                        q, Tg, q0, max_step, t0, 'no_convergence', True, True, g, jump
+                    )
                 # _finish without clip (inside) or cap (jump within max_step), inlined: the
                 # tracking hot path. Not ok (FK check failed): "no_convergence", returned.
                 pose = self._fkine_c(self._fknm, q, None, None, 0)
@@ -574,15 +605,17 @@ class ArmKinematics:
                 if not self._check_rotation:
                     re = 0.0
                 if pe <= POSITION_TOLERANCE and re <= ROTATION_TOLERANCE:
-                    return _ik_result(q, True, True, pe, re, 0.0, "ok", t0, pose)
-                return _ik_result(q, False, True, pe, re, pe, "no_convergence", t0, pose)
+                    return _ik_result(q, True, True, pe, re, 0.0, 'ok', t0, pose)
+                return _ik_result(q, False, True, pe, re, pe, 'no_convergence', t0, pose)
         return self._solve_hard(Tg, q0, seeded, max_step, t0, limits_hit)
 
     # ------------------------------------------------------------------ IK internals
 
     def _seed(self, seed: Sequence[float]) -> tuple[np.ndarray, list[float]]:
-        """The seed as an array and as floats, clipped into the limits (sensor noise can put
-        it just out)."""
+        """
+        Return the seed as an array and as floats, clipped into the limits (sensor noise can put
+        it just out).
+        """
         if type(seed) is np.ndarray and seed.dtype is _F64:
             q = seed  # what np.asarray(seed, dtype=float) returns, without its ~0.1 µs
         else:
@@ -591,12 +624,12 @@ class ArmKinematics:
             except (TypeError, ValueError):
                 q = None
         if q is None or q.shape != (self.dof,):
-            self._as_q(seed, "seed")  # raises with the full message
+            self._as_q(seed, 'seed')  # raises with the full message
         ql = q.tolist()
         lo, hi = self._lower_list, self._upper_list
         for i in range(self.dof):  # one pass: NaN fails both comparisons, ±inf is out of limits
             if not lo[i] <= ql[i] <= hi[i]:
-                q = np.minimum(np.maximum(self._as_q(q, "seed"), self._lo_in), self._hi_in)
+                q = np.minimum(np.maximum(self._as_q(q, 'seed'), self._lo_in), self._hi_in)
                 return q, q.tolist()
         return q, ql
 
@@ -604,11 +637,15 @@ class ArmKinematics:
         try:
             a = np.asarray(q, dtype=float)
         except (TypeError, ValueError):
-            raise ValueError(f"{what} must be {self.dof} numbers (joints {', '.join(self.joint_names)})") from None
+            raise ValueError(
+                f'{what} must be {self.dof} numbers (joints {", ".join(self.joint_names)})'
+            ) from None
         if a.shape != (self.dof,):
-            raise ValueError(f"{what} must be {self.dof} numbers (joints {', '.join(self.joint_names)}), got shape {a.shape}")
+            raise ValueError(
+                f'{what} must be {self.dof} numbers (joints {", ".join(self.joint_names)}), got shape {a.shape}'
+            )
         if not math.isfinite(sum(a.tolist()) * 0.0):  # NaN or ±inf anywhere → NaN
-            raise ValueError(f"{what} contains NaN or infinite values")
+            raise ValueError(f'{what} contains NaN or infinite values')
         return a
 
     def _fk_raw(self, q: np.ndarray) -> np.ndarray:
@@ -617,17 +654,20 @@ class ArmKinematics:
     def _lm(self, Tg: np.ndarray, q0: np.ndarray) -> tuple[np.ndarray, bool, float]:
         """One seeded LM search without limit rejection (limits are handled by the caller)."""
         q, ok, _it, _search, E = self._ik_c(
-            self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._lm_mask, 1.0, "chan"
+            self._fknm, Tg, q0, ITERATIONS, 1, SOLVER_TOL, 0, self._lm_mask, 1.0, 'chan'
         )
         return q, bool(ok) and E < SOLVER_TOL, E
 
     def _project(
         self, T: np.ndarray, r: list[list[float]], q0: np.ndarray, seeded: bool = True
     ) -> tuple[np.ndarray, list[list[float]]]:
-        """The target (array and rows) with its orientation moved onto the achievable set.
-        Unrolled on floats: it runs on every solve of a 4- or 5-DOF arm."""
+        """
+        Return the target (array and rows) with its orientation moved onto the achievable set.
+
+        Unrolled on floats: it runs on every solve of a 4- or 5-DOF arm.
+        """
         mode = self._mode
-        if mode in ("full", "position", "mask"):
+        if mode in ('full', 'position', 'mask'):
             return T, r
         (x0, _, z0, px), (x1, _, z1, py), (x2, _, z2, pz) = r[0], r[1], r[2]
         cx, cy = self._pan_point
@@ -654,7 +694,7 @@ class ArmKinematics:
         else:
             c, s = c / na, x2 / na
         ax, ay, az = c * ux, c * uy, s
-        if mode == "pan_roll":
+        if mode == 'pan_roll':
             # Tool z keeps as much of the target's roll as it can: its part orthogonal to the
             # approach, i.e. its (n, b) components, normalised.
             zn = z1 * ux - z0 * uy
@@ -683,20 +723,33 @@ class ArmKinematics:
                 yx, yy, yz, zx, zy, zz = uy, -ux, 0.0, s * ux, s * uy, -c
         # Packed bytes viewed as an array: ~0.5 µs cheaper than np.array of a list. The array
         # is read-only, which is all the solver and the checks need of it.
-        Tg = _frombuffer(_pack_pose(ax, yx, zx, px, ay, yy, zy, py, az, yz, zz, pz, 0.0, 0.0, 0.0, 1.0))
-        return Tg.reshape(4, 4), [[ax, yx, zx, px], [ay, yy, zy, py], [az, yz, zz, pz], _BOTTOM_ROW]
+        Tg = _frombuffer(
+            _pack_pose(ax, yx, zx, px, ay, yy, zy, py, az, yz, zz, pz, 0.0, 0.0, 0.0, 1.0)
+        )
+        return Tg.reshape(4, 4), [
+            [ax, yx, zx, px],
+            [ay, yy, zy, py],
+            [az, yz, zz, pz],
+            _BOTTOM_ROW,
+        ]
 
-    def _wrap_jump(self, q: np.ndarray, ql: list[float], near: np.ndarray) -> tuple[np.ndarray | None, float]:
-        """:meth:`_wrap_into_limits` (``q`` has a joint outside the limits), plus the largest
-        joint move from ``near``; (None, inf) when some joint cannot be brought inside."""
+    def _wrap_jump(
+        self, q: np.ndarray, ql: list[float], near: np.ndarray
+    ) -> tuple[np.ndarray | None, float]:
+        """
+        :meth:`_wrap_into_limits` (``q`` has a joint outside the limits), plus the largest
+        joint move from ``near``; (None, inf) when some joint cannot be brought inside.
+        """
         qi = self._wrap_into_limits(q, ql, near)
         if qi is None:
             return None, math.inf
         return qi, float(np.max(np.abs(qi - near)))
 
     def _into_limits(self, q: np.ndarray, near: np.ndarray) -> np.ndarray | None:
-        """``q`` with revolute joints turned by whole turns into the limits (closest to
-        ``near``), or None when some joint cannot be brought inside."""
+        """
+        ``q`` with revolute joints turned by whole turns into the limits (closest to
+        ``near``), or None when some joint cannot be brought inside.
+        """
         ql = q.tolist()
         lo, hi = self._lower_list, self._upper_list
         inside = True
@@ -708,7 +761,9 @@ class ArmKinematics:
             return q
         return self._wrap_into_limits(q, ql, near)
 
-    def _wrap_into_limits(self, q: np.ndarray, ql: list[float], near: np.ndarray) -> np.ndarray | None:
+    def _wrap_into_limits(
+        self, q: np.ndarray, ql: list[float], near: np.ndarray
+    ) -> np.ndarray | None:
         lo, hi = self._lower_list, self._upper_list
         out = q.copy()
         two_pi = 2.0 * math.pi
@@ -734,8 +789,11 @@ class ArmKinematics:
         return out
 
     def _is_small_move(self, q0: np.ndarray, Tg: np.ndarray) -> bool:
-        """Is the target within SMALL_MOVE of the seed's pose? (Then a big joint jump is a
-        branch flip, not a long move.)"""
+        """
+        Is the target within SMALL_MOVE of the seed's pose?
+
+        (Then a big joint jump is a branch flip, not a long move.).
+        """
         seed_pose = self._fk_raw(q0)
         return float(np.linalg.norm(seed_pose[:3, 3] - Tg[:3, 3])) < SMALL_MOVE
 
@@ -746,17 +804,17 @@ class ArmKinematics:
         q0: np.ndarray,
         max_step: float | None,
         t0: float,
-        reason_if_not_ok: str = "no_convergence",
+        reason_if_not_ok: str = 'no_convergence',
         reachable: bool = True,
         inside: bool = False,
         g: list[list[float]] | None = None,
         jump: float | None = None,
     ) -> IKResult:
-        """Clip (unless known ``inside`` the limits), cap, FK-check and package one answer.
+        """
+        Clip (unless known ``inside`` the limits), cap, FK-check and package one answer.
 
-        Args:
-            g: ``Tg``'s rows as floats, when the caller has them.
-            jump: max |q - q0|, when the caller has it (only with ``inside``).
+        :param g: ``Tg``'s rows as floats, when the caller has them.
+        :param jump: max |q - q0|, when the caller has it (only with ``inside``).
         """
         if not inside:
             q = np.minimum(np.maximum(q, self._lo_in), self._hi_in)
@@ -776,10 +834,10 @@ class ArmKinematics:
         if not self._check_rotation:
             re = 0.0
         if pe <= POSITION_TOLERANCE and re <= ROTATION_TOLERANCE and not capped:
-            return _ik_result(q, True, True, pe, re, 0.0, "ok", t0, pose)
+            return _ik_result(q, True, True, pe, re, 0.0, 'ok', t0, pose)
         if capped and reachable:
             # Reachable, but farther from the seed than this call may move.
-            return _ik_result(q, False, True, pe, re, pe, "no_convergence", t0, pose)
+            return _ik_result(q, False, True, pe, re, pe, 'no_convergence', t0, pose)
         return _ik_result(q, False, reachable, pe, re, pe, reason_if_not_ok, t0, pose)
 
     def _solve_hard(
@@ -791,10 +849,10 @@ class ArmKinematics:
         t0: float,
         limits_hit: bool,
     ) -> IKResult:
-        """The seeded search failed: restarts for far targets, then the nearest pose.
+        """
+        Return the seeded search failed: restarts for far targets, then the nearest pose.
 
-        Args:
-            limits_hit: the seeded search reached the target only outside the limits.
+        :param limits_hit: the seeded search reached the target only outside the limits.
         """
         small = seeded and float(np.linalg.norm(self._fk_raw(q0)[:3, 3] - Tg[:3, 3])) < SMALL_MOVE
         # Beyond the reach sphere no restart can help (the common "dragged past the edge").
@@ -809,10 +867,10 @@ class ArmKinematics:
             if found:
                 best = min(found, key=lambda c: float(np.max(np.abs(c - q0))))
                 res = self._finish(best, Tg, q0, max_step, t0)
-                if res.ok or res.reason == "no_convergence":
+                if res.ok or res.reason == 'no_convergence':
                     return res
                 nearest_starts.insert(0, best)
-            elif self._mode == "pan":
+            elif self._mode == 'pan':
                 # No roll joint: the same tool direction is also reached facing away (pan
                 # + π, leaning back), with tool y and z reversed. Never for a small move:
                 # tracking does not switch sides.
@@ -822,23 +880,25 @@ class ArmKinematics:
                 if alt_found:
                     best = min(alt_found, key=lambda c: float(np.max(np.abs(c - q0))))
                     res = self._finish(best, mirrored, q0, max_step, t0)
-                    if res.ok or res.reason == "no_convergence":
+                    if res.ok or res.reason == 'no_convergence':
                         return res
         qn = self._nearest_of(Tg, nearest_starts)
-        reason = "joint_limits" if limits_hit else "unreachable"
+        reason = 'joint_limits' if limits_hit else 'unreachable'
         res = self._finish(qn, Tg, q0, max_step, t0, reason_if_not_ok=reason, reachable=False)
         if small and res.ok and float(np.max(np.abs(res.q - q0))) > BRANCH_JUMP:
             # Reachable only by leaving the seed's branch: stay, and say so.
-            res = self._finish(q0, Tg, q0, max_step, t0, reason_if_not_ok="no_convergence", reachable=True)
+            res = self._finish(
+                q0, Tg, q0, max_step, t0, reason_if_not_ok='no_convergence', reachable=True
+            )
         return res
 
     def _restart_solutions(
         self, Tg: np.ndarray, q0: np.ndarray, seeded: bool
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """LM from home and fixed-seed random starts.
+        """
+        LM from home and fixed-seed random starts.
 
-        Returns:
-            (solutions inside the limits, converged solutions outside them). A cold start
+        :returns: (solutions inside the limits, converged solutions outside them). A cold start
             stops at the first good one; a seeded one collects up to 3 to pick the nearest.
         """
         rng = np.random.default_rng(20261123)
@@ -860,7 +920,7 @@ class ArmKinematics:
         return found, outside
 
     def _nearest_of(self, Tg: np.ndarray, starts: list[np.ndarray]) -> np.ndarray:
-        """The best :meth:`_nearest` answer over several starts (stops at one on target)."""
+        """Return the best :meth:`_nearest` answer over several starts (stops at one on target)."""
         best, best_cost = starts[0], math.inf
         for s in starts:
             q, cost = self._nearest(Tg, s)
@@ -871,7 +931,8 @@ class ArmKinematics:
         return best
 
     def _nearest(self, Tg: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, float]:
-        """Joints within the limits whose pose is nearest the target.
+        """
+        Joints within the limits whose pose is nearest the target.
 
         Bounded least squares on r(q) = [p(q) - p_t, w (R(q) - R_t)] (the rotation part as
         the 9 matrix entries, whose derivative is exact: dR e_i = ω × R e_i). Each step is a
@@ -885,7 +946,7 @@ class ArmKinematics:
 
         def residual(q: np.ndarray) -> np.ndarray:
             P = fk(fknm, q, None, None, 0)
-            return np.concatenate((P[:3, 3] - pt, wr * (P[:3, :3] - Rt).ravel(order="F")))
+            return np.concatenate((P[:3, 3] - pt, wr * (P[:3, :3] - Rt).ravel(order='F')))
 
         def jacobian(q: np.ndarray) -> np.ndarray:
             J = jac(fknm, q, None)
@@ -963,6 +1024,6 @@ class ArmKinematics:
             lambda q: -float(np.linalg.norm(self._fk_raw(q)[:3, 3] - centre)),
             start,
             bounds=list(zip(self._lower, self._upper)),
-            method="L-BFGS-B",
+            method='L-BFGS-B',
         )
         return max(max(dists), -float(sol.fun))

@@ -1,4 +1,5 @@
-"""Jerk-limited joint setpoints (Ruckig): toward a position target, at a jog velocity, or braking.
+"""
+Jerk-limited joint setpoints (Ruckig): toward a position target, at a jog velocity, or braking.
 
 :class:`SetpointGenerator` keeps one kinematic state (position, velocity, acceleration per
 joint) and advances it by ``dt`` each control cycle without exceeding the velocity,
@@ -14,15 +15,23 @@ so it is blended, never a snap. Three kinds of goal:
 
 Pure Python (numpy + ruckig), no ROS.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from ruckig import ControlInterface, InputParameter, Result, Ruckig, RuckigError, Synchronization, Trajectory
-
 from robot_touch.core.profile import JointSpec
+from ruckig import (
+    ControlInterface,
+    InputParameter,
+    Result,
+    Ruckig,
+    RuckigError,
+    Synchronization,
+    Trajectory,
+)
 
 #: Velocities below this (rad/s) count as "not jogging this joint".
 JOG_EPS = 1e-6
@@ -50,15 +59,20 @@ class JointLimits:
         acceleration_scale: float = 1.0,
         jerk_scale: float = 1.0,
     ) -> JointLimits:
-        """The profile's limits of ``specs``, each kind multiplied by its scale (0 < scale)."""
-        for name, scale in (("velocity", velocity_scale), ("acceleration", acceleration_scale), ("jerk", jerk_scale)):
+        """Return the profile's limits of ``specs``, each kind multiplied by its scale (0 < scale)."""
+        for name, scale in (
+            ('velocity', velocity_scale),
+            ('acceleration', acceleration_scale),
+            ('jerk', jerk_scale),
+        ):
             if not (np.isfinite(scale) and scale > 0):
-                raise ValueError(f"{name} scale must be a positive number, got {scale!r}")
+                raise ValueError(f'{name} scale must be a positive number, got {scale!r}')
         return cls(
             lower=np.array([s.lower for s in specs], dtype=float),
             upper=np.array([s.upper for s in specs], dtype=float),
             velocity=np.array([s.velocity for s in specs], dtype=float) * velocity_scale,
-            acceleration=np.array([s.acceleration for s in specs], dtype=float) * acceleration_scale,
+            acceleration=np.array([s.acceleration for s in specs], dtype=float)
+            * acceleration_scale,
             jerk=np.array([s.jerk for s in specs], dtype=float) * jerk_scale,
         )
 
@@ -82,14 +96,14 @@ class Setpoint:
 
 
 class SetpointGenerator:
-    """Online jerk-limited setpoints within :class:`JointLimits` (see the module docstring).
+    """
+    Online jerk-limited setpoints within :class:`JointLimits` (see the module docstring).
 
     The state starts at rest at ``initial`` (or the middle of the range) and is re-latched
     with :meth:`latch`. ``speed_scale`` (0..1) multiplies the velocity limit live.
 
-    Args:
-        limits: joint limits.
-        initial: initial position, clamped into the limits.
+    :param limits: joint limits.
+    :param initial: initial position, clamped into the limits.
     """
 
     def __init__(self, limits: JointLimits, initial: Sequence[float] | None = None) -> None:
@@ -106,12 +120,16 @@ class SetpointGenerator:
         self._speed_scale = np.ones(n)
         self._velocity_cap = limits.velocity.copy()  # per-joint velocity limit of the current goal
         self._jog_direction = np.zeros(n)
-        self._mode = "hold"
+        self._mode = 'hold'
         self._target = np.zeros(n)
         self._time = 0.0
         self._replan = True
         self.last_result: Result = Result.Finished
-        start = limits.clamp(np.asarray(initial, dtype=float)) if initial is not None else (limits.lower + limits.upper) / 2
+        start = (
+            limits.clamp(np.asarray(initial, dtype=float))
+            if initial is not None
+            else (limits.lower + limits.upper) / 2
+        )
         self.latch(start)
 
     # ------------------------------------------------------------------ state
@@ -140,88 +158,95 @@ class SetpointGenerator:
     @property
     def target(self) -> np.ndarray:
         """The position goal of "move"/"hold" (for "jog"/"brake": the current position)."""
-        return self._target.copy() if self._mode in ("move", "hold") else self.position
+        return self._target.copy() if self._mode in ('move', 'hold') else self.position
 
     @property
     def speed_scale(self) -> np.ndarray:
         return self._speed_scale.copy()
 
     def latch(self, q: Sequence[float]) -> None:
-        """Set the state to ``q`` at rest and hold it there; forgets any goal.
+        """
+        Set the state to ``q`` at rest and hold it there; forgets any goal.
 
         Used on start-up, enable, e-stop release and when measurements resume after a gap,
         so the output continues from where the arm really is.
         """
-        q = self.limits.clamp(self._finite(q, "latch position"))
+        q = self.limits.clamp(self._finite(q, 'latch position'))
         self._input.current_position = list(q)
         self._input.current_velocity = [0.0] * self.dof
         self._input.current_acceleration = [0.0] * self.dof
         self._target = q.copy()
-        self._mode = "hold"
+        self._mode = 'hold'
         self._replan = True
 
     def take_state(self, q: Sequence[float], qd: Sequence[float], qdd: Sequence[float]) -> None:
-        """Continue from a moving state produced elsewhere (position, velocity, acceleration).
+        """
+        Continue from a moving state produced elsewhere (position, velocity, acceleration).
 
         The generator brakes from it unless a goal (:meth:`move_to`, :meth:`jog`) follows
         before the next :meth:`step`: a hand-over without a jump in position or velocity.
         """
-        self._input.current_position = list(self.limits.clamp(self._finite(q, "position")))
-        self._input.current_velocity = list(self._finite(qd, "velocity"))
-        self._input.current_acceleration = list(self._finite(qdd, "acceleration"))
+        self._input.current_position = list(self.limits.clamp(self._finite(q, 'position')))
+        self._input.current_velocity = list(self._finite(qd, 'velocity'))
+        self._input.current_acceleration = list(self._finite(qdd, 'acceleration'))
         self._target = self.position
-        self._mode = "brake"
+        self._mode = 'brake'
         self._replan = True
 
     # ------------------------------------------------------------------ goals
 
     def set_speed_scale(self, scale: float | Sequence[float]) -> None:
-        """Multiply the velocity limits by ``scale`` (scalar or per joint, each in [0, 1]).
+        """
+        Multiply the velocity limits by ``scale`` (scalar or per joint, each in [0, 1]).
 
         A scale of 0 brakes the affected joints to rest.
         """
         s = np.broadcast_to(np.asarray(scale, dtype=float), (self.dof,)).copy()
         if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(s > 1):
-            raise ValueError(f"speed scale must be within [0, 1], got {scale!r}")
+            raise ValueError(f'speed scale must be within [0, 1], got {scale!r}')
         if not np.array_equal(s, self._speed_scale):
             self._speed_scale = s
             self._replan = True
 
     def move_to(self, q: Sequence[float]) -> None:
         """Go to ``q`` (clamped into the joint limits) and stop there, joints synchronised."""
-        q = self.limits.clamp(self._finite(q, "target"))
-        if self._mode != "move" or not np.array_equal(q, self._target):
+        q = self.limits.clamp(self._finite(q, 'target'))
+        if self._mode != 'move' or not np.array_equal(q, self._target):
             self._target = q
-            self._mode = "move"
+            self._mode = 'move'
             self._velocity_cap = self.limits.velocity.copy()
             self._replan = True
 
     def jog(self, qd: Sequence[float]) -> None:
         """Follow joint velocities ``qd`` (rad/s; limited to the velocity limits)."""
-        qd = self._finite(qd, "jog velocity")
+        qd = self._finite(qd, 'jog velocity')
         cap = np.minimum(np.abs(qd), self.limits.velocity)
-        if self._mode != "jog" or not np.array_equal(cap, self._velocity_cap) or not np.array_equal(
-            np.sign(qd), np.sign(self._jog_direction)
+        if (
+            self._mode != 'jog'
+            or not np.array_equal(cap, self._velocity_cap)
+            or not np.array_equal(np.sign(qd), np.sign(self._jog_direction))
         ):
             self._jog_direction = np.sign(qd) * (np.abs(qd) > JOG_EPS)
             self._velocity_cap = cap
-            self._mode = "jog"
+            self._mode = 'jog'
             self._replan = True
 
     def brake(self) -> None:
         """Decelerate every joint to rest, then hold where it stopped."""
-        if self._mode not in ("brake", "hold"):
-            self._mode = "brake"
+        if self._mode not in ('brake', 'hold'):
+            self._mode = 'brake'
             self._replan = True
 
-    def preview_move(self, q: Sequence[float], speed_scale: float, samples: int = 16) -> tuple[np.ndarray, np.ndarray]:
-        """Positions and velocities along the move :meth:`move_to` ``q`` would make from the
+    def preview_move(
+        self, q: Sequence[float], speed_scale: float, samples: int = 16
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """
+        Positions and velocities along the move :meth:`move_to` ``q`` would make from the
         current state with velocity limits × ``speed_scale`` (the state is not changed).
 
-        Returns:
-            (positions, velocities), each ``samples`` × dof, evenly spaced in time.
+        :returns: (positions, velocities), each ``samples`` × dof, evenly spaced in time.
         """
-        q = self.limits.clamp(self._finite(q, "target"))
+        q = self.limits.clamp(self._finite(q, 'target'))
         inp = self._preview_input()
         inp.target_position = list(q)
         inp.max_velocity = list(np.maximum(self.limits.velocity * speed_scale, MIN_VELOCITY))
@@ -238,8 +263,10 @@ class SetpointGenerator:
         return np.array(pos), np.array(vel)
 
     def preview_brake(self, samples: int = 8) -> np.ndarray:
-        """Positions (``samples`` × dof, evenly spaced in time) along the hardest stop from
-        the current state, ending at rest: where the joints would stop if braking now."""
+        """
+        Positions (``samples`` × dof, evenly spaced in time) along the hardest stop from
+        the current state, ending at rest: where the joints would stop if braking now.
+        """
         inp = self._preview_input()
         inp.control_interface = ControlInterface.Velocity
         inp.synchronization = Synchronization.No
@@ -253,7 +280,7 @@ class SetpointGenerator:
         return np.array([self.limits.clamp(np.asarray(trajectory.at_time(t)[0])) for t in times])
 
     def _preview_input(self) -> InputParameter:
-        """A planner input at the current state with these limits (the state is not changed)."""
+        """Return a planner input at the current state with these limits (the state is not changed)."""
         inp = InputParameter(self.dof)
         inp.current_position = self._input.current_position
         inp.current_velocity = self._input.current_velocity
@@ -263,7 +290,7 @@ class SetpointGenerator:
         return inp
 
     def _preview(self, inp: InputParameter) -> Trajectory | None:
-        """The plan for ``inp`` on a trajectory of its own; None if it cannot be planned."""
+        """Return the plan for ``inp`` on a trajectory of its own; None if it cannot be planned."""
         trajectory = Trajectory(self.dof)
         try:
             result = self._ruckig.calculate(inp, trajectory)
@@ -274,19 +301,19 @@ class SetpointGenerator:
     # ------------------------------------------------------------------ cycle
 
     def step(self, dt: float) -> Setpoint:
-        """Advance the state by ``dt`` seconds (> 0) and return it.
+        """
+        Advance the state by ``dt`` seconds (> 0) and return it.
 
-        Returns:
-            The new setpoint; ``settled`` is True once the goal is reached at rest (always
+        :returns: The new setpoint; ``settled`` is True once the goal is reached at rest (always
             False while jogging).
         """
         if not (dt > 0 and np.isfinite(dt)):
-            raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
-        if self._mode == "hold":
+            raise ValueError(f'dt must be a positive number of seconds, got {dt!r}')
+        if self._mode == 'hold':
             return self._emit(settled=True)
-        if self._replan or self._mode == "jog":
+        if self._replan or self._mode == 'jog':
             self._plan()
-            if self._mode == "hold":  # planning failed and froze the state
+            if self._mode == 'hold':  # planning failed and froze the state
                 return self._emit(settled=True)
         self._time += dt
         pos, vel, acc = self._trajectory.at_time(min(self._time, self._trajectory.duration))
@@ -297,17 +324,17 @@ class SetpointGenerator:
         self._input.current_velocity = list(vel)
         self._input.current_acceleration = list(acc)
         done = self._time >= self._trajectory.duration
-        if done and self._mode == "move" and np.max(np.abs(np.array(pos) - self._target)) > 1e-9:
+        if done and self._mode == 'move' and np.max(np.abs(np.array(pos) - self._target)) > 1e-9:
             # Stopped short: joints frozen by a speed scale of 0. Keep the goal; a larger
             # scale re-plans toward it.
             return self._emit(settled=False)
-        if done and self._mode in ("move", "brake"):
+        if done and self._mode in ('move', 'brake'):
             # At rest on the goal: hold exactly there (no drift from rounding).
-            self._target = np.array(pos) if self._mode == "brake" else self._target
+            self._target = np.array(pos) if self._mode == 'brake' else self._target
             self._input.current_position = list(self._target)
             self._input.current_velocity = [0.0] * self.dof
             self._input.current_acceleration = [0.0] * self.dof
-            self._mode = "hold"
+            self._mode = 'hold'
             return self._emit(settled=True)
         return self._emit(settled=False)
 
@@ -318,7 +345,7 @@ class SetpointGenerator:
         """Compute the trajectory from the current state to the current goal."""
         inp = self._input
         vmax = self.limits.velocity * self._speed_scale
-        if self._mode == "move":
+        if self._mode == 'move':
             inp.control_interface = ControlInterface.Position
             inp.per_dof_control_interface = None
             # Phase synchronisation: a straight line in joint space when Ruckig can (it falls
@@ -338,7 +365,7 @@ class SetpointGenerator:
                     ControlInterface.Velocity if f else ControlInterface.Position for f in frozen
                 ]
                 inp.max_velocity = list(np.where(frozen, self.limits.velocity, vmax))
-        elif self._mode == "jog":
+        elif self._mode == 'jog':
             vcap = np.minimum(self._velocity_cap, vmax)
             moving = (self._jog_direction != 0) & (vcap >= MIN_VELOCITY)
             inp.control_interface = ControlInterface.Position
@@ -367,7 +394,7 @@ class SetpointGenerator:
             # Ruckig (community edition) plans no position limits: a plan that would leave
             # them (momentum toward a limit after a limit change) is replaced by the
             # hardest stop, which is the shortest distance the joints can still travel.
-            self._mode = "brake"
+            self._mode = 'brake'
             self._plan_brake()
             result = self._calculate()
         self.last_result = result
@@ -406,7 +433,7 @@ class SetpointGenerator:
     def _finite(self, values: Sequence[float], what: str) -> np.ndarray:
         arr = np.asarray(values, dtype=float).reshape(-1)
         if arr.shape != (self.dof,):
-            raise ValueError(f"{what} must have {self.dof} values, got {arr.shape[0]}")
+            raise ValueError(f'{what} must have {self.dof} values, got {arr.shape[0]}')
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{what} must be finite numbers, got {list(arr)}")
+            raise ValueError(f'{what} must be finite numbers, got {list(arr)}')
         return arr

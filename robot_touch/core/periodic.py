@@ -1,4 +1,5 @@
-"""One periodic loop for every control thread: absolute deadlines, early wake-ups, no bursts.
+"""
+One periodic loop for every control thread: absolute deadlines, early wake-ups, no bursts.
 
 Teleop's control cycle, the serial bridge's I/O cycle and the MuJoCo stepper all run "every
 period, or sooner when something new arrives". :class:`Schedule` is that decision, pure (time
@@ -18,22 +19,21 @@ The rules, the same for every loop:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 
 @dataclass
 class Schedule:
-    """When the next cycle of a periodic loop is due.
+    """
+    When the next cycle of a periodic loop is due.
 
-    Attributes:
-        period: seconds between cycles.
-        min_gap: shortest time between two cycles when woken early (seconds).
-        last: when the previous cycle ran.
-        deadline: when the next cycle is due.
-
+    :ivar period: seconds between cycles.
+    :ivar min_gap: shortest time between two cycles when woken early (seconds).
+    :ivar last: when the previous cycle ran.
+    :ivar deadline: when the next cycle is due.
     """
 
     period: float
@@ -80,20 +80,19 @@ class Schedule:
 
 
 class PeriodicLoop:
-    """Run ``cycle(now, elapsed)`` in a thread on a :class:`Schedule`.
+    """
+    Run ``cycle(now, elapsed)`` in a thread on a :class:`Schedule`.
 
-    Args:
-        period: seconds between cycles.
-        cycle: called with the cycle's time and the seconds since the previous cycle.
-        name: the thread's name.
-        min_gap_share: shortest gap between two cycles when woken early, as a share of the
-            period.
-        clock: monotonic seconds (injected for tests).
-        on_error: called with an exception ``cycle`` raised; the loop goes on. Without it the
-            exception ends the loop (and the thread).
-        before_start: called in the new thread before the first cycle (e.g. to raise its
-            scheduling priority).
-
+    :param period: seconds between cycles.
+    :param cycle: called with the cycle's time and the seconds since the previous cycle.
+    :param name: the thread's name.
+    :param min_gap_share: shortest gap between two cycles when woken early, as a share of the
+        period.
+    :param clock: monotonic seconds (injected for tests).
+    :param on_error: called with an exception ``cycle`` raised; the loop goes on. Without it the
+        exception ends the loop (and the thread).
+    :param before_start: called in the new thread before the first cycle (e.g. to raise its
+        scheduling priority).
     """
 
     def __init__(
@@ -157,7 +156,7 @@ class PeriodicLoop:
         elapsed = self.schedule.ran(now)
         try:
             self._cycle(now, elapsed)
-        except Exception as exc:  # noqa: BLE001 - the caller decides: report and go on
+        except Exception as exc:  # the caller decides: report and go on
             if self._on_error is None:
                 raise
             self._on_error(exc)

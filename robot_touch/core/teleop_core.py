@@ -1,4 +1,5 @@
-"""The teleop state machine: touch inputs → checked goals → smooth, safe joint setpoints.
+"""
+The teleop state machine: touch inputs → checked goals → smooth, safe joint setpoints.
 
 Pure Python (no rclpy): the ``teleop`` node feeds it messages as plain values and publishes
 what :meth:`TeleopCore.step` returns each control cycle. Every input method takes ``now``
@@ -72,27 +73,27 @@ invalid_value      1      NaN/inf value, length mismatch, duplicate joint name
 out_of_order       1      stamp older than the sender's previous one, or too far ahead
 =================  =====  ===========================================================
 """
+
 from __future__ import annotations
 
-import math
-import threading
 from dataclasses import dataclass, field
 from enum import Enum
+import math
+import threading
 from typing import Any, Protocol, Sequence
 
 import numpy as np
-
 from robot_touch.core.frames import base_fixed_frames
 from robot_touch.core.motion import JointLimits, SetpointGenerator
 from robot_touch.core.profile import ArmProfile
 from robot_touch.core.teleop_inputs import (
+    finite_vector,
     InputRejected,
+    is_empty_pose,
     JointStatesSource,
+    named_values,
     StampGuard,
     WorkspaceBox,
-    finite_vector,
-    is_empty_pose,
-    named_values,
 )
 from robot_touch.core.teleop_singularity import (
     dls_joint_velocity,
@@ -108,27 +109,27 @@ from robot_touch.errors import PoseError
 class Code(str, Enum):
     """Teleop status codes (stable strings: the UI and tests match on them)."""
 
-    OK = "ok"
-    CLAMPED = "clamped"
-    UNREACHABLE = "unreachable"
-    NEAR_SINGULARITY = "near_singularity"
-    JOINT_LIMIT = "joint_limit"
-    HALTED = "halted"
-    DISABLED = "disabled"
-    ESTOP = "estop"
-    JOINT_STATES_CONFLICT = "joint_states_conflict"
-    NO_JOINT_STATES = "no_joint_states"
-    RELATCHING = "relatching"
-    FREE_DRIVE = "free_drive"
-    INVALID_POSE = "invalid_pose"
-    UNKNOWN_FRAME = "unknown_frame"
-    UNKNOWN_JOINT = "unknown_joint"
-    INVALID_VALUE = "invalid_value"
-    OUT_OF_ORDER = "out_of_order"
+    OK = 'ok'
+    CLAMPED = 'clamped'
+    UNREACHABLE = 'unreachable'
+    NEAR_SINGULARITY = 'near_singularity'
+    JOINT_LIMIT = 'joint_limit'
+    HALTED = 'halted'
+    DISABLED = 'disabled'
+    ESTOP = 'estop'
+    JOINT_STATES_CONFLICT = 'joint_states_conflict'
+    NO_JOINT_STATES = 'no_joint_states'
+    RELATCHING = 'relatching'
+    FREE_DRIVE = 'free_drive'
+    INVALID_POSE = 'invalid_pose'
+    UNKNOWN_FRAME = 'unknown_frame'
+    UNKNOWN_JOINT = 'unknown_joint'
+    INVALID_VALUE = 'invalid_value'
+    OUT_OF_ORDER = 'out_of_order'
 
 
 #: the status detail until the first joint_states arrive
-WAITING_DETAIL = "waiting for joint_states"
+WAITING_DETAIL = 'waiting for joint_states'
 
 #: diagnostic_msgs/DiagnosticStatus levels.
 LEVEL_OK, LEVEL_WARN, LEVEL_ERROR, LEVEL_STALE = 0, 1, 2, 3
@@ -141,19 +142,25 @@ LEVELS = {
 
 #: Codes that reject an input (the loop keeps running; the node logs one throttled line).
 REJECTIONS = frozenset(
-    {Code.INVALID_POSE, Code.UNKNOWN_FRAME, Code.UNKNOWN_JOINT, Code.INVALID_VALUE, Code.OUT_OF_ORDER}
+    {
+        Code.INVALID_POSE,
+        Code.UNKNOWN_FRAME,
+        Code.UNKNOWN_JOINT,
+        Code.INVALID_VALUE,
+        Code.OUT_OF_ORDER,
+    }
 )
 
 #: free drive phases in which nothing is published (joints released or being switched)
-SILENT_PHASES = ("releasing", "on", "engaging")
+SILENT_PHASES = ('releasing', 'on', 'engaging')
 FREE_DRIVE_DETAILS = {
-    "stopping": "stopping before free drive",
-    "releasing": "free drive: releasing {joints}",
-    "on": (
-        "free drive: {joints} released (torque off), moved by hand; the arm sags under "
-        "gravity: support it. teleop/free_drive data=false holds it where it is"
+    'stopping': 'stopping before free drive',
+    'releasing': 'free drive: releasing {joints}',
+    'on': (
+        'free drive: {joints} released (torque off), moved by hand; the arm sags under '
+        'gravity: support it. teleop/free_drive data=false holds it where it is'
     ),
-    "engaging": "free drive ending: torque back on for {joints}, holding where the arm is",
+    'engaging': 'free drive ending: torque back on for {joints}, holding where the arm is',
 }
 
 #: Look-ahead step (rad, along the commanded joint direction) for "does this move lead away
@@ -172,7 +179,9 @@ class Kinematics(Protocol):
     """What the core needs from :class:`robot_touch.core.kinematics.ArmKinematics`."""
 
     def fk(self, q: Sequence[float]) -> np.ndarray: ...
-    def ik(self, target: Any, seed: Sequence[float] | None = None, *, max_step: float | None = None) -> Any: ...
+    def ik(
+        self, target: Any, seed: Sequence[float] | None = None, *, max_step: float | None = None
+    ) -> Any: ...
     def jacobian(self, q: Sequence[float]) -> np.ndarray: ...
     def condition(self, q: Sequence[float]) -> float: ...
     def reach(self) -> float: ...
@@ -181,7 +190,8 @@ class Kinematics(Protocol):
 
 @dataclass
 class TeleopConfig:
-    """Settings of the teleop core: the node's parameters, documented in config/teleop.yaml.
+    """
+    Settings of the teleop core: the node's parameters, documented in config/teleop.yaml.
 
     Units: rate Hz; cartesian_speed m/s; angular_speed rad/s; workspace_min/max m (x y z,
     base frame; empty = from the arm's reach); jog_timeout, joint_states_timeout,
@@ -212,26 +222,31 @@ class TeleopConfig:
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
         positive = (
-            "rate", "cartesian_speed", "angular_speed", "jog_timeout", "joint_states_timeout",
-            "max_joint_step", "max_stamp_lead",
+            'rate',
+            'cartesian_speed',
+            'angular_speed',
+            'jog_timeout',
+            'joint_states_timeout',
+            'max_joint_step',
+            'max_stamp_lead',
         )
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        for name in ("velocity_scale", "acceleration_scale", "jerk_scale"):
+                raise ValueError(f'{name} must be a positive number, got {v!r}')
+        for name in ('velocity_scale', 'acceleration_scale', 'jerk_scale'):
             v = getattr(self, name)
             if not (math.isfinite(v) and 0 < v <= 1):
-                raise ValueError(f"{name} must be within (0, 1], got {v!r}")
+                raise ValueError(f'{name} must be within (0, 1], got {v!r}')
         check_speed_override(self.speed_override)
         if not 1 <= self.singularity_slow < self.singularity_stop:
             raise ValueError(
-                f"singularity_slow ({self.singularity_slow}) must be ≥ 1 and below singularity_stop ({self.singularity_stop})"
+                f'singularity_slow ({self.singularity_slow}) must be ≥ 1 and below singularity_stop ({self.singularity_stop})'
             )
         if not (math.isfinite(self.singularity_damping) and self.singularity_damping >= 0):
-            raise ValueError(f"singularity_damping must be ≥ 0, got {self.singularity_damping!r}")
+            raise ValueError(f'singularity_damping must be ≥ 0, got {self.singularity_damping!r}')
         if bool(len(self.workspace_min)) != bool(len(self.workspace_max)):
-            raise ValueError("give both workspace_min and workspace_max, or neither")
+            raise ValueError('give both workspace_min and workspace_max, or neither')
 
     @property
     def period(self) -> float:
@@ -240,8 +255,12 @@ class TeleopConfig:
 
 def check_speed_override(value: Any) -> float:
     """``value`` as a speed override, or ValueError: it must be within [0.05, 1.0]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.05 <= value <= 1.0):
-        raise ValueError(f"speed_override must be within [0.05, 1.0], got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0.05 <= value <= 1.0)
+    ):
+        raise ValueError(f'speed_override must be within [0.05, 1.0], got {value!r}')
     return float(value)
 
 
@@ -255,8 +274,8 @@ class Status:
     values: dict[str, str] = field(default_factory=dict)
 
     def key(self) -> tuple:
-        """What "changed" means for publish-on-change (not the live numbers)."""
-        return (self.code, self.detail, self.values.get("mode"), self.values.get("enabled"))
+        """Return what "changed" means for publish-on-change (not the live numbers)."""
+        return (self.code, self.detail, self.values.get('mode'), self.values.get('enabled'))
 
 
 @dataclass(frozen=True)
@@ -284,16 +303,21 @@ class Command:
 
 
 class TeleopCore:
-    """See the module docstring.
+    """
+    See the module docstring.
 
-    Args:
-        profile: the arm.
-        config: settings; validated here.
-        kinematics: an :class:`~robot_touch.core.kinematics.ArmKinematics` (built from the
-            profile when None).
+    :param profile: the arm.
+    :param config: settings; validated here.
+    :param kinematics: an :class:`~robot_touch.core.kinematics.ArmKinematics` (built from the
+        profile when None).
     """
 
-    def __init__(self, profile: ArmProfile, config: TeleopConfig | None = None, kinematics: Kinematics | None = None) -> None:
+    def __init__(
+        self,
+        profile: ArmProfile,
+        config: TeleopConfig | None = None,
+        kinematics: Kinematics | None = None,
+    ) -> None:
         self.profile = profile
         self.config = config = config or TeleopConfig()
         config.validate()
@@ -303,12 +327,19 @@ class TeleopCore:
             kinematics = ArmKinematics(profile)
         self.kin = kinematics
         self.names = profile.joint_names
-        self.limits = JointLimits.from_specs(profile.joints, config.velocity_scale, config.acceleration_scale, config.jerk_scale)
+        self.limits = JointLimits.from_specs(
+            profile.joints, config.velocity_scale, config.acceleration_scale, config.jerk_scale
+        )
         self.gen = SetpointGenerator(self.limits, profile.home)
         self.gripper_spec = profile.gripper if config.include_gripper else None
         self.gripper_gen = (
             SetpointGenerator(
-                JointLimits.from_specs([self.gripper_spec], config.velocity_scale, config.acceleration_scale, config.jerk_scale),
+                JointLimits.from_specs(
+                    [self.gripper_spec],
+                    config.velocity_scale,
+                    config.acceleration_scale,
+                    config.jerk_scale,
+                ),
                 [self.gripper_spec.home],
             )
             if self.gripper_spec
@@ -336,77 +367,83 @@ class TeleopCore:
         self._backend_ok = False
         self._need_latch = True
         self._publishing = False  # False until latched; False again once disabled and at rest
-        self._mode = "idle"  # idle | pose | joint | jog | joint_jog | home
+        self._mode = 'idle'  # idle | pose | joint | jog | joint_jog | home
         self._twist: np.ndarray | None = None
-        self._twist_frame = "base"
+        self._twist_frame = 'base'
         self._joint_velocity: np.ndarray | None = None
         self._jog_at = -math.inf
         self._code = Code.OK
         self._detail = WAITING_DETAIL
-        self._condition = float("nan")
+        self._condition = float('nan')
         self._sing_scale = 1.0
         self._move_scale = 1.0  # tip speed limit of the current joint-space move
         self._last_output: np.ndarray | None = None
         self._last_gripper: float | None = None
         self.last_ik: Any = None
         # free drive: off | stopping | releasing | on | engaging (FREE_DRIVE_DETAILS)
-        self._fd_phase = "off"
+        self._fd_phase = 'off'
         self._fd_joints: list[str] = []
-        self._fd_note = ""
+        self._fd_note = ''
         #: a latch waits for joint_states received after this time (torque just came back)
         self._latch_after = -math.inf
 
     # ------------------------------------------------------------------ status
 
     def status(self) -> Status:
-        """The current status (see the module docstring for the codes)."""
+        """Return the current status (see the module docstring for the codes)."""
         with self._lock:
             if self._estop:
-                code, detail = Code.ESTOP, "e-stop latched: release with teleop/estop data=false"
+                code, detail = Code.ESTOP, 'e-stop latched: release with teleop/estop data=false'
             elif self._conflict:
-                code, detail = Code.JOINT_STATES_CONFLICT, (
-                    f"{len(self._conflict)} publishers on joint_states: braked and holding, "
-                    "not latching until only one is left"
+                code, detail = (
+                    Code.JOINT_STATES_CONFLICT,
+                    (
+                        f'{len(self._conflict)} publishers on joint_states: braked and holding, '
+                        'not latching until only one is left'
+                    ),
                 )
             elif not self._backend_ok:
                 if self._measured_at is None:
-                    detail = "no joint_states yet"
+                    detail = 'no joint_states yet'
                 elif self._unmeasured:
-                    joints = ", ".join(self._unmeasured)
-                    detail = f"{joints} not measured (NaN in joint_states): braked and holding"
+                    joints = ', '.join(self._unmeasured)
+                    detail = f'{joints} not measured (NaN in joint_states): braked and holding'
                 else:
-                    detail = "joint_states stale: braked and holding"
+                    detail = 'joint_states stale: braked and holding'
                 code = Code.NO_JOINT_STATES
-            elif self._fd_phase != "off":
+            elif self._fd_phase != 'off':
                 code = Code.FREE_DRIVE
                 detail = FREE_DRIVE_DETAILS[self._fd_phase].format(
-                    joints=", ".join(self._fd_joints)
-                ) + (f" ({self._fd_note})" if self._fd_note else "")
+                    joints=', '.join(self._fd_joints)
+                ) + (f' ({self._fd_note})' if self._fd_note else '')
             elif not self._enabled:
-                code, detail = Code.DISABLED, "teleop disabled: enable with teleop/enable data=true"
-            elif self._mode == "relatch":
+                code, detail = (
+                    Code.DISABLED,
+                    'teleop disabled: enable with teleop/enable data=true',
+                )
+            elif self._mode == 'relatch':
                 code = Code.RELATCHING
-                detail = "moving the command to the measured joints after a hold"
+                detail = 'moving the command to the measured joints after a hold'
             else:
                 code, detail = self._code, self._detail
             values = {
-                "mode": self._mode,
-                "enabled": str(self._enabled).lower(),
-                "estop": str(self._estop).lower(),
-                "speed_override": f"{self._override:.3g}",
-                "singularity_scale": f"{self._sing_scale:.3g}",
-                "condition": f"{self._condition:.4g}",
-                "free_drive": ",".join(self._fd_joints),
+                'mode': self._mode,
+                'enabled': str(self._enabled).lower(),
+                'estop': str(self._estop).lower(),
+                'speed_override': f'{self._override:.3g}',
+                'singularity_scale': f'{self._sing_scale:.3g}',
+                'condition': f'{self._condition:.4g}',
+                'free_drive': ','.join(self._fd_joints),
             }
             return Status(code, LEVELS.get(code, LEVEL_WARN), detail, values)
 
-    def _event(self, code: Code, detail: str = "") -> None:
+    def _event(self, code: Code, detail: str = '') -> None:
         self._code, self._detail = code, detail
 
     def _clear_event(self, code: Code) -> None:
         """End a condition: back to ok if it is still the shown event."""
         if self._code == code:
-            self._code, self._detail = Code.OK, ""
+            self._code, self._detail = Code.OK, ''
 
     def _reject(self, exc: InputRejected) -> Code:
         code = Code(exc.code)
@@ -416,23 +453,23 @@ class TeleopCore:
     def _gate(self) -> InputRejected | None:
         """Why inputs that move the arm are refused right now, or None."""
         if self._estop:
-            return InputRejected(Code.ESTOP.value, "e-stop latched")
+            return InputRejected(Code.ESTOP.value, 'e-stop latched')
         if self._conflict:
             return InputRejected(
-                Code.JOINT_STATES_CONFLICT.value, "two publishers on joint_states"
+                Code.JOINT_STATES_CONFLICT.value, 'two publishers on joint_states'
             )
         if not self._backend_ok:
-            return InputRejected(Code.NO_JOINT_STATES.value, "no joint_states")
-        if self._fd_phase != "off":
+            return InputRejected(Code.NO_JOINT_STATES.value, 'no joint_states')
+        if self._fd_phase != 'off':
             return InputRejected(
                 Code.FREE_DRIVE.value,
-                "free drive: leave it (teleop/free_drive data=false) to move the arm by touch",
+                'free drive: leave it (teleop/free_drive data=false) to move the arm by touch',
             )
         if not self._enabled:
-            return InputRejected(Code.DISABLED.value, "teleop disabled")
-        if self._mode == "relatch":
+            return InputRejected(Code.DISABLED.value, 'teleop disabled')
+        if self._mode == 'relatch':
             return InputRejected(
-                Code.RELATCHING.value, "re-latching to the measured joints; try again in a moment"
+                Code.RELATCHING.value, 're-latching to the measured joints; try again in a moment'
             )
         return None
 
@@ -443,7 +480,9 @@ class TeleopCore:
         return self._override
 
     def set_speed_override(self, value: float) -> None:
-        """Live speed override (multiplies velocity limits and jog speeds); ValueError if out of [0.05, 1]."""
+        """
+        Live speed override (multiplies velocity limits and jog speeds); ValueError if out of [0.05, 1].
+        """
         value = check_speed_override(value)
         with self._lock:
             self._override = value
@@ -461,9 +500,11 @@ class TeleopCore:
     def on_joint_states(
         self, names: Sequence[str], positions: Sequence[float], now: float, source: Any = None
     ) -> Code | None:
-        """Take a joint_states message from publisher ``source`` (any hashable id; None if
+        """
+        Take a joint_states message from publisher ``source`` (any hashable id; None if
         unknown). NaN marks a joint that is not measured. Returns a rejection code, or None
-        if used."""
+        if used.
+        """
         names = list(names)
         positions = list(positions)
         if len(names) != len(positions):
@@ -487,7 +528,10 @@ class TeleopCore:
                 g = float(positions[index[self.gripper_spec.name]])
                 if not math.isfinite(g):
                     unmeasured.append(self.gripper_spec.name)
-            if self._measured_at is None or now - self._measured_at > self.config.joint_states_timeout:
+            if (
+                self._measured_at is None
+                or now - self._measured_at > self.config.joint_states_timeout
+            ):
                 self._need_latch = True
             self._measured_at = now
             self._unmeasured = unmeasured
@@ -505,7 +549,8 @@ class TeleopCore:
             self._source.set_publisher_count(count)
 
     def _latch(self) -> None:
-        """Restart from the measured joints (lock held).
+        """
+        Restart from the measured joints (lock held).
 
         Nothing was being published (start-up, enable): the setpoint is the measured
         position, at rest. Commands kept flowing through the hold: the setpoint moves, from
@@ -514,12 +559,14 @@ class TeleopCore:
         the arm's position.
         """
         assert self._measured is not None
-        g = self._measured_gripper if self._measured_gripper is not None else (
-            self.gripper_spec.home if self.gripper_spec else None
+        g = (
+            self._measured_gripper
+            if self._measured_gripper is not None
+            else (self.gripper_spec.home if self.gripper_spec else None)
         )
         self._need_latch = False
         if self._publishing and self._last_output is not None:
-            self._set_mode("relatch")
+            self._set_mode('relatch')
             # the arm IS at the measured joints: the way back to them needs no workspace check
             self._move_to(self.limits.clamp(self._measured), check_workspace=False)
             if self.gripper_gen is not None:
@@ -528,14 +575,20 @@ class TeleopCore:
         self.gen.latch(self._measured)
         if self.gripper_gen is not None:
             self.gripper_gen.latch([g])
-        self._set_mode("idle")
+        self._set_mode('idle')
         self._publishing = self._enabled
         self._last_output = self.gen.position
-        self._last_gripper = None if self.gripper_gen is None else float(self.gripper_gen.position[0])
+        self._last_gripper = (
+            None if self.gripper_gen is None else float(self.gripper_gen.position[0])
+        )
 
     def _reaim_relatch(self) -> None:
-        """Keep the re-latch ramp aimed at the newest measurement (lock held): an arm still
-        settling onto the goal its bridge re-latched to ends where the bridge holds it."""
+        """
+        Keep the re-latch ramp aimed at the newest measurement (lock held).
+
+        An arm still settling onto the goal its bridge re-latched to ends where the bridge holds
+        it.
+        """
         target = self.limits.clamp(self._measured)
         if not np.array_equal(target, self.gen.target):
             self.gen.move_to(target)
@@ -545,15 +598,18 @@ class TeleopCore:
                 self.gripper_gen.move_to(g)
 
     def _frame(self, frame_id: str, topic: str, extra: Sequence[str] = ()) -> np.ndarray:
-        """The pose in the base frame of ``frame_id`` ("" = the base link), a frame fixed to
-        it; InputRejected naming the accepted frames otherwise (lock held)."""
+        """
+        Return the pose in the base frame of ``frame_id`` ("" = the base link), a frame fixed to it.
+
+        InputRejected naming the accepted frames otherwise (lock held).
+        """
         T = self.frames.get(frame_id or self.profile.base_link)
         if T is None:
             accepted = sorted(self.frames) + list(extra)
-            frames = ", ".join(map(repr, accepted))
+            frames = ', '.join(map(repr, accepted))
             raise InputRejected(
                 Code.UNKNOWN_FRAME.value,
-                f"{topic} frame_id {frame_id!r}: use one of {frames} (or empty)",
+                f'{topic} frame_id {frame_id!r}: use one of {frames} (or empty)',
             )
         return T
 
@@ -569,13 +625,13 @@ class TeleopCore:
         clock: float | None = None,
         sender: Any = None,
     ) -> Code:
-        """Absolute tip target in ``frame_id`` ("" = the base link; any frame fixed to it).
+        """
+        Absolute tip target in ``frame_id`` ("" = the base link; any frame fixed to it).
 
         ``clock`` is this computer's time in the stamps' clock (None: stamps are only
         ordered); ``sender`` identifies the publisher (stamps are ordered per sender).
 
-        Returns:
-            The status code this input caused (a rejection code leaves the goal unchanged).
+        :returns: The status code this input caused (a rejection code leaves the goal unchanged).
         """
         from robot_touch.core.kinematics import pose_from_xyz_quat
 
@@ -587,18 +643,20 @@ class TeleopCore:
                 if is_empty_pose(frame_id, stamp, xyz, quat_xyzw):
                     raise InputRejected(
                         Code.INVALID_POSE.value,
-                        "target_pose is empty (no frame, no stamp, the origin, no rotation): "
-                        "not a target",
+                        'target_pose is empty (no frame, no stamp, the origin, no rotation): '
+                        'not a target',
                     )
-                frame = self._frame(frame_id, "target_pose")
+                frame = self._frame(frame_id, 'target_pose')
                 try:
                     T = frame @ pose_from_xyz_quat(xyz, quat_xyzw)
                 except PoseError as exc:
-                    raise InputRejected(Code.INVALID_POSE.value, f"target_pose: {exc}") from None
-                self._stamps.check("target_pose", stamp, clock, sender)
+                    raise InputRejected(Code.INVALID_POSE.value, f'target_pose: {exc}') from None
+                self._stamps.check('target_pose', stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
-            seed = self.gen.target if self._mode in ("pose", "joint", "home") else self.gen.position
+            seed = (
+                self.gen.target if self._mode in ('pose', 'joint', 'home') else self.gen.position
+            )
         clamped_xyz, clamped = self.workspace.clamp(T[:3, 3])
         T[:3, 3] = clamped_xyz
         # IK outside the lock: the control loop must not wait for a solve.
@@ -609,15 +667,18 @@ class TeleopCore:
             self.last_ik = result
             problem = self._move_to(result.q)
             if problem:
-                return self._refuse_move("target", problem)
-            self._set_mode("pose")
+                return self._refuse_move('target', problem)
+            self._set_mode('pose')
             if not result.ok:
                 self._event(
                     Code.UNREACHABLE,
-                    f"target not reachable ({result.reason}); moving to the nearest pose, {result.distance * 1000:.1f} mm away",
+                    f'target not reachable ({result.reason}); moving to the nearest pose, {result.distance * 1000:.1f} mm away',
                 )
             elif clamped:
-                self._event(Code.CLAMPED, f"target outside the workspace box; clamped to {np.round(clamped_xyz, 4).tolist()} m")
+                self._event(
+                    Code.CLAMPED,
+                    f'target outside the workspace box; clamped to {np.round(clamped_xyz, 4).tolist()} m',
+                )
             else:
                 self._event(Code.OK)
             return self._code
@@ -631,18 +692,22 @@ class TeleopCore:
         clock: float | None = None,
         sender: Any = None,
     ) -> Code:
-        """Move the named joints (arm and/or gripper) to ``positions``; the others keep their goal."""
+        """
+        Move the named joints (arm and/or gripper) to ``positions``; the others keep their goal.
+        """
         with self._lock:
             known = self.names + ([self.gripper_spec.name] if self.gripper_spec else [])
             try:
                 gate = self._gate()
                 if gate:
                     raise gate
-                values = named_values("joint_target", names, positions, known)
-                self._stamps.check("joint_target", stamp, clock, sender)
+                values = named_values('joint_target', names, positions, known)
+                self._stamps.check('joint_target', stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
-            goal = self.gen.target if self._mode in ("pose", "joint", "home") else self.gen.position
+            goal = (
+                self.gen.target if self._mode in ('pose', 'joint', 'home') else self.gen.position
+            )
             clamped: list[str] = []
             arm_named = False
             for i, n in enumerate(self.names):
@@ -655,8 +720,8 @@ class TeleopCore:
             if arm_named:
                 problem = self._move_to(goal)
                 if problem:
-                    return self._refuse_move("joint_target", problem)
-                self._set_mode("joint")
+                    return self._refuse_move('joint_target', problem)
+                self._set_mode('joint')
             if self.gripper_spec is not None and self.gripper_spec.name in values:
                 v = values[self.gripper_spec.name]
                 g = self.gripper_spec.clamp(v)
@@ -664,7 +729,9 @@ class TeleopCore:
                     clamped.append(self.gripper_spec.name)
                 self.gripper_gen.move_to([g])
             if clamped:
-                self._event(Code.JOINT_LIMIT, f"joint_target clamped into the limits: {', '.join(clamped)}")
+                self._event(
+                    Code.JOINT_LIMIT, f'joint_target clamped into the limits: {", ".join(clamped)}'
+                )
             else:
                 self._event(Code.OK)
             return self._code
@@ -677,17 +744,22 @@ class TeleopCore:
                 if gate:
                     raise gate
                 if self.gripper_gen is None:
-                    raise InputRejected(Code.UNKNOWN_JOINT.value, f"{self.profile.name} has no gripper output (or include_gripper is false)")
+                    raise InputRejected(
+                        Code.UNKNOWN_JOINT.value,
+                        f'{self.profile.name} has no gripper output (or include_gripper is false)',
+                    )
                 v = float(opening)
                 if not math.isfinite(v):
-                    raise InputRejected(Code.INVALID_VALUE.value, f"gripper: {v} is not a number in 0..1")
+                    raise InputRejected(
+                        Code.INVALID_VALUE.value, f'gripper: {v} is not a number in 0..1'
+                    )
             except InputRejected as exc:
                 return self._reject(exc)
             c = min(1.0, max(0.0, v))
             spec = self.gripper_spec
             self.gripper_gen.move_to([spec.lower + c * (spec.upper - spec.lower)])
             if c != v:
-                self._event(Code.CLAMPED, f"gripper opening {v} outside 0..1; clamped to {c}")
+                self._event(Code.CLAMPED, f'gripper opening {v} outside 0..1; clamped to {c}')
             else:
                 self._event(Code.OK)
             return self._code
@@ -702,21 +774,23 @@ class TeleopCore:
         clock: float | None = None,
         sender: Any = None,
     ) -> Code:
-        """Tip velocity (m/s, rad/s) in the base frame (base_link, "" or any frame fixed to
-        it: rotated into the base frame) or the tool frame (tip_link)."""
+        """
+        Tip velocity (m/s, rad/s) in the base frame (base_link, "" or any frame fixed to
+        it: rotated into the base frame) or the tool frame (tip_link).
+        """
         with self._lock:
             try:
                 gate = self._gate()
                 if gate:
                     raise gate
                 if frame_id == self.profile.tip_link:
-                    frame, R = "tool", np.eye(3)
+                    frame, R = 'tool', np.eye(3)
                 else:
-                    frame = "base"
-                    R = self._frame(frame_id, "jog", extra=[self.profile.tip_link])[:3, :3]
-                v = R @ finite_vector("jog linear", linear, 3)
-                w = R @ finite_vector("jog angular", angular, 3)
-                self._stamps.check("jog", stamp, clock, sender)
+                    frame = 'base'
+                    R = self._frame(frame_id, 'jog', extra=[self.profile.tip_link])[:3, :3]
+                v = R @ finite_vector('jog linear', linear, 3)
+                w = R @ finite_vector('jog angular', angular, 3)
+                self._stamps.check('jog', stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
             clamped = False
@@ -730,10 +804,10 @@ class TeleopCore:
             self._twist = np.concatenate((v, w))
             self._twist_frame = frame
             self._joint_velocity = None
-            self._mode = "jog"
+            self._mode = 'jog'
             self._jog_at = now
             if clamped:
-                self._event(Code.CLAMPED, "jog faster than cartesian_speed/angular_speed; limited")
+                self._event(Code.CLAMPED, 'jog faster than cartesian_speed/angular_speed; limited')
             elif self._code not in (Code.NEAR_SINGULARITY, Code.JOINT_LIMIT):
                 self._event(Code.OK)
             return self._code
@@ -753,18 +827,20 @@ class TeleopCore:
                 gate = self._gate()
                 if gate:
                     raise gate
-                values = named_values("joint_jog", names, velocities, self.names)
-                self._stamps.check("joint_jog", stamp, clock, sender)
+                values = named_values('joint_jog', names, velocities, self.names)
+                self._stamps.check('joint_jog', stamp, clock, sender)
             except InputRejected as exc:
                 return self._reject(exc)
             qd = np.array([values.get(n, 0.0) for n in self.names])
             limited = np.clip(qd, -self.limits.velocity, self.limits.velocity)
             self._joint_velocity = limited
             self._twist = None
-            self._mode = "joint_jog"
+            self._mode = 'joint_jog'
             self._jog_at = now
             if np.any(limited != qd):
-                self._event(Code.CLAMPED, "joint_jog faster than the joint velocity limits; limited")
+                self._event(
+                    Code.CLAMPED, 'joint_jog faster than the joint velocity limits; limited'
+                )
             elif self._code != Code.JOINT_LIMIT:
                 self._event(Code.OK)
             return self._code
@@ -776,21 +852,27 @@ class TeleopCore:
         self._joint_velocity = None
 
     def _move_to(self, goal: np.ndarray, check_workspace: bool = True) -> str | None:
-        """Start a joint-space move, slowed so the tip stays under ``cartesian_speed`` (lock held).
+        """
+        Start a joint-space move, slowed so the tip stays under ``cartesian_speed`` (lock held).
 
         The move is previewed (phase-synchronised, so slowing it scales the tip speed along
         the same path) and its velocity limits scaled by limit / peak tip speed; a second
         preview corrects for moves too short to reach their velocity limits.
 
-        Returns:
-            None, or (nothing moved) why the move would take the tip out of the workspace box.
+        :returns: None, or (nothing moved) why the move would take the tip out of the workspace
+            box.
         """
         limit = self.config.cartesian_speed
         scale = 1.0
         for _ in range(2):
-            positions, velocities = self.gen.preview_move(goal, self._override * scale, PREVIEW_SAMPLES)
+            positions, velocities = self.gen.preview_move(
+                goal, self._override * scale, PREVIEW_SAMPLES
+            )
             peak = max(
-                (float(np.linalg.norm(self.kin.jacobian(q)[:3] @ v)) for q, v in zip(positions, velocities)),
+                (
+                    float(np.linalg.norm(self.kin.jacobian(q)[:3] @ v))
+                    for q, v in zip(positions, velocities)
+                ),
                 default=0.0,
             )
             if peak <= limit:
@@ -807,8 +889,8 @@ class TeleopCore:
         return None
 
     def _refuse_move(self, what: str, problem: str) -> Code:
-        """A goal whose move would leave the workspace box: nothing moves (lock held)."""
-        self._event(Code.UNREACHABLE, f"{what} refused: {problem}; not moving")
+        """Return a goal whose move would leave the workspace box: nothing moves (lock held)."""
+        self._event(Code.UNREACHABLE, f'{what} refused: {problem}; not moving')
         return self._code
 
     # ------------------------------------------------------------------ services
@@ -818,17 +900,18 @@ class TeleopCore:
         with self._lock:
             gate = self._gate()
             if gate:
-                return False, f"not homing: {gate.detail}"
+                return False, f'not homing: {gate.detail}'
             problem = self._move_to(np.array(self.profile.home))
             if problem:
-                self._refuse_move("home", problem)
-                return False, f"not homing: {problem}"
-            self._set_mode("home")
-            self._event(Code.OK, "homing")
-            return True, "moving to home"
+                self._refuse_move('home', problem)
+                return False, f'not homing: {problem}'
+            self._set_mode('home')
+            self._event(Code.OK, 'homing')
+            return True, 'moving to home'
 
     def set_estop(self, active: bool) -> tuple[bool, str]:
-        """Latch (True) or release (False) the e-stop. Returns (success, message).
+        """
+        Latch (True) or release (False) the e-stop. Returns (success, message).
 
         Latching is a controlled stop: every joint decelerates to rest within its limits from
         the command's current motion (never a step back to a lagging measurement, never to
@@ -839,37 +922,39 @@ class TeleopCore:
             if active:
                 if not self._estop:
                     self._estop = True
-                    self._set_mode("idle")
+                    self._set_mode('idle')
                     self.gen.brake()
                     if self.gripper_gen is not None:
                         self.gripper_gen.brake()
-                return True, "e-stop latched: braking to rest, then holding"
+                return True, 'e-stop latched: braking to rest, then holding'
             if self._estop:
                 self._estop = False
                 self._need_latch = True
-                self._event(Code.OK, "e-stop released")
-            return True, "e-stop released"
+                self._event(Code.OK, 'e-stop released')
+            return True, 'e-stop released'
 
     def set_enabled(self, enabled: bool) -> tuple[bool, str]:
-        """Enable (re-latch to the measured joints) or disable (brake, then stop commanding).
+        """
+        Enable (re-latch to the measured joints) or disable (brake, then stop commanding).
 
-        Enabling is refused while two publishers send joint_states (nothing to latch to)."""
+        Enabling is refused while two publishers send joint_states (nothing to latch to).
+        """
         with self._lock:
             if enabled and self._conflict:
                 return False, (
-                    "not enabled: two publishers on joint_states; stop the other one first"
+                    'not enabled: two publishers on joint_states; stop the other one first'
                 )
             if enabled and not self._enabled:
                 self._enabled = True
                 self._need_latch = True
-                self._event(Code.OK, "enabled")
+                self._event(Code.OK, 'enabled')
             elif not enabled and self._enabled:
                 self._enabled = False
-                self._set_mode("idle")
+                self._set_mode('idle')
                 self.gen.brake()
                 if self.gripper_gen is not None:
                     self.gripper_gen.brake()
-            return True, "enabled" if enabled else "disabled"
+            return True, 'enabled' if enabled else 'disabled'
 
     # ------------------------------------------------------------------ free drive
 
@@ -882,24 +967,27 @@ class TeleopCore:
         """Why free drive cannot start now, or None (lock taken)."""
         with self._lock:
             if self._estop:
-                return "e-stop latched: release it first"
+                return 'e-stop latched: release it first'
             if self._conflict:
                 return "two publishers on joint_states: the arm's position is not known"
             if not self._backend_ok:
                 return "no joint_states: the arm's position is not known"
-            if self._fd_phase != "off":
-                return f"free drive is {'on' if self._fd_phase == 'on' else 'changing'} already"
+            if self._fd_phase != 'off':
+                return f'free drive is {"on" if self._fd_phase == "on" else "changing"} already'
             return None
 
     def free_drive_stop(self, joints: Sequence[str]) -> str | None:
-        """Start free drive of ``joints``: brake to rest (inputs refused from now). Returns
-        why not, or None."""
+        """
+        Start free drive of ``joints``.
+
+        Brake to rest (inputs refused from now). Returns why not, or None.
+        """
         with self._lock:
             refusal = self.free_drive_refusal()
             if refusal:
                 return refusal
-            self._fd_phase, self._fd_joints, self._fd_note = "stopping", list(joints), ""
-            self._set_mode("idle")
+            self._fd_phase, self._fd_joints, self._fd_note = 'stopping', list(joints), ''
+            self._set_mode('idle')
             self.gen.brake()
             if self.gripper_gen is not None:
                 self.gripper_gen.brake()
@@ -908,14 +996,17 @@ class TeleopCore:
     def free_drive_at_rest(self) -> bool:
         """The command has come to rest (or nothing is being published)."""
         with self._lock:
-            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == "hold"
-            return not self._publishing or (self.gen.mode == "hold" and gripper_rests)
+            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == 'hold'
+            return not self._publishing or (self.gen.mode == 'hold' and gripper_rests)
 
     def free_drive_phase(
-        self, phase: str, joints: Sequence[str] | None = None, note: str = ""
+        self, phase: str, joints: Sequence[str] | None = None, note: str = ''
     ) -> None:
-        """Enter ``phase`` (releasing, on, engaging), ``joints`` released. From releasing on,
-        no command is published, and the old setpoint is forgotten for good."""
+        """
+        Enter ``phase`` (releasing, on, engaging), ``joints`` released.
+
+        From releasing on, no command is published, and the old setpoint is forgotten for good.
+        """
         with self._lock:
             self._fd_phase, self._fd_note = phase, note
             if joints is not None:
@@ -925,13 +1016,16 @@ class TeleopCore:
                 self._last_output = None
                 self._last_gripper = None
 
-    def free_drive_end(self, now: float, note: str = "") -> None:
-        """Free drive is over (every joint holds torque again, measured after ``now``): the
-        next command is the measured position, once joint_states newer than ``now`` arrive."""
+    def free_drive_end(self, now: float, note: str = '') -> None:
+        """
+        Free drive is over (every joint holds torque again, measured after ``now``).
+
+        The next command is the measured position, once joint_states newer than ``now`` arrive.
+        """
         with self._lock:
             was_silent = self._fd_phase in SILENT_PHASES
-            self._fd_phase, self._fd_joints, self._fd_note = "off", [], ""
-            self._set_mode("idle")
+            self._fd_phase, self._fd_joints, self._fd_note = 'off', [], ''
+            self._set_mode('idle')
             self._need_latch = True
             if was_silent:
                 self._latch_after = now
@@ -940,15 +1034,14 @@ class TeleopCore:
     # ------------------------------------------------------------------ cycle
 
     def step(self, now: float, dt: float | None = None) -> Command | None:
-        """One control cycle.
+        """
+        One control cycle.
 
-        Args:
-            now: monotonic time (s).
-            dt: time since the previous cycle (s); limited to one period (a late cycle never
-                advances further than one period, so the arm slows rather than jumps).
+        :param now: monotonic time (s).
+        :param dt: time since the previous cycle (s); limited to one period (a late cycle never
+            advances further than one period, so the arm slows rather than jumps).
 
-        Returns:
-            The command to publish, or None (no joint_states yet, or disabled and at rest).
+        :returns: The command to publish, or None (no joint_states yet, or disabled and at rest).
         """
         period = self.config.period
         dt = period if dt is None else min(max(dt, 1e-6), period)
@@ -962,9 +1055,9 @@ class TeleopCore:
                 or self._measured is None
             )
             if stale:
-                if self._backend_ok or self._mode != "idle":
+                if self._backend_ok or self._mode != 'idle':
                     self._backend_ok = False
-                    self._set_mode("idle")
+                    self._set_mode('idle')
                     self.gen.brake()
                     if self.gripper_gen is not None:
                         self.gripper_gen.brake()
@@ -973,7 +1066,7 @@ class TeleopCore:
                     return None
                 return self._advance(dt) if self._publishing else None
             if not self._backend_ok and self._detail == WAITING_DETAIL:
-                self._detail = ""  # they arrive now: an idle teleop must not keep saying it waits
+                self._detail = ''  # they arrive now: an idle teleop must not keep saying it waits
             self._backend_ok = True
             if self._fd_phase in SILENT_PHASES:
                 return None  # joints released: the arm is moved by hand, not commanded
@@ -985,41 +1078,43 @@ class TeleopCore:
                 self._latch()
             if not self._enabled and not self._publishing:
                 return None
-            if self._mode in ("jog", "joint_jog") and now - self._jog_at > self.config.jog_timeout:
-                self._set_mode("idle")
+            if self._mode in ('jog', 'joint_jog') and now - self._jog_at > self.config.jog_timeout:
+                self._set_mode('idle')
                 self.gen.brake()
-                self._event(Code.HALTED, f"no jog message for {self.config.jog_timeout:g} s: stopped")
-            if self._mode == "jog" and self._twist is not None:
+                self._event(
+                    Code.HALTED, f'no jog message for {self.config.jog_timeout:g} s: stopped'
+                )
+            if self._mode == 'jog' and self._twist is not None:
                 self._cartesian_jog()
-            elif self._mode == "joint_jog" and self._joint_velocity is not None:
+            elif self._mode == 'joint_jog' and self._joint_velocity is not None:
                 self._joint_jog()
             else:
                 self.gen.set_speed_scale(self._override * self._move_scale)
                 self._sing_scale = 1.0
                 self._clear_event(Code.NEAR_SINGULARITY)
-            if self._mode == "relatch":
+            if self._mode == 'relatch':
                 self._reaim_relatch()
             cmd = self._advance(dt)
-            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == "hold"
-            at_rest = self.gen.mode == "hold" and gripper_rests
-            if self._mode == "relatch" and at_rest:
-                self._set_mode("idle")
-                self._event(Code.OK, "re-latched at the measured joints")
+            gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == 'hold'
+            at_rest = self.gen.mode == 'hold' and gripper_rests
+            if self._mode == 'relatch' and at_rest:
+                self._set_mode('idle')
+                self._event(Code.OK, 're-latched at the measured joints')
             if not self._enabled and at_rest:
                 self._publishing = False  # braked to rest after disable: go quiet
             return cmd
 
     def _advance(self, dt: float) -> Command:
-        if self._mode == "relatch":
+        if self._mode == 'relatch':
             sp = self.gen.step(dt)  # back to where the arm is: see _latch
         else:
             sp, stopped = self.guard.step(self.gen, dt)
             if stopped:
-                if self._mode != "idle":
-                    self._set_mode("idle")
+                if self._mode != 'idle':
+                    self._set_mode('idle')
                 self._event(
                     Code.CLAMPED,
-                    "stopped at the edge of the workspace box (the floor is its bottom)",
+                    'stopped at the edge of the workspace box (the floor is its bottom)',
                 )
         q = sp.position
         # Last safety net: never leave the limits, never step more than max_joint_step.
@@ -1028,8 +1123,8 @@ class TeleopCore:
         safe = self.limits.clamp(prev + step)
         if np.any(np.abs(safe - q) > 1e-12):
             self.gen.latch(safe)
-            self._mode = "idle"
-            self._event(Code.JOINT_LIMIT, "output safety net: step or limit exceeded; stopped")
+            self._mode = 'idle'
+            self._event(Code.JOINT_LIMIT, 'output safety net: step or limit exceeded; stopped')
             q = safe
         self._last_output = q
         g, gv = None, 0.0
@@ -1047,10 +1142,12 @@ class TeleopCore:
 
     def _limit_event(self, qd: np.ndarray) -> None:
         q = self.gen.position
-        at_limit = ((qd > 0) & (q >= self.limits.upper - 1e-6)) | ((qd < 0) & (q <= self.limits.lower + 1e-6))
+        at_limit = ((qd > 0) & (q >= self.limits.upper - 1e-6)) | (
+            (qd < 0) & (q <= self.limits.lower + 1e-6)
+        )
         if np.any(at_limit):
             names = [n for n, a in zip(self.names, at_limit) if a]
-            self._event(Code.JOINT_LIMIT, f"at the joint limit: {', '.join(names)}")
+            self._event(Code.JOINT_LIMIT, f'at the joint limit: {", ".join(names)}')
         else:
             self._clear_event(Code.JOINT_LIMIT)
 
@@ -1061,7 +1158,7 @@ class TeleopCore:
         R = T[:3, :3]
         J = self.kin.jacobian(q)
         twist = self._twist.copy()
-        if self._twist_frame == "base":
+        if self._twist_frame == 'base':
             # Express both in the tool frame, where the task weights are defined.
             twist = np.concatenate((R.T @ twist[:3], R.T @ twist[3:]))
         Jt = tool_frame_jacobian(J, R)
@@ -1069,7 +1166,9 @@ class TeleopCore:
         qd = dls_joint_velocity(Jt, twist, weights, self.config.singularity_damping)
         cond = self.kin.condition(q)
         self._condition = cond
-        scale = singularity_speed_scale(cond, self.config.singularity_slow, self.config.singularity_stop)
+        scale = singularity_speed_scale(
+            cond, self.config.singularity_slow, self.config.singularity_stop
+        )
         w = np.asarray(weights)
         wanted = float(np.linalg.norm(w * twist))
         # Share of the requested (weighted) twist the damped solution really produces.
@@ -1100,7 +1199,10 @@ class TeleopCore:
         if hindered:
             # A fixed sentence: the live numbers are in the status values (condition,
             # singularity_scale), so the status does not "change" every cycle.
-            self._event(Code.NEAR_SINGULARITY, "near a singularity: jog slowed; move away from it to speed up")
+            self._event(
+                Code.NEAR_SINGULARITY,
+                'near a singularity: jog slowed; move away from it to speed up',
+            )
         else:
             self._clear_event(Code.NEAR_SINGULARITY)
         qd, _ = scale_to_limits(qd * scale * self._override, self.limits.velocity * self._override)
@@ -1109,7 +1211,9 @@ class TeleopCore:
         if self._code != Code.NEAR_SINGULARITY:
             self._limit_event(qd)
 
-    def _escape_velocity(self, q: np.ndarray, J: np.ndarray, R: np.ndarray, twist_tool: np.ndarray) -> np.ndarray:
+    def _escape_velocity(
+        self, q: np.ndarray, J: np.ndarray, R: np.ndarray, twist_tool: np.ndarray
+    ) -> np.ndarray:
         base = inverse_condition(self.kin.condition(q))
         v_base = R @ twist_tool[:3]
         best, best_gain = None, 0.0

@@ -1,7 +1,9 @@
-"""Cartesian jog near singularities: damped least squares and a condition-number speed scale.
+"""
+Cartesian jog near singularities: damped least squares and a condition-number speed scale.
 
 Pure numpy, no ROS. Used by :mod:`robot_touch.core.teleop_core`.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +17,7 @@ DAMPING_ONSET = 2.5
 
 
 def tool_frame_jacobian(jacobian_base: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    """The 6×n base-frame Jacobian of the tip, expressed in the tool frame (same tip point)."""
+    """Return the 6×n base-frame Jacobian of the tip, expressed in the tool frame (same tip point)."""
     rt = rotation.T
     return np.vstack((rt @ jacobian_base[:3], rt @ jacobian_base[3:]))
 
@@ -23,17 +25,16 @@ def tool_frame_jacobian(jacobian_base: np.ndarray, rotation: np.ndarray) -> np.n
 def dls_joint_velocity(
     jacobian: np.ndarray, twist: np.ndarray, weights: Sequence[float], max_damping: float
 ) -> np.ndarray:
-    """Joint velocities that best produce ``twist`` (weighted, damped least squares).
+    """
+    Joint velocities that best produce ``twist`` (weighted, damped least squares).
 
-    Args:
-        jacobian: 6×n Jacobian in the same frame as ``twist``.
-        twist: desired [vx vy vz wx wy wz] (m/s, rad/s).
-        weights: 6 task weights; 0 drops an axis the arm cannot control.
-        max_damping: λ at an exact singularity; no damping while the smallest singular value
-            stays above ``DAMPING_ONSET * max_damping``.
+    :param jacobian: 6×n Jacobian in the same frame as ``twist``.
+    :param twist: desired [vx vy vz wx wy wz] (m/s, rad/s).
+    :param weights: 6 task weights; 0 drops an axis the arm cannot control.
+    :param max_damping: λ at an exact singularity; no damping while the smallest singular value
+        stays above ``DAMPING_ONSET * max_damping``.
 
-    Returns:
-        The n joint velocities (rad/s), finite even at a singularity.
+    :returns: The n joint velocities (rad/s), finite even at a singularity.
     """
     w = np.asarray(weights, dtype=float)
     a = w[:, None] * jacobian

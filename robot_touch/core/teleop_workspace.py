@@ -1,4 +1,5 @@
-"""The workspace box (and with it the floor) binds where the tip goes, not only the targets.
+"""
+The workspace box (and with it the floor) binds where the tip goes, not only the targets.
 
 A target clamped into the box can still be reached through a path that leaves it, and an
 unreachable target's nearest pose can lie outside it (folded onto the base, below the
@@ -21,7 +22,6 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence
 
 import numpy as np
-
 from robot_touch.core.motion import Setpoint, SetpointGenerator
 from robot_touch.core.teleop_inputs import WorkspaceBox
 
@@ -37,11 +37,11 @@ class _Fk(Protocol):
 
 
 class WorkspaceGuard:
-    """Keeps the tip inside ``box`` (see the module docstring).
+    """
+    Keeps the tip inside ``box`` (see the module docstring).
 
-    Args:
-        kinematics: anything with ``fk(q) -> 4x4``.
-        box: the workspace box in the base frame; its lower z is the floor.
+    :param kinematics: anything with ``fk(q) -> 4x4``.
+    :param box: the workspace box in the base frame; its lower z is the floor.
     """
 
     def __init__(self, kinematics: _Fk, box: WorkspaceBox) -> None:
@@ -53,12 +53,16 @@ class WorkspaceGuard:
         return self.box.outside(self.kin.fk(q)[:3, 3])
 
     def worst(self, path: Any) -> float:
-        """The farthest the tip gets outside the box along ``path`` (rows of joints)."""
+        """Return the farthest the tip gets outside the box along ``path`` (rows of joints)."""
         return max((self.outside(q) for q in path), default=0.0)
 
     def allowance(self, q: Sequence[float]) -> float:
-        """How far outside the tip may go from ``q``: half the tolerance (the other half covers
-        the tip between the samples checked), or no farther than it already is."""
+        """
+        How far outside the tip may go from ``q``.
+
+        Half the tolerance (the other half covers the tip between the samples checked), or no
+        farther than it already is.
+        """
         return max(EDGE_TOLERANCE / 2, self.outside(q) + 1e-9)
 
     def move_problem(
@@ -68,23 +72,23 @@ class WorkspaceGuard:
         allowed = self.allowance(gen.position)
         end = self.outside(goal)
         if end > allowed:
-            return self._where(goal, "ends")
+            return self._where(goal, 'ends')
         path, _ = gen.preview_move(goal, speed_scale, PATH_SAMPLES)
         worst = max(range(len(path)), key=lambda k: self.outside(path[k]))
         if self.outside(path[worst]) > allowed:
-            return self._where(path[worst], "passes")
+            return self._where(path[worst], 'passes')
         return None
 
     def _where(self, q: Sequence[float], verb: str) -> str:
         z = float(self.kin.fk(q)[2, 3])
         if z < self.box.lower[2]:
             floor = self.box.lower[2]
-            return f"the tip {verb} {1000 * (floor - z):.1f} mm below the floor (z = {floor:g} m)"
-        return f"the tip {verb} {1000 * self.outside(q):.1f} mm outside the workspace box"
+            return f'the tip {verb} {1000 * (floor - z):.1f} mm below the floor (z = {floor:g} m)'
+        return f'the tip {verb} {1000 * self.outside(q):.1f} mm outside the workspace box'
 
     def step(self, gen: SetpointGenerator, dt: float) -> tuple[Setpoint, bool]:
         """Advance ``gen`` by ``dt``; True when the step had to become a stop at the edge."""
-        if gen.mode in ("hold", "brake"):
+        if gen.mode in ('hold', 'brake'):
             return gen.step(dt), False  # a stop cannot be made safer
         before = (gen.position, gen.velocity, gen.acceleration)
         allowed = self.allowance(before[0])

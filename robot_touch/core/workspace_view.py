@@ -1,4 +1,5 @@
-"""Orthographic workspace views of an arm: top (x–y) and side (reach–z). Pure Python + numpy.
+"""
+Orthographic workspace views of an arm: top (x–y) and side (reach–z). Pure Python + numpy.
 
 - :class:`Chain`: the serial chain base_link → tip_link read from the URDF (joint origins and
   axes), for the frame of every link at once. It draws the whole arm, which the IK solver's
@@ -11,15 +12,15 @@
   outline and asked ``contains``.
 - :class:`ViewMapping`: metres ↔ pixels for one view.
 """
+
 from __future__ import annotations
 
-import math
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+import math
 from typing import Mapping, Sequence
+import xml.etree.ElementTree as ET
 
 import numpy as np
-
 from robot_touch.errors import ProfileError
 
 # ---------------------------------------------------------------------------- poses
@@ -45,18 +46,18 @@ class Pose:
     rotation: np.ndarray
 
     @classmethod
-    def from_matrix(cls, T: np.ndarray) -> "Pose":
+    def from_matrix(cls, T: np.ndarray) -> 'Pose':
         T = np.asarray(T, dtype=float)
         return cls(T[:3, 3].copy(), T[:3, :3].copy())
 
     def matrix(self) -> np.ndarray:
-        """The 4x4 homogeneous transform."""
+        """Return the 4x4 homogeneous transform."""
         T = np.eye(4)
         T[:3, :3] = self.rotation
         T[:3, 3] = self.position
         return T
 
-    def copy(self) -> "Pose":
+    def copy(self) -> 'Pose':
         return Pose(np.array(self.position, dtype=float), np.array(self.rotation, dtype=float))
 
     def quaternion(self) -> tuple[float, float, float, float]:
@@ -75,16 +76,36 @@ def matrix_to_quaternion(R: np.ndarray) -> tuple[float, float, float, float]:
     tr = m[0, 0] + m[1, 1] + m[2, 2]
     if tr > 0:
         s = math.sqrt(tr + 1.0) * 2
-        w, x, y, z = 0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s
+        w, x, y, z = (
+            0.25 * s,
+            (m[2, 1] - m[1, 2]) / s,
+            (m[0, 2] - m[2, 0]) / s,
+            (m[1, 0] - m[0, 1]) / s,
+        )
     elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
         s = math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
-        w, x, y, z = (m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s
+        w, x, y, z = (
+            (m[2, 1] - m[1, 2]) / s,
+            0.25 * s,
+            (m[0, 1] + m[1, 0]) / s,
+            (m[0, 2] + m[2, 0]) / s,
+        )
     elif m[1, 1] > m[2, 2]:
         s = math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
-        w, x, y, z = (m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s
+        w, x, y, z = (
+            (m[0, 2] - m[2, 0]) / s,
+            (m[0, 1] + m[1, 0]) / s,
+            0.25 * s,
+            (m[1, 2] + m[2, 1]) / s,
+        )
     else:
         s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
-        w, x, y, z = (m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s
+        w, x, y, z = (
+            (m[1, 0] - m[0, 1]) / s,
+            (m[0, 2] + m[2, 0]) / s,
+            (m[1, 2] + m[2, 1]) / s,
+            0.25 * s,
+        )
     n = math.sqrt(x * x + y * y + z * z + w * w)
     x, y, z, w = x / n, y / n, z / n, w / n
     if w < 0:
@@ -96,7 +117,14 @@ def matrix_to_quaternion(R: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def _rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch), math.cos(yaw), math.sin(yaw))
+    cr, sr, cp, sp, cy, sy = (
+        math.cos(roll),
+        math.sin(roll),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(yaw),
+        math.sin(yaw),
+    )
     return np.array(
         [
             [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
@@ -111,7 +139,7 @@ def _floats(text: str | None, default: tuple[float, float, float]) -> tuple[floa
         return default
     parts = [float(v) for v in text.split()]
     if len(parts) != 3:
-        raise ValueError(f"expected 3 numbers, got {text!r}")
+        raise ValueError(f'expected 3 numbers, got {text!r}')
     return (parts[0], parts[1], parts[2])
 
 
@@ -130,62 +158,74 @@ class Chain:
 
     def __init__(self, joints: Sequence[ChainJoint]) -> None:
         self.joints = tuple(joints)
-        self.joint_names = [j.name for j in self.joints if j.kind != "fixed"]
+        self.joint_names = [j.name for j in self.joints if j.kind != 'fixed']
 
     @classmethod
-    def from_urdf(cls, xml_text: str, base_link: str, tip_link: str, source: str = "URDF") -> "Chain":
+    def from_urdf(
+        cls, xml_text: str, base_link: str, tip_link: str, source: str = 'URDF'
+    ) -> 'Chain':
         """Parse the chain; ProfileError when the links are not connected."""
         try:
             root = ET.fromstring(xml_text)
         except ET.ParseError as exc:
-            raise ProfileError(source, "", f"not valid XML ({exc})") from None
+            raise ProfileError(source, '', f'not valid XML ({exc})') from None
         by_child: dict[str, ET.Element] = {}
-        for j in root.findall("joint"):
-            child = j.find("child")
+        for j in root.findall('joint'):
+            child = j.find('child')
             if child is not None:
-                by_child[child.get("link", "")] = j
+                by_child[child.get('link', '')] = j
         path: list[ET.Element] = []
         link = tip_link
         while link != base_link:
             j = by_child.get(link)
             if j is None:
-                raise ProfileError(source, "tip_link", f"{tip_link!r} is not below {base_link!r}")
+                raise ProfileError(source, 'tip_link', f'{tip_link!r} is not below {base_link!r}')
             path.append(j)
-            parent = j.find("parent")
-            link = parent.get("link", "") if parent is not None else ""
+            parent = j.find('parent')
+            link = parent.get('link', '') if parent is not None else ''
         joints = []
         for j in reversed(path):
-            name = j.get("name", "")
-            origin = j.find("origin")
+            name = j.get('name', '')
+            origin = j.find('origin')
             try:
-                xyz = _floats(origin.get("xyz") if origin is not None else None, (0.0, 0.0, 0.0))
-                rpy = _floats(origin.get("rpy") if origin is not None else None, (0.0, 0.0, 0.0))
-                axis_el = j.find("axis")
-                axis = _floats(axis_el.get("xyz") if axis_el is not None else None, (1.0, 0.0, 0.0))
+                xyz = _floats(origin.get('xyz') if origin is not None else None, (0.0, 0.0, 0.0))
+                rpy = _floats(origin.get('rpy') if origin is not None else None, (0.0, 0.0, 0.0))
+                axis_el = j.find('axis')
+                axis = _floats(
+                    axis_el.get('xyz') if axis_el is not None else None, (1.0, 0.0, 0.0)
+                )
             except ValueError as exc:
-                raise ProfileError(source, f"joint[{name}]", str(exc)) from None
+                raise ProfileError(source, f'joint[{name}]', str(exc)) from None
             T = np.eye(4)
             T[:3, :3] = _rpy_matrix(*rpy)
             T[:3, 3] = xyz
             a = np.array(axis, dtype=float)
             norm = float(np.linalg.norm(a))
-            joints.append(ChainJoint(name, j.get("type", "fixed"), T, a / norm if norm > 0 else np.array([1.0, 0, 0])))
+            joints.append(
+                ChainJoint(
+                    name,
+                    j.get('type', 'fixed'),
+                    T,
+                    a / norm if norm > 0 else np.array([1.0, 0, 0]),
+                )
+            )
         return cls(joints)
 
     @classmethod
-    def from_profile(cls, profile) -> "Chain":  # noqa: ANN001 - ArmProfile, imported lazily
-        """The chain of an :class:`~robot_touch.core.profile.ArmProfile`."""
-        return cls.from_urdf(profile.urdf_xml(), profile.base_link, profile.tip_link, str(profile.urdf_path))
+    def from_profile(cls, profile) -> 'Chain':  # ArmProfile, imported lazily
+        """Return the chain of an :class:`~robot_touch.core.profile.ArmProfile`."""
+        return cls.from_urdf(
+            profile.urdf_xml(), profile.base_link, profile.tip_link, str(profile.urdf_path)
+        )
 
     def frames_batch(self, q: np.ndarray) -> np.ndarray:
-        """Frames for a batch of joint vectors.
+        """
+        Frames for a batch of joint vectors.
 
-        Args:
-            q: (N, len(joint_names)) joint positions in :attr:`joint_names` order.
+        :param q: (N, len(joint_names)) joint positions in :attr:`joint_names` order.
 
-        Returns:
-            (N, J+1, 4, 4): the base frame, then the frame after each chain joint (the last is
-            the tip).
+        :returns: (N, J+1, 4, 4): the base frame, then the frame after each chain joint (the last
+            is the tip).
         """
         q = np.atleast_2d(np.asarray(q, dtype=float))
         n = q.shape[0]
@@ -194,10 +234,10 @@ class Chain:
         k = 0
         for j in self.joints:
             T = T @ j.origin
-            if j.kind in ("revolute", "continuous"):
+            if j.kind in ('revolute', 'continuous'):
                 T = T @ _axis_rotations(j.axis, q[:, k])
                 k += 1
-            elif j.kind == "prismatic":
+            elif j.kind == 'prismatic':
                 M = np.broadcast_to(np.eye(4), (n, 4, 4)).copy()
                 M[:, :3, 3] = q[:, k, None] * j.axis
                 T = T @ M
@@ -210,7 +250,9 @@ class Chain:
         return self.frames_batch(self.vector(positions)[None, :])[0]
 
     def points(self, positions: Mapping[str, float] | Sequence[float]) -> np.ndarray:
-        """(J+1, 3) origins of the base, every chain joint frame and the tip: the arm's skeleton."""
+        """
+        (J+1, 3) origins of the base, every chain joint frame and the tip: the arm's skeleton.
+        """
         return self.frames(positions)[:, :3, 3]
 
     def tip(self, positions: Mapping[str, float] | Sequence[float]) -> np.ndarray:
@@ -223,7 +265,7 @@ class Chain:
             return np.array([float(positions.get(n, 0.0)) for n in self.joint_names])
         v = np.asarray(positions, dtype=float)
         if v.shape != (len(self.joint_names),):
-            raise ValueError(f"expected {len(self.joint_names)} joint values, got shape {v.shape}")
+            raise ValueError(f'expected {len(self.joint_names)} joint values, got shape {v.shape}')
         return v
 
 
@@ -258,7 +300,8 @@ def project_side(points: np.ndarray, azimuth: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ReachableRegion:
-    """A region given as a band between two radii per angle bin around ``centre``.
+    """
+    A region given as a band between two radii per angle bin around ``centre``.
 
     ``rmin[i]``/``rmax[i]`` cover angles ``[-pi + i*w, -pi + (i+1)*w)`` (w = 2 pi / bins); NaN
     where no sample fell.
@@ -271,8 +314,9 @@ class ReachableRegion:
     @classmethod
     def from_points(
         cls, uv: np.ndarray, centre: tuple[float, float], bins: int = 90, spread: int = 0
-    ) -> "ReachableRegion":
-        """Band of the 2-D sample points ``uv`` (N, 2) around ``centre``.
+    ) -> 'ReachableRegion':
+        """
+        Band of the 2-D sample points ``uv`` (N, 2) around ``centre``.
 
         ``spread`` widens each bin to its neighbours' extremes (that many on each side): it
         smooths the outline where random samples missed the edge of a bin.
@@ -308,14 +352,16 @@ class ReachableRegion:
         """True when (u, v) lies inside the band (within ``margin`` m)."""
         du, dv = u - self.centre[0], v - self.centre[1]
         r = math.hypot(du, dv)
-        i = min(self.bins - 1, max(0, int((math.atan2(dv, du) + math.pi) / (2 * math.pi) * self.bins)))
+        i = min(
+            self.bins - 1, max(0, int((math.atan2(dv, du) + math.pi) / (2 * math.pi) * self.bins))
+        )
         lo, hi = self.rmin[i], self.rmax[i]
         if math.isnan(hi):
             return False
         return lo - margin <= r <= hi + margin
 
     def quads(self) -> list[tuple[tuple[float, float], ...]]:
-        """The band as quads (4 corner points each, m), one per filled angle bin."""
+        """Return the band as quads (4 corner points each, m), one per filled angle bin."""
         out = []
         w = 2 * math.pi / self.bins
         cu, cv = self.centre
@@ -331,10 +377,17 @@ class ReachableRegion:
     def bounds(self) -> tuple[float, float, float, float]:
         """(umin, vmin, umax, vmax) of the band's corners."""
         pts = np.array([p for q in self.quads() for p in q]) if self.quads() else np.zeros((1, 2))
-        return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+        return (
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+        )
 
 
-def sample_configurations(lower: Sequence[float], upper: Sequence[float], n: int, seed: int = 0) -> np.ndarray:
+def sample_configurations(
+    lower: Sequence[float], upper: Sequence[float], n: int, seed: int = 0
+) -> np.ndarray:
     """(n, J) joint vectors spread over the limits: the corners of the box, then random ones."""
     lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
     rng = np.random.default_rng(seed)
@@ -342,9 +395,14 @@ def sample_configurations(lower: Sequence[float], upper: Sequence[float], n: int
 
 
 def reachable_regions(
-    chain: Chain, lower: Sequence[float], upper: Sequence[float], samples: int = 20000, bins: int = 120
+    chain: Chain,
+    lower: Sequence[float],
+    upper: Sequence[float],
+    samples: int = 20000,
+    bins: int = 120,
 ) -> tuple[ReachableRegion, ReachableRegion]:
-    """Top-view and side-view regions of the tip, sampled by FK.
+    """
+    Top-view and side-view regions of the tip, sampled by FK.
 
     The top region is centred on the base axis; the side region on the first joint after the
     base that is not on the base axis (the shoulder), seen in the arm's own plane.
@@ -355,7 +413,7 @@ def reachable_regions(
     top = ReachableRegion.from_points(project_top(tips), (0.0, 0.0), bins, spread=1)
     # Each sample is seen in the plane of its own first joint (a pan about z), so the side
     # region is the same whatever the pan: reach along the arm, height.
-    moving = [i for i, j in enumerate(chain.joints) if j.kind != "fixed"]
+    moving = [i for i, j in enumerate(chain.joints) if j.kind != 'fixed']
     first = frames[:, moving[0] + 1] if moving else frames[:, 0]
     az = np.arctan2(first[:, 1, 0], first[:, 0, 0])
     reach = tips[:, 0] * np.cos(az) + tips[:, 1] * np.sin(az)
@@ -382,10 +440,16 @@ class ViewMapping:
 
     @classmethod
     def fit(
-        cls, bounds: tuple[float, float, float, float], width: float, height: float, margin: float = 0.05
-    ) -> "ViewMapping":
-        """The mapping that shows ``bounds`` (umin, vmin, umax, vmax in m) centred in a
-        ``width`` x ``height`` pixel view, with ``margin`` (fraction) left free around it."""
+        cls,
+        bounds: tuple[float, float, float, float],
+        width: float,
+        height: float,
+        margin: float = 0.05,
+    ) -> 'ViewMapping':
+        """
+        Return the mapping that shows ``bounds`` (umin, vmin, umax, vmax in m) centred in a
+        ``width`` x ``height`` pixel view, with ``margin`` (fraction) left free around it.
+        """
         umin, vmin, umax, vmax = bounds
         du, dv = max(umax - umin, 1e-3), max(vmax - vmin, 1e-3)
         scale = max(1e-6, min(width * (1 - 2 * margin) / du, height * (1 - 2 * margin) / dv))

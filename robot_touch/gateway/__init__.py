@@ -1,5 +1,7 @@
-"""The remote gateway: rosbridge protocol v2 over a secure WebSocket, for tablets and other
-non-ROS clients.
+"""
+The remote gateway.
+
+Rosbridge protocol v2 over a secure WebSocket, for tablets and other non-ROS clients.
 
 Pure parts (no rclpy, no sockets): :mod:`.convert` (JSON <-> ROS messages from the message
 classes' own introspection), :mod:`.policy` (allowlist, caps), :mod:`.lease` (one operator at

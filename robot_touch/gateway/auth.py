@@ -1,4 +1,5 @@
-"""Authentication: rosbridge's ``auth`` op with the rosauth MAC scheme, and the pairing token.
+"""
+Authentication: rosbridge's ``auth`` op with the rosauth MAC scheme, and the pairing token.
 
 The MAC, as rosauth's ``ros_mac_authentication`` computes it (GT-RAIL/rosauth,
 src/ros_mac_authentication.cpp, ROS 1 and ROS 2 branches; fields from rosbridge's protocol
@@ -24,18 +25,18 @@ Pure Python (hashlib, secrets), time passed in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import hashlib
 import hmac
 import os
+from pathlib import Path
 import secrets
 import string
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 TOKEN_LENGTH = 16  # rosauth's SECRET_LENGTH
 TOKEN_ALPHABET = string.ascii_letters + string.digits
-AUTH_FIELDS = ("mac", "client", "dest", "rand", "t", "level", "end")
+AUTH_FIELDS = ('mac', 'client', 'dest', 'rand', 't', 'level', 'end')
 
 
 class AuthError(Exception):
@@ -43,27 +44,27 @@ class AuthError(Exception):
 
 
 def new_token() -> str:
-    """A fresh random token (16 characters of [A-Za-z0-9], about 95 bits)."""
-    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+    """Return a fresh random token (16 characters of [A-Za-z0-9], about 95 bits)."""
+    return ''.join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
 
 
 def _seconds(value: Any, name: str) -> int:
-    """rosbridge sends times as whole seconds, or as {sec(s), nanosec/nsecs}."""
+    """Rosbridge sends times as whole seconds, or as {sec(s), nanosec/nsecs}."""
     if isinstance(value, dict):
-        value = value.get("sec", value.get("secs"))
+        value = value.get('sec', value.get('secs'))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AuthError(f"auth field {name} must be a time in seconds")
+        raise AuthError(f'auth field {name} must be a time in seconds')
     if not -(2**63) < value < 2**63:
-        raise AuthError(f"auth field {name} is out of range")
+        raise AuthError(f'auth field {name} is out of range')
     return int(value)
 
 
 def compute_mac(
     secret: str, client: str, dest: str, rand: str, t: int, level: str, end: int
 ) -> str:
-    """The rosauth MAC (lowercase hex SHA-512) of one auth request."""
-    text = f"{secret}{client}{dest}{rand}{int(t)}{level}{int(end)}"
-    return hashlib.sha512(text.encode("utf-8")).hexdigest()
+    """Return the rosauth MAC (lowercase hex SHA-512) of one auth request."""
+    text = f'{secret}{client}{dest}{rand}{int(t)}{level}{int(end)}'
+    return hashlib.sha512(text.encode('utf-8')).hexdigest()
 
 
 def auth_request(
@@ -72,32 +73,32 @@ def auth_request(
     dest: str,
     now: float,
     session_s: float = 86400.0,
-    level: str = "operator",
+    level: str = 'operator',
 ) -> dict[str, Any]:
-    """A complete rosbridge ``auth`` op for ``secret`` (what a rosauth client sends)."""
+    """Return a complete rosbridge ``auth`` op for ``secret`` (what a rosauth client sends)."""
     rand = secrets.token_hex(8)
     t = int(now)
     end = int(now + session_s)
     mac = compute_mac(secret, client, dest, rand, t, level, end)
     return {
-        "op": "auth",
-        "mac": mac,
-        "client": client,
-        "dest": dest,
-        "rand": rand,
-        "t": t,
-        "level": level,
-        "end": end,
+        'op': 'auth',
+        'mac': mac,
+        'client': client,
+        'dest': dest,
+        'rand': rand,
+        't': t,
+        'level': level,
+        'end': end,
     }
 
 
 @dataclass
 class Verifier:
-    """Checks ``auth`` requests against the current token.
+    """
+    Checks ``auth`` requests against the current token.
 
-    Args:
-        token: the secret (None: no token yet, every request is refused).
-        max_clock_skew: allowed difference between the request's ``t`` and ``now`` (s).
+    :param token: the secret (None: no token yet, every request is refused).
+    :param max_clock_skew: allowed difference between the request's ``t`` and ``now`` (s).
     """
 
     token: str | None
@@ -111,37 +112,37 @@ class Verifier:
         missing = [f for f in AUTH_FIELDS if f not in request]
         if missing:
             raise AuthError(
-                f"auth needs the fields {', '.join(AUTH_FIELDS)}; missing {', '.join(missing)}"
+                f'auth needs the fields {", ".join(AUTH_FIELDS)}; missing {", ".join(missing)}'
             )
         texts = {}
-        for name in ("mac", "client", "dest", "rand", "level"):
+        for name in ('mac', 'client', 'dest', 'rand', 'level'):
             if not isinstance(request[name], str) or len(request[name]) > 256:
-                raise AuthError(f"auth field {name} must be a string of at most 256 characters")
+                raise AuthError(f'auth field {name} must be a string of at most 256 characters')
             texts[name] = request[name]
-        t, end = _seconds(request["t"], "t"), _seconds(request["end"], "end")
+        t, end = _seconds(request['t'], 't'), _seconds(request['end'], 'end')
         if self.token is None:
             raise AuthError(
-                "no pairing token on this gateway yet: run `robot-touch pair` on its computer"
+                'no pairing token on this gateway yet: run `robot-touch pair` on its computer'
             )
         skew = t - now
         if abs(skew) > self.max_clock_skew:
             raise AuthError(
                 f"the request time differs from the gateway's clock by {skew:+.0f} s "
-                f"(allowed ±{self.max_clock_skew:g} s; gateway time {int(now)})"
+                f'(allowed ±{self.max_clock_skew:g} s; gateway time {int(now)})'
             )
         if end <= now:
-            raise AuthError("the session end time has passed")
+            raise AuthError('the session end time has passed')
         expected = compute_mac(
-            self.token, texts["client"], texts["dest"], texts["rand"], t, texts["level"], end
+            self.token, texts['client'], texts['dest'], texts['rand'], t, texts['level'], end
         )
-        if not hmac.compare_digest(expected, texts["mac"].lower()):
+        if not hmac.compare_digest(expected, texts['mac'].lower()):
             raise AuthError(
-                "wrong token (the MAC does not match): pair again with `robot-touch pair`"
+                'wrong token (the MAC does not match): pair again with `robot-touch pair`'
             )
         self._forget(now)
-        if texts["rand"] in self._seen:
-            raise AuthError("this auth request was used before (replay)")
-        self._seen[texts["rand"]] = now
+        if texts['rand'] in self._seen:
+            raise AuthError('this auth request was used before (replay)')
+        self._seen[texts['rand']] = now
 
     def _forget(self, now: float) -> None:
         horizon = 2 * self.max_clock_skew + 1.0
@@ -150,10 +151,10 @@ class Verifier:
 
 
 class TokenFile:
-    """The pairing token of one namespace, on disk (mode 0600), re-read when it changes.
+    """
+    The pairing token of one namespace, on disk (mode 0600), re-read when it changes.
 
-    Args:
-        path: the token file (its folder is created 0700).
+    :param path: the token file (its folder is created 0700).
     """
 
     def __init__(self, path: Path) -> None:
@@ -162,7 +163,7 @@ class TokenFile:
         self._token: str | None = None
 
     def read(self) -> str | None:
-        """The current token (None if there is none), re-read if the file changed."""
+        """Return the current token (None if there is none), re-read if the file changed."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -170,7 +171,7 @@ class TokenFile:
             return None
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
-            text = self.path.read_text(encoding="utf-8").strip()
+            text = self.path.read_text(encoding='utf-8').strip()
             self._token = (
                 text
                 if len(text) == TOKEN_LENGTH and all(c in TOKEN_ALPHABET for c in text)
@@ -180,14 +181,14 @@ class TokenFile:
         return self._token
 
     def ensure(self) -> str:
-        """The token, creating one if there is none."""
+        """Return the token, creating one if there is none."""
         token = self.read()
         return token if token is not None else self.rotate()
 
     def rotate(self) -> str:
         """Write a new token (the old one stops working) and return it."""
         token = new_token()
-        write_private(self.path, token + "\n")
+        write_private(self.path, token + '\n')
         self._stamp = None
         return token
 
@@ -195,9 +196,9 @@ class TokenFile:
 def write_private(path: Path, text: str | bytes) -> None:
     """Write ``path`` readable by its owner only (0600; folder 0700), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + '.tmp')
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(text.encode("utf-8") if isinstance(text, str) else text)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(text.encode('utf-8') if isinstance(text, str) else text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)

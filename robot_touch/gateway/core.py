@@ -1,4 +1,5 @@
-"""The gateway's protocol core: rosbridge v2 frames in, ROS actions and frames out.
+"""
+The gateway's protocol core: rosbridge v2 frames in, ROS actions and frames out.
 
 Every client frame goes through, in order: the per-client rate cap (excess dropped and
 counted), JSON decoding, authentication (before ``auth`` succeeds nothing but ``auth`` is
@@ -37,8 +38,8 @@ from robot_touch.gateway.policy import (
     GATEWAY_RELEASE,
     GATEWAY_STATUS,
     GATEWAY_TAKE,
-    QOS_LATCHED,
     Policy,
+    QOS_LATCHED,
     Refusal,
     ServiceRule,
     TopicRule,
@@ -53,18 +54,18 @@ CLOSE_BUSY = 1013
 REPORT_PERIOD = 1.0
 STATUS_PERIOD = 1.0
 UNSUPPORTED = (
-    "fragment",
-    "png",
-    "cbor",
-    "advertise_service",
-    "unadvertise_service",
-    "service_response",
-    "advertise_action",
-    "unadvertise_action",
-    "send_action_goal",
-    "cancel_action_goal",
-    "action_feedback",
-    "action_result",
+    'fragment',
+    'png',
+    'cbor',
+    'advertise_service',
+    'unadvertise_service',
+    'service_response',
+    'advertise_action',
+    'unadvertise_action',
+    'send_action_goal',
+    'cancel_action_goal',
+    'action_feedback',
+    'action_result',
 )
 
 
@@ -80,17 +81,17 @@ class RosPort(Protocol):
 
 
 class GatewayCore:
-    """Every client of one gateway.
+    """
+    Every client of one gateway.
 
-    Args:
-        policy: allowlist and caps.
-        verifier: checks ``auth`` ops; its ``token`` is refreshed from ``token_source``.
-        ros: the ROS side.
-        send: ``send(client_id, text)`` queues a text frame to a client.
-        close: ``close(client_id, code, reason)`` closes a client's connection.
-        token_source: returns the current pairing token (re-read each tick; a new token
-            closes the clients that authenticated with the old one).
-        wall_clock: seconds since the epoch (auth times are wall-clock times).
+    :param policy: allowlist and caps.
+    :param verifier: checks ``auth`` ops; its ``token`` is refreshed from ``token_source``.
+    :param ros: the ROS side.
+    :param send: ``send(client_id, text)`` queues a text frame to a client.
+    :param close: ``close(client_id, code, reason)`` closes a client's connection.
+    :param token_source: returns the current pairing token (re-read each tick; a new token closes
+        the clients that authenticated with the old one).
+    :param wall_clock: seconds since the epoch (auth times are wall-clock times).
     """
 
     def __init__(
@@ -115,13 +116,17 @@ class GatewayCore:
         self._latched: dict[str, Any] = {}  # rule name -> last JSON text of a latched topic
         self._wanted: dict[str, int] = {}  # rule name -> number of client streams
         self._status_at = -1e18
-        self.counters = {"frames": 0, "dropped_rate": 0, "refused": 0, "published": 0, "sent": 0}
+        self.counters = {'frames': 0, 'dropped_rate': 0, 'refused': 0, 'published': 0, 'sent': 0}
 
     # ------------------------------------------------------------------ connections
 
     def open(self, peer: str, now: float) -> int | None:
-        """A new connection: its client id, or None when the client cap is reached (the
-        caller then sends :meth:`busy_text` and closes with 1013)."""
+        """
+        Return a new connection.
+
+        Its client id, or None when the client cap is reached (the caller then sends
+        :meth:`busy_text` and closes with 1013).
+        """
         if len(self.sessions) >= self.policy.caps.max_clients:
             return None
         cid = self._next_id
@@ -132,8 +137,8 @@ class GatewayCore:
 
     def busy_text(self) -> str:
         return _status(
-            "error",
-            f"refused (client cap): {self.policy.caps.max_clients} clients are connected already",
+            'error',
+            f'refused (client cap): {self.policy.caps.max_clients} clients are connected already',
         )
 
     def closed(self, cid: int, now: float) -> None:
@@ -157,35 +162,35 @@ class GatewayCore:
         session = self.sessions.get(cid)
         if session is None or session.closing:
             return
-        self.counters["frames"] += 1
+        self.counters['frames'] += 1
         self.lease.heard(cid, now)
         if not session.bucket.take(now):
-            self.counters["dropped_rate"] += 1
+            self.counters['dropped_rate'] += 1
             return
         if isinstance(frame, bytes):
-            self._refuse(session, None, "frame", "binary frames are not supported: send JSON text")
+            self._refuse(session, None, 'frame', 'binary frames are not supported: send JSON text')
             return
         try:
             message = json.loads(frame, parse_constant=_no_constants)
         except (ValueError, RecursionError) as exc:
-            self._refuse(session, None, "json", f"not valid JSON ({str(exc)[:80]})")
+            self._refuse(session, None, 'json', f'not valid JSON ({str(exc)[:80]})')
             return
-        if not isinstance(message, dict) or not isinstance(message.get("op"), str):
+        if not isinstance(message, dict) or not isinstance(message.get('op'), str):
             self._refuse(
-                session, None, "op", 'a rosbridge message is a JSON object with a string "op"'
+                session, None, 'op', 'a rosbridge message is a JSON object with a string "op"'
             )
             return
-        msg_id = message.get("id")
+        msg_id = message.get('id')
         if msg_id is not None and not isinstance(msg_id, (str, int)) or isinstance(msg_id, bool):
             msg_id = None
-        op = message["op"]
+        op = message['op']
         if not session.authenticated:
             self._before_auth(session, op, message, msg_id, now)
             return
         handler = self._handlers().get(op)
         if handler is None:
-            what = "not supported by this gateway" if op in UNSUPPORTED else "unknown"
-            self._refuse(session, msg_id, "op", f"op {op[:40]!r} is {what}")
+            what = 'not supported by this gateway' if op in UNSUPPORTED else 'unknown'
+            self._refuse(session, msg_id, 'op', f'op {op[:40]!r} is {what}')
             return
         try:
             handler(session, message, msg_id, now)
@@ -194,83 +199,83 @@ class GatewayCore:
 
     def _handlers(self) -> dict[str, Callable[[Session, dict, Any, float], None]]:
         return {
-            "auth": self._op_auth_again,
-            "set_level": self._op_set_level,
-            "advertise": self._op_advertise,
-            "unadvertise": self._op_unadvertise,
-            "publish": self._op_publish,
-            "subscribe": self._op_subscribe,
-            "unsubscribe": self._op_unsubscribe,
-            "call_service": self._op_call_service,
+            'auth': self._op_auth_again,
+            'set_level': self._op_set_level,
+            'advertise': self._op_advertise,
+            'unadvertise': self._op_unadvertise,
+            'publish': self._op_publish,
+            'subscribe': self._op_subscribe,
+            'unsubscribe': self._op_unsubscribe,
+            'call_service': self._op_call_service,
         }
 
     def _before_auth(
         self, session: Session, op: str, message: dict, msg_id: Any, now: float
     ) -> None:
-        if op != "auth":
+        if op != 'auth':
             self._refuse(
-                session, msg_id, "auth", "authenticate first (op auth, the pairing token's MAC)"
+                session, msg_id, 'auth', "authenticate first (op auth, the pairing token's MAC)"
             )
-            self._close_session(session, "not authenticated")
+            self._close_session(session, 'not authenticated')
             return
         self.verifier.token = self.token_source() if self.token_source else self.verifier.token
         try:
             self.verifier.check(message, self.wall_clock())
         except AuthError as exc:
-            self._refuse(session, msg_id, "auth", str(exc))
-            self._close_session(session, "authentication failed")
+            self._refuse(session, msg_id, 'auth', str(exc))
+            self._close_session(session, 'authentication failed')
             return
         session.authenticated = True
         session.token = self.verifier.token
-        self._status(session, "info", msg_id, f"authenticated as {session.label}")
+        self._status(session, 'info', msg_id, f'authenticated as {session.label}')
 
     # ------------------------------------------------------------------ ops
 
     def _op_auth_again(self, session: Session, _m: dict, msg_id: Any, _now: float) -> None:
-        self._status(session, "warning", msg_id, "already authenticated")
+        self._status(session, 'warning', msg_id, 'already authenticated')
 
     def _op_set_level(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
-        level = message.get("level")
+        level = message.get('level')
         if level in LEVELS:
             session.level = level
         # rosbridge: a bad level string is dropped silently
 
     def _op_advertise(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
-        rule = self.policy.topic(message.get("topic"), "publish")
-        self._check_type(rule.type, message.get("type"), required=True)
+        rule = self.policy.topic(message.get('topic'), 'publish')
+        self._check_type(rule.type, message.get('type'), required=True)
         session.advertised[rule.name] = rule.type
 
     def _op_unadvertise(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
-        rule = self.policy.topic(message.get("topic"), "publish")
+        rule = self.policy.topic(message.get('topic'), 'publish')
         if session.advertised.pop(rule.name, None) is None:
             self._status(
-                session, "warning", msg_id, f"topic {message.get('topic')} was not advertised"
+                session, 'warning', msg_id, f'topic {message.get("topic")} was not advertised'
             )
 
     def _op_publish(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
-        rule = self.policy.topic(message.get("topic"), "publish")
+        rule = self.policy.topic(message.get('topic'), 'publish')
         if rule.publish != ANYONE and not self.lease.holds(session.id):
-            raise Refusal("lease", self._no_lease_text(session, f"publish on {rule.name}"))
+            raise Refusal('lease', self._no_lease_text(session, f'publish on {rule.name}'))
         cls = convert.load_type(rule.type)
         try:
-            msg = convert.to_ros(cls, message.get("msg", {}), stamp_now=self.ros.stamp_now)
+            msg = convert.to_ros(cls, message.get('msg', {}), stamp_now=self.ros.stamp_now)
         except convert.ConversionError as exc:
-            raise Refusal("message", f"{rule.name} ({rule.type}): {exc}") from None
+            raise Refusal('message', f'{rule.name} ({rule.type}): {exc}') from None
         self.ros.publish(rule, msg)
-        self.counters["published"] += 1
+        self.counters['published'] += 1
 
     def _op_subscribe(self, session: Session, message: dict, msg_id: Any, now: float) -> None:
-        name = message.get("topic")
-        rule = self.policy.topic(name, "subscribe")
-        self._check_type(rule.type, message.get("type"), required=False)
-        throttle = _natural(message.get("throttle_rate", 0), "throttle_rate")
-        queue = _natural(message.get("queue_length", 0), "queue_length")
-        compression = message.get("compression", "none")
-        if compression not in (None, "none"):
+        name = message.get('topic')
+        rule = self.policy.topic(name, 'subscribe')
+        self._check_type(rule.type, message.get('type'), required=False)
+        throttle = _natural(message.get('throttle_rate', 0), 'throttle_rate')
+        queue = _natural(message.get('queue_length', 0), 'queue_length')
+        compression = message.get('compression', 'none')
+        if compression not in (None, 'none'):
             raise Refusal(
-                "compression", f"compression {compression!r} is not supported (use none)"
+                'compression', f'compression {compression!r} is not supported (use none)'
             )
-        sub_id = str(msg_id) if msg_id is not None else f"subscribe:{name}"
+        sub_id = str(msg_id) if msg_id is not None else f'subscribe:{name}'
         if session.subscribe(name, rule.name, sub_id, throttle, queue):
             self._wanted[rule.name] = self._wanted.get(rule.name, 0) + 1
             if rule.name == GATEWAY_STATUS:
@@ -281,10 +286,10 @@ class GatewayCore:
                 self._deliver(session, session.streams[name], self._latched[rule.name], now)
 
     def _op_unsubscribe(self, session: Session, message: dict, msg_id: Any, _now: float) -> None:
-        name = message.get("topic")
-        self.policy.topic(name, "subscribe")
+        name = message.get('topic')
+        self.policy.topic(name, 'subscribe')
         if name not in session.streams:
-            self._status(session, "warning", msg_id, f"not subscribed to {name}")
+            self._status(session, 'warning', msg_id, f'not subscribed to {name}')
             return
         self._unsubscribe(session, name, str(msg_id) if msg_id is not None else None)
 
@@ -299,25 +304,25 @@ class GatewayCore:
             self.ros.drop_topic(self.policy.topics[stream.rule_name])
 
     def _op_call_service(self, session: Session, message: dict, msg_id: Any, now: float) -> None:
-        name = message.get("service")
+        name = message.get('service')
         try:
             rule = self.policy.service(name)
-            args = self._service_args(rule, message.get("args", {}))
+            args = self._service_args(rule, message.get('args', {}))
             if rule.check is not None:
                 rule.check(args)
             if rule.required(args) != ANYONE and not self.lease.holds(session.id):
-                raise Refusal("lease", self._no_lease_text(session, f"call {rule.name}"))
+                raise Refusal('lease', self._no_lease_text(session, f'call {rule.name}'))
             if rule.internal:
                 ok, text = self._internal(session, rule, now)
-                self._respond(session, name, msg_id, ok, {"success": ok, "message": text})
+                self._respond(session, name, msg_id, ok, {'success': ok, 'message': text})
                 return
-            request_cls = convert.load_type(rule.type, "srv").Request
+            request_cls = convert.load_type(rule.type, 'srv').Request
             try:
                 request = convert.to_ros(request_cls, args)
             except convert.ConversionError as exc:
-                raise Refusal("message", f"{rule.name} request: {exc}") from None
+                raise Refusal('message', f'{rule.name} request: {exc}') from None
         except Refusal as refusal:
-            self.counters["refused"] += 1
+            self.counters['refused'] += 1
             self._respond(session, name, msg_id, False, str(refusal))
             return
 
@@ -331,33 +336,33 @@ class GatewayCore:
 
     def _service_args(self, rule: ServiceRule, args: Any) -> dict:
         if isinstance(args, list):  # positional, in field order (rosbridge allows both)
-            fields = list(convert.load_type(rule.type, "srv").Request.get_fields_and_field_types())
+            fields = list(convert.load_type(rule.type, 'srv').Request.get_fields_and_field_types())
             if len(args) > len(fields):
-                raise Refusal("message", f"{rule.name} takes at most {len(fields)} arguments")
+                raise Refusal('message', f'{rule.name} takes at most {len(fields)} arguments')
             return dict(zip(fields, args))
         if not isinstance(args, dict):
-            raise Refusal("message", f"{rule.name}: args must be an object or a list")
+            raise Refusal('message', f'{rule.name}: args must be an object or a list')
         return args
 
     def _internal(self, session: Session, rule: ServiceRule, now: float) -> tuple[bool, str]:
         if rule.name == GATEWAY_PING:
-            return True, "pong"
+            return True, 'pong'
         if rule.name == GATEWAY_TAKE:
             granted, event = self.lease.take(session.id, now)
             if not granted:
                 holder = self.sessions.get(self.lease.holder)
-                who = holder.label if holder else f"client {self.lease.holder}"
+                who = holder.label if holder else f'client {self.lease.holder}'
                 return False, (
-                    f"{who} holds control; it passes when they release it or are silent for "
-                    f"{self.lease.timeout:g} s"
+                    f'{who} holds control; it passes when they release it or are silent for '
+                    f'{self.lease.timeout:g} s'
                 )
             self._lease_changed(event, now)
-            return True, f"you hold control ({session.label})"
+            return True, f'you hold control ({session.label})'
         if rule.name == GATEWAY_RELEASE:
             event = self.lease.release(session.id)
             self._lease_changed(event, now)
-            return True, "control released" if event else "you did not hold control"
-        return False, f"{rule.name}: not implemented"  # pragma: no cover
+            return True, 'control released' if event else 'you did not hold control'
+        return False, f'{rule.name}: not implemented'  # pragma: no cover
 
     # ------------------------------------------------------------------ ROS → clients
 
@@ -381,16 +386,16 @@ class GatewayCore:
 
     def _publish_frame(self, session: Session, name: str, msg_text: str) -> None:
         self._emit(
-            session, '{"op":"publish","topic":' + json.dumps(name) + ',"msg":' + msg_text + "}"
+            session, '{"op":"publish","topic":' + json.dumps(name) + ',"msg":' + msg_text + '}'
         )
 
     # ------------------------------------------------------------------ time
 
     def tick(self, now: float) -> float:
-        """Timeouts, the lease, queued subscription messages, token rotation, reports.
+        """
+        Timeouts, the lease, queued subscription messages, token rotation, reports.
 
-        Returns:
-            Seconds until the next tick is needed (at most 0.05).
+        :returns: Seconds until the next tick is needed (at most 0.05).
         """
         wait = 0.05
         self._lease_changed(self.lease.expire(now), now)
@@ -400,24 +405,24 @@ class GatewayCore:
                 continue
             if not session.authenticated and now - session.opened > self.policy.caps.auth_timeout:
                 self._refuse(
-                    session, None, "auth", f"no auth within {self.policy.caps.auth_timeout:g} s"
+                    session, None, 'auth', f'no auth within {self.policy.caps.auth_timeout:g} s'
                 )
-                self._close_session(session, "authentication timeout")
+                self._close_session(session, 'authentication timeout')
                 continue
             if self.token_source and session.authenticated and token != session.token:
-                self._refuse(session, None, "auth", "the pairing token was rotated: pair again")
-                self._close_session(session, "token rotated")
+                self._refuse(session, None, 'auth', 'the pairing token was rotated: pair again')
+                self._close_session(session, 'token rotated')
                 continue
             dropped = session.bucket.dropped
             if dropped > session.dropped_reported and now - session.reported_at >= REPORT_PERIOD:
                 session.dropped_reported, session.reported_at = dropped, now
                 self._status(
                     session,
-                    "warning",
+                    'warning',
                     None,
                     (
-                        f"rate cap {self.policy.caps.max_rate:g} messages/s: "
-                        f"{dropped} messages dropped so far"
+                        f'rate cap {self.policy.caps.max_rate:g} messages/s: '
+                        f'{dropped} messages dropped so far'
                     ),
                 )
             for stream in list(session.streams.values()):
@@ -436,34 +441,34 @@ class GatewayCore:
         if event is None:
             return
         if event.hold_needed:
-            self.ros.hold(f"client {event.previous} {event.reason}")
+            self.ros.hold(f'client {event.previous} {event.reason}')
         self._broadcast_status(now)
 
     def _no_lease_text(self, session: Session, what: str) -> str:
         if self.lease.holder is None:
-            return f"{session.label} may not {what}: take control first (gateway/take_control)"
+            return f'{session.label} may not {what}: take control first (gateway/take_control)'
         holder = self.sessions.get(self.lease.holder)
-        who = holder.label if holder else f"client {self.lease.holder}"
-        return f"{session.label} may not {what}: {who} holds control"
+        who = holder.label if holder else f'client {self.lease.holder}'
+        return f'{session.label} may not {what}: {who} holds control'
 
     def lease_status(self, viewer: Session | None) -> dict[str, Any]:
-        """The gateway/status message (diagnostic_msgs/DiagnosticStatus) for ``viewer``."""
+        """Return the gateway/status message (diagnostic_msgs/DiagnosticStatus) for ``viewer``."""
         holder = self.sessions.get(self.lease.holder) if self.lease.holder is not None else None
         values = {
-            "holder": holder.label if holder else "",
-            "holder_id": str(holder.id) if holder else "",
-            "clients": str(sum(1 for s in self.sessions.values() if s.authenticated)),
-            "lease_timeout": f"{self.lease.timeout:g}",
+            'holder': holder.label if holder else '',
+            'holder_id': str(holder.id) if holder else '',
+            'clients': str(sum(1 for s in self.sessions.values() if s.authenticated)),
+            'lease_timeout': f'{self.lease.timeout:g}',
         }
         if viewer is not None:
-            values["you"] = str(viewer.id)
-            values["you_hold"] = "true" if holder is viewer else "false"
+            values['you'] = str(viewer.id)
+            values['you_hold'] = 'true' if holder is viewer else 'false'
         return {
-            "level": 0,
-            "name": "gateway",
-            "message": "held" if holder else "free",
-            "hardware_id": self.policy.namespace,
-            "values": [{"key": k, "value": v} for k, v in values.items()],
+            'level': 0,
+            'name': 'gateway',
+            'message': 'held' if holder else 'free',
+            'hardware_id': self.policy.namespace,
+            'values': [{'key': k, 'value': v} for k, v in values.items()],
         }
 
     def _broadcast_status(self, now: float) -> None:
@@ -480,7 +485,7 @@ class GatewayCore:
     # ------------------------------------------------------------------ out
 
     def _emit(self, session: Session, text: str) -> None:
-        self.counters["sent"] += 1
+        self.counters['sent'] += 1
         self._send(session.id, text)
 
     def _status(self, session: Session, level: str, msg_id: Any, text: str) -> None:
@@ -490,18 +495,18 @@ class GatewayCore:
     def _refuse(
         self, session: Session, msg_id: Any, rule: str, text: str, prefix: bool = True
     ) -> None:
-        self.counters["refused"] += 1
-        self._status(session, "error", msg_id, f"refused ({rule}): {text}" if prefix else text)
+        self.counters['refused'] += 1
+        self._status(session, 'error', msg_id, f'refused ({rule}): {text}' if prefix else text)
 
     def _respond(self, session: Session, service: Any, msg_id: Any, ok: bool, values: Any) -> None:
         reply: dict[str, Any] = {
-            "op": "service_response",
-            "service": service,
-            "values": values,
-            "result": ok,
+            'op': 'service_response',
+            'service': service,
+            'values': values,
+            'result': ok,
         }
         if msg_id is not None:
-            reply["id"] = msg_id
+            reply['id'] = msg_id
         self._emit(session, _json(reply))
 
     def _close_session(self, session: Session, reason: str) -> None:
@@ -516,25 +521,25 @@ class GatewayCore:
         except ValueError:
             ok = False
         if not ok:
-            raise Refusal("type", f"this topic's type is {allowed}, not {given!r}")
+            raise Refusal('type', f"this topic's type is {allowed}, not {given!r}")
 
 
 def _status(level: str, text: str, msg_id: Any = None) -> str:
-    out: dict[str, Any] = {"op": "status", "level": level, "msg": text}
+    out: dict[str, Any] = {'op': 'status', 'level': level, 'msg': text}
     if msg_id is not None:
-        out["id"] = msg_id
+        out['id'] = msg_id
     return _json(out)
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return json.dumps(value, separators=(',', ':'), allow_nan=False)
 
 
 def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
+    raise ValueError(f'{name} is not a JSON number')
 
 
 def _natural(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3_600_000:
-        raise Refusal("message", f"{name} must be a whole number 0..3600000, got {value!r}")
+        raise Refusal('message', f'{name} must be a whole number 0..3600000, got {value!r}')
     return value

@@ -1,4 +1,5 @@
-"""The control lease: one operator at a time.
+"""
+The control lease: one operator at a time.
 
 Viewers see everything; only the holder moves the arm. Taking control is explicit
 (:meth:`ControlLease.take`) and refused while someone else holds it. The lease passes — is
@@ -17,8 +18,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class LeaseEvent:
-    """The lease changed hands. ``previous`` lost it (None: it was free), ``holder`` has it now
-    (None: free); ``reason`` is taken, released, disconnected or silent."""
+    """
+    The lease changed hands.
+
+    ``previous`` lost it (None: it was free), ``holder`` has it now (None: free); ``reason`` is
+    taken, released, disconnected or silent.
+    """
 
     previous: int | None
     holder: int | None
@@ -31,15 +36,15 @@ class LeaseEvent:
 
 
 class ControlLease:
-    """Who holds control, by client id.
+    """
+    Who holds control, by client id.
 
-    Args:
-        timeout: seconds of holder silence after which the lease passes (> 0).
+    :param timeout: seconds of holder silence after which the lease passes (> 0).
     """
 
     def __init__(self, timeout: float = 0.5) -> None:
         if not timeout > 0:
-            raise ValueError(f"lease timeout must be positive, got {timeout}")
+            raise ValueError(f'lease timeout must be positive, got {timeout}')
         self.timeout = timeout
         self.holder: int | None = None
         self.since: float | None = None
@@ -57,19 +62,19 @@ class ControlLease:
         if self.holder is not None:
             return False, None
         self.holder, self.since, self._heard = client, now, now
-        return True, LeaseEvent(None, client, "taken")
+        return True, LeaseEvent(None, client, 'taken')
 
     def release(self, client: int) -> LeaseEvent | None:
         """``client`` gives control back (a no-op unless it holds it)."""
         if self.holder != client:
             return None
-        return self._free("released")
+        return self._free('released')
 
     def disconnected(self, client: int) -> LeaseEvent | None:
         """``client``'s connection closed."""
         if self.holder != client:
             return None
-        return self._free("disconnected")
+        return self._free('disconnected')
 
     def heard(self, client: int, now: float) -> None:
         """Something arrived from ``client`` (a frame or a pong)."""
@@ -83,7 +88,7 @@ class ControlLease:
     def expire(self, now: float) -> LeaseEvent | None:
         """Pass the lease on if its holder has been silent longer than the timeout."""
         if self.holder is not None and now - self._heard > self.timeout:
-            return self._free("silent")
+            return self._free('silent')
         return None
 
     def _free(self, reason: str) -> LeaseEvent:

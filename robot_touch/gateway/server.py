@@ -1,4 +1,5 @@
-"""The gateway's WebSocket server (the ``websockets`` library, asyncio), around a
+"""
+The gateway's WebSocket server (the ``websockets`` library, asyncio), around a
 :class:`~robot_touch.gateway.core.GatewayCore`.
 
 * Listens where it is told: ``::`` by default as one dual-stack socket (IPv6 and IPv4-mapped
@@ -18,11 +19,11 @@ Everything runs on one asyncio loop; the core is only touched on that loop.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from dataclasses import dataclass, field
 import socket
 import ssl
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from robot_touch.gateway.core import CLOSE_BUSY, GatewayCore
@@ -32,17 +33,21 @@ VIEWER_PING = 1.0
 
 
 def listening_socket(bind: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``bind``: ``::`` is dual-stack; an IPv4 or IPv6 literal (or a
-    host name, first address) binds that address only."""
-    if bind in ("::", ""):
+    """
+    Return a listening TCP socket on ``bind``.
+
+    ``::`` is dual-stack; an IPv4 or IPv6 literal (or a host name, first address) binds that
+    address only.
+    """
+    if bind in ('::', ''):
         if socket.has_dualstack_ipv6():
             return socket.create_server(
-                ("::", port), family=socket.AF_INET6, dualstack_ipv6=True, reuse_port=False
+                ('::', port), family=socket.AF_INET6, dualstack_ipv6=True, reuse_port=False
             )
-        return socket.create_server(("0.0.0.0", port))
+        return socket.create_server(('0.0.0.0', port))
     infos = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM)
     if not infos:  # pragma: no cover - getaddrinfo raises instead
-        raise OSError(f"cannot resolve {bind}")
+        raise OSError(f'cannot resolve {bind}')
     family, _type, _proto, _name, address = infos[0]
     return socket.create_server(
         address[:2] if family == socket.AF_INET else address, family=family
@@ -59,14 +64,14 @@ class _Client:
 
 
 class GatewayServer:
-    """Serves one :class:`GatewayCore`.
+    """
+    Serves one :class:`GatewayCore`.
 
-    Args:
-        make_core: builds the core from the ``send`` and ``close`` callbacks.
-        bind, port: where to listen (port 0: any free port; see :attr:`port` after start).
-        ssl_context: TLS server context, or None for plain ws.
-        max_frame_bytes, out_queue: caps (see :class:`~robot_touch.gateway.policy.Caps`).
-        idle_close: seconds of silence after which a client is closed.
+    :param make_core: builds the core from the ``send`` and ``close`` callbacks.
+    :param bind, port: where to listen (port 0: any free port; see :attr:`port` after start).:
+    :param ssl_context: TLS server context, or None for plain ws.
+    :param max_frame_bytes, out_queue: caps (see :class:`~robot_touch.gateway.policy.Caps`).:
+    :param idle_close: seconds of silence after which a client is closed.
     """
 
     def __init__(
@@ -74,7 +79,7 @@ class GatewayServer:
         make_core: Callable[
             [Callable[[int, str], None], Callable[[int, int, str], None]], GatewayCore
         ],
-        bind: str = "::",
+        bind: str = '::',
         port: int = 9090,
         ssl_context: ssl.SSLContext | None = None,
         max_frame_bytes: int = 65536,
@@ -152,7 +157,7 @@ class GatewayServer:
             now = time.monotonic()
             for cid, client in list(self.clients.items()):
                 if now - client.heard > self.idle_close:
-                    self._close(cid, 1001, "silent")
+                    self._close(cid, 1001, 'silent')
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.001, wait))
             except asyncio.TimeoutError:
@@ -163,11 +168,11 @@ class GatewayServer:
         from websockets.exceptions import ConnectionClosed
 
         now = time.monotonic()
-        peer = ws.remote_address[0] if ws.remote_address else "?"
+        peer = ws.remote_address[0] if ws.remote_address else '?'
         cid = self.core.open(peer, now)
         if cid is None:
             await ws.send(self.core.busy_text())
-            await ws.close(CLOSE_BUSY, "too many clients")
+            await ws.close(CLOSE_BUSY, 'too many clients')
             return
         client = _Client(ws, deque(maxlen=self.out_queue), heard=now)
         self.clients[cid] = client

@@ -1,5 +1,8 @@
-"""One remote client's state: authentication, its message budget, what it advertised and what
-it subscribed to (with rosbridge's throttle_rate / queue_length semantics).
+"""
+One remote client's state.
+
+Authentication, its message budget, what it advertised and what it subscribed to (with rosbridge's
+throttle_rate / queue_length semantics).
 
 Subscription delivery follows rosbridge v2 (ROSBRIDGE_PROTOCOL.md, "Subscribe";
 rosbridge_library's subscription_modifiers): without throttle_rate and queue_length every
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: rosbridge status levels, most to least verbose.
-LEVELS = ("info", "warning", "error", "none")
+LEVELS = ('info', 'warning', 'error', 'none')
 #: Slack on throttle comparisons (float sums of periods must not miss by a rounding error).
 EPSILON = 1e-6
 #: A queue_length larger than this is cut to it (memory per client stays bounded).
@@ -45,7 +48,7 @@ class TopicStream:
         return max(q for _t, q in self.ids.values()) if self.ids else 0
 
     def offer(self, item: Any, now: float) -> list[Any]:
-        """A new message: what to send now (0 or 1 items; queued ones leave in :meth:`due`)."""
+        """Return a new message: what to send now (0 or 1 items; queued ones leave in :meth:`due`)."""
         qlen = self.queue_length
         if qlen == 0:
             if now - self.last_sent >= self.throttle - EPSILON:
@@ -100,7 +103,7 @@ class Session:
     bucket: TokenBucket
     authenticated: bool = False
     token: str | None = None
-    level: str = "error"
+    level: str = 'error'
     advertised: dict[str, str] = field(default_factory=dict)  # relative name -> type
     streams: dict[str, TopicStream] = field(default_factory=dict)  # name as given -> stream
     dropped_reported: int = 0
@@ -109,11 +112,11 @@ class Session:
 
     @property
     def label(self) -> str:
-        return f"client {self.id} ({self.peer})"
+        return f'client {self.id} ({self.peer})'
 
     def wants(self, level: str) -> bool:
         """Whether a status message of ``level`` goes to this client (its set_level)."""
-        return LEVELS.index(level) >= LEVELS.index(self.level) and self.level != "none"
+        return LEVELS.index(level) >= LEVELS.index(self.level) and self.level != 'none'
 
     def subscribe(
         self, name: str, rule_name: str, sub_id: str, throttle_ms: int, queue_length: int

@@ -1,4 +1,5 @@
-"""The gateway's TLS identity and where the remote-access files live.
+"""
+The gateway's TLS identity and where the remote-access files live.
 
 On first use the gateway makes an ECDSA P-256 key and a self-signed certificate (the
 ``cryptography`` package) in ``<user data>/remote/tls/`` (files 0600, folder 0700). Clients
@@ -14,14 +15,14 @@ Layout of ``<user data>/remote/`` (``$ROBOT_TOUCH_DATA`` moves it):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import datetime
 import hashlib
 import ipaddress
 import json
+from pathlib import Path
 import socket
 import ssl
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from robot_touch.gateway.auth import TokenFile, write_private
@@ -32,22 +33,22 @@ CERT_DAYS = 3650
 
 def remote_dir() -> Path:
     """``<user data>/remote`` (0700: it holds the key and the tokens)."""
-    path = user_data_dir() / "remote"
+    path = user_data_dir() / 'remote'
     path.mkdir(mode=0o700, exist_ok=True)
     return path
 
 
 def namespace_label(namespace: str) -> str:
     """``/arm1/`` → ``arm1``; "" → ``default`` (a folder name per arm namespace)."""
-    return namespace.strip("/").replace("/", "_") or "default"
+    return namespace.strip('/').replace('/', '_') or 'default'
 
 
 def token_file(namespace: str) -> TokenFile:
-    return TokenFile(remote_dir() / namespace_label(namespace) / "token")
+    return TokenFile(remote_dir() / namespace_label(namespace) / 'token')
 
 
 def state_file(namespace: str) -> Path:
-    return remote_dir() / namespace_label(namespace) / "gateway.json"
+    return remote_dir() / namespace_label(namespace) / 'gateway.json'
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Identity:
     fingerprint: str
 
     def server_context(self) -> ssl.SSLContext:
-        """A TLS server context (TLS 1.2+) with this identity."""
+        """Return a TLS server context (TLS 1.2+) with this identity."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(str(self.cert_path), str(self.key_path))
@@ -75,57 +76,61 @@ class Identity:
 def fingerprint_of(der: bytes) -> str:
     """SHA-256 of a DER certificate as ``AB:CD:...`` (32 pairs)."""
     digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return ':'.join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def normalise_fingerprint(text: str) -> str:
-    """Accept ``ab:cd..``, ``ABCD..`` or ``sha256:ab cd ..``; return the canonical form.
+    """
+    Accept ``ab:cd..``, ``ABCD..`` or ``sha256:ab cd ..``; return the canonical form.
 
-    Raises:
-        ValueError: not 64 hex digits.
+    :raises ValueError: not 64 hex digits.
     """
     raw = text.strip().lower()
-    if raw.startswith("sha256:") or raw.startswith("sha256="):
+    if raw.startswith('sha256:') or raw.startswith('sha256='):
         raw = raw[7:]
-    digits = "".join(c for c in raw if c not in ": -")
-    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
-        raise ValueError(f"not a SHA-256 fingerprint (64 hex digits): {text!r}")
+    digits = ''.join(c for c in raw if c not in ': -')
+    if len(digits) != 64 or any(c not in '0123456789abcdef' for c in digits):
+        raise ValueError(f'not a SHA-256 fingerprint (64 hex digits): {text!r}')
     return fingerprint_of_hex(digits)
 
 
 def fingerprint_of_hex(digits: str) -> str:
     d = digits.upper()
-    return ":".join(d[i : i + 2] for i in range(0, len(d), 2))
+    return ':'.join(d[i : i + 2] for i in range(0, len(d), 2))
 
 
 def ensure_identity(folder: Path | None = None) -> Identity:
-    """The gateway's key and certificate, made on first use."""
-    folder = Path(folder) if folder is not None else remote_dir() / "tls"
-    key_path, cert_path = folder / "gateway.key", folder / "gateway.crt"
+    """Return the gateway's key and certificate, made on first use."""
+    folder = Path(folder) if folder is not None else remote_dir() / 'tls'
+    key_path, cert_path = folder / 'gateway.key', folder / 'gateway.crt'
     if not (key_path.is_file() and cert_path.is_file()):
         key_pem, cert_pem = make_self_signed()
         write_private(key_path, key_pem)
         write_private(cert_path, cert_pem)
-    der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))
+    der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding='ascii'))
     return Identity(key_path, cert_path, fingerprint_of(der))
 
 
 def make_self_signed(hostname: str | None = None) -> tuple[bytes, bytes]:
-    """(key PEM, certificate PEM): ECDSA P-256, self-signed, valid for 10 years, with the
-    host name, ``localhost`` and the loopback addresses as subject alternative names."""
+    """
+    (key PEM, certificate PEM).
+
+    ECDSA P-256, self-signed, valid for 10 years, with the host name, ``localhost`` and the
+    loopback addresses as subject alternative names.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    hostname = hostname or socket.gethostname() or "robot_touch"
+    hostname = hostname or socket.gethostname() or 'robot_touch'
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, f"robot_touch gateway {hostname}"[:64])]
+        [x509.NameAttribute(NameOID.COMMON_NAME, f'robot_touch gateway {hostname}'[:64])]
     )
     now = datetime.datetime.now(datetime.timezone.utc)
-    alt = [x509.DNSName(hostname), x509.DNSName("localhost")]
-    alt += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    alt = [x509.DNSName(hostname), x509.DNSName('localhost')]
+    alt += [x509.IPAddress(ipaddress.ip_address(a)) for a in ('127.0.0.1', '::1')]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -146,12 +151,12 @@ def make_self_signed(hostname: str | None = None) -> tuple[bytes, bytes]:
 
 def write_state(namespace: str, info: dict[str, Any]) -> None:
     """Record what the running gateway listens on (``robot-touch pair`` reads it)."""
-    write_private(state_file(namespace), json.dumps(info, indent=1) + "\n")
+    write_private(state_file(namespace), json.dumps(info, indent=1) + '\n')
 
 
 def read_state(namespace: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(state_file(namespace).read_text(encoding="utf-8"))
+        data = json.loads(state_file(namespace).read_text(encoding='utf-8'))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None

@@ -1,22 +1,23 @@
-"""Boilerplate the spinning nodes share: their ``main()`` (rclpy init, spin, clean shutdown on
-Ctrl-C) and parameter-descriptor ranges."""
+"""
+Boilerplate the spinning nodes share.
+
+Their ``main()`` (rclpy init, spin, clean shutdown on Ctrl-C) and parameter-descriptor ranges.
+"""
+
 from __future__ import annotations
 
 import re
 import sys
-from typing import Callable, Sequence, TypeVar
-
-import rclpy
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-
 from robot_touch.errors import RobotTouchError
 
-NodeT = TypeVar("NodeT", bound=Node)
+NodeT = TypeVar('NodeT', bound=Node)
 
 
 def float_range(low: float, high: float) -> list[FloatingPointRange]:
@@ -34,41 +35,49 @@ ParameterTable = Mapping[str, tuple[Any, str, Mapping[str, Any]]]
 
 
 def declare_parameters(node: Node, table: ParameterTable, config_file: str) -> dict[str, Any]:
-    """Declare every parameter of ``table`` read-only, with its description and ranges.
+    """
+    Declare every parameter of ``table`` read-only, with its description and ranges.
 
-    Returns:
-        name → value (the launch/command-line value, or the default).
+    :returns: name → value (the launch/command-line value, or the default).
 
-    Raises:
-        RobotTouchError: a value of the wrong type or out of range, in one line naming the
-            parameter, an example and ``config_file``.
+    :raises RobotTouchError: a value of the wrong type or out of range, in one line naming the
+        parameter, an example and ``config_file``.
     """
     for name, (default, description, ranges) in table.items():
         try:
-            node.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True, **ranges))
+            node.declare_parameter(
+                name,
+                default,
+                ParameterDescriptor(description=description, read_only=True, **ranges),
+            )
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-            example = f"{name}:={default!r}" if not isinstance(default, str) else f"{name}:=..."
-            raise RobotTouchError(f"parameter {name}: {exc} (for example {example}; see {config_file})") from None
+            example = f'{name}:={default!r}' if not isinstance(default, str) else f'{name}:=...'
+            raise RobotTouchError(
+                f'parameter {name}: {exc} (for example {example}; see {config_file})'
+            ) from None
     return {name: node.get_parameter(name).value for name in table}
 
 
 #: what a name token of ROS may hold (a joint name becomes a service name's last part)
-_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NAME_TOKEN = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 
 
 def joint_torque_services(
     node: Node, joints: Sequence[str], switch: Callable[[str, bool], tuple[bool, str]]
 ) -> list[str]:
-    """Serve ``torque/<joint>`` (std_srvs/SetBool) for each of ``joints``: ``switch(joint,
-    on)`` answers (success, message). A joint whose name cannot be part of a ROS name gets
-    none (logged). Returns the joints served."""
+    """
+    Serve ``torque/<joint>`` (std_srvs/SetBool) for each of ``joints``.
+
+    ``switch(joint, on)`` answers (success, message). A joint whose name cannot be part of a ROS
+    name gets none (logged). Returns the joints served.
+    """
     from std_srvs.srv import SetBool
 
     served = []
     for joint in joints:
         if not _NAME_TOKEN.fullmatch(joint):
             node.get_logger().warning(
-                f"joint {joint!r} is not a valid ROS name: no torque/{joint} service"
+                f'joint {joint!r} is not a valid ROS name: no torque/{joint} service'
             )
             continue
 
@@ -76,7 +85,7 @@ def joint_torque_services(
             response.success, response.message = switch(joint, bool(request.data))
             return response
 
-        node.create_service(SetBool, f"torque/{joint}", handler)
+        node.create_service(SetBool, f'torque/{joint}', handler)
         served.append(joint)
     return served
 
@@ -91,22 +100,21 @@ def run_node(
     on_exit: Callable[[NodeT], None] | None = None,
     executor: Callable[[], Any] | None = None,
 ) -> int:
-    """Build the node and spin it until Ctrl-C or an external shutdown; then clean up.
+    """
+    Build the node and spin it until Ctrl-C or an external shutdown; then clean up.
 
     A user error (one of ``user_errors``, e.g. a bad parameter or profile) prints one line,
     ``<name>: error: <message>``, and returns 2 instead of a traceback; ``()`` lets every
     error through.
 
-    Args:
-        name: the node's name for that line.
-        make_node: builds the node (after ``rclpy.init``).
-        args: command line for ``rclpy.init`` (None: ``sys.argv``).
-        before_spin: called with the node before it spins.
-        on_exit: called with the node before it is destroyed, however the spin ended.
-        executor: makes the executor to spin with (default: rclpy's single-threaded one).
+    :param name: the node's name for that line.
+    :param make_node: builds the node (after ``rclpy.init``).
+    :param args: command line for ``rclpy.init`` (None: ``sys.argv``).
+    :param before_spin: called with the node before it spins.
+    :param on_exit: called with the node before it is destroyed, however the spin ended.
+    :param executor: makes the executor to spin with (default: rclpy's single-threaded one).
 
-    Returns:
-        0, or 2 after a user error.
+    :returns: 0, or 2 after a user error.
     """
     rclpy.init(args=args)
     node = None
@@ -116,7 +124,7 @@ def run_node(
             before_spin(node)
         rclpy.spin(node, executor=None if executor is None else executor())
     except user_errors as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        print(f'{name}: error: {exc}', file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -1,5 +1,8 @@
-"""`gateway` node: the one remote door. rosbridge protocol v2 over a secure WebSocket, for the
-tablet app and standard rosbridge clients (roslibjs, roslibpy, Foxglove in rosbridge mode).
+"""
+`gateway` node.
+
+The one remote door. rosbridge protocol v2 over a secure WebSocket, for the tablet app and standard
+rosbridge clients (roslibjs, roslibpy, Foxglove in rosbridge mode).
 
 Listens on ``bind``:``port`` (``::``, dual-stack, and 9090 by default) with TLS: the key and a
 self-signed certificate are made on first use in ``<user data>/remote/tls`` (0600); clients
@@ -33,26 +36,25 @@ import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from std_msgs.msg import String
-from std_srvs.srv import SetBool
-
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import RobotTouchError
 from robot_touch.gateway import convert, tls
 from robot_touch.gateway.auth import Verifier
 from robot_touch.gateway.core import GatewayCore
 from robot_touch.gateway.policy import (
-    QOS_LATCHED,
-    QOS_SENSOR,
     Caps,
     Policy,
+    QOS_LATCHED,
+    QOS_SENSOR,
     ServiceRule,
     TopicRule,
 )
 from robot_touch.gateway.server import GatewayServer
 from robot_touch.nodes._common import declare_parameters, float_range, int_range
+from std_msgs.msg import String
+from std_srvs.srv import SetBool
 
 #: Seconds a forwarded service call may take before the client is told it failed.
 SERVICE_TIMEOUT = 5.0
@@ -61,47 +63,47 @@ SERVICE_DISCOVERY_WAIT = 2.0
 DISCOVERY_POLL = 0.05
 
 PARAMETERS = {
-    "arm": ("so101", "arm profile (name or YAML path) whose description is published", {}),
-    "port": (9090, "TCP port of the WebSocket server", {"integer_range": int_range(0, 65535)}),
-    "bind": (
-        "::",
-        "address to listen on: :: (all, IPv6 and IPv4), an address, or 127.0.0.1 / ::1",
+    'arm': ('so101', 'arm profile (name or YAML path) whose description is published', {}),
+    'port': (9090, 'TCP port of the WebSocket server', {'integer_range': int_range(0, 65535)}),
+    'bind': (
+        '::',
+        'address to listen on: :: (all, IPv6 and IPv4), an address, or 127.0.0.1 / ::1',
         {},
     ),
-    "insecure": (
+    'insecure': (
         False,
-        "plain ws:// without TLS (warns on every start); only on a trusted network",
+        'plain ws:// without TLS (warns on every start); only on a trusted network',
         {},
     ),
-    "max_clients": (8, "WebSocket clients at once", {"integer_range": int_range(1, 256)}),
-    "max_frame_bytes": (
+    'max_clients': (8, 'WebSocket clients at once', {'integer_range': int_range(1, 256)}),
+    'max_frame_bytes': (
         65536,
-        "largest incoming frame (bytes); larger closes the connection",
-        {"integer_range": int_range(1024, 16777216)},
+        'largest incoming frame (bytes); larger closes the connection',
+        {'integer_range': int_range(1024, 16777216)},
     ),
-    "max_rate": (
+    'max_rate': (
         200.0,
-        "incoming messages per second per client; excess dropped and counted",
-        {"floating_point_range": float_range(1.0, 10000.0)},
+        'incoming messages per second per client; excess dropped and counted',
+        {'floating_point_range': float_range(1.0, 10000.0)},
     ),
-    "lease_timeout": (
+    'lease_timeout': (
         0.5,
-        "lease holder silent this long loses control and teleop holds (s)",
-        {"floating_point_range": float_range(0.1, 10.0)},
+        'lease holder silent this long loses control and teleop holds (s)',
+        {'floating_point_range': float_range(0.1, 10.0)},
     ),
-    "auth_timeout": (
+    'auth_timeout': (
         5.0,
-        "a new client must authenticate within this time (s)",
-        {"floating_point_range": float_range(0.5, 60.0)},
+        'a new client must authenticate within this time (s)',
+        {'floating_point_range': float_range(0.5, 60.0)},
     ),
-    "max_clock_skew": (
+    'max_clock_skew': (
         30.0,
         "allowed difference between a client's auth time and ours (s)",
-        {"floating_point_range": float_range(1.0, 86400.0)},
+        {'floating_point_range': float_range(1.0, 86400.0)},
     ),
-    "publish_description": (
+    'publish_description': (
         True,
-        "publish robot_description and arm_profile (false where robot_state_publisher does)",
+        'publish robot_description and arm_profile (false where robot_state_publisher does)',
         {},
     ),
 }
@@ -119,24 +121,24 @@ class GatewayNode(Node):
     """The ROS side of the gateway (a :class:`~robot_touch.gateway.core.RosPort`)."""
 
     def __init__(self) -> None:
-        super().__init__("gateway")
-        self.p = declare_parameters(self, PARAMETERS, "config/gateway.yaml")
-        self.profile = load_profile(self.p["arm"])
+        super().__init__('gateway')
+        self.p = declare_parameters(self, PARAMETERS, 'config/gateway.yaml')
+        self.profile = load_profile(self.p['arm'])
         self.loop: asyncio.AbstractEventLoop | None = None
         self.deliver: Callable[[str, Any], None] | None = None
         self._rt_publishers: dict[str, Any] = {}
         self._rt_subscriptions: dict[str, Any] = {}
         self._rt_clients: dict[str, Any] = {}
-        self._hold_client = self.create_client(SetBool, "teleop/enable")
-        if self.p["publish_description"]:
+        self._hold_client = self.create_client(SetBool, 'teleop/enable')
+        if self.p['publish_description']:
             latched = _QOS[QOS_LATCHED]
             self._description = [
-                self.create_publisher(String, "robot_description", latched),
-                self.create_publisher(String, "arm_profile", latched),
+                self.create_publisher(String, 'robot_description', latched),
+                self.create_publisher(String, 'arm_profile', latched),
             ]
             self._description[0].publish(String(data=self.profile.urdf_xml()))
             self._description[1].publish(
-                String(data=self.profile.path.read_text(encoding="utf-8"))
+                String(data=self.profile.path.read_text(encoding='utf-8'))
             )
 
     # ------------------------------------------------------------------ RosPort (loop thread)
@@ -171,7 +173,7 @@ class GatewayNode(Node):
         client = self._rt_clients.get(rule.name)
         if client is None:
             client = self._rt_clients[rule.name] = self.create_client(
-                convert.load_type(rule.type, "srv"), rule.name
+                convert.load_type(rule.type, 'srv'), rule.name
             )
         loop = self.loop
         assert loop is not None
@@ -179,7 +181,7 @@ class GatewayNode(Node):
             # A client is matched to its server by DDS discovery, which takes a moment after
             # the client is made (its first call) or the server starts: wait for it, briefly.
             if waited >= SERVICE_DISCOVERY_WAIT:
-                done(False, f"service {rule.name} is not available")
+                done(False, f'service {rule.name} is not available')
                 return
             loop.call_later(
                 DISCOVERY_POLL, self._call, rule, request, done, waited + DISCOVERY_POLL
@@ -196,7 +198,7 @@ class GatewayNode(Node):
             if fut.cancelled():
                 return
             exc = fut.exception()
-            result = (False, f"service {rule.name} failed: {exc}") if exc else (True, fut.result())
+            result = (False, f'service {rule.name} failed: {exc}') if exc else (True, fut.result())
             loop.call_soon_threadsafe(settle, *result)
 
         future = client.call_async(request)
@@ -205,16 +207,16 @@ class GatewayNode(Node):
             SERVICE_TIMEOUT,
             settle,
             False,
-            f"service {rule.name} did not answer within {SERVICE_TIMEOUT:g} s",
+            f'service {rule.name} did not answer within {SERVICE_TIMEOUT:g} s',
         )
 
     def hold(self, reason: str) -> None:
         """The lease holder went: teleop brakes and holds (teleop/enable false)."""
-        self.get_logger().warning(f"control lease passed ({reason}): teleop holds the arm")
+        self.get_logger().warning(f'control lease passed ({reason}): teleop holds the arm')
         if self._hold_client.service_is_ready():
             self._hold_client.call_async(SetBool.Request(data=False))
         else:
-            self.get_logger().error("teleop/enable is not available: cannot make teleop hold")
+            self.get_logger().error('teleop/enable is not available: cannot make teleop hold')
 
     def stamp_now(self) -> Any:
         return self.get_clock().now().to_msg()
@@ -228,34 +230,34 @@ class GatewayNode(Node):
 
     def caps(self) -> Caps:
         return Caps(
-            max_clients=self.p["max_clients"],
-            max_frame_bytes=self.p["max_frame_bytes"],
-            max_rate=self.p["max_rate"],
-            burst=max(10.0, self.p["max_rate"] / 2),
-            auth_timeout=self.p["auth_timeout"],
-            lease_timeout=self.p["lease_timeout"],
+            max_clients=self.p['max_clients'],
+            max_frame_bytes=self.p['max_frame_bytes'],
+            max_rate=self.p['max_rate'],
+            burst=max(10.0, self.p['max_rate'] / 2),
+            auth_timeout=self.p['auth_timeout'],
+            lease_timeout=self.p['lease_timeout'],
         )
 
 
 async def serve(node: GatewayNode, stop: asyncio.Event) -> int:
     """Run the WebSocket server until ``stop`` is set."""
-    namespace = node.get_namespace().strip("/")
+    namespace = node.get_namespace().strip('/')
     token_file = tls.token_file(namespace)
     token_file.ensure()
-    insecure = node.p["insecure"]
+    insecure = node.p['insecure']
     identity = None if insecure else tls.ensure_identity()
     policy = Policy(namespace=namespace, caps=node.caps())
 
     def make_core(
         send: Callable[[int, str], None], close: Callable[[int, int, str], None]
     ) -> GatewayCore:
-        verifier = Verifier(token_file.read(), max_clock_skew=node.p["max_clock_skew"])
+        verifier = Verifier(token_file.read(), max_clock_skew=node.p['max_clock_skew'])
         return GatewayCore(policy, verifier, node, send, close, token_source=token_file.read)
 
     server = GatewayServer(
         make_core,
-        bind=node.p["bind"],
-        port=node.p["port"],
+        bind=node.p['bind'],
+        port=node.p['port'],
         ssl_context=identity.server_context() if identity else None,
         max_frame_bytes=policy.caps.max_frame_bytes,
         out_queue=policy.caps.out_queue,
@@ -271,30 +273,30 @@ async def serve(node: GatewayNode, stop: asyncio.Event) -> int:
         await server.start()
     except OSError as exc:
         raise RobotTouchError(
-            f"cannot listen on {node.p['bind']} port {node.p['port']}: {exc.strerror or exc}"
+            f'cannot listen on {node.p["bind"]} port {node.p["port"]}: {exc.strerror or exc}'
         ) from None
-    scheme = "ws" if insecure else "wss"
-    host = node.p["bind"] if ":" not in node.p["bind"] else f"[{node.p['bind']}]"
-    url = f"{scheme}://{host}:{server.port}"
+    scheme = 'ws' if insecure else 'wss'
+    host = node.p['bind'] if ':' not in node.p['bind'] else f'[{node.p["bind"]}]'
+    url = f'{scheme}://{host}:{server.port}'
     tls.write_state(
         namespace,
         {
-            "port": server.port,
-            "bind": node.p["bind"],
-            "tls": not insecure,
-            "fingerprint": identity.fingerprint if identity else "",
+            'port': server.port,
+            'bind': node.p['bind'],
+            'tls': not insecure,
+            'fingerprint': identity.fingerprint if identity else '',
         },
     )
     if insecure:
         node.get_logger().warning(
             "REMOTE ACCESS WITHOUT TLS (insecure: true): the token's MAC and every command "
-            "cross the "
-            "network in clear text; anyone on it can watch. Use it only on a network you trust."
+            'cross the '
+            'network in clear text; anyone on it can watch. Use it only on a network you trust.'
         )
-    fingerprint = identity.fingerprint if identity else "none (insecure)"
-    print(f"GATEWAY {url} fingerprint {fingerprint}", flush=True)
+    fingerprint = identity.fingerprint if identity else 'none (insecure)'
+    print(f'GATEWAY {url} fingerprint {fingerprint}', flush=True)
     node.get_logger().info(
-        f"listening on {url} for {namespace or '/'}; pair a tablet with `robot-touch pair`"
+        f'listening on {url} for {namespace or "/"}; pair a tablet with `robot-touch pair`'
     )
     await stop.wait()
     await server.stop()
@@ -315,7 +317,7 @@ def main(args: Sequence[str] | None = None) -> int:
     try:
         node = GatewayNode()
         executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, name="gateway_ros", daemon=True)
+        thread = threading.Thread(target=executor.spin, name='gateway_ros', daemon=True)
         thread.start()
         loop = asyncio.new_event_loop()
         stop = asyncio.Event()
@@ -332,7 +334,7 @@ def main(args: Sequence[str] | None = None) -> int:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
-        print(f"gateway: error: {exc}", file=sys.stderr)
+        print(f'gateway: error: {exc}', file=sys.stderr)
         return 2
     finally:
         executor.shutdown(timeout_sec=2.0)
@@ -343,5 +345,5 @@ def main(args: Sequence[str] | None = None) -> int:
         rclpy.try_shutdown()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""`serial_bridge`: the arm's hardware for the rest of the ROS graph.
+"""
+`serial_bridge`: the arm's hardware for the rest of the ROS graph.
 
 Subscribes ``forward_position_controller/commands`` (std_msgs/Float64MultiArray, profile
 joint order, gripper last) and ``arm_controller/joint_trajectory``
@@ -24,6 +25,7 @@ position is made up. ``velocity`` is measured from readings at least 20 ms apart
 servo step of quantisation cannot make it large), at most twice the joint's velocity limit;
 NaN where no such pair of readings exists.
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,13 +36,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
-from std_srvs.srv import SetBool
-from trajectory_msgs.msg import JointTrajectory
-
 from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, HardwareWorker
-from robot_touch.core.bridge_core import BridgeCore, CommandRejected, Reading, build_converters
+from robot_touch.core.bridge_core import BridgeCore, build_converters, CommandRejected, Reading
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import check_goal_range, load_profile
 from robot_touch.errors import ProfileError, RobotTouchError
@@ -51,46 +48,82 @@ from robot_touch.nodes._common import (
     joint_torque_services,
     run_node,
 )
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
 
 DIAGNOSTICS_PERIOD = 1.0  # s
 
 
 #: name → (default, description, range kwargs); the same list is config/serial_bridge.yaml
 PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
-    "arm": ("so101", "arm profile: shipped name or path to a profile YAML", {}),
-    "port": ("/dev/ttyUSB0", "serial port or pyserial URL (socket://, rfc2217://, loop://)", {}),
-    "baudrate": (0, "bits per second; 0 = the profile's", {"integer_range": int_range(0, 12_000_000)}),
-    "protocol": ("", "servo protocol (feetech_sts, dynamixel_p2, ssc32, maestro); empty = the profile's", {}),
-    "calibration_file": (
-        "",
+    'arm': ('so101', 'arm profile: shipped name or path to a profile YAML', {}),
+    'port': ('/dev/ttyUSB0', 'serial port or pyserial URL (socket://, rfc2217://, loop://)', {}),
+    'baudrate': (
+        0,
+        "bits per second; 0 = the profile's",
+        {'integer_range': int_range(0, 12_000_000)},
+    ),
+    'protocol': (
+        '',
+        "servo protocol (feetech_sts, dynamixel_p2, ssc32, maestro); empty = the profile's",
+        {},
+    ),
+    'calibration_file': (
+        '',
         "calibration YAML; empty = the user's default file if it exists, else the profile's "
         "values; 'profile' = the profile's values",
         {},
     ),
-    "rate": (100.0, "write+read cycles per second (Hz)", {"floating_point_range": float_range(1.0, 1000.0)}),
-    "command_timeout": (0.25, "seconds without a command before the arm holds where it is", {"floating_point_range": float_range(0.01, 10.0)}),
-    "read_retries": (2, "repeats of a failed read before giving up for this cycle", {"integer_range": int_range(0, 10)}),
-    "stale_timeout": (
+    'rate': (
+        100.0,
+        'write+read cycles per second (Hz)',
+        {'floating_point_range': float_range(1.0, 1000.0)},
+    ),
+    'command_timeout': (
+        0.25,
+        'seconds without a command before the arm holds where it is',
+        {'floating_point_range': float_range(0.01, 10.0)},
+    ),
+    'read_retries': (
+        2,
+        'repeats of a failed read before giving up for this cycle',
+        {'integer_range': int_range(0, 10)},
+    ),
+    'stale_timeout': (
         0.15,
         "seconds a joint's newest reading may be old before it is stale "
-        "(NaN in joint_states; the arm holds)",
-        {"floating_point_range": float_range(0.005, 5.0)},
+        '(NaN in joint_states; the arm holds)',
+        {'floating_point_range': float_range(0.005, 5.0)},
     ),
-    "reconnect_backoff": ([0.2, 2.0], "[initial, maximum] seconds between reconnection attempts (doubling)", {}),
-    "torque_on_start": (True, "enable torque once the first positions are read (false: released until the torque service)", {}),
-    "torque_on_exit": (
-        True,
-        "after the shutdown hold keep torque on (true) or release it (false: the arm may fall)",
+    'reconnect_backoff': (
+        [0.2, 2.0],
+        '[initial, maximum] seconds between reconnection attempts (doubling)',
         {},
     ),
-    "include_gripper": (True, "the commands array is the arm joints then the gripper", {}),
-    "velocity_scale": (
+    'torque_on_start': (
+        True,
+        'enable torque once the first positions are read (false: released until the torque service)',
+        {},
+    ),
+    'torque_on_exit': (
+        True,
+        'after the shutdown hold keep torque on (true) or release it (false: the arm may fall)',
+        {},
+    ),
+    'include_gripper': (True, 'the commands array is the arm joints then the gripper', {}),
+    'velocity_scale': (
         1.0,
         "fraction of each joint's velocity limit the goals may move at "
         "(acceleration: the profile's); 0 = no limit at all",
-        {"floating_point_range": float_range(0.0, 1.0)},
+        {'floating_point_range': float_range(0.0, 1.0)},
     ),
-    "status_period": (1.0, "seconds between servo health reads (voltage, temperature, errors)", {"floating_point_range": float_range(0.1, 60.0)}),
+    'status_period': (
+        1.0,
+        'seconds between servo health reads (voltage, temperature, errors)',
+        {'floating_point_range': float_range(0.1, 60.0)},
+    ),
 }
 
 
@@ -98,70 +131,78 @@ class SerialBridgeNode(Node):
     """Message translation around a :class:`HardwareWorker`."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__("serial_bridge", **kwargs)
-        p = declare_parameters(self, PARAMETERS, "config/serial_bridge.yaml")
-        backoff = list(p["reconnect_backoff"])
+        super().__init__('serial_bridge', **kwargs)
+        p = declare_parameters(self, PARAMETERS, 'config/serial_bridge.yaml')
+        backoff = list(p['reconnect_backoff'])
         if len(backoff) != 2 or not 0 < backoff[0] <= backoff[1]:
-            raise RobotTouchError(f"reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, got {backoff}")
+            raise RobotTouchError(
+                f'reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, got {backoff}'
+            )
 
-        profile = load_profile(p["arm"])
-        calibration, source = resolve_calibration(profile, p["calibration_file"])
+        profile = load_profile(p['arm'])
+        calibration, source = resolve_calibration(profile, p['calibration_file'])
         if source is not None:  # the profile's own was checked at load; a file may move the limits
             try:
                 maps = {name: cal.calibration for name, cal in calibration.items()}
                 check_goal_range(profile, maps)
             except ProfileError as exc:
-                message = f"calibration {source}: {exc.field}: {exc.message}"
+                message = f'calibration {source}: {exc.field}: {exc.message}'
                 raise RobotTouchError(message) from None
         try:
-            joints = build_converters(profile, calibration, include_gripper=p["include_gripper"])
+            joints = build_converters(profile, calibration, include_gripper=p['include_gripper'])
         except ValueError as exc:
-            raise RobotTouchError(f"calibration {source}: {exc}") from None
-        protocol = p["protocol"] or profile.protocol
+            raise RobotTouchError(f'calibration {source}: {exc}') from None
+        protocol = p['protocol'] or profile.protocol
         from robot_touch.protocols.registry import get_bus_class
 
         get_bus_class(protocol)  # an unknown protocol is a start-up error, not a fault to retry
         self.core = BridgeCore(
             joints,
-            command_timeout=p["command_timeout"],
-            stale_timeout=p["stale_timeout"],
-            velocity_scale=p["velocity_scale"],
-            has_gripper=bool(p["include_gripper"] and profile.gripper is not None),
-            period=1.0 / p["rate"],
+            command_timeout=p['command_timeout'],
+            stale_timeout=p['stale_timeout'],
+            velocity_scale=p['velocity_scale'],
+            has_gripper=bool(p['include_gripper'] and profile.gripper is not None),
+            period=1.0 / p['rate'],
         )
         self.names = self.core.names
         config = HardwareConfig(
-            port=p["port"],
-            baudrate=p["baudrate"] or profile.baudrate,
+            port=p['port'],
+            baudrate=p['baudrate'] or profile.baudrate,
             protocol=protocol,
             protocol_options=profile.protocol_options,
-            rate=p["rate"],
-            read_retries=p["read_retries"],
+            rate=p['rate'],
+            read_retries=p['read_retries'],
             reconnect_initial=backoff[0],
             reconnect_max=backoff[1],
-            torque_on_start=p["torque_on_start"],
-            torque_on_exit=p["torque_on_exit"],
-            status_period=p["status_period"],
+            torque_on_start=p['torque_on_start'],
+            torque_on_exit=p['torque_on_exit'],
+            status_period=p['status_period'],
             servo_settings={
                 j.servo_id: dict(calibration[j.name].servo)
                 for j in joints
                 if calibration[j.name].servo
             },
         )
-        self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
+        self.joint_state_pub = self.create_publisher(JointState, 'joint_states', 10)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_subscription(Float64MultiArray, "forward_position_controller/commands", self._on_command, reliable)
-        self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", self._on_trajectory, 10)
-        self.create_service(SetBool, "torque", self._on_torque)
+        self.create_subscription(
+            Float64MultiArray, 'forward_position_controller/commands', self._on_command, reliable
+        )
+        self.create_subscription(
+            JointTrajectory, 'arm_controller/joint_trajectory', self._on_trajectory, 10
+        )
+        self.create_service(SetBool, 'torque', self._on_torque)
         joint_torque_services(self, self.names, self._on_joint_torque)
         self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
         self.create_timer(0.1, self._stop_if_fatal)
-        self.worker = HardwareWorker(self.core, config, on_state=self._publish_state, log=self._log)
+        self.worker = HardwareWorker(
+            self.core, config, on_state=self._publish_state, log=self._log
+        )
         self.get_logger().info(
-            f"{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, "
-            f"{config.rate:g} Hz); calibration: {source or 'profile defaults'}"
-            + ("; servo settings checked at connect" if config.servo_settings else "")
+            f'{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, '
+            f'{config.rate:g} Hz); calibration: {source or "profile defaults"}'
+            + ('; servo settings checked at connect' if config.servo_settings else '')
         )
         self.worker.start()
 
@@ -187,7 +228,11 @@ class SerialBridgeNode(Node):
         delay = 0.0 if stamp == 0.0 else stamp - self.get_clock().now().nanoseconds * 1e-9
         try:
             self.worker.submit_trajectory(
-                list(msg.joint_names), times, positions, velocities if all(velocities) else None, delay
+                list(msg.joint_names),
+                times,
+                positions,
+                velocities if all(velocities) else None,
+                delay,
             )
         except CommandRejected:
             pass
@@ -222,41 +267,43 @@ class SerialBridgeNode(Node):
 
     def _connection_status(self, s: HardwareStatus) -> DiagnosticStatus:
         # holding for want of commands, or waiting for a stream to come back to the arm, is normal
-        problems = {k: v for k, v in s.faults.items() if k not in ("watchdog", "rejoin")}
+        problems = {k: v for k, v in s.faults.items() if k not in ('watchdog', 'rejoin')}
         level = DiagnosticStatus.OK
-        if not s.connected or s.stale or any(k.startswith("servo:") for k in problems):
+        if not s.connected or s.stale or any(k.startswith('servo:') for k in problems):
             level = DiagnosticStatus.ERROR
         elif problems:
             level = DiagnosticStatus.WARN
         if not s.connected:
-            message = problems.get("port", "not connected")
+            message = problems.get('port', 'not connected')
         elif problems:
-            message = "; ".join(text.splitlines()[0] for text in problems.values())  # tracebacks stay in the log
-        elif "rejoin" in s.faults:
-            message = s.faults["rejoin"]
+            message = '; '.join(
+                text.splitlines()[0] for text in problems.values()
+            )  # tracebacks stay in the log
+        elif 'rejoin' in s.faults:
+            message = s.faults['rejoin']
         else:
-            message = "holding" if s.holding else "following commands"
+            message = 'holding' if s.holding else 'following commands'
         values = {
-            "connected": s.connected,
-            "port": s.port,
-            "protocol": s.protocol,
-            "baudrate": s.baudrate,
-            "cycle_rate_hz": round(s.cycle_rate, 1),
-            "torque": s.torque,
-            "released": ",".join(s.released),
-            "holding": s.holding,
-            "stale_joints": ",".join(s.stale),
-            "writes": s.stats.writes,
-            "reads": s.stats.reads,
-            "retries": s.stats.retries,
-            "bad_replies": s.stats.bad_replies,
-            "timeouts": s.stats.timeouts,
-            "reconnects": s.reconnects,
-            "relatches": s.relatches,
-            "rejected_commands": s.rejected,
-            "clamped_commands": sum(s.clamps.values()),
+            'connected': s.connected,
+            'port': s.port,
+            'protocol': s.protocol,
+            'baudrate': s.baudrate,
+            'cycle_rate_hz': round(s.cycle_rate, 1),
+            'torque': s.torque,
+            'released': ','.join(s.released),
+            'holding': s.holding,
+            'stale_joints': ','.join(s.stale),
+            'writes': s.stats.writes,
+            'reads': s.stats.reads,
+            'retries': s.stats.retries,
+            'bad_replies': s.stats.bad_replies,
+            'timeouts': s.stats.timeouts,
+            'reconnects': s.reconnects,
+            'relatches': s.relatches,
+            'rejected_commands': s.rejected,
+            'clamped_commands': sum(s.clamps.values()),
         }
-        return _status("serial_bridge: connection", s.port, level, message, values)
+        return _status('serial_bridge: connection', s.port, level, message, values)
 
     def _servo_statuses(self, s: HardwareStatus) -> list[DiagnosticStatus]:
         out = []
@@ -264,30 +311,52 @@ class SerialBridgeNode(Node):
             servo = s.servos.get(joint.servo_id)
             stale = joint.name in s.stale
             flags = list(servo.error_flags) if servo else []
-            level = DiagnosticStatus.ERROR if stale or flags or not s.connected else DiagnosticStatus.OK
-            message = "stale (no reply)" if stale else ", ".join(flags) if flags else ("ok" if s.connected else "not connected")
-            values: dict[str, Any] = {"servo_id": joint.servo_id, "stale": stale, "clamps": s.clamps.get(joint.name, 0)}
+            level = (
+                DiagnosticStatus.ERROR
+                if stale or flags or not s.connected
+                else DiagnosticStatus.OK
+            )
+            message = (
+                'stale (no reply)'
+                if stale
+                else ', '.join(flags)
+                if flags
+                else ('ok' if s.connected else 'not connected')
+            )
+            values: dict[str, Any] = {
+                'servo_id': joint.servo_id,
+                'stale': stale,
+                'clamps': s.clamps.get(joint.name, 0),
+            }
             if servo is not None:
-                for key in ("voltage", "temperature", "load", "moving"):
+                for key in ('voltage', 'temperature', 'load', 'moving'):
                     value = getattr(servo, key)
                     if value is not None:
                         values[key] = round(value, 3) if isinstance(value, float) else value
-                values["error_flags"] = ",".join(flags)
-            out.append(_status(f"serial_bridge: {joint.name}", f"{s.port}#{joint.servo_id}", level, message, values))
+                values['error_flags'] = ','.join(flags)
+            out.append(
+                _status(
+                    f'serial_bridge: {joint.name}',
+                    f'{s.port}#{joint.servo_id}',
+                    level,
+                    message,
+                    values,
+                )
+            )
         return out
 
     def _log(self, level: str, message: str) -> None:
         if not self.context.ok():
             # Shutting down (SIGTERM): rosout is gone, the console is not (the shutdown hold).
-            print(f"[{level.upper()}] [{self.get_name()}]: {message}", file=sys.stderr, flush=True)
+            print(f'[{level.upper()}] [{self.get_name()}]: {message}', file=sys.stderr, flush=True)
             return
         # one call site per severity: rclpy refuses a call site whose severity changes
         logger = self.get_logger()
-        if level == "error":
+        if level == 'error':
             logger.error(message)
-        elif level == "warn":
+        elif level == 'warn':
             logger.warning(message)
-        elif level == "debug":
+        elif level == 'debug':
             logger.debug(message)
         else:
             logger.info(message)
@@ -297,16 +366,21 @@ class SerialBridgeNode(Node):
         super().destroy_node()
 
 
-def _status(name: str, hardware_id: str, level: bytes, message: str, values: dict[str, Any]) -> DiagnosticStatus:
+def _status(
+    name: str, hardware_id: str, level: bytes, message: str, values: dict[str, Any]
+) -> DiagnosticStatus:
     status = DiagnosticStatus(name=name, hardware_id=hardware_id, message=message, level=level)
-    status.values = [KeyValue(key=k, value=str(v).lower() if isinstance(v, bool) else str(v)) for k, v in values.items()]
+    status.values = [
+        KeyValue(key=k, value=str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in values.items()
+    ]
     return status
 
 
 def main(args: Sequence[str] | None = None) -> int:
     """Run the node until Ctrl-C; a configuration error prints one line and returns 2."""
-    return run_node("serial_bridge", SerialBridgeNode, args)
+    return run_node('serial_bridge', SerialBridgeNode, args)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""`teleop` node: touch targets → IK → smooth, safe joint commands (thin wrapper of TeleopCore).
+"""
+`teleop` node: touch targets → IK → smooth, safe joint commands (thin wrapper of TeleopCore).
 
 Everything that decides anything is in :mod:`robot_touch.core.teleop_core`; this node only
 turns messages into core calls and the core's output into messages. All names are relative.
@@ -61,6 +62,7 @@ Timing
 
 Parameters: see ``config/teleop.yaml`` (all declared with descriptors below).
 """
+
 from __future__ import annotations
 
 import math
@@ -74,24 +76,30 @@ from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from robot_touch.core.free_drive import FreeDrive, resolve_joints
+from robot_touch.core.profile import load_profile
+from robot_touch.core.teleop_core import (
+    check_speed_override,
+    Code,
+    Command,
+    REJECTIONS,
+    TeleopConfig,
+    TeleopCore,
+)
+from robot_touch.errors import RobotTouchError
+from robot_touch.nodes._common import float_range, int_range, run_node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from robot_touch.core.free_drive import FreeDrive, resolve_joints
-from robot_touch.core.profile import load_profile
-from robot_touch.core.teleop_core import REJECTIONS, Code, Command, TeleopConfig, TeleopCore, check_speed_override
-from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import float_range, int_range, run_node
-
-OUTPUTS = ("position", "trajectory")
+OUTPUTS = ('position', 'trajectory')
 #: Seconds between two log lines about the same kind of bad input.
 LOG_THROTTLE = 2.0
 #: An event-triggered cycle waits until at least this share of a period after the last cycle.
@@ -100,7 +108,7 @@ MIN_EARLY_GAP = 0.1
 #: discovery on this host takes a few hundred ms)
 COMMANDER_DISCOVERY_WAIT = 1.5
 ONE_COMMANDER = (
-    "one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID"
+    'one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID'
 )
 #: Seconds between two looks at how many publishers the graph shows on joint_states.
 GRAPH_CHECK_PERIOD = 0.5
@@ -109,10 +117,10 @@ SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=Reliability
 
 
 def _sender(info: Any) -> Any:
-    """A hashable id of the publisher of a message (its GID), None when unknown."""
-    gid = info.get("publisher_gid") if isinstance(info, dict) else None
+    """Return a hashable id of the publisher of a message (its GID), None when unknown."""
+    gid = info.get('publisher_gid') if isinstance(info, dict) else None
     if isinstance(gid, dict):
-        gid = gid.get("data")
+        gid = gid.get('data')
     return bytes(gid) if gid is not None else None
 
 
@@ -124,44 +132,48 @@ class TeleopNode(Node):
     """The ``teleop`` node (see the module docstring)."""
 
     def __init__(self) -> None:
-        super().__init__("teleop")
+        super().__init__('teleop')
         p = self._declare_parameters()
-        self.profile = load_profile(p["arm"])
-        if p["output"] not in OUTPUTS:
-            raise RobotTouchError(f"parameter output must be one of {', '.join(OUTPUTS)}, got {p['output']!r}")
+        self.profile = load_profile(p['arm'])
+        if p['output'] not in OUTPUTS:
+            raise RobotTouchError(
+                f'parameter output must be one of {", ".join(OUTPUTS)}, got {p["output"]!r}'
+            )
         config = TeleopConfig(
-            rate=p["rate"],
-            speed_override=p["speed_override"],
-            velocity_scale=p["velocity_scale"],
-            acceleration_scale=p["acceleration_scale"],
-            jerk_scale=p["jerk_scale"],
-            cartesian_speed=p["cartesian_speed"],
-            angular_speed=p["angular_speed"],
-            workspace_min=p["workspace_min"] or (),
-            workspace_max=p["workspace_max"] or (),
-            jog_timeout=p["jog_timeout"],
-            joint_states_timeout=p["joint_states_timeout"],
-            max_joint_step=p["max_joint_step"],
-            singularity_slow=p["singularity_slow"],
-            singularity_stop=p["singularity_stop"],
-            singularity_damping=p["singularity_damping"],
-            include_gripper=p["include_gripper"],
-            start_enabled=p["start_enabled"],
-            max_stamp_lead=p["max_stamp_lead"],
+            rate=p['rate'],
+            speed_override=p['speed_override'],
+            velocity_scale=p['velocity_scale'],
+            acceleration_scale=p['acceleration_scale'],
+            jerk_scale=p['jerk_scale'],
+            cartesian_speed=p['cartesian_speed'],
+            angular_speed=p['angular_speed'],
+            workspace_min=p['workspace_min'] or (),
+            workspace_max=p['workspace_max'] or (),
+            jog_timeout=p['jog_timeout'],
+            joint_states_timeout=p['joint_states_timeout'],
+            max_joint_step=p['max_joint_step'],
+            singularity_slow=p['singularity_slow'],
+            singularity_stop=p['singularity_stop'],
+            singularity_damping=p['singularity_damping'],
+            include_gripper=p['include_gripper'],
+            start_enabled=p['start_enabled'],
+            max_stamp_lead=p['max_stamp_lead'],
         )
         try:
             self.core = TeleopCore(self.profile, config)
         except ValueError as exc:
-            raise RobotTouchError(f"teleop parameters: {exc}") from None
-        slowest = max(j.velocity for j in self.profile.joints) * config.velocity_scale / config.rate
+            raise RobotTouchError(f'teleop parameters: {exc}') from None
+        slowest = (
+            max(j.velocity for j in self.profile.joints) * config.velocity_scale / config.rate
+        )
         if config.max_joint_step < slowest:
             self.get_logger().warning(
-                f"max_joint_step {config.max_joint_step} rad is below one cycle at full speed ({slowest:.3f} rad): "
-                "fast moves will trip the output safety net"
+                f'max_joint_step {config.max_joint_step} rad is below one cycle at full speed ({slowest:.3f} rad): '
+                'fast moves will trip the output safety net'
             )
-        self.output = p["output"]
-        self._rt_priority = int(p["realtime_priority"])
-        self.status_period = 1.0 / p["status_rate"]
+        self.output = p['output']
+        self._rt_priority = int(p['realtime_priority'])
+        self.status_period = 1.0 / p['status_rate']
         self._joint_names = self.profile.joint_names + (
             [self.profile.gripper.name] if config.include_gripper and self.profile.gripper else []
         )
@@ -170,39 +182,46 @@ class TeleopNode(Node):
         self._all_joints = [j.name for j in self.profile.all_joints]
         try:
             self._free_drive_joints = resolve_joints(
-                p["free_drive_joints"], self._all_joints, self._joint_names
+                p['free_drive_joints'], self._all_joints, self._joint_names
             )
         except ValueError as exc:
             raise RobotTouchError(str(exc)) from None
 
         self._refuse_a_second_commander()
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        if self.output == "position":
-            self._pub = self.create_publisher(Float64MultiArray, "forward_position_controller/commands", qos)
+        if self.output == 'position':
+            self._pub = self.create_publisher(
+                Float64MultiArray, 'forward_position_controller/commands', qos
+            )
         else:
-            self._pub = self.create_publisher(JointTrajectory, "arm_controller/joint_trajectory", qos)
-        self._status_pub = self.create_publisher(DiagnosticStatus, "teleop/status", 10)
+            self._pub = self.create_publisher(
+                JointTrajectory, 'arm_controller/joint_trajectory', qos
+            )
+        self._status_pub = self.create_publisher(DiagnosticStatus, 'teleop/status', 10)
         # Inputs (IK runs in the target_pose callback) in one group, the safety services in
         # another: the multi-threaded executor answers an e-stop while a solve is running.
         inputs = MutuallyExclusiveCallbackGroup()
         services = MutuallyExclusiveCallbackGroup()
         for msg_type, topic, callback in (
-            (PoseStamped, "target_pose", self._on_target_pose),
-            (TwistStamped, "jog", self._on_jog),
-            (JointState, "joint_jog", self._on_joint_jog),
-            (JointState, "joint_target", self._on_joint_target),
-            (Float64, "gripper", self._on_gripper),
+            (PoseStamped, 'target_pose', self._on_target_pose),
+            (TwistStamped, 'jog', self._on_jog),
+            (JointState, 'joint_jog', self._on_joint_jog),
+            (JointState, 'joint_target', self._on_joint_target),
+            (Float64, 'gripper', self._on_gripper),
         ):
             self.create_subscription(msg_type, topic, callback, qos, callback_group=inputs)
         # Best effort matches both reliable and sensor-data (best effort) publishers.
         self.create_subscription(
-            JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data,
+            JointState,
+            'joint_states',
+            self._on_joint_states,
+            qos_profile_sensor_data,
             callback_group=services,
         )
         for srv_type, name, handler in (
-            (Trigger, "teleop/home", self._srv_home),
-            (SetBool, "teleop/estop", self._srv_estop),
-            (SetBool, "teleop/enable", self._srv_enable),
+            (Trigger, 'teleop/home', self._srv_home),
+            (SetBool, 'teleop/estop', self._srv_estop),
+            (SetBool, 'teleop/enable', self._srv_enable),
         ):
             self.create_service(
                 srv_type, name, handler, qos_profile=SERVICE_QOS, callback_group=services
@@ -218,7 +237,10 @@ class TeleopNode(Node):
             estop_policy=self.profile.free_drive_estop,
         )
         self.create_service(
-            SetBool, "teleop/free_drive", self._srv_free_drive, qos_profile=SERVICE_QOS,
+            SetBool,
+            'teleop/free_drive',
+            self._srv_free_drive,
+            qos_profile=SERVICE_QOS,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -227,29 +249,38 @@ class TeleopNode(Node):
         self._running = True
         self._last_status_key: tuple | None = None
         self._last_status_at = -math.inf
-        self._thread = threading.Thread(target=self._loop, name="teleop_loop", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name='teleop_loop', daemon=True)
         self._thread.start()
         self.get_logger().info(
-            f"teleop for {self.profile.name}: {config.rate:g} Hz, output {self.output}, "
-            f"{'enabled' if config.start_enabled else 'disabled'} at start"
+            f'teleop for {self.profile.name}: {config.rate:g} Hz, output {self.output}, '
+            f'{"enabled" if config.start_enabled else "disabled"} at start'
         )
 
     def _refuse_a_second_commander(self) -> None:
-        """One arm, one commander: refuse to start if another node already publishes the
-        command topics here (robot_touch/ownership.py). Waits out DDS discovery (~1 s)."""
-        from robot_touch.ownership import COMMAND_TOPICS, AlreadyOwned, graph_snapshot
-        from robot_touch.ownership import hold_role, watch
+        """
+        One arm, one commander.
+
+        Refuse to start if another node already publishes the command topics here
+        (robot_touch/ownership.py). Waits out DDS discovery (~1 s).
+        """
+        from robot_touch.ownership import (
+            AlreadyOwned,
+            COMMAND_TOPICS,
+            graph_snapshot,
+            hold_role,
+            watch,
+        )
 
         me = self.get_fully_qualified_name()
         ns = self.get_namespace()
-        domain = os.environ.get("ROS_DOMAIN_ID", "0")
+        domain = os.environ.get('ROS_DOMAIN_ID', '0')
         try:
             # instant on this host; the DDS graph below for the rest
-            self._role_lock = hold_role("teleop", ns)
+            self._role_lock = hold_role('teleop', ns)
         except AlreadyOwned:
             raise RobotTouchError(
-                f"another teleop already commands this arm (ROS_DOMAIN_ID {domain}, "
-                f"namespace {ns}): {ONE_COMMANDER}"
+                f'another teleop already commands this arm (ROS_DOMAIN_ID {domain}, '
+                f'namespace {ns}): {ONE_COMMANDER}'
             ) from None
         others = watch(
             lambda: graph_snapshot(self, ns, exclude=(me,)),
@@ -258,13 +289,13 @@ class TeleopNode(Node):
             # may not be discovered yet).
             lambda snap: sorted(
                 {n for t in COMMAND_TOPICS for n in snap.publishers.get(t, [])}
-                | {f"{ns.rstrip('/')}/teleop" for n in snap.nodes if n == "teleop"}
+                | {f'{ns.rstrip("/")}/teleop' for n in snap.nodes if n == 'teleop'}
             ),
         )
         if others:
             raise RobotTouchError(
-                f"{', '.join(others)} already commands this arm "
-                f"({ns.rstrip('/')}/{COMMAND_TOPICS[0]}): {ONE_COMMANDER}"
+                f'{", ".join(others)} already commands this arm '
+                f'({ns.rstrip("/")}/{COMMAND_TOPICS[0]}): {ONE_COMMANDER}'
             )
 
     # ------------------------------------------------------------------ parameters
@@ -272,89 +303,167 @@ class TeleopNode(Node):
     def _declare_parameters(self) -> dict[str, Any]:
         d = TeleopConfig()
 
-        def declare(name: str, default: Any, description: str, rng: tuple[float, float] | None = None, read_only: bool = True) -> Any:
+        def declare(
+            name: str,
+            default: Any,
+            description: str,
+            rng: tuple[float, float] | None = None,
+            read_only: bool = True,
+        ) -> Any:
             desc = ParameterDescriptor(description=description, read_only=read_only)
             if rng is not None:
                 desc.floating_point_range = float_range(*rng)
             return self.declare_parameter(name, default, desc).value
 
         p: dict[str, Any] = {
-            "arm": declare("arm", "so101", "arm profile name (config/arms/<name>.yaml) or path to a profile YAML"),
-            "rate": declare("rate", d.rate, "control loop rate (Hz)", (10.0, 1000.0)),
-            "speed_override": declare(
-                "speed_override", d.speed_override, "live speed override: scales velocity limits and jog speeds (0.05-1)",
-                (0.05, 1.0), read_only=False,
+            'arm': declare(
+                'arm',
+                'so101',
+                'arm profile name (config/arms/<name>.yaml) or path to a profile YAML',
             ),
-            "velocity_scale": declare("velocity_scale", d.velocity_scale, "scale on the profile's joint velocity limits", (0.01, 1.0)),
-            "acceleration_scale": declare(
-                "acceleration_scale", d.acceleration_scale, "scale on the profile's joint acceleration limits", (0.01, 1.0)
+            'rate': declare('rate', d.rate, 'control loop rate (Hz)', (10.0, 1000.0)),
+            'speed_override': declare(
+                'speed_override',
+                d.speed_override,
+                'live speed override: scales velocity limits and jog speeds (0.05-1)',
+                (0.05, 1.0),
+                read_only=False,
             ),
-            "jerk_scale": declare("jerk_scale", d.jerk_scale, "scale on the profile's joint jerk limits", (0.01, 1.0)),
-            "cartesian_speed": declare("cartesian_speed", d.cartesian_speed, "Cartesian jog speed limit (m/s)", (0.001, 2.0)),
-            "angular_speed": declare("angular_speed", d.angular_speed, "Cartesian jog angular speed limit (rad/s)", (0.01, 10.0)),
-            "jog_timeout": declare("jog_timeout", d.jog_timeout, "jog/joint_jog input older than this halts the arm (s)", (0.01, 5.0)),
-            "joint_states_timeout": declare(
-                "joint_states_timeout", d.joint_states_timeout, "joint_states older than this: backend stale, brake and hold (s)", (0.02, 10.0)
+            'velocity_scale': declare(
+                'velocity_scale',
+                d.velocity_scale,
+                "scale on the profile's joint velocity limits",
+                (0.01, 1.0),
             ),
-            "max_joint_step": declare("max_joint_step", d.max_joint_step, "last-resort limit on a joint's change per cycle (rad)", (0.001, 1.0)),
-            "singularity_slow": declare(
-                "singularity_slow", d.singularity_slow, "Jacobian condition number where Cartesian jog starts to slow", (1.0, 1e9)
+            'acceleration_scale': declare(
+                'acceleration_scale',
+                d.acceleration_scale,
+                "scale on the profile's joint acceleration limits",
+                (0.01, 1.0),
             ),
-            "singularity_stop": declare(
-                "singularity_stop", d.singularity_stop, "condition number where jog toward the singularity stops", (1.0, 1e9)
+            'jerk_scale': declare(
+                'jerk_scale', d.jerk_scale, "scale on the profile's joint jerk limits", (0.01, 1.0)
             ),
-            "singularity_damping": declare(
-                "singularity_damping", d.singularity_damping, "maximum damping of the least-squares jog solution", (0.0, 1.0)
+            'cartesian_speed': declare(
+                'cartesian_speed',
+                d.cartesian_speed,
+                'Cartesian jog speed limit (m/s)',
+                (0.001, 2.0),
             ),
-            "output": declare("output", "position", "command output: position (forward_position_controller/commands) or trajectory (arm_controller/joint_trajectory)"),
-            "include_gripper": declare("include_gripper", d.include_gripper, "append the gripper as the last command element"),
-            "start_enabled": declare("start_enabled", d.start_enabled, "command the arm from start-up (else wait for teleop/enable)"),
-            "max_stamp_lead": declare(
-                "max_stamp_lead", d.max_stamp_lead,
+            'angular_speed': declare(
+                'angular_speed',
+                d.angular_speed,
+                'Cartesian jog angular speed limit (rad/s)',
+                (0.01, 10.0),
+            ),
+            'jog_timeout': declare(
+                'jog_timeout',
+                d.jog_timeout,
+                'jog/joint_jog input older than this halts the arm (s)',
+                (0.01, 5.0),
+            ),
+            'joint_states_timeout': declare(
+                'joint_states_timeout',
+                d.joint_states_timeout,
+                'joint_states older than this: backend stale, brake and hold (s)',
+                (0.02, 10.0),
+            ),
+            'max_joint_step': declare(
+                'max_joint_step',
+                d.max_joint_step,
+                "last-resort limit on a joint's change per cycle (rad)",
+                (0.001, 1.0),
+            ),
+            'singularity_slow': declare(
+                'singularity_slow',
+                d.singularity_slow,
+                'Jacobian condition number where Cartesian jog starts to slow',
+                (1.0, 1e9),
+            ),
+            'singularity_stop': declare(
+                'singularity_stop',
+                d.singularity_stop,
+                'condition number where jog toward the singularity stops',
+                (1.0, 1e9),
+            ),
+            'singularity_damping': declare(
+                'singularity_damping',
+                d.singularity_damping,
+                'maximum damping of the least-squares jog solution',
+                (0.0, 1.0),
+            ),
+            'output': declare(
+                'output',
+                'position',
+                'command output: position (forward_position_controller/commands) or trajectory (arm_controller/joint_trajectory)',
+            ),
+            'include_gripper': declare(
+                'include_gripper',
+                d.include_gripper,
+                'append the gripper as the last command element',
+            ),
+            'start_enabled': declare(
+                'start_enabled',
+                d.start_enabled,
+                'command the arm from start-up (else wait for teleop/enable)',
+            ),
+            'max_stamp_lead': declare(
+                'max_stamp_lead',
+                d.max_stamp_lead,
                 "how far (s) an input's stamp may be ahead of this computer's clock; "
-                "later ones are refused",
+                'later ones are refused',
                 (0.0, 60.0),
             ),
-            "status_rate": declare("status_rate", 2.0, "steady teleop/status publish rate (Hz); changes are published at once", (0.1, 100.0)),
+            'status_rate': declare(
+                'status_rate',
+                2.0,
+                'steady teleop/status publish rate (Hz); changes are published at once',
+                (0.1, 100.0),
+            ),
         }
-        p["free_drive_joints"] = list(
+        p['free_drive_joints'] = list(
             self.declare_parameter(
-                "free_drive_joints",
+                'free_drive_joints',
                 Parameter.Type.STRING_ARRAY,
                 ParameterDescriptor(
-                    description="joints teleop/free_drive releases (arm joints and/or the "
-                    "gripper); empty: every joint teleop commands. Settable live, not while "
-                    "in free drive",
+                    description='joints teleop/free_drive releases (arm joints and/or the '
+                    'gripper); empty: every joint teleop commands. Settable live, not while '
+                    'in free drive',
                 ),
             ).value
             or []
         )
-        p["realtime_priority"] = self.declare_parameter(
-            "realtime_priority",
+        p['realtime_priority'] = self.declare_parameter(
+            'realtime_priority',
             0,
             ParameterDescriptor(
-                description="SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)",
+                description='SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
                 read_only=True,
                 integer_range=int_range(0, 99),
             ),
         ).value
-        for name in ("workspace_min", "workspace_max"):
+        for name in ('workspace_min', 'workspace_max'):
             desc = ParameterDescriptor(
                 description=f"workspace box {name.split('_')[1]} corner x y z in the base frame (m); empty: from the arm's reach",
                 read_only=True,
             )
-            p[name] = list(self.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, desc).value or [])
+            p[name] = list(
+                self.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, desc).value or []
+            )
         return p
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for param in params:
-            if param.name == "free_drive_joints":
+            if param.name == 'free_drive_joints':
                 refusal = self._set_free_drive_joints(param.value)
                 if refusal:
                     return SetParametersResult(successful=False, reason=refusal)
                 continue
-            if param.name != "speed_override":
-                return SetParametersResult(successful=False, reason=f"{param.name} is read at start-up; restart teleop to change it")
+            if param.name != 'speed_override':
+                return SetParametersResult(
+                    successful=False,
+                    reason=f'{param.name} is read at start-up; restart teleop to change it',
+                )
             try:
                 value = check_speed_override(param.value)
             except ValueError as exc:
@@ -365,8 +474,8 @@ class TeleopNode(Node):
     def _set_free_drive_joints(self, value: Any) -> str | None:
         """Take a new ``free_drive_joints``; why not, or None."""
         phase, joints = self.core.free_drive_state()
-        if phase != "off":
-            return f"free drive is on ({', '.join(joints)}): leave it before choosing other joints"
+        if phase != 'off':
+            return f'free drive is on ({", ".join(joints)}): leave it before choosing other joints'
         try:
             self._free_drive_joints = resolve_joints(
                 list(value or []), self._all_joints, self._joint_names
@@ -381,48 +490,68 @@ class TeleopNode(Node):
         return time.monotonic()
 
     def _ros_time(self) -> float:
-        """This computer's ROS time (s): the clock input stamps are compared with."""
+        """Return this computer's ROS time (s): the clock input stamps are compared with."""
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _check_graph(self) -> None:
-        self.core.set_joint_states_publishers(self.count_publishers("joint_states"))
+        self.core.set_joint_states_publishers(self.count_publishers('joint_states'))
 
     def _result(self, code: Code, wake: bool = False) -> None:
         if code in REJECTIONS:
             now = self._now()
             if now - self._last_log.get(code, -math.inf) >= LOG_THROTTLE:
                 self._last_log[code] = now
-                self.get_logger().warning(f"input rejected ({code.value}): {self.core.status().detail}")
+                self.get_logger().warning(
+                    f'input rejected ({code.value}): {self.core.status().detail}'
+                )
         elif wake:
             self._wake.set()
 
     def _on_target_pose(self, msg: PoseStamped, info: Any = None) -> None:
         p, o = msg.pose.position, msg.pose.orientation
         code = self.core.on_target_pose(
-            msg.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w), _stamp(msg.header),
-            self._now(), clock=self._ros_time(), sender=_sender(info),
+            msg.header.frame_id,
+            (p.x, p.y, p.z),
+            (o.x, o.y, o.z, o.w),
+            _stamp(msg.header),
+            self._now(),
+            clock=self._ros_time(),
+            sender=_sender(info),
         )
         self._result(code, wake=True)
 
     def _on_jog(self, msg: TwistStamped, info: Any = None) -> None:
         lin, ang = msg.twist.linear, msg.twist.angular
         code = self.core.on_jog(
-            msg.header.frame_id, (lin.x, lin.y, lin.z), (ang.x, ang.y, ang.z), _stamp(msg.header),
-            self._now(), clock=self._ros_time(), sender=_sender(info),
+            msg.header.frame_id,
+            (lin.x, lin.y, lin.z),
+            (ang.x, ang.y, ang.z),
+            _stamp(msg.header),
+            self._now(),
+            clock=self._ros_time(),
+            sender=_sender(info),
         )
         self._result(code)
 
     def _on_joint_jog(self, msg: JointState, info: Any = None) -> None:
         code = self.core.on_joint_jog(
-            msg.name, msg.velocity, _stamp(msg.header), self._now(),
-            clock=self._ros_time(), sender=_sender(info),
+            msg.name,
+            msg.velocity,
+            _stamp(msg.header),
+            self._now(),
+            clock=self._ros_time(),
+            sender=_sender(info),
         )
         self._result(code)
 
     def _on_joint_target(self, msg: JointState, info: Any = None) -> None:
         code = self.core.on_joint_target(
-            msg.name, msg.position, _stamp(msg.header), self._now(),
-            clock=self._ros_time(), sender=_sender(info),
+            msg.name,
+            msg.position,
+            _stamp(msg.header),
+            self._now(),
+            clock=self._ros_time(),
+            sender=_sender(info),
         )
         self._result(code, wake=True)
 
@@ -441,14 +570,14 @@ class TeleopNode(Node):
         res.success, res.message = self.core.set_estop(bool(req.data))
         self._wake.set()  # takes effect now, not at the next tick
         if req.data:
-            self.get_logger().warning("e-stop latched")
-            if self.core.free_drive_state()[0] != "off":
+            self.get_logger().warning('e-stop latched')
+            if self.core.free_drive_state()[0] != 'off':
                 # the profile's policy (hold: torque back on where the arm is); it waits for
                 # the hardware, so off this thread: the e-stop is answered now
                 threading.Thread(
-                    target=self.free_drive.estop_latched, name="free_drive_estop", daemon=True
+                    target=self.free_drive.estop_latched, name='free_drive_estop', daemon=True
                 ).start()
-                res.message += f"; free drive: {self.free_drive.estop_policy} (arm profile)"
+                res.message += f'; free drive: {self.free_drive.estop_policy} (arm profile)'
         return res
 
     def _srv_free_drive(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
@@ -478,8 +607,8 @@ class TeleopNode(Node):
                 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self._rt_priority))
             except (PermissionError, OSError, AttributeError) as exc:
                 self.get_logger().warning(
-                    f"realtime_priority {self._rt_priority}: not permitted ({exc}); running with normal scheduling "
-                    "(allow it with an rtprio limit in /etc/security/limits.conf)"
+                    f'realtime_priority {self._rt_priority}: not permitted ({exc}); running with normal scheduling '
+                    '(allow it with an rtprio limit in /etc/security/limits.conf)'
                 )
         period = self._period
         gap = MIN_EARLY_GAP * period
@@ -494,7 +623,9 @@ class TeleopNode(Node):
                 if now < deadline:
                     early = True
                     if now - last < gap:
-                        deadline = last + gap  # right after a cycle: run the early one a little later
+                        deadline = (
+                            last + gap
+                        )  # right after a cycle: run the early one a little later
                         continue
             if now < deadline and not early:
                 continue  # woke a hair before the deadline
@@ -503,10 +634,12 @@ class TeleopNode(Node):
                 if cmd is not None:
                     self._publish(cmd)
                 self._publish_status(now)
-            except Exception as exc:  # noqa: BLE001 - the loop must survive; say what happened once a second
+            except Exception as exc:  # the loop must survive; say what happened once a second
                 if not self.context.ok():
                     return  # shutting down (Ctrl-C): nothing left to publish to
-                self.get_logger().error(f"control cycle failed: {exc!r}", throttle_duration_sec=1.0)
+                self.get_logger().error(
+                    f'control cycle failed: {exc!r}', throttle_duration_sec=1.0
+                )
             last = now
             if early:
                 deadline = now + period  # restart the schedule after an early cycle
@@ -517,7 +650,7 @@ class TeleopNode(Node):
                     deadline = now + period
 
     def _publish(self, cmd: Command) -> None:
-        if self.output == "position":
+        if self.output == 'position':
             self._pub.publish(Float64MultiArray(data=cmd.as_list()))
             return
         point = JointTrajectoryPoint(
@@ -535,12 +668,12 @@ class TeleopNode(Node):
             return
         self._last_status_key = key
         self._last_status_at = now
-        values = [KeyValue(key="detail", value=status.detail)]
+        values = [KeyValue(key='detail', value=status.detail)]
         values += [KeyValue(key=k, value=v) for k, v in status.values.items()]
         self._status_pub.publish(
             DiagnosticStatus(
                 level=bytes([status.level]),
-                name="teleop",
+                name='teleop',
                 message=status.code.value,
                 hardware_id=self.profile.name,
                 values=values,
@@ -560,10 +693,14 @@ def main(argv: list[str] | None = None) -> int:
     # switch interval would let a busy callback delay a cycle by that much.
     sys.setswitchinterval(0.0005)
     return run_node(
-        "teleop",
+        'teleop',
         TeleopNode,
         argv,
-        user_errors=(RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException),
+        user_errors=(
+            RobotTouchError,
+            InvalidParameterValueException,
+            InvalidParameterTypeException,
+        ),
         before_spin=_executor_realtime,
         on_exit=TeleopNode.stop,
         # inputs, services, free drive (waiting for the hardware) each get a thread
@@ -582,5 +719,5 @@ def _executor_realtime(node: TeleopNode) -> None:
             pass  # the control thread has already said so
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

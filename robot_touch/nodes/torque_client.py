@@ -1,5 +1,8 @@
-"""The hardware's torque for teleop's free drive: the ``torque/<joint>`` services
-(std_srvs/SetBool) of the serial bridge or the MuJoCo sim, called from a node.
+"""
+The hardware's torque for teleop's free drive.
+
+The ``torque/<joint>`` services (std_srvs/SetBool) of the serial bridge or the MuJoCo sim, called
+from a node.
 
 A :class:`~robot_touch.core.free_drive.TorqueSwitch` over rclpy clients: the calls go out
 together and are waited for here (from a service callback running in its own callback group
@@ -25,7 +28,7 @@ DISCOVERY_WAIT = 2.0
 UNSUPPORTED = (
     "the arm's hardware offers no {service} service, so it cannot release joints "
     "(Gazebo's ros2_control controllers have no torque switch: free drive needs the serial "
-    "bridge or the MuJoCo sim)"
+    'bridge or the MuJoCo sim)'
 )
 
 
@@ -35,7 +38,7 @@ class TorqueServices:
     def __init__(self, node: Node, joints: Sequence[str]) -> None:
         group = ReentrantCallbackGroup()
         self._clients = {
-            j: node.create_client(SetBool, f"torque/{j}", callback_group=group) for j in joints
+            j: node.create_client(SetBool, f'torque/{j}', callback_group=group) for j in joints
         }
 
     def missing(self, joints: Sequence[str]) -> str | None:
@@ -43,7 +46,7 @@ class TorqueServices:
         for joint in joints:
             client = self._clients.get(joint)
             if client is None or not client.wait_for_service(timeout_sec=DISCOVERY_WAIT):
-                return UNSUPPORTED.format(service=f"torque/{joint}")
+                return UNSUPPORTED.format(service=f'torque/{joint}')
         return None
 
     def switch(self, joints: Sequence[str], on: bool) -> list[tuple[str, bool, str]]:
@@ -62,9 +65,9 @@ class TorqueServices:
         for joint, future in futures:
             if not future.done():
                 future.cancel()
-                results.append((joint, False, f"no answer within {ANSWER_TIMEOUT:g} s"))
+                results.append((joint, False, f'no answer within {ANSWER_TIMEOUT:g} s'))
             elif future.exception() is not None or future.result() is None:
-                results.append((joint, False, str(future.exception() or "no answer")))
+                results.append((joint, False, str(future.exception() or 'no answer')))
             else:
                 reply = future.result()
                 results.append((joint, bool(reply.success), str(reply.message)))

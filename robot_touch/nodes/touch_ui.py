@@ -1,4 +1,5 @@
-"""`touch_ui` node: the Kivy touchscreen app with an rclpy node spun in a background thread.
+"""
+`touch_ui` node: the Kivy touchscreen app with an rclpy node spun in a background thread.
 
 Publishes (relative names): ``target_pose`` (geometry_msgs/PoseStamped, frame = the profile's
 base link), ``jog`` (geometry_msgs/TwistStamped), ``joint_target`` (sensor_msgs/JointState),
@@ -19,6 +20,8 @@ The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_st
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
 import gc
 import math
 import os
@@ -27,31 +30,33 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import FloatingPointRange, Parameter, ParameterDescriptor, ParameterType, ParameterValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    Parameter,
+    ParameterDescriptor,
+    ParameterType,
+    ParameterValue,
+)
 from rcl_interfaces.srv import SetParameters
+import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data, QoSProfile
+from robot_touch.core.profile import ArmProfile, load_profile
+from robot_touch.core.workspace_view import Pose
+from robot_touch.errors import RobotTouchError
+from robot_touch.ui.sizing import check_dpi, DPI_RANGE
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from robot_touch.core.profile import ArmProfile, load_profile
-from robot_touch.core.workspace_view import Pose
-from robot_touch.errors import RobotTouchError
-from robot_touch.ui.sizing import DPI_RANGE, check_dpi
-
-
-_CODE = re.compile(r"[a-z_]+")
+_CODE = re.compile(r'[a-z_]+')
 #: seconds after which an unanswered service call is reported as such
 ANSWER_TIMEOUT = 3.0
 
@@ -65,7 +70,9 @@ class ServiceAnswer:
     message: str
 
 
-def _descriptor(text: str, lo: float | None = None, hi: float | None = None) -> ParameterDescriptor:
+def _descriptor(
+    text: str, lo: float | None = None, hi: float | None = None
+) -> ParameterDescriptor:
     d = ParameterDescriptor(description=text)
     if lo is not None and hi is not None:
         d.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
@@ -76,45 +83,97 @@ class TouchUiNode(Node):
     """The ROS side of the touch UI (see the module docstring for its interface)."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("touch_ui", **kwargs)
+        super().__init__('touch_ui', **kwargs)
         p = self.declare_parameter
-        p("arm", "so101", _descriptor("arm profile: a shipped name (so101) or the path of a profile YAML"))
-        p("language", "en", _descriptor("UI language at start: en or vi"))
-        p("max_publish_rate", 60.0, _descriptor("most target_pose / joint_target messages per second (Hz)", 1.0, 500.0))
-        p("enable_mode", "latched", _descriptor("Enable button: latched (toggle) or hold (dead-man, hold to move)"))
-        p("pinch_gain", 0.08, _descriptor("height change per doubling of the pinch distance (m)", 0.001, 1.0))
-        p("long_press_time", 0.8, _descriptor("long-press duration that saves a waypoint (s)", 0.2, 5.0))
-        p("double_tap_time", 0.35, _descriptor("longest gap between the taps of a double tap (s)", 0.1, 1.0))
-        p("jog_speed", 0.05, _descriptor("tool speed of the Up/Down jog buttons (m/s)", 0.001, 0.5))
-        p("joint_states_timeout", 0.5, _descriptor("joint_states older than this show 'No joint states' (s)", 0.05, 10.0))
-        p("waypoints_file", "", _descriptor("waypoint YAML; empty: <user data>/waypoints/<profile>.yaml"))
-        p("teleop_node", "teleop", _descriptor("name of the teleop node (same namespace) for speed_override"))
-        p("window_size", "1280x800", _descriptor("window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)"))
-        p("fullscreen", False, _descriptor("fill the screen (a dedicated touch panel)"))
         p(
-            "dpi",
+            'arm',
+            'so101',
+            _descriptor('arm profile: a shipped name (so101) or the path of a profile YAML'),
+        )
+        p('language', 'en', _descriptor('UI language at start: en or vi'))
+        p(
+            'max_publish_rate',
+            60.0,
+            _descriptor('most target_pose / joint_target messages per second (Hz)', 1.0, 500.0),
+        )
+        p(
+            'enable_mode',
+            'latched',
+            _descriptor('Enable button: latched (toggle) or hold (dead-man, hold to move)'),
+        )
+        p(
+            'pinch_gain',
+            0.08,
+            _descriptor('height change per doubling of the pinch distance (m)', 0.001, 1.0),
+        )
+        p(
+            'long_press_time',
+            0.8,
+            _descriptor('long-press duration that saves a waypoint (s)', 0.2, 5.0),
+        )
+        p(
+            'double_tap_time',
+            0.35,
+            _descriptor('longest gap between the taps of a double tap (s)', 0.1, 1.0),
+        )
+        p(
+            'jog_speed',
+            0.05,
+            _descriptor('tool speed of the Up/Down jog buttons (m/s)', 0.001, 0.5),
+        )
+        p(
+            'joint_states_timeout',
+            0.5,
+            _descriptor("joint_states older than this show 'No joint states' (s)", 0.05, 10.0),
+        )
+        p(
+            'waypoints_file',
+            '',
+            _descriptor('waypoint YAML; empty: <user data>/waypoints/<profile>.yaml'),
+        )
+        p(
+            'teleop_node',
+            'teleop',
+            _descriptor('name of the teleop node (same namespace) for speed_override'),
+        )
+        p(
+            'window_size',
+            '1280x800',
+            _descriptor('window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)'),
+        )
+        p('fullscreen', False, _descriptor('fill the screen (a dedicated touch panel)'))
+        p(
+            'dpi',
             0.0,
             _descriptor(
                 "the panel's pixels per inch, for one that reports none or a wrong one "
-                "(touch controls are sized in mm from it); 0: as the screen reports",
+                '(touch controls are sized in mm from it); 0: as the screen reports',
                 0.0,
                 DPI_RANGE[1],
             ),
         )
-        p("demo", False, _descriptor("play the built-in demo gesture script, save a screenshot, then exit"))
-        p("demo_out", "out", _descriptor("folder for the demo's screenshot"))
+        p(
+            'demo',
+            False,
+            _descriptor('play the built-in demo gesture script, save a screenshot, then exit'),
+        )
+        p('demo_out', 'out', _descriptor("folder for the demo's screenshot"))
 
-        self.profile: ArmProfile = load_profile(self.get_parameter("arm").value)
-        size = self.get_parameter("window_size").value
-        if not re.fullmatch(r"[1-9]\d{1,4}x[1-9]\d{1,4}", size):
-            raise RobotTouchError(f"parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got {size!r}")
-        dpi_problem = check_dpi(self.get_parameter("dpi").value)
+        self.profile: ArmProfile = load_profile(self.get_parameter('arm').value)
+        size = self.get_parameter('window_size').value
+        if not re.fullmatch(r'[1-9]\d{1,4}x[1-9]\d{1,4}', size):
+            raise RobotTouchError(
+                f'parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got {size!r}'
+            )
+        dpi_problem = check_dpi(self.get_parameter('dpi').value)
         if dpi_problem is not None:
-            raise RobotTouchError(f"parameter dpi {dpi_problem}")
-        for name, allowed in (("language", ("en", "vi")), ("enable_mode", ("latched", "hold"))):
+            raise RobotTouchError(f'parameter dpi {dpi_problem}')
+        for name, allowed in (('language', ('en', 'vi')), ('enable_mode', ('latched', 'hold'))):
             value = self.get_parameter(name).value
             if value not in allowed:
-                raise RobotTouchError(f"parameter {name} must be one of {', '.join(allowed)}, got {value!r}")
+                raise RobotTouchError(
+                    f'parameter {name} must be one of {", ".join(allowed)}, got {value!r}'
+                )
         self._lock = threading.Lock()
         self._joints: dict[str, float] = {}
         self._joints_stamp: float | None = None
@@ -123,42 +182,44 @@ class TouchUiNode(Node):
         self._sent: deque[float] = deque(maxlen=512)
 
         qos = QoSProfile(depth=1)
-        self.pub_target = self.create_publisher(PoseStamped, "target_pose", qos)
-        self.pub_jog = self.create_publisher(TwistStamped, "jog", qos)
-        self.pub_joint_target = self.create_publisher(JointState, "joint_target", 10)
-        self.pub_gripper = self.create_publisher(Float64, "gripper", 10)
-        self.create_subscription(JointState, "joint_states", self._on_joint_states, qos_profile_sensor_data)
-        self.create_subscription(DiagnosticStatus, "teleop/status", self._on_status, 10)
+        self.pub_target = self.create_publisher(PoseStamped, 'target_pose', qos)
+        self.pub_jog = self.create_publisher(TwistStamped, 'jog', qos)
+        self.pub_joint_target = self.create_publisher(JointState, 'joint_target', 10)
+        self.pub_gripper = self.create_publisher(Float64, 'gripper', 10)
+        self.create_subscription(
+            JointState, 'joint_states', self._on_joint_states, qos_profile_sensor_data
+        )
+        self.create_subscription(DiagnosticStatus, 'teleop/status', self._on_status, 10)
         count = lambda _msg: self._count()  # noqa: E731
         self.create_subscription(
-            Float64MultiArray, "forward_position_controller/commands", count, 10
+            Float64MultiArray, 'forward_position_controller/commands', count, 10
         )
-        self.create_subscription(JointTrajectory, "arm_controller/joint_trajectory", count, 10)
+        self.create_subscription(JointTrajectory, 'arm_controller/joint_trajectory', count, 10)
         self._answers: deque[ServiceAnswer] = deque(maxlen=32)
         self._pending: list[tuple[str, float, object]] = []
-        self.cli_estop = self.create_client(SetBool, "teleop/estop")
-        self.cli_enable = self.create_client(SetBool, "teleop/enable")
-        self.cli_home = self.create_client(Trigger, "teleop/home")
-        self.cli_free_drive = self.create_client(SetBool, "teleop/free_drive")
-        teleop = self.get_parameter("teleop_node").value
-        self.cli_params = self.create_client(SetParameters, f"{teleop}/set_parameters")
+        self.cli_estop = self.create_client(SetBool, 'teleop/estop')
+        self.cli_enable = self.create_client(SetBool, 'teleop/enable')
+        self.cli_home = self.create_client(Trigger, 'teleop/home')
+        self.cli_free_drive = self.create_client(SetBool, 'teleop/free_drive')
+        teleop = self.get_parameter('teleop_node').value
+        self.cli_params = self.create_client(SetParameters, f'{teleop}/set_parameters')
 
-    def ui_settings(self):  # noqa: ANN201 - UiSettings, imported with Kivy
+    def ui_settings(self):  # UiSettings, imported with Kivy
         """The app settings from the parameters."""
         from robot_touch.ui.app import UiSettings
 
         g = lambda name: self.get_parameter(name).value  # noqa: E731
         return UiSettings(
-            language=g("language"),
-            max_publish_rate=g("max_publish_rate"),
-            enable_mode=g("enable_mode"),
-            pinch_gain=g("pinch_gain"),
-            long_press_time=g("long_press_time"),
-            double_tap_time=g("double_tap_time"),
-            jog_speed=g("jog_speed"),
-            joint_states_timeout=g("joint_states_timeout"),
-            waypoints_file=g("waypoints_file"),
-            dpi=g("dpi"),
+            language=g('language'),
+            max_publish_rate=g('max_publish_rate'),
+            enable_mode=g('enable_mode'),
+            pinch_gain=g('pinch_gain'),
+            long_press_time=g('long_press_time'),
+            double_tap_time=g('double_tap_time'),
+            jog_speed=g('jog_speed'),
+            joint_states_timeout=g('joint_states_timeout'),
+            waypoints_file=g('waypoints_file'),
+            dpi=g('dpi'),
         )
 
     # -- incoming (executor thread)
@@ -172,8 +233,8 @@ class TouchUiNode(Node):
 
     def _on_status(self, msg: DiagnosticStatus) -> None:
         # The code is the message's first word ("clamped", or "clamped: detail").
-        match = _CODE.match((msg.message or "").strip())
-        code = match.group(0) if match else "ok"
+        match = _CODE.match((msg.message or '').strip())
+        code = match.group(0) if match else 'ok'
         values = {kv.key: kv.value for kv in msg.values}
         with self._lock:
             self._status = (code, time.monotonic())
@@ -192,7 +253,7 @@ class TouchUiNode(Node):
             return self._status
 
     def latest_status_values(self) -> dict[str, str]:
-        """The key/values of the latest teleop status (enabled, estop, speed_override, …)."""
+        """Return the key/values of the latest teleop status (enabled, estop, speed_override, …)."""
         with self._lock:
             return dict(self._status_values)
 
@@ -212,7 +273,9 @@ class TouchUiNode(Node):
         msg = PoseStamped()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.profile.base_link
-        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pose.position)
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (
+            float(v) for v in pose.position
+        )
         q = pose.quaternion()
         o = msg.pose.orientation
         o.x, o.y, o.z, o.w = q
@@ -236,9 +299,9 @@ class TouchUiNode(Node):
     def publish_gripper(self, opening: float) -> None:
         self.pub_gripper.publish(Float64(data=float(opening)))
 
-    def _call(self, client, request) -> bool:  # noqa: ANN001
+    def _call(self, client, request) -> bool:
         if not client.service_is_ready():
-            self.get_logger().warning(f"service {client.srv_name} is not available")
+            self.get_logger().warning(f'service {client.srv_name} is not available')
             return False
         future = client.call_async(request)
         with self._lock:
@@ -246,8 +309,10 @@ class TouchUiNode(Node):
         return True
 
     def take_answers(self, timeout: float = ANSWER_TIMEOUT) -> list[ServiceAnswer]:
-        """Service answers that came back since the last call, and calls unanswered for
-        ``timeout`` s (success False, "no answer"). Polled on Kivy's thread."""
+        """
+        Service answers that came back since the last call, and calls unanswered for
+        ``timeout`` s (success False, "no answer"). Polled on Kivy's thread.
+        """
         now = time.monotonic()
         with self._lock:
             pending, self._pending = self._pending, []
@@ -256,23 +321,23 @@ class TouchUiNode(Node):
                     result = future.result() if future.exception() is None else None
                     if result is None:
                         self._answers.append(
-                            ServiceAnswer(name, False, str(future.exception() or "no answer"))
+                            ServiceAnswer(name, False, str(future.exception() or 'no answer'))
                         )
-                    elif hasattr(result, "success"):
+                    elif hasattr(result, 'success'):
                         self._answers.append(
                             ServiceAnswer(
-                                name, bool(result.success), str(getattr(result, "message", ""))
+                                name, bool(result.success), str(getattr(result, 'message', ''))
                             )
                         )
                     else:  # SetParameters: one result per parameter
                         failed = [
-                            r.reason for r in getattr(result, "results", []) if not r.successful
+                            r.reason for r in getattr(result, 'results', []) if not r.successful
                         ]
-                        self._answers.append(ServiceAnswer(name, not failed, "; ".join(failed)))
+                        self._answers.append(ServiceAnswer(name, not failed, '; '.join(failed)))
                 elif now - sent > timeout:
                     future.cancel()
                     self._answers.append(
-                        ServiceAnswer(name, False, f"no answer within {timeout:g} s")
+                        ServiceAnswer(name, False, f'no answer within {timeout:g} s')
                     )
                 else:
                     self._pending.append((name, sent, future))
@@ -290,24 +355,27 @@ class TouchUiNode(Node):
         return self._call(self.cli_home, Trigger.Request())
 
     def call_free_drive(self, on: bool, joints: Sequence[str] = ()) -> bool:
-        """Free drive on (of ``joints``; empty: the whole arm) or off. On sets teleop's
-        ``free_drive_joints`` first and asks for free drive once that was accepted; a
-        refusal of either is answered under the free drive service's name."""
+        """
+        Free drive on (of ``joints``; empty: the whole arm) or off.
+
+        On sets teleop's ``free_drive_joints`` first and asks for free drive once that was
+        accepted; a refusal of either is answered under the free drive service's name.
+        """
         if not on:
             return self._call(self.cli_free_drive, SetBool.Request(data=False))
         for client in (self.cli_params, self.cli_free_drive):
             if not client.service_is_ready():
-                self.get_logger().warning(f"service {client.srv_name} is not available")
+                self.get_logger().warning(f'service {client.srv_name} is not available')
                 return False
         value = ParameterValue(
             type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=list(joints)
         )
         request = SetParameters.Request(
-            parameters=[Parameter(name="free_drive_joints", value=value)]
+            parameters=[Parameter(name='free_drive_joints', value=value)]
         )
         future = self.cli_params.call_async(request)
 
-        def then(done) -> None:  # noqa: ANN001 - the rclpy future, on the executor's thread
+        def then(done) -> None:  # the rclpy future, on the executor's thread
             result = done.result() if done.exception() is None else None
             if result is not None and all(r.successful for r in result.results):
                 self._call(self.cli_free_drive, SetBool.Request(data=True))
@@ -319,10 +387,15 @@ class TouchUiNode(Node):
 
     def set_speed(self, fraction: float) -> bool:
         value = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=float(fraction))
-        return self._call(self.cli_params, SetParameters.Request(parameters=[Parameter(name="speed_override", value=value)]))
+        return self._call(
+            self.cli_params,
+            SetParameters.Request(parameters=[Parameter(name='speed_override', value=value)]),
+        )
 
 
-def start_node(args: Sequence[str] | None = None) -> tuple[TouchUiNode, SingleThreadedExecutor, threading.Thread]:
+def start_node(
+    args: Sequence[str] | None = None,
+) -> tuple[TouchUiNode, SingleThreadedExecutor, threading.Thread]:
     """Init rclpy, create the node and spin it in a daemon thread."""
     rclpy.init(args=args)
     try:
@@ -332,12 +405,14 @@ def start_node(args: Sequence[str] | None = None) -> tuple[TouchUiNode, SingleTh
         raise
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, name="touch_ui_ros", daemon=True)
+    thread = threading.Thread(target=executor.spin, name='touch_ui_ros', daemon=True)
     thread.start()
     return node, executor, thread
 
 
-def stop_node(node: TouchUiNode, executor: SingleThreadedExecutor, thread: threading.Thread | None = None) -> None:
+def stop_node(
+    node: TouchUiNode, executor: SingleThreadedExecutor, thread: threading.Thread | None = None
+) -> None:
     """Stop spinning, destroy the node and shut rclpy down."""
     executor.shutdown(timeout_sec=2.0)
     if thread is not None:
@@ -348,20 +423,27 @@ def stop_node(node: TouchUiNode, executor: SingleThreadedExecutor, thread: threa
 
 
 def quiet_kivy_logging(terminal: bool) -> None:
-    """Kivy's log as a log, before Kivy is imported: its handlers on its own logger only
-    (``MIXED``: in its default mode Kivy opens the root logger to DEBUG, and every library's
-    debug lines, matplotlib's at import, flood the output), and no colour codes when the
-    output is not a terminal (Kivy decides by $TERM alone, so a log file got raw ANSI codes).
-    A user's own KIVY_LOG_MODE is kept."""
-    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+    """
+    Kivy's log as a log, before Kivy is imported.
+
+    Its handlers on its own logger only (``MIXED``: in its default mode Kivy opens the root logger
+    to DEBUG, and every library's debug lines, matplotlib's at import, flood the output), and no
+    colour codes when the output is not a terminal (Kivy decides by $TERM alone, so a log file got
+    raw ANSI codes). A user's own KIVY_LOG_MODE is kept.
+    """
+    os.environ.setdefault('KIVY_LOG_MODE', 'MIXED')
     if not terminal:
-        os.environ["TERM"] = "dumb"
+        os.environ['TERM'] = 'dumb'
 
 
 def _release_kinematics(app: object) -> None:
-    """Free the IK solver before the interpreter ends. Kivy keeps the app reachable from its
-    own (C-level) state, so roboticstoolbox's compiled kinematics would still be alive at exit,
-    and its binding (nanobind) prints ~30 lines of "leaked instance" notes over the real log."""
+    """
+    Free the IK solver before the interpreter ends.
+
+    Kivy keeps the app reachable from its own (C-level) state, so roboticstoolbox's compiled
+    kinematics would still be alive at exit, and its binding (nanobind) prints ~30 lines of "leaked
+    instance" notes over the real log.
+    """
     if app is None:
         return
     app.kinematics = None
@@ -370,12 +452,12 @@ def _release_kinematics(app: object) -> None:
 
 def main(args: Sequence[str] | None = None) -> int:
     """Console script ``touch_ui``: ROS arguments (``--ros-args ...``) pass through Kivy."""
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault('KIVY_NO_ARGS', '1')
     quiet_kivy_logging(sys.stderr.isatty())
     try:
         node, executor, thread = start_node(args if args is not None else sys.argv)
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
-        print(f"touch_ui: error: {exc}", file=sys.stderr)
+        print(f'touch_ui: error: {exc}', file=sys.stderr)
         return 2
     interrupted = False
     demo = None
@@ -383,20 +465,21 @@ def main(args: Sequence[str] | None = None) -> int:
         # Window settings must be in Kivy's config before the window module is imported.
         from kivy.config import Config
 
-        width, height = node.get_parameter("window_size").value.split("x")
-        Config.set("graphics", "width", width)
-        Config.set("graphics", "height", height)
-        if node.get_parameter("fullscreen").value:
-            Config.set("graphics", "fullscreen", "auto")
+        width, height = node.get_parameter('window_size').value.split('x')
+        Config.set('graphics', 'width', width)
+        Config.set('graphics', 'height', height)
+        if node.get_parameter('fullscreen').value:
+            Config.set('graphics', 'fullscreen', 'auto')
         from kivy.clock import Clock
-
         from robot_touch.ui.app import RobotTouchApp
 
         app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-        if node.get_parameter("demo").value:
+        if node.get_parameter('demo').value:
             from robot_touch.ui.demo import DemoScript
 
-            demo = DemoScript(app, node.get_parameter("demo_out").value, say=lambda text: print(text, flush=True))
+            demo = DemoScript(
+                app, node.get_parameter('demo_out').value, say=lambda text: print(text, flush=True)
+            )
             app.bind(on_start=lambda *_: demo.start())
         # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its thread.
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
@@ -405,14 +488,14 @@ def main(args: Sequence[str] | None = None) -> int:
         interrupted = True
     finally:
         stop_node(node, executor, thread)
-        _release_kinematics(locals().get("app"))
+        _release_kinematics(locals().get('app'))
     if demo is None:
         return 0
     if not demo.finished and demo.exit_code == 0:
-        print("demo: interrupted before its end", flush=True)
+        print('demo: interrupted before its end', flush=True)
         return 130 if interrupted else 1
     return demo.exit_code
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

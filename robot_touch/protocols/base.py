@@ -1,4 +1,5 @@
-"""The host side of a servo bus: one small base class every protocol backend implements.
+"""
+The host side of a servo bus: one small base class every protocol backend implements.
 
 A backend speaks one controller protocol over an already-open pyserial port and works only
 in raw servo units (integers: Feetech/Dynamixel steps, PWM microseconds). Converting radians
@@ -7,6 +8,7 @@ to raw units (calibration) and deciding what to do with a stale joint is the bri
 Layering follows lerobot's MotorsBus -> FeetechMotorsBus split: this module is the generic
 contract, ``<vendor>.py`` the protocol, ``<vendor>_tables.py`` the vendor's register tables.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -21,7 +23,8 @@ class ProtocolError(RobotTouchError):
 
 
 class BusError(Exception):
-    """The bus did not deliver a valid reply (timeout, bad checksum, truncated frame).
+    """
+    The bus did not deliver a valid reply (timeout, bad checksum, truncated frame).
 
     Backends retry internally; this escapes only when every retry failed for a whole call
     that has no per-servo result (e.g. a ping).
@@ -55,21 +58,21 @@ class BusStats:
 
 
 class ServoBus(ABC):
-    """One serial bus of servos, spoken to in one protocol.
+    """
+    One serial bus of servos, spoken to in one protocol.
 
-    Args:
-        port: an open pyserial port (``serial.serial_for_url`` result, pty, loop://).
-        ids: the servo ids (or PWM channels) on this bus, in joint order.
-        options: protocol-specific settings from the profile's ``protocol_options``.
-        retries: how often a failed read is repeated before the servo is reported stale.
+    :param port: an open pyserial port (``serial.serial_for_url`` result, pty, loop://).
+    :param ids: the servo ids (or PWM channels) on this bus, in joint order.
+    :param options: protocol-specific settings from the profile's ``protocol_options``.
+    :param retries: how often a failed read is repeated before the servo is reported stale.
     """
 
     #: registry name, e.g. "feetech_sts"
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ''
     #: the controller's usual baud rate
     default_baudrate: ClassVar[int] = 1_000_000
     #: raw units of a position: "steps", "us" ...
-    units: ClassVar[str] = "steps"
+    units: ClassVar[str] = 'steps'
     #: the goal positions the servo reaches, raw units (None: not declared, not checked).
     #: Profiles are checked against it at load: every joint limit, through the calibration,
     #: must map inside it (robot_touch.core.profile).
@@ -80,7 +83,11 @@ class ServoBus(ABC):
     reads_released: ClassVar[bool] = True
 
     def __init__(
-        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+        self,
+        port: Any,
+        ids: Sequence[int],
+        options: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         self.port = port
         self.ids = list(ids)
@@ -98,7 +105,8 @@ class ServoBus(ABC):
 
     @abstractmethod
     def read_positions(self) -> dict[int, int | None]:
-        """Present positions (raw units) of every servo; None where no valid reply came back.
+        """
+        Present positions (raw units) of every servo; None where no valid reply came back.
 
         A backend that knows when each reply arrived keeps it in ``reply_times`` (servo id →
         ``time.monotonic()``), so that each reading is stamped with when it was read; the
@@ -106,18 +114,23 @@ class ServoBus(ABC):
         """
 
     def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
-        """Enable or release holding torque on the servos ``ids`` (None: every servo; PWM
-        boards: pulses on/off)."""
+        """
+        Enable or release holding torque on the servos ``ids`` (None: every servo; PWM
+        boards: pulses on/off).
+        """
 
     def read_status(self) -> dict[int, ServoStatus]:
         """Voltage, temperature and error flags where the protocol reports them."""
         return {}
 
     def read_settings(self) -> dict[int, dict[str, int]]:
-        """Servo id -> setting name -> value, for the servos that answered: the calibration
-        registers (``homing_offset``, ``min_position_limit``, ``max_position_limit``,
-        ``drive_mode``, see :mod:`robot_touch.core.servo_settings`) and the protocol's gains
-        and limits. Empty for controllers that keep no such settings (PWM boards)."""
+        """
+        Servo id -> setting name -> value, for the servos that answered.
+
+        The calibration registers (``homing_offset``, ``min_position_limit``,
+        ``max_position_limit``, ``drive_mode``, see :mod:`robot_touch.core.servo_settings`) and the
+        protocol's gains and limits. Empty for controllers that keep no such settings (PWM boards).
+        """
         return {}
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""Pololu's CRC-7 (Maestro, jrk, qik serial protocols).
+"""
+Pololu's CRC-7 (Maestro, jrk, qik serial protocols).
 
 Per the Pololu Maestro Servo Controller User's Guide, section 5.d: polynomial 0x91, computed
 LSB first (the order the bits go over the wire), over the whole command packet including
@@ -9,6 +10,7 @@ Written here rather than taken from a library because the project's dependencies
 CRC package (crcmod would need a custom reflected 7-bit definition anyway); a 256-entry
 table keeps it fast in pure Python.
 """
+
 from __future__ import annotations
 
 _POLYNOMIAL = 0x91
@@ -25,7 +27,7 @@ _TABLE = tuple(_table_entry(b) for b in range(256))
 
 
 def crc7(data: bytes | bytearray) -> int:
-    """The 7-bit CRC byte of ``data`` (a complete packet without its CRC byte)."""
+    """Return the 7-bit CRC byte of ``data`` (a complete packet without its CRC byte)."""
     crc = 0
     for byte in data:
         crc = _TABLE[crc ^ byte]

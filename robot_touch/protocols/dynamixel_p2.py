@@ -1,4 +1,5 @@
-"""DYNAMIXEL Protocol 2.0 host backend (X series, e.g. OpenMANIPULATOR-X's XM430) over dynamixel-sdk.
+"""
+DYNAMIXEL Protocol 2.0 host backend (X series, e.g. OpenMANIPULATOR-X's XM430) over dynamixel-sdk.
 
 Packets are built, sent and parsed by ``dynamixel_sdk``'s Protocol 2.0 packet handler; this
 module adds running over an already-open pyserial port, per-servo retries with stale
@@ -11,19 +12,19 @@ lengthens the packet (and 3.x has no stuffing at all), so a goal whose bytes con
 As in the Feetech backend, ``GroupSyncRead`` is not used: its ``rxPacket`` gives up at the
 first servo that does not answer, which also loses the replies of every servo after it.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
 import dynamixel_sdk as dxl
-
 from robot_touch.protocols import dynamixel_tables as dxt
 from robot_touch.protocols.base import ServoStatus
 from robot_touch.protocols.packet_utils import (
-    OpenPortMixin,
     check_goals,
     dxl_needs_stuffing,
     dxl_packet,
+    OpenPortMixin,
 )
 from robot_touch.protocols.sdk_bus import SdkBus, unsigned
 
@@ -36,21 +37,21 @@ def _int32(value: int) -> int:
 
 #: what ``read_settings`` reports: control-table registers (names as in LeRobot's table)
 _SETTINGS = {
-    "model_number": (dxt.MODEL_NUMBER, unsigned),
-    "firmware": (dxt.FIRMWARE, unsigned),
-    "homing_offset": (dxt.HOMING_OFFSET, _int32),
-    "min_position_limit": (dxt.MIN_POSITION_LIMIT, unsigned),
-    "max_position_limit": (dxt.MAX_POSITION_LIMIT, unsigned),
-    "drive_mode": (dxt.DRIVE_MODE, unsigned),
-    "operating_mode": (dxt.OPERATING_MODE, unsigned),
-    "velocity_limit": (dxt.VELOCITY_LIMIT, unsigned),
-    "current_limit": (dxt.CURRENT_LIMIT, unsigned),
-    "temperature_limit": (dxt.TEMPERATURE_LIMIT, unsigned),
-    "shutdown": (dxt.SHUTDOWN, unsigned),
-    "return_delay": (dxt.RETURN_DELAY_TIME, unsigned),
-    "position_p_gain": (dxt.POSITION_P_GAIN, unsigned),
-    "position_i_gain": (dxt.POSITION_I_GAIN, unsigned),
-    "position_d_gain": (dxt.POSITION_D_GAIN, unsigned),
+    'model_number': (dxt.MODEL_NUMBER, unsigned),
+    'firmware': (dxt.FIRMWARE, unsigned),
+    'homing_offset': (dxt.HOMING_OFFSET, _int32),
+    'min_position_limit': (dxt.MIN_POSITION_LIMIT, unsigned),
+    'max_position_limit': (dxt.MAX_POSITION_LIMIT, unsigned),
+    'drive_mode': (dxt.DRIVE_MODE, unsigned),
+    'operating_mode': (dxt.OPERATING_MODE, unsigned),
+    'velocity_limit': (dxt.VELOCITY_LIMIT, unsigned),
+    'current_limit': (dxt.CURRENT_LIMIT, unsigned),
+    'temperature_limit': (dxt.TEMPERATURE_LIMIT, unsigned),
+    'shutdown': (dxt.SHUTDOWN, unsigned),
+    'return_delay': (dxt.RETURN_DELAY_TIME, unsigned),
+    'position_p_gain': (dxt.POSITION_P_GAIN, unsigned),
+    'position_i_gain': (dxt.POSITION_I_GAIN, unsigned),
+    'position_d_gain': (dxt.POSITION_D_GAIN, unsigned),
 }
 
 
@@ -59,17 +60,18 @@ class _DynamixelPort(OpenPortMixin, dxl.PortHandler):
 
 
 def _signed(data: bytes) -> int:
-    return int.from_bytes(data, "little", signed=True)
+    return int.from_bytes(data, 'little', signed=True)
 
 
 def _field(block: bytes, register: dxt.Register, signed: bool = False) -> int:
     """One little-endian register out of a STATUS_BLOCK read."""
     start = register.address - dxt.STATUS_BLOCK.address
-    return int.from_bytes(block[start : start + register.size], "little", signed=signed)
+    return int.from_bytes(block[start : start + register.size], 'little', signed=signed)
 
 
 class DynamixelP2Bus(SdkBus):
-    """DYNAMIXEL X-series servos speaking Protocol 2.0.
+    """
+    DYNAMIXEL X-series servos speaking Protocol 2.0.
 
     Options (``protocol_options``):
         latency_ms: reply allowance on top of the wire time (default 34 ms like the SDK).
@@ -77,9 +79,9 @@ class DynamixelP2Bus(SdkBus):
             ``ServoStatus.load`` (default 1193, the XM430-W350's).
     """
 
-    name: ClassVar[str] = "dynamixel_p2"
+    name: ClassVar[str] = 'dynamixel_p2'
     default_baudrate: ClassVar[int] = 1_000_000
-    units: ClassVar[str] = "steps"
+    units: ClassVar[str] = 'steps'
     #: Position Control Mode (operating mode 3, the default): Goal Position 0..4095
     #: (ROBOTIS e-Manual, XM430-W350, Goal Position (116))
     goal_range: ClassVar[tuple[int, int] | None] = (0, 4095)
@@ -98,11 +100,15 @@ class DynamixelP2Bus(SdkBus):
     last_errors: dict[int, int]
 
     def __init__(
-        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+        self,
+        port: Any,
+        ids: Sequence[int],
+        options: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         super().__init__(port, ids, options, retries)
         self._ph = dxl.PacketHandler(2.0)
-        self._current_limit = float(self.options.get("current_limit", dxt.CURRENT_LIMIT.default))
+        self._current_limit = float(self.options.get('current_limit', dxt.CURRENT_LIMIT.default))
         #: sync writes that needed byte stuffing (sent by our own packet builder)
         self.stuffed_writes = 0
 
@@ -114,17 +120,22 @@ class DynamixelP2Bus(SdkBus):
         params = bytearray()
         for servo_id, goal in checked:
             params.append(servo_id)
-            params += goal.to_bytes(4, "little", signed=True)
+            params += goal.to_bytes(4, 'little', signed=True)
         self._sync_write(dxt.GOAL_POSITION, params)
 
     def read_positions(self) -> dict[int, int | None]:
-        """One SYNC READ of Present Position; None for a servo with no valid reply after retries."""
+        """
+        One SYNC READ of Present Position; None for a servo with no valid reply after retries.
+        """
         replies = self._sync_read(dxt.PRESENT_POSITION, self.ids)
         return {i: (None if replies.get(i) is None else _signed(replies[i])) for i in self.ids}
 
     def read_status(self) -> dict[int, ServoStatus]:
-        """Moving, load, voltage and temperature from one SYNC READ (122..146); Hardware Error
-        Status (70) is read as well for servos whose replies carry the alert bit."""
+        """
+        Move, load, voltage and temperature from one SYNC READ (122..146).
+
+        Hardware Error Status (70) is read as well for servos whose replies carry the alert bit.
+        """
         replies = self._sync_read(dxt.STATUS_BLOCK, self.ids)
         alerted = [i for i in self.ids if self.last_errors.get(i, 0) & dxt.ERR_ALERT]
         hardware = self._sync_read(dxt.HARDWARE_ERROR_STATUS, alerted) if alerted else {}
@@ -136,7 +147,7 @@ class DynamixelP2Bus(SdkBus):
                 continue
             flags = dxt.hardware_error_flags(hardware[servo_id][0]) if servo_id in hardware else []
             if servo_id in alerted and not flags:
-                flags = ["hardware_alert"]  # alert bit set, but the error register was not read
+                flags = ['hardware_alert']  # alert bit set, but the error register was not read
             statuses[servo_id] = ServoStatus(
                 voltage=_field(data, dxt.PRESENT_INPUT_VOLTAGE) / 10.0,
                 temperature=float(_field(data, dxt.PRESENT_TEMPERATURE)),
@@ -149,17 +160,21 @@ class DynamixelP2Bus(SdkBus):
     # -- protocol hooks (see SdkBus) --------------------------------------------------------
 
     def _sync_write_tx(self, register: dxt.Register, params: bytearray) -> int:
-        head = bytes((dxt.INST_SYNC_WRITE,)) + register.address.to_bytes(2, "little")
-        head += register.size.to_bytes(2, "little")
+        head = bytes((dxt.INST_SYNC_WRITE,)) + register.address.to_bytes(2, 'little')
+        head += register.size.to_bytes(2, 'little')
         if dxl_needs_stuffing(head + params):
             self.stuffed_writes += 1
             packet = dxl_packet(dxt.BROADCAST_ID, dxt.INST_SYNC_WRITE, head[1:] + params)
             written = self._port.writePort(packet)
             return dxl.COMM_SUCCESS if written == len(packet) else dxl.COMM_TX_FAIL
-        return self._ph.syncWriteTxOnly(self._port, register.address, register.size, list(params), len(params))
+        return self._ph.syncWriteTxOnly(
+            self._port, register.address, register.size, list(params), len(params)
+        )
 
     def _sync_read_tx(self, register: dxt.Register, ids: list[int]) -> int:
-        return self._ph.syncReadTx(self._port, register.address, register.size, ids, len(ids), False)
+        return self._ph.syncReadTx(
+            self._port, register.address, register.size, ids, len(ids), False
+        )
 
     def _rx_status(self) -> tuple[Any, int]:
         return self._ph.rxPacket(self._port, False)

@@ -1,4 +1,5 @@
-"""DYNAMIXEL Protocol 2.0 constants and the X-series (XM430-W350) control table.
+"""
+DYNAMIXEL Protocol 2.0 constants and the X-series (XM430-W350) control table.
 
 Sources (facts only, no text copied):
   * ROBOTIS e-Manual "DYNAMIXEL Protocol 2.0" (emanual.robotis.com/docs/en/dxl/protocol2/):
@@ -21,11 +22,12 @@ Sources (facts only, no text copied):
     Bulk Read/Write parameter layouts. Fast Sync/Bulk Read's single status packet
     (per servo: error, id, data, CRC so far) as parsed by dynamixel-sdk 4.1.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
-HEADER = b"\xff\xff\xfd\x00"
+HEADER = b'\xff\xff\xfd\x00'
 BROADCAST_ID = 0xFE
 MAX_ID = 0xFC  # 0..252 address one device
 #: Largest packet the emulator and dynamixel-sdk accept (dynamixel_sdk RXPACKET_MAX_LEN).
@@ -106,8 +108,11 @@ ACCELERATION_UNIT_RPM2 = 214.577
 
 
 class Register(NamedTuple):
-    """One control-table entry: address, size in bytes, host may write it, initial value,
-    signed (two's complement)."""
+    """
+    One control-table entry.
+
+    Address, size in bytes, host may write it, initial value, signed (two's complement).
+    """
 
     address: int
     size: int
@@ -194,11 +199,11 @@ STATUS_BLOCK = Register(MOVING.address, PRESENT_TEMPERATURE.address + 1 - MOVING
 
 # Hardware Error Status (address 70) bits (e-Manual XM430-W350); bit 1 is unused.
 HARDWARE_ERROR_BITS: dict[int, str] = {
-    0x01: "voltage",
-    0x04: "overheat",
-    0x08: "encoder",
-    0x10: "electrical_shock",
-    0x20: "overload",
+    0x01: 'voltage',
+    0x04: 'overheat',
+    0x08: 'encoder',
+    0x10: 'electrical_shock',
+    0x20: 'overload',
 }
 
 

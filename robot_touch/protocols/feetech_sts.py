@@ -1,4 +1,5 @@
-"""Feetech STS (SMS/STS series, e.g. STS3215 on the SO-101) host backend over feetech-servo-sdk.
+"""
+Feetech STS (SMS/STS series, e.g. STS3215 on the SO-101) host backend over feetech-servo-sdk.
 
 Packets are built, sent and parsed by ``scservo_sdk`` (feetech-servo-sdk 1.0.0); this module
 adds what the SDK leaves out: running over an already-open pyserial port, per-servo retries
@@ -11,21 +12,21 @@ which ``isAvailable`` still reports as valid, so a stale position would pass as 
 The sync read is therefore issued with the packet handler's ``syncReadTx`` and every status
 packet collected with its ``rxPacket``, matched to its servo by id.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
-import scservo_sdk as scs
-
 from robot_touch.protocols import feetech_tables as ft
 from robot_touch.protocols.base import ServoStatus
 from robot_touch.protocols.packet_utils import (
-    OpenPortMixin,
     check_goals,
     from_sign_magnitude,
+    OpenPortMixin,
     to_sign_magnitude,
 )
 from robot_touch.protocols.sdk_bus import SdkBus, unsigned
+import scservo_sdk as scs
 
 _GOAL_LIMIT = (1 << ft.GOAL_SIGN_BIT) - 1
 
@@ -41,33 +42,33 @@ def _direction(phase: int) -> int:
 
 #: what ``read_settings`` reports: memory-table registers (names as in LeRobot's table)
 _SETTINGS = {
-    "model_number": (ft.MODEL_NUMBER, unsigned),
-    "firmware_major": (ft.FIRMWARE_MAJOR, unsigned),
-    "firmware_minor": (ft.FIRMWARE_MINOR, unsigned),
-    "homing_offset": (ft.HOMING_OFFSET, _homing),
-    "min_position_limit": (ft.MIN_POSITION_LIMIT, unsigned),
-    "max_position_limit": (ft.MAX_POSITION_LIMIT, unsigned),
-    "drive_mode": (ft.PHASE, _direction),
-    "phase": (ft.PHASE, unsigned),
-    "operating_mode": (ft.OPERATING_MODE, unsigned),
-    "p_coefficient": (ft.P_COEFFICIENT, unsigned),
-    "d_coefficient": (ft.D_COEFFICIENT, unsigned),
-    "i_coefficient": (ft.I_COEFFICIENT, unsigned),
-    "max_torque_limit": (ft.MAX_TORQUE_LIMIT, unsigned),
-    "torque_limit": (ft.TORQUE_LIMIT, unsigned),
-    "protection_current": (ft.PROTECTION_CURRENT, unsigned),
-    "overload_torque": (ft.OVERLOAD_TORQUE, unsigned),
-    "protective_torque": (ft.PROTECTIVE_TORQUE, unsigned),
-    "max_temperature_limit": (ft.MAX_TEMPERATURE_LIMIT, unsigned),
-    "return_delay": (ft.RETURN_DELAY, unsigned),
-    "lock": (ft.LOCK, unsigned),
+    'model_number': (ft.MODEL_NUMBER, unsigned),
+    'firmware_major': (ft.FIRMWARE_MAJOR, unsigned),
+    'firmware_minor': (ft.FIRMWARE_MINOR, unsigned),
+    'homing_offset': (ft.HOMING_OFFSET, _homing),
+    'min_position_limit': (ft.MIN_POSITION_LIMIT, unsigned),
+    'max_position_limit': (ft.MAX_POSITION_LIMIT, unsigned),
+    'drive_mode': (ft.PHASE, _direction),
+    'phase': (ft.PHASE, unsigned),
+    'operating_mode': (ft.OPERATING_MODE, unsigned),
+    'p_coefficient': (ft.P_COEFFICIENT, unsigned),
+    'd_coefficient': (ft.D_COEFFICIENT, unsigned),
+    'i_coefficient': (ft.I_COEFFICIENT, unsigned),
+    'max_torque_limit': (ft.MAX_TORQUE_LIMIT, unsigned),
+    'torque_limit': (ft.TORQUE_LIMIT, unsigned),
+    'protection_current': (ft.PROTECTION_CURRENT, unsigned),
+    'overload_torque': (ft.OVERLOAD_TORQUE, unsigned),
+    'protective_torque': (ft.PROTECTIVE_TORQUE, unsigned),
+    'max_temperature_limit': (ft.MAX_TEMPERATURE_LIMIT, unsigned),
+    'return_delay': (ft.RETURN_DELAY, unsigned),
+    'lock': (ft.LOCK, unsigned),
 }
 
 
 def _field(block: bytes, register: ft.Register) -> int:
     """One little-endian register out of a STATUS_BLOCK read."""
     start = register.address - ft.STATUS_BLOCK.address
-    return int.from_bytes(block[start : start + register.size], "little")
+    return int.from_bytes(block[start : start + register.size], 'little')
 
 
 class _FeetechPort(OpenPortMixin, scs.PortHandler):
@@ -75,16 +76,17 @@ class _FeetechPort(OpenPortMixin, scs.PortHandler):
 
 
 class FeetechSTSBus(SdkBus):
-    """Feetech SMS/STS bus servos (FT-SCS protocol, little-endian), e.g. STS3215.
+    """
+    Feetech SMS/STS bus servos (FT-SCS protocol, little-endian), e.g. STS3215.
 
     Options (``protocol_options``):
         latency_ms: reply allowance on top of the wire time (default 34 ms like the SDK;
             lower it when the USB adapter's latency timer is 1 ms).
     """
 
-    name: ClassVar[str] = "feetech_sts"
+    name: ClassVar[str] = 'feetech_sts'
     default_baudrate: ClassVar[int] = 1_000_000
-    units: ClassVar[str] = "steps"
+    units: ClassVar[str] = 'steps'
     #: position mode of the STS3215: one turn of the 12-bit encoder (Feetech STS memory table)
     goal_range: ClassVar[tuple[int, int] | None] = (0, 4095)
 
@@ -100,7 +102,11 @@ class FeetechSTSBus(SdkBus):
     last_errors: dict[int, int]
 
     def __init__(
-        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+        self,
+        port: Any,
+        ids: Sequence[int],
+        options: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         super().__init__(port, ids, options, retries)
         # protocol_end 0 = little-endian STS/SMS; the SDK stores it module-wide, and this
@@ -119,13 +125,17 @@ class FeetechSTSBus(SdkBus):
         self._sync_write(ft.GOAL_POSITION, params)
 
     def read_positions(self) -> dict[int, int | None]:
-        """One SYNC READ of Present Position; None for a servo with no valid reply after retries."""
+        """
+        One SYNC READ of Present Position; None for a servo with no valid reply after retries.
+        """
         replies = self._sync_read(ft.PRESENT_POSITION, self.ids)
         positions: dict[int, int | None] = {}
         for servo_id in self.ids:
             data = replies.get(servo_id)
             positions[servo_id] = (
-                None if data is None else from_sign_magnitude(data[0] | data[1] << 8, ft.POSITION_SIGN_BIT)
+                None
+                if data is None
+                else from_sign_magnitude(data[0] | data[1] << 8, ft.POSITION_SIGN_BIT)
             )
         return positions
 
@@ -151,7 +161,9 @@ class FeetechSTSBus(SdkBus):
     # -- protocol hooks (see SdkBus) --------------------------------------------------------
 
     def _sync_write_tx(self, register: ft.Register, params: bytearray) -> int:
-        return self._ph.syncWriteTxOnly(self._port, register.address, register.size, list(params), len(params))
+        return self._ph.syncWriteTxOnly(
+            self._port, register.address, register.size, list(params), len(params)
+        )
 
     def _sync_read_tx(self, register: ft.Register, ids: list[int]) -> int:
         return self._ph.syncReadTx(self._port, register.address, register.size, ids, len(ids))

@@ -1,4 +1,5 @@
-"""Feetech STS3215 (SMS/STS series) memory table and protocol constants.
+"""
+Feetech STS3215 (SMS/STS series) memory table and protocol constants.
 
 Sources (facts only, no text copied):
   * Feetech "SCS/SMS/STS communication protocol manual" (FT-SCS protocol, doc.feetech.cn):
@@ -24,11 +25,12 @@ Sources (facts only, no text copied):
     settings): as read back from STS3215 servos in published SO-101 register dumps, and
     LeRobot's SO follower, which lowers P from the factory 32 to 16.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
-HEADER = b"\xff\xff"
+HEADER = b'\xff\xff'
 BROADCAST_ID = 0xFE
 MAX_ID = 0xFD  # ids 0..253 address one servo
 
@@ -55,14 +57,14 @@ RESOLUTION = 4096
 
 
 class Register(NamedTuple):
-    """One memory-table entry.
+    """
+    One memory-table entry.
 
-    Attributes:
-        address, size: where it is (little-endian).
-        writable: the host may write it (read-only bytes keep their value).
-        default: factory value of an STS3215.
-        eeprom: kept over a power cycle (when written with Lock at 0).
-        sign_bit: sign-magnitude encoding with this sign bit (None: unsigned).
+    :ivar address, size: where it is (little-endian).:
+    :ivar writable: the host may write it (read-only bytes keep their value).
+    :ivar default: factory value of an STS3215.
+    :ivar eeprom: kept over a power cycle (when written with Lock at 0).
+    :ivar sign_bit: sign-magnitude encoding with this sign bit (None: unsigned).
     """
 
     address: int
@@ -176,12 +178,12 @@ BAUD_RATES: dict[int, int] = {
 # table names bit 1 "sensor" and bit 4 "angle"; scservo_sdk 1.0.0 calls bit 1 "angle" and
 # leaves bit 4 out: the memory table is the authority here.
 ERROR_BITS: dict[int, str] = {
-    0x01: "voltage",
-    0x02: "sensor",
-    0x04: "overheat",
-    0x08: "overcurrent",
-    0x10: "angle",
-    0x20: "overload",
+    0x01: 'voltage',
+    0x02: 'sensor',
+    0x04: 'overheat',
+    0x08: 'overcurrent',
+    0x10: 'angle',
+    0x20: 'overload',
 }
 
 

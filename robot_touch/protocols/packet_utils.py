@@ -1,17 +1,18 @@
-"""Small pure helpers shared by the bus-servo codecs: checksums, CRC, byte stuffing, encodings.
+"""
+Small pure helpers shared by the bus-servo codecs: checksums, CRC, byte stuffing, encodings.
 
 Also home of :class:`OpenPortMixin`, the glue that lets the vendors' SDK packet handlers run
 over a pyserial port object we opened ourselves.
 """
+
 from __future__ import annotations
 
+from contextlib import contextmanager
 import operator
 import time
-from contextlib import contextmanager
 from typing import Any, Iterator
 
 from dynamixel_sdk.protocol2_packet_handler import Protocol2PacketHandler
-
 from robot_touch.protocols.base import PortGone, ProtocolError
 
 try:
@@ -30,33 +31,34 @@ def port_errors_as_port_gone(name: str) -> Iterator[None]:
     try:
         yield
     except PORT_ERRORS as exc:
-        raise PortGone(f"{name}: serial port failed: {exc}") from exc
+        raise PortGone(f'{name}: serial port failed: {exc}') from exc
 
 
-_DXL_HEADER = b"\xff\xff\xfd"
-_DXL_STUFFED = b"\xff\xff\xfd\xfd"
+_DXL_HEADER = b'\xff\xff\xfd'
+_DXL_STUFFED = b'\xff\xff\xfd\xfd'
 _DXL_CRC = Protocol2PacketHandler()
 
 
 def feetech_checksum(body: bytes | bytearray) -> int:
-    """FT-SCS checksum: ``~(ID + LEN + INSTR/ERROR + PARAMS) & 0xFF``.
+    """
+    FT-SCS checksum: ``~(ID + LEN + INSTR/ERROR + PARAMS) & 0xFF``.
 
-    Args:
-        body: the packet without its ``FF FF`` header and without the checksum byte.
+    :param body: the packet without its ``FF FF`` header and without the checksum byte.
     """
     # Written here because scservo_sdk computes it only inline in txPacket/rxPacket; the
     # emulated device needs it on its own.
     return ~sum(body) & 0xFF
 
 
-def feetech_packet(servo_id: int, instruction: int, params: bytes = b"") -> bytes:
-    """A complete FT-SCS packet (instruction, or status when ``instruction`` is the error byte)."""
+def feetech_packet(servo_id: int, instruction: int, params: bytes = b'') -> bytes:
+    """Return a complete FT-SCS packet (instruction, or status when ``instruction`` is the error byte)."""
     body = bytes((servo_id, len(params) + 2, instruction)) + bytes(params)
-    return b"\xff\xff" + body + bytes((feetech_checksum(body),))
+    return b'\xff\xff' + body + bytes((feetech_checksum(body),))
 
 
 def dxl_crc16(data: bytes | bytearray) -> int:
-    """DYNAMIXEL Protocol 2.0 CRC-16 (polynomial 0x8005, initial 0) of ``data``.
+    """
+    DYNAMIXEL Protocol 2.0 CRC-16 (polynomial 0x8005, initial 0) of ``data``.
 
     The dynamixel-sdk's own table implementation is used so host and emulator agree with it.
     """
@@ -64,7 +66,8 @@ def dxl_crc16(data: bytes | bytearray) -> int:
 
 
 def dxl_stuff(body: bytes) -> bytes:
-    """Byte-stuff a Protocol 2.0 packet body (instruction/error + params): FF FF FD -> FF FF FD FD.
+    """
+    Byte-stuff a Protocol 2.0 packet body (instruction/error + params): FF FF FD -> FF FF FD FD.
 
     ``bytes.replace`` is exact here: the pattern cannot overlap itself (FD != FF), so its
     left-to-right non-overlapping matches are precisely the places the e-Manual stuffs.
@@ -75,7 +78,8 @@ def dxl_stuff(body: bytes) -> bytes:
 
 
 def dxl_unstuff(body: bytes) -> bytes | None:
-    """Undo :func:`dxl_stuff`; None when ``body`` holds an unstuffed ``FF FF FD`` (a bad packet).
+    """
+    Undo :func:`dxl_stuff`; None when ``body`` holds an unstuffed ``FF FF FD`` (a bad packet).
 
     (dynamixel_sdk's removeStuffing cannot tell a stuffed from a broken body, which the
     strict emulated device needs.)
@@ -85,7 +89,7 @@ def dxl_unstuff(body: bytes) -> bytes | None:
         found = body.find(_DXL_HEADER, start)
         if found < 0:
             break
-        if body[found + 3 : found + 4] != b"\xfd":
+        if body[found + 3 : found + 4] != b'\xfd':
             return None
         start = found + 4
     return body.replace(_DXL_STUFFED, _DXL_HEADER)
@@ -96,25 +100,28 @@ def dxl_needs_stuffing(body: bytes) -> bool:
     return _DXL_HEADER in body
 
 
-def dxl_packet(servo_id: int, instruction: int, params: bytes = b"") -> bytes:
-    """A complete, stuffed Protocol 2.0 packet; ``instruction`` 0x55 + error byte first in params
-    makes a status packet."""
+def dxl_packet(servo_id: int, instruction: int, params: bytes = b'') -> bytes:
+    """
+    Return a complete, stuffed Protocol 2.0 packet.
+
+    ``instruction`` 0x55 + error byte first in params makes a status packet.
+    """
     body = dxl_stuff(bytes((instruction,)) + bytes(params))
     length = len(body) + 2
-    head = b"\xff\xff\xfd\x00" + bytes((servo_id, length & 0xFF, length >> 8))
+    head = b'\xff\xff\xfd\x00' + bytes((servo_id, length & 0xFF, length >> 8))
     crc = dxl_crc16(head + body)
     return head + body + bytes((crc & 0xFF, crc >> 8))
 
 
 def to_sign_magnitude(value: int, sign_bit: int) -> int:
-    """Feetech sign-magnitude: magnitude in the low bits, sign in ``sign_bit``.
+    """
+    Feetech sign-magnitude: magnitude in the low bits, sign in ``sign_bit``.
 
-    Raises:
-        ValueError: the magnitude does not fit below the sign bit.
+    :raises ValueError: the magnitude does not fit below the sign bit.
     """
     magnitude = abs(value)
     if magnitude >= 1 << sign_bit:
-        raise ValueError(f"{value} does not fit in {sign_bit} bits plus sign")
+        raise ValueError(f'{value} does not fit in {sign_bit} bits plus sign')
     return magnitude | (1 << sign_bit) if value < 0 else magnitude
 
 
@@ -125,7 +132,8 @@ def from_sign_magnitude(raw: int, sign_bit: int) -> int:
 
 
 class OpenPortMixin:
-    """Makes a vendor SDK ``PortHandler`` subclass drive an already-open pyserial port.
+    """
+    Makes a vendor SDK ``PortHandler`` subclass drive an already-open pyserial port.
 
     Why this exists: the ROBOTIS and Feetech SDK port handlers open a device *path* themselves
     (``serial.Serial(port_name)``), which rules out ``socket://``, ``loop://``, RFC 2217 and
@@ -136,10 +144,9 @@ class OpenPortMixin:
 
     Use as ``class _Port(OpenPortMixin, scservo_sdk.PortHandler)``.
 
-    Args:
-        ser: the open pyserial port.
-        latency_ms: time allowed on top of the reply's wire time (USB latency timer, servo
-            return delay); the SDKs use 2 x 16 ms + 2 ms.
+    :param ser: the open pyserial port.
+    :param latency_ms: time allowed on top of the reply's wire time (USB latency timer, servo
+        return delay); the SDKs use 2 x 16 ms + 2 ms.
     """
 
     ser: Any
@@ -151,102 +158,109 @@ class OpenPortMixin:
     tx_time_per_byte: float
 
     def __init__(self, ser: Any, latency_ms: float = 34.0) -> None:
-        super().__init__(str(getattr(ser, "port", None) or getattr(ser, "name", "open-port")))  # type: ignore[call-arg]
+        super().__init__(str(getattr(ser, 'port', None) or getattr(ser, 'name', 'open-port')))  # type: ignore[call-arg]
         self.ser = ser
         self.is_open = True
         self.latency_ms = float(latency_ms)
-        self.baudrate = int(getattr(ser, "baudrate", 1_000_000) or 1_000_000)
+        self.baudrate = int(getattr(ser, 'baudrate', 1_000_000) or 1_000_000)
         # 10 bits per byte on the wire (start + 8 data + stop), in milliseconds
         self.tx_time_per_byte = 10_000.0 / self.baudrate
         # readPort blocks up to the port's read timeout: keep it within one packet timeout so
         # a missing reply costs about latency_ms, not a long (or infinite) port timeout.
         limit = max(0.001, self.latency_ms / 1000.0)
-        if getattr(ser, "timeout", None) is None or ser.timeout > limit:
+        if getattr(ser, 'timeout', None) is None or ser.timeout > limit:
             ser.timeout = limit
 
-    def openPort(self) -> bool:  # noqa: N802 (SDK naming)
+    def openPort(self) -> bool:  # SDK naming
         return True
 
-    def closePort(self) -> None:  # noqa: N802
+    def closePort(self) -> None:
         # The port belongs to whoever opened it.
         self.is_open = False
 
-    def setBaudRate(self, baudrate: int) -> bool:  # noqa: N802
+    def setBaudRate(self, baudrate: int) -> bool:
         # Changing the baud rate is the port owner's business; refuse rather than re-open.
         return False
 
-    def setupPort(self, cflag_baud: int) -> bool:  # noqa: N802
+    def setupPort(self, cflag_baud: int) -> bool:
         return False
 
-    def clearPort(self) -> None:  # noqa: N802
+    def clearPort(self) -> None:
         # Drop late replies to an earlier, timed-out request so they cannot be taken for
         # replies to the next one (scservo_sdk's clearPort only drains the output).
         self.ser.reset_input_buffer()
 
-    def getBytesAvailable(self) -> int:  # noqa: N802
+    def getBytesAvailable(self) -> int:
         return int(self.ser.in_waiting)
 
-    def readPort(self, length: int) -> bytes:  # noqa: N802
+    def readPort(self, length: int) -> bytes:
         # Blocks at most the port's read timeout; the SDK loops until its packet timeout.
         return self.ser.read(length)
 
-    def writePort(self, packet: Any) -> int:  # noqa: N802
+    def writePort(self, packet: Any) -> int:
         return self.ser.write(bytes(packet))
 
-    def setPacketTimeout(self, packet_length: int) -> None:  # noqa: N802
+    def setPacketTimeout(self, packet_length: int) -> None:
         self.packet_start_time = self.getCurrentTime()
         self.packet_timeout = self.tx_time_per_byte * packet_length + self.latency_ms
 
-    def getCurrentTime(self) -> float:  # noqa: N802
+    def getCurrentTime(self) -> float:
         return time.monotonic() * 1000.0
 
-    def getTimeSinceStart(self) -> float:  # noqa: N802
+    def getTimeSinceStart(self) -> float:
         return self.getCurrentTime() - self.packet_start_time
 
 
 def check_ids(ids: Any, max_id: int) -> list[int]:
-    """Validate a bus's servo ids: integers in 0..max_id, no duplicates.
+    """
+    Validate a bus's servo ids: integers in 0..max_id, no duplicates.
 
-    Raises:
-        ProtocolError: naming the offending id.
+    :raises ProtocolError: naming the offending id.
     """
     checked: list[int] = []
     for servo_id in ids:
-        if isinstance(servo_id, bool) or not isinstance(servo_id, int) or not 0 <= servo_id <= max_id:
-            raise ProtocolError(f"servo id {servo_id!r} is not an integer in 0..{max_id}")
+        if (
+            isinstance(servo_id, bool)
+            or not isinstance(servo_id, int)
+            or not 0 <= servo_id <= max_id
+        ):
+            raise ProtocolError(f'servo id {servo_id!r} is not an integer in 0..{max_id}')
         if servo_id in checked:
-            raise ProtocolError(f"servo id {servo_id} is listed twice")
+            raise ProtocolError(f'servo id {servo_id} is listed twice')
         checked.append(servo_id)
     if not checked:
-        raise ProtocolError("a bus needs at least one servo id")
+        raise ProtocolError('a bus needs at least one servo id')
     return checked
 
 
 def check_goals(goals: Any, known_ids: Any, lowest: int, highest: int) -> list[tuple[int, int]]:
-    """Validate goal positions before anything is sent, so bad input never half-applies.
+    """
+    Validate goal positions before anything is sent, so bad input never half-applies.
 
-    Args:
-        goals: servo id -> raw goal (any integral number type, e.g. numpy ints).
-        known_ids: the ids on this bus.
-        lowest / highest: the raw range the register can encode.
+    :param goals: servo id -> raw goal (any integral number type, e.g. numpy ints).
+    :param known_ids: the ids on this bus.
+    :param lowest: the raw range the register can encode.
+    :param highest: see ``lowest``.
 
-    Returns:
-        (id, goal) pairs as plain ints, in the order given.
+    :returns: (id, goal) pairs as plain ints, in the order given.
 
-    Raises:
-        ProtocolError: unknown id, non-integral goal, or goal outside the encodable range.
+    :raises ProtocolError: unknown id, non-integral goal, or goal outside the encodable range.
     """
     checked: list[tuple[int, int]] = []
     for servo_id, goal in goals.items():
         if servo_id not in known_ids:
-            raise ProtocolError(f"servo id {servo_id!r} is not on this bus ({sorted(known_ids)})")
+            raise ProtocolError(f'servo id {servo_id!r} is not on this bus ({sorted(known_ids)})')
         try:
             if isinstance(goal, bool):
                 raise TypeError
             value = operator.index(goal)
         except TypeError:
-            raise ProtocolError(f"goal for servo {servo_id} must be an integer, got {goal!r}") from None
+            raise ProtocolError(
+                f'goal for servo {servo_id} must be an integer, got {goal!r}'
+            ) from None
         if not lowest <= value <= highest:
-            raise ProtocolError(f"goal {value} for servo {servo_id} is outside {lowest}..{highest}")
+            raise ProtocolError(
+                f'goal {value} for servo {servo_id} is outside {lowest}..{highest}'
+            )
         checked.append((servo_id, value))
     return checked

@@ -1,4 +1,5 @@
-"""Shared host side of the PWM servo boards (SSC-32U, Maestro): raw I/O, readback checks and
+"""
+Shared host side of the PWM servo boards (SSC-32U, Maestro): raw I/O, readback checks and
 :class:`PwmBus`, the bus logic both boards share.
 
 Hobby-servo boards answer position queries with bare bytes: no header, no checksum. A
@@ -14,6 +15,7 @@ corruptions rarely produce the same value three times, while a true position (sa
 envelope was wrong, or another host moved the channel) repeats, so a channel never stays
 stale for long (one ``read_positions`` call with its retries).
 """
+
 from __future__ import annotations
 
 import time
@@ -26,19 +28,19 @@ from robot_touch.protocols.packet_utils import check_ids, port_errors_as_port_go
 CONFIRMATIONS = 2
 
 #: What ``PwmBus._decode_readback`` reports for a channel whose pulses are off.
-PULSES_OFF: Literal["off"] = "off"
+PULSES_OFF: Literal['off'] = 'off'
 #: A decoded readback of one channel: its pulse width (µs) to check against the envelope,
 #: None for a value no servo can have, or ``PULSES_OFF``.
-Readback = Union[float, None, Literal["off"]]
+Readback = Union[float, None, Literal['off']]
 
-_T = TypeVar("_T")
+_T = TypeVar('_T')
 
 
 class ReadbackEnvelope:
-    """Where one channel's pulse can be, given what was read and commanded since.
+    """
+    Where one channel's pulse can be, given what was read and commanded since.
 
-    Args:
-        resolution: the readback's step in host units (10 µs for SSC-32 QP, 1 µs for Maestro).
+    :param resolution: the readback's step in host units (10 µs for SSC-32 QP, 1 µs for Maestro).
     """
 
     def __init__(self, resolution: float) -> None:
@@ -60,7 +62,8 @@ class ReadbackEnvelope:
         self.low = self.high = self.goal = self._doubted = None
 
     def accept(self, value: float) -> int | None:
-        """The position to report for a readback of ``value``, or None if it cannot be true.
+        """
+        Return the position to report for a readback of ``value``, or None if it cannot be true.
 
         A readback within the resolution of the last goal is reported as that goal, so a
         channel at rest reads back exactly what was commanded.
@@ -75,7 +78,11 @@ class ReadbackEnvelope:
                 if self._confirmed < CONFIRMATIONS:
                     return None
         self._doubted, self._confirmed = None, 0
-        reported = self.goal if self.goal is not None and abs(value - self.goal) < tolerance else round(value)
+        reported = (
+            self.goal
+            if self.goal is not None and abs(value - self.goal) < tolerance
+            else round(value)
+        )
         # From now on the pulse can only move from here toward the goal.
         target = self.goal if self.goal is not None else reported
         self.low, self.high = min(reported, target), max(reported, target)
@@ -83,7 +90,8 @@ class ReadbackEnvelope:
 
 
 def read_exactly(port: Any, count: int, timeout: float, stats: BusStats) -> bytes:
-    """Read ``count`` bytes within ``timeout`` seconds; fewer if the deadline passes.
+    """
+    Read ``count`` bytes within ``timeout`` seconds; fewer if the deadline passes.
 
     pyserial's own read timeout is per call and set by whoever opened the port, so the
     deadline is kept here with a monotonic clock. A timeout is counted in ``stats``.
@@ -102,13 +110,14 @@ def read_exactly(port: Any, count: int, timeout: float, stats: BusStats) -> byte
 
 def limit_port_timeout(port: Any, seconds: float) -> None:
     """Keep one blocking ``port.read`` no longer than ``seconds`` (so deadlines are honoured)."""
-    current = getattr(port, "timeout", None)
+    current = getattr(port, 'timeout', None)
     if current is None or current > seconds:
         port.timeout = seconds
 
 
 class PwmBus(ServoBus):
-    """A PWM servo board: channels instead of servo ids, raw units µs of pulse width.
+    """
+    A PWM servo board: channels instead of servo ids, raw units µs of pulse width.
 
     What the boards share: readbacks checked against a :class:`ReadbackEnvelope` per channel
     and re-asked when implausible, pulses switched off and back on at the last goals, and
@@ -117,7 +126,7 @@ class PwmBus(ServoBus):
     ``reply_timeout`` and limits the port's read timeout with :func:`limit_port_timeout`.
     """
 
-    units: ClassVar[str] = "us"
+    units: ClassVar[str] = 'us'
     #: a channel without pulses reports no position (see ServoBus.reads_released)
     reads_released: ClassVar[bool] = False
     #: highest channel number of the board
@@ -131,7 +140,11 @@ class PwmBus(ServoBus):
     reply_timeout: float
 
     def __init__(
-        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+        self,
+        port: Any,
+        ids: Sequence[int],
+        options: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         super().__init__(port, check_ids(ids, self.max_channel), options, retries)
         self._id_set = frozenset(self.ids)
@@ -140,7 +153,7 @@ class PwmBus(ServoBus):
 
     def read_positions(self) -> dict[int, int | None]:
         """Every channel's pulse width (µs) from one query, re-asked when implausible."""
-        positions: dict[int, int | None] = {ch: None for ch in self.ids}
+        positions: dict[int, int | None] = dict.fromkeys(self.ids)
         pending = list(self.ids)
         self.stats.reads += 1
         with port_errors_as_port_gone(self.name):
@@ -149,7 +162,9 @@ class PwmBus(ServoBus):
                     self.stats.retries += 1
                 self.port.reset_input_buffer()  # a late reply to an earlier query must not count
                 self.port.write(self._position_query(pending))
-                reply = read_exactly(self.port, self.readback_bytes * len(pending), self.reply_timeout, self.stats)
+                reply = read_exactly(
+                    self.port, self.readback_bytes * len(pending), self.reply_timeout, self.stats
+                )
                 decoded = self._decode_readback(reply, len(pending))
                 if decoded is None or self.port.in_waiting:
                     if reply:
@@ -170,31 +185,38 @@ class PwmBus(ServoBus):
         return positions
 
     def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
-        """Pulses off (servos limp) or back on at the last goals, on the channels ``ids``
-        (None: every channel)."""
+        """
+        Pulses off (servos limp) or back on at the last goals, on the channels ``ids``
+        (None: every channel).
+        """
         channels = self.ids if ids is None else [ch for ch in ids if ch in self._id_set]
         if enabled:
             goals = {ch: us for ch, us in self._last_goals.items() if ch in channels}
             if goals:
                 self._send(self._encode_pulses(goals))
             return
-        self._send(self._encode_pulses({ch: 0 for ch in channels}))
+        self._send(self._encode_pulses(dict.fromkeys(channels, 0)))
         for ch in channels:
             self._envelopes[ch].released()
 
     # -- protocol hooks ---------------------------------------------------------------------
 
     def _position_query(self, channels: Sequence[int]) -> bytes:
-        """The bytes that ask for ``channels``' pulse widths (``readback_bytes`` reply bytes each)."""
+        """
+        Return the bytes that ask for ``channels``' pulse widths (``readback_bytes`` reply bytes each).
+        """
         raise NotImplementedError
 
     def _decode_readback(self, reply: bytes, count: int) -> list[Readback] | None:
-        """A position reply for ``count`` channels -> one :data:`Readback` per channel; None for
-        the whole reply when its length is wrong."""
+        """
+        Return a position reply for ``count`` channels -> one :data:`Readback` per channel.
+
+        None for the whole reply when its length is wrong.
+        """
         raise NotImplementedError
 
     def _encode_pulses(self, pulses: Mapping[int, int]) -> bytes:
-        """The bytes that set ``pulses`` (channel -> µs, 0 = pulses off) at once."""
+        """Return the bytes that set ``pulses`` (channel -> µs, 0 = pulses off) at once."""
         raise NotImplementedError
 
     # -- helpers ----------------------------------------------------------------------------
@@ -211,8 +233,10 @@ class PwmBus(ServoBus):
             envelope.released()
 
     def _ask(self, command: bytes, count: int, parse: Callable[[bytes], _T | None]) -> _T | None:
-        """Send ``command`` and read ``count`` reply bytes until ``parse`` makes sense of them
-        (with retries); None when no reply did."""
+        """
+        Send ``command`` and read ``count`` reply bytes until ``parse`` makes sense of them
+        (with retries); None when no reply did.
+        """
         with port_errors_as_port_gone(self.name):
             for attempt in range(self.retries + 1):
                 if attempt:

@@ -1,4 +1,5 @@
-"""What the two vendor-SDK backends (Feetech STS, DYNAMIXEL Protocol 2.0) share.
+"""
+What the two vendor-SDK backends (Feetech STS, DYNAMIXEL Protocol 2.0) share.
 
 Both drive a vendor packet handler over an already-open pyserial port
 (:class:`~robot_touch.protocols.packet_utils.OpenPortMixin`) and add the same things around
@@ -15,23 +16,25 @@ status packet collected with its ``rxPacket``, matched to its servo by id.
 A subclass supplies the protocol: its port class, id range, result codes, and the four
 ``_..._tx`` / ``_rx_status`` / ``_parse_status`` hooks below.
 """
+
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
+import time
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from robot_touch.protocols.base import BusError, ServoBus
-from robot_touch.protocols.packet_utils import OpenPortMixin, check_ids, port_errors_as_port_gone
+from robot_touch.protocols.packet_utils import check_ids, OpenPortMixin, port_errors_as_port_gone
 
 
 def unsigned(value: int) -> int:
-    """A setting read as it is stored (``settings`` decoder of plain registers)."""
+    """Return a setting read as it is stored (``settings`` decoder of plain registers)."""
     return value
 
 
 class SdkBus(ServoBus):
-    """A servo bus spoken through a vendor SDK packet handler (``self._ph``) over ``self._port``.
+    """
+    A servo bus spoken through a vendor SDK packet handler (``self._ph``) over ``self._port``.
 
     Options (``protocol_options``):
         latency_ms: reply allowance on top of the wire time (default 34 ms like the SDKs).
@@ -55,11 +58,15 @@ class SdkBus(ServoBus):
     _ph: Any
 
     def __init__(
-        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+        self,
+        port: Any,
+        ids: Sequence[int],
+        options: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         super().__init__(port, check_ids(ids, self.max_id), options, retries)
         self._id_set = frozenset(self.ids)
-        self._port = self.port_class(port, latency_ms=float(self.options.get("latency_ms", 34.0)))
+        self._port = self.port_class(port, latency_ms=float(self.options.get('latency_ms', 34.0)))
         #: last status error byte each servo returned, 0 when healthy
         self.last_errors: dict[int, int] = {}
         #: when (time.monotonic()) each valid reply of the last sync read arrived
@@ -75,7 +82,9 @@ class SdkBus(ServoBus):
             self._port.is_using = False
 
     def ping(self, servo_id: int) -> bool:
-        """True when ``servo_id`` answers a PING (Feetech: and its model-number read), with retries."""
+        """
+        True when ``servo_id`` answers a PING (Feetech: and its model-number read), with retries.
+        """
         check_ids([servo_id], self.max_id)
         with self._io():
             for attempt in range(self.retries + 1):
@@ -89,11 +98,11 @@ class SdkBus(ServoBus):
         return False
 
     def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
-        """SYNC WRITE Torque Enable to the servos ``ids`` (None: every servo), then read it
+        """
+        SYNC WRITE Torque Enable to the servos ``ids`` (None: every servo), then read it
         back until all confirm.
 
-        Raises:
-            BusError: some servo did not confirm after the retries (its state is unknown).
+        :raises BusError: some servo did not confirm after the retries (its state is unknown).
         """
         value = 1 if enabled else 0
         pending = list(self.ids) if ids is None else check_ids(ids, self.max_id)
@@ -108,7 +117,9 @@ class SdkBus(ServoBus):
             pending = [i for i in pending if replies.get(i) != bytes((value,))]
             if not pending:
                 return
-        raise BusError(f"{self.name}: torque {'on' if enabled else 'off'} not confirmed by servos {pending}")
+        raise BusError(
+            f'{self.name}: torque {"on" if enabled else "off"} not confirmed by servos {pending}'
+        )
 
     def read_settings(self) -> dict[int, dict[str, int]]:
         """One SYNC READ of ``settings_block``, decoded into the named settings."""
@@ -121,7 +132,7 @@ class SdkBus(ServoBus):
             values = {}
             for name, (register, decode) in self.settings.items():
                 start = register.address - self.settings_block.address
-                raw = int.from_bytes(block[start : start + register.size], "little")
+                raw = int.from_bytes(block[start : start + register.size], 'little')
                 values[name] = decode(raw)
             out[servo_id] = values
         return out
@@ -133,7 +144,9 @@ class SdkBus(ServoBus):
     # -- protocol hooks -------------------------------------------------------------------
 
     def _sync_write_tx(self, register: Any, params: bytearray) -> int:
-        """Send one SYNC WRITE of ``register`` with ``params`` (id, data..., per servo); the SDK result."""
+        """
+        Send one SYNC WRITE of ``register`` with ``params`` (id, data..., per servo); the SDK result.
+        """
         raise NotImplementedError
 
     def _sync_read_tx(self, register: Any, ids: list[int]) -> int:
@@ -145,9 +158,11 @@ class SdkBus(ServoBus):
         raise NotImplementedError
 
     def _parse_status(self, packet: Any, size: int) -> tuple[int, bytes, int] | None:
-        """(servo id, data, error byte) of a received status packet carrying ``size`` data
+        """
+        (servo id, data, error byte) of a received status packet carrying ``size`` data
         bytes; None when it is not such a reply (wrong length, or an error the protocol
-        says voids the data)."""
+        says voids the data).
+        """
         raise NotImplementedError
 
     # -- transactions ---------------------------------------------------------------------
@@ -157,13 +172,13 @@ class SdkBus(ServoBus):
             result = self._sync_write_tx(register, params)
         self.stats.writes += 1
         if result != self.comm_success:
-            raise BusError(f"{self.name}: sync write failed: {self._ph.getTxRxResult(result)}")
+            raise BusError(f'{self.name}: sync write failed: {self._ph.getTxRxResult(result)}')
 
     def _sync_read(self, register: Any, ids: Sequence[int]) -> dict[int, bytes]:
-        """SYNC READ ``register`` from ``ids``; re-ask the servos whose reply was missing or bad.
+        """
+        SYNC READ ``register`` from ``ids``; re-ask the servos whose reply was missing or bad.
 
-        Returns:
-            id -> the register's bytes, only for servos that sent a valid, complete reply.
+        :returns: id -> the register's bytes, only for servos that sent a valid, complete reply.
         """
         size = register.size
         got: dict[int, bytes] = {}
@@ -176,7 +191,9 @@ class SdkBus(ServoBus):
                     self.stats.retries += 1
                 result = self._sync_read_tx(register, pending)
                 if result != self.comm_success:
-                    raise BusError(f"{self.name}: sync read request failed: {self._ph.getTxRxResult(result)}")
+                    raise BusError(
+                        f'{self.name}: sync read request failed: {self._ph.getTxRxResult(result)}'
+                    )
                 wanted = set(pending)
                 for _ in range(len(pending)):
                     packet, result = self._rx_status()

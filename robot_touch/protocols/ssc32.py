@@ -1,4 +1,5 @@
-"""Lynxmotion SSC-32U (and SSC-32) host backend: the board's ASCII command protocol.
+"""
+Lynxmotion SSC-32U (and SSC-32) host backend: the board's ASCII command protocol.
 
 Facts from the Lynxmotion SSC-32U User Guide ("Commands"):
 
@@ -16,6 +17,7 @@ Facts from the Lynxmotion SSC-32U User Guide ("Commands"):
 The board has no checksum: see :mod:`robot_touch.protocols.pwm_readback` for how readbacks
 are checked anyway.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,7 +25,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from robot_touch.protocols.base import ProtocolError
 from robot_touch.protocols.packet_utils import check_goals, check_ids, port_errors_as_port_gone
-from robot_touch.protocols.pwm_readback import PULSES_OFF, PwmBus, Readback, limit_port_timeout
+from robot_touch.protocols.pwm_readback import limit_port_timeout, PULSES_OFF, PwmBus, Readback
 
 MAX_CHANNEL = 31
 MIN_PULSE = 500  # µs
@@ -33,27 +35,31 @@ MAX_MOVE_TIME = 65535  # ms, the guide's limit for T
 
 
 def group_move(goals: Mapping[int, int], move_time_ms: int | None = None) -> bytes:
-    """The ASCII group move for ``goals`` (channel -> pulse µs), e.g. ``#5P1600#10P750T2500\\r``.
+    r"""
+    Return the ASCII group move for ``goals`` (channel -> pulse µs), e.g. ``#5P1600#10P750T2500\\r``.
 
-    Args:
-        goals: channel -> pulse width in µs (0 stops the pulses).
-        move_time_ms: the move's duration; None or 0 moves at once.
+    :param goals: channel -> pulse width in µs (0 stops the pulses).
+    :param move_time_ms: the move's duration; None or 0 moves at once.
     """
-    text = "".join(f"#{ch}P{pw}" for ch, pw in goals.items())
+    text = ''.join(f'#{ch}P{pw}' for ch, pw in goals.items())
     if move_time_ms:
-        text += f"T{min(MAX_MOVE_TIME, move_time_ms)}"
-    return (text + "\r").encode("ascii")
+        text += f'T{min(MAX_MOVE_TIME, move_time_ms)}'
+    return (text + '\r').encode('ascii')
 
 
 def query_pulse_widths(channels: Sequence[int]) -> bytes:
-    """The query for several channels' pulse widths: ``QP0QP1...\\r`` (one reply byte each)."""
-    return ("".join(f"QP{ch}" for ch in channels) + "\r").encode("ascii")
+    r"""Return the query for several channels' pulse widths: ``QP0QP1...\\r`` (one reply byte each)."""
+    return (''.join(f'QP{ch}' for ch in channels) + '\r').encode('ascii')
 
 
 def decode_pulse_widths(reply: bytes, count: int) -> list[int | None] | None:
-    """A QP reply -> pulse width (µs) per channel; None for the whole reply when its length is
-    wrong (a dropped or extra byte would shift every channel), None for a channel whose byte
-    is no valid pulse (0 = pulses off, or outside 500-2500 µs)."""
+    """
+    Return a QP reply -> pulse width (µs) per channel.
+
+    None for the whole reply when its length is wrong (a dropped or extra byte would shift every
+    channel), None for a channel whose byte is no valid pulse (0 = pulses off, or outside 500-2500
+    µs).
+    """
     if len(reply) != count:
         return None
     widths: list[int | None] = []
@@ -64,7 +70,8 @@ def decode_pulse_widths(reply: bytes, count: int) -> list[int | None] | None:
 
 
 class SSC32Bus(PwmBus):
-    """Lynxmotion SSC-32U servo controller: channels 0-31, raw units µs of pulse width.
+    """
+    Lynxmotion SSC-32U servo controller: channels 0-31, raw units µs of pulse width.
 
     Options (``protocol_options``):
         move_time_ms: T of every group move. Default: the time since the previous
@@ -76,21 +83,25 @@ class SSC32Bus(PwmBus):
             within 5 ms, an FTDI adapter adds up to its 16 ms latency timer).
     """
 
-    name: ClassVar[str] = "ssc32"
+    name: ClassVar[str] = 'ssc32'
     default_baudrate: ClassVar[int] = 115_200
-    units: ClassVar[str] = "us"
+    units: ClassVar[str] = 'us'
     goal_range: ClassVar[tuple[int, int] | None] = (MIN_PULSE, MAX_PULSE)
     max_channel: ClassVar[int] = MAX_CHANNEL
     readback_resolution: ClassVar[float] = QP_RESOLUTION
     readback_bytes: ClassVar[int] = 1
 
     def __init__(
-        self, port: Any, ids: Sequence[int], options: Mapping[str, Any] | None = None, retries: int = 2
+        self,
+        port: Any,
+        ids: Sequence[int],
+        options: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         super().__init__(port, ids, options, retries)
-        self.move_time_ms = self._option_ms("move_time_ms", None)
-        self.max_move_time_ms = self._option_ms("max_move_time_ms", 100) or 100
-        self.reply_timeout = (self._option_ms("reply_timeout_ms", 40) or 40) / 1000.0
+        self.move_time_ms = self._option_ms('move_time_ms', None)
+        self.max_move_time_ms = self._option_ms('max_move_time_ms', 100) or 100
+        self.reply_timeout = (self._option_ms('reply_timeout_ms', 40) or 40) / 1000.0
         self._last_write: float | None = None
         limit_port_timeout(port, min(0.01, self.reply_timeout))
 
@@ -98,8 +109,14 @@ class SSC32Bus(PwmBus):
         value = self.options.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_MOVE_TIME:
-            raise ProtocolError(f"{self.name}: option {key} must be a number of ms in 0..{MAX_MOVE_TIME}, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= MAX_MOVE_TIME
+        ):
+            raise ProtocolError(
+                f'{self.name}: option {key} must be a number of ms in 0..{MAX_MOVE_TIME}, got {value!r}'
+            )
         return int(value)
 
     # -- commands ---------------------------------------------------------------------------
@@ -110,13 +127,13 @@ class SSC32Bus(PwmBus):
         return self.version() is not None
 
     def version(self) -> str | None:
-        """The firmware version text (e.g. ``SSC32-V2.50USB``), None when the board is silent."""
+        """Return the firmware version text (e.g. ``SSC32-V2.50USB``), None when the board is silent."""
         with port_errors_as_port_gone(self.name):
             for attempt in range(self.retries + 1):
                 if attempt:
                     self.stats.retries += 1
                 self.port.reset_input_buffer()
-                self.port.write(b"VER\r")
+                self.port.write(b'VER\r')
                 self.stats.reads += 1
                 text = self._read_line()
                 if text is not None:
@@ -138,7 +155,7 @@ class SSC32Bus(PwmBus):
 
     def is_moving(self) -> bool | None:
         """``Q``: True while the last group move runs, None when the board does not answer."""
-        return self._ask(b"Q\r", 1, lambda reply: reply == b"+" if reply in (b".", b"+") else None)
+        return self._ask(b'Q\r', 1, lambda reply: reply == b'+' if reply in (b'.', b'+') else None)
 
     # -- protocol hooks (see PwmBus) --------------------------------------------------------
 
@@ -166,8 +183,8 @@ class SSC32Bus(PwmBus):
             chunk = self.port.read(1)
             if not chunk:
                 continue
-            if chunk == b"\r":
-                text = data.decode("ascii", "replace")
+            if chunk == b'\r':
+                text = data.decode('ascii', 'replace')
                 if data and text.isprintable():
                     return text
                 self.stats.bad_replies += 1

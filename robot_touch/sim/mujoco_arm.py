@@ -1,4 +1,5 @@
-"""A MuJoCo simulation of an arm profile: servo-like position actuators, gravity, real-time stepping.
+"""
+A MuJoCo simulation of an arm profile: servo-like position actuators, gravity, real-time stepping.
 
 No ROS here: ``robot_touch.nodes.sim_arm`` only translates messages to and from this module.
 
@@ -17,33 +18,38 @@ Typical use::
     arm.step(500)                             # 1 s of simulated time at the default 2 ms
     print(arm.state().positions)
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import os
+from pathlib import Path
 import sys
 import threading
 import time
+from typing import Any, Callable, Sequence
 import warnings
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
 
 import numpy as np
-
-from robot_touch.core.profile import ArmProfile, JointSpec, check_for_simulation
+from robot_touch.core.profile import ArmProfile, check_for_simulation, JointSpec
 from robot_touch.errors import RobotTouchError
 
 # MuJoCo picks its OpenGL backend once, when it is first imported. Without a display the
 # default (GLFW) cannot open a context, while EGL renders off-screen on Mesa's software
 # driver, so choose EGL on headless machines unless the user decided otherwise.
-if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-    os.environ["MUJOCO_GL"] = "egl"
+if (
+    'MUJOCO_GL' not in os.environ
+    and not os.environ.get('DISPLAY')
+    and not os.environ.get('WAYLAND_DISPLAY')
+):
+    os.environ['MUJOCO_GL'] = 'egl'
 
 
 def _import_mujoco() -> tuple[Any, str]:
-    """``import mujoco``, surviving a broken OpenGL backend; returns (module, why no rendering).
+    """
+    ``import mujoco``, surviving a broken OpenGL backend; returns (module, why no rendering).
 
     A MUJOCO_GL whose library is missing (``osmesa`` without libOSMesa) makes the import
     itself fail. The physics needs no OpenGL, so import again with rendering disabled and
@@ -52,12 +58,19 @@ def _import_mujoco() -> tuple[Any, str]:
     try:
         import mujoco as module
 
-        return module, ""
-    except (AttributeError, ImportError, OSError, RuntimeError) as exc:  # RuntimeError: unknown MUJOCO_GL
-        reason = f"MUJOCO_GL={os.environ.get('MUJOCO_GL', '')} failed to load ({type(exc).__name__}: {exc})"
-        for name in [m for m in sys.modules if m == "mujoco" or m.startswith(("mujoco.", "OpenGL"))]:
+        return module, ''
+    except (
+        AttributeError,
+        ImportError,
+        OSError,
+        RuntimeError,
+    ) as exc:  # RuntimeError: unknown MUJOCO_GL
+        reason = f'MUJOCO_GL={os.environ.get("MUJOCO_GL", "")} failed to load ({type(exc).__name__}: {exc})'
+        for name in [
+            m for m in sys.modules if m == 'mujoco' or m.startswith(('mujoco.', 'OpenGL'))
+        ]:
             del sys.modules[name]
-        os.environ["MUJOCO_GL"] = "disable"
+        os.environ['MUJOCO_GL'] = 'disable'
         import mujoco as module
 
         return module, reason
@@ -86,7 +99,9 @@ MIN_ARMATURE_FRACTION = 0.1
 
 
 class SimCommandError(RobotTouchError, ValueError):
-    """A command the simulation refused (wrong length, NaN, unknown joint); the state is unchanged."""
+    """
+    A command the simulation refused (wrong length, NaN, unknown joint); the state is unchanged.
+    """
 
 
 class RenderUnavailable(RobotTouchError):
@@ -95,13 +110,13 @@ class RenderUnavailable(RobotTouchError):
 
 @dataclass(frozen=True)
 class ServoGains:
-    """Position-loop settings of one joint's actuator.
+    """
+    Position-loop settings of one joint's actuator.
 
-    Attributes:
-        kp: stiffness, N m/rad (N/m for prismatic joints).
-        kv: damping, N m s/rad (N s/m).
-        armature: reflected rotor inertia added to the joint, kg m^2 (kg).
-        force_limit: largest actuator force, N m (N); ``inf`` = unlimited.
+    :ivar kp: stiffness, N m/rad (N/m for prismatic joints).
+    :ivar kv: damping, N m s/rad (N s/m).
+    :ivar armature: reflected rotor inertia added to the joint, kg m^2 (kg).
+    :ivar force_limit: largest actuator force, N m (N); ``inf`` = unlimited.
     """
 
     kp: float
@@ -112,7 +127,8 @@ class ServoGains:
 
 @dataclass(frozen=True)
 class ArmState:
-    """A snapshot of the simulated joints, in the profile's joint order.
+    """
+    A snapshot of the simulated joints, in the profile's joint order.
 
     ``positions`` rad (m), ``velocities`` rad/s (m/s), ``efforts`` actuator force N m (N),
     ``time`` simulated seconds since the start.
@@ -129,7 +145,8 @@ class ArmState:
 
 
 def mujoco_urdf(profile: ArmProfile) -> str:
-    """The profile's URDF, ready for MuJoCo's URDF compiler.
+    """
+    Return the profile's URDF, ready for MuJoCo's URDF compiler.
 
     The ``<ros2_control>`` and ``<gazebo>`` blocks are dropped (MuJoCo does not know them),
     and a ``<mujoco><compiler/>`` element keeps every link as its own body (``fusestatic``
@@ -138,17 +155,20 @@ def mujoco_urdf(profile: ArmProfile) -> str:
     # ElementTree rather than text edits: xacro's banner comment is not valid for MuJoCo's
     # XML parser, and ElementTree drops comments.
     root = ET.fromstring(profile.urdf_xml())
-    for tag in ("ros2_control", "gazebo"):
+    for tag in ('ros2_control', 'gazebo'):
         for element in root.findall(tag):
             root.remove(element)
-    extension = ET.Element("mujoco")
-    ET.SubElement(extension, "compiler", discardvisual="false", fusestatic="false", strippath="false")
+    extension = ET.Element('mujoco')
+    ET.SubElement(
+        extension, 'compiler', discardvisual='false', fusestatic='false', strippath='false'
+    )
     root.insert(0, extension)
-    return ET.tostring(root, encoding="unicode")
+    return ET.tostring(root, encoding='unicode')
 
 
 def build_spec(profile: ArmProfile, timestep: float = MAX_TIMESTEP) -> mujoco.MjSpec:
-    """An MjSpec of the arm on a floor, with gravity and a light, but no actuators yet.
+    """
+    Return an MjSpec of the arm on a floor, with gravity and a light, but no actuators yet.
 
     Self-collisions are off: the box primitives of neighbouring links overlap near the
     joints, and the teleop node never relies on the arm stopping on itself. The links do
@@ -160,7 +180,7 @@ def build_spec(profile: ArmProfile, timestep: float = MAX_TIMESTEP) -> mujoco.Mj
     try:
         spec = mujoco.MjSpec.from_string(mujoco_urdf(profile))
     except ValueError as exc:
-        raise RobotTouchError(f"{profile.urdf_path}: MuJoCo cannot read the URDF: {exc}") from None
+        raise RobotTouchError(f'{profile.urdf_path}: MuJoCo cannot read the URDF: {exc}') from None
     spec.option.timestep = timestep
     spec.option.gravity = [0.0, 0.0, -9.81]
     # Implicit damping keeps the stiff, strongly damped servo loops stable at 2 ms.
@@ -170,7 +190,7 @@ def build_spec(profile: ArmProfile, timestep: float = MAX_TIMESTEP) -> mujoco.Mj
             geom.contype, geom.conaffinity = 1, 0
             geom.group = 3  # hidden by default: the visual copy is drawn instead
     spec.worldbody.add_geom(
-        name="floor",
+        name='floor',
         type=mujoco.mjtGeom.mjGEOM_PLANE,
         size=[1.0, 1.0, 0.05],
         rgba=[0.55, 0.6, 0.65, 1.0],
@@ -183,8 +203,14 @@ def build_spec(profile: ArmProfile, timestep: float = MAX_TIMESTEP) -> mujoco.Mj
 
 def check_timestep(timestep: float) -> None:
     """Raise ValueError unless 0 < ``timestep`` ≤ :data:`MAX_TIMESTEP` (s)."""
-    if not (isinstance(timestep, (int, float)) and math.isfinite(timestep) and 0.0 < timestep <= MAX_TIMESTEP):
-        raise ValueError(f"timestep must be in (0, {MAX_TIMESTEP}] s (at least 500 Hz of physics), got {timestep!r}")
+    if not (
+        isinstance(timestep, (int, float))
+        and math.isfinite(timestep)
+        and 0.0 < timestep <= MAX_TIMESTEP
+    ):
+        raise ValueError(
+            f'timestep must be in (0, {MAX_TIMESTEP}] s (at least 500 Hz of physics), got {timestep!r}'
+        )
 
 
 def servo_gains(
@@ -195,7 +221,8 @@ def servo_gains(
     kp: Sequence[float] | None = None,
     kv: Sequence[float] | None = None,
 ) -> list[ServoGains]:
-    """Gains for each joint, derived from the links it moves (``kp``/``kv``: per-joint overrides).
+    """
+    Gains for each joint, derived from the links it moves (``kp``/``kv``: per-joint overrides).
 
     For every joint the largest gravity load (plus joint friction) and the largest inertia
     it sees over a deterministic sample of poses set the stiffness: enough to hold the load within
@@ -224,21 +251,31 @@ def servo_gains(
     load = load + model.dof_frictionloss[dofs]
     omega_max = MAX_OMEGA_DT / model.opt.timestep
     gains = []
-    for i, (spec, link_inertia, joint_load, limit) in enumerate(zip(specs, inertia, load, force_limits)):
+    for i, (spec, link_inertia, joint_load, limit) in enumerate(
+        zip(specs, inertia, load, force_limits)
+    ):
         hold = HOLD_ERROR_M if spec.prismatic else HOLD_ERROR_RAD
         armature = max(MIN_ARMATURE, float(link_inertia) * MIN_ARMATURE_FRACTION)
         automatic = max(joint_load / hold, (link_inertia + armature) * MIN_BANDWIDTH**2)
         stiffness = kp[i] if kp and kp[i] > 0 else automatic
         armature = max(armature, stiffness / omega_max**2 - link_inertia)
-        damping = kv[i] if kv and kv[i] > 0 else 2.0 * math.sqrt(stiffness * (link_inertia + armature))
+        damping = (
+            kv[i] if kv and kv[i] > 0 else 2.0 * math.sqrt(stiffness * (link_inertia + armature))
+        )
         gains.append(
-            ServoGains(kp=float(stiffness), kv=float(damping), armature=float(armature), force_limit=float(limit))
+            ServoGains(
+                kp=float(stiffness),
+                kv=float(damping),
+                armature=float(armature),
+                force_limit=float(limit),
+            )
         )
     return gains
 
 
 def _expand(values: Sequence[float] | None, count: int, what: str) -> list[float] | None:
-    """Per-joint overrides: None/empty → None, one value → repeated, ``count`` values → as given.
+    """
+    Per-joint overrides: None/empty → None, one value → repeated, ``count`` values → as given.
 
     A 0 entry means "automatic" for that joint.
     """
@@ -248,31 +285,33 @@ def _expand(values: Sequence[float] | None, count: int, what: str) -> list[float
     if len(values) == 1:
         values = values * count
     if len(values) != count or not all(math.isfinite(v) and v >= 0 for v in values):
-        raise ValueError(f"{what} must be one number ≥ 0 or {count} (one per joint; 0 = automatic), got {values}")
+        raise ValueError(
+            f'{what} must be one number ≥ 0 or {count} (one per joint; 0 = automatic), got {values}'
+        )
     return values if any(values) else None
 
 
 def parse_positions(text: str, profile: ArmProfile) -> list[float] | None:
-    """A pose as text: ``home`` → None (the profile's home), ``zero``, or numbers in joint order.
+    """
+    Return a pose as text: ``home`` → None (the profile's home), ``zero``, or numbers in joint order.
 
     Numbers are separated by commas or spaces, arm joints then the gripper (rad, m).
 
-    Raises:
-        ValueError: naming the joints expected.
+    :raises ValueError: naming the joints expected.
     """
     words = text.strip().lower()
-    if words in ("", "home"):
+    if words in ('', 'home'):
         return None
     count = len(profile.all_joints)
-    if words == "zero":
+    if words == 'zero':
         return [0.0] * count
     try:
-        values = [float(v) for v in words.replace(",", " ").split()]
+        values = [float(v) for v in words.replace(',', ' ').split()]
     except ValueError:
         values = []
     if len(values) != count or not all(math.isfinite(v) for v in values):
-        names = ", ".join(j.name for j in profile.all_joints)
-        raise ValueError(f"a pose must be home, zero or {count} numbers ({names}), got {text!r}")
+        names = ', '.join(j.name for j in profile.all_joints)
+        raise ValueError(f'a pose must be home, zero or {count} numbers ({names}), got {text!r}')
     return values
 
 
@@ -280,18 +319,18 @@ def parse_positions(text: str, profile: ArmProfile) -> list[float] | None:
 
 
 class Trajectory:
-    """Joint positions as a function of time, sampled like joint_trajectory_controller does.
+    """
+    Joint positions as a function of time, sampled like joint_trajectory_controller does.
 
     Between two points the motion is a cubic Hermite spline when the points carry
     velocities, otherwise linear; before the first point it moves from ``start`` (the
     position when the trajectory begins); after the last point it holds the last point.
 
-    Args:
-        indices: for each trajectory column, the index of the joint in the arm's order.
-        times: time from start of each point (s), strictly increasing, ≥ 0.
-        positions: one row per point.
-        velocities: one row per point, or None.
-        start: positions of the ``indices`` joints at time 0.
+    :param indices: for each trajectory column, the index of the joint in the arm's order.
+    :param times: time from start of each point (s), strictly increasing, ≥ 0.
+    :param positions: one row per point.
+    :param velocities: one row per point, or None.
+    :param start: positions of the ``indices`` joints at time 0.
     """
 
     def __init__(
@@ -325,7 +364,7 @@ class Trajectory:
             return self.positions[0].copy()
         if t >= self.times[-1]:
             return self.positions[-1].copy()
-        k = int(np.searchsorted(self.times, t, side="right")) - 1
+        k = int(np.searchsorted(self.times, t, side='right')) - 1
         t0, t1 = self.times[k], self.times[k + 1]
         h = t1 - t0
         s = (t - t0) / h
@@ -335,7 +374,10 @@ class Trajectory:
         m0, m1 = self.velocities[k] * h, self.velocities[k + 1] * h
         s2, s3 = s * s, s * s * s
         return (
-            (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * m1
+            (2 * s3 - 3 * s2 + 1) * p0
+            + (s3 - 2 * s2 + s) * m0
+            + (-2 * s3 + 3 * s2) * p1
+            + (s3 - s2) * m1
         )
 
 
@@ -343,19 +385,19 @@ class Trajectory:
 
 
 class MujocoArm:
-    """The simulated arm: commands in, physics, state out. Thread-safe.
+    """
+    The simulated arm: commands in, physics, state out. Thread-safe.
 
-    Args:
-        profile: the arm profile; joint order is its arm joints, then the gripper.
-        timestep: physics step (s), at most :data:`MAX_TIMESTEP`.
-        kp, kv: stiffness/damping overrides, one value for every joint or one per joint
-            (N m/rad, N m s/rad; N/m, N s/m for prismatic joints); None or 0 = derived
-            from the link masses (:func:`servo_gains`).
-        initial_positions: starting joint positions (clamped to the limits); None = home.
+    :param profile: the arm profile; joint order is its arm joints, then the gripper.
+    :param timestep: physics step (s), at most :data:`MAX_TIMESTEP`.
+    :param kp, kv: stiffness: (N m/rad, N m s/rad; N/m, N s/m for prismatic joints); None or 0 =
+        derived from the link masses (:func:`servo_gains`).
+    :param damping overrides, one value for every joint or one per joint: see ``kp, kv:
+        stiffness``.
+    :param initial_positions: starting joint positions (clamped to the limits); None = home.
 
-    Raises:
-        ValueError: a bad timestep, gain or initial position.
-        RobotTouchError: MuJoCo cannot compile the profile's URDF.
+    :raises ValueError: a bad timestep, gain or initial position.
+    :raises RobotTouchError: MuJoCo cannot compile the profile's URDF.
     """
 
     def __init__(
@@ -372,28 +414,36 @@ class MujocoArm:
         self.lower = np.array([s.lower for s in self.specs])
         self.upper = np.array([s.upper for s in self.specs])
         n = len(self.specs)
-        kp_override = _expand(kp, n, "kp")
-        kv_override = _expand(kv, n, "kv")
+        kp_override = _expand(kp, n, 'kp')
+        kv_override = _expand(kv, n, 'kv')
 
         spec = build_spec(profile, timestep)
         for s in self.specs:
             joint = spec.joint(s.name)
             if joint is None:
-                raise RobotTouchError(f"{profile.urdf_path}: MuJoCo found no joint {s.name!r}")
+                raise RobotTouchError(f'{profile.urdf_path}: MuJoCo found no joint {s.name!r}')
             # Limits come from the profile (the URDF's are checked to agree on load).
             joint.range = [s.lower, s.upper]
             joint.limited = mujoco.mjtLimited.mjLIMITED_TRUE
         plain = spec.compile()
-        joint_ids = [mujoco.mj_name2id(plain, mujoco.mjtObj.mjOBJ_JOINT, name) for name in self.names]
+        joint_ids = [
+            mujoco.mj_name2id(plain, mujoco.mjtObj.mjOBJ_JOINT, name) for name in self.names
+        ]
         limits = []
         for j in joint_ids:
             low, high = plain.jnt_actfrcrange[j]
-            limits.append(float(max(abs(low), abs(high))) if plain.jnt_actfrclimited[j] and high > low else math.inf)
+            limits.append(
+                float(max(abs(low), abs(high)))
+                if plain.jnt_actfrclimited[j] and high > low
+                else math.inf
+            )
         gains = servo_gains(plain, joint_ids, self.specs, limits, kp_override, kv_override)
         self.gains: tuple[ServoGains, ...] = tuple(gains)
         for s, g in zip(self.specs, self.gains):
             spec.joint(s.name).armature = g.armature
-            act = spec.add_actuator(name=f"{s.name}_servo", target=s.name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+            act = spec.add_actuator(
+                name=f'{s.name}_servo', target=s.name, trntype=mujoco.mjtTrn.mjTRN_JOINT
+            )
             act.set_to_position(kp=g.kp, kv=g.kv)
             act.ctrlrange = [s.lower, s.upper]
             act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
@@ -402,7 +452,9 @@ class MujocoArm:
                 act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
         self.model: mujoco.MjModel = spec.compile()
         self.data: mujoco.MjData = mujoco.MjData(self.model)
-        self._qadr = [int(self.model.jnt_qposadr[self.model.joint(name).id]) for name in self.names]
+        self._qadr = [
+            int(self.model.jnt_qposadr[self.model.joint(name).id]) for name in self.names
+        ]
         self._dadr = [int(self.model.jnt_dofadr[self.model.joint(name).id]) for name in self.names]
         self._lock = threading.RLock()
         self._trajectory: Trajectory | None = None
@@ -412,11 +464,15 @@ class MujocoArm:
         self._biasprm = self.model.actuator_biasprm.copy()
         self.released = np.zeros(n, dtype=bool)
 
-        start = np.array([s.home for s in self.specs]) if initial_positions is None else np.asarray(
-            initial_positions, dtype=float
+        start = (
+            np.array([s.home for s in self.specs])
+            if initial_positions is None
+            else np.asarray(initial_positions, dtype=float)
         )
         if start.shape != (n,) or not np.all(np.isfinite(start)):
-            raise ValueError(f"initial_positions must be {n} finite numbers ({', '.join(self.names)}), got {list(start)}")
+            raise ValueError(
+                f'initial_positions must be {n} finite numbers ({", ".join(self.names)}), got {list(start)}'
+            )
         start = np.clip(start, self.lower, self.upper)
         self.data.qpos[self._qadr] = start
         self.data.ctrl[:] = start
@@ -440,30 +496,30 @@ class MujocoArm:
         return float(self.data.time)
 
     def command(self, positions: Sequence[float]) -> list[str]:
-        """Set position targets, like ``forward_position_controller/commands``.
+        """
+        Set position targets, like ``forward_position_controller/commands``.
 
-        Args:
-            positions: the arm joints in profile order, plus the gripper as a last value
-                when the profile has one (``dof`` or ``dof + 1`` values).
+        :param positions: the arm joints in profile order, plus the gripper as a last value when
+            the profile has one (``dof`` or ``dof + 1`` values).
 
-        Returns:
-            Names of the joints whose target was outside the limits and has been clamped.
+        :returns: Names of the joints whose target was outside the limits and has been clamped.
 
-        Raises:
-            SimCommandError: wrong length or a value that is not finite; nothing changes.
+        :raises SimCommandError: wrong length or a value that is not finite; nothing changes.
         """
         try:
             values = np.asarray(list(positions), dtype=float)
         except (TypeError, ValueError):
-            raise SimCommandError(f"command ignored: positions must be numbers, got {positions!r:.80}") from None
+            raise SimCommandError(
+                f'command ignored: positions must be numbers, got {positions!r:.80}'
+            ) from None
         allowed = {self.dof, len(self.names)}
         if values.ndim != 1 or len(values) not in allowed:
-            expected = " or ".join(str(k) for k in sorted(allowed))
+            expected = ' or '.join(str(k) for k in sorted(allowed))
             raise SimCommandError(
-                f"command ignored: {values.size} values, expected {expected} ({', '.join(self.names)})"
+                f'command ignored: {values.size} values, expected {expected} ({", ".join(self.names)})'
             )
         self._check_finite(values, self.names)
-        self._refuse_in_free_drive("command ignored")
+        self._refuse_in_free_drive('command ignored')
         indices = list(range(len(values)))
         clamped = self._clamped_names(values, indices)
         with self._lock:
@@ -479,32 +535,30 @@ class MujocoArm:
         velocities: Sequence[Sequence[float]] | None = None,
         delay: float = 0.0,
     ) -> list[str]:
-        """Execute a joint trajectory by simulated time, like ``arm_controller/joint_trajectory``.
+        """
+        Execute a joint trajectory by simulated time, like ``arm_controller/joint_trajectory``.
 
-        Args:
-            names: the joints the trajectory moves (any of the profile's, any order).
-            times: time from start of each point (s), strictly increasing.
-            positions: one row per point, one value per name.
-            velocities: one row per point, or None/empty for linear interpolation.
-            delay: seconds from now until the trajectory starts (a header stamp in the
-                future); a negative delay (a stamp in the past) starts it now.
+        :param names: the joints the trajectory moves (any of the profile's, any order).
+        :param times: time from start of each point (s), strictly increasing.
+        :param positions: one row per point, one value per name.
+        :param velocities: one row per point, or None/empty for linear interpolation.
+        :param delay: seconds from now until the trajectory starts (a header stamp in the future);
+            a negative delay (a stamp in the past) starts it now.
 
         An empty trajectory stops the current one and holds the joints where they are.
 
-        Returns:
-            Names of joints with a point outside the limits (clamped).
+        :returns: Names of joints with a point outside the limits (clamped).
 
-        Raises:
-            SimCommandError: unknown or repeated names, bad times, wrong lengths, NaN.
+        :raises SimCommandError: unknown or repeated names, bad times, wrong lengths, NaN.
         """
         names = list(names)
         unknown = [nm for nm in names if nm not in self.names]
         if unknown:
             raise SimCommandError(
-                f"trajectory ignored: unknown joint(s) {', '.join(unknown)} (known: {', '.join(self.names)})"
+                f'trajectory ignored: unknown joint(s) {", ".join(unknown)} (known: {", ".join(self.names)})'
             )
         if len(set(names)) != len(names):
-            raise SimCommandError(f"trajectory ignored: repeated joint names {names}")
+            raise SimCommandError(f'trajectory ignored: repeated joint names {names}')
         if len(times) == 0:
             with self._lock:
                 self._trajectory = None
@@ -512,24 +566,26 @@ class MujocoArm:
             return []
         t = np.asarray(times, dtype=float)
         if not np.all(np.isfinite(t)) or t[0] < 0.0 or np.any(np.diff(t) <= 0.0):
-            raise SimCommandError(f"trajectory ignored: times from start must be ≥ 0 and increasing, got {t.tolist()}")
+            raise SimCommandError(
+                f'trajectory ignored: times from start must be ≥ 0 and increasing, got {t.tolist()}'
+            )
         if len(positions) != len(t) or any(len(row) != len(names) for row in positions):
             raise SimCommandError(
-                f"trajectory ignored: each of the {len(t)} points needs {len(names)} positions ({', '.join(names)})"
+                f'trajectory ignored: each of the {len(t)} points needs {len(names)} positions ({", ".join(names)})'
             )
         p = np.asarray(positions, dtype=float).reshape(len(t), len(names))
-        self._check_finite(p, names, "trajectory ignored")
+        self._check_finite(p, names, 'trajectory ignored')
         v = None
         if velocities is not None and any(len(row) for row in velocities):
             if len(velocities) != len(t) or any(len(row) != len(names) for row in velocities):
                 raise SimCommandError(
-                    "trajectory ignored: velocities must be given for every point and joint, or for none"
+                    'trajectory ignored: velocities must be given for every point and joint, or for none'
                 )
             v = np.asarray(velocities, dtype=float).reshape(len(t), len(names))
-            self._check_finite(v, names, "trajectory ignored")
+            self._check_finite(v, names, 'trajectory ignored')
         if not math.isfinite(delay):
-            raise SimCommandError(f"trajectory ignored: start delay {delay} is not finite")
-        self._refuse_in_free_drive("trajectory ignored")
+            raise SimCommandError(f'trajectory ignored: start delay {delay} is not finite')
+        self._refuse_in_free_drive('trajectory ignored')
         indices = [self.names.index(nm) for nm in names]
         clamped = sorted({nm for row in p for nm in self._clamped_names(row, indices)})
         p = np.clip(p, self.lower[indices], self.upper[indices])
@@ -540,20 +596,20 @@ class MujocoArm:
         return clamped
 
     def set_torque(self, enabled: bool, joints: Sequence[str] | None = None) -> None:
-        """Torque on or off for ``joints`` (None: every joint), as the bridge's ``torque``
+        """
+        Torque on or off for ``joints`` (None: every joint), as the bridge's ``torque``
         services do on a real arm. Off: the actuator is passive (no force; the joint falls
         under gravity, or is moved by whatever pushes it). On: its target becomes where the
         joint is, then its position loop acts again, so it holds there without a jump.
 
-        Raises:
-            SimCommandError: an unknown joint.
+        :raises SimCommandError: an unknown joint.
         """
         names = list(self.names) if joints is None else list(joints)
         unknown = [nm for nm in names if nm not in self.names]
         if unknown or not names:
             raise SimCommandError(
-                f"unknown joint {', '.join(map(repr, unknown)) or '(none given)'} "
-                f"(joints: {', '.join(self.names)})"
+                f'unknown joint {", ".join(map(repr, unknown)) or "(none given)"} '
+                f'(joints: {", ".join(self.names)})'
             )
         indices = [self.names.index(nm) for nm in names]
         with self._lock:
@@ -572,10 +628,10 @@ class MujocoArm:
 
     def _refuse_in_free_drive(self, what: str) -> None:
         if self.released.any():
-            released = ", ".join(nm for nm, r in zip(self.names, self.released) if r)
+            released = ', '.join(nm for nm, r in zip(self.names, self.released) if r)
             raise SimCommandError(
-                f"{what}: free drive ({released} released): the arm holds until every joint "
-                "holds torque again"
+                f'{what}: free drive ({released} released): the arm holds until every joint '
+                'holds torque again'
             )
 
     @property
@@ -585,15 +641,21 @@ class MujocoArm:
             traj = self._trajectory
             return traj is not None and self.data.time - self._trajectory_start < traj.duration
 
-    def _check_finite(self, values: np.ndarray, names: Sequence[str], what: str = "command ignored") -> None:
+    def _check_finite(
+        self, values: np.ndarray, names: Sequence[str], what: str = 'command ignored'
+    ) -> None:
         bad = ~np.isfinite(values)
         if np.any(bad):
             columns = sorted({int(c) for c in np.argwhere(bad)[:, -1]})
-            raise SimCommandError(f"{what}: not a number for {', '.join(names[c] for c in columns)}")
+            raise SimCommandError(
+                f'{what}: not a number for {", ".join(names[c] for c in columns)}'
+            )
 
     def _clamped_names(self, values: np.ndarray, indices: Sequence[int]) -> list[str]:
         low, high = self.lower[indices], self.upper[indices]
-        return [self.names[i] for i, v, lo, hi in zip(indices, values, low, high) if v < lo or v > hi]
+        return [
+            self.names[i] for i, v, lo, hi in zip(indices, values, low, high) if v < lo or v > hi
+        ]
 
     # ------------------------------------------------------------------ physics
 
@@ -612,7 +674,7 @@ class MujocoArm:
         self.step(max(0, int(round(seconds / self.timestep))))
 
     def state(self) -> ArmState:
-        """The joints now (copies, safe to keep)."""
+        """Return the joints now (copies, safe to keep)."""
         with self._lock:
             return ArmState(
                 time=float(self.data.time),
@@ -623,12 +685,12 @@ class MujocoArm:
             )
 
     def targets(self) -> np.ndarray:
-        """Current position targets (the actuators' ctrl), in joint order."""
+        """Return current position targets (the actuators' ctrl), in joint order."""
         with self._lock:
             return self.data.ctrl.copy()
 
     def qpos(self) -> np.ndarray:
-        """A copy of the whole MuJoCo position vector (for rendering)."""
+        """Return a copy of the whole MuJoCo position vector (for rendering)."""
         with self._lock:
             return self.data.qpos.copy()
 
@@ -638,7 +700,8 @@ class MujocoArm:
 
 @dataclass(frozen=True)
 class RunnerStats:
-    """How well the simulation keeps up with the wall clock.
+    """
+    How well the simulation keeps up with the wall clock.
 
     ``real_time_factor`` is simulated seconds per wall second since the start,
     ``recent_real_time_factor`` the same over the last second or so, ``dropped`` the
@@ -654,7 +717,8 @@ class RunnerStats:
 
 
 class RealTimeRunner:
-    """Steps a :class:`MujocoArm` in a background thread so simulated time follows the wall clock.
+    """
+    Steps a :class:`MujocoArm` in a background thread so simulated time follows the wall clock.
 
     The thread wakes every ``wake_period`` seconds and runs as many steps as are due, so
     the physics rate does not depend on how precisely the OS wakes it up. If it falls more
@@ -690,7 +754,7 @@ class RealTimeRunner:
         self._t0 = self._clock()
         self._sim0 = self.arm.time
         self._window = (self._t0, self._sim0)
-        self._thread = threading.Thread(target=self._run, name="mujoco-stepper", daemon=True)
+        self._thread = threading.Thread(target=self._run, name='mujoco-stepper', daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -726,7 +790,7 @@ class RealTimeRunner:
         return self._thread is not None and self._thread.is_alive()
 
     def stats(self) -> RunnerStats:
-        """Steps run and real-time factors so far."""
+        """Step run and real-time factors so far."""
         wall = max(self._clock() - self._t0, 1e-9)
         with self._stats_lock:
             sim = self.arm.time - self._sim0
@@ -744,28 +808,34 @@ class RealTimeRunner:
 
 
 class OffscreenRenderer:
-    """Draws the arm to an RGB image without a window (EGL, OSMesa or GLFW under Xvfb).
+    """
+    Draws the arm to an RGB image without a window (EGL, OSMesa or GLFW under Xvfb).
 
     Create and use it in one thread: the OpenGL context belongs to the thread that made it.
 
-    Raises:
-        RenderUnavailable: no OpenGL backend works here; the message says what to try.
+    :raises RenderUnavailable: no OpenGL backend works here; the message says what to try.
     """
 
     def __init__(self, model: mujoco.MjModel, width: int = 640, height: int = 480) -> None:
         self.model = model
         self.data = mujoco.MjData(model)
-        hint = "try MUJOCO_GL=egl or MUJOCO_GL=osmesa, or run under Xvfb with MUJOCO_GL=glfw"
+        hint = 'try MUJOCO_GL=egl or MUJOCO_GL=osmesa, or run under Xvfb with MUJOCO_GL=glfw'
         if _GL_IMPORT_PROBLEM:
-            raise RenderUnavailable(f"off-screen rendering unavailable: {_GL_IMPORT_PROBLEM}; {hint}")
-        backend = os.environ.get("MUJOCO_GL") or "glfw"
+            raise RenderUnavailable(
+                f'off-screen rendering unavailable: {_GL_IMPORT_PROBLEM}; {hint}'
+            )
+        backend = os.environ.get('MUJOCO_GL') or 'glfw'
         try:
-            with warnings.catch_warnings():  # GLFW warns before failing; the error below says it all
-                warnings.simplefilter("ignore")
+            with (
+                warnings.catch_warnings()
+            ):  # GLFW warns before failing; the error below says it all
+                warnings.simplefilter('ignore')
                 self._renderer = mujoco.Renderer(model, height=height, width=width)
-        except Exception as exc:  # noqa: BLE001 - GL failures come as many types; the user needs one line
+        except Exception as exc:  # GL failures come as many types; the user needs one line
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RenderUnavailable(f"off-screen rendering unavailable (MUJOCO_GL={backend}): {reason}; {hint}") from None
+            raise RenderUnavailable(
+                f'off-screen rendering unavailable (MUJOCO_GL={backend}): {reason}; {hint}'
+            ) from None
         self.camera = mujoco.MjvCamera()
         self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
         # Frame the arm, not the whole floor (which dominates model.stat): its bodies in
@@ -773,13 +843,15 @@ class OffscreenRenderer:
         mujoco.mj_forward(model, self.data)
         bodies = self.data.xpos[1:]
         reach = float(np.max(np.linalg.norm(bodies - bodies[0], axis=1))) if len(bodies) else 0.3
-        self.camera.lookat[:] = bodies[0] + np.array([0.0, 0.0, 0.5 * reach]) if len(bodies) else model.stat.center
+        self.camera.lookat[:] = (
+            bodies[0] + np.array([0.0, 0.0, 0.5 * reach]) if len(bodies) else model.stat.center
+        )
         self.camera.distance = max(0.3, 1.8 * reach)
         self.camera.azimuth = 135.0
         self.camera.elevation = -25.0
 
     def render(self, qpos: np.ndarray) -> np.ndarray:
-        """An RGB image (height × width × 3, uint8) of the arm in pose ``qpos``."""
+        """Return an RGB image (height × width × 3, uint8) of the arm in pose ``qpos``."""
         self.data.qpos[:] = qpos
         mujoco.mj_forward(self.model, self.data)
         self._renderer.update_scene(self.data, camera=self.camera)
@@ -792,8 +864,8 @@ class OffscreenRenderer:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a viewer polling the file never reads half an image.
-        tmp = path.with_name(f".{path.name}.tmp")
-        Image.fromarray(self.render(qpos)).save(tmp, format="PNG")
+        tmp = path.with_name(f'.{path.name}.tmp')
+        Image.fromarray(self.render(qpos)).save(tmp, format='PNG')
         os.replace(tmp, path)
         return path
 

@@ -1,6 +1,8 @@
-"""The tablet app: the same touch app (:class:`~robot_touch.ui.app.RobotTouchApp`) over the
-gateway (:class:`~robot_touch.tablet.backend.RemoteBackend`), with a connect screen and a
-connection bar.
+"""
+The tablet app.
+
+The same touch app (:class:`~robot_touch.ui.app.RobotTouchApp`) over the gateway
+(:class:`~robot_touch.tablet.backend.RemoteBackend`), with a connect screen and a connection bar.
 
 * Connect screen: paste the pairing (the JSON of ``robot-touch pair --json`` or the text a
   camera app reads from its QR code), or type URL / token / fingerprint, or tap a remembered
@@ -25,16 +27,15 @@ from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.logger import Logger
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
-
 from robot_touch.errors import RobotTouchError
 from robot_touch.tablet.backend import RemoteBackend
 from robot_touch.tablet.pairing import (
+    check,
     Pairing,
     PairingError,
-    Robots,
-    check,
     parse,
     profile_from_description,
+    Robots,
 )
 from robot_touch.ui.app import RobotTouchApp, UiSettings
 from robot_touch.ui.i18n import _
@@ -156,21 +157,21 @@ KV = """
 """
 
 #: Widgets (ids of the touch UI) that move the arm: disabled unless this tablet may move it.
-MOTION_IDS = ("panel", "top_view", "side_view")
+MOTION_IDS = ('panel', 'top_view', 'side_view')
 
 
 class TabletApp(RobotTouchApp):
     """The touch app on a tablet. ``pairing`` connects at once; None shows the connect screen."""
 
     ik_preview = False
-    link_text = StringProperty("")
+    link_text = StringProperty('')
     link_ok = BooleanProperty(False)
     link_up = BooleanProperty(False)
     holding = BooleanProperty(False)
-    connect_message = StringProperty("")
+    connect_message = StringProperty('')
     connect_help = StringProperty(
-        "On the robot computer: robot-touch pair. Paste its JSON (or what your camera app "
-        "reads from its QR code), or type the URL, token and fingerprint."
+        'On the robot computer: robot-touch pair. Paste its JSON (or what your camera app '
+        'reads from its QR code), or type the URL, token and fingerprint.'
     )
     robot_labels = ListProperty([])
 
@@ -191,13 +192,13 @@ class TabletApp(RobotTouchApp):
         self._shown_messages = 0
         self._profile_key: tuple[str, str] | None = None
         super().__init__(backend=None, profile=None, settings=settings, **kwargs)
-        self.title = "robot_touch tablet"
+        self.title = 'robot_touch tablet'
 
     # ------------------------------------------------------------------ screens
 
-    def build(self):  # noqa: ANN201 - Kivy signature
+    def build(self):  # Kivy signature
         Builder.load_string(KV)
-        self.shell = Factory.BoxLayout(orientation="vertical")
+        self.shell = Factory.BoxLayout(orientation='vertical')
         self.connect_screen = Factory.ConnectScreen()
         self._fill_robot_list()
         self.shell.add_widget(self.connect_screen)
@@ -215,7 +216,7 @@ class TabletApp(RobotTouchApp):
             button = Factory.Button(text=robot.label, size_hint_y=None, height=52, font_size=18)
             button.bind(
                 on_release=lambda _b, r=robot: self.connect(
-                    r, self.connect_screen.ids.take_control.state == "down"
+                    r, self.connect_screen.ids.take_control.state == 'down'
                 )
             )
             box.add_widget(button)
@@ -242,14 +243,14 @@ class TabletApp(RobotTouchApp):
         except PairingError as exc:
             self.connect_message = str(exc)
             return
-        self.connect(pairing, ids.take_control.state == "down")
+        self.connect(pairing, ids.take_control.state == 'down')
 
     def connect(self, pairing: Pairing, take_control: bool = False) -> None:
         """Start the link to ``pairing`` (replacing any other)."""
         if self.backend_remote is not None:
             self.backend_remote.stop()
         self.pairing = pairing
-        self.connect_message = f"connecting to {pairing.url} …"
+        self.connect_message = f'connecting to {pairing.url} …'
         self.backend_remote = RemoteBackend(
             pairing.url, pairing.token, pairing.fingerprint or None, take_control
         )
@@ -273,18 +274,18 @@ class TabletApp(RobotTouchApp):
         remote.poll()
         state = remote.link_state()
         if (
-            state.phase == "connected"
+            state.phase == 'connected'
             and self.pairing is not None
-            and self.connect_message.startswith("connecting")
+            and self.connect_message.startswith('connecting')
         ):
             self.robots.remember(self.pairing)
-            self.connect_message = ""
-        elif state.phase == "refused":
+            self.connect_message = ''
+        elif state.phase == 'refused':
             self.connect_message = state.detail
         description = remote.description()
         if description is not None and description != self._profile_key:
             self._use_description(description)
-        self.link_up = state.phase == "connected"
+        self.link_up = state.phase == 'connected'
         self.holding = self.link_up and state.you_hold
         self.link_ok = self.holding
         self.link_text = self._link_words(state)
@@ -293,25 +294,25 @@ class TabletApp(RobotTouchApp):
         self._gate_motion()
 
     def _link_words(self, state: Any) -> str:
-        if state.phase != "connected":
+        if state.phase != 'connected':
             what = (
-                _("Link lost: reconnecting")
-                if state.phase == "disconnected"
+                _('Link lost: reconnecting')
+                if state.phase == 'disconnected'
                 else (
-                    _("Refused: {why}").format(why=state.detail)
-                    if state.phase == "refused"
-                    else _("Connecting")
+                    _('Refused: {why}').format(why=state.detail)
+                    if state.phase == 'refused'
+                    else _('Connecting')
                 )
             )
-            return what + " · " + _("motion controls are off (the arm holds)")
-        rtt = f"{state.rtt_ms:.0f} ms" if state.rtt_ms is not None else "…"
+            return what + ' · ' + _('motion controls are off (the arm holds)')
+        rtt = f'{state.rtt_ms:.0f} ms' if state.rtt_ms is not None else '…'
         if state.you_hold:
-            control = _("you have control")
+            control = _('you have control')
         elif state.holder:
-            control = _("viewing: {who} has control").format(who=state.holder)
+            control = _('viewing: {who} has control').format(who=state.holder)
         else:
-            control = _("viewing: take control to move the arm")
-        return _("Connected · {rtt} · {control}").format(rtt=rtt, control=control)
+            control = _('viewing: take control to move the arm')
+        return _('Connected · {rtt} · {control}').format(rtt=rtt, control=control)
 
     def _use_description(self, description: tuple[str, str]) -> None:
         try:
@@ -330,8 +331,8 @@ class TabletApp(RobotTouchApp):
         self.link_bar = Factory.LinkBar()
         self._show_arm()
         Logger.info(
-            f"robot_touch: connected to {profile.name} at "
-            f"{self.pairing.url if self.pairing else '?'}"
+            f'robot_touch: connected to {profile.name} at '
+            f'{self.pairing.url if self.pairing else "?"}'
         )
 
     def _gate_motion(self) -> None:
@@ -348,7 +349,7 @@ class TabletApp(RobotTouchApp):
 
     # ------------------------------------------------------------------ the touch UI's hooks
 
-    def on_view_gesture(self, view: Any, g: Any) -> None:  # noqa: ANN401
+    def on_view_gesture(self, view: Any, g: Any) -> None:
         if self.backend_remote is None or not self.backend_remote.can_move():
             return  # the views draw the finger, nothing is sent: the bar says why
         super().on_view_gesture(view, g)
@@ -359,8 +360,8 @@ class TabletApp(RobotTouchApp):
 
     def _refresh_status(self) -> None:
         if (
-            getattr(self, "backend", None) is not None
-            and getattr(self, "profile", None) is not None
+            getattr(self, 'backend', None) is not None
+            and getattr(self, 'profile', None) is not None
         ):
             super()._refresh_status()
 

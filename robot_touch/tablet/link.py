@@ -1,4 +1,5 @@
-"""roslibpy over its asyncio transport, with the gateway's certificate pinned — the one
+"""
+roslibpy over its asyncio transport, with the gateway's certificate pinned — the one
 adapter that reaches into roslibpy's internals (DEVGUIDE: private APIs in one adapter only).
 
 Why an adapter: roslibpy 2.1's asyncio transport builds its TLS context with
@@ -31,13 +32,12 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from robot_touch.gateway.auth import auth_request
+from robot_touch.gateway.tls import fingerprint_of, normalise_fingerprint
 import roslibpy
 from roslibpy.comm.comm_asyncio import AsyncioRosBridgeClientFactory, AsyncioRosBridgeProtocol
 
-from robot_touch.gateway.auth import auth_request
-from robot_touch.gateway.tls import fingerprint_of, normalise_fingerprint
-
-LOG = logging.getLogger("robot_touch.tablet")
+LOG = logging.getLogger('robot_touch.tablet')
 
 
 class PinnedProtocol(AsyncioRosBridgeProtocol):
@@ -48,14 +48,14 @@ class PinnedProtocol(AsyncioRosBridgeProtocol):
     def connection_made(self, transport: Any) -> None:
         factory = self.factory
         if factory.pin is not None:
-            ssl_object = transport.get_extra_info("ssl_object")
+            ssl_object = transport.get_extra_info('ssl_object')
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-            seen = fingerprint_of(der) if der else "none (no TLS)"
+            seen = fingerprint_of(der) if der else 'none (no TLS)'
             if seen != factory.pin:
                 self.rejected = True
                 factory.emit(
-                    "refused",
-                    f"certificate fingerprint {seen} does not match the pairing {factory.pin}",
+                    'refused',
+                    f'certificate fingerprint {seen} does not match the pairing {factory.pin}',
                 )
                 transport.abort()
                 return
@@ -67,7 +67,7 @@ class PinnedProtocol(AsyncioRosBridgeProtocol):
             return
         super().connection_lost(exc)
 
-    def onOpen(self) -> None:  # noqa: N802 - autobahn's name
+    def onOpen(self) -> None:  # autobahn's name
         credentials = self.factory.credentials
         if credentials is not None:
             self.send_ros_message(roslibpy.Message(credentials()))
@@ -75,9 +75,9 @@ class PinnedProtocol(AsyncioRosBridgeProtocol):
 
     def on_message(self, payload: bytes) -> None:
         if b'"status"' in payload[:64]:
-            message = json.loads(payload.decode("utf8"))
-            if message.get("op") == "status":
-                self.factory.emit("status", message)
+            message = json.loads(payload.decode('utf8'))
+            if message.get('op') == 'status':
+                self.factory.emit('status', message)
                 return
         super().on_message(payload)
 
@@ -86,8 +86,8 @@ class PinnedFactory(AsyncioRosBridgeClientFactory):
     """roslibpy's asyncio factory with a pinned certificate and quick reconnects."""
 
     protocol = PinnedProtocol
-    initialDelay = 0.5  # noqa: N815 - roslibpy's names
-    maxDelay = 5.0  # noqa: N815
+    initialDelay = 0.5  # roslibpy's names
+    maxDelay = 5.0
     factor = 1.6
 
     def __init__(self, url: str, pin: str | None, credentials: Callable[[], dict] | None) -> None:
@@ -120,28 +120,28 @@ class PinnedFactory(AsyncioRosBridgeClientFactory):
                 context = ssl.create_default_context()
         try:
             await loop.create_connection(self, self.host, self.port, ssl=context)
-        except Exception as exc:  # noqa: BLE001 - every failed attempt is retried, and said
-            self.emit("unreachable", f"cannot connect: {exc}")
+        except Exception as exc:  # every failed attempt is retried, and said
+            self.emit('unreachable', f'cannot connect: {exc}')
             self._schedule_reconnect()
 
 
 class PinnedRos(roslibpy.Ros):
-    """A :class:`roslibpy.Ros` to ``url`` with the certificate pinned to ``fingerprint``.
+    """
+    A :class:`roslibpy.Ros` to ``url`` with the certificate pinned to ``fingerprint``.
 
-    Args:
-        url: ``wss://host:port`` (IPv6 hosts in brackets) or ``ws://``.
-        fingerprint: the SHA-256 fingerprint to pin (required for wss from a pairing).
-        token: the pairing token (the rosauth secret).
+    :param url: ``wss://host:port`` (IPv6 hosts in brackets) or ``ws://``.
+    :param fingerprint: the SHA-256 fingerprint to pin (required for wss from a pairing).
+    :param token: the pairing token (the rosauth secret).
     """
 
     def __init__(self, url: str, fingerprint: str | None, token: str | None) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ValueError(f"not a ws:// or wss:// URL: {url!r}")
+        if parts.scheme not in ('ws', 'wss') or not parts.hostname:
+            raise ValueError(f'not a ws:// or wss:// URL: {url!r}')
         host = parts.hostname
 
         def credentials() -> dict:
-            return auth_request(token or "", client="tablet", dest=host, now=time.time())
+            return auth_request(token or '', client='tablet', dest=host, now=time.time())
 
         # What Ros.__init__ does, with our factory instead of the one it would pick by name.
         self._id_counter = 0

@@ -1,29 +1,30 @@
-"""The touchscreen app: two workspace views, modes (Cartesian, Joint, Waypoints) and the safety
+"""
+The touchscreen app: two workspace views, modes (Cartesian, Joint, Waypoints) and the safety
 controls. It talks to the arm only through a :class:`UiBackend` (the ROS node in
 :mod:`robot_touch.nodes.touch_ui`), polled on Kivy's main thread so widgets are never touched
 from another thread.
 
 Set ``KIVY_NO_ARGS=1`` before importing this module when ROS arguments are on the command line.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
+import time
 from typing import Mapping, Protocol, Sequence
 
-os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault('KIVY_NO_ARGS', '1')
 
-import numpy as np  # noqa: E402
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.factory import Factory  # noqa: E402
 from kivy.lang import Builder  # noqa: E402
 from kivy.logger import Logger  # noqa: E402
-from kivy.metrics import Metrics, dp  # noqa: E402
+from kivy.metrics import dp, Metrics  # noqa: E402
 from kivy.properties import (  # noqa: E402
     BooleanProperty,
     ListProperty,
@@ -32,7 +33,7 @@ from kivy.properties import (  # noqa: E402
     StringProperty,
 )
 from kivy.uix.slider import Slider  # noqa: E402
-
+import numpy as np  # noqa: E402
 from robot_touch.core.gestures import (  # noqa: E402
     DoubleTap,
     Dragged,
@@ -46,37 +47,37 @@ from robot_touch.core.gestures import (  # noqa: E402
     TwoFingerStarted,
 )
 from robot_touch.core.profile import ArmProfile  # noqa: E402
-from robot_touch.core.waypoints import Playback, WaypointError, WaypointList, default_path  # noqa: E402
+from robot_touch.core.waypoints import default_path, Playback, WaypointError, WaypointList  # noqa: E402
 from robot_touch.core.workspace_view import Chain, Pose, reachable_regions  # noqa: E402
 from robot_touch.errors import RobotTouchError  # noqa: E402
 from robot_touch.ui.controls import can_roll, gesture_hint  # noqa: E402
 from robot_touch.ui.feedback import answer_text  # noqa: E402
-from robot_touch.ui.i18n import LANGUAGES, N_, _, translator  # noqa: E402
+from robot_touch.ui.i18n import _, LANGUAGES, N_, translator  # noqa: E402
 from robot_touch.ui.sizing import density_for_dpi, panel_beside, touch_min_px  # noqa: E402
 from robot_touch.ui.widgets.buttons import EStopButton, HoldButton  # noqa: E402
 from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView  # noqa: E402
 
-KV_FILE = Path(__file__).resolve().parent / "robot_touch.kv"
+KV_FILE = Path(__file__).resolve().parent / 'robot_touch.kv'
 #: the Free drive control (its own file: one widget, added beside Home at build time)
-FREE_DRIVE_KV = Path(__file__).resolve().parent / "free_drive.kv"
+FREE_DRIVE_KV = Path(__file__).resolve().parent / 'free_drive.kv'
 
 #: teleop/status codes → text shown in the status line.
 STATUS_TEXTS = {
-    "ok": N_("OK"),
-    "clamped": N_("Target clamped to the workspace"),
-    "unreachable": N_("Target unreachable"),
-    "near_singularity": N_("Near a singularity"),
-    "joint_limit": N_("At a joint limit"),
-    "halted": N_("Halted"),
-    "estop": N_("E-STOP active"),
-    "no_joint_states": N_("No joint states"),
-    "disabled": N_("Disabled"),
-    "invalid_pose": N_("Target rejected: not a valid pose"),
-    "unknown_frame": N_("Target rejected: unknown frame"),
-    "unknown_joint": N_("Rejected: unknown joint"),
-    "invalid_value": N_("Rejected: invalid value"),
-    "out_of_order": N_("Rejected: message out of order"),
-    "free_drive": N_("Free drive: move the arm by hand"),
+    'ok': N_('OK'),
+    'clamped': N_('Target clamped to the workspace'),
+    'unreachable': N_('Target unreachable'),
+    'near_singularity': N_('Near a singularity'),
+    'joint_limit': N_('At a joint limit'),
+    'halted': N_('Halted'),
+    'estop': N_('E-STOP active'),
+    'no_joint_states': N_('No joint states'),
+    'disabled': N_('Disabled'),
+    'invalid_pose': N_('Target rejected: not a valid pose'),
+    'unknown_frame': N_('Target rejected: unknown frame'),
+    'unknown_joint': N_('Rejected: unknown joint'),
+    'invalid_value': N_('Rejected: invalid value'),
+    'out_of_order': N_('Rejected: message out of order'),
+    'free_drive': N_('Free drive: move the arm by hand'),
 }
 
 
@@ -103,40 +104,47 @@ class UiBackend(Protocol):
 class UiSettings:
     """The app's settings (the node's parameters; see config/touch_ui.yaml)."""
 
-    language: str = "en"
+    language: str = 'en'
     max_publish_rate: float = 60.0
-    enable_mode: str = "latched"  # latched | hold
+    enable_mode: str = 'latched'  # latched | hold
     pinch_gain: float = 0.08
     long_press_time: float = 0.8
     double_tap_time: float = 0.35
     jog_speed: float = 0.05
     joint_states_timeout: float = 0.5
-    waypoints_file: str = ""
+    waypoints_file: str = ''
     #: the panel's pixels per inch; 0: as the screen reports (robot_touch/ui/sizing.py)
     dpi: float = 0.0
 
 
-def _load_kinematics(profile: ArmProfile):  # noqa: ANN202 - ArmKinematics or None
-    """The IK solver for reach previews; None when it cannot be built (the UI still works,
-    judging reach from the sampled region and the teleop status)."""
+def _load_kinematics(profile: ArmProfile):  # ArmKinematics or None
+    """
+    The IK solver for reach previews.
+
+    None when it cannot be built (the UI still works, judging reach from the sampled region and the
+    teleop status).
+    """
     try:
         from robot_touch.core.kinematics import ArmKinematics
 
         return ArmKinematics(profile)
     except (ImportError, RobotTouchError) as exc:
-        Logger.warning(f"robot_touch: no IK preview ({exc})")
+        Logger.warning(f'robot_touch: no IK preview ({exc})')
         return None
 
 
 def use_panel_dpi(dpi: float) -> None:
-    """Size the UI for a panel of ``dpi`` pixels per inch (0: as the screen reports): Kivy's
-    ``Metrics.dpi``, and a density that makes 48 dp at least 9 mm on it
+    """
+    Size the UI for a panel of ``dpi`` pixels per inch (0: as the screen reports).
+
+    Kivy's ``Metrics.dpi``, and a density that makes 48 dp at least 9 mm on it
     (:func:`robot_touch.ui.sizing.density_for_dpi`). A density the user set in
     ``KIVY_METRICS_DENSITY`` is kept. The layout follows at once (kv rules use dp strings,
-    ``Metrics.dp`` and ``app.touch``)."""
+    ``Metrics.dp`` and ``app.touch``).
+    """
     if dpi > 0:
         Metrics.dpi = dpi
-    if not os.environ.get("KIVY_METRICS_DENSITY"):
+    if not os.environ.get('KIVY_METRICS_DENSITY'):
         Metrics.density = density_for_dpi(Metrics.dpi)
 
 
@@ -144,36 +152,36 @@ class ActiveSlider(Slider):
     """A slider that knows when a finger is on it (``active``) and fires ``on_release``."""
 
     active = BooleanProperty(False)
-    __events__ = ("on_release",)
+    __events__ = ('on_release',)
 
     def on_release(self) -> None:
         pass
 
-    def on_touch_down(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_down(self, touch) -> bool:
         if self.disabled or not self.collide_point(*touch.pos):
             return False
         self.active = True
         return super().on_touch_down(touch)
 
-    def on_touch_up(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_up(self, touch) -> bool:
         if touch.grab_current is self:
             result = super().on_touch_up(touch)
             self.active = False
-            self.dispatch("on_release")
+            self.dispatch('on_release')
             return bool(result)
         return super().on_touch_up(touch)
 
 
-Factory.register("ActiveSlider", cls=ActiveSlider)
-Factory.register("WorkspaceView", cls=WorkspaceView)
-Factory.register("EStopButton", cls=EStopButton)
-Factory.register("HoldButton", cls=HoldButton)
+Factory.register('ActiveSlider', cls=ActiveSlider)
+Factory.register('WorkspaceView', cls=WorkspaceView)
+Factory.register('EStopButton', cls=EStopButton)
+Factory.register('HoldButton', cls=HoldButton)
 
 
 class RobotTouchApp(App):
     """The touch UI. ``backend`` is the ROS side, ``profile`` the arm."""
 
-    lang = StringProperty("en")
+    lang = StringProperty('en')
     portrait = BooleanProperty(False)
     #: the smallest touch control (px): 9 mm on the panel (robot_touch/ui/sizing.py)
     touch = NumericProperty(48)
@@ -181,51 +189,60 @@ class RobotTouchApp(App):
     panel_beside = BooleanProperty(False)
     #: the mode's panel's height when it sits below the views (px)
     panel_height = NumericProperty(100)
-    mode = OptionProperty("cartesian", options=["cartesian", "joint", "waypoints"])
-    status_text = StringProperty("")
-    message = StringProperty("")
+    mode = OptionProperty('cartesian', options=['cartesian', 'joint', 'waypoints'])
+    status_text = StringProperty('')
+    message = StringProperty('')
     estop_latched = BooleanProperty(False)
     enabled = BooleanProperty(False)
     hold_to_move = BooleanProperty(False)
     loop = BooleanProperty(False)
     playing = BooleanProperty(False)
     waypoint_names = ListProperty([])
-    selected_waypoint = StringProperty("")
-    target_state = StringProperty("ok")
+    selected_waypoint = StringProperty('')
+    target_state = StringProperty('ok')
     #: Preview reach with IK (roboticstoolbox); the tablet app has no IK and judges reach from
     #: the sampled region and the teleop status instead.
     ik_preview = True
     #: free drive is on (teleop says so): joints released, moved by hand
     free_drive = BooleanProperty(False)
     #: what Free drive releases: "all" or one joint's name (the gripper's: the gripper alone)
-    free_drive_scope = StringProperty("all")
+    free_drive_scope = StringProperty('all')
     #: the Free drive control (ui/free_drive.kv), once built
     free_drive_box = None
     _free_drive_changed_at = -math.inf
 
     def __init__(
-        self, backend: UiBackend, profile: ArmProfile | None, settings: UiSettings | None = None, **kwargs
+        self,
+        backend: UiBackend,
+        profile: ArmProfile | None,
+        settings: UiSettings | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.title = "robot_touch"
+        self.title = 'robot_touch'
         self.backend = backend
         self.settings = settings or UiSettings()
-        self.hold_to_move = self.settings.enable_mode == "hold"
+        self.hold_to_move = self.settings.enable_mode == 'hold'
         if profile is not None:
             self.use_profile(profile)
         try:
             self.set_language(self.settings.language)
         except ValueError as exc:
-            Logger.warning(f"robot_touch: {exc}; using English")
-            self.set_language("en")
+            Logger.warning(f'robot_touch: {exc}; using English')
+            self.set_language('en')
 
     def use_profile(self, profile: ArmProfile) -> None:
-        """Set up everything that depends on the arm (before :meth:`build`). The tablet app
-        calls it once the arm's description has arrived over the link."""
+        """
+        Set up everything that depends on the arm (before :meth:`build`).
+
+        The tablet app calls it once the arm's description has arrived over the link.
+        """
         self.profile = profile
         self.chain = Chain.from_profile(profile)
         self.can_roll = can_roll(profile)
-        self.top_region, self.side_region = reachable_regions(self.chain, profile.lower, profile.upper)
+        self.top_region, self.side_region = reachable_regions(
+            self.chain, profile.lower, profile.upper
+        )
         self.editor = TargetEditor(pinch_gain_m=self.settings.pinch_gain)
         self.target: Pose | None = None
         self.kinematics = _load_kinematics(profile) if self.ik_preview else None
@@ -241,7 +258,11 @@ class RobotTouchApp(App):
         self.joints: dict[str, float] = dict(zip(profile.joint_names, profile.home))
         self.gripper_position: float | None = None
         self.waypoints = WaypointList(joint_names=profile.joint_names)
-        self.waypoints_path = Path(self.settings.waypoints_file) if self.settings.waypoints_file else default_path(profile.name)
+        self.waypoints_path = (
+            Path(self.settings.waypoints_file)
+            if self.settings.waypoints_file
+            else default_path(profile.name)
+        )
         self.playback: Playback | None = None
         self._jog_ev = None
         self._message_ev = None
@@ -255,7 +276,7 @@ class RobotTouchApp(App):
 
     # ------------------------------------------------------------------ build
 
-    def build(self):  # noqa: ANN201 - Kivy signature
+    def build(self):  # Kivy signature
         use_panel_dpi(self.settings.dpi)
         self._on_metrics()
         Metrics.bind(dp=self._on_metrics)
@@ -264,7 +285,10 @@ class RobotTouchApp(App):
             Builder.load_file(str(FREE_DRIVE_KV))
         Window.clearcolor = BACKGROUND
         root = Factory.RootLayout()
-        for view, region in ((root.ids.top_view, self.top_region), (root.ids.side_view, self.side_region)):
+        for view, region in (
+            (root.ids.top_view, self.top_region),
+            (root.ids.side_view, self.side_region),
+        ):
             view.set_gesture_config(self._gesture_config())
             view.set_region(region)
             view.bind(on_gesture=self.on_view_gesture)
@@ -290,7 +314,7 @@ class RobotTouchApp(App):
             self.load_waypoints(quiet=True)
         return root
 
-    def _on_window_size(self, _window, size) -> None:  # noqa: ANN001
+    def _on_window_size(self, _window, size) -> None:
         self.portrait = size[1] > size[0]
 
     # ------------------------------------------------------------------ sizes
@@ -318,34 +342,34 @@ class RobotTouchApp(App):
             return
         ids = self.root.ids
         needed = {
-            "cartesian": max(self.touch, ids.gesture_hint.texture_size[1] + dp(4)),
-            "joint": ids.joint_box.height,
+            'cartesian': max(self.touch, ids.gesture_hint.texture_size[1] + dp(4)),
+            'joint': ids.joint_box.height,
             # the name field and two rows of the list above the buttons, or beside them
-            "waypoints": (
+            'waypoints': (
                 ids.waypoint_buttons.height + 3 * self.touch + dp(14)
                 if self.portrait
                 else ids.waypoint_buttons.height
             ),
         }[self.mode]
         self.panel_height = needed
-        beside = self.mode != "cartesian" and panel_beside(
+        beside = self.mode != 'cartesian' and panel_beside(
             not self.portrait, ids.workspace.height / Metrics.dp, needed / Metrics.dp
         )
         self.panel_beside = beside
 
     def next_language(self, language: str, *_rebind: object) -> str:
-        """The language after ``language`` (the language button switches to it)."""
+        """Return the language after ``language`` (the language button switches to it)."""
         codes = list(LANGUAGES)
         return codes[(codes.index(language) + 1) % len(codes)]
 
-    def _build_joint_sliders(self, root) -> None:  # noqa: ANN001
+    def _build_joint_sliders(self, root) -> None:
         box = root.ids.joint_box
         box.clear_widgets()
         self.sliders: dict[str, ActiveSlider] = {}
         for spec in self.profile.joints:
             row = Factory.JointRow()
             row.joint_name = spec.name
-            row.unit = "m" if spec.prismatic else "rad"
+            row.unit = 'm' if spec.prismatic else 'rad'
             slider = row.ids.slider
             slider.min, slider.max = spec.lower, spec.upper
             slider.value = spec.home
@@ -354,18 +378,25 @@ class RobotTouchApp(App):
             self.sliders[spec.name] = slider
             box.add_widget(row)
 
-    def _build_enable(self, root) -> None:  # noqa: ANN001
+    def _build_enable(self, root) -> None:
         slot = root.ids.enable_slot
         slot.clear_widgets()
         if self.hold_to_move:
             button = Factory.EnableHoldButton()
-            button.bind(on_hold_start=lambda *_: self.set_enabled(True), on_hold_end=lambda *_: self.set_enabled(False))
+            button.bind(
+                on_hold_start=lambda *_: self.set_enabled(True),
+                on_hold_end=lambda *_: self.set_enabled(False),
+            )
         else:
             button = Factory.EnableToggle()
-            button.bind(state=lambda _b, state: None if self._syncing else self.set_enabled(state == "down"))
+            button.bind(
+                state=lambda _b, state: (
+                    None if self._syncing else self.set_enabled(state == 'down')
+                )
+            )
         slot.add_widget(button)
 
-    def _build_free_drive(self, root) -> None:  # noqa: ANN001
+    def _build_free_drive(self, root) -> None:
         """The Free drive control goes right after Home, in the safety controls."""
         home = root.ids.home
         box = Factory.FreeDriveBox()
@@ -375,7 +406,7 @@ class RobotTouchApp(App):
     # ------------------------------------------------------------------ language
 
     def gesture_hint(self, *_rebind: object) -> str:
-        """The Cartesian panel's hint: only the gestures this arm can carry out."""
+        """Return the Cartesian panel's hint: only the gestures this arm can carry out."""
         return gesture_hint(self.profile)
 
     def set_language(self, language: str) -> None:
@@ -393,47 +424,55 @@ class RobotTouchApp(App):
         self.message = text
         if self._message_ev is not None:
             self._message_ev.cancel()
-        self._message_ev = Clock.schedule_once(lambda _dt: setattr(self, "message", ""), seconds)
+        self._message_ev = Clock.schedule_once(lambda _dt: setattr(self, 'message', ''), seconds)
 
     # ------------------------------------------------------------------ gestures
 
     def current_pose(self) -> Pose:
-        """The end effector's pose from the latest joint states (home before any arrive)."""
+        """Return the end effector's pose from the latest joint states (home before any arrive)."""
         return Pose.from_matrix(self.chain.tip(self.joints))
 
     def gesture_start_pose(self) -> Pose:
-        """Where a new gesture starts from: the last target, unless it was not reachable (then
-        the arm's actual pose, so the next drag does not start from a point the arm is not at)."""
-        if self.target is not None and self.target_state == "ok":
+        """
+        Where a new gesture starts from.
+
+        The last target, unless it was not reachable (then the arm's actual pose, so the next drag
+        does not start from a point the arm is not at).
+        """
+        if self.target is not None and self.target_state == 'ok':
             return self.target.copy()
         return self.current_pose()
 
-    def on_view_gesture(self, view: WorkspaceView, g) -> None:  # noqa: ANN001
+    def on_view_gesture(self, view: WorkspaceView, g) -> None:
         if isinstance(g, LongPress):
             self.add_waypoint()
             return
-        if self.mode != "cartesian":
+        if self.mode != 'cartesian':
             return
         if self.free_drive:  # the arm is moved by hand: no targets
             if isinstance(g, (DragStarted, TwoFingerStarted, DoubleTap)):
-                self.show_message(_("Free drive is on: leave it to move the arm by touch"))
+                self.show_message(_('Free drive is on: leave it to move the arm by touch'))
             return
         if isinstance(g, (DragStarted, TwoFingerStarted)):
             self.editor.begin(self.gesture_start_pose())
         elif isinstance(g, Dragged):
             self.set_target(self.editor.drag(view.kind, g.dx, g.dy, view.mapping, view.azimuth))
-        elif isinstance(g, TwoFinger) and view.kind == "top":
+        elif isinstance(g, TwoFinger) and view.kind == 'top':
             # An arm without wrist roll ignores the twist (its hint is not shown either).
             self.set_target(self.editor.two_finger(g.scale, g.rotation if self.can_roll else 0.0))
         elif isinstance(g, GestureEnded):
             self.editor.end()
         elif isinstance(g, DoubleTap):
             u, v = view.to_view_m(g.x, g.y)
-            self.set_target(self.editor.go_to(view.kind, self.gesture_start_pose(), u, v, view.azimuth))
+            self.set_target(
+                self.editor.go_to(view.kind, self.gesture_start_pose(), u, v, view.azimuth)
+            )
 
     def set_target(self, pose: Pose | None) -> None:
         """New Cartesian target: shown at once, published coalesced (latest wins)."""
-        if pose is None or not (np.isfinite(pose.position).all() and np.isfinite(pose.rotation).all()):
+        if pose is None or not (
+            np.isfinite(pose.position).all() and np.isfinite(pose.rotation).all()
+        ):
             return
         self.stop_playback()
         self.target = pose
@@ -446,8 +485,12 @@ class RobotTouchApp(App):
         self._redraw_pending = True
 
     def _check_reach(self) -> None:
-        """IK preview of a new target (≤ 10 per second): is it reachable, and if not, where
-        will the arm stop? Shown at once, before the teleop side answers."""
+        """
+        IK preview of a new target (≤ 10 per second).
+
+        Is it reachable, and if not, where will the arm stop? Shown at once, before the teleop side
+        answers.
+        """
         if self.kinematics is None or self.target is None or self.target is self._checked_target:
             return
         now = time.monotonic()
@@ -456,23 +499,29 @@ class RobotTouchApp(App):
         self._last_ik = now
         self._checked_target = self.target
         try:
-            result = self.kinematics.ik(self.target.matrix(), [self.joints[n] for n in self.profile.joint_names])
+            result = self.kinematics.ik(
+                self.target.matrix(), [self.joints[n] for n in self.profile.joint_names]
+            )
         except (RobotTouchError, ValueError):
-            self._ik_state, self._ik_distance, self.clamp_point = "unreachable", None, None
+            self._ik_state, self._ik_distance, self.clamp_point = 'unreachable', None, None
             return
-        self._ik_state = "ok" if result.ok else "unreachable"
+        self._ik_state = 'ok' if result.ok else 'unreachable'
         self._ik_distance = None if result.ok else float(result.distance)
         self.clamp_point = None if result.ok else np.asarray(result.pose)[:3, 3].copy()
 
     def _update_target_state(self) -> None:
         if self.target is None:
-            self.target_state = "ok"
+            self.target_state = 'ok'
             self.clamp_point = None
             return
         self._check_reach()
         status = self.backend.latest_status()
         # Only a status sent after the target went out can be about this target.
-        if status is not None and status[1] > self._target_sent_at and status[0] in ("clamped", "unreachable"):
+        if (
+            status is not None
+            and status[1] > self._target_sent_at
+            and status[0] in ('clamped', 'unreachable')
+        ):
             self.target_state = status[0]
             return
         if self._ik_state is not None and self._checked_target is self.target:
@@ -480,8 +529,10 @@ class RobotTouchApp(App):
             return
         p = self.target.position
         reach = math.hypot(p[0], p[1])
-        inside = self.top_region.contains(p[0], p[1], margin=0.005) and self.side_region.contains(reach, p[2], margin=0.005)
-        self.target_state = "ok" if inside else "unreachable"
+        inside = self.top_region.contains(p[0], p[1], margin=0.005) and self.side_region.contains(
+            reach, p[2], margin=0.005
+        )
+        self.target_state = 'ok' if inside else 'unreachable'
 
     def _flush(self, _dt: float) -> None:
         if self._redraw_pending:
@@ -504,7 +555,9 @@ class RobotTouchApp(App):
         self.stop_playback()
         self.target = None
         speed = self.settings.jog_speed * direction
-        self._jog_ev = Clock.schedule_interval(lambda _dt: self.backend.publish_jog((0.0, 0.0, speed), (0.0, 0.0, 0.0)), 1 / 20)
+        self._jog_ev = Clock.schedule_interval(
+            lambda _dt: self.backend.publish_jog((0.0, 0.0, speed), (0.0, 0.0, 0.0)), 1 / 20
+        )
         self.backend.publish_jog((0.0, 0.0, speed), (0.0, 0.0, 0.0))
 
     def stop_jog(self) -> None:
@@ -536,31 +589,31 @@ class RobotTouchApp(App):
         self.stop_playback()
         self.estop_latched = True
         if not self.backend.call_estop(True):
-            self.show_message(_("Teleop is not answering"))
+            self.show_message(_('Teleop is not answering'))
 
     def release_estop(self) -> None:
         self.estop_latched = False
         self._estop_released_at = time.monotonic()
         if not self.backend.call_estop(False):
-            self.show_message(_("Teleop is not answering"))
+            self.show_message(_('Teleop is not answering'))
 
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = enabled
         self._enable_changed_at = time.monotonic()
         if not self.backend.call_enable(enabled):
-            self.show_message(_("Teleop is not answering"))
+            self.show_message(_('Teleop is not answering'))
 
     def home(self) -> None:
         self.stop_playback()
         self.target = None
         if not self.backend.call_home():
-            self.show_message(_("Teleop is not answering"))
+            self.show_message(_('Teleop is not answering'))
 
     def set_speed(self, fraction: float) -> None:
         fraction = min(1.0, max(0.05, float(fraction)))
         self._speed_changed_at = time.monotonic()
         if not self.backend.set_speed(fraction):
-            self.show_message(_("Teleop is not answering"))
+            self.show_message(_('Teleop is not answering'))
 
     def set_gripper(self, opening: float) -> None:
         self.backend.publish_gripper(min(1.0, max(0.0, float(opening))))
@@ -568,16 +621,16 @@ class RobotTouchApp(App):
     # ------------------------------------------------------------------ free drive
 
     def free_drive_scopes(self) -> list[str]:
-        """What Free drive can release: the whole arm, the gripper alone, one arm joint."""
+        """Return what Free drive can release: the whole arm, the gripper alone, one arm joint."""
         gripper = [self.profile.gripper.name] if self.profile.gripper else []
-        return ["all"] + gripper + list(self.profile.joint_names)
+        return ['all'] + gripper + list(self.profile.joint_names)
 
     def free_drive_scope_label(self, scope: str, *_rebind: object) -> str:
-        """The scope's name on screen (joints by their own names)."""
-        if scope == "all":
-            return _("Whole arm")
+        """Return the scope's name on screen (joints by their own names)."""
+        if scope == 'all':
+            return _('Whole arm')
         if self.profile.gripper is not None and scope == self.profile.gripper.name:
-            return _("Gripper")
+            return _('Gripper')
         return scope
 
     def free_drive_scope_labels(self, *_rebind: object) -> list[str]:
@@ -591,20 +644,22 @@ class RobotTouchApp(App):
                 return
 
     def set_free_drive(self, on: bool) -> None:
-        """Free drive on (torque off for the chosen joints: the arm is moved by hand) or off
-        (torque on, holding where the arm is). Teleop's answer is shown when it refuses."""
+        """
+        Free drive on (torque off for the chosen joints: the arm is moved by hand) or off
+        (torque on, holding where the arm is). Teleop's answer is shown when it refuses.
+        """
         self.stop_playback()
         self.target = None
         self.free_drive = on
         self._free_drive_changed_at = time.monotonic()
-        joints = [] if self.free_drive_scope == "all" else [self.free_drive_scope]
-        call = getattr(self.backend, "call_free_drive", None)  # a link may not offer it
+        joints = [] if self.free_drive_scope == 'all' else [self.free_drive_scope]
+        call = getattr(self.backend, 'call_free_drive', None)  # a link may not offer it
         if call is None or not call(on, joints):
-            self.show_message(_("Teleop is not answering"))
+            self.show_message(_('Teleop is not answering'))
 
-    def on_free_drive(self, _app, on: bool) -> None:  # noqa: ANN001 - Kivy property event
+    def on_free_drive(self, _app, on: bool) -> None:  # Kivy property event
         # the readouts follow the arm; touching them would command it
-        for slider in getattr(self, "sliders", {}).values():
+        for slider in getattr(self, 'sliders', {}).values():
             slider.disabled = on
 
     def set_mode(self, mode: str) -> None:
@@ -624,45 +679,49 @@ class RobotTouchApp(App):
             return None
         return min(1.0, max(0.0, (self.gripper_position - g.lower) / (g.upper - g.lower)))
 
-    def add_waypoint(self, name: str = "") -> None:
+    def add_waypoint(self, name: str = '') -> None:
         """Teach: store the arm's measured joint positions (by touch or by hand alike)."""
         state = self.backend.latest_joint_state()
         if state is None or time.monotonic() - state[1] > self.settings.joint_states_timeout:
             # Without (fresh) joint_states the positions are not where the arm is now.
-            self.show_message(_("No joint states"))
+            self.show_message(_('No joint states'))
             return
         self._refresh_joints(state[0])
         if name.strip() in self.waypoints.names:
-            self.show_message(_("A waypoint called {name} exists already").format(name=name.strip()))
+            self.show_message(
+                _('A waypoint called {name} exists already').format(name=name.strip())
+            )
             return
         try:
-            wp = self.waypoints.add(dict(self.joints), name=name.strip() or None, gripper=self._gripper_fraction())
+            wp = self.waypoints.add(
+                dict(self.joints), name=name.strip() or None, gripper=self._gripper_fraction()
+            )
         except WaypointError as exc:
             self.show_message(str(exc))
             return
         self._sync_waypoints(select=wp.name)
-        self.show_message(_("Saved waypoint {name}").format(name=wp.name))
+        self.show_message(_('Saved waypoint {name}').format(name=wp.name))
 
     def delete_waypoint(self) -> None:
         if self.selected_waypoint in self.waypoints.names:
             self.waypoints.remove(self.selected_waypoint)
-            self._sync_waypoints(select="")
+            self._sync_waypoints(select='')
 
     def _sync_waypoints(self, select: str | None = None) -> None:
         self.waypoint_names = self.waypoints.names
         if select is not None:
             self.selected_waypoint = select
 
-    def on_mode(self, _app, mode: str) -> None:  # noqa: ANN001 - Kivy property event
+    def on_mode(self, _app, mode: str) -> None:  # Kivy property event
         if self.root is not None:
             self.root.ids.panel.current = mode
             self._layout_panel()
 
-    def on_waypoint_names(self, _app, names) -> None:  # noqa: ANN001 - Kivy property event
+    def on_waypoint_names(self, _app, names) -> None:  # Kivy property event
         if self.root is None:
             return
         box = self.root.ids.waypoint_list
-        for child in [c for c in box.children if getattr(c, "group", None) == "waypoint"]:
+        for child in [c for c in box.children if getattr(c, 'group', None) == 'waypoint']:
             box.remove_widget(child)
         for name in names:
             box.add_widget(Factory.WaypointItem(text=name))
@@ -672,11 +731,15 @@ class RobotTouchApp(App):
         if everything:
             items = list(self.waypoints)
         else:
-            items = [self.waypoints.get(self.selected_waypoint)] if self.selected_waypoint in self.waypoints.names else []
+            items = (
+                [self.waypoints.get(self.selected_waypoint)]
+                if self.selected_waypoint in self.waypoints.names
+                else []
+            )
         if not items:
             return
         if self.free_drive:
-            self.show_message(_("Free drive is on: leave it to move the arm by touch"))
+            self.show_message(_('Free drive is on: leave it to move the arm by touch'))
             return
         self.target = None
         self.playback = Playback(items, loop=self.loop and everything)
@@ -692,19 +755,21 @@ class RobotTouchApp(App):
         try:
             path = self.waypoints.save(self.waypoints_path, self.profile.name)
         except OSError as exc:
-            self.show_message(_("Could not save: {error}").format(error=exc))
+            self.show_message(_('Could not save: {error}').format(error=exc))
             return
-        self.show_message(_("Saved {count} waypoints to {path}").format(count=len(self.waypoints), path=path))
+        self.show_message(
+            _('Saved {count} waypoints to {path}').format(count=len(self.waypoints), path=path)
+        )
 
     def load_waypoints(self, quiet: bool = False) -> None:
         try:
             self.waypoints.load(self.waypoints_path)
         except RobotTouchError as exc:
-            self.show_message(_("Could not load: {error}").format(error=exc))
+            self.show_message(_('Could not load: {error}').format(error=exc))
             return
-        self._sync_waypoints(select="")
+        self._sync_waypoints(select='')
         if not quiet:
-            self.show_message(_("Loaded {count} waypoints").format(count=len(self.waypoints)))
+            self.show_message(_('Loaded {count} waypoints').format(count=len(self.waypoints)))
 
     # ------------------------------------------------------------------ refresh
 
@@ -715,11 +780,15 @@ class RobotTouchApp(App):
         status = self.backend.latest_status()
         # Another screen or the teleop side may have stopped the arm: show it latched here too.
         # Statuses that were on their way while we released are not that.
-        if status is not None and status[0] == "estop" and status[1] > self._estop_released_at + 0.5:
+        if (
+            status is not None
+            and status[0] == 'estop'
+            and status[1] > self._estop_released_at + 0.5
+        ):
             self.estop_latched = True
         self._sync_from_teleop()
         self._show_answers()
-        for name, slider in getattr(self, "sliders", {}).items():
+        for name, slider in getattr(self, 'sliders', {}).items():
             if not slider.active:
                 slider.value = self.joints[name]
         if self.playback is not None:
@@ -746,38 +815,44 @@ class RobotTouchApp(App):
 
     def _show_answers(self) -> None:
         """A refused or unanswered call (Home while e-stopped, ...) is shown, never dropped."""
-        take = getattr(self.backend, "take_answers", None)
+        take = getattr(self.backend, 'take_answers', None)
         if take is None:
             return
         for answer in take():
             text = answer_text(answer.service, answer.success, answer.message)
             if text is not None:
-                Logger.warning(f"robot_touch: {answer.service}: {answer.message}")
+                Logger.warning(f'robot_touch: {answer.service}: {answer.message}')
                 self.show_message(text, seconds=6.0)
 
     def _sync_from_teleop(self) -> None:
-        """Show the teleop side's own state (it may have been changed elsewhere: another
-        screen, a parameter file), except for a moment after the user changed it here."""
-        values = self.backend.latest_status_values() if hasattr(self.backend, "latest_status_values") else {}
+        """
+        Show the teleop side's own state (it may have been changed elsewhere: another
+        screen, a parameter file), except for a moment after the user changed it here.
+        """
+        values = (
+            self.backend.latest_status_values()
+            if hasattr(self.backend, 'latest_status_values')
+            else {}
+        )
         if not values or self.root is None:
             return
         now = time.monotonic()
-        if "enabled" in values and not self.hold_to_move and now - self._enable_changed_at > 1.0:
-            enabled = values["enabled"] == "true"
+        if 'enabled' in values and not self.hold_to_move and now - self._enable_changed_at > 1.0:
+            enabled = values['enabled'] == 'true'
             for button in self.root.ids.enable_slot.children:
-                if (button.state == "down") != enabled:
+                if (button.state == 'down') != enabled:
                     self._syncing = True
                     try:
-                        button.state = "down" if enabled else "normal"
+                        button.state = 'down' if enabled else 'normal'
                     finally:
                         self._syncing = False
             self.enabled = enabled
-        if "free_drive" in values and now - self._free_drive_changed_at > 1.0:
-            self.free_drive = bool(values["free_drive"])
+        if 'free_drive' in values and now - self._free_drive_changed_at > 1.0:
+            self.free_drive = bool(values['free_drive'])
         speed = self.root.ids.speed
-        if "speed_override" in values and not speed.active and now - self._speed_changed_at > 1.0:
+        if 'speed_override' in values and not speed.active and now - self._speed_changed_at > 1.0:
             try:
-                speed.value = min(1.0, max(0.05, float(values["speed_override"])))
+                speed.value = min(1.0, max(0.05, float(values['speed_override'])))
             except ValueError:
                 pass
 
@@ -790,7 +865,13 @@ class RobotTouchApp(App):
         # freed object's id can never be mistaken for a new one.)
         key = (tuple(self.joints.values()), self.target, self.target_state, self.clamp_point)
         old = self._drawn_key
-        if old is not None and old[0] == key[0] and old[1] is key[1] and old[2] == key[2] and old[3] is key[3]:
+        if (
+            old is not None
+            and old[0] == key[0]
+            and old[1] is key[1]
+            and old[2] == key[2]
+            and old[3] is key[3]
+        ):
             return
         self._drawn_key = key
         frames = self.chain.frames(self.joints)
@@ -802,25 +883,37 @@ class RobotTouchApp(App):
         for view in (self.root.ids.top_view, self.root.ids.side_view):
             view.azimuth = azimuth
             view.target_state = self.target_state
-            view.show(skeleton, ee, self.target, self.clamp_point if self.target is not None else None)
+            view.show(
+                skeleton, ee, self.target, self.clamp_point if self.target is not None else None
+            )
 
     def _refresh_status(self) -> None:
         state = self.backend.latest_joint_state() if self.backend is not None else None
-        connected = state is not None and time.monotonic() - state[1] < self.settings.joint_states_timeout
-        arm = _("Connected") if connected else _("No joint states")
+        connected = (
+            state is not None and time.monotonic() - state[1] < self.settings.joint_states_timeout
+        )
+        arm = _('Connected') if connected else _('No joint states')
         status = self.backend.latest_status() if self.backend is not None else None
-        teleop = _(STATUS_TEXTS.get(status[0], N_("OK"))) if status is not None else _("Waiting for teleop")
+        teleop = (
+            _(STATUS_TEXTS.get(status[0], N_('OK')))
+            if status is not None
+            else _('Waiting for teleop')
+        )
         if status is not None and status[0] not in STATUS_TEXTS:
             teleop = status[0]
         rate = self.backend.command_rate() if self.backend is not None else 0.0
-        parts = [_("Arm: {state}").format(state=arm), _("Teleop: {status}").format(status=teleop)]
+        parts = [_('Arm: {state}').format(state=arm), _('Teleop: {status}').format(status=teleop)]
         # The marker's shape and colour say it at a glance; the words say it for everyone.
-        if getattr(self, "target", None) is not None and self.target_state == "unreachable":
+        if getattr(self, 'target', None) is not None and self.target_state == 'unreachable':
             if self._ik_distance is not None and self._checked_target is self.target:
-                parts.append(_("Target out of reach: the arm stops {mm:.0f} mm short").format(mm=self._ik_distance * 1000))
+                parts.append(
+                    _('Target out of reach: the arm stops {mm:.0f} mm short').format(
+                        mm=self._ik_distance * 1000
+                    )
+                )
             else:
-                parts.append(_("Target unreachable"))
-        elif getattr(self, "target", None) is not None and self.target_state == "clamped":
-            parts.append(_("Target clamped to the workspace"))
-        parts.append(_("Commands: {rate:.0f}/s").format(rate=rate))
-        self.status_text = "   ·   ".join(parts)
+                parts.append(_('Target unreachable'))
+        elif getattr(self, 'target', None) is not None and self.target_state == 'clamped':
+            parts.append(_('Target clamped to the workspace'))
+        parts.append(_('Commands: {rate:.0f}/s').format(rate=rate))
+        self.status_text = '   ·   '.join(parts)

@@ -1,4 +1,5 @@
-"""The emulated servos of an arm profile: one :class:`ServoModel` per joint, in raw units.
+"""
+The emulated servos of an arm profile: one :class:`ServoModel` per joint, in raw units.
 
 The servos are the *physical* arm: where each one's encoder reads when its joint is at a
 given angle is the arm's build (how the horns were mounted), its ``mounting``. By default
@@ -6,6 +7,7 @@ the virtual arm is built exactly as the profile's nominal calibration says; a te
 build it otherwise (a horn a few teeth off, a servo mounted the other way round) to see a
 calibration find that out.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -21,8 +23,10 @@ SPEED_MARGIN = 1.5
 
 
 def servo_for_joint(spec: JointSpec, mounting: Calibration | None = None) -> ServoModel:
-    """A servo at the joint's home pose, its encoder related to the joint by ``mounting``
-    (default: the profile's nominal calibration)."""
+    """
+    Return a servo at the joint's home pose, its encoder related to the joint by ``mounting``
+    (default: the profile's nominal calibration).
+    """
     cal = mounting or spec.calibration
     home = cal.to_raw(spec.home)
     return ServoModel(
@@ -40,7 +44,7 @@ def build_mounting(
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - {spec.name for spec in profile.all_joints})
     if unknown:
-        raise KeyError(f"{', '.join(unknown)}: not joints of {profile.name}")
+        raise KeyError(f'{", ".join(unknown)}: not joints of {profile.name}')
     return {spec.name: overrides.get(spec.name, spec.calibration) for spec in profile.all_joints}
 
 

@@ -1,4 +1,5 @@
-"""What the emulated bus-servo devices (Feetech STS, DYNAMIXEL Protocol 2.0) share.
+"""
+What the emulated bus-servo devices (Feetech STS, DYNAMIXEL Protocol 2.0) share.
 
 Each servo is a :class:`Unit`: its physical model, its live control table (a bytearray),
 the copy of its EEPROM area that survives a power cycle, and its bus state. Packets are
@@ -7,10 +8,11 @@ by the id in their own table, so an id change takes effect as on the real bus, a
 servos given the same id both answer, their replies colliding on the wire as they would.
 A servo answers only at its own baud rate when the host's line speed is known.
 """
+
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Any, ClassVar, Iterable, Mapping, Protocol
 
 from robot_touch.virtual_arm.device import DeviceEmulator, ServoModel
@@ -34,14 +36,14 @@ class Register(Protocol):
 def put_register(table: bytearray, register: Register, value: int, signed: bool = False) -> None:
     """Store ``value`` little-endian in ``register`` of ``table``."""
     table[register.address : register.address + register.size] = value.to_bytes(
-        register.size, "little", signed=signed
+        register.size, 'little', signed=signed
     )
 
 
 def get_register(table: bytearray, register: Register, signed: bool = False) -> int:
-    """The little-endian value of ``register`` in ``table``."""
+    """Return the little-endian value of ``register`` in ``table``."""
     return int.from_bytes(
-        table[register.address : register.address + register.size], "little", signed=signed
+        table[register.address : register.address + register.size], 'little', signed=signed
     )
 
 
@@ -66,7 +68,8 @@ class Unit:
 
 
 class ControlTableDevice(DeviceEmulator):
-    """A bus of servos with control tables, receiving packets into a buffer.
+    """
+    A bus of servos with control tables, receiving packets into a buffer.
 
     A subclass names its ID and Baud Rate registers and rate codes, builds each servo's
     factory table (``_new_unit``, with :meth:`_assembled`) and its power-on table
@@ -95,17 +98,19 @@ class ControlTableDevice(DeviceEmulator):
     # -- the servos -------------------------------------------------------------------------
 
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
-        """A servo as assembled into the arm: factory table with its id (and the bus rate)."""
+        """Return a servo as assembled into the arm: factory table with its id (and the bus rate)."""
         raise NotImplementedError
 
     def _assembled(self, factory: bytes, servo_id: int, servo: ServoModel) -> Unit:
-        """A unit whose persisted table is ``factory`` with the id and the baud rate (option
-        ``baudrate``, default the factory rate) the arm was assembled with, powered on."""
+        """
+        Return a unit whose persisted table is ``factory`` with the id and the baud rate (option
+        ``baudrate``, default the factory rate) the arm was assembled with, powered on.
+        """
         codes = {bps: code for code, bps in self.baud_rates.items()}
-        baud = int(self.options.get("baudrate", self.baud_rates[self.baud_register.default]))
+        baud = int(self.options.get('baudrate', self.baud_rates[self.baud_register.default]))
         if baud not in codes:
             raise ValueError(
-                f"{self.name} servos cannot run at {baud} baud (rates: {sorted(codes)})"
+                f'{self.name} servos cannot run at {baud} baud (rates: {sorted(codes)})'
             )
         persisted = bytearray(factory)
         put_register(persisted, self.id_register, servo_id)
@@ -127,7 +132,7 @@ class ControlTableDevice(DeviceEmulator):
 
     def _reset_turns(self, unit: Unit) -> None:
         """The servo knows its angle within one turn only (power-on, reset, clear)."""
-        unit.extra["turns"] = math.floor(unit.servo.position / self.resolution) * self.resolution
+        unit.extra['turns'] = math.floor(unit.servo.position / self.resolution) * self.resolution
 
     def _index(self) -> None:
         """Rebuild the id lookups after an id change (or at start)."""
@@ -143,15 +148,15 @@ class ControlTableDevice(DeviceEmulator):
         return {sid: units[0].table for sid, units in self._by_id.items()}
 
     def unit(self, servo_id: int) -> Unit:
-        """The (first) servo answering to ``servo_id``; KeyError if none."""
+        """Return the (first) servo answering to ``servo_id``; KeyError if none."""
         return self._by_id[servo_id][0]
 
     def unit_of(self, servo: ServoModel) -> Unit:
-        """The unit holding ``servo`` (whatever its id is now)."""
+        """Return the unit holding ``servo`` (whatever its id is now)."""
         return next(u for u in self.units if u.servo is servo)
 
     def _listening(self, servo_id: int) -> list[Unit]:
-        """The servos that hear a packet addressed to ``servo_id`` (at the current line speed)."""
+        """Return the servos that hear a packet addressed to ``servo_id`` (at the current line speed)."""
         return [u for u in self._by_id.get(servo_id, ()) if self._hears(u)]
 
     def _hears(self, unit: Unit) -> bool:
@@ -174,8 +179,12 @@ class ControlTableDevice(DeviceEmulator):
 
     @staticmethod
     def collide(replies: Iterable[bytes]) -> bytes:
-        """What the host receives when several servos answer at once: on a half-duplex bus
-        idling high, the bytes are ANDed (the longest reply's tail arrives alone)."""
+        """
+        Return what the host receives when several servos answer at once.
+
+        On a half-duplex bus idling high, the bytes are ANDed (the longest reply's tail arrives
+        alone).
+        """
         out = bytearray()
         for reply in replies:
             for i, byte in enumerate(reply):
@@ -213,8 +222,10 @@ class ControlTableDevice(DeviceEmulator):
         return self._take_frames(buf)
 
     def _take_frames(self, buf: bytearray) -> list[bytes]:
-        """Execute every complete packet at the start of ``buf`` (removing it, and any garbage
-        before it); the replies, in order. A partial packet stays in ``buf``."""
+        """
+        Execute every complete packet at the start of ``buf`` (removing it, and any garbage
+        before it); the replies, in order. A partial packet stays in ``buf``.
+        """
         raise NotImplementedError
 
     def _malformed(self) -> list[bytes]:

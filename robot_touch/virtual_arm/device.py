@@ -1,4 +1,5 @@
-"""The controller side of a servo bus, emulated: what the virtual arm runs on its pty.
+"""
+The controller side of a servo bus, emulated: what the virtual arm runs on its pty.
 
 A :class:`DeviceEmulator` takes the raw bytes a host sends and returns the bytes a real
 controller would answer, parsing strictly (a bad checksum gets no reply, as on the device).
@@ -6,11 +7,12 @@ Each servo is a :class:`ServoModel`: the physical servo, in the units of its own
 that moves toward its goal at a realistic speed while it holds torque and can be turned by
 hand (:meth:`ServoModel.push`) while it does not.
 """
+
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+import math
 from typing import Any, ClassVar, Mapping
 
 #: A servo counts as moving while it turns faster than this (raw units per second).
@@ -19,21 +21,21 @@ MOVING_SPEED = 0.5
 
 @dataclass
 class ServoModel:
-    """One emulated servo (or PWM channel): its physical state, in raw sensor units.
+    """
+    One emulated servo (or PWM channel): its physical state, in raw sensor units.
 
     ``position`` is the *actual* position: the encoder count of a bus servo before any
     offset or direction setting of its control table is applied (those are the device's
     business), or the pulse width of a PWM channel. It is a float, unwrapped (a hand may turn
     a servo past one revolution), so that slow moves accumulate.
 
-    Args:
-        servo_id: bus id or PWM channel.
-        position: actual position (raw units).
-        goal: where the servo drives to while it holds torque (actual raw units).
-        speed: slew-rate limit of the current move, raw units per second.
-        torque_enabled: holding torque (False: limp, a hand can turn it).
-        acceleration: acceleration limit, raw units per s² (0: none, the speed is reached
-            at once).
+    :param servo_id: bus id or PWM channel.
+    :param position: actual position (raw units).
+    :param goal: where the servo drives to while it holds torque (actual raw units).
+    :param speed: slew-rate limit of the current move, raw units per second.
+    :param torque_enabled: holding torque (False: limp, a hand can turn it).
+    :param acceleration: acceleration limit, raw units per s² (0: none, the speed is reached at
+        once).
     """
 
     servo_id: int
@@ -55,8 +57,10 @@ class ServoModel:
         self.goal = raw
 
     def push(self, target: float, speed: float) -> None:
-        """A hand turns the servo to ``target`` at ``speed`` raw units/s (only while limp:
-        the caller checks, as a holding servo cannot be turned by hand)."""
+        """
+        A hand turns the servo to ``target`` at ``speed`` raw units/s (only while limp:
+        the caller checks, as a holding servo cannot be turned by hand).
+        """
         self.hand_target = target
         self.hand_speed = speed
 
@@ -102,15 +106,15 @@ class ServoModel:
 
 
 class DeviceEmulator(ABC):
-    """Emulated controller for one protocol.
+    """
+    Emulated controller for one protocol.
 
-    Args:
-        servos: the servos on the bus by id (or channel).
-        options: protocol options (the profile's ``protocol_options``).
+    :param servos: the servos on the bus by id (or channel).
+    :param options: protocol options (the profile's ``protocol_options``).
     """
 
     #: registry name, identical to the host-side backend's
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ''
 
     def __init__(
         self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
@@ -120,7 +124,8 @@ class DeviceEmulator(ABC):
 
     @abstractmethod
     def feed(self, data: bytes) -> list[bytes]:
-        """Consume bytes from the host; return the replies, in order, for every complete frame.
+        """
+        Consume bytes from the host; return the replies, in order, for every complete frame.
 
         Partial frames stay buffered until the rest arrives; garbage before a frame header is
         skipped; frames with a bad checksum or unknown instruction produce no reply.
@@ -135,14 +140,22 @@ class DeviceEmulator(ABC):
         """Drop any partial frame (after a simulated unplug or a controller reset)."""
 
     def power_cycle(self) -> None:
-        """The servos' supply switched off and on: each servo restarts from what it keeps
-        over a power cycle (bus servos: their EEPROM; they come back released)."""
-        raise NotImplementedError(f"{type(self).__name__} does not emulate a power cycle")
+        """
+        The servos' supply switched off and on.
+
+        Each servo restarts from what it keeps over a power cycle (bus servos: their EEPROM; they
+        come back released).
+        """
+        raise NotImplementedError(f'{type(self).__name__} does not emulate a power cycle')
 
     def set_line_speed(self, baudrate: int | None) -> None:
-        """The bit rate the host's port is set to (None: unknown). A bus device answers only
-        the servos configured for that rate, as a servo at another rate sees garbage."""
+        """
+        The bit rate the host's port is set to (None: unknown).
+
+        A bus device answers only the servos configured for that rate, as a servo at another rate
+        sees garbage.
+        """
 
     def present_position(self, servo_id: int) -> float:
-        """What the servo would report as its position now (its own units, offsets applied)."""
+        """Return what the servo would report as its position now (its own units, offsets applied)."""
         return self.servos[servo_id].position

@@ -1,4 +1,5 @@
-"""Emulated DYNAMIXEL X-series bus (e.g. OpenMANIPULATOR-X's XM430s) speaking Protocol 2.0.
+"""
+Emulated DYNAMIXEL X-series bus (e.g. OpenMANIPULATOR-X's XM430s) speaking Protocol 2.0.
 
 Each servo has the whole XM430-W350 control table (``dynamixel_tables``: initial values of
 the e-Manual, addresses 0..661 with the indirect addresses): every address can be read, and
@@ -45,17 +46,18 @@ time-based profile, Bus Watchdog, present current and PWM (read 0).
 (Over 400 lines: the servo's table semantics and its single-servo instructions belong
 together; the group instructions are in :mod:`robot_touch.virtual_arm.dynamixel_group`.)
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
 from robot_touch.protocols import dynamixel_tables as dxt
 from robot_touch.protocols.packet_utils import dxl_crc16, dxl_packet, dxl_unstuff
-from robot_touch.virtual_arm.control_table import ControlTableDevice, Unit, overlaps
-from robot_touch.virtual_arm.dynamixel_group import GroupInstructions
+from robot_touch.virtual_arm.control_table import ControlTableDevice, overlaps, Unit
 from robot_touch.virtual_arm.control_table import get_register as _get
 from robot_touch.virtual_arm.control_table import put_register as _put
 from robot_touch.virtual_arm.device import ServoModel
+from robot_touch.virtual_arm.dynamixel_group import GroupInstructions
 
 #: XM430-W350 no-load speed at 12 V: 46 rev/min (e-Manual), in steps/s
 MAX_SPEED = 46.0 * dxt.RESOLUTION / 60.0
@@ -67,9 +69,9 @@ _WRITABLE = bytearray(dxt.TABLE_SIZE)
 _INITIAL = bytearray(dxt.TABLE_SIZE)
 for _reg in dxt.REGISTERS + dxt.INDIRECT_ADDRESSES + dxt.INDIRECT_DATA:
     if _reg.writable:
-        _WRITABLE[_reg.address : _reg.address + _reg.size] = b"\x01" * _reg.size
+        _WRITABLE[_reg.address : _reg.address + _reg.size] = b'\x01' * _reg.size
     _INITIAL[_reg.address : _reg.address + _reg.size] = _reg.default.to_bytes(
-        _reg.size, "little", signed=_reg.signed
+        _reg.size, 'little', signed=_reg.signed
     )
 _INDIRECT = {
     reg.address: first + 2 * (reg.address - data)
@@ -86,19 +88,19 @@ def _int32(value: float) -> int:
 
 
 class DynamixelP2Device(GroupInstructions, ControlTableDevice):
-    """Protocol 2.0 device side for a bus of X-series servos.
+    """
+    Protocol 2.0 device side for a bus of X-series servos.
 
-    Args:
-        servos: servo id -> model (raw units are X-series steps, 4096 per turn).
-        options: ``model_number`` and ``firmware`` reported by PING (default XM430-W350's);
-            ``baudrate``: the rate the servos were set to when the arm was assembled
-            (default 57,600, the factory rate); ``supply_voltage`` (default 12.0 V, the
-            XM430's rated supply) powers every servo model left at ServoModel's default
-            voltage, a 2S LiPo's 7.4 V, which is below the X series' 9.5 V minimum and
-            would raise an input-voltage alert on every reply; ``boot_time`` (s).
+    :param servos: servo id -> model (raw units are X-series steps, 4096 per turn).
+    :param options: ``model_number`` and ``firmware`` reported by PING (default XM430-W350's);
+        ``baudrate``: the rate the servos were set to when the arm was assembled (default 57,600,
+        the factory rate); ``supply_voltage`` (default 12.0 V, the XM430's rated supply) powers
+        every servo model left at ServoModel's default voltage, a 2S LiPo's 7.4 V, which is below
+        the X series' 9.5 V minimum and would raise an input-voltage alert on every reply;
+        ``boot_time`` (s).
     """
 
-    name: ClassVar[str] = "dynamixel_p2"
+    name: ClassVar[str] = 'dynamixel_p2'
     id_register: ClassVar[dxt.Register] = dxt.ID
     baud_register: ClassVar[dxt.Register] = dxt.BAUD_RATE
     baud_rates: ClassVar[dict[int, int]] = dxt.BAUD_RATES
@@ -108,8 +110,8 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
         self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
     ) -> None:
         options = dict(options or {})
-        supply = float(options.get("supply_voltage", 12.0))
-        default_voltage = ServoModel.__dataclass_fields__["voltage"].default
+        supply = float(options.get('supply_voltage', 12.0))
+        default_voltage = ServoModel.__dataclass_fields__['voltage'].default
         for servo in servos.values():
             if servo.voltage == default_voltage:
                 servo.voltage = supply
@@ -119,9 +121,9 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
 
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
         factory = bytearray(_INITIAL)
-        model = int(self.options.get("model_number", dxt.XM430_W350_MODEL_NUMBER))
+        model = int(self.options.get('model_number', dxt.XM430_W350_MODEL_NUMBER))
         _put(factory, dxt.MODEL_NUMBER, model)
-        _put(factory, dxt.FIRMWARE, int(self.options.get("firmware", dxt.FIRMWARE_VERSION)))
+        _put(factory, dxt.FIRMWARE, int(self.options.get('firmware', dxt.FIRMWARE_VERSION)))
         return self._assembled(factory, servo_id, servo)
 
     def _power_on(self, unit: Unit) -> None:
@@ -152,7 +154,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
 
     def _present(self, unit: Unit) -> float:
         """Present Position = Actual Position + Homing Offset (e-Manual)."""
-        raw = unit.servo.position - unit.extra["turns"]
+        raw = unit.servo.position - unit.extra['turns']
         if self._reversed(unit):
             raw = (dxt.RESOLUTION - 1) - raw
         return raw + self._offset(unit)
@@ -184,7 +186,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
             servo.goal = servo.position
 
     def _step_unit(self, unit: Unit, dt: float) -> None:
-        unit.extra["clock"] += dt
+        unit.extra['clock'] += dt
         self._apply(unit)
         unit.servo.step(dt)
         self._update_hardware_error(unit)
@@ -211,10 +213,10 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     def _take_frames(self, buf: bytearray) -> list[bytes]:
         replies: list[bytes] = []
         while True:
-            start = buf.find(b"\xff\xff\xfd")
+            start = buf.find(b'\xff\xff\xfd')
             if start < 0:
                 # keep a trailing FF or FF FF: it may begin the next header
-                keep = 2 if buf.endswith(b"\xff\xff") else 1 if buf.endswith(b"\xff") else 0
+                keep = 2 if buf.endswith(b'\xff\xff') else 1 if buf.endswith(b'\xff') else 0
                 del buf[: len(buf) - keep]
                 break
             del buf[:start]
@@ -269,7 +271,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
             if level >= 2 or (level == 1 and instruction == dxt.INST_READ):
                 answers.append(self._status(unit, servo_id, error, data))
         for unit in units:
-            pending = unit.extra.pop("pending", None)
+            pending = unit.extra.pop('pending', None)
             if pending is not None:  # reboot / factory reset: after the reply has gone
                 pending(unit)
         return [] if broadcast or not answers else [self.collide(answers)]
@@ -277,52 +279,55 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     def _one(
         self, unit: Unit, broadcast: bool, instruction: int, params: bytes
     ) -> tuple[int | None, bytes]:
-        """Execute a single-servo instruction on ``unit``: (error number or None for no
-        reply, data)."""
+        """
+        Execute a single-servo instruction on ``unit``.
+
+        (error number or None for no reply, data).
+        """
         if instruction == dxt.INST_READ:
             if broadcast:
-                return None, b""
+                return None, b''
             if len(params) != 4:
-                return dxt.ERR_DATA_LENGTH, b""
+                return dxt.ERR_DATA_LENGTH, b''
             return self._read(unit, params[0] | params[1] << 8, params[2] | params[3] << 8)
         if instruction in (dxt.INST_WRITE, dxt.INST_REG_WRITE):
             if len(params) < 3:
-                return dxt.ERR_DATA_LENGTH, b""
+                return dxt.ERR_DATA_LENGTH, b''
             address, data = params[0] | params[1] << 8, params[2:]
             if instruction == dxt.INST_WRITE:
-                return self._write(unit, address, data), b""
+                return self._write(unit, address, data), b''
             error = self._check_write(unit, address, data)
             if not error:
                 unit.registered = (address, data)
                 unit.table[dxt.REGISTERED_INSTRUCTION.address] = 1
-            return error, b""
+            return error, b''
         if instruction == dxt.INST_ACTION:
             if unit.registered is not None:
                 self._write(unit, *unit.registered)
             unit.registered = None
             unit.table[dxt.REGISTERED_INSTRUCTION.address] = 0
-            return 0, b""
+            return 0, b''
         if instruction == dxt.INST_REBOOT:
-            unit.extra["pending"] = self._reboot
-            return 0, b""
+            unit.extra['pending'] = self._reboot
+            return 0, b''
         if instruction == dxt.INST_FACTORY_RESET:
             option = params[0] if len(params) == 1 else None
             if option not in (dxt.RESET_ALL, dxt.RESET_ALL_BUT_ID, dxt.RESET_ALL_BUT_ID_AND_BAUD):
-                return dxt.ERR_DATA_RANGE, b""
+                return dxt.ERR_DATA_RANGE, b''
             if broadcast and option == dxt.RESET_ALL:
-                return 0, b""  # e-Manual: not activated by a broadcast "reset all"
-            unit.extra["pending"] = lambda u: self._factory_reset(u, option)
-            return 0, b""
+                return 0, b''  # e-Manual: not activated by a broadcast "reset all"
+            unit.extra['pending'] = lambda u: self._factory_reset(u, option)
+            return 0, b''
         if instruction == dxt.INST_CLEAR:
             if bytes(params) != dxt.CLEAR_MULTI_TURN:
-                return dxt.ERR_DATA_RANGE, b""
+                return dxt.ERR_DATA_RANGE, b''
             if unit.servo.moving:
-                return dxt.ERR_RESULT_FAIL, b""
+                return dxt.ERR_RESULT_FAIL, b''
             self._reset_turns(unit)
-            return 0, b""
-        return dxt.ERR_INSTRUCTION, b""
+            return 0, b''
+        return dxt.ERR_INSTRUCTION, b''
 
-    def _status(self, unit: Unit, reply_id: int, error: int, data: bytes = b"") -> bytes:
+    def _status(self, unit: Unit, reply_id: int, error: int, data: bytes = b'') -> bytes:
         if unit.table[dxt.HARDWARE_ERROR_STATUS.address]:
             error |= dxt.ERR_ALERT
         return dxl_packet(reply_id, dxt.INST_STATUS, bytes((error,)) + data)
@@ -336,7 +341,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
 
     def _reboot(self, unit: Unit) -> None:
         self._power_on(unit)
-        unit.booting = float(self.options.get("boot_time", BOOT_TIME))
+        unit.booting = float(self.options.get('boot_time', BOOT_TIME))
 
     def _factory_reset(self, unit: Unit, option: int) -> None:
         keep = {dxt.RESET_ALL: (), dxt.RESET_ALL_BUT_ID: (dxt.ID,)}.get(
@@ -362,7 +367,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
         goal = _get(table, dxt.GOAL_POSITION, signed=True)
         moving = abs(velocity) > _get(table, dxt.MOVING_THRESHOLD)
         arrived = servo.torque_enabled and abs(goal - present) < 1.0
-        _put(table, dxt.REALTIME_TICK, int(unit.extra["clock"] * 1000) % 32768)
+        _put(table, dxt.REALTIME_TICK, int(unit.extra['clock'] * 1000) % 32768)
         _put(table, dxt.MOVING, int(moving))
         _put(table, dxt.MOVING_STATUS, int(arrived) | (2 if moving else 0))
         _put(table, dxt.PRESENT_VELOCITY, _int32(velocity), signed=True)
@@ -374,7 +379,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
 
     def _read(self, unit: Unit, address: int, size: int) -> tuple[int, bytes]:
         if size == 0 or address + size > dxt.TABLE_SIZE:
-            return dxt.ERR_ACCESS, b""
+            return dxt.ERR_ACCESS, b''
         self._refresh(unit)
         table = unit.table
         data = bytearray(table[address : address + size])
@@ -382,7 +387,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
             if (
                 at in _INDIRECT
             ):  # Indirect Data: the byte at the address its Indirect Address holds
-                target = int.from_bytes(table[_INDIRECT[at] : _INDIRECT[at] + 2], "little")
+                target = int.from_bytes(table[_INDIRECT[at] : _INDIRECT[at] + 2], 'little')
                 data[at - address] = table[target] if target < dxt.TABLE_SIZE else 0
         return 0, bytes(data)
 
@@ -391,12 +396,12 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
         pairs = []
         for at, byte in enumerate(data, address):
             if at in _INDIRECT:
-                at = int.from_bytes(unit.table[_INDIRECT[at] : _INDIRECT[at] + 2], "little")
+                at = int.from_bytes(unit.table[_INDIRECT[at] : _INDIRECT[at] + 2], 'little')
             pairs.append((at, byte))
         return pairs
 
     def _check_write(self, unit: Unit, address: int, data: bytes) -> int:
-        """The error number a write would get (0 = allowed); nothing is changed."""
+        """Return the error number a write would get (0 = allowed); nothing is changed."""
         end = address + len(data)
         if end > dxt.TABLE_SIZE:
             return dxt.ERR_ACCESS
@@ -414,8 +419,9 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
         if any(overlaps(at, at + 1, dxt.GOAL_POSITION) for at in touched):
             goal = _get(after, dxt.GOAL_POSITION, signed=True)
             if mode == dxt.MODE_POSITION:
-                lower, upper = _get(after, dxt.MIN_POSITION_LIMIT), _get(
-                    after, dxt.MAX_POSITION_LIMIT
+                lower, upper = (
+                    _get(after, dxt.MIN_POSITION_LIMIT),
+                    _get(after, dxt.MAX_POSITION_LIMIT),
                 )
             else:
                 lower, upper = -dxt.EXTENDED_GOAL_LIMIT, dxt.EXTENDED_GOAL_LIMIT

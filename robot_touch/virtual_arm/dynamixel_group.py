@@ -1,5 +1,8 @@
-"""Protocol 2.0's group instructions on the emulated DYNAMIXEL bus: SYNC/BULK READ and WRITE,
-and FAST SYNC/BULK READ, whose single status packet every listed servo builds in turn.
+"""
+Protocol 2.0's group instructions on the emulated DYNAMIXEL bus.
+
+SYNC/BULK READ and WRITE, and FAST SYNC/BULK READ, whose single status packet every listed servo
+builds in turn.
 
 A mixin of :class:`robot_touch.virtual_arm.dynamixel_device.DynamixelP2Device`, which
 supplies the per-servo ``_read``/``_write``/``_status`` and the id lookup. Sources: ROBOTIS
@@ -7,6 +10,7 @@ e-Manual "DYNAMIXEL Protocol 2.0" (parameter layouts, one entry per servo, broad
 the fast reads' packet (per servo: error, id, data, the CRC of the packet so far; the last
 servo's CRC closes it) as dynamixel-sdk 4.1's GroupSyncRead/GroupBulkRead parse it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +20,10 @@ from robot_touch.protocols.packet_utils import dxl_crc16
 
 
 class GroupInstructions:
-    """SYNC/BULK/FAST reads and writes for a device with ``_listening``, ``_read``,
-    ``_write``, ``_status``, ``collide`` and ``_malformed``."""
+    """
+    SYNC/BULK/FAST reads and writes for a device with ``_listening``, ``_read``,
+    ``_write``, ``_status``, ``collide`` and ``_malformed``.
+    """
 
     _listening: Any
     _read: Any
@@ -73,11 +79,15 @@ class GroupInstructions:
         return replies
 
     def _fast_read(self, reads: list[tuple[int, int, int]]) -> list[bytes]:
-        """One status packet built by every listed servo in turn: error, id, data and the CRC
-        of the packet so far each; the last servo's CRC closes the packet."""
+        """
+        One status packet built by every listed servo in turn.
+
+        Error, id, data and the CRC of the packet so far each; the last servo's CRC closes the
+        packet.
+        """
         length = 1 + sum(size + 4 for _, _, size in reads)
         packet = bytearray(
-            b"\xff\xff\xfd\x00"
+            b'\xff\xff\xfd\x00'
             + bytes((dxt.BROADCAST_ID, length & 0xFF, length >> 8, dxt.INST_STATUS))
         )
         for target, address, size in reads:
@@ -87,7 +97,7 @@ class GroupInstructions:
             error, data = self._read(units[0], address, size)
             if units[0].table[dxt.HARDWARE_ERROR_STATUS.address]:
                 error |= dxt.ERR_ALERT
-            packet += bytes((error, target)) + data.ljust(size, b"\x00")
+            packet += bytes((error, target)) + data.ljust(size, b'\x00')
             crc = dxl_crc16(packet)
             packet += bytes((crc & 0xFF, crc >> 8))
         return [bytes(packet)] if len(packet) > 8 else []

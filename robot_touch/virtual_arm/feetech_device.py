@@ -1,4 +1,5 @@
-"""Emulated Feetech STS bus (e.g. the SO-101's six STS3215): answers FT-SCS packets bytewise.
+"""
+Emulated Feetech STS bus (e.g. the SO-101's six STS3215): answers FT-SCS packets bytewise.
 
 Each servo has the whole memory table of an STS3215 (``feetech_tables``, factory values,
 addresses 0..86): every address in it can be read; writes land in it, except on read-only
@@ -25,6 +26,7 @@ CALIBRATE (0x0B) sets the present position to 2048 or the value given. Reads bey
 and unknown instructions get no reply (the FT-SCS error byte has no code for them).
 Not emulated: PWM and step modes (the servo holds still), load and current (read 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +39,7 @@ from robot_touch.protocols.packet_utils import (
     from_sign_magnitude,
     to_sign_magnitude,
 )
-from robot_touch.virtual_arm.control_table import ControlTableDevice, Unit, overlaps
+from robot_touch.virtual_arm.control_table import ControlTableDevice, overlaps, Unit
 from robot_touch.virtual_arm.control_table import get_register as _get
 from robot_touch.virtual_arm.control_table import put_register as _put
 from robot_touch.virtual_arm.device import ServoModel
@@ -55,10 +57,10 @@ _FACTORY = bytearray(ft.TABLE_SIZE)
 for _reg in ft.REGISTERS:
     span = slice(_reg.address, _reg.address + _reg.size)
     if _reg.writable:
-        _WRITABLE[span] = b"\x01" * _reg.size
+        _WRITABLE[span] = b'\x01' * _reg.size
     if _reg.eeprom:
-        _EEPROM[span] = b"\x01" * _reg.size
-    _FACTORY[span] = _reg.default.to_bytes(_reg.size, "little")
+        _EEPROM[span] = b'\x01' * _reg.size
+    _FACTORY[span] = _reg.default.to_bytes(_reg.size, 'little')
 _MAGNITUDE_LIMIT = (1 << 15) - 1
 
 
@@ -73,16 +75,16 @@ def _signed(table: bytearray, register: ft.Register) -> int:
 
 
 class FeetechSTSDevice(ControlTableDevice):
-    """FT-SCS device side for a bus of STS servos.
+    """
+    FT-SCS device side for a bus of STS servos.
 
-    Args:
-        servos: servo id -> model (raw units are STS steps, 4096 per turn).
-        options: ``baudrate``: the rate the servos were set to when the arm was assembled
-            (default 1 Mbps, the factory rate); ``boot_time``: seconds a rebooted servo is
-            deaf (default 0.8, the manual's).
+    :param servos: servo id -> model (raw units are STS steps, 4096 per turn).
+    :param options: ``baudrate``: the rate the servos were set to when the arm was assembled
+        (default 1 Mbps, the factory rate); ``boot_time``: seconds a rebooted servo is deaf
+        (default 0.8, the manual's).
     """
 
-    name: ClassVar[str] = "feetech_sts"
+    name: ClassVar[str] = 'feetech_sts'
     id_register: ClassVar[ft.Register] = ft.ID
     baud_register: ClassVar[ft.Register] = ft.BAUD_RATE
     baud_rates: ClassVar[dict[int, int]] = ft.BAUD_RATES
@@ -113,9 +115,13 @@ class FeetechSTSDevice(ControlTableDevice):
         return bool(unit.table[ft.PHASE.address] & ft.PHASE_FEEDBACK_REVERSED)
 
     def _present(self, unit: Unit) -> float:
-        """Present Position: Actual - Homing Offset (LeRobot's feetech.py), one turn unless
-        Phase asks for multi-turn feedback."""
-        raw = unit.servo.position - unit.extra["turns"]
+        """
+        Present Position.
+
+        Actual - Homing Offset (LeRobot's feetech.py), one turn unless Phase asks for multi-turn
+        feedback.
+        """
+        raw = unit.servo.position - unit.extra['turns']
         if self._reversed(unit):
             raw = (ft.RESOLUTION - 1) - raw
         value = raw - _signed(unit.table, ft.HOMING_OFFSET)
@@ -163,10 +169,10 @@ class FeetechSTSDevice(ControlTableDevice):
     def _take_frames(self, buf: bytearray) -> list[bytes]:
         replies: list[bytes] = []
         while True:
-            start = buf.find(b"\xff\xff")
+            start = buf.find(b'\xff\xff')
             if start < 0:
                 # keep a trailing FF: it may be the first half of the next header
-                del buf[: len(buf) - 1 if buf.endswith(b"\xff") else len(buf)]
+                del buf[: len(buf) - 1 if buf.endswith(b'\xff') else len(buf)]
                 break
             del buf[:start]
             if len(buf) < 4:
@@ -234,7 +240,7 @@ class FeetechSTSDevice(ControlTableDevice):
         elif instruction == ft.INST_REBOOT:
             for unit in units:
                 self._power_on(unit)
-                unit.booting = float(self.options.get("boot_time", BOOT_TIME))
+                unit.booting = float(self.options.get('boot_time', BOOT_TIME))
             self._index()
             return []
         elif instruction == ft.INST_RESET:
@@ -292,7 +298,7 @@ class FeetechSTSDevice(ControlTableDevice):
             return []
         return [self._status(unit, reply_id)]
 
-    def _status(self, unit: Unit, reply_id: int, data: bytes = b"") -> bytes:
+    def _status(self, unit: Unit, reply_id: int, data: bytes = b'') -> bytes:
         return feetech_packet(reply_id, self._error_bits(unit), data)
 
     def _error_bits(self, unit: Unit) -> int:

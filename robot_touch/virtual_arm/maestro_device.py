@@ -1,4 +1,5 @@
-"""Emulated Pololu Maestro: parses the compact and the Pololu protocol bytewise.
+"""
+Emulated Pololu Maestro: parses the compact and the Pololu protocol bytewise.
 
 Device rules followed (Pololu Maestro Servo Controller User's Guide, sections 4.e and 5):
 both protocols are recognised on the fly; a Pololu-protocol packet for another device number
@@ -19,6 +20,7 @@ accepted and ignored), and the move to the home positions that a real Maestro ma
 error (its default "home" setting is to stop the pulses, which the host sees as positions
 gone). The reported position is the modelled servo position; Set Speed limits its slew rate.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
@@ -38,8 +40,8 @@ _DATA_LENGTH = {
     m.GET_ERRORS: 0,
     m.GO_HOME: 0,
 }
-_PROTOCOL_ERROR = 1 << m.ERROR_NAMES.index("serial_protocol")
-_CRC_ERROR = 1 << m.ERROR_NAMES.index("serial_crc")
+_PROTOCOL_ERROR = 1 << m.ERROR_NAMES.index('serial_protocol')
+_CRC_ERROR = 1 << m.ERROR_NAMES.index('serial_crc')
 #: Set Speed unit: 0.25 µs per 10 ms = 25 µs/s (guide, "Set Speed")
 _SPEED_UNIT = 25.0
 #: every channel's Min and Max pulse as the Maestro ships (guide 3, "Default Settings")
@@ -47,29 +49,30 @@ FACTORY_RANGE_US = (992.0, 2000.0)
 
 
 class MaestroDevice(DeviceEmulator):
-    """Maestro board side; raw units are µs of pulse width, servo ids are channels.
+    """
+    Maestro board side; raw units are µs of pulse width, servo ids are channels.
 
-    Args:
-        servos: channel -> model.
-        options: ``device_number`` (default 12), ``crc`` (default False), ``channels``
-            (default 24), ``multiple_targets`` (default True), ``channel_range_us``
-            ([min, max] pulse of every channel, default the factory [992, 2000]); other keys
-            are ignored.
+    :param servos: channel -> model.
+    :param options: ``device_number`` (default 12), ``crc`` (default False), ``channels`` (default
+        24), ``multiple_targets`` (default True), ``channel_range_us`` ([min, max] pulse of every
+        channel, default the factory [992, 2000]); other keys are ignored.
     """
 
-    name: ClassVar[str] = "maestro"
+    name: ClassVar[str] = 'maestro'
 
-    def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(servos, options)
-        self.device_number = int(self.options.get("device_number", m.DEFAULT_DEVICE_NUMBER))
-        self.crc = bool(self.options.get("crc", False))
-        self.channels = int(self.options.get("channels", 24))
-        self.multiple_targets = bool(self.options.get("multiple_targets", True))
-        low, high = self.options.get("channel_range_us", FACTORY_RANGE_US)
+        self.device_number = int(self.options.get('device_number', m.DEFAULT_DEVICE_NUMBER))
+        self.crc = bool(self.options.get('crc', False))
+        self.channels = int(self.options.get('channels', 24))
+        self.multiple_targets = bool(self.options.get('multiple_targets', True))
+        low, high = self.options.get('channel_range_us', FACTORY_RANGE_US)
         self.channel_range = (float(low), float(high))
         if not 0 < self.channel_range[0] < self.channel_range[1]:
             raise ValueError(
-                f"channel_range_us must be [min, max] with 0 < min < max, got {[low, high]}"
+                f'channel_range_us must be [min, max] with 0 < min < max, got {[low, high]}'
             )
         #: the error register (guide 4.e), cleared by Get Errors
         self.errors = 0
@@ -117,7 +120,9 @@ class MaestroDevice(DeviceEmulator):
             self._skipping = True  # its data bytes are meaningless
 
     def _known(self, command: int) -> bool:
-        return command in _DATA_LENGTH or (command == m.SET_MULTIPLE_TARGETS and self.multiple_targets)
+        return command in _DATA_LENGTH or (
+            command == m.SET_MULTIPLE_TARGETS and self.multiple_targets
+        )
 
     def _maybe_complete(self) -> bytes | None:
         packet = self._packet
@@ -180,7 +185,7 @@ class MaestroDevice(DeviceEmulator):
             quarter_us = self._position(data[0])
             return bytes((quarter_us & 0xFF, quarter_us >> 8))
         elif command == m.GET_MOVING_STATE:
-            return b"\x01" if any(s.moving for s in self.servos.values()) else b"\x00"
+            return b'\x01' if any(s.moving for s in self.servos.values()) else b'\x00'
         elif command == m.GET_ERRORS:
             errors, self.errors = self.errors, 0
             return bytes((errors & 0xFF, errors >> 8))

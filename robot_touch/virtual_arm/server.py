@@ -1,4 +1,5 @@
-"""The virtual arm: an emulated servo controller behind a real pseudo-terminal.
+"""
+The virtual arm: an emulated servo controller behind a real pseudo-terminal.
 
 A :class:`VirtualArm` opens a pty pair, hands the slave's path to the host (the serial bridge,
 a test, ``robot-touch bench``), and in a background thread feeds whatever the host writes to
@@ -20,21 +21,22 @@ the pty (Linux ``TCGETS2``), so a servo set to another baud rate hears nothing.
 (Over 400 lines: one serving loop owns the pty, the faults, the replug and the calls other
 threads make into it; split, each part would need the loop's private state.)
 """
+
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
 import fcntl
 import math
 import os
+from pathlib import Path
 import random
-import struct
 import select
+import struct
 import sys
 import threading
 import time
 import tty
-from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from robot_touch.core.profile import ArmProfile, Calibration, load_profile
@@ -58,15 +60,16 @@ class VirtualArmError(RobotTouchError):
 
 @dataclass(frozen=True)
 class Faults:
-    """Faults the virtual arm injects on its replies and its port.
+    """
+    Faults the virtual arm injects on its replies and its port.
 
-    Args:
-        drop: probability that a reply is not sent.
-        corrupt: probability that one byte of a reply is flipped (XOR with a random non-zero byte).
-        unplug_after: seconds after start at which the port is unplugged (None: never).
-        replug_after: seconds the port stays unplugged before a new one appears.
-        latency: seconds each reply is held back.
-        seed: random seed, for reproducible fault patterns.
+    :param drop: probability that a reply is not sent.
+    :param corrupt: probability that one byte of a reply is flipped (XOR with a random non-zero
+        byte).
+    :param unplug_after: seconds after start at which the port is unplugged (None: never).
+    :param replug_after: seconds the port stays unplugged before a new one appears.
+    :param latency: seconds each reply is held back.
+    :param seed: random seed, for reproducible fault patterns.
     """
 
     drop: float = 0.0
@@ -77,14 +80,18 @@ class Faults:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("drop", "corrupt"):
+        for name in ('drop', 'corrupt'):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-                raise VirtualArmError(f"fault {name} must be a probability in 0..1, got {value!r}")
-        for name in ("replug_after", "latency") + (("unplug_after",) if self.unplug_after is not None else ()):
+                raise VirtualArmError(f'fault {name} must be a probability in 0..1, got {value!r}')
+        for name in ('replug_after', 'latency') + (
+            ('unplug_after',) if self.unplug_after is not None else ()
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise VirtualArmError(f"fault {name} must be a non-negative number of seconds, got {value!r}")
+                raise VirtualArmError(
+                    f'fault {name} must be a non-negative number of seconds, got {value!r}'
+                )
 
 
 @dataclass
@@ -101,20 +108,20 @@ class ArmStats:
 
 
 class VirtualArm:
-    """An emulated arm controller on a pseudo-terminal.
+    """
+    An emulated arm controller on a pseudo-terminal.
 
-    Args:
-        profile: the arm profile (or its name/path); one servo model per joint.
-        protocol: the device protocol to emulate (default: the profile's).
-        faults: faults to inject (default: none).
-        link: a symlink to create pointing at the pty (re-pointed after a replug).
-        options: device options (default: the profile's ``protocol_options``, which is what
-            the host backend gets too, plus the baud rate the servos were set to when the
-            arm was assembled: the profile's, or the protocol's usual one).
-        on_port_change: called with the new path after a replug (e.g. to print it).
-        mounting: joint name -> how its servo is mounted (default: the profile's nominal
-            calibration), see :mod:`robot_touch.virtual_arm.arm`.
-        control: path of a Unix socket to serve the hand on (None: no control channel).
+    :param profile: the arm profile (or its name/path); one servo model per joint.
+    :param protocol: the device protocol to emulate (default: the profile's).
+    :param faults: faults to inject (default: none).
+    :param link: a symlink to create pointing at the pty (re-pointed after a replug).
+    :param options: device options (default: the profile's ``protocol_options``, which is what the
+        host backend gets too, plus the baud rate the servos were set to when the arm was
+        assembled: the profile's, or the protocol's usual one).
+    :param on_port_change: called with the new path after a replug (e.g. to print it).
+    :param mounting: joint name -> how its servo is mounted (default: the profile's nominal
+        calibration), see :mod:`robot_touch.virtual_arm.arm`.
+    :param control: path of a Unix socket to serve the hand on (None: no control channel).
 
     Usable as a context manager (``with VirtualArm(p) as arm: ... arm.port_path``).
     """
@@ -139,7 +146,7 @@ class VirtualArm:
             #: joint name -> how its servo is mounted (the arm's true build)
             self.mounting: dict[str, Calibration] = build_mounting(self.profile, mounting)
         except KeyError as exc:
-            raise VirtualArmError(f"mounting: {exc.args[0]}") from None
+            raise VirtualArmError(f'mounting: {exc.args[0]}') from None
         #: servo id -> model; the device mutates these, tests may read them (move them by hand)
         self.servos: dict[int, ServoModel] = build_servos(self.profile, self.mounting)
         #: joint name -> its servo (the same object whatever id the servo is given later)
@@ -149,13 +156,13 @@ class VirtualArm:
         options = dict(self.profile.protocol_options if options is None else options)
         same = self.protocol == self.profile.protocol
         options.setdefault(
-            "baudrate",
+            'baudrate',
             self.profile.baudrate if same else get_bus_class(self.protocol).default_baudrate,
         )
         try:
             self.device: DeviceEmulator = device_class(self.servos, options)
         except (TypeError, ValueError) as exc:
-            raise VirtualArmError(f"{self.protocol} device: bad protocol_options: {exc}") from None
+            raise VirtualArmError(f'{self.protocol} device: bad protocol_options: {exc}') from None
         #: moves released joints and reads the true servo state (tests, the control channel)
         self.hand = Hand(self)
         self.control = str(control) if control is not None else None
@@ -201,7 +208,9 @@ class VirtualArm:
             raise
         self._wake = os.pipe()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"virtual-arm-{self.profile.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, name=f'virtual-arm-{self.profile.name}', daemon=True
+        )
         self._thread.start()
         if self.control:
             from robot_touch.virtual_arm.hand import serve_control
@@ -245,8 +254,10 @@ class VirtualArm:
             raise VirtualArmError(str(exc)) from None
 
     def call(self, function: Callable[[], Any]) -> Any:
-        """Run ``function`` in the serving thread, between two packets, and return its result
-        (directly when the arm is not running): how other threads touch the servos."""
+        """
+        Run ``function`` in the serving thread, between two packets, and return its result
+        (directly when the arm is not running): how other threads touch the servos.
+        """
         if (
             self._thread is None
             or not self._thread.is_alive()
@@ -259,14 +270,15 @@ class VirtualArm:
         self._poke()
         if not done.wait(timeout=5.0):
             raise VirtualArmError(
-                f"virtual arm did not run {getattr(function, '__name__', function)} within 5 s"
+                f'virtual arm did not run {getattr(function, "__name__", function)} within 5 s'
             )
         if result and isinstance(result[0], BaseException):
             raise result[0]
         return result[0] if result else None
 
     def silence(self, *servo_ids: int) -> None:
-        """Make exactly ``servo_ids`` silent (none: every servo answers again).
+        """
+        Make exactly ``servo_ids`` silent (none: every servo answers again).
 
         A silent servo keeps executing goals and torque writes (its motion is the ground
         truth a test checks) but none of its status replies is sent.
@@ -274,7 +286,7 @@ class VirtualArm:
         unknown = set(servo_ids) - set(self.servos)
         if unknown:
             raise VirtualArmError(
-                f"no servo with id {sorted(unknown)}; servos: {sorted(self.servos)}"
+                f'no servo with id {sorted(unknown)}; servos: {sorted(self.servos)}'
             )
         self.silent = frozenset(servo_ids)
 
@@ -290,7 +302,9 @@ class VirtualArm:
         assert self._wake is not None
         wake_fd = self._wake[0]
         started = last = time.monotonic()
-        unplug_at = None if self.faults.unplug_after is None else started + self.faults.unplug_after
+        unplug_at = (
+            None if self.faults.unplug_after is None else started + self.faults.unplug_after
+        )
         replug_at: float | None = None
         while not self._stop.is_set():
             timeout = IDLE_STEP
@@ -302,8 +316,8 @@ class VirtualArm:
             # Advance the servos before answering, so a position read is up to date.
             try:
                 self.device.step(now - last)
-            except Exception as exc:  # noqa: BLE001 - a device bug must not kill the port
-                self._device_error("step", exc)
+            except Exception as exc:  # a device bug must not kill the port
+                self._device_error('step', exc)
             last = now
             if wake_fd in readable:
                 os.read(wake_fd, 64)
@@ -332,14 +346,14 @@ class VirtualArm:
         try:
             self.device.set_line_speed(self._line_speed())
             replies = self.device.feed(data)
-        except Exception as exc:  # noqa: BLE001 - a device bug must not kill the port
-            self._device_error("feed", exc)
+        except Exception as exc:  # a device bug must not kill the port
+            self._device_error('feed', exc)
             return
         for reply in replies:
             self._send(reply, now)
 
     def _line_speed(self) -> int | None:
-        """The bit rate the host set on its end of the pty (None: cannot tell)."""
+        """Return the bit rate the host set on its end of the pty (None: cannot tell)."""
         if self._slave is None:
             return None
         buf = bytearray(_TERMIOS2_SIZE)
@@ -347,12 +361,15 @@ class VirtualArm:
             fcntl.ioctl(self._slave, _TCGETS2, buf)
         except OSError:
             return None
-        return struct.unpack_from("I", buf, _ISPEED_AT)[0] or None
+        return struct.unpack_from('I', buf, _ISPEED_AT)[0] or None
 
     def _device_error(self, method: str, exc: Exception) -> None:
         self.stats.device_errors += 1
         if self.stats.device_errors <= 10:  # enough to find the bug, not a flood
-            print(f"virtual arm: {type(self.device).__name__}.{method} raised {exc!r}", file=sys.stderr)
+            print(
+                f'virtual arm: {type(self.device).__name__}.{method} raised {exc!r}',
+                file=sys.stderr,
+            )
 
     def _send(self, reply: bytes, now: float) -> None:
         faults = self.faults
@@ -397,7 +414,7 @@ class VirtualArm:
             function, done, result = self._requests.popleft()
             try:
                 result.append(function())
-            except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            except BaseException as exc:  # handed back to the caller's thread
                 result.append(exc)
             finally:
                 done.set()
@@ -405,7 +422,7 @@ class VirtualArm:
     def _poke(self) -> None:
         if self._wake is not None:
             try:
-                os.write(self._wake[1], b"!")
+                os.write(self._wake[1], b'!')
             except OSError:
                 pass
 
@@ -423,12 +440,12 @@ class VirtualArm:
         try:
             self._open_pty()
         except VirtualArmError as exc:  # the link could not be re-pointed: serve the pty anyway
-            print(f"virtual arm: {exc}", file=sys.stderr)
+            print(f'virtual arm: {exc}', file=sys.stderr)
         if self.on_port_change is not None and self.port_path is not None:
             try:
                 self.on_port_change(self.port_path)
-            except Exception as exc:  # noqa: BLE001 - a listener's failure must not stop the arm
-                print(f"virtual arm: port-change callback raised {exc!r}", file=sys.stderr)
+            except Exception as exc:  # a listener's failure must not stop the arm
+                print(f'virtual arm: port-change callback raised {exc!r}', file=sys.stderr)
 
     def _open_pty(self) -> None:
         master, slave = os.openpty()
@@ -454,18 +471,19 @@ class VirtualArm:
 
     def _check_link(self) -> None:
         if self.link and os.path.lexists(self.link) and not os.path.islink(self.link):
-            raise VirtualArmError(f"{self.link} exists and is not a symlink; not replacing it")
+            raise VirtualArmError(f'{self.link} exists and is not a symlink; not replacing it')
 
 
 def _reply_servo_id(reply: bytes) -> int | None:
-    """The servo id a status reply comes from, by its framing; None for other protocols.
+    """
+    Return the servo id a status reply comes from, by its framing; None for other protocols.
 
     FT-SCS: FF FF ID LEN ... (Feetech protocol manual); DYNAMIXEL 2.0: FF FF FD 00 ID ...
     (ROBOTIS e-Manual, Protocol 2.0 status packet).
     """
-    if reply[:4] == b"\xff\xff\xfd\x00" and len(reply) > 4:
+    if reply[:4] == b'\xff\xff\xfd\x00' and len(reply) > 4:
         return reply[4]
-    if reply[:2] == b"\xff\xff" and len(reply) > 2:
+    if reply[:2] == b'\xff\xff' and len(reply) > 2:
         return reply[2]
     return None
 
@@ -473,15 +491,15 @@ def _reply_servo_id(reply: bytes) -> int | None:
 def _point_link(link: str, target: str) -> None:
     """Make ``link`` a symlink to ``target``, atomically (a reader never sees it missing)."""
     if os.path.lexists(link) and not os.path.islink(link):
-        raise VirtualArmError(f"{link} exists and is not a symlink; not replacing it")
-    temporary = f"{link}.{os.getpid()}.tmp"
+        raise VirtualArmError(f'{link} exists and is not a symlink; not replacing it')
+    temporary = f'{link}.{os.getpid()}.tmp'
     try:
         if os.path.lexists(temporary):
             os.unlink(temporary)
         os.symlink(target, temporary)
         os.replace(temporary, link)
     except OSError as exc:
-        raise VirtualArmError(f"cannot make the link {link}: {exc.strerror}") from None
+        raise VirtualArmError(f'cannot make the link {link}: {exc.strerror}') from None
 
 
 def _remove_link(link: str, target: str) -> None:

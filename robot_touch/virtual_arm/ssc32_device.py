@@ -1,4 +1,5 @@
-"""Emulated Lynxmotion SSC-32U: parses the board's ASCII commands line by line.
+"""
+Emulated Lynxmotion SSC-32U: parses the board's ASCII commands line by line.
 
 Device rules followed (Lynxmotion SSC-32U User Guide, "Commands"): a command line ends with
 ``<cr>``; spaces, tabs and line feeds are ignored and letters are not case sensitive; ``<esc>``
@@ -18,6 +19,7 @@ which during a timed move is the same ramp). The emulated board starts its pulse
 arm's home pose, as a PWM arm must be set up (the SSC-32U's startup string) for its first
 readback to be a position.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,29 +31,31 @@ MAX_CHANNEL = 31
 MIN_PULSE, MAX_PULSE = 500, 2500
 #: Longer lines overflow the emulated receive buffer and are dropped (bounded memory on garbage).
 MAX_LINE = 512
-DEFAULT_VERSION = "SSC32-V2.50USB"
+DEFAULT_VERSION = 'SSC32-V2.50USB'
 
-_MOVE_LINE = re.compile(r"(?:#\d{1,2}P\d{1,5}(?:S\d{1,5})?)+(?:T\d{1,5})?")
-_MOVE_ITEM = re.compile(r"#(\d{1,2})P(\d{1,5})(?:S(\d{1,5}))?")
-_QUERY_LINE = re.compile(r"(?:QP\d{1,2})+")
-_QUERY_ITEM = re.compile(r"QP(\d{1,2})")
-_STOP_LINE = re.compile(r"STOP(\d{1,2})")
-_IGNORED = str.maketrans("", "", " \t\n")
+_MOVE_LINE = re.compile(r'(?:#\d{1,2}P\d{1,5}(?:S\d{1,5})?)+(?:T\d{1,5})?')
+_MOVE_ITEM = re.compile(r'#(\d{1,2})P(\d{1,5})(?:S(\d{1,5}))?')
+_QUERY_LINE = re.compile(r'(?:QP\d{1,2})+')
+_QUERY_ITEM = re.compile(r'QP(\d{1,2})')
+_STOP_LINE = re.compile(r'STOP(\d{1,2})')
+_IGNORED = str.maketrans('', '', ' \t\n')
 
 
 class SSC32Device(DeviceEmulator):
-    """SSC-32U board side; raw units are µs of pulse width, servo ids are channels 0-31.
+    """
+    SSC-32U board side; raw units are µs of pulse width, servo ids are channels 0-31.
 
-    Args:
-        servos: channel -> model.
-        options: ``version`` (the ``VER`` answer); other keys are ignored.
+    :param servos: channel -> model.
+    :param options: ``version`` (the ``VER`` answer); other keys are ignored.
     """
 
-    name: ClassVar[str] = "ssc32"
+    name: ClassVar[str] = 'ssc32'
 
-    def __init__(self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, servos: Mapping[int, ServoModel], options: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(servos, options)
-        self.version = str(self.options.get("version", DEFAULT_VERSION))
+        self.version = str(self.options.get('version', DEFAULT_VERSION))
         self._line = bytearray()
         self._max_speed = {ch: servo.speed for ch, servo in self.servos.items()}
         #: pulse widths of channels without a modelled servo (the board drives them anyway)
@@ -86,7 +90,7 @@ class SSC32Device(DeviceEmulator):
 
     def _execute(self, raw: bytes) -> bytes | None:
         try:
-            line = raw.decode("ascii").translate(_IGNORED).upper()
+            line = raw.decode('ascii').translate(_IGNORED).upper()
         except UnicodeDecodeError:
             self.rejected += 1
             return None
@@ -96,10 +100,14 @@ class SSC32Device(DeviceEmulator):
             return self._group_move(line)
         if _QUERY_LINE.fullmatch(line):
             return self._query_pulses(line)
-        if line == "Q":
-            return b"+" if any(self.servos[ch].moving for ch in self._last_move if ch in self.servos) else b"."
-        if line == "VER":
-            return (self.version + "\r").encode("ascii")
+        if line == 'Q':
+            return (
+                b'+'
+                if any(self.servos[ch].moving for ch in self._last_move if ch in self.servos)
+                else b'.'
+            )
+        if line == 'VER':
+            return (self.version + '\r').encode('ascii')
         stop = _STOP_LINE.fullmatch(line)
         if stop and int(stop.group(1)) <= MAX_CHANNEL:
             servo = self.servos.get(int(stop.group(1)))
@@ -111,7 +119,7 @@ class SSC32Device(DeviceEmulator):
 
     def _group_move(self, line: str) -> None:
         items = [(int(c), int(p), int(s) if s else None) for c, p, s in _MOVE_ITEM.findall(line)]
-        before, has_time, after = line.rpartition("T")
+        before, has_time, after = line.rpartition('T')
         move_ms = int(after) if has_time else 0
         if any(ch > MAX_CHANNEL for ch, _, _ in items):
             self.rejected += 1
@@ -142,7 +150,9 @@ class SSC32Device(DeviceEmulator):
                 duration = max(duration, distance / speed)
             planned.append((servo, ch, distance))
         for servo, ch, distance in planned:
-            servo.speed = distance / duration if duration > 0 and distance > 0 else self._max_speed[ch]
+            servo.speed = (
+                distance / duration if duration > 0 and distance > 0 else self._max_speed[ch]
+            )
         self._last_move = [ch for ch, _, _ in items]
         return None
 

@@ -1,4 +1,5 @@
-"""Faults on the serial path, judged by the virtual arm's TRUE servo state (issue 10, items 1-5).
+"""
+Faults on the serial path, judged by the virtual arm's TRUE servo state (issue 10, items 1-5).
 
 Each test runs :class:`robot_touch.bench.fault_rig.FaultRig`: the virtual arm on a real pty,
 the bridge's real I/O worker and feetech backend, and the teleop core in its control thread,
@@ -13,13 +14,12 @@ import time
 
 import numpy as np
 import pytest
-
-from robot_touch.bench.fault_rig import FaultRig, Late, accelerations, speeds, windowed
+from robot_touch.bench.fault_rig import accelerations, FaultRig, Late, speeds, windowed
 from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import TeleopConfig
 from robot_touch.virtual_arm.server import Faults
 
-PROFILE = load_profile("so101")
+PROFILE = load_profile('so101')
 STEP = 1.0 / PROFILE.joints[0].calibration.units_per_rad  # one servo step (rad)
 VMAX = speeds(PROFILE)
 AMAX = accelerations(PROFILE)
@@ -34,15 +34,15 @@ def between(times: np.ndarray, start: float, end: float) -> np.ndarray:
 def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_without_a_lurch(
     kin, tmp_path
 ):
-    rig = FaultRig(PROFILE, kinematics=kin, link=str(tmp_path / "ttyARM")).start()
-    w = rig.index("wrist_roll")
+    rig = FaultRig(PROFILE, kinematics=kin, link=str(tmp_path / 'ttyARM')).start()
+    w = rig.index('wrist_roll')
     try:
         rig.joint_target(wrist_roll=-1.5)
         rig.wait(1.5)
         rig.joint_target(wrist_roll=1.5)
         rig.wait(0.3)  # wrist_roll moving fast
         silent_at = time.monotonic()
-        rig.arm.silence(rig.servo_id("wrist_roll"))
+        rig.arm.silence(rig.servo_id('wrist_roll'))
         for target in (-1.5, 1.5, -1.5, 1.5):  # the person keeps asking for motion meanwhile
             rig.joint_target(wrist_roll=target)
             rig.wait(0.2)
@@ -55,10 +55,10 @@ def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_withou
 
     # 1. marked in joint_states itself, as soon as its reading is older than stale_timeout
     late = [r for t, r in rig.record.states if silent_at + STALE + 0.05 <= t <= back_at]
-    assert late, "joint_states stopped while one servo was silent"
-    assert all(
-        math.isnan(r.positions[w]) and math.isnan(r.velocities[w]) for r in late
-    ), "a frozen value published as current"
+    assert late, 'joint_states stopped while one servo was silent'
+    assert all(math.isnan(r.positions[w]) and math.isnan(r.velocities[w]) for r in late), (
+        'a frozen value published as current'
+    )
     assert all(not math.isnan(r.positions[0]) for r in late)  # the others still measured
 
     # 1. the silent servo is not driven on: after the stale moment it only brakes (no reversal
@@ -66,11 +66,11 @@ def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_withou
     hold = between(times, silent_at + STALE + 0.03, back_at)
     path = truth[hold, w]
     direction = np.sign(path[-1] - path[0]) or 1.0
-    assert np.all(
-        np.diff(path) * direction >= -STEP
-    ), "the silent servo turned back with the targets"
+    assert np.all(np.diff(path) * direction >= -STEP), (
+        'the silent servo turned back with the targets'
+    )
     rest = between(times, back_at - 0.1, back_at)
-    assert np.ptp(truth[rest, w]) <= 2 * STEP, "still moving when it answered again"
+    assert np.ptp(truth[rest, w]) <= 2 * STEP, 'still moving when it answered again'
 
     # 2. answering again: restarts from where it is, within the limits, no chase of the targets
     after = between(times, back_at, back_at + 1.0)
@@ -82,14 +82,14 @@ def test_a_silent_servo_is_nan_at_once_is_not_driven_on_and_answers_again_withou
         np.abs(acceleration) / AMAX, axis=0
     )
     travel = np.ptp(truth[after], axis=0)
-    assert np.all(
-        travel <= 0.02
-    ), f"moved {np.round(travel, 3)} rad after the servo answered again: chased the targets"
+    assert np.all(travel <= 0.02), (
+        f'moved {np.round(travel, 3)} rad after the servo answered again: chased the targets'
+    )
 
 
 @pytest.mark.timeout(60)
 def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(kin, tmp_path):
-    rig = FaultRig(PROFILE, kinematics=kin, link=str(tmp_path / "ttyARM")).start()
+    rig = FaultRig(PROFILE, kinematics=kin, link=str(tmp_path / 'ttyARM')).start()
     try:
         for k in range(3):
             sign = 1 if k % 2 == 0 else -1
@@ -97,12 +97,12 @@ def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(ki
             rig.wait(0.25)  # mid-motion
             rig.arm.unplug()
             rig.wait_until(
-                lambda: not rig.worker.status().connected, 5, "the bridge noticing the unplug"
+                lambda: not rig.worker.status().connected, 5, 'the bridge noticing the unplug'
             )
             rig.wait(0.6)
             replugged = time.monotonic()
             rig.arm.replug()
-            rig.wait_until(lambda: rig.worker.status().connected, 5, "the reconnection")
+            rig.wait_until(lambda: rig.worker.status().connected, 5, 'the reconnection')
             rig.wait(1.2)
     finally:
         rig.stop()
@@ -110,16 +110,16 @@ def test_a_replug_keeps_the_command_stream_continuous_and_the_arm_where_it_is(ki
     steps = np.abs(np.diff(commands, axis=0))
     bound = VMAX * rig.period * (1 + 1e-6) + 1e-9
     worst = np.max(steps / bound, axis=0)
-    assert np.all(worst <= 1.0), f"a command step of {np.round(worst, 2)} x the per-cycle bound"
+    assert np.all(worst <= 1.0), f'a command step of {np.round(worst, 2)} x the per-cycle bound'
     # A pause the bridge's watchdog would notice (0.25 s, the rig's command_timeout) breaks the
     # stream; shorter gaps are the scheduler of a loaded 2-core machine, and every step across
     # them is already held to the per-cycle bound above.
-    assert np.all(np.diff(t) < 0.25), "the command stream paused"
+    assert np.all(np.diff(t) < 0.25), 'the command stream paused'
     times, truth, _ = rig.record.truth_arrays()
     after = between(times, replugged, replugged + 1.2)
-    assert np.all(
-        np.ptp(truth[after], axis=0) <= 0.02
-    ), "the arm moved after the replug: it chased a stale setpoint"
+    assert np.all(np.ptp(truth[after], axis=0) <= 0.02), (
+        'the arm moved after the replug: it chased a stale setpoint'
+    )
 
 
 @pytest.mark.timeout(60)
@@ -147,16 +147,16 @@ def test_after_a_late_cycle_the_goals_ramp_up_from_where_the_servos_stood(kin):
     # one servo step of quantisation at each end)
     velocity, _ = windowed(times, truth, 0.02)
     worst = np.max((np.abs(velocity) - 2 * STEP / 0.02) / VMAX, axis=0)
-    assert np.all(worst <= 1.0), f"servo speed up to {np.round(worst, 2)} x the limit"
+    assert np.all(worst <= 1.0), f'servo speed up to {np.round(worst, 2)} x the limit'
     # after a stall the goals restart from rest: no jump to where the stream got meanwhile
     written = np.concatenate([[True], np.any(np.diff(goals, axis=0) != 0, axis=1)])
     t, g = times[written], goals[written]
     stalls = [k for k in range(1, len(t)) if t[k] - t[k - 1] > 0.1 and t[k] > times[0] + 1.0]
-    assert stalls, "no late cycle happened while moving"
+    assert stalls, 'no late cycle happened while moving'
     first_steps = np.array([np.abs(g[k] - g[k - 1]) for k in stalls])
-    assert np.all(
-        first_steps <= 2 * STEP
-    ), f"the goal jumped {np.max(first_steps):.3f} rad after a late cycle"
+    assert np.all(first_steps <= 2 * STEP), (
+        f'the goal jumped {np.max(first_steps):.3f} rad after a late cycle'
+    )
 
 
 @pytest.mark.timeout(60)
@@ -185,8 +185,8 @@ def test_each_reading_is_stamped_when_it_was_read_and_velocities_are_physical(ki
             if not (seen.min() - 2 * STEP <= value <= seen.max() + 2 * STEP):
                 stale_values += 1
     assert checked > 1000
-    assert (
-        stale_values == 0
-    ), f"{stale_values} of {checked} values were older than their stamp said"
+    assert stale_values == 0, (
+        f'{stale_values} of {checked} values were older than their stamp said'
+    )
     velocities = np.array([r.velocities for _t, r in rig.record.states])
     assert np.nanmax(np.abs(velocities) / (2 * VMAX)) <= 1.0, np.nanmax(np.abs(velocities), axis=0)

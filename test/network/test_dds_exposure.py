@@ -1,4 +1,5 @@
-"""By default nothing outside this host reaches the arm's graph (#9 item 12).
+"""
+By default nothing outside this host reaches the arm's graph (#9 item 12).
 
 * Every UDP socket of every process of a default run is bound to loopback (``ss -lunp``).
 * From a second network namespace joined by a veth pair (another host on the LAN), a peer
@@ -13,16 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
-
 from support.graph_run import graph_processes, graph_up, headless_env, kill_leftovers, run_log
 from support.waiting import wait_for
 
@@ -57,14 +57,14 @@ print(json.dumps(seen), flush=True)
 
 def udp_sockets(pids: list[int], netns: str | None = None) -> list[tuple[str, int]]:
     """(local address, pid) of every UDP socket the processes hold, from `ss -lunpH`."""
-    argv = ["ss", "-lunpH"]
+    argv = ['ss', '-lunpH']
     if netns:
-        argv = ["ip", "netns", "exec", netns, *argv]
+        argv = ['ip', 'netns', 'exec', netns, *argv]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
     found = []
     for line in out.splitlines():
         fields = line.split()
-        for pid in map(int, re.findall(r"pid=(\d+)", line)):
+        for pid in map(int, re.findall(r'pid=(\d+)', line)):
             if pid in pids:
                 found.append((fields[3], pid))
     return found
@@ -73,24 +73,24 @@ def udp_sockets(pids: list[int], netns: str | None = None) -> list[tuple[str, in
 def start(
     tmp_path: Path, token: str, namespace: str, *args: str, netns: str | None = None
 ) -> subprocess.Popen:
-    log = open(tmp_path / f"run_{token[:8]}.log", "w+")  # noqa: SIM115 - closed with the process
+    log = open(tmp_path / f'run_{token[:8]}.log', 'w+')  # closed with the process
     argv = [
         sys.executable,
-        "-m",
-        "robot_touch.cli.main",
-        "run",
-        "--no-ui",
-        "--namespace",
+        '-m',
+        'robot_touch.cli.main',
+        'run',
+        '--no-ui',
+        '--namespace',
         namespace,
         *args,
     ]
     if netns:
-        argv = ["ip", "netns", "exec", netns, *argv]
+        argv = ['ip', 'netns', 'exec', netns, *argv]
     env = headless_env(tmp_path, token)
     for var in (
-        "FASTDDS_DEFAULT_PROFILES_FILE",
-        "ROS_AUTOMATIC_DISCOVERY_RANGE",
-        "ROS_STATIC_PEERS",
+        'FASTDDS_DEFAULT_PROFILES_FILE',
+        'ROS_AUTOMATIC_DISCOVERY_RANGE',
+        'ROS_STATIC_PEERS',
     ):
         env.pop(var, None)  # a user's default environment: nothing set
     proc = subprocess.Popen(
@@ -112,34 +112,34 @@ def stop(run: subprocess.Popen, token: str) -> None:
 
 @pytest.mark.timeout(120)
 def test_every_socket_of_a_default_run_is_on_loopback(tmp_path: Path) -> None:
-    if not shutil.which("ss"):
-        pytest.skip("`ss` (iproute2) is not installed")
+    if not shutil.which('ss'):
+        pytest.skip('`ss` (iproute2) is not installed')
     token = uuid.uuid4().hex
-    run = start(tmp_path, token, f"ss_{token[:6]}")
+    run = start(tmp_path, token, f'ss_{token[:6]}')
     try:
-        wait_for(lambda: graph_up(run), 60, "the graph")
+        wait_for(lambda: graph_up(run), 60, 'the graph')
         pids = graph_processes(token)
         sockets = udp_sockets(pids)
     finally:
         stop(run, token)
-    assert (
-        len({pid for _a, pid in sockets}) >= 3
-    ), f"runner, bridge and teleop hold DDS sockets: {sockets}"
-    exposed = [(addr, pid) for addr, pid in sockets if not addr.startswith("127.")]
-    assert not exposed, f"sockets reachable from other hosts: {exposed}\n{run_log(run)[-1500:]}"
+    assert len({pid for _a, pid in sockets}) >= 3, (
+        f'runner, bridge and teleop hold DDS sockets: {sockets}'
+    )
+    exposed = [(addr, pid) for addr, pid in sockets if not addr.startswith('127.')]
+    assert not exposed, f'sockets reachable from other hosts: {exposed}\n{run_log(run)[-1500:]}'
 
 
 def netns_available() -> str:
     if os.geteuid() != 0:
-        return "network namespaces need root"
-    if not shutil.which("ip") or not shutil.which("ss"):
-        return "`ip` and `ss` (iproute2) are needed"
-    probe = f"rt9probe{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+        return 'network namespaces need root'
+    if not shutil.which('ip') or not shutil.which('ss'):
+        return '`ip` and `ss` (iproute2) are needed'
+    probe = f'rt9probe{os.getpid()}'
+    made = subprocess.run(['ip', 'netns', 'add', probe], capture_output=True, text=True)
     if made.returncode != 0:
-        return f"cannot create a network namespace: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return ""
+        return f'cannot create a network namespace: {made.stderr.strip()}'
+    subprocess.run(['ip', 'netns', 'del', probe], capture_output=True)
+    return ''
 
 
 @pytest.fixture
@@ -149,39 +149,39 @@ def two_hosts():
     if reason:
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:6]
-    robot, peer = f"rt9r{tag}", f"rt9p{tag}"
-    subnet = f"10.213.{int(tag[:2], 16)}"
+    robot, peer = f'rt9r{tag}', f'rt9p{tag}'
+    subnet = f'10.213.{int(tag[:2], 16)}'
     commands = [
-        ["ip", "netns", "add", robot],
-        ["ip", "netns", "add", peer],
-        ["ip", "link", "add", f"v{tag}r", "type", "veth", "peer", "name", f"v{tag}p"],
-        ["ip", "link", "set", f"v{tag}r", "netns", robot],
-        ["ip", "link", "set", f"v{tag}p", "netns", peer],
-        ["ip", "-n", robot, "addr", "add", f"{subnet}.1/24", "dev", f"v{tag}r"],
-        ["ip", "-n", peer, "addr", "add", f"{subnet}.2/24", "dev", f"v{tag}p"],
+        ['ip', 'netns', 'add', robot],
+        ['ip', 'netns', 'add', peer],
+        ['ip', 'link', 'add', f'v{tag}r', 'type', 'veth', 'peer', 'name', f'v{tag}p'],
+        ['ip', 'link', 'set', f'v{tag}r', 'netns', robot],
+        ['ip', 'link', 'set', f'v{tag}p', 'netns', peer],
+        ['ip', '-n', robot, 'addr', 'add', f'{subnet}.1/24', 'dev', f'v{tag}r'],
+        ['ip', '-n', peer, 'addr', 'add', f'{subnet}.2/24', 'dev', f'v{tag}p'],
     ]
     for ns in (robot, peer):
-        commands += [["ip", "-n", ns, "link", "set", "lo", "up"]]
-    commands += [["ip", "-n", robot, "link", "set", f"v{tag}r", "up", "multicast", "on"]]
-    commands += [["ip", "-n", peer, "link", "set", f"v{tag}p", "up", "multicast", "on"]]
+        commands += [['ip', '-n', ns, 'link', 'set', 'lo', 'up']]
+    commands += [['ip', '-n', robot, 'link', 'set', f'v{tag}r', 'up', 'multicast', 'on']]
+    commands += [['ip', '-n', peer, 'link', 'set', f'v{tag}p', 'up', 'multicast', 'on']]
     try:
         for argv in commands:
             subprocess.run(argv, check=True, capture_output=True, timeout=30)
-        yield robot, peer, f"{subnet}.1"
+        yield robot, peer, f'{subnet}.1'
     finally:
         for ns in (robot, peer):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
 
 
 def peer_sees(peer: str, robot_address: str, namespace: str, seconds: float) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("FASTDDS_", "ROS_AUTOMATIC", "ROS_STATIC"))
+        if not k.startswith(('FASTDDS_', 'ROS_AUTOMATIC', 'ROS_STATIC'))
     }
-    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET", ROS_STATIC_PEERS=robot_address)
+    env.update(ROS_AUTOMATIC_DISCOVERY_RANGE='SUBNET', ROS_STATIC_PEERS=robot_address)
     out = subprocess.run(
-        ["ip", "netns", "exec", peer, sys.executable, "-c", PEER_PROBE, str(seconds), namespace],
+        ['ip', 'netns', 'exec', peer, sys.executable, '-c', PEER_PROBE, str(seconds), namespace],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -197,33 +197,33 @@ def test_a_second_host_sees_nothing_of_a_default_run_and_everything_of_a_lan_run
 ) -> None:
     robot, peer, address = two_hosts
     results = {}
-    for network in ("local", "lan"):
+    for network in ('local', 'lan'):
         token = uuid.uuid4().hex
-        namespace = f"{network}_{token[:6]}"
-        run = start(tmp_path, token, namespace, "--network", network, netns=robot)
+        namespace = f'{network}_{token[:6]}'
+        run = start(tmp_path, token, namespace, '--network', network, netns=robot)
         try:
-            wait_for(lambda: graph_up(run), 90, f"the {network} graph")
+            wait_for(lambda: graph_up(run), 90, f'the {network} graph')
             assert run.poll() is None, run_log(run)[-2000:]
             sockets = udp_sockets(graph_processes(token), netns=robot)
             results[network] = (
-                peer_sees(peer, address, namespace, 8.0 if network == "local" else 20.0),
+                peer_sees(peer, address, namespace, 8.0 if network == 'local' else 20.0),
                 sockets,
             )
         finally:
             stop(run, token)
-        if network == "lan":
+        if network == 'lan':
             assert (
                 "WARNING: network lan: this arm's ROS graph is reachable from the network"
                 in run_log(run)
             )
-    seen, sockets = results["local"]
-    assert not [
-        a for a, _pid in sockets if not a.startswith("127.")
-    ], f"non-loopback sockets: {sockets}"
-    graph = [name for kind in seen.values() for name in kind if "local_" in name]
-    assert graph == [], f"a peer on the LAN saw the default run: {seen}"
-    seen_lan, _ = results["lan"]
-    assert any(
-        n.endswith("/teleop") for n in seen_lan["nodes"]
-    ), f"the control run was not seen: {seen_lan}"
-    assert any(s.endswith("/teleop/estop") for s in seen_lan["services"]), seen_lan
+    seen, sockets = results['local']
+    assert not [a for a, _pid in sockets if not a.startswith('127.')], (
+        f'non-loopback sockets: {sockets}'
+    )
+    graph = [name for kind in seen.values() for name in kind if 'local_' in name]
+    assert graph == [], f'a peer on the LAN saw the default run: {seen}'
+    seen_lan, _ = results['lan']
+    assert any(n.endswith('/teleop') for n in seen_lan['nodes']), (
+        f'the control run was not seen: {seen_lan}'
+    )
+    assert any(s.endswith('/teleop/estop') for s in seen_lan['services']), seen_lan

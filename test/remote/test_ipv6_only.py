@@ -1,6 +1,9 @@
-"""IPv6-only: the graph and its gateway in one network namespace, the clients (roslibpy through
-the tablet's link, and the tablet app) in another, joined by a veth pair that carries only
-IPv6 addresses. The drag works, and no IPv4 socket carries the link.
+"""
+IPv6-only.
+
+The graph and its gateway in one network namespace, the clients (roslibpy through the tablet's
+link, and the tablet app) in another, joined by a veth pair that carries only IPv6 addresses. The
+drag works, and no IPv4 socket carries the link.
 
 Needs root and iproute2 (``ip netns``); skips, saying why, elsewhere.
 """
@@ -9,72 +12,71 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from typing import Iterator
 
 import pytest
-
-from support.remote import RemoteGraph, TabletProcess, moved, settle
+from support.remote import moved, RemoteGraph, settle, TabletProcess
 from support.waiting import wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
 
 HERE = Path(__file__).resolve().parent
-ADDR_A, ADDR_B = "fd13::1", "fd13::2"
+ADDR_A, ADDR_B = 'fd13::1', 'fd13::2'
 
 
 def _why_not() -> str:
     if os.geteuid() != 0:
-        return "network namespaces need root"
-    if not shutil.which("ip") or not shutil.which("ss"):
-        return "iproute2 (ip, ss) is not installed"
-    return ""
+        return 'network namespaces need root'
+    if not shutil.which('ip') or not shutil.which('ss'):
+        return 'iproute2 (ip, ss) is not installed'
+    return ''
 
 
 def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+    subprocess.run(['ip', *args], check=True, capture_output=True, timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def netns() -> Iterator[tuple[str, str]]:
     reason = _why_not()
     if reason:
         pytest.skip(reason)
-    tag = f"{os.getpid() % 100000}"
-    a, b = f"rt13a{tag}", f"rt13b{tag}"
+    tag = f'{os.getpid() % 100000}'
+    a, b = f'rt13a{tag}', f'rt13b{tag}'
     try:
-        ip("netns", "add", a)
-        ip("netns", "add", b)
-        ip("link", "add", f"v13a{tag}", "type", "veth", "peer", "name", f"v13b{tag}")
-        ip("link", "set", f"v13a{tag}", "netns", a)
-        ip("link", "set", f"v13b{tag}", "netns", b)
-        for ns, dev, addr in ((a, f"v13a{tag}", ADDR_A), (b, f"v13b{tag}", ADDR_B)):
-            ip("-n", ns, "link", "set", "lo", "up")
-            ip("-n", ns, "-6", "addr", "add", f"{addr}/64", "dev", dev, "nodad")
-            ip("-n", ns, "link", "set", dev, "up")
+        ip('netns', 'add', a)
+        ip('netns', 'add', b)
+        ip('link', 'add', f'v13a{tag}', 'type', 'veth', 'peer', 'name', f'v13b{tag}')
+        ip('link', 'set', f'v13a{tag}', 'netns', a)
+        ip('link', 'set', f'v13b{tag}', 'netns', b)
+        for ns, dev, addr in ((a, f'v13a{tag}', ADDR_A), (b, f'v13b{tag}', ADDR_B)):
+            ip('-n', ns, 'link', 'set', 'lo', 'up')
+            ip('-n', ns, '-6', 'addr', 'add', f'{addr}/64', 'dev', dev, 'nodad')
+            ip('-n', ns, 'link', 'set', dev, 'up')
     except subprocess.CalledProcessError as exc:
         for ns in (a, b):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        pytest.skip(f"cannot make network namespaces here: {exc.stderr.decode().strip()}")
+            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+        pytest.skip(f'cannot make network namespaces here: {exc.stderr.decode().strip()}')
     try:
         yield a, b
     finally:
         for ns in (a, b):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True, timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def graph6(
     netns: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RemoteGraph]:
     a, _b = netns
     g = RemoteGraph(
-        tmp_path_factory.mktemp("remote6"),
-        f"rt_v6_{os.getpid()}",
-        prefix=("ip", "netns", "exec", a),
+        tmp_path_factory.mktemp('remote6'),
+        f'rt_v6_{os.getpid()}',
+        prefix=('ip', 'netns', 'exec', a),
     )
     try:
         g.wait_up()
@@ -102,28 +104,28 @@ b.stop()
 
 def _tcp(ns: str, port: int) -> list[str]:
     out = subprocess.run(
-        ["ip", "netns", "exec", ns, "ss", "-Htn", "state", "established"],
+        ['ip', 'netns', 'exec', ns, 'ss', '-Htn', 'state', 'established'],
         capture_output=True,
         text=True,
         timeout=10,
     ).stdout
-    return [line for line in out.splitlines() if f":{port}" in line]
+    return [line for line in out.splitlines() if f':{port}' in line]
 
 
 def test_over_an_ipv6_only_link(
     netns: tuple[str, str], graph6: RemoteGraph, tmp_path: Path
 ) -> None:
     a, b = netns
-    url = f"wss://[{ADDR_A}]:{graph6.port}"
-    env = {**os.environ, "ROBOT_TOUCH_DATA": str(tmp_path / "client")}
+    url = f'wss://[{ADDR_A}]:{graph6.port}'
+    env = {**os.environ, 'ROBOT_TOUCH_DATA': str(tmp_path / 'client')}
     client = subprocess.Popen(
         [
-            "ip",
-            "netns",
-            "exec",
+            'ip',
+            'netns',
+            'exec',
             b,
             sys.executable,
-            "-c",
+            '-c',
             CLIENT,
             url,
             graph6.token,
@@ -136,47 +138,47 @@ def test_over_an_ipv6_only_link(
         env=env,
     )
     try:
-        first = json.loads(client.stdout.readline() or "{}")
-        assert first.get("connected"), first
+        first = json.loads(client.stdout.readline() or '{}')
+        assert first.get('connected'), first
         wait_for(
-            lambda: abs(graph6.true_joints()["shoulder_pan"] - 0.5) < 0.01,
+            lambda: abs(graph6.true_joints()['shoulder_pan'] - 0.5) < 0.01,
             20,
-            "the move over IPv6",
+            'the move over IPv6',
         )
         links_a, links_b = _tcp(a, graph6.port), _tcp(b, graph6.port)
         assert links_a and links_b, (links_a, links_b)
         for line in links_a + links_b:
             assert (
-                ADDR_A in line and ADDR_B in line and "." not in line.split()[-1].rsplit(":", 1)[0]
+                ADDR_A in line and ADDR_B in line and '.' not in line.split()[-1].rsplit(':', 1)[0]
             ), line
         v4 = subprocess.run(
-            ["ip", "netns", "exec", b, "ss", "-H4tan"], capture_output=True, text=True, timeout=10
+            ['ip', 'netns', 'exec', b, 'ss', '-H4tan'], capture_output=True, text=True, timeout=10
         ).stdout
-        assert v4.strip() == "", v4
+        assert v4.strip() == '', v4
     finally:
-        client.stdin.write("\n")
+        client.stdin.write('\n')
         client.stdin.flush()
         client.wait(15)
 
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb is not installed (make xvfb): the tablet app part needs it")
+    if not shutil.which('Xvfb'):
+        pytest.skip('Xvfb is not installed (make xvfb): the tablet app part needs it')
     from robot_touch.display import Xvfb
 
     settle(graph6)
-    with Xvfb(size="1280x800") as xvfb:
+    with Xvfb(size='1280x800') as xvfb:
         tablet = TabletProcess(
             url,
             graph6.token,
             graph6.fingerprint,
             xvfb.display,
             tmp_path,
-            prefix=("ip", "netns", "exec", b),
+            prefix=('ip', 'netns', 'exec', b),
         )
         try:
             tablet.operating()
             before = graph6.true_joints()
-            tablet.ask({"cmd": "drag", "view": "top", "dx": -40, "dy": 40}, "dragged")
-            wait_for(lambda: moved(before, graph6.true_joints()) > 0.02, 15, "the drag over IPv6")
+            tablet.ask({'cmd': 'drag', 'view': 'top', 'dx': -40, 'dy': 40}, 'dragged')
+            wait_for(lambda: moved(before, graph6.true_joints()) > 0.02, 15, 'the drag over IPv6')
             assert all(ADDR_A in line for line in _tcp(b, graph6.port))
         finally:
             tablet.quit()

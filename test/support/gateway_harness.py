@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from robot_touch.gateway.auth import Verifier, auth_request
+from robot_touch.gateway.auth import auth_request, Verifier
 from robot_touch.gateway.core import GatewayCore
 from robot_touch.gateway.policy import Caps, Policy
 
-TOKEN = "Abcdefgh12345678"
+TOKEN = 'Abcdefgh12345678'
 WALL = 1_700_000_000.0
 
 
@@ -22,37 +22,37 @@ class FakeRos:
         self.holds: list[str] = []
         self.answer = True
 
-    def publish(self, rule, msg) -> None:  # noqa: ANN001
+    def publish(self, rule, msg) -> None:
         self.published.append((rule.name, msg))
 
-    def want_topic(self, rule) -> None:  # noqa: ANN001
+    def want_topic(self, rule) -> None:
         self.wanted.append(rule.name)
 
-    def drop_topic(self, rule) -> None:  # noqa: ANN001
+    def drop_topic(self, rule) -> None:
         self.dropped.append(rule.name)
 
-    def call(self, rule, request, done) -> None:  # noqa: ANN001
+    def call(self, rule, request, done) -> None:
         self.calls.append((rule.name, request))
         response = (
-            __import__("robot_touch.gateway.convert", fromlist=["x"])
-            .load_type(rule.type, "srv")
+            __import__('robot_touch.gateway.convert', fromlist=['x'])
+            .load_type(rule.type, 'srv')
             .Response()
         )
-        if hasattr(response, "success"):
+        if hasattr(response, 'success'):
             response.success = True
-        done(self.answer, response if self.answer else "service teleop/x is not available")
+        done(self.answer, response if self.answer else 'service teleop/x is not available')
 
     def hold(self, reason: str) -> None:
         self.holds.append(reason)
 
-    def stamp_now(self):  # noqa: ANN201
+    def stamp_now(self):
         from builtin_interfaces.msg import Time
 
         return Time(sec=42, nanosec=0)
 
 
 class Harness:
-    def __init__(self, caps: Caps | None = None, namespace: str = "") -> None:
+    def __init__(self, caps: Caps | None = None, namespace: str = '') -> None:
         self.ros = FakeRos()
         self.out: dict[int, list[dict]] = {}
         self.closed: dict[int, tuple[int, str]] = {}
@@ -69,10 +69,10 @@ class Harness:
         self.now = 100.0
 
     def connect(self, authenticate: bool = True) -> int:
-        cid = self.core.open("::1", self.now)
+        cid = self.core.open('::1', self.now)
         assert cid is not None
         if authenticate:
-            self.send(cid, auth_request(TOKEN, "::1", "::1", WALL))
+            self.send(cid, auth_request(TOKEN, '::1', '::1', WALL))
             assert cid not in self.closed, self.out
         return cid
 
@@ -82,8 +82,8 @@ class Harness:
         )
 
     def frames(self, cid: int, op: str | None = None) -> list[dict]:
-        return [m for m in self.out.get(cid, []) if op is None or m["op"] == op]
+        return [m for m in self.out.get(cid, []) if op is None or m['op'] == op]
 
     def take(self, cid: int) -> dict:
-        self.send(cid, {"op": "call_service", "service": "gateway/take_control", "id": "take"})
-        return self.frames(cid, "service_response")[-1]
+        self.send(cid, {'op': 'call_service', 'service': 'gateway/take_control', 'id': 'take'})
+        return self.frames(cid, 'service_response')[-1]

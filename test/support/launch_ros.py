@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from pathlib import Path
+import time
 from typing import Any, Iterator
 
 
 @contextmanager
-def ros_node(name: str = "launch_probe") -> Iterator[Any]:
-    """An rclpy node in its own context (this run's ROS_DOMAIN_ID), shut down afterwards."""
+def ros_node(name: str = 'launch_probe') -> Iterator[Any]:
+    """Return an rclpy node in its own context (this run's ROS_DOMAIN_ID), shut down afterwards."""
     import rclpy
     from rclpy.context import Context
 
@@ -25,7 +25,7 @@ def ros_node(name: str = "launch_probe") -> Iterator[Any]:
 
 
 def messages(node: Any, msg_type: Any, topic: str, count: int, timeout: float) -> list:
-    """The first ``count`` messages on ``topic`` (fewer if ``timeout`` s passed first)."""
+    """Return the first ``count`` messages on ``topic`` (fewer if ``timeout`` s passed first)."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
@@ -45,19 +45,19 @@ def messages(node: Any, msg_type: Any, topic: str, count: int, timeout: float) -
 
 
 def group_commands(pgid: int) -> list[list[str]]:
-    """The command lines of the running processes in process group ``pgid``."""
+    """Return the command lines of the running processes in process group ``pgid``."""
     commands = []
-    for entry in Path("/proc").iterdir():
+    for entry in Path('/proc').iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            stat = (entry / 'stat').read_text()
             # Field 5 (after the parenthesised command name) is the process group.
-            fields = stat.rpartition(")")[2].split()
-            if int(fields[2]) != pgid or fields[0] == "Z":
+            fields = stat.rpartition(')')[2].split()
+            if int(fields[2]) != pgid or fields[0] == 'Z':
                 continue
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            argv = (entry / 'cmdline').read_bytes().split(b'\0')
         except (OSError, ValueError):
             continue  # the process ended while we looked
-        commands.append([a.decode(errors="replace") for a in argv if a])
+        commands.append([a.decode(errors='replace') for a in argv if a])
     return commands

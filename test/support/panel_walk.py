@@ -1,4 +1,5 @@
-"""Puts a running RobotTouchApp on a panel (size and DPI, live) and through every mode, and
+"""
+Puts a running RobotTouchApp on a panel (size and DPI, live) and through every mode, and
 checks each with layout_check.py. Used by test_layout.py on the session's app and, in a
 process of its own, on an app for another arm (a Kivy process has one window).
 
@@ -7,19 +8,18 @@ process of its own, on an app for another arm (a Kivy process has one window).
 
 from __future__ import annotations
 
+from pathlib import Path
 import shutil
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
-from support.layout_check import check_layout, largest_button_problems, window_box
 from robot_touch.ui.i18n import _
 from robot_touch.ui.sizing import Panel, touch_min_px
+from support.layout_check import check_layout, largest_button_problems, window_box
 
 #: every mode a person sees; the e-stop confirm also shows the dead-man (hold) Enable
-STATES = ("cartesian", "joint", "waypoints", "estop_confirm")
+STATES = ('cartesian', 'joint', 'waypoints', 'estop_confirm')
 
 Pump = Callable[[], None]
 
@@ -31,10 +31,10 @@ def pump_until(pump: Pump, predicate: Callable[[], object], timeout: float, what
         pump()
         if predicate():
             return
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
 
 
-def settle_layout(app, pump: Pump, frames: int = 60) -> None:  # noqa: ANN001
+def settle_layout(app, pump: Pump, frames: int = 60) -> None:
     """Run frames until no widget moves between two of them (a layout takes a few)."""
     last = None
     for _frame in range(frames):
@@ -48,51 +48,54 @@ def settle_layout(app, pump: Pump, frames: int = 60) -> None:  # noqa: ANN001
         if boxes == last:
             return
         last = boxes
-    raise AssertionError(f"the layout did not settle within {frames} frames")
+    raise AssertionError(f'the layout did not settle within {frames} frames')
 
 
-def use_panel(app, pump: Pump, panel: Panel) -> None:  # noqa: ANN001
+def use_panel(app, pump: Pump, panel: Panel) -> None:
     """The window at the panel's size, Kivy's metrics at its DPI."""
     from kivy.core.window import Window
-
     from robot_touch.ui.app import use_panel_dpi
 
     use_panel_dpi(panel.dpi)
     Window.size = panel.size
-    pump_until(pump, lambda: tuple(Window.size) == panel.size, 5, f"the window at {panel.size}")
+    pump_until(pump, lambda: tuple(Window.size) == panel.size, 5, f'the window at {panel.size}')
     portrait = panel.height > panel.width
-    pump_until(pump, lambda: app.portrait == portrait, 5, "the orientation")
+    pump_until(pump, lambda: app.portrait == portrait, 5, 'the orientation')
 
 
-def enter_state(app, pump: Pump, state: str) -> None:  # noqa: ANN001
+def enter_state(app, pump: Pump, state: str) -> None:
     """The app as a person sees it in ``state``, with the longest texts that state shows."""
-    app.estop_latched = state == "estop_confirm"
-    if app.hold_to_move != (state == "estop_confirm"):
+    app.estop_latched = state == 'estop_confirm'
+    if app.hold_to_move != (state == 'estop_confirm'):
         # The dead-man Enable ("Hold to move") is the longest Enable label.
-        app.hold_to_move = state == "estop_confirm"
+        app.hold_to_move = state == 'estop_confirm'
         app._build_enable(app.root)
-    app.set_mode("cartesian" if state == "estop_confirm" else state)
-    app.message = ""
-    if state == "cartesian":
+    app.set_mode('cartesian' if state == 'estop_confirm' else state)
+    app.message = ''
+    if state == 'cartesian':
         # A target out of reach: the status line says how far short the arm stops.
         pose = app.current_pose()
         reach = float(np.nanmax(app.top_region.rmax))
         pose.position = np.array([0.0, 1.4 * reach, 0.3])
         app.set_target(pose)
-        pump_until(pump, lambda: app.target_state == "unreachable", 5, "the unreachable target")
-    if state == "waypoints":
+        pump_until(pump, lambda: app.target_state == 'unreachable', 5, 'the unreachable target')
+    if state == 'waypoints':
         app.waypoints.clear()
-        for name in ("pick", "place", "P3"):
+        for name in ('pick', 'place', 'P3'):
             app.add_waypoint(name)
-        app.selected_waypoint = "place"
-        saved = _("Saved {count} waypoints to {path}")
+        app.selected_waypoint = 'place'
+        saved = _('Saved {count} waypoints to {path}')
         app.show_message(saved.format(count=3, path=app.waypoints_path), seconds=60)
     settle_layout(app, pump)
 
 
-def state_problems(app, panel: Panel) -> list[str]:  # noqa: ANN001
-    """What is wrong with the screen as it is: layout_check's findings, and an E-STOP that is
-    not the largest button or less than twice the touch minimum either way."""
+def state_problems(app, panel: Panel) -> list[str]:
+    """
+    Return what is wrong with the screen as it is.
+
+    Layout_check's findings, and an E-STOP that is not the largest button or less than twice the
+    touch minimum either way.
+    """
     from kivy.metrics import Metrics
 
     root = app.root
@@ -102,15 +105,23 @@ def state_problems(app, panel: Panel) -> list[str]:  # noqa: ANN001
     box = window_box(estop)
     least = touch_min_px(panel.dpi, Metrics.density)
     if min(box.w, box.h) < 2 * least - 1:
-        problems.append(f"the E-STOP ({box}) is less than twice the touch minimum either way")
+        problems.append(f'the E-STOP ({box}) is less than twice the touch minimum either way')
     return problems
 
 
 def walk_panel(
-    app, pump: Pump, panel: Panel, lang: str, shots: Path | None = None  # noqa: ANN001
+    app,
+    pump: Pump,
+    panel: Panel,
+    lang: str,
+    shots: Path | None = None,
 ) -> tuple[list[str], list[Path]]:
-    """Every state on ``panel`` in ``lang``: the problems ("state: problem" lines) and the
-    screenshots saved to ``shots`` (``WxH_lang_state.png``)."""
+    """
+    Every state on ``panel`` in ``lang``.
+
+    The problems ("state: problem" lines) and the screenshots saved to ``shots``
+    (``WxH_lang_state.png``).
+    """
     from kivy.core.window import Window
 
     use_panel(app, pump, panel)
@@ -119,24 +130,24 @@ def walk_panel(
     saved: list[Path] = []
     for state in STATES:
         enter_state(app, pump, state)
-        found += [f"{state}: {p}" for p in state_problems(app, panel)]
+        found += [f'{state}: {p}' for p in state_problems(app, panel)]
         if shots is not None:
-            name = Window.screenshot(name=str(shots / "shot.png"))
-            path = shots / f"{panel.width}x{panel.height}_{lang}_{state}.png"
+            name = Window.screenshot(name=str(shots / 'shot.png'))
+            path = shots / f'{panel.width}x{panel.height}_{lang}_{state}.png'
             shutil.move(name, path)
             saved.append(path)
     return found, saved
 
 
-def leave_states(app, pump: Pump) -> None:  # noqa: ANN001
+def leave_states(app, pump: Pump) -> None:
     """Back to an ordinary screen: no e-stop, latched Enable, Cartesian, no waypoints."""
     app.estop_latched = False
     if app.hold_to_move:
         app.hold_to_move = False
         app._build_enable(app.root)
-    app.message = ""
+    app.message = ''
     app.target = None
-    app.set_mode("cartesian")
+    app.set_mode('cartesian')
     app.waypoints.clear()
-    app._sync_waypoints(select="")
+    app._sync_waypoints(select='')
     settle_layout(app, pump)

@@ -1,4 +1,5 @@
-"""Helpers for integration tests across real processes over real DDS.
+"""
+Helpers for integration tests across real processes over real DDS.
 
 * :func:`spawn_node` starts a node module as a child process (``sys.executable``, the
   environment with this run's ROS_DOMAIN_ID), output to a log file shown on failure.
@@ -11,21 +12,21 @@
 * :class:`Console` reads a child process's output line by line with a deadline and types
   into its stdin (interactive commands such as ``robot-touch calibrate``).
 """
+
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import queue
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-
-from robot_touch.graph import ProcessSpec, command_line
+from robot_touch.graph import command_line, ProcessSpec
 from support.waiting import wait_until
 
 
@@ -33,21 +34,24 @@ def spawn_node(
     module: str,
     name: str,
     parameters: dict[str, Any] | None = None,
-    namespace: str = "",
+    namespace: str = '',
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
-    """Start ``module.main()`` as a ROS node process named ``name``.
+    """
+    Start ``module.main()`` as a ROS node process named ``name``.
 
     Output goes to a temporary log file (``proc.log_path``) so a chatty child never blocks on
     a full pipe; :func:`terminate` returns the log text.
     """
-    spec = ProcessSpec(name=name, executable=name, module=module, parameters=dict(parameters or {}))
-    log = tempfile.NamedTemporaryFile("w+", prefix=f"{name}_", suffix=".log", delete=False)
+    spec = ProcessSpec(
+        name=name, executable=name, module=module, parameters=dict(parameters or {})
+    )
+    log = tempfile.NamedTemporaryFile('w+', prefix=f'{name}_', suffix='.log', delete=False)
     proc = subprocess.Popen(
         command_line(spec, namespace=namespace),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})},
     )
     proc.log_path = Path(log.name)  # type: ignore[attr-defined]
     log.close()
@@ -63,10 +67,10 @@ def terminate(proc: subprocess.Popen, timeout: float = 5.0) -> str:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout)
-    path: Path | None = getattr(proc, "log_path", None)
+    path: Path | None = getattr(proc, 'log_path', None)
     if path is None or not path.exists():
-        return ""
-    text = path.read_text(errors="replace")
+        return ''
+    text = path.read_text(errors='replace')
     path.unlink(missing_ok=True)
     return text
 
@@ -74,7 +78,7 @@ def terminate(proc: subprocess.Popen, timeout: float = 5.0) -> str:
 class RosProbe:
     """A test-side rclpy node in its own context, spun by a background thread."""
 
-    def __init__(self, name: str = "test_probe", namespace: str = "") -> None:
+    def __init__(self, name: str = 'test_probe', namespace: str = '') -> None:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
@@ -92,14 +96,23 @@ class RosProbe:
         while self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - shutdown races end the thread quietly
+            except Exception:  # shutdown races end the thread quietly
                 if not self.context.ok():
                     return
                 raise
 
-    def collect(self, msg_type: Any, topic: str, qos: int = 50, callback: Callable[[Any], None] | None = None) -> list:
-        """Subscribe to ``topic``; returns a list that receives (time.monotonic() at arrival,
-        message) for every message."""
+    def collect(
+        self,
+        msg_type: Any,
+        topic: str,
+        qos: int = 50,
+        callback: Callable[[Any], None] | None = None,
+    ) -> list:
+        """
+        Subscribe to ``topic``.
+
+        Returns a list that receives (time.monotonic() at arrival, message) for every message.
+        """
         box: list = []
 
         def on_msg(msg: Any) -> None:
@@ -124,10 +137,10 @@ class RosProbe:
         client = self.node.create_client(srv_type, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):
-                raise TimeoutError(f"service {name} not available within {timeout} s")
+                raise TimeoutError(f'service {name} not available within {timeout} s')
             future = client.call_async(request)
             if not wait_until(future.done, timeout):
-                raise TimeoutError(f"service {name} did not answer within {timeout} s")
+                raise TimeoutError(f'service {name} did not answer within {timeout} s')
             return future.result()
         finally:
             self.node.destroy_client(client)
@@ -145,7 +158,7 @@ class RosProbe:
 
 @pytest.fixture
 def ros_probe() -> Iterator[RosProbe]:
-    """A :class:`RosProbe`, closed after the test."""
+    """Provide a :class:`RosProbe`, closed after the test."""
     probe = RosProbe()
     try:
         yield probe
@@ -176,8 +189,8 @@ class Console:
             self.seen.append(line)
             if all(text in line for text in texts):
                 return line
-        raise AssertionError(f"no line with {texts!r} in the output:\n{''.join(self.seen)}")
+        raise AssertionError(f'no line with {texts!r} in the output:\n{"".join(self.seen)}')
 
-    def send(self, text: str = "") -> None:
-        self.proc.stdin.write(text + "\n")
+    def send(self, text: str = '') -> None:
+        self.proc.stdin.write(text + '\n')
         self.proc.stdin.flush()

@@ -35,28 +35,37 @@ USER_URDF = """<?xml version="1.0"?>
 def user_profile_data() -> dict[str, Any]:
     def joint(sid: int, lo: float, hi: float, **extra: Any) -> dict[str, Any]:
         return {
-            "servo_id": sid, "lower": lo, "upper": hi, "velocity": 1.0, "acceleration": 2.0,
-            "calibration": {"zero": 2048, "direction": 1, "units_per_rad": 651.8986}, **extra,
+            'servo_id': sid,
+            'lower': lo,
+            'upper': hi,
+            'velocity': 1.0,
+            'acceleration': 2.0,
+            'calibration': {'zero': 2048, 'direction': 1, 'units_per_rad': 651.8986},
+            **extra,
         }
 
     return {
-        "name": "my_arm",
-        "urdf": "my_arm.urdf",
-        "base_link": "base",
-        "tip_link": "tool",
-        "protocol": "feetech_sts",
-        "baudrate": 1000000,
-        "ik": {"task_weights": [1, 1, 1, 0, 0, 0]},
-        "joints": {
-            "yaw": joint(1, -1.9, 1.9),
-            "pitch": joint(2, -1.4, 1.4),
-            "reach": joint(3, 0.0, 0.1, type="prismatic", home=0.05),
+        'name': 'my_arm',
+        'urdf': 'my_arm.urdf',
+        'base_link': 'base',
+        'tip_link': 'tool',
+        'protocol': 'feetech_sts',
+        'baudrate': 1000000,
+        'ik': {'task_weights': [1, 1, 1, 0, 0, 0]},
+        'joints': {
+            'yaw': joint(1, -1.9, 1.9),
+            'pitch': joint(2, -1.4, 1.4),
+            'reach': joint(3, 0.0, 0.1, type='prismatic', home=0.05),
         },
     }
 
 
-def write_user_profile(tmp_path: Path, data: dict[str, Any] | None = None, urdf: str = USER_URDF) -> Path:
-    (tmp_path / "my_arm.urdf").write_text(urdf)
-    path = tmp_path / "my_arm.yaml"
-    path.write_text(yaml.safe_dump(data if data is not None else user_profile_data(), sort_keys=False))
+def write_user_profile(
+    tmp_path: Path, data: dict[str, Any] | None = None, urdf: str = USER_URDF
+) -> Path:
+    (tmp_path / 'my_arm.urdf').write_text(urdf)
+    path = tmp_path / 'my_arm.yaml'
+    path.write_text(
+        yaml.safe_dump(data if data is not None else user_profile_data(), sort_keys=False)
+    )
     return path

@@ -1,16 +1,18 @@
-"""Raw-pty rigs shared by the PWM board tests (test_ssc32.py, test_maestro.py).
+"""
+Raw-pty rigs shared by the PWM board tests (test_ssc32.py, test_maestro.py).
 
 The bus gets the pty's slave as a pyserial port; the test reads (:func:`read_master`) or
 answers (:class:`ScriptedBoard`) on the master. The fixtures ``raw_pty`` and
 ``raw_pty_session`` (test/unit/conftest.py) are made with :func:`raw_pty_pair`.
 """
+
 from __future__ import annotations
 
+from contextlib import contextmanager
 import os
 import select
 import threading
 import tty
-from contextlib import contextmanager
 from typing import Iterator
 
 import serial
@@ -18,7 +20,7 @@ import serial
 
 @contextmanager
 def raw_pty_pair(timeout: float) -> Iterator[tuple[int, serial.Serial]]:
-    """A raw pty (master fd, pyserial port on the slave) with this read timeout."""
+    """Return a raw pty (master fd, pyserial port on the slave) with this read timeout."""
     master, slave = os.openpty()
     tty.setraw(slave)
     port = serial.Serial(os.ttyname(slave), 115200, timeout=timeout)
@@ -32,7 +34,7 @@ def raw_pty_pair(timeout: float) -> Iterator[tuple[int, serial.Serial]]:
 
 def read_master(master: int) -> bytes:
     """Everything the bus wrote, up to a 50 ms pause."""
-    data = b""
+    data = b''
     while select.select([master], [], [], 0.05)[0]:
         data += os.read(master, 4096)
     return data

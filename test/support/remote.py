@@ -1,7 +1,9 @@
-"""Helpers of the remote tier (test/remote): the whole graph started by
-``robot-touch run --no-ui --remote`` (virtual
-arm on a pty, serial bridge, teleop, gateway), reached over real WebSockets and TLS by
-clients we did not write (roslibpy, the ``websockets`` client) and by the tablet app.
+"""
+Helpers of the remote tier (test/remote).
+
+The whole graph started by ``robot-touch run --no-ui --remote`` (virtual arm on a pty, serial
+bridge, teleop, gateway), reached over real WebSockets and TLS by clients we did not write
+(roslibpy, the ``websockets`` client) and by the tablet app.
 
 Ground truth is the virtual arm's true servo state (its hand's control channel), never our
 own readings. One graph per test module; each run has its own namespace, data folder (key,
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import queue
 import re
 import signal
@@ -20,44 +23,43 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 #: the tier whose scripts (tablet_driver.py) this module starts
-REMOTE_TIER = Path(__file__).resolve().parent.parent / "remote"
+REMOTE_TIER = Path(__file__).resolve().parent.parent / 'remote'
 #: Generous: three Python processes importing rclpy, roboticstoolbox on 2 busy cores.
 UP_TIMEOUT = 120.0
 
 
 class RemoteGraph:
-    """`robot-touch run --no-ui --remote` in a namespace of its own, and what it printed.
+    """
+    `robot-touch run --no-ui --remote` in a namespace of its own, and what it printed.
 
-    Args:
-        data: ROBOT_TOUCH_DATA for every process (key, certificate, token).
-        namespace: the arm's namespace (unique per run: the virtual arm's pty link is per
-            namespace).
-        prefix: argv before the command (``ip netns exec NS``).
-        bind: the gateway's listen address.
+    :param data: ROBOT_TOUCH_DATA for every process (key, certificate, token).
+    :param namespace: the arm's namespace (unique per run: the virtual arm's pty link is per
+        namespace).
+    :param prefix: argv before the command (``ip netns exec NS``).
+    :param bind: the gateway's listen address.
     """
 
     def __init__(
-        self, data: Path, namespace: str, prefix: tuple[str, ...] = (), bind: str = "::"
+        self, data: Path, namespace: str, prefix: tuple[str, ...] = (), bind: str = '::'
     ) -> None:
         self.data, self.namespace = data, namespace
-        self.env = {**os.environ, "ROBOT_TOUCH_DATA": str(data), "PYTHONUNBUFFERED": "1"}
+        self.env = {**os.environ, 'ROBOT_TOUCH_DATA': str(data), 'PYTHONUNBUFFERED': '1'}
         argv = [
             *prefix,
             sys.executable,
-            "-m",
-            "robot_touch.cli.main",
-            "run",
-            "--no-ui",
-            "--remote",
-            "--remote-port",
-            "0",
-            "--remote-bind",
+            '-m',
+            'robot_touch.cli.main',
+            'run',
+            '--no-ui',
+            '--remote',
+            '--remote-port',
+            '0',
+            '--remote-bind',
             bind,
-            "--namespace",
+            '--namespace',
             namespace,
         ]
         self.proc = subprocess.Popen(
@@ -72,12 +74,12 @@ class RemoteGraph:
         self._queue: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self.port = 0
-        self.fingerprint = ""
+        self.fingerprint = ''
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
+            self.lines.append(line.rstrip('\n'))
             self._queue.put(line)
 
     def wait_up(self) -> None:
@@ -89,31 +91,33 @@ class RemoteGraph:
                 if self.proc.poll() is not None:
                     break
                 continue
-            match = re.search(r"\[gateway\] GATEWAY wss?://\S+:(\d+) fingerprint (\S+)", line)
+            match = re.search(r'\[gateway\] GATEWAY wss?://\S+:(\d+) fingerprint (\S+)', line)
             if match:
                 self.port, self.fingerprint = int(match.group(1)), match.group(2)
         if not (self.port and self.graph_ready()):
-            raise AssertionError("the remote graph did not come up:\n" + self.tail())
+            raise AssertionError('the remote graph did not come up:\n' + self.tail())
 
     def graph_ready(self) -> bool:
-        """The status line shows joint_states flowing and teleop up (it has said its status:
-        teleop starts its services only after it has looked for another commander)."""
+        """
+        The status line shows joint_states flowing and teleop up (it has said its status:
+        teleop starts its services only after it has looked for another commander).
+        """
         return any(
-            re.search(r"joint_states [1-9]\d* Hz", line) and re.search(r"teleop (?!: no)", line)
+            re.search(r'joint_states [1-9]\d* Hz', line) and re.search(r'teleop (?!: no)', line)
             for line in self.lines[-20:]
         )
 
     def tail(self, n: int = 60) -> str:
-        return "\n".join(self.lines[-n:])
+        return '\n'.join(self.lines[-n:])
 
     @property
     def token(self) -> str:
-        label = self.namespace.strip("/") or "default"
-        return (self.data / "remote" / label / "token").read_text().strip()
+        label = self.namespace.strip('/') or 'default'
+        return (self.data / 'remote' / label / 'token').read_text().strip()
 
     @property
     def cert_path(self) -> Path:
-        return self.data / "remote" / "tls" / "gateway.crt"
+        return self.data / 'remote' / 'tls' / 'gateway.crt'
 
     @property
     def link(self) -> str:
@@ -122,22 +126,22 @@ class RemoteGraph:
         return default_virtual_link(self.namespace)
 
     def true_joints(self) -> dict[str, float]:
-        """The virtual arm's true joint positions (its servos' encoders through the mounting)."""
+        """Return the virtual arm's true joint positions (its servos' encoders through the mounting)."""
         from robot_touch.virtual_arm.hand import request
 
-        reply = request(self.link + ".control", {"op": "state"}, timeout=5.0)
-        assert reply.get("ok"), reply
-        return {name: float(j["position"]) for name, j in reply["joints"].items()}
+        reply = request(self.link + '.control', {'op': 'state'}, timeout=5.0)
+        assert reply.get('ok'), reply
+        return {name: float(j['position']) for name, j in reply['joints'].items()}
 
     def child_pid(self, module: str) -> int | None:
-        """The pid of the graph's process running ``module`` (children of the runner)."""
-        for entry in Path("/proc").iterdir():
+        """Return the pid of the graph's process running ``module`` (children of the runner)."""
+        for entry in Path('/proc').iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                stat = (entry / "stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                stat = (entry / 'stat').read_text()
+                ppid = int(stat.rsplit(')', 1)[1].split()[1])
+                cmdline = (entry / 'cmdline').read_bytes().decode(errors='replace')
             except (OSError, IndexError, ValueError):
                 continue
             if ppid == self.proc.pid and module in cmdline:
@@ -156,7 +160,7 @@ class RemoteGraph:
 
 
 def pinned_context(cert: Path) -> ssl.SSLContext:
-    """A client context trusting exactly the gateway's certificate (host name not checked)."""
+    """Return a client context trusting exactly the gateway's certificate (host name not checked)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(str(cert))
     ctx.check_hostname = False
@@ -171,7 +175,7 @@ class RawClient:
 
         self._opened = connect(
             url,
-            ssl=pinned_context(cert) if url.startswith("wss") else None,
+            ssl=pinned_context(cert) if url.startswith('wss') else None,
             open_timeout=10,
             max_size=None,
             compression=None,
@@ -190,7 +194,7 @@ class RawClient:
             return None
 
     def until(self, predicate: Any, timeout: float = 5.0) -> dict | None:
-        """The first frame for which ``predicate(frame)`` is true (None after ``timeout``)."""
+        """Return the first frame for which ``predicate(frame)`` is true (None after ``timeout``)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             frame = self.recv(max(0.01, deadline - time.monotonic()))
@@ -209,13 +213,13 @@ class RawClient:
     def auth(self, token: str) -> None:
         from robot_touch.gateway.auth import auth_request
 
-        self.send(auth_request(token, "test", "gateway", time.time()))
+        self.send(auth_request(token, 'test', 'gateway', time.time()))
 
     def call(self, service: str, args: Any = None, timeout: float = 5.0) -> dict | None:
-        call_id = f"c{time.monotonic_ns()}"
-        self.send({"op": "call_service", "service": service, "args": args or {}, "id": call_id})
+        call_id = f'c{time.monotonic_ns()}'
+        self.send({'op': 'call_service', 'service': service, 'args': args or {}, 'id': call_id})
         return self.until(
-            lambda f: f.get("op") == "service_response" and f.get("id") == call_id, timeout
+            lambda f: f.get('op') == 'service_response' and f.get('id') == call_id, timeout
         )
 
     def close(self) -> None:
@@ -240,12 +244,14 @@ def settle(graph: RemoteGraph, timeout: float = 10.0, still: float = 0.3) -> dic
         elif time.monotonic() - quiet_since >= still:
             return now
         last = now
-    raise AssertionError("the arm did not come to rest")
+    raise AssertionError('the arm did not come to rest')
 
 
 class TabletProcess:
-    """The tablet app in its own process (``tablet_driver.py``, rclpy and roboticstoolbox
-    blocked), on ``display``, optionally in a network namespace (``prefix``)."""
+    """
+    The tablet app in its own process (``tablet_driver.py``, rclpy and roboticstoolbox
+    blocked), on ``display``, optionally in a network namespace (``prefix``).
+    """
 
     def __init__(
         self,
@@ -258,14 +264,21 @@ class TabletProcess:
     ) -> None:
         env = {
             **os.environ,
-            "DISPLAY": display,
-            "ROBOT_TOUCH_DATA": str(home / "data"),
-            "KIVY_NO_CONSOLELOG": "1",
-            "KIVY_NO_FILELOG": "1",
-            "KIVY_HOME": str(home / "kivy"),
+            'DISPLAY': display,
+            'ROBOT_TOUCH_DATA': str(home / 'data'),
+            'KIVY_NO_CONSOLELOG': '1',
+            'KIVY_NO_FILELOG': '1',
+            'KIVY_HOME': str(home / 'kivy'),
         }
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, str(REMOTE_TIER / "tablet_driver.py"), url, token, fingerprint],
+            [
+                *prefix,
+                sys.executable,
+                str(REMOTE_TIER / 'tablet_driver.py'),
+                url,
+                token,
+                fingerprint,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -289,37 +302,40 @@ class TabletProcess:
 
         n = len(self.lines)
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.write(json.dumps(cmd) + '\n')
         self.proc.stdin.flush()
         return wait_for(
-            lambda: next((x for x in self.lines[n:] if x["kind"] == kind), None), timeout, kind
+            lambda: next((x for x in self.lines[n:] if x['kind'] == kind), None), timeout, kind
         )
 
     def state(self) -> dict:
-        return self.ask({"cmd": "state"}, "state")
+        return self.ask({'cmd': 'state'}, 'state')
 
     def until(self, predicate: Any, timeout: float) -> dict | None:
-        """The first state for which ``predicate(state)`` is true (None after ``timeout``)."""
+        """Return the first state for which ``predicate(state)`` is true (None after ``timeout``)."""
         from support.waiting import wait_until
 
         return wait_until(lambda: (lambda s: s if predicate(s) else None)(self.state()), timeout)
 
     def operating(self, timeout: float = 60.0) -> dict:
-        """Wait for the app to be up, connected, holding control, motion controls on; then
-        press Enable if teleop holds (the lease passed before: the operator enables)."""
+        """
+        Wait for the app to be up, connected, holding control, motion controls on.
+
+        Then press Enable if teleop holds (the lease passed before: the operator enables).
+        """
         from support.waiting import wait_for
 
-        wait_for(lambda: any(x["kind"] == "ready" for x in self.lines), 60, "the tablet app")
+        wait_for(lambda: any(x['kind'] == 'ready' for x in self.lines), 60, 'the tablet app')
         state = self.until(
-            lambda s: s["arm_ui"]
-            and "you have control" in s["link_text"]
-            and not s["views_disabled"],
+            lambda s: (
+                s['arm_ui'] and 'you have control' in s['link_text'] and not s['views_disabled']
+            ),
             timeout,
         )
         assert state, self.lines[-3:]
-        if not state["enabled"]:
-            self.ask({"cmd": "tap", "id": "enable"}, "tapped")
-            state = self.until(lambda s: s["enabled"], 10) or state
+        if not state['enabled']:
+            self.ask({'cmd': 'tap', 'id': 'enable'}, 'tapped')
+            state = self.until(lambda s: s['enabled'], 10) or state
         return state
 
     def quit(self) -> None:

@@ -1,21 +1,24 @@
-"""The touch UI running for real: Kivy on its own Xvfb display, the touch_ui node in a
-background thread, and a teleop stand-in in another process (``teleop_peer.py``) whose
-JSON-line output tells what really went out over DDS.
+"""
+The touch UI running for real.
+
+Kivy on its own Xvfb display, the touch_ui node in a background thread, and a teleop stand-in in
+another process (``teleop_peer.py``) whose JSON-line output tells what really went out over DDS.
 
 Kivy allows one window per process, so the app starts once for the whole session.
 Touches are real Kivy MotionEvents dispatched through the EventLoop, like a touchscreen's.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -24,21 +27,21 @@ HERE = Path(__file__).resolve().parent
 SIZE = (1280, 800)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope='session')
 def xdisplay():
-    """A private Xvfb (24-bit, big enough for both orientations) for the Kivy window."""
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb is not installed (make xvfb)")
+    """Provide a private Xvfb (24-bit, big enough for both orientations) for the Kivy window."""
+    if not shutil.which('Xvfb'):
+        pytest.skip('Xvfb is not installed (make xvfb)')
     from robot_touch.display import Xvfb
 
-    old = os.environ.get("DISPLAY")
-    with Xvfb(size="1600x1600") as xvfb:
-        os.environ["DISPLAY"] = xvfb.display
+    old = os.environ.get('DISPLAY')
+    with Xvfb(size='1600x1600') as xvfb:
+        os.environ['DISPLAY'] = xvfb.display
         yield xvfb.display
         if old is not None:
-            os.environ["DISPLAY"] = old
+            os.environ['DISPLAY'] = old
         else:
-            del os.environ["DISPLAY"]
+            del os.environ['DISPLAY']
 
 
 class Peer:
@@ -46,7 +49,7 @@ class Peer:
 
     def __init__(self, joint_names: list[str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "teleop_peer.py"), *joint_names],
+            [sys.executable, str(HERE / 'teleop_peer.py'), *joint_names],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -68,7 +71,7 @@ class Peer:
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [x for x in self.lines if x["kind"] == kind]
+            return [x for x in self.lines if x['kind'] == kind]
 
     def clear(self) -> None:
         with self._lock:
@@ -76,7 +79,7 @@ class Peer:
 
     def send(self, **cmd: Any) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.write(json.dumps(cmd) + '\n')
         self.proc.stdin.flush()
 
     def stop(self) -> None:
@@ -92,20 +95,22 @@ class Peer:
 class Harness:
     """The running app, its node, the peer, and helpers to touch and wait."""
 
-    def __init__(self, app, node, peer: Peer) -> None:  # noqa: ANN001
+    def __init__(self, app, node, peer: Peer) -> None:
         from kivy.base import EventLoop
 
         self.app, self.node, self.peer, self.loop = app, node, peer, EventLoop
 
     @property
-    def ids(self):  # noqa: ANN201
+    def ids(self):
         return self.app.root.ids
 
     def pump(self, frames: int = 1) -> None:
         for _ in range(frames):
             self.loop.idle()
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    def wait_for(
+        self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = 'condition'
+    ) -> Any:
         """Run frames until ``predicate()`` is truthy (returned) or fail after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -113,7 +118,7 @@ class Harness:
             value = predicate()
             if value:
                 return value
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        raise AssertionError(f'timed out after {timeout} s waiting for {what}')
 
     def settle(self, seconds: float) -> None:
         """Keep the app running for ``seconds`` (lets a rate limiter flush, a hold elapse)."""
@@ -121,10 +126,10 @@ class Harness:
         while time.monotonic() < deadline:
             self.pump()
 
-    def center(self, widget) -> tuple[float, float]:  # noqa: ANN001
+    def center(self, widget) -> tuple[float, float]:
         return widget.to_window(*widget.center)
 
-    def finger(self, x: float, y: float, size: float | None = None, pressure: float | None = None):  # noqa: ANN201
+    def finger(self, x: float, y: float, size: float | None = None, pressure: float | None = None):
         from robot_touch.ui.synthetic_touch import Finger  # Kivy loads only once the display is up
 
         return Finger(x, y, size, pressure)
@@ -145,11 +150,17 @@ class Harness:
         self.peer.stop()
         profile = self.app.profile
         self.peer = Peer(profile.joint_names + ([profile.gripper.name] if profile.gripper else []))
-        self.wait_for(lambda: self.peer.of("ready"), 20, "the teleop peer")
-        self.wait_for(lambda: self.node.cli_estop.service_is_ready() and self.node.pub_target.get_subscription_count() > 0,
-                      20, "the peer's services")
+        self.wait_for(lambda: self.peer.of('ready'), 20, 'the teleop peer')
+        self.wait_for(
+            lambda: (
+                self.node.cli_estop.service_is_ready()
+                and self.node.pub_target.get_subscription_count() > 0
+            ),
+            20,
+            "the peer's services",
+        )
 
-    def tap(self, widget) -> None:  # noqa: ANN001
+    def tap(self, widget) -> None:
         f = self.finger(*self.center(widget))
         f.down()
         self.pump()
@@ -157,44 +168,47 @@ class Harness:
         self.pump()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope='session')
 def ui(xdisplay):
-    """The app (1280x800), its ROS node, and the teleop peer, started once."""
-    data = tempfile.mkdtemp(prefix="robot_touch_ui_")
-    old_data = os.environ.get("ROBOT_TOUCH_DATA")
-    os.environ["ROBOT_TOUCH_DATA"] = data  # waypoint files go here, not to the user's folder
-    os.environ["KIVY_NO_ARGS"] = "1"
+    """Provide the app (1280x800), its ROS node, and the teleop peer, started once."""
+    data = tempfile.mkdtemp(prefix='robot_touch_ui_')
+    old_data = os.environ.get('ROBOT_TOUCH_DATA')
+    os.environ['ROBOT_TOUCH_DATA'] = data  # waypoint files go here, not to the user's folder
+    os.environ['KIVY_NO_ARGS'] = '1'
     from kivy.config import Config
 
-    Config.set("graphics", "width", str(SIZE[0]))
-    Config.set("graphics", "height", str(SIZE[1]))
-    Config.set("graphics", "resizable", "1")
-    Config.set("kivy", "exit_on_escape", "0")
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set('graphics', 'width', str(SIZE[0]))
+    Config.set('graphics', 'height', str(SIZE[1]))
+    Config.set('graphics', 'resizable', '1')
+    Config.set('kivy', 'exit_on_escape', '0')
+    Config.set('input', 'mouse', 'mouse,disable_multitouch')
 
     from robot_touch.nodes.touch_ui import start_node, stop_node
 
     node, executor, thread = start_node([])
     from kivy.base import runTouchApp, stopTouchApp
-
     from robot_touch.ui.app import RobotTouchApp
 
     app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-    peer = Peer(node.profile.joint_names + ([node.profile.gripper.name] if node.profile.gripper else []))
+    peer = Peer(
+        node.profile.joint_names + ([node.profile.gripper.name] if node.profile.gripper else [])
+    )
     h = None
     try:
         app._run_prepare()
         runTouchApp(embedded=True)
         h = Harness(app, node, peer)
-        h.wait_for(lambda: peer.of("ready"), 20, "the teleop peer")
+        h.wait_for(lambda: peer.of('ready'), 20, 'the teleop peer')
         h.wait_for(
-            lambda: node.latest_joint_state() is not None
-            and node.pub_target.get_subscription_count() > 0
-            and node.pub_joint_target.get_subscription_count() > 0
-            and node.cli_estop.service_is_ready()
-            and node.cli_params.service_is_ready(),
+            lambda: (
+                node.latest_joint_state() is not None
+                and node.pub_target.get_subscription_count() > 0
+                and node.pub_joint_target.get_subscription_count() > 0
+                and node.cli_estop.service_is_ready()
+                and node.cli_params.service_is_ready()
+            ),
             20,
-            "DDS discovery between the UI and the peer",
+            'DDS discovery between the UI and the peer',
         )
         yield h
     finally:
@@ -203,11 +217,11 @@ def ui(xdisplay):
         try:
             stopTouchApp()
             app._stop()
-        except Exception:  # noqa: BLE001 - teardown must reach the node shutdown
+        except Exception:  # teardown must reach the node shutdown
             pass
         stop_node(node, executor, thread)
         shutil.rmtree(data, ignore_errors=True)
         if old_data is None:
-            os.environ.pop("ROBOT_TOUCH_DATA", None)
+            os.environ.pop('ROBOT_TOUCH_DATA', None)
         else:
-            os.environ["ROBOT_TOUCH_DATA"] = old_data
+            os.environ['ROBOT_TOUCH_DATA'] = old_data

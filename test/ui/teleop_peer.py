@@ -1,4 +1,5 @@
-"""Stand-in for the teleop side, run as a separate process by the UI tests.
+"""
+Stand-in for the teleop side, run as a separate process by the UI tests.
 
 A node called ``teleop`` (so ``teleop/set_parameters`` exists) that
 - prints every ``target_pose``, ``jog``, ``joint_target``, ``gripper`` message, service call
@@ -9,16 +10,17 @@ A node called ``teleop`` (so ``teleop/set_parameters`` exists) that
 
 Usage: python teleop_peer.py JOINT_NAME...
 """
+
 from __future__ import annotations
 
 import json
 import sys
 import threading
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import SetParametersResult
+import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
@@ -29,46 +31,46 @@ _print_lock = threading.Lock()
 
 def emit(kind: str, **data) -> None:
     with _print_lock:
-        print(json.dumps({"kind": kind, **data}), flush=True)
+        print(json.dumps({'kind': kind, **data}), flush=True)
 
 
 class Peer(Node):
     def __init__(self, joint_names: list[str]) -> None:
-        super().__init__("teleop")
-        self.joints = {n: 0.0 for n in joint_names}
-        self.status = "ok"
+        super().__init__('teleop')
+        self.joints = dict.fromkeys(joint_names, 0.0)
+        self.status = 'ok'
         self.lock = threading.Lock()
-        self.declare_parameter("speed_override", 1.0)
+        self.declare_parameter('speed_override', 1.0)
         self.add_on_set_parameters_callback(self._on_params)
-        self.create_subscription(PoseStamped, "target_pose", self._on_target, 100)
-        self.create_subscription(TwistStamped, "jog", self._on_jog, 100)
-        self.create_subscription(JointState, "joint_target", self._on_joint_target, 100)
-        self.create_subscription(Float64, "gripper", lambda m: emit("gripper", value=m.data), 100)
-        self.create_service(SetBool, "teleop/estop", self._srv("estop"))
-        self.create_service(SetBool, "teleop/enable", self._srv("enable"))
-        self.create_service(Trigger, "teleop/home", self._on_home)
-        self.pub_js = self.create_publisher(JointState, "joint_states", 10)
-        self.pub_status = self.create_publisher(DiagnosticStatus, "teleop/status", 10)
+        self.create_subscription(PoseStamped, 'target_pose', self._on_target, 100)
+        self.create_subscription(TwistStamped, 'jog', self._on_jog, 100)
+        self.create_subscription(JointState, 'joint_target', self._on_joint_target, 100)
+        self.create_subscription(Float64, 'gripper', lambda m: emit('gripper', value=m.data), 100)
+        self.create_service(SetBool, 'teleop/estop', self._srv('estop'))
+        self.create_service(SetBool, 'teleop/enable', self._srv('enable'))
+        self.create_service(Trigger, 'teleop/home', self._on_home)
+        self.pub_js = self.create_publisher(JointState, 'joint_states', 10)
+        self.pub_status = self.create_publisher(DiagnosticStatus, 'teleop/status', 10)
         self.create_timer(0.02, self._tick)
-        emit("ready")
+        emit('ready')
 
     def _on_params(self, params) -> SetParametersResult:
         for p in params:
-            emit("param", name=p.name, value=p.value)
+            emit('param', name=p.name, value=p.value)
         return SetParametersResult(successful=True)
 
     def _on_target(self, m: PoseStamped) -> None:
         p, o = m.pose.position, m.pose.orientation
-        emit("target_pose", frame=m.header.frame_id, p=[p.x, p.y, p.z], q=[o.x, o.y, o.z, o.w])
+        emit('target_pose', frame=m.header.frame_id, p=[p.x, p.y, p.z], q=[o.x, o.y, o.z, o.w])
 
     def _on_jog(self, m: TwistStamped) -> None:
-        emit("jog", linear=[m.twist.linear.x, m.twist.linear.y, m.twist.linear.z])
+        emit('jog', linear=[m.twist.linear.x, m.twist.linear.y, m.twist.linear.z])
 
     def _on_joint_target(self, m: JointState) -> None:
         with self.lock:
             for n, v in zip(m.name, m.position):
                 self.joints[n] = v
-        emit("joint_target", names=list(m.name), positions=list(m.position))
+        emit('joint_target', names=list(m.name), positions=list(m.position))
 
     def _srv(self, name: str):
         def handler(req, res):
@@ -79,7 +81,7 @@ class Peer(Node):
         return handler
 
     def _on_home(self, req, res):
-        emit("home")
+        emit('home')
         res.success = True
         return res
 
@@ -91,16 +93,16 @@ class Peer(Node):
             msg.position = list(self.joints.values())
             status = self.status
         self.pub_js.publish(msg)
-        self.pub_status.publish(DiagnosticStatus(name="teleop", message=status))
+        self.pub_status.publish(DiagnosticStatus(name='teleop', message=status))
 
     def command(self, line: str) -> None:
         cmd = json.loads(line)
         with self.lock:
-            if "status" in cmd:
-                self.status = cmd["status"]
-            for n, v in cmd.get("joints", {}).items():
+            if 'status' in cmd:
+                self.status = cmd['status']
+            for n, v in cmd.get('joints', {}).items():
                 self.joints[n] = v
-        emit("ack", **cmd)
+        emit('ack', **cmd)
 
 
 def main() -> None:
@@ -121,5 +123,5 @@ def main() -> None:
         pass
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

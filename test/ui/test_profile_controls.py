@@ -1,6 +1,10 @@
-"""The real window offers only what the arm has: OpenMANIPULATOR-X shows no wrist-roll hint,
-an arm without a gripper shows no Open/Close. Kivy allows one window per process, so each
-arm's window is built in a process of its own (on the session's Xvfb)."""
+"""
+The real window offers only what the arm has.
+
+OpenMANIPULATOR-X shows no wrist-roll hint, an arm without a gripper shows no Open/Close. Kivy
+allows one window per process, so each arm's window is built in a process of its own (on the
+session's Xvfb).
+"""
 
 from __future__ import annotations
 
@@ -46,11 +50,11 @@ print(json.dumps({"ids": sorted(root.ids.keys()), "texts": texts,
 
 def build(xdisplay: str, arm: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", BUILD, arm],
+        [sys.executable, '-c', BUILD, arm],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "DISPLAY": xdisplay, "KIVY_NO_CONSOLELOG": "1"},
+        env={**os.environ, 'DISPLAY': xdisplay, 'KIVY_NO_CONSOLELOG': '1'},
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -58,22 +62,22 @@ def build(xdisplay: str, arm: str) -> dict:
 
 @pytest.mark.timeout(120)
 def test_open_manipulator_shows_no_wrist_roll_and_so101_does(xdisplay: str) -> None:
-    omx = build(xdisplay, "open_manipulator_x")
-    assert not any("Twist" in t for t in omx["texts"])
+    omx = build(xdisplay, 'open_manipulator_x')
+    assert not any('Twist' in t for t in omx['texts'])
     assert any(
-        t.startswith("Drag: move · Double-tap: go there · Pinch: height · Long-press")
-        for t in omx["texts"]
+        t.startswith('Drag: move · Double-tap: go there · Pinch: height · Long-press')
+        for t in omx['texts']
     )
-    so101 = build(xdisplay, "so101")
-    assert any("Twist: wrist roll" in t for t in so101["texts"]) and so101["gripper_shown"]
+    so101 = build(xdisplay, 'so101')
+    assert any('Twist: wrist roll' in t for t in so101['texts']) and so101['gripper_shown']
 
 
 @pytest.mark.timeout(120)
 def test_an_arm_without_a_gripper_shows_no_open_close(xdisplay: str) -> None:
-    shown = build(xdisplay, "so101:no_gripper")
-    assert not shown["gripper_shown"]
+    shown = build(xdisplay, 'so101:no_gripper')
+    assert not shown['gripper_shown']
     assert (
-        "Open" not in shown["texts"]
-        and "Close" not in shown["texts"]
-        and "Gripper" not in shown["texts"]
+        'Open' not in shown['texts']
+        and 'Close' not in shown['texts']
+        and 'Gripper' not in shown['texts']
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from robot_touch.core.bridge_motion import GoalShaper
 from robot_touch.core.motion import JointLimits
 
@@ -18,7 +17,7 @@ def limits() -> JointLimits:
 
 
 def accelerating(start: float, acceleration: float, top: float, cycles: int) -> list[float]:
-    """A stream from rest at ``start`` speeding up within the limits to ``top`` rad/s."""
+    """Return a stream from rest at ``start`` speeding up within the limits to ``top`` rad/s."""
     out, q, v = [], start, 0.0
     for _ in range(cycles):
         v = float(np.clip(v + acceleration * DT, -abs(top), abs(top)))
@@ -42,18 +41,21 @@ def brake_path(shaper: GoalShaper) -> np.ndarray:
 
 
 def test_a_joint_creeping_at_a_braking_stream_s_end_stops_where_it_is() -> None:
-    """A stream that has all but stopped (the last steps a few µrad) and then a fault: the
-    brake must not assume a full-deceleration it cannot unwind without turning back — on a
-    real run this drove an elbow 0.055 rad the other way and the tip 9 mm below the floor."""
+    """
+    A stream that has all but stopped (the last steps a few µrad) and then a fault.
+
+    The brake must not assume a full-deceleration it cannot unwind without turning back — on a real
+    run this drove an elbow 0.055 rad the other way and the tip 9 mm below the floor.
+    """
     shaper = GoalShaper(limits(), [0.0, 0.3935])
     moving = accelerating(0.0, 5.0, 0.3, 29)
     commands = [[q, 0.3935 - 1e-5 * k] for k, q in enumerate(moving, 1)]
     follow(shaper, commands)
-    assert shaper.mode == "follow"
+    assert shaper.mode == 'follow'
     start = shaper.position.copy()
     path = brake_path(shaper)
     travel = path - start
-    assert np.all(np.abs(travel[:, 1]) < 1e-4), f"the resting joint moved {travel[:, 1].max()}"
+    assert np.all(np.abs(travel[:, 1]) < 1e-4), f'the resting joint moved {travel[:, 1].max()}'
     # the moving one stops ahead of where it was, never behind it
     assert np.all(np.diff(path[:, 0]) >= -1e-12)
 
@@ -61,7 +63,7 @@ def test_a_joint_creeping_at_a_braking_stream_s_end_stops_where_it_is() -> None:
 def test_a_fast_stream_brakes_at_full_deceleration_to_rest() -> None:
     shaper = GoalShaper(limits(), [0.0, 0.0])
     follow(shaper, list(zip(accelerating(0.0, 10.0, 1.5, 60), accelerating(0.0, -10.0, 1.5, 60))))
-    assert shaper.mode == "follow"
+    assert shaper.mode == 'follow'
     path = brake_path(shaper)
     velocity = np.diff(path, axis=0) / DT
     assert np.all(velocity[:, 0] >= -1e-9) and np.all(velocity[:, 1] <= 1e-9)  # no turning back

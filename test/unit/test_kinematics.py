@@ -1,28 +1,28 @@
 """Kinematics core: FK/IK round trips, limits, bad poses, unreachable targets, continuity."""
+
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
+import re
 
-import numpy as np
-import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
+import numpy as np
+import pytest
 from robot_touch.core.kinematics import (
-    POSITION_TOLERANCE,
-    ROTATION_TOLERANCE,
     ArmKinematics,
     IKResult,
     pose_from_xyz_quat,
+    POSITION_TOLERANCE,
+    ROTATION_TOLERANCE,
     validate_pose,
 )
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import PoseError, ProfileError
+import yaml
 
-ARMS = ["so101", "open_manipulator_x", "servo6"]
+ARMS = ['so101', 'open_manipulator_x', 'servo6']
 
 _cache: dict[str, ArmKinematics] = {}
 
@@ -45,13 +45,13 @@ def rotation_angle(A: np.ndarray, B: np.ndarray) -> float:
 
 def assert_inside_limits(k: ArmKinematics, q: np.ndarray) -> None:
     lo, hi = np.array(k.profile.lower), np.array(k.profile.upper)
-    assert np.all(q > lo) and np.all(q < hi), f"q {q} outside ({lo}, {hi})"
+    assert np.all(q > lo) and np.all(q < hi), f'q {q} outside ({lo}, {hi})'
 
 
 # ---------------------------------------------------------------------------- round trips
 
 
-@pytest.mark.parametrize("arm", ARMS, ids=ARMS)
+@pytest.mark.parametrize('arm', ARMS, ids=ARMS)
 def test_cold_round_trip_reaches_every_fk_pose(arm: str) -> None:
     k = kin(arm)
     rng = np.random.default_rng(1)
@@ -59,7 +59,7 @@ def test_cold_round_trip_reaches_every_fk_pose(arm: str) -> None:
         target = k.fk(random_q(k, rng))
         r = k.ik(target)
         assert r.ok, (r.reason, r.position_error, r.rotation_error)
-        assert r.reason == "ok" and r.reachable and r.distance == 0.0
+        assert r.reason == 'ok' and r.reachable and r.distance == 0.0
         assert_inside_limits(k, r.q)
         reached = k.fk(r.q)
         assert np.linalg.norm(reached[:3, 3] - target[:3, 3]) < POSITION_TOLERANCE
@@ -73,7 +73,7 @@ def test_cold_round_trip_reaches_every_fk_pose(arm: str) -> None:
         np.testing.assert_allclose(r.pose, reached, atol=1e-12)
 
 
-@pytest.mark.parametrize("arm", ARMS, ids=ARMS)
+@pytest.mark.parametrize('arm', ARMS, ids=ARMS)
 def test_seeded_solve_of_a_nearby_pose_stays_near_the_seed(arm: str) -> None:
     k = kin(arm)
     rng = np.random.default_rng(2)
@@ -87,7 +87,7 @@ def test_seeded_solve_of_a_nearby_pose_stays_near_the_seed(arm: str) -> None:
 
 
 def test_solution_is_much_tighter_than_rtb_default_tolerance(so101) -> None:
-    k = kin("so101")
+    k = kin('so101')
     target = k.fk([0.3, 0.2, -0.4, 0.5, 0.1])
     r = k.ik(target)
     # rtb's own default stops at ~1 mm; ours must be far inside the 0.1 mm tolerance.
@@ -99,7 +99,7 @@ def test_solution_is_much_tighter_than_rtb_default_tolerance(so101) -> None:
 
 
 def test_five_dof_arm_reaches_position_pitch_and_roll_of_an_unreachable_yaw() -> None:
-    k = kin("so101")
+    k = kin('so101')
     q = np.array([0.4, 0.3, -0.2, 0.6, 0.5])
     T = k.fk(q)
     # Yaw the target orientation 0.3 rad about its own z: no pan-pitch-roll arm can do that
@@ -121,7 +121,7 @@ def test_five_dof_arm_reaches_position_pitch_and_roll_of_an_unreachable_yaw() ->
 
 
 def test_four_dof_arm_reaches_position_and_pitch_only() -> None:
-    k = kin("open_manipulator_x")
+    k = kin('open_manipulator_x')
     q = np.array([0.5, 0.2, 0.3, -0.4])
     T = k.fk(q)
     roll = 0.4
@@ -136,9 +136,12 @@ def test_four_dof_arm_reaches_position_and_pitch_only() -> None:
 
 
 def test_four_dof_arm_ignores_the_roll_of_an_upside_down_target() -> None:
-    """A tool frame rolled by π is the same tool direction for an arm that cannot roll: the
-    arm must not try to reach it by leaning back over its top."""
-    k = kin("open_manipulator_x")
+    """
+    A tool frame rolled by π is the same tool direction for an arm that cannot roll.
+
+    The arm must not try to reach it by leaning back over its top.
+    """
+    k = kin('open_manipulator_x')
     q = np.array([0.5, 0.2, 0.3, -0.4])
     T = k.fk(q)
     upside_down = T.copy()
@@ -155,14 +158,16 @@ def test_four_dof_arm_ignores_the_roll_of_an_upside_down_target() -> None:
 finite = st.floats(-1.0, 1.0, allow_nan=False)
 
 
-@pytest.mark.parametrize("arm", ARMS, ids=ARMS)
+@pytest.mark.parametrize('arm', ARMS, ids=ARMS)
 @settings(max_examples=25, deadline=None)
 @given(
     xyz=st.tuples(finite, finite, finite),
     quat=st.tuples(finite, finite, finite, finite).filter(lambda q: sum(v * v for v in q) > 1e-3),
     use_seed=st.booleans(),
 )
-def test_any_finite_target_gives_joints_inside_the_limits(arm: str, xyz, quat, use_seed: bool) -> None:
+def test_any_finite_target_gives_joints_inside_the_limits(
+    arm: str, xyz, quat, use_seed: bool
+) -> None:
     k = kin(arm)
     T = pose_from_xyz_quat(xyz, quat)
     seed = np.array(k.profile.lower) * 0.5 + np.array(k.profile.upper) * 0.5 if use_seed else None
@@ -170,8 +175,8 @@ def test_any_finite_target_gives_joints_inside_the_limits(arm: str, xyz, quat, u
     assert isinstance(r, IKResult)
     assert_inside_limits(k, r.q)
     np.testing.assert_allclose(r.pose, k.fk(r.q), atol=1e-12)
-    assert r.reason in ("ok", "unreachable", "joint_limits", "no_convergence")
-    assert r.ok == (r.reason == "ok")
+    assert r.reason in ('ok', 'unreachable', 'joint_limits', 'no_convergence')
+    assert r.ok == (r.reason == 'ok')
     if r.ok:
         assert r.position_error <= POSITION_TOLERANCE and r.distance == 0.0
     else:
@@ -181,35 +186,35 @@ def test_any_finite_target_gives_joints_inside_the_limits(arm: str, xyz, quat, u
 # ---------------------------------------------------------------------------- bad poses
 
 BAD_POSES = {
-    "nan": np.where(np.eye(4) == 1, np.nan, 0.0),
-    "inf_position": np.array([[1, 0, 0, np.inf], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]),
-    "3x3": np.eye(3),
-    "flat_16": list(range(16)),
-    "text": "home",
-    "ragged": [[1, 0, 0], [0, 1, 0, 0]],
-    "scaled_rotation": np.diag([2.0, 2.0, 2.0, 1.0]),
-    "reflection": np.diag([1.0, 1.0, -1.0, 1.0]),
-    "bottom_row": np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1.0]]),
-    "none": None,
+    'nan': np.where(np.eye(4) == 1, np.nan, 0.0),
+    'inf_position': np.array([[1, 0, 0, np.inf], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]),
+    '3x3': np.eye(3),
+    'flat_16': list(range(16)),
+    'text': 'home',
+    'ragged': [[1, 0, 0], [0, 1, 0, 0]],
+    'scaled_rotation': np.diag([2.0, 2.0, 2.0, 1.0]),
+    'reflection': np.diag([1.0, 1.0, -1.0, 1.0]),
+    'bottom_row': np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1.0]]),
+    'none': None,
 }
 MESSAGES = {
-    "nan": "NaN or infinite",
-    "inf_position": "NaN or infinite",
-    "3x3": "4x4",
-    "flat_16": "4x4",
-    "text": "4x4",
-    "ragged": "4x4",
-    "scaled_rotation": "not orthonormal",
-    "reflection": "reflection",
-    "bottom_row": "bottom row",
-    "none": "4x4",
+    'nan': 'NaN or infinite',
+    'inf_position': 'NaN or infinite',
+    '3x3': '4x4',
+    'flat_16': '4x4',
+    'text': '4x4',
+    'ragged': '4x4',
+    'scaled_rotation': 'not orthonormal',
+    'reflection': 'reflection',
+    'bottom_row': 'bottom row',
+    'none': '4x4',
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_POSES), ids=list(BAD_POSES))
+@pytest.mark.parametrize('name', list(BAD_POSES), ids=list(BAD_POSES))
 def test_garbage_pose_raises_pose_error_with_a_clear_message(name: str) -> None:
     """The user sees e.g. "pose contains NaN or infinite values", never a numpy traceback."""
-    k = kin("so101")
+    k = kin('so101')
     with pytest.raises(PoseError, match=MESSAGES[name]):
         k.ik(BAD_POSES[name])
     with pytest.raises(PoseError, match=MESSAGES[name]):
@@ -225,16 +230,16 @@ def test_small_rotation_drift_is_repaired() -> None:
 
 
 @pytest.mark.parametrize(
-    "xyz,quat,message",
+    'xyz,quat,message',
     [
-        ([0, 0, 0], [0, 0, 0, 0], "quaternion is zero"),
-        ([0, math.nan, 0], [0, 0, 0, 1], "NaN or infinite"),
-        ([0, 0, 0], [0, 0, math.inf, 1], "NaN or infinite"),
-        ([0, 0], [0, 0, 0, 1], "xyz must be 3 numbers"),
-        ([0, 0, 0], [0, 0, 1], "quat 4 numbers"),
-        (["a", 0, 0], [0, 0, 0, 1], "xyz must be 3 numbers"),
+        ([0, 0, 0], [0, 0, 0, 0], 'quaternion is zero'),
+        ([0, math.nan, 0], [0, 0, 0, 1], 'NaN or infinite'),
+        ([0, 0, 0], [0, 0, math.inf, 1], 'NaN or infinite'),
+        ([0, 0], [0, 0, 0, 1], 'xyz must be 3 numbers'),
+        ([0, 0, 0], [0, 0, 1], 'quat 4 numbers'),
+        (['a', 0, 0], [0, 0, 0, 1], 'xyz must be 3 numbers'),
     ],
-    ids=["zero_quat", "nan_xyz", "inf_quat", "short_xyz", "short_quat", "text_xyz"],
+    ids=['zero_quat', 'nan_xyz', 'inf_quat', 'short_xyz', 'short_quat', 'text_xyz'],
 )
 def test_pose_from_xyz_quat_rejects_bad_input(xyz, quat, message: str) -> None:
     with pytest.raises(PoseError, match=message):
@@ -248,22 +253,22 @@ def test_pose_from_xyz_quat_normalises() -> None:
 
 
 def test_bad_seed_is_a_clear_value_error() -> None:
-    k = kin("so101")
+    k = kin('so101')
     T = k.fk(k.profile.home)
-    with pytest.raises(ValueError, match="seed must be 5 numbers"):
+    with pytest.raises(ValueError, match='seed must be 5 numbers'):
         k.ik(T, seed=[0.0, 0.0])
-    with pytest.raises(ValueError, match="seed contains NaN"):
+    with pytest.raises(ValueError, match='seed contains NaN'):
         k.ik(T, seed=[0.0, math.nan, 0, 0, 0])
-    with pytest.raises(ValueError, match="seed must be 5 numbers"):
-        k.ik(T, seed="home")
-    with pytest.raises(ValueError, match="max_step must be a positive"):
+    with pytest.raises(ValueError, match='seed must be 5 numbers'):
+        k.ik(T, seed='home')
+    with pytest.raises(ValueError, match='max_step must be a positive'):
         k.ik(T, seed=k.profile.home, max_step=-0.1)
-    with pytest.raises(ValueError, match="q must be 5 numbers"):
+    with pytest.raises(ValueError, match='q must be 5 numbers'):
         k.fk([0.0, 0.0, 0.0])
 
 
 def test_seed_slightly_outside_the_limits_is_clipped_not_refused() -> None:
-    k = kin("so101")
+    k = kin('so101')
     seed = np.array(k.profile.upper) + 1e-3  # a servo reading a hair past its limit
     r = k.ik(k.fk(np.array(k.profile.upper) - 0.05), seed=seed)
     assert r.ok
@@ -273,13 +278,13 @@ def test_seed_slightly_outside_the_limits_is_clipped_not_refused() -> None:
 # ---------------------------------------------------------------------------- unreachable
 
 
-@pytest.mark.parametrize("arm", ARMS, ids=ARMS)
+@pytest.mark.parametrize('arm', ARMS, ids=ARMS)
 def test_unreachable_target_returns_the_nearest_pose_not_an_exception(arm: str) -> None:
     k = kin(arm)
     target = pose_from_xyz_quat([0.9, 0.3, 0.4], [0, 0, 0, 1])
     r = k.ik(target)
     assert not r.ok and not r.reachable
-    assert r.reason == "unreachable"
+    assert r.reason == 'unreachable'
     assert_inside_limits(k, r.q)
     d = float(np.linalg.norm(r.pose[:3, 3] - target[:3, 3]))
     assert r.distance == pytest.approx(d)
@@ -287,29 +292,32 @@ def test_unreachable_target_returns_the_nearest_pose_not_an_exception(arm: str) 
     # Nearer than any naive answer: home, or the best of many random configurations.
     home_d = float(np.linalg.norm(k.fk(k.profile.home)[:3, 3] - target[:3, 3]))
     rng = np.random.default_rng(3)
-    sampled = min(float(np.linalg.norm(k.fk(random_q(k, rng))[:3, 3] - target[:3, 3])) for _ in range(400))
+    sampled = min(
+        float(np.linalg.norm(k.fk(random_q(k, rng))[:3, 3] - target[:3, 3])) for _ in range(400)
+    )
     assert d < home_d
     assert d <= sampled + 1e-4
 
 
 def test_target_only_reachable_outside_the_limits_says_joint_limits() -> None:
-    k = kin("servo6")
+    k = kin('servo6')
     # Base yaw 2.6 rad is beyond the ±π/2 servo travel; the full 6-D pose cannot be met by
     # any other configuration inside the limits.
     q = np.array([2.6, 0.3, 0.2, 0.3, 0.2, 0.1])
     r = k.ik(k.fk(q))
     assert not r.ok and not r.reachable
-    assert r.reason == "joint_limits"
+    assert r.reason == 'joint_limits'
     assert_inside_limits(k, r.q)
 
 
 def test_tracking_past_the_edge_stays_continuous() -> None:
-    """Dragging the target out of the workspace: the arm stretches and stops, no flips.
+    """
+    Dragging the target out of the workspace: the arm stretches and stops, no flips.
 
     Near the stretched-elbow singularity a few mm of target need large joint moves, so the
     teleop layer passes max_step (as here); the elbow must never flip to the other side.
     """
-    k = kin("so101")
+    k = kin('so101')
     q = np.array([0.2, 0.8, -0.6, 0.2, 0.0])
     T = k.fk(q)
     direction = T[:3, 3] / np.linalg.norm(T[:3, 3])
@@ -321,10 +329,10 @@ def test_tracking_past_the_edge_stays_continuous() -> None:
         nxt = k.ik(T, seed=r.q, max_step=0.1)
         assert np.max(np.abs(nxt.q - r.q)) <= 0.1 + 1e-12
         assert nxt.q[2] < 0.0  # elbow stays on the seed's side
-        if nxt.reason == "unreachable":
+        if nxt.reason == 'unreachable':
             distances.append(nxt.distance)
         r = nxt
-    assert r.reason == "unreachable" and not r.reachable
+    assert r.reason == 'unreachable' and not r.reachable
     assert len(distances) > 20
     # Once at the edge the arm stays stretched: the distance grows with the target's.
     assert distances[-1] - distances[-21] == pytest.approx(0.08, abs=0.01)
@@ -333,7 +341,7 @@ def test_tracking_past_the_edge_stays_continuous() -> None:
 # ---------------------------------------------------------------------------- continuity
 
 
-@pytest.mark.parametrize("arm", ARMS, ids=ARMS)
+@pytest.mark.parametrize('arm', ARMS, ids=ARMS)
 def test_branch_continuity_along_a_path(arm: str) -> None:
     k = kin(arm)
     q = np.array(k.profile.lower) * 0.2 + np.array(k.profile.upper) * 0.2 + 0.1
@@ -345,17 +353,17 @@ def test_branch_continuity_along_a_path(arm: str) -> None:
         T[:3, 3] += step if i < 40 else -step
         nxt = k.ik(T, seed=r.q)
         assert nxt.ok, (i, nxt.reason)
-        assert np.max(np.abs(nxt.q - r.q)) < 0.2, f"branch flip at step {i}"
+        assert np.max(np.abs(nxt.q - r.q)) < 0.2, f'branch flip at step {i}'
         r = nxt
 
 
 def test_max_step_caps_the_move_from_the_seed() -> None:
-    k = kin("so101")
+    k = kin('so101')
     seed = np.array(k.profile.home)
     target = k.fk([1.0, 0.5, -0.3, 0.4, 0.2])
     r = k.ik(target, seed=seed, max_step=0.05)
     assert np.max(np.abs(r.q - seed)) <= 0.05 + 1e-12
-    assert not r.ok and r.reachable and r.reason == "no_convergence"
+    assert not r.ok and r.reachable and r.reason == 'no_convergence'
     # Repeated capped calls walk there.
     for _ in range(40):
         r = k.ik(target, seed=r.q, max_step=0.05)
@@ -367,7 +375,7 @@ def test_max_step_caps_the_move_from_the_seed() -> None:
 # ---------------------------------------------------------------------------- Jacobian & dexterity
 
 
-@pytest.mark.parametrize("arm", ARMS, ids=ARMS)
+@pytest.mark.parametrize('arm', ARMS, ids=ARMS)
 def test_jacobian_matches_finite_differences_of_fk(arm: str) -> None:
     k = kin(arm)
     q = random_q(k, np.random.default_rng(4)) * 0.5
@@ -382,7 +390,7 @@ def test_jacobian_matches_finite_differences_of_fk(arm: str) -> None:
 
 
 def test_condition_rises_as_the_arm_stretches_out() -> None:
-    k = kin("so101")
+    k = kin('so101')
     # With this URDF the upper arm (0.028, 0, 0.1126) and forearm (0.1349, 0, 0.0052) line up
     # at elbow = -(atan2(0.1126, 0.028) - atan2(0.0052, 0.1349)): the elbow singularity.
     straight = -(math.atan2(0.1126, 0.028) - math.atan2(0.0052, 0.1349))
@@ -393,8 +401,11 @@ def test_condition_rises_as_the_arm_stretches_out() -> None:
     assert all(a > b for a, b in zip(manips, manips[1:])), manips
 
 
-@pytest.mark.parametrize("arm,low,high", [("so101", 0.40, 0.55), ("open_manipulator_x", 0.38, 0.48), ("servo6", 0.32, 0.42)],
-                         ids=ARMS)
+@pytest.mark.parametrize(
+    'arm,low,high',
+    [('so101', 0.40, 0.55), ('open_manipulator_x', 0.38, 0.48), ('servo6', 0.32, 0.42)],
+    ids=ARMS,
+)
 def test_reach_is_the_farthest_tip_distance(arm: str, low: float, high: float) -> None:
     k = kin(arm)
     assert low < k.reach() < high
@@ -410,29 +421,40 @@ def test_reach_is_the_farthest_tip_distance(arm: str, low: float, high: float) -
 
 
 def test_urdf_rtb_cannot_read_is_a_profile_error_naming_the_urdf(tmp_path: Path) -> None:
-    """A mesh file that does not exist: the profile loads (names and limits are fine), but
-    roboticstoolbox refuses the geometry; the user sees the URDF's path, not an rtb trace."""
-    shipped = load_profile("so101")
-    xml = re.sub(r'<box size="0.09 0.07 0.09"/>', '<mesh filename="missing_base.stl"/>', shipped.urdf_xml(), count=1)
-    assert "missing_base.stl" in xml
-    urdf = tmp_path / "mesh_arm.urdf"
+    """
+    A mesh file that does not exist.
+
+    The profile loads (names and limits are fine), but roboticstoolbox refuses the geometry; the
+    user sees the URDF's path, not an rtb trace.
+    """
+    shipped = load_profile('so101')
+    xml = re.sub(
+        r'<box size="0.09 0.07 0.09"/>',
+        '<mesh filename="missing_base.stl"/>',
+        shipped.urdf_xml(),
+        count=1,
+    )
+    assert 'missing_base.stl' in xml
+    urdf = tmp_path / 'mesh_arm.urdf'
     urdf.write_text(xml)
     data = yaml.safe_load(shipped.path.read_text())
-    data["urdf"] = str(urdf)
-    path = tmp_path / "mesh_arm.yaml"
+    data['urdf'] = str(urdf)
+    path = tmp_path / 'mesh_arm.yaml'
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     profile = load_profile(path)
-    with pytest.raises(ProfileError, match=r"mesh_arm.urdf: roboticstoolbox cannot read it"):
+    with pytest.raises(ProfileError, match=r'mesh_arm.urdf: roboticstoolbox cannot read it'):
         ArmKinematics(profile)
 
 
 def test_profile_whose_joint_order_differs_from_the_chain_is_rejected(tmp_path: Path) -> None:
-    shipped = load_profile("so101")
+    shipped = load_profile('so101')
     data = yaml.safe_load(shipped.path.read_text())
-    names = list(data["joints"])
-    data["joints"] = {n: data["joints"][n] for n in [names[1], names[0], *names[2:]]}
-    data["urdf"] = str(shipped.urdf_path)
-    path = tmp_path / "swapped.yaml"
+    names = list(data['joints'])
+    data['joints'] = {n: data['joints'][n] for n in [names[1], names[0], *names[2:]]}
+    data['urdf'] = str(shipped.urdf_path)
+    path = tmp_path / 'swapped.yaml'
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(ProfileError, match=r"swapped.yaml: joints: the chain base_link → tcp .* same order"):
+    with pytest.raises(
+        ProfileError, match=r'swapped.yaml: joints: the chain base_link → tcp .* same order'
+    ):
         ArmKinematics(load_profile(path))

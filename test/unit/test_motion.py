@@ -1,11 +1,13 @@
-"""SetpointGenerator: jerk-limited setpoints never leave the joint, velocity or acceleration limits."""
+"""
+SetpointGenerator: jerk-limited setpoints never leave the joint, velocity or acceleration limits.
+"""
+
 from __future__ import annotations
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
+import numpy as np
+import pytest
 from robot_touch.core.motion import JointLimits, SetpointGenerator
 
 PERIOD = 0.01
@@ -14,7 +16,7 @@ PERIOD = 0.01
 REL_TOL = 1e-6
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def limits(so101) -> JointLimits:
     return JointLimits.from_specs(so101.joints)
 
@@ -23,16 +25,22 @@ def run(gen: SetpointGenerator, steps: int, dt: float = PERIOD) -> np.ndarray:
     return np.array([gen.step(dt).position for _ in range(steps)])
 
 
-def check_limits(limits: JointLimits, positions: np.ndarray, dts: np.ndarray, vscale: float = 1.0) -> None:
+def check_limits(
+    limits: JointLimits, positions: np.ndarray, dts: np.ndarray, vscale: float = 1.0
+) -> None:
     """Positions inside the limits; finite-difference velocity and acceleration inside theirs."""
     tol = 1e-9
-    assert np.all(positions >= limits.lower - tol), "below a lower joint limit"
-    assert np.all(positions <= limits.upper + tol), "above an upper joint limit"
+    assert np.all(positions >= limits.lower - tol), 'below a lower joint limit'
+    assert np.all(positions <= limits.upper + tol), 'above an upper joint limit'
     vel = np.diff(positions, axis=0) / dts[1:, None]
-    assert np.all(np.abs(vel) <= limits.velocity * vscale * (1 + REL_TOL) + 1e-9), np.max(np.abs(vel) / limits.velocity)
+    assert np.all(np.abs(vel) <= limits.velocity * vscale * (1 + REL_TOL) + 1e-9), np.max(
+        np.abs(vel) / limits.velocity
+    )
     # Acceleration between consecutive mean velocities (centred on the sample between them).
     acc = np.diff(vel, axis=0) / ((dts[1:-1, None] + dts[2:, None]) / 2)
-    assert np.all(np.abs(acc) <= limits.acceleration * (1 + 1e-3) + 1e-6), np.max(np.abs(acc) / limits.acceleration)
+    assert np.all(np.abs(acc) <= limits.acceleration * (1 + 1e-3) + 1e-6), np.max(
+        np.abs(acc) / limits.acceleration
+    )
 
 
 def test_move_to_reaches_the_target_at_rest(limits):
@@ -62,10 +70,10 @@ def test_a_new_target_during_motion_blends_without_a_snap(limits):
     b = run(gen, 200)
     path = np.vstack((a, b))
     check_limits(limits, path, np.full(len(path), PERIOD))
-    assert path[-1][0] < 0, "the new target was followed"
+    assert path[-1][0] < 0, 'the new target was followed'
 
 
-@pytest.mark.parametrize("scale", [0.05, 0.5], ids=["scale_0.05", "scale_0.5"])
+@pytest.mark.parametrize('scale', [0.05, 0.5], ids=['scale_0.05', 'scale_0.5'])
 def test_speed_scale_caps_velocity_once_settled_to_it(limits, scale):
     gen = SetpointGenerator(limits, list(limits.lower + 0.01))
     gen.move_to(list(limits.upper - 0.01))
@@ -92,7 +100,7 @@ def test_brake_stops_within_limits_and_holds(limits):
     b = run(gen, 100)
     path = np.vstack((a, b))
     check_limits(limits, path, np.full(len(path), PERIOD))
-    assert gen.mode == "hold"
+    assert gen.mode == 'hold'
     np.testing.assert_allclose(gen.velocity, 0.0)
 
 
@@ -104,18 +112,18 @@ def test_latch_takes_the_measured_state_at_rest(limits):
     sp = gen.step(PERIOD)
     np.testing.assert_allclose(sp.position, [0.3, 0.2, 0.1, 0.0, -0.1])
     np.testing.assert_allclose(sp.velocity, 0.0)
-    assert sp.settled, "the old target is forgotten"
+    assert sp.settled, 'the old target is forgotten'
 
 
 @pytest.mark.parametrize(
-    "call, message",
+    'call, message',
     [
-        (lambda g: g.move_to([float("nan")] * 5), "finite"),
-        (lambda g: g.jog([1.0, 2.0]), "5 values"),
-        (lambda g: g.set_speed_scale(1.5), r"within \[0, 1\]"),
-        (lambda g: g.step(0.0), "positive"),
+        (lambda g: g.move_to([float('nan')] * 5), 'finite'),
+        (lambda g: g.jog([1.0, 2.0]), '5 values'),
+        (lambda g: g.set_speed_scale(1.5), r'within \[0, 1\]'),
+        (lambda g: g.step(0.0), 'positive'),
     ],
-    ids=["nan_target", "wrong_length_jog", "scale_above_1", "zero_dt"],
+    ids=['nan_target', 'wrong_length_jog', 'scale_above_1', 'zero_dt'],
 )
 def test_bad_arguments_raise_and_leave_the_state_alone(limits, call, message):
     gen = SetpointGenerator(limits, [0.1] * 5)
@@ -123,15 +131,15 @@ def test_bad_arguments_raise_and_leave_the_state_alone(limits, call, message):
     with pytest.raises(ValueError, match=message):
         call(gen)
     np.testing.assert_array_equal(gen.position, before)
-    assert gen.mode == "hold"
+    assert gen.mode == 'hold'
 
 
 joint_vectors = st.lists(st.floats(-3.0, 3.0), min_size=5, max_size=5)
 actions = st.one_of(
-    st.tuples(st.just("move"), joint_vectors),
-    st.tuples(st.just("jog"), joint_vectors),
-    st.tuples(st.just("brake"), st.none()),
-    st.tuples(st.just("scale"), st.floats(0.0, 1.0)),
+    st.tuples(st.just('move'), joint_vectors),
+    st.tuples(st.just('jog'), joint_vectors),
+    st.tuples(st.just('brake'), st.none()),
+    st.tuples(st.just('scale'), st.floats(0.0, 1.0)),
 )
 
 
@@ -141,18 +149,22 @@ actions = st.one_of(
     early=st.lists(st.floats(0.1, 1.0), min_size=1, max_size=5),
 )
 def test_random_goal_sequences_never_exceed_the_limits(limits, sequence, early):
-    """~150 examples × up to 320 steps: position, velocity and acceleration stay in bounds,
-    also with the shortened time steps of event-triggered cycles."""
+    """
+    ~150 examples × up to 320 steps.
+
+    Position, velocity and acceleration stay in bounds, also with the shortened time steps of
+    event-triggered cycles.
+    """
     gen = SetpointGenerator(limits, [0.0] * 5)
     positions = [gen.position]
     dts = [PERIOD]
     k = 0
     for (kind, arg), steps in sequence:
-        if kind == "move":
+        if kind == 'move':
             gen.move_to(arg)
-        elif kind == "jog":
+        elif kind == 'jog':
             gen.jog(arg)
-        elif kind == "brake":
+        elif kind == 'brake':
             gen.brake()
         else:
             gen.set_speed_scale(arg)

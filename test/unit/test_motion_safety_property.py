@@ -1,4 +1,5 @@
-"""Issue 10's property: whatever happens, commanded AND measured motion stay within the limits.
+"""
+Issue 10's property: whatever happens, commanded AND measured motion stay within the limits.
 
 Random sequences of targets, jogs, gripper moves, e-stops, enables, unplugs, silent servos
 and replugs drive the pure cores in simulated time, wired as the nodes wire them: the teleop
@@ -30,12 +31,11 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import example, given, HealthCheck, settings
+from hypothesis import strategies as st
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-
-from robot_touch.core.bridge_core import BridgeCore, CommandRejected, build_converters
+from robot_touch.core.bridge_core import BridgeCore, build_converters, CommandRejected
 from robot_touch.core.calibration import merge_calibration
 from robot_touch.core.teleop_core import TeleopConfig, TeleopCore
 from robot_touch.core.teleop_workspace import EDGE_TOLERANCE
@@ -87,7 +87,7 @@ class SimulatedArm:
             }
             reading = self.bridge.on_positions(raw, self.t)
             if reading is not None:
-                self.teleop.on_joint_states(self.names, reading.positions, self.t, source="bridge")
+                self.teleop.on_joint_states(self.names, reading.positions, self.t, source='bridge')
             goals = self.bridge.goals(self.t)
             if goals:
                 for sid, value in goals.items():
@@ -109,7 +109,7 @@ class SimulatedArm:
             self.unplugged_at.add(len(self.truth))
             # as the I/O worker does: every position is unknown from now on, said at once
             lost = self.bridge.readings.reading([False] * len(self.specs), self.t)
-            self.teleop.on_joint_states(self.names, lost.positions, self.t, source="bridge")
+            self.teleop.on_joint_states(self.names, lost.positions, self.t, source='bridge')
 
     def replug(self) -> None:
         if not self.plugged:
@@ -119,49 +119,49 @@ class SimulatedArm:
 
 unit = st.floats(-1.0, 1.0)
 events = st.one_of(
-    st.tuples(st.just("pose"), st.lists(unit, min_size=5, max_size=5)),
-    st.tuples(st.just("joint_target"), st.lists(unit, min_size=5, max_size=5)),
-    st.tuples(st.just("jog"), st.lists(unit, min_size=3, max_size=3)),
-    st.tuples(st.just("joint_jog"), st.lists(st.floats(-3, 3), min_size=5, max_size=5)),
-    st.tuples(st.just("gripper"), st.floats(0.0, 1.0)),
-    st.tuples(st.just("estop"), st.booleans()),
-    st.tuples(st.just("enable"), st.booleans()),
-    st.tuples(st.just("unplug"), st.none()),
-    st.tuples(st.just("replug"), st.none()),
-    st.tuples(st.just("silence"), st.integers(0, 5)),
-    st.tuples(st.just("answer"), st.none()),
+    st.tuples(st.just('pose'), st.lists(unit, min_size=5, max_size=5)),
+    st.tuples(st.just('joint_target'), st.lists(unit, min_size=5, max_size=5)),
+    st.tuples(st.just('jog'), st.lists(unit, min_size=3, max_size=3)),
+    st.tuples(st.just('joint_jog'), st.lists(st.floats(-3, 3), min_size=5, max_size=5)),
+    st.tuples(st.just('gripper'), st.floats(0.0, 1.0)),
+    st.tuples(st.just('estop'), st.booleans()),
+    st.tuples(st.just('enable'), st.booleans()),
+    st.tuples(st.just('unplug'), st.none()),
+    st.tuples(st.just('replug'), st.none()),
+    st.tuples(st.just('silence'), st.integers(0, 5)),
+    st.tuples(st.just('answer'), st.none()),
 )
 
 
 def apply(arm: SimulatedArm, kin, kind: str, arg, first: bool) -> None:
     core, t = arm.teleop, arm.t
     lo, hi = np.array(arm.profile.lower), np.array(arm.profile.upper)
-    if kind == "jog":
-        core.on_jog("base_link", np.array(arg) * 0.2, [0.0, 0.0, 0.0], now=t)  # repeated: a stream
-    elif kind == "joint_jog":
+    if kind == 'jog':
+        core.on_jog('base_link', np.array(arg) * 0.2, [0.0, 0.0, 0.0], now=t)  # repeated: a stream
+    elif kind == 'joint_jog':
         core.on_joint_jog(arm.profile.joint_names, arg, now=t)
     elif not first:
         return
-    elif kind == "pose":
+    elif kind == 'pose':
         T = kin.fk(lo + (np.array(arg) + 1) / 2 * (hi - lo))
-        core.on_target_pose("base_link", T[:3, 3], [0.0, 0.0, 0.0, 1.0], now=t)
-    elif kind == "joint_target":
+        core.on_target_pose('base_link', T[:3, 3], [0.0, 0.0, 0.0, 1.0], now=t)
+    elif kind == 'joint_target':
         core.on_joint_target(
             arm.profile.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=t
         )
-    elif kind == "gripper":
+    elif kind == 'gripper':
         core.on_gripper(arg, now=t)
-    elif kind == "estop":
+    elif kind == 'estop':
         core.set_estop(arg)
-    elif kind == "enable":
+    elif kind == 'enable':
         core.set_enabled(arg)
-    elif kind == "unplug":
+    elif kind == 'unplug':
         arm.unplug()
-    elif kind == "replug":
+    elif kind == 'replug':
         arm.replug()
-    elif kind == "silence":
+    elif kind == 'silence':
         arm.silent = {arm.specs[arg].servo_id}
-    elif kind == "answer":
+    elif kind == 'answer':
         arm.silent = set()
 
 
@@ -194,9 +194,9 @@ def check(arm: SimulatedArm, kin) -> None:
     published = [c for c in arm.commands if c is not None]
     if published:
         c = np.array(published)
-        assert np.all(c >= lower - 1e-9) and np.all(
-            c <= upper + 1e-9
-        ), "command outside the joint limits"
+        assert np.all(c >= lower - 1e-9) and np.all(c <= upper + 1e-9), (
+            'command outside the joint limits'
+        )
     quiet = round(arm.bridge.watchdog.timeout / DT)
     last, gap = None, 0
     for k, row in enumerate(arm.commands):
@@ -205,48 +205,48 @@ def check(arm: SimulatedArm, kin) -> None:
             continue
         if last is not None and gap < quiet:
             jump = np.abs(np.array(row) - last) / (vmax * DT * (gap + 1))
-            assert np.all(jump <= 1 + 1e-6), f"command step {np.max(jump):.2f} x the bound"
+            assert np.all(jump <= 1 + 1e-6), f'command step {np.max(jump):.2f} x the bound'
         elif last is not None:
             restart = np.abs(np.array(row) - np.array(arm.truth[k]))
-            assert np.all(
-                restart <= 2 * step
-            ), f"after a quiet spell the stream starts {np.max(restart):.3f} rad off the arm"
+            assert np.all(restart <= 2 * step), (
+                f'after a quiet spell the stream starts {np.max(restart):.3f} rad off the arm'
+            )
         last, gap = np.array(row), 0
     true_z = np.array([kin.fk(row[:5])[2, 3] for row in arm.truth])
-    assert (
-        true_z.min() >= -FLOOR_SLACK
-    ), f"the tip went {1000 * -true_z.min():.1f} mm below the floor"
+    assert true_z.min() >= -FLOOR_SLACK, (
+        f'the tip went {1000 * -true_z.min():.1f} mm below the floor'
+    )
     lowest = np.minimum.accumulate(true_z)  # how low the arm had been by each cycle
     for k, row in enumerate(arm.commands):
         if row is not None:
             z = kin.fk(row[:5])[2, 3]
-            assert (
-                z >= min(-EDGE_TOLERANCE, lowest[k]) - 1e-6
-            ), f"commanded tip {1000 * -z:.1f} mm below the floor"
+            assert z >= min(-EDGE_TOLERANCE, lowest[k]) - 1e-6, (
+                f'commanded tip {1000 * -z:.1f} mm below the floor'
+            )
     for c in runs(arm.commands):
         acc = np.abs(np.diff(c, 2, axis=0))
-        assert np.all(
-            acc <= amax * DT**2 * (1 + 1e-6) + 1e-9
-        ), f"command acceleration {np.max(acc / (amax * DT**2)):.2f} x"
+        assert np.all(acc <= amax * DT**2 * (1 + 1e-6) + 1e-9), (
+            f'command acceleration {np.max(acc / (amax * DT**2)):.2f} x'
+        )
     # goals and true positions: one servo step of quantisation on each value
     for name, rows, breaks in (
-        ("goal", arm.goals, set()),
-        ("true position", arm.truth, arm.unplugged_at),
+        ('goal', arm.goals, set()),
+        ('true position', arm.truth, arm.unplugged_at),
     ):
         for p in runs(rows, breaks):
-            assert np.all(p >= lower - step) and np.all(
-                p <= upper + step
-            ), f"{name} outside the joint limits"
+            assert np.all(p >= lower - step) and np.all(p <= upper + step), (
+                f'{name} outside the joint limits'
+            )
             v = np.abs(np.diff(p, axis=0))
-            assert np.all(
-                v <= vmax * DT + 2 * step
-            ), f"{name} velocity {np.max((v - 2 * step) / (vmax * DT)):.2f} x the limit"
+            assert np.all(v <= vmax * DT + 2 * step), (
+                f'{name} velocity {np.max((v - 2 * step) / (vmax * DT)):.2f} x the limit'
+            )
             if len(p) > 2 * WINDOW:
-                a = np.abs(p[2 * WINDOW:] - 2 * p[WINDOW:-WINDOW] + p[:-2 * WINDOW])
+                a = np.abs(p[2 * WINDOW :] - 2 * p[WINDOW:-WINDOW] + p[: -2 * WINDOW])
                 h2 = (WINDOW * DT) ** 2
-                assert np.all(
-                    a <= amax * h2 + 4 * step
-                ), f"{name} acceleration {np.max((a - 4 * step) / (amax * h2)):.2f} x"
+                assert np.all(a <= amax * h2 + 4 * step), (
+                    f'{name} acceleration {np.max((a - 4 * step) / (amax * h2)):.2f} x'
+                )
 
 
 @pytest.mark.timeout(120)
@@ -259,16 +259,16 @@ def check(arm: SimulatedArm, kin) -> None:
 # reached 1.38x the acceleration limit in the goals.
 @example(
     sequence=[
-        (("pose", [0.0, 0.0, 0.0, 0.25, 0.0]), 1),
-        (("silence", 0), 26),
-        (("silence", 1), 15),
+        (('pose', [0.0, 0.0, 0.0, 0.25, 0.0]), 1),
+        (('silence', 0), 26),
+        (('silence', 1), 15),
     ]
 )
 @example(
     sequence=[
-        (("answer", None), 1),
-        (("joint_jog", [0.0, 1.75, 1.0, -1.0, 0.0]), 48),
-        (("silence", 0), 16),
+        (('answer', None), 1),
+        (('joint_jog', [0.0, 1.75, 1.0, -1.0, 0.0]), 48),
+        (('silence', 0), 16),
     ]
 )
 def test_every_fault_and_input_sequence_keeps_commanded_and_measured_motion_within_the_limits(

@@ -1,14 +1,17 @@
-"""package.xml and requirements.txt as a ROS 2 install reads them: every dependency is a
-rosdep key (else `rosdep install --from-paths src` stops at the first unknown one and installs
-nothing), every package the launch files start is a dependency, and every library setup.py
-needs comes from rosdep or requirements.txt."""
+"""
+package.xml and requirements.txt as a ROS 2 install reads them.
+
+Every dependency is a rosdep key (else `rosdep install --from-paths src` stops at the first unknown
+one and installs nothing), every package the launch files start is a dependency, and every library
+setup.py needs comes from rosdep or requirements.txt.
+"""
 
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import yaml
 
@@ -19,67 +22,67 @@ ROOT = Path(__file__).resolve().parents[2]
 #: kilted/distribution.yaml, system keys from rosdep/python.yaml. (rosdep cannot run here: it
 #: needs `rosdep update` from the internet.)
 ROS_PACKAGE_KEYS = {
-    "ament_copyright",
-    "ament_flake8",
-    "ament_index_python",
-    "ament_pep257",
-    "controller_manager",
-    "diagnostic_msgs",
-    "forward_command_controller",
-    "geometry_msgs",
-    "gz_ros2_control",
-    "joint_state_broadcaster",
-    "joint_trajectory_controller",
-    "launch",
-    "launch_ros",
-    "position_controllers",
-    "rclpy",
-    "robot_state_publisher",
-    "ros_gz_bridge",
-    "ros_gz_sim",
-    "sensor_msgs",
-    "std_msgs",
-    "std_srvs",
-    "trajectory_msgs",
-    "visualization_msgs",
-    "xacro",
+    'ament_copyright',
+    'ament_flake8',
+    'ament_index_python',
+    'ament_pep257',
+    'controller_manager',
+    'diagnostic_msgs',
+    'forward_command_controller',
+    'geometry_msgs',
+    'gz_ros2_control',
+    'joint_state_broadcaster',
+    'joint_trajectory_controller',
+    'launch',
+    'launch_ros',
+    'position_controllers',
+    'rclpy',
+    'robot_state_publisher',
+    'ros_gz_bridge',
+    'ros_gz_sim',
+    'sensor_msgs',
+    'std_msgs',
+    'std_srvs',
+    'trajectory_msgs',
+    'visualization_msgs',
+    'xacro',
 }
 PYTHON_KEYS = {
-    "python3-cryptography",
-    "python3-hypothesis",
-    "python3-kivy",
-    "python3-matplotlib",
-    "python3-mujoco-pip",
-    "python3-numpy",
-    "python3-pytest",
-    "python3-pytest-timeout",
-    "python3-pytest-xvfb",
-    "python3-qrcode",
-    "python3-scipy",
-    "python3-serial",
-    "python3-yaml",
+    'python3-cryptography',
+    'python3-hypothesis',
+    'python3-kivy',
+    'python3-matplotlib',
+    'python3-mujoco-pip',
+    'python3-numpy',
+    'python3-pytest',
+    'python3-pytest-timeout',
+    'python3-pytest-xvfb',
+    'python3-qrcode',
+    'python3-scipy',
+    'python3-serial',
+    'python3-yaml',
 }
 #: Names that look like keys and are not (same source): the cause of defect reports.
-NOT_KEYS = {"ament_python", "python3-roboticstoolbox", "python3-ruckig", "python3-mujoco"}
+NOT_KEYS = {'ament_python', 'python3-roboticstoolbox', 'python3-ruckig', 'python3-mujoco'}
 #: rosdep key → the PyPI distribution it provides (rosdep/python.yaml; xacro: the ROS package
 #: ships the same `xacro` module as PyPI's xacro).
 KEY_TO_PYPI = {
-    "python3-numpy": "numpy",
-    "python3-yaml": "pyyaml",
-    "python3-serial": "pyserial",
-    "python3-kivy": "kivy",
-    "python3-mujoco-pip": "mujoco",
-    "python3-cryptography": "cryptography",
-    "python3-qrcode": "qrcode",
-    "xacro": "xacro",
+    'python3-numpy': 'numpy',
+    'python3-yaml': 'pyyaml',
+    'python3-serial': 'pyserial',
+    'python3-kivy': 'kivy',
+    'python3-mujoco-pip': 'mujoco',
+    'python3-cryptography': 'cryptography',
+    'python3-qrcode': 'qrcode',
+    'xacro': 'xacro',
 }
 #: The ament_python template's test dependencies (`ros2 pkg create --build-type ament_python`).
-TEMPLATE_TEST_DEPENDS = {"ament_copyright", "ament_flake8", "ament_pep257", "python3-pytest"}
-DEPEND_TAGS = ("depend", "build_depend", "buildtool_depend", "exec_depend", "test_depend")
+TEMPLATE_TEST_DEPENDS = {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'}
+DEPEND_TAGS = ('depend', 'build_depend', 'buildtool_depend', 'exec_depend', 'test_depend')
 
 
 def _package() -> ET.Element:
-    return ET.parse(ROOT / "package.xml").getroot()
+    return ET.parse(ROOT / 'package.xml').getroot()
 
 
 def _depends(*tags: str) -> list[str]:
@@ -87,80 +90,83 @@ def _depends(*tags: str) -> list[str]:
 
 
 def _distribution(requirement: str) -> str:
-    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+    return re.split(r'[<>=!~\[; ]', requirement.strip(), maxsplit=1)[0].lower().replace('_', '-')
 
 
 def test_every_dependency_is_a_rosdep_key() -> None:
     keys = _depends(*DEPEND_TAGS)
-    assert keys, "package.xml lists no dependencies"
+    assert keys, 'package.xml lists no dependencies'
     unknown = [k for k in keys if k not in ROS_PACKAGE_KEYS | PYTHON_KEYS]
-    assert not unknown, f"not rosdep keys (rosdep install would stop): {unknown}"
+    assert not unknown, f'not rosdep keys (rosdep install would stop): {unknown}'
     assert not set(keys) & NOT_KEYS
-    assert len(keys) == len(set(keys)), "a key is listed twice"
+    assert len(keys) == len(set(keys)), 'a key is listed twice'
 
 
 def test_build_type_is_ament_python_without_a_buildtool_key() -> None:
-    assert _depends("buildtool_depend") == []
-    assert _package().findtext("export/build_type") == "ament_python"
+    assert _depends('buildtool_depend') == []
+    assert _package().findtext('export/build_type') == 'ament_python'
 
 
 def test_test_depends_follow_the_ament_python_template() -> None:
-    assert TEMPLATE_TEST_DEPENDS <= set(_depends("test_depend", "depend"))
+    assert TEMPLATE_TEST_DEPENDS <= set(_depends('test_depend', 'depend'))
 
 
 def _launch_packages() -> set[str]:
     """ROS packages the launch files start executables of or read share files from."""
     found = set()
-    for path in (ROOT / "launch").glob("*.launch.py"):
+    for path in (ROOT / 'launch').glob('*.launch.py'):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
                 continue
-            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            name = getattr(node.func, 'id', getattr(node.func, 'attr', ''))
             for kw in node.keywords:
-                if kw.arg == "package" and isinstance(kw.value, ast.Constant):
+                if kw.arg == 'package' and isinstance(kw.value, ast.Constant):
                     found.add(kw.value.value)
-            if name in ("get_package_share_directory", "get_package_prefix", "FindPackageShare"):
+            if name in ('get_package_share_directory', 'get_package_prefix', 'FindPackageShare'):
                 found.update(a.value for a in node.args if isinstance(a, ast.Constant))
     return found
 
 
 def test_every_package_the_launch_files_use_is_a_run_dependency() -> None:
     used = _launch_packages()
-    assert {"ros_gz_sim", "ros_gz_bridge", "controller_manager", "robot_state_publisher"} <= used
-    missing = used - set(_depends("depend", "exec_depend")) - {"robot_touch"}
-    assert not missing, f"launch files use packages package.xml does not depend on: {missing}"
+    assert {'ros_gz_sim', 'ros_gz_bridge', 'controller_manager', 'robot_state_publisher'} <= used
+    missing = used - set(_depends('depend', 'exec_depend')) - {'robot_touch'}
+    assert not missing, f'launch files use packages package.xml does not depend on: {missing}'
 
 
 def test_every_controller_type_comes_from_a_run_dependency() -> None:
-    run = set(_depends("depend", "exec_depend"))
-    for path in sorted((ROOT / "config" / "controllers").glob("*.yaml")):
-        manager = yaml.safe_load(path.read_text())["/**/controller_manager"]["ros__parameters"]
+    run = set(_depends('depend', 'exec_depend'))
+    for path in sorted((ROOT / 'config' / 'controllers').glob('*.yaml')):
+        manager = yaml.safe_load(path.read_text())['/**/controller_manager']['ros__parameters']
         for name, entry in manager.items():
-            if isinstance(entry, dict) and "type" in entry:
-                package = entry["type"].split("/")[0]
-                assert (
-                    package in run
-                ), f"{path.name}: {name} is a {entry['type']}, {package} is not in package.xml"
+            if isinstance(entry, dict) and 'type' in entry:
+                package = entry['type'].split('/')[0]
+                assert package in run, (
+                    f'{path.name}: {name} is a {entry["type"]}, {package} is not in package.xml'
+                )
 
 
 def _install_requires() -> set[str]:
-    tree = ast.parse((ROOT / "setup.py").read_text())
+    tree = ast.parse((ROOT / 'setup.py').read_text())
     for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "install_requires":
+        if isinstance(node, ast.keyword) and node.arg == 'install_requires':
             return {_distribution(ast.literal_eval(e)) for e in node.value.elts}
-    raise AssertionError("setup.py has no install_requires")
+    raise AssertionError('setup.py has no install_requires')
 
 
 def _requirements() -> set[str]:
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
-    return {_distribution(line) for line in lines if line.strip() and not line.startswith("#")}
+    lines = (ROOT / 'requirements.txt').read_text().splitlines()
+    return {_distribution(line) for line in lines if line.strip() and not line.startswith('#')}
 
 
 def test_every_library_comes_from_rosdep_or_requirements_txt_not_both() -> None:
-    """On a ROS install setup.py's requirements are not installed: rosdep brings those with
-    keys, `pip install -r requirements.txt` the others (and only those: pip must not replace
-    the system's numpy or kivy)."""
-    from_rosdep = {KEY_TO_PYPI[k] for k in _depends("depend", "exec_depend") if k in KEY_TO_PYPI}
+    """
+    On a ROS install setup.py's requirements are not installed.
+
+    Rosdep brings those with keys, `pip install -r requirements.txt` the others (and only those:
+    pip must not replace the system's numpy or kivy).
+    """
+    from_rosdep = {KEY_TO_PYPI[k] for k in _depends('depend', 'exec_depend') if k in KEY_TO_PYPI}
     from_pip = _requirements()
     assert not from_rosdep & from_pip
     assert _install_requires() == from_rosdep | from_pip

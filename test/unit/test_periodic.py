@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 import pytest
-
 from robot_touch.core.periodic import PeriodicLoop, Schedule
 
 
@@ -45,8 +45,10 @@ def test_a_wake_up_runs_at_once_but_not_sooner_than_the_minimum_gap() -> None:
     wakes=st.lists(st.booleans(), min_size=50, max_size=50),
 )
 def test_cycles_never_come_closer_than_the_gap_and_never_bunch(period, gaps, wakes) -> None:
-    """However the thread is woken or delayed, two cycles are at least the gap apart, and a
-    late loop runs one cycle, not a burst: after any cycle the next is due in the future."""
+    """
+    However the thread is woken or delayed, two cycles are at least the gap apart, and a
+    late loop runs one cycle, not a burst: after any cycle the next is due in the future.
+    """
     schedule = Schedule.starting(0.0, period, min_gap_share=0.25)
     now, times = 0.0, []
     for delay, woken in zip(gaps, wakes):

@@ -1,12 +1,14 @@
-"""`robot-touch run` decides, before anything starts, whether the UI and the demo run: the
-demo never moves a serial-backed arm by itself."""
+"""
+`robot-touch run` decides, before anything starts, whether the UI and the demo run.
+
+The demo never moves a serial-backed arm by itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 import pytest
-
 from robot_touch.cli import run_cmd
 from robot_touch.errors import RobotTouchError
 
@@ -19,24 +21,24 @@ def args(*argv: str) -> argparse.Namespace:
 
 def test_headless_serial_run_starts_no_ui_and_no_demo_and_says_how_to_connect() -> None:
     plan = run_cmd.plan_run(
-        args("--backend", "serial", "--port", "/dev/ttyUSB0"), display=False, terminal=True
+        args('--backend', 'serial', '--port', '/dev/ttyUSB0'), display=False, terminal=True
     )
     assert (plan.ui, plan.demo, plan.confirm) == (False, False, False)
-    text = "\n".join(plan.notes)
-    assert "holds still until you command it" in text
-    assert "robot-touch ui" in text and "robot-touch status" in text
+    text = '\n'.join(plan.notes)
+    assert 'holds still until you command it' in text
+    assert 'robot-touch ui' in text and 'robot-touch status' in text
 
 
-@pytest.mark.parametrize("backend", ["virtual", "sim"])
+@pytest.mark.parametrize('backend', ['virtual', 'sim'])
 def test_headless_virtual_or_sim_run_plays_the_demo(backend: str) -> None:
-    plan = run_cmd.plan_run(args("--backend", backend), display=False, terminal=False)
+    plan = run_cmd.plan_run(args('--backend', backend), display=False, terminal=False)
     assert plan.ui and plan.demo and not plan.confirm
 
 
 def test_demo_on_serial_without_a_terminal_needs_the_flag() -> None:
-    with pytest.raises(RobotTouchError, match="--yes-move-the-arm"):
+    with pytest.raises(RobotTouchError, match='--yes-move-the-arm'):
         run_cmd.plan_run(
-            args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo"),
+            args('--backend', 'serial', '--port', '/dev/ttyUSB0', '--demo'),
             display=True,
             terminal=False,
         )
@@ -44,13 +46,13 @@ def test_demo_on_serial_without_a_terminal_needs_the_flag() -> None:
 
 def test_demo_on_serial_on_a_terminal_asks_and_the_flag_confirms() -> None:
     asked = run_cmd.plan_run(
-        args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo"),
+        args('--backend', 'serial', '--port', '/dev/ttyUSB0', '--demo'),
         display=False,
         terminal=True,
     )
     assert asked.demo and asked.confirm
     scripted = run_cmd.plan_run(
-        args("--backend", "serial", "--port", "/dev/ttyUSB0", "--demo", "--yes-move-the-arm"),
+        args('--backend', 'serial', '--port', '/dev/ttyUSB0', '--demo', '--yes-move-the-arm'),
         display=False,
         terminal=False,
     )
@@ -58,8 +60,8 @@ def test_demo_on_serial_on_a_terminal_asks_and_the_flag_confirms() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "confirmed"),
-    [("yes", True), (" YES ", True), ("y", False), ("", False), (None, False)],
+    ('typed', 'confirmed'),
+    [('yes', True), (' YES ', True), ('y', False), ('', False), (None, False)],
 )
 def test_only_a_typed_yes_confirms(typed: str | None, confirmed: bool) -> None:
     def ask(_prompt: str) -> str:
@@ -67,11 +69,11 @@ def test_only_a_typed_yes_confirms(typed: str | None, confirmed: bool) -> None:
             raise EOFError
         return typed
 
-    assert run_cmd.confirm_demo_on_real_arm("/dev/ttyUSB0", ask) is confirmed
+    assert run_cmd.confirm_demo_on_real_arm('/dev/ttyUSB0', ask) is confirmed
 
 
 def test_with_a_display_a_serial_run_starts_the_ui_without_the_demo() -> None:
     plan = run_cmd.plan_run(
-        args("--backend", "serial", "--port", "/dev/ttyUSB0"), display=True, terminal=True
+        args('--backend', 'serial', '--port', '/dev/ttyUSB0'), display=True, terminal=True
     )
     assert plan.ui and not plan.demo

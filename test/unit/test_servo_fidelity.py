@@ -1,4 +1,5 @@
-"""The emulated servos do what their manuals say, register by register, without a tty.
+"""
+The emulated servos do what their manuals say, register by register, without a tty.
 
 Feetech STS3215 (FT-SCS protocol, STS memory table) and DYNAMIXEL XM430-W350 (e-Manual):
 factory values, Homing Offset / drive mode / position limits changing Present and Goal
@@ -6,10 +7,10 @@ Position exactly as documented, ID and baud-rate changes, reboot and factory res
 instructions a servo does not know. Ground truth is the servo model's actual encoder
 position (``servo.position``), which no register touches.
 """
+
 from __future__ import annotations
 
 import pytest
-
 from robot_touch.protocols import dynamixel_tables as dxt
 from robot_touch.protocols import feetech_tables as ft
 from robot_touch.protocols.packet_utils import (
@@ -44,7 +45,7 @@ def ft_write(servo_id: int, register: ft.Register, value: int) -> bytes:
     return feetech_packet(
         servo_id,
         ft.INST_WRITE,
-        bytes((register.address,)) + value.to_bytes(register.size, "little"),
+        bytes((register.address,)) + value.to_bytes(register.size, 'little'),
     )
 
 
@@ -56,7 +57,7 @@ def ft_read(device, servo_id: int, register: ft.Register) -> int | None:
         return None
     (reply,) = replies
     assert feetech_checksum(reply[2:-1]) == reply[-1] and reply[2] == servo_id
-    raw = int.from_bytes(reply[5:-1], "little")
+    raw = int.from_bytes(reply[5:-1], 'little')
     return raw if register.sign_bit is None else from_sign_magnitude(raw, register.sign_bit)
 
 
@@ -153,7 +154,7 @@ def test_sts_torque_limit_zero_means_no_torque_and_128_sets_the_middle():
     device.feed(ft_write(1, ft.TORQUE_ENABLE, 128))  # STS: the present position becomes 2048
     assert ft_read(device, 1, ft.PRESENT_POSITION) == 2048
     assert ft_read(device, 1, ft.HOMING_OFFSET) == 3000 - 2048
-    device.feed(feetech_packet(1, ft.INST_CALIBRATE, (100).to_bytes(2, "little")))
+    device.feed(feetech_packet(1, ft.INST_CALIBRATE, (100).to_bytes(2, 'little')))
     assert ft_read(device, 1, ft.PRESENT_POSITION) == 100
 
 
@@ -195,8 +196,8 @@ def test_sts_servos_given_one_id_collide_on_the_wire():
     )
     # two servos answered at once: neither's reply arrives intact
     assert reply not in (
-        feetech_packet(1, 0, (2048).to_bytes(2, "little")),
-        feetech_packet(1, 0, (1000).to_bytes(2, "little")),
+        feetech_packet(1, 0, (2048).to_bytes(2, 'little')),
+        feetech_packet(1, 0, (1000).to_bytes(2, 'little')),
     )
     assert feetech_checksum(reply[2:-1]) != reply[-1]
 
@@ -240,7 +241,7 @@ def test_sts_reboot_reloads_ram_and_restore_brings_back_the_factory_values():
 def test_sts_unknown_instruction_and_broadcast_read_get_no_reply():
     device = sts()
     assert device.feed(feetech_packet(1, 0x10)) == []
-    assert device.feed(feetech_packet(ft.BROADCAST_ID, ft.INST_READ, b"\x38\x02")) == []
+    assert device.feed(feetech_packet(ft.BROADCAST_ID, ft.INST_READ, b'\x38\x02')) == []
 
 
 # ---------------------------------------------------------------------------- Dynamixel
@@ -253,8 +254,8 @@ def xm(ids=(1, 2), position: float = 2048.0, **options) -> DynamixelP2Device:
 
 
 def dx_write(servo_id: int, register: dxt.Register, value: int) -> bytes:
-    data = register.address.to_bytes(2, "little") + value.to_bytes(
-        register.size, "little", signed=value < 0
+    data = register.address.to_bytes(2, 'little') + value.to_bytes(
+        register.size, 'little', signed=value < 0
     )
     return dxl_packet(servo_id, dxt.INST_WRITE, data)
 
@@ -266,13 +267,13 @@ def dx_status(reply: bytes) -> tuple[int, int, bytes]:
 
 
 def dx_read(device, servo_id: int, register: dxt.Register) -> int | None:
-    params = register.address.to_bytes(2, "little") + register.size.to_bytes(2, "little")
+    params = register.address.to_bytes(2, 'little') + register.size.to_bytes(2, 'little')
     replies = device.feed(dxl_packet(servo_id, dxt.INST_READ, params))
     if not replies:
         return None
     sid, error, data = dx_status(replies[0])
     assert sid == servo_id and error & 0x7F == 0, error
-    return int.from_bytes(data, "little", signed=register.signed)
+    return int.from_bytes(data, 'little', signed=register.signed)
 
 
 def dx_error(device, packet: bytes) -> int:
@@ -391,9 +392,9 @@ def test_xm430_reboot_resets_ram_keeps_eeprom():
 
 
 @pytest.mark.parametrize(
-    "option, servo_id, baud",
+    'option, servo_id, baud',
     [(dxt.RESET_ALL, 1, 1), (dxt.RESET_ALL_BUT_ID, 4, 1), (dxt.RESET_ALL_BUT_ID_AND_BAUD, 4, 3)],
-    ids=["all", "all_but_id", "all_but_id_and_baud"],
+    ids=['all', 'all_but_id', 'all_but_id_and_baud'],
 )
 def test_xm430_factory_reset_options(option, servo_id, baud):
     device = xm(ids=(4,), baudrate=1_000_000)
@@ -425,7 +426,7 @@ def test_xm430_clear_needs_a_stopped_servo():
     assert dx_error(device, dxl_packet(1, dxt.INST_CLEAR, dxt.CLEAR_MULTI_TURN)) == 0
     assert 0 <= dx_read(device, 1, dxt.PRESENT_POSITION) < 4096
     assert (
-        dx_error(device, dxl_packet(1, dxt.INST_CLEAR, b"\x01\x00\x00\x00\x00"))
+        dx_error(device, dxl_packet(1, dxt.INST_CLEAR, b'\x01\x00\x00\x00\x00'))
         == dxt.ERR_DATA_RANGE
     )
 
@@ -435,10 +436,10 @@ def test_xm430_bulk_read_write_and_fast_sync_read():
     params = bytes((1, 144, 0, 2, 0, 2, 146, 0, 1, 0))  # the e-Manual's Bulk Read example
     replies = device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_BULK_READ, params))
     assert [dx_status(r)[0] for r in replies] == [1, 2]
-    assert dx_status(replies[0])[2] == (120).to_bytes(2, "little") and dx_status(replies[1])[
+    assert dx_status(replies[0])[2] == (120).to_bytes(2, 'little') and dx_status(replies[1])[
         2
     ] == bytes((32,))
-    write = bytes((1, 65, 0, 1, 0, 1, 2, 84, 0, 2, 0)) + (640).to_bytes(2, "little")
+    write = bytes((1, 65, 0, 1, 0, 1, 2, 84, 0, 2, 0)) + (640).to_bytes(2, 'little')
     assert device.feed(dxl_packet(dxt.BROADCAST_ID, dxt.INST_BULK_WRITE, write)) == []
     assert dx_read(device, 1, dxt.LED) == 1 and dx_read(device, 2, dxt.POSITION_P_GAIN) == 640
     device.servos[2].position = 3000.0
@@ -447,9 +448,9 @@ def test_xm430_bulk_read_write_and_fast_sync_read():
     )
     assert packet[4] == dxt.BROADCAST_ID and dxl_crc16(packet[:-2]) == packet[-2] | packet[-1] << 8
     first = packet[8 : 8 + 8]  # error, id, 4 data bytes, the CRC of the packet so far
-    assert first[:2] == b"\x00\x01" and int.from_bytes(first[2:6], "little") == 2048
+    assert first[:2] == b'\x00\x01' and int.from_bytes(first[2:6], 'little') == 2048
     assert dxl_crc16(packet[:14]) == first[6] | first[7] << 8
-    assert packet[16:18] == b"\x00\x02" and int.from_bytes(packet[18:22], "little") == 3000
+    assert packet[16:18] == b'\x00\x02' and int.from_bytes(packet[18:22], 'little') == 3000
 
 
 def test_xm430_unknown_instruction_answers_instruction_error():

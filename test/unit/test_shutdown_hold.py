@@ -1,12 +1,16 @@
-"""The bridge's last act is a hold, judged by the virtual arm's true servo state: a servo still
-moving toward a far goal when the bridge stops, stops where it is instead of finishing the move,
-and keeps its torque (the documented policy; ``torque_on_exit`` false releases it)."""
+"""
+The bridge's last act is a hold, judged by the virtual arm's true servo state.
+
+A servo still moving toward a far goal when the bridge stops, stops where it is instead of
+finishing the move, and keeps its torque (the documented policy; ``torque_on_exit`` false releases
+it).
+"""
+
 from __future__ import annotations
 
 import time
 
 import pytest
-
 from robot_touch.bridge.hardware import HardwareConfig, HardwareWorker
 from robot_touch.core.bridge_core import BridgeCore, build_converters
 from robot_touch.core.calibration import merge_calibration
@@ -15,22 +19,26 @@ from robot_touch.virtual_arm.server import VirtualArm
 from support.waiting import wait_for
 
 
-def moving_arm(torque_on_exit: bool):  # noqa: ANN201 - (arm, worker, servo id, profile)
-    profile = load_profile("so101")
+def moving_arm(torque_on_exit: bool):  # arm, worker, servo id, profile
+    profile = load_profile('so101')
     arm = VirtualArm(profile).start()
     joints = build_converters(profile, merge_calibration(profile, None))
     # velocity_scale 0: goals jump to the command, so the servo's own slew is what moves it
     core = BridgeCore(joints, velocity_scale=0.0, has_gripper=True)
     config = HardwareConfig(
-        port=arm.port_path, baudrate=profile.baudrate, protocol=profile.protocol,
+        port=arm.port_path,
+        baudrate=profile.baudrate,
+        protocol=profile.protocol,
         torque_on_exit=torque_on_exit,
     )
     worker = HardwareWorker(core, config)
     worker.start()
-    wait_for(lambda: worker.status().connected and worker.status().torque, 10, "connected, torque on")
-    elbow = profile.joint("elbow_flex").servo_id
+    wait_for(
+        lambda: worker.status().connected and worker.status().torque, 10, 'connected, torque on'
+    )
+    elbow = profile.joint('elbow_flex').servo_id
     target = [j.home for j in profile.all_joints]
-    target[[j.name for j in profile.all_joints].index("elbow_flex")] = 1.2  # ~1.2 rad away
+    target[[j.name for j in profile.all_joints].index('elbow_flex')] = 1.2  # ~1.2 rad away
     deadline = time.monotonic() + 0.08  # stream it briefly: the servo is mid-move at the stop
     while time.monotonic() < deadline:
         worker.submit_command(target)
@@ -43,14 +51,14 @@ def test_a_moving_servo_stops_where_it_is_when_the_bridge_stops() -> None:
     arm, worker, elbow = moving_arm(torque_on_exit=True)
     try:
         servo = arm.servos[elbow]
-        assert abs(servo.goal - servo.position) > 200, "mid-move: far from its goal"
+        assert abs(servo.goal - servo.position) > 200, 'mid-move: far from its goal'
         worker.stop()
         at_stop = servo.position
         time.sleep(0.5)  # the servo slews ~2900 steps/s: unheld, it would finish the move
         # Between the hold's read and its write the servo goes on for a few ms (~3 steps/ms).
         assert abs(servo.position - at_stop) < 60, (servo.position, at_stop)
-        assert abs(servo.goal - servo.position) < 1, "its goal is where it stands"
-        assert servo.torque_enabled, "torque stays on: the arm keeps its pose"
+        assert abs(servo.goal - servo.position) < 1, 'its goal is where it stands'
+        assert servo.torque_enabled, 'torque stays on: the arm keeps its pose'
     finally:
         arm.stop()
 

@@ -1,16 +1,18 @@
-"""TeleopCore without ROS: limits under random input, stale halt, e-stop, re-latch, singularities, bad input."""
+"""
+TeleopCore without ROS: limits under random input, stale halt, e-stop, re-latch, singularities, bad input.
+"""
+
 from __future__ import annotations
 
 import math
 
-import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
+import numpy as np
+import pytest
 from robot_touch.core.kinematics import ArmKinematics
 from robot_touch.core.profile import load_profile
-from robot_touch.core.teleop_core import Code, TeleopConfig, TeleopCore, check_speed_override
+from robot_touch.core.teleop_core import check_speed_override, Code, TeleopConfig, TeleopCore
 
 RATE = 100.0
 DT = 1.0 / RATE
@@ -51,15 +53,23 @@ def make(so101, kin, start=(0.0, 0.3, 0.3, 0.0, 0.0), **config) -> tuple[TeleopC
     return core, arm
 
 
-def check_limits(core: TeleopCore, positions: np.ndarray, skip_acceleration: set[int] = frozenset()) -> None:
+def check_limits(
+    core: TeleopCore, positions: np.ndarray, skip_acceleration: set[int] = frozenset()
+) -> None:
     lim = core.limits
-    assert np.all(positions >= lim.lower - 1e-9) and np.all(positions <= lim.upper + 1e-9), "joint limit exceeded"
+    assert np.all(positions >= lim.lower - 1e-9) and np.all(positions <= lim.upper + 1e-9), (
+        'joint limit exceeded'
+    )
     vel = np.diff(positions, axis=0) / DT
     ratio = np.max(np.abs(vel) / lim.velocity) if len(vel) else 0.0
-    assert ratio <= 1 + 1e-6, f"velocity limit exceeded ×{ratio:.4f}"
+    assert ratio <= 1 + 1e-6, f'velocity limit exceeded ×{ratio:.4f}'
     acc = np.diff(vel, axis=0) / DT
-    bad = [i for i in np.nonzero(np.any(np.abs(acc) > lim.acceleration * (1 + 1e-3) + 1e-6, axis=1))[0] if i not in skip_acceleration]
-    assert not bad, f"acceleration limit exceeded at cycles {bad[:5]}"
+    bad = [
+        i
+        for i in np.nonzero(np.any(np.abs(acc) > lim.acceleration * (1 + 1e-3) + 1e-6, axis=1))[0]
+        if i not in skip_acceleration
+    ]
+    assert not bad, f'acceleration limit exceeded at cycles {bad[:5]}'
 
 
 # ---------------------------------------------------------------------------- start-up, poses
@@ -81,7 +91,7 @@ def test_target_pose_converges_within_1_mm(so101, kin):
     core, arm = make(so101, kin)
     goal = kin.fk([0.4, 0.2, 0.6, -0.3, 0.5])
     quat = _quat_xyzw(goal[:3, :3])
-    assert core.on_target_pose("base_link", goal[:3, 3], quat, now=arm.t) == Code.OK
+    assert core.on_target_pose('base_link', goal[:3, 3], quat, now=arm.t) == Code.OK
     arm.cycle(300)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - goal[:3, 3]) < 1e-3
     check_limits(core, np.array(arm.commands))
@@ -101,11 +111,11 @@ def test_gripper_is_appended_and_mapped_onto_its_range(so101, kin):
 
 def test_joint_target_moves_named_joints_and_clamps_out_of_limit_values(so101, kin):
     core, arm = make(so101, kin)
-    code = core.on_joint_target(["elbow_flex", "wrist_roll"], [0.5, 99.0], now=arm.t)
+    code = core.on_joint_target(['elbow_flex', 'wrist_roll'], [0.5, 99.0], now=arm.t)
     assert code == Code.JOINT_LIMIT
-    assert "wrist_roll" in core.status().detail
+    assert 'wrist_roll' in core.status().detail
     arm.cycle(300)
-    roll = so101.joint("wrist_roll").upper
+    roll = so101.joint('wrist_roll').upper
     np.testing.assert_allclose(arm.q, [0.0, 0.3, 0.5, 0.0, roll], atol=1e-9)
 
 
@@ -123,7 +133,7 @@ def test_home_service_moves_to_the_profile_home(so101, kin):
 def test_stale_jog_brakes_to_rest_within_limits(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(30):
-        core.on_joint_jog(["shoulder_pan"], [2.0], now=arm.t)
+        core.on_joint_jog(['shoulder_pan'], [2.0], now=arm.t)
         arm.cycle()
     assert arm.velocities[-1][0] > 1.0
     arm.cycle(int(core.config.jog_timeout / DT) + 2)
@@ -136,16 +146,16 @@ def test_stale_jog_brakes_to_rest_within_limits(so101, kin):
 def test_estop_decelerates_to_rest_within_the_limits_and_never_steps_back(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(30):
-        core.on_joint_jog(["shoulder_lift"], [2.0], now=arm.t)
+        core.on_joint_jog(['shoulder_lift'], [2.0], now=arm.t)
         arm.cycle()
     moving = len(arm.commands)
     assert arm.velocities[-1][1] > 1.0
     core.set_estop(True)
-    assert core.on_joint_jog(["shoulder_lift"], [2.0], now=arm.t) == Code.ESTOP
-    assert core.on_target_pose("", [0.2, 0.0, 0.2], [0, 0, 0, 1], now=arm.t) == Code.ESTOP
+    assert core.on_joint_jog(['shoulder_lift'], [2.0], now=arm.t) == Code.ESTOP
+    assert core.on_target_pose('', [0.2, 0.0, 0.2], [0, 0, 0, 1], now=arm.t) == Code.ESTOP
     assert not core.home()[0]
     arm.cycle(100)
-    stop = np.array(arm.commands[moving - 1:])
+    stop = np.array(arm.commands[moving - 1 :])
     check_limits(core, stop)  # a controlled stop: velocity and acceleration within the limits
     assert np.all(np.diff(stop[:, 1]) >= -1e-12)  # decelerates forward, never a step back
     np.testing.assert_allclose(arm.velocities[-1], 0.0, atol=1e-12)
@@ -161,7 +171,7 @@ def test_estop_decelerates_to_rest_within_the_limits_and_never_steps_back(so101,
 
 def test_joint_states_gap_brakes_then_ramps_the_command_to_where_the_arm_really_is(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(["shoulder_pan"], [1.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [1.5], now=arm.t)
     arm.cycle(20)
     arm.publish = False  # backend gone
     arm.cycle(int(core.config.joint_states_timeout / DT) + 5)
@@ -170,21 +180,21 @@ def test_joint_states_gap_brakes_then_ramps_the_command_to_where_the_arm_really_
     held = arm.commands[-1].copy()
     # Meanwhile the arm was moved by hand; the backend comes back.
     moved = [-0.5, 0.1, 0.2, 0.3, 0.4]
-    arm.state = moved + arm.state[len(moved):]
+    arm.state = moved + arm.state[len(moved) :]
     arm.publish = True
     start = len(arm.commands)
     arm.cycle()
     assert core.status().code == Code.RELATCHING
-    assert core.on_joint_target(["elbow_flex"], [0.2], now=arm.t) == Code.RELATCHING  # not yet
+    assert core.on_joint_target(['elbow_flex'], [0.2], now=arm.t) == Code.RELATCHING  # not yet
     # the command does not jump: it ramps from where it stood to where the arm is
     np.testing.assert_allclose(arm.commands[start - 1], held)
     arm.publish = False  # (the measured arm stays where it was moved: EchoArm would follow)
     for _ in range(300):
         arm.t += DT
-        core.on_joint_states(arm.names, moved + arm.state[len(moved):], arm.t)
+        core.on_joint_states(arm.names, moved + arm.state[len(moved) :], arm.t)
         cmd = core.step(arm.t, DT)
         arm.commands.append(cmd.position.copy())
-    check_limits(core, np.array(arm.commands[start - 1:]))
+    check_limits(core, np.array(arm.commands[start - 1 :]))
     np.testing.assert_allclose(arm.commands[-1], moved, atol=1e-9)
     assert core.status().code == Code.OK
 
@@ -195,9 +205,9 @@ def test_disable_stops_commands_and_enable_relatches(so101, kin):
     arm.cycle(5)
     n = len(arm.commands)
     arm.cycle(20)
-    assert len(arm.commands) == n, "no commands while disabled"
+    assert len(arm.commands) == n, 'no commands while disabled'
     assert core.status().code == Code.DISABLED
-    assert core.on_joint_target(["elbow_flex"], [1.0], now=arm.t) == Code.DISABLED
+    assert core.on_joint_target(['elbow_flex'], [1.0], now=arm.t) == Code.DISABLED
     arm.state = [0.1, 0.1, 0.1, 0.1, 0.1] + arm.state[5:]
     core.set_enabled(True)
     arm.cycle()
@@ -214,9 +224,9 @@ def test_start_disabled_publishes_nothing(so101, kin):
 def test_jog_into_a_joint_limit_stops_there_with_joint_limit(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(250):
-        core.on_joint_jog(["wrist_flex"], [3.0], now=arm.t)
+        core.on_joint_jog(['wrist_flex'], [3.0], now=arm.t)
         arm.cycle()
-    assert arm.q[3] == pytest.approx(so101.joint("wrist_flex").upper)
+    assert arm.q[3] == pytest.approx(so101.joint('wrist_flex').upper)
     assert core.status().code == Code.JOINT_LIMIT
     check_limits(core, np.array(arm.commands))
 
@@ -234,57 +244,71 @@ def _quat_xyzw(R: np.ndarray) -> list[float]:
 
 unit = st.floats(-1.0, 1.0)
 actions = st.one_of(
-    st.tuples(st.just("pose"), st.lists(unit, min_size=5, max_size=5)),
-    st.tuples(st.just("jog"), st.tuples(st.sampled_from(["base_link", "tcp"]), st.lists(unit, min_size=6, max_size=6))),
-    st.tuples(st.just("joint_jog"), st.lists(st.floats(-4, 4), min_size=5, max_size=5)),
-    st.tuples(st.just("joint_target"), st.lists(unit, min_size=5, max_size=5)),
-    st.tuples(st.just("gripper"), st.floats(-0.5, 1.5)),
-    st.tuples(st.just("estop"), st.booleans()),
-    st.tuples(st.just("override"), st.floats(0.05, 1.0)),
-    st.tuples(st.just("home"), st.none()),
+    st.tuples(st.just('pose'), st.lists(unit, min_size=5, max_size=5)),
+    st.tuples(
+        st.just('jog'),
+        st.tuples(st.sampled_from(['base_link', 'tcp']), st.lists(unit, min_size=6, max_size=6)),
+    ),
+    st.tuples(st.just('joint_jog'), st.lists(st.floats(-4, 4), min_size=5, max_size=5)),
+    st.tuples(st.just('joint_target'), st.lists(unit, min_size=5, max_size=5)),
+    st.tuples(st.just('gripper'), st.floats(-0.5, 1.5)),
+    st.tuples(st.just('estop'), st.booleans()),
+    st.tuples(st.just('override'), st.floats(0.05, 1.0)),
+    st.tuples(st.just('home'), st.none()),
 )
 
 
 @pytest.mark.timeout(60)
 @settings(max_examples=40, deadline=None)
-@given(sequence=st.lists(st.tuples(actions, st.integers(1, 40), st.booleans()), min_size=1, max_size=8))
+@given(
+    sequence=st.lists(
+        st.tuples(actions, st.integers(1, 40), st.booleans()), min_size=1, max_size=8
+    )
+)
 def test_random_input_sequences_keep_every_limit(so101, kin, sequence):
-    """Targets, jogs (repeated or going stale), e-stops and overrides in any order: the command
-    stream stays inside the position, velocity and acceleration limits (an e-stop too: it is
-    a controlled stop)."""
+    """
+    Targets, jogs (repeated or going stale), e-stops and overrides in any order.
+
+    The command stream stays inside the position, velocity and acceleration limits (an e-stop too:
+    it is a controlled stop).
+    """
     core, arm = make(so101, kin)
     lo, hi = np.array(so101.lower), np.array(so101.upper)
     for (kind, arg), cycles, repeat in sequence:
         for i in range(cycles):
-            if i == 0 or (repeat and kind in ("jog", "joint_jog")):
-                if kind == "pose":
+            if i == 0 or (repeat and kind in ('jog', 'joint_jog')):
+                if kind == 'pose':
                     q = lo + (np.array(arg) + 1) / 2 * (hi - lo)
                     T = kin.fk(q)
-                    core.on_target_pose("base_link", T[:3, 3], _quat_xyzw(T[:3, :3]), now=arm.t)
-                elif kind == "jog":
+                    core.on_target_pose('base_link', T[:3, 3], _quat_xyzw(T[:3, :3]), now=arm.t)
+                elif kind == 'jog':
                     frame, tw = arg
                     core.on_jog(frame, np.array(tw[:3]) * 0.3, np.array(tw[3:]) * 2, now=arm.t)
-                elif kind == "joint_jog":
+                elif kind == 'joint_jog':
                     core.on_joint_jog(so101.joint_names, arg, now=arm.t)
-                elif kind == "joint_target":
-                    core.on_joint_target(so101.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=arm.t)
-                elif kind == "gripper":
+                elif kind == 'joint_target':
+                    core.on_joint_target(
+                        so101.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=arm.t
+                    )
+                elif kind == 'gripper':
                     core.on_gripper(arg, now=arm.t)
-                elif kind == "estop" and i == 0:
+                elif kind == 'estop' and i == 0:
                     core.set_estop(arg)
-                elif kind == "override":
+                elif kind == 'override':
                     core.set_speed_override(arg)
-                elif kind == "home":
+                elif kind == 'home':
                     core.home()
             arm.cycle()
-            assert "safety net" not in core.status().detail
+            assert 'safety net' not in core.status().detail
     check_limits(core, np.array(arm.commands))
 
 
 # ---------------------------------------------------------------------------- singularities
 
 
-def _jog_for(core: TeleopCore, arm: EchoArm, linear, seconds: float, frame: str = "base_link") -> None:
+def _jog_for(
+    core: TeleopCore, arm: EchoArm, linear, seconds: float, frame: str = 'base_link'
+) -> None:
     for _ in range(int(seconds / DT)):
         core.on_jog(frame, linear, [0.0, 0.0, 0.0], now=arm.t)
         arm.cycle()
@@ -302,7 +326,7 @@ def test_so101_escapes_the_stretched_out_singularity(so101, kin):
     assert float((kin.fk(arm.q)[:3, 3] - p0) @ outward) < 1e-4
     _jog_for(core, arm, -outward, 1.0)  # back toward the base: allowed
     p1 = kin.fk(arm.q)[:3, 3]
-    assert float((p1 - p0) @ -outward / 0.05) > 0.01, "moved at least 1 cm back toward the base"
+    assert float((p1 - p0) @ -outward / 0.05) > 0.01, 'moved at least 1 cm back toward the base'
     assert kin.condition(arm.q) < kin.condition(start) / 10
     check_limits(core, np.array(arm.commands))
 
@@ -314,22 +338,27 @@ def test_so101_slows_near_the_singularity_when_jogging_into_it(so101, kin):
     _jog_for(core, arm, p0 / np.linalg.norm(p0) * 0.05, 1.0)
     assert core.status().code == Code.NEAR_SINGULARITY
     assert kin.condition(arm.q) <= core.config.singularity_stop * 1.05
-    assert float(core.status().values["singularity_scale"]) < 0.2
+    assert float(core.status().values['singularity_scale']) < 0.2
 
 
 def test_open_manipulator_x_escapes_a_singularity():
+    from robot_touch.core.teleop_singularity import inverse_condition
     from scipy.optimize import minimize
 
-    from robot_touch.core.teleop_singularity import inverse_condition
-
-    profile = load_profile("open_manipulator_x")
+    profile = load_profile('open_manipulator_x')
     kin = ArmKinematics(profile)
     # The 4-DOF arm's singularity: tip on the pan axis, so the pan joint cannot move it
     # sideways. Found by search (coarse grid, then refined) rather than hard-coded.
     lo, hi = np.array(profile.lower[1:]), np.array(profile.upper[1:])
-    grid = np.stack(np.meshgrid(*[np.linspace(a + 0.05, b - 0.05, 11) for a, b in zip(lo, hi)]), -1).reshape(-1, 3)
+    grid = np.stack(
+        np.meshgrid(*[np.linspace(a + 0.05, b - 0.05, 11) for a, b in zip(lo, hi)]), -1
+    ).reshape(-1, 3)
     best = max(grid, key=lambda x: kin.condition(np.r_[0.0, x]))
-    found = minimize(lambda x: inverse_condition(kin.condition(np.r_[0.0, np.clip(x, lo, hi)])), best, method="Nelder-Mead")
+    found = minimize(
+        lambda x: inverse_condition(kin.condition(np.r_[0.0, np.clip(x, lo, hi)])),
+        best,
+        method='Nelder-Mead',
+    )
     start = list(np.r_[0.0, np.clip(found.x, lo, hi)])
     assert kin.condition(start) > 1e4
     core = TeleopCore(profile, TeleopConfig(rate=RATE), kinematics=kin)
@@ -337,42 +366,92 @@ def test_open_manipulator_x_escapes_a_singularity():
     arm.cycle()
     p0 = kin.fk(arm.q)[:3, 3]
     _jog_for(core, arm, [0.0, 0.05, 0.0], 1.0)  # sideways: the direction the pan cannot give here
-    assert kin.fk(arm.q)[1, 3] - p0[1] > 0.01, "moved at least 1 cm sideways"
+    assert kin.fk(arm.q)[1, 3] - p0[1] > 0.01, 'moved at least 1 cm sideways'
     assert kin.condition(arm.q) < 1000
     check_limits(core, np.array(arm.commands))
 
 
 # ---------------------------------------------------------------------------- bad input
 
-NAN = float("nan")
+NAN = float('nan')
 
 
 @pytest.mark.parametrize(
-    "call, code, user_sees",
+    'call, code, user_sees',
     [
-        (lambda c, t: c.on_target_pose("", [NAN, 0, 0.2], [0, 0, 0, 1], now=t), Code.INVALID_POSE, "NaN"),
-        (lambda c, t: c.on_target_pose("", [0.2, 0, 0.2], [0, 0, 0, math.inf], now=t), Code.INVALID_POSE, "NaN or infinite"),
-        (lambda c, t: c.on_target_pose("", [0.2, 0, 0.2], [0, 0, 0, 0], now=t), Code.INVALID_POSE, "quaternion is zero"),
-        (lambda c, t: c.on_target_pose("camera", [0.2, 0, 0.2], [0, 0, 0, 1], now=t),
-         Code.UNKNOWN_FRAME, "'world'"),
-        (lambda c, t: c.on_jog("camera", [0.01, 0, 0], [0, 0, 0], now=t), Code.UNKNOWN_FRAME, "'tcp'"),
-        (lambda c, t: c.on_jog("", [NAN, 0, 0], [0, 0, 0], now=t), Code.INVALID_VALUE, "finite"),
-        (lambda c, t: c.on_joint_jog(["elbow"], [0.1], now=t), Code.UNKNOWN_JOINT, "known: shoulder_pan"),
-        (lambda c, t: c.on_joint_jog(["elbow_flex"], [0.1, 0.2], now=t), Code.INVALID_VALUE, "1 names but 2 values"),
-        (lambda c, t: c.on_joint_target(["elbow_flex"], [NAN], now=t), Code.INVALID_VALUE, "not a finite number"),
-        (lambda c, t: c.on_joint_target(["elbow_flex", "foo"], [0.1, 0.2], now=t), Code.UNKNOWN_JOINT, "'foo'"),
-        (lambda c, t: c.on_gripper(NAN, now=t), Code.INVALID_VALUE, "0..1"),
-        (lambda c, t: c.on_target_pose("", [5.0, 0, 0.2], [0, 0, 0, 1], now=t), Code.UNREACHABLE, "nearest pose"),
+        (
+            lambda c, t: c.on_target_pose('', [NAN, 0, 0.2], [0, 0, 0, 1], now=t),
+            Code.INVALID_POSE,
+            'NaN',
+        ),
+        (
+            lambda c, t: c.on_target_pose('', [0.2, 0, 0.2], [0, 0, 0, math.inf], now=t),
+            Code.INVALID_POSE,
+            'NaN or infinite',
+        ),
+        (
+            lambda c, t: c.on_target_pose('', [0.2, 0, 0.2], [0, 0, 0, 0], now=t),
+            Code.INVALID_POSE,
+            'quaternion is zero',
+        ),
+        (
+            lambda c, t: c.on_target_pose('camera', [0.2, 0, 0.2], [0, 0, 0, 1], now=t),
+            Code.UNKNOWN_FRAME,
+            "'world'",
+        ),
+        (
+            lambda c, t: c.on_jog('camera', [0.01, 0, 0], [0, 0, 0], now=t),
+            Code.UNKNOWN_FRAME,
+            "'tcp'",
+        ),
+        (lambda c, t: c.on_jog('', [NAN, 0, 0], [0, 0, 0], now=t), Code.INVALID_VALUE, 'finite'),
+        (
+            lambda c, t: c.on_joint_jog(['elbow'], [0.1], now=t),
+            Code.UNKNOWN_JOINT,
+            'known: shoulder_pan',
+        ),
+        (
+            lambda c, t: c.on_joint_jog(['elbow_flex'], [0.1, 0.2], now=t),
+            Code.INVALID_VALUE,
+            '1 names but 2 values',
+        ),
+        (
+            lambda c, t: c.on_joint_target(['elbow_flex'], [NAN], now=t),
+            Code.INVALID_VALUE,
+            'not a finite number',
+        ),
+        (
+            lambda c, t: c.on_joint_target(['elbow_flex', 'foo'], [0.1, 0.2], now=t),
+            Code.UNKNOWN_JOINT,
+            "'foo'",
+        ),
+        (lambda c, t: c.on_gripper(NAN, now=t), Code.INVALID_VALUE, '0..1'),
+        (
+            lambda c, t: c.on_target_pose('', [5.0, 0, 0.2], [0, 0, 0, 1], now=t),
+            Code.UNREACHABLE,
+            'nearest pose',
+        ),
     ],
     ids=[
-        "nan_position", "inf_quaternion", "zero_quaternion", "unknown_pose_frame", "unknown_jog_frame",
-        "nan_jog", "unknown_jog_joint", "jog_length_mismatch", "nan_joint_target", "unknown_target_joint",
-        "nan_gripper", "far_outside_workspace",
+        'nan_position',
+        'inf_quaternion',
+        'zero_quaternion',
+        'unknown_pose_frame',
+        'unknown_jog_frame',
+        'nan_jog',
+        'unknown_jog_joint',
+        'jog_length_mismatch',
+        'nan_joint_target',
+        'unknown_target_joint',
+        'nan_gripper',
+        'far_outside_workspace',
     ],
 )
-def test_bad_input_gets_a_status_code_and_the_loop_keeps_running(so101, kin, call, code, user_sees):
+def test_bad_input_gets_a_status_code_and_the_loop_keeps_running(
+    so101, kin, call, code, user_sees
+):
     core, arm = make(so101, kin)
-    core.on_joint_target(["shoulder_pan"], [0.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [0.5], now=arm.t)
     arm.cycle(10)
     assert call(core, arm.t) == code
     status = core.status()
@@ -385,31 +464,33 @@ def test_bad_input_gets_a_status_code_and_the_loop_keeps_running(so101, kin, cal
 
 def test_out_of_order_stamps_are_rejected(so101, kin):
     core, arm = make(so101, kin)
-    assert core.on_joint_target(["elbow_flex"], [0.5], stamp=10.0, now=arm.t) == Code.OK
-    assert core.on_joint_target(["elbow_flex"], [-0.5], stamp=9.5, now=arm.t) == Code.OUT_OF_ORDER
-    assert "older" in core.status().detail
+    assert core.on_joint_target(['elbow_flex'], [0.5], stamp=10.0, now=arm.t) == Code.OK
+    assert core.on_joint_target(['elbow_flex'], [-0.5], stamp=9.5, now=arm.t) == Code.OUT_OF_ORDER
+    assert 'older' in core.status().detail
     arm.cycle(300)
     assert arm.q[2] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("value", [0.0, 1.5, NAN, True, "fast"], ids=["zero", "above_1", "nan", "bool", "text"])
+@pytest.mark.parametrize(
+    'value', [0.0, 1.5, NAN, True, 'fast'], ids=['zero', 'above_1', 'nan', 'bool', 'text']
+)
 def test_speed_override_outside_its_range_is_refused_and_kept(so101, kin, value):
     core, _ = make(so101, kin, speed_override=0.5)
-    with pytest.raises(ValueError, match=r"speed_override must be within \[0.05, 1.0\]"):
+    with pytest.raises(ValueError, match=r'speed_override must be within \[0.05, 1.0\]'):
         core.set_speed_override(value)
     assert core.speed_override == 0.5
     assert check_speed_override(0.05) == 0.05
 
 
 @pytest.mark.parametrize(
-    "config, message",
+    'config, message',
     [
-        ({"rate": 0.0}, "rate must be a positive"),
-        ({"singularity_slow": 500.0, "singularity_stop": 100.0}, "below singularity_stop"),
-        ({"workspace_min": [0, 0, 0]}, "both workspace_min and workspace_max"),
-        ({"velocity_scale": 2.0}, r"within \(0, 1\]"),
+        ({'rate': 0.0}, 'rate must be a positive'),
+        ({'singularity_slow': 500.0, 'singularity_stop': 100.0}, 'below singularity_stop'),
+        ({'workspace_min': [0, 0, 0]}, 'both workspace_min and workspace_max'),
+        ({'velocity_scale': 2.0}, r'within \(0, 1\]'),
     ],
-    ids=["zero_rate", "thresholds_swapped", "half_workspace", "velocity_scale_above_1"],
+    ids=['zero_rate', 'thresholds_swapped', 'half_workspace', 'velocity_scale_above_1'],
 )
 def test_bad_configuration_is_refused_by_name(so101, kin, config, message):
     with pytest.raises(ValueError, match=message):
@@ -418,18 +499,20 @@ def test_bad_configuration_is_refused_by_name(so101, kin, config, message):
 
 def test_speed_override_slows_the_motion(so101, kin):
     core, arm = make(so101, kin, speed_override=0.1)
-    core.on_joint_target(["shoulder_pan"], [1.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [1.5], now=arm.t)
     arm.cycle(200)
-    assert np.max(np.abs(np.array(arm.velocities)[:, 0])) <= so101.joints[0].velocity * 0.1 * (1 + 1e-9)
+    assert np.max(np.abs(np.array(arm.velocities)[:, 0])) <= so101.joints[0].velocity * 0.1 * (
+        1 + 1e-9
+    )
 
 
-@pytest.mark.parametrize("limit", [0.05, 0.25], ids=["5cm_s", "25cm_s"])
+@pytest.mark.parametrize('limit', [0.05, 0.25], ids=['5cm_s', '25cm_s'])
 def test_joint_space_moves_keep_the_tip_under_the_cartesian_speed(so101, kin, limit):
     core, arm = make(so101, kin, cartesian_speed=limit)
     goal = kin.fk([1.2, -0.6, 1.0, 0.5, 0.0])
-    core.on_target_pose("", goal[:3, 3], _quat_xyzw(goal[:3, :3]), now=arm.t)
+    core.on_target_pose('', goal[:3, 3], _quat_xyzw(goal[:3, :3]), now=arm.t)
     arm.cycle(int((1.0 + 0.7 / limit) / DT))
     tips = np.array([kin.fk(q)[:3, 3] for q in arm.commands])
     speed = np.linalg.norm(np.diff(tips, axis=0), axis=1) / DT
-    assert np.max(speed) <= limit * 1.05, f"peak tip speed {np.max(speed):.3f} m/s"
-    assert np.linalg.norm(tips[-1] - goal[:3, 3]) < 1e-3, "and still arrives"
+    assert np.max(speed) <= limit * 1.05, f'peak tip speed {np.max(speed):.3f} m/s'
+    assert np.linalg.norm(tips[-1] - goal[:3, 3]) < 1e-3, 'and still arrives'

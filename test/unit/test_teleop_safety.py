@@ -1,7 +1,10 @@
-"""TeleopCore under faults and hostile input (issue 10): continuous re-latching, stamps from
-the future and from skewed clocks, the floor and the workspace box, frames fixed to the base,
-scaled quaternions, a second joint_states publisher, the e-stop as a controlled stop inside
-the limits, and the gripper's velocity."""
+"""
+TeleopCore under faults and hostile input (issue 10).
+
+Continuous re-latching, stamps from the future and from skewed clocks, the floor and the workspace
+box, frames fixed to the base, scaled quaternions, a second joint_states publisher, the e-stop as a
+controlled stop inside the limits, and the gripper's velocity.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-
 from robot_touch.core.kinematics import ArmKinematics
 from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import Code, TeleopConfig, TeleopCore
 from robot_touch.core.teleop_workspace import EDGE_TOLERANCE
+import yaml
 
 RATE = 100.0
 DT = 1.0 / RATE
@@ -26,7 +28,7 @@ class Arm:
     """joint_states = the last command (a perfect arm), from publisher ``source``."""
 
     def __init__(
-        self, core: TeleopCore, start=START, gripper: float = 0.0, source: object = "bridge"
+        self, core: TeleopCore, start=START, gripper: float = 0.0, source: object = 'bridge'
     ) -> None:
         self.core, self.t, self.source = core, 0.0, source
         self.names = core.names + [core.gripper_spec.name]
@@ -62,7 +64,7 @@ def make(so101, kin, **config) -> tuple[TeleopCore, Arm]:
 
 
 def max_step_ratio(core: TeleopCore, commands) -> float:
-    """The largest command step as a share of the per-cycle bound (velocity limit x period)."""
+    """Return the largest command step as a share of the per-cycle bound (velocity limit x period)."""
     c = np.array(commands)[:, :5]
     return float(np.max(np.abs(np.diff(c, axis=0)) / (core.limits.velocity * DT)))
 
@@ -84,7 +86,7 @@ def tip_z(kin, commands) -> np.ndarray:
 
 def test_relatching_after_the_arm_stopped_following_never_jumps_the_command(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(["shoulder_pan", "wrist_roll"], [1.2, 1.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan', 'wrist_roll'], [1.2, 1.5], now=arm.t)
     arm.cycle(20)
     arm.frozen = list(arm.state)  # unplugged: the arm stays, joint_states stop
     arm.publish = False
@@ -102,7 +104,7 @@ def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measure
     so101, kin
 ):
     core, arm = make(so101, kin)
-    core.on_joint_target(["wrist_roll"], [2.0], now=arm.t)
+    core.on_joint_target(['wrist_roll'], [2.0], now=arm.t)
     arm.cycle(30)
     moving = arm.outputs[-1].velocity[4]
     assert moving > 1.0
@@ -111,10 +113,10 @@ def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measure
     start = len(arm.commands)
     arm.cycle(60)
     status = core.status()
-    assert status.code == Code.NO_JOINT_STATES and "wrist_roll" in status.detail
-    roll = np.array(arm.commands[start - 1:])[:, 4]
+    assert status.code == Code.NO_JOINT_STATES and 'wrist_roll' in status.detail
+    roll = np.array(arm.commands[start - 1 :])[:, 4]
     assert np.all(np.diff(roll) >= -1e-12) and roll[-1] == roll[-2]  # braked forward to rest
-    assert core.on_joint_target(["wrist_roll"], [-2.0], now=arm.t) == Code.NO_JOINT_STATES
+    assert core.on_joint_target(['wrist_roll'], [-2.0], now=arm.t) == Code.NO_JOINT_STATES
     arm.frozen[4] = roll[0]  # measured again where the bridge stopped it (behind the command)
     arm.cycle(120)
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
@@ -128,31 +130,31 @@ def test_a_stamp_from_the_far_future_is_refused_and_locks_nothing_out(so101, kin
     core, arm = make(so101, kin)
     clock = 1000.0
     code = core.on_joint_target(
-        ["elbow_flex"], [0.5], stamp=2**31 - 1, now=arm.t, clock=clock, sender="ui"
+        ['elbow_flex'], [0.5], stamp=2**31 - 1, now=arm.t, clock=clock, sender='ui'
     )
     assert code == Code.OUT_OF_ORDER and "ahead of this computer's clock" in core.status().detail
     assert (
         core.on_joint_target(
-            ["elbow_flex"], [0.4], stamp=clock + 0.01, now=arm.t, clock=clock, sender="ui"
+            ['elbow_flex'], [0.4], stamp=clock + 0.01, now=arm.t, clock=clock, sender='ui'
         )
         == Code.OK
     )
     # a stamp a little ahead is taken; the clock passes the mark it sets within max_stamp_lead
     assert (
         core.on_joint_target(
-            ["elbow_flex"], [0.3], stamp=clock + 0.4, now=arm.t, clock=clock, sender="ui"
+            ['elbow_flex'], [0.3], stamp=clock + 0.4, now=arm.t, clock=clock, sender='ui'
         )
         == Code.OK
     )
     assert (
         core.on_joint_target(
-            ["elbow_flex"], [0.2], stamp=clock + 0.1, now=arm.t, clock=clock, sender="ui"
+            ['elbow_flex'], [0.2], stamp=clock + 0.1, now=arm.t, clock=clock, sender='ui'
         )
         == Code.OUT_OF_ORDER
     )
     assert (
         core.on_joint_target(
-            ["elbow_flex"], [0.2], stamp=clock + 0.45, now=arm.t, clock=clock + 0.45, sender="ui"
+            ['elbow_flex'], [0.2], stamp=clock + 0.45, now=arm.t, clock=clock + 0.45, sender='ui'
         )
         == Code.OK
     )
@@ -165,13 +167,13 @@ def test_two_uis_with_skewed_clocks_do_not_lock_each_other_out(so101, kin):
         now = clock + k * 0.05
         assert (
             core.on_joint_target(
-                ["elbow_flex"], [0.3], stamp=now + 0.3, now=arm.t, clock=now, sender="fast"
+                ['elbow_flex'], [0.3], stamp=now + 0.3, now=arm.t, clock=now, sender='fast'
             )
             == Code.OK
         )
         assert (
             core.on_joint_target(
-                ["elbow_flex"], [0.4], stamp=now, now=arm.t, clock=now, sender="right"
+                ['elbow_flex'], [0.4], stamp=now, now=arm.t, clock=now, sender='right'
             )
             == Code.OK
         )
@@ -181,34 +183,34 @@ def test_two_uis_with_skewed_clocks_do_not_lock_each_other_out(so101, kin):
 
 
 @pytest.mark.parametrize(
-    "xyz",
+    'xyz',
     [[0.0, 0.0, 0.0], [0.01, 0.0, 0.005], [0.05, 0.02, 0.0]],
-    ids=["origin", "near_origin", "low"],
+    ids=['origin', 'near_origin', 'low'],
 )
 def test_a_target_whose_nearest_pose_is_below_the_floor_moves_nothing(so101, kin, xyz):
     core, arm = make(so101, kin)
     before = arm.q.copy()
-    code = core.on_target_pose("base_link", xyz, [0, 0, 0, 1], now=arm.t)
+    code = core.on_target_pose('base_link', xyz, [0, 0, 0, 1], now=arm.t)
     arm.cycle(200)
     assert np.min(tip_z(kin, arm.commands)) >= -EDGE_TOLERANCE
-    if code == Code.UNREACHABLE and "not moving" in core.status().detail:
+    if code == Code.UNREACHABLE and 'not moving' in core.status().detail:
         np.testing.assert_allclose(arm.q, before, atol=1e-9)
-        assert "floor" in core.status().detail or "box" in core.status().detail
+        assert 'floor' in core.status().detail or 'box' in core.status().detail
 
 
 def test_an_empty_pose_stamped_is_refused(so101, kin):
     core, arm = make(so101, kin)
     assert (
-        core.on_target_pose("", [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], stamp=0.0, now=arm.t)
+        core.on_target_pose('', [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], stamp=0.0, now=arm.t)
         == Code.INVALID_POSE
     )
-    assert "empty" in core.status().detail
+    assert 'empty' in core.status().detail
 
 
 def test_jogging_down_stops_at_the_floor(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(400):
-        core.on_jog("base_link", [0.0, 0.0, -0.25], [0.0, 0.0, 0.0], now=arm.t)
+        core.on_jog('base_link', [0.0, 0.0, -0.25], [0.0, 0.0, 0.0], now=arm.t)
         arm.cycle()
     z = tip_z(kin, arm.commands)
     assert -EDGE_TOLERANCE <= z.min() < 0.02  # went down to the floor, not through it
@@ -218,7 +220,7 @@ def test_joint_jogging_the_arm_onto_its_base_stops_at_the_floor(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(400):
         core.on_joint_jog(
-            ["shoulder_lift", "elbow_flex", "wrist_flex"], [1.5, 1.5, 1.5], now=arm.t
+            ['shoulder_lift', 'elbow_flex', 'wrist_flex'], [1.5, 1.5, 1.5], now=arm.t
         )
         arm.cycle()
     assert tip_z(kin, arm.commands).min() >= -EDGE_TOLERANCE
@@ -239,7 +241,7 @@ def test_the_default_box_holds_every_reachable_point_above_the_floor(so101, kin)
     q = np.array([0.0, 0.0, -1.4, 0.0, 0.0])
     T = kin.fk(q)
     assert T[2, 3] > kin.reach()
-    assert core.on_target_pose("base_link", T[:3, 3], quat_xyzw(T[:3, :3]), now=arm.t) == Code.OK
+    assert core.on_target_pose('base_link', T[:3, 3], quat_xyzw(T[:3, :3]), now=arm.t) == Code.OK
     arm.cycle(400)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - T[:3, 3]) < 1e-3
 
@@ -250,7 +252,7 @@ def test_the_default_box_holds_every_reachable_point_above_the_floor(so101, kin)
 def test_a_target_in_the_world_frame_is_accepted(so101, kin):
     core, arm = make(so101, kin)
     target = kin.fk([0.3, 0.2, 0.4, 0.1, 0.0])[:3, 3]
-    assert core.on_target_pose("world", target, [0, 0, 0, 1], now=arm.t) != Code.UNKNOWN_FRAME
+    assert core.on_target_pose('world', target, [0, 0, 0, 1], now=arm.t) != Code.UNKNOWN_FRAME
     arm.cycle(300)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - target) < 1e-3
 
@@ -263,13 +265,13 @@ def test_frames_fixed_to_the_base_are_transformed_for_targets_and_jogs(tmp_path:
         '<parent link="world"/><child link="base_link"/>'
         '<origin xyz="0.1 0 0.7" rpy="0 0 1.5707963267948966"/>',
     )
-    (tmp_path / "arm.urdf.xacro").write_text(urdf)
-    for name in ("common.xacro",):
+    (tmp_path / 'arm.urdf.xacro').write_text(urdf)
+    for name in ('common.xacro',):
         (tmp_path / name).write_text((Path(so101.urdf_path).parent / name).read_text())
     data = yaml.safe_load(Path(so101.path).read_text())
-    data["urdf"] = "arm.urdf.xacro"
-    (tmp_path / "arm.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    profile = load_profile(tmp_path / "arm.yaml")
+    data['urdf'] = 'arm.urdf.xacro'
+    (tmp_path / 'arm.yaml').write_text(yaml.safe_dump(data, sort_keys=False))
+    profile = load_profile(tmp_path / 'arm.yaml')
     kin = ArmKinematics(profile)
     np.testing.assert_allclose(
         kin.fk([0.0] * 5), ArmKinematics(so101).fk([0.0] * 5)
@@ -280,7 +282,7 @@ def test_frames_fixed_to_the_base_are_transformed_for_targets_and_jogs(tmp_path:
     in_base = kin.fk([0.2, 0.2, 0.4, 0.1, 0.0])[:3, 3]
     in_world = np.array([0.1 - in_base[1], in_base[0], 0.7 + in_base[2]])  # the same point
     assert (
-        core.on_target_pose("world", in_world, [0, 0, 0.7071068, 0.7071068], now=arm.t)
+        core.on_target_pose('world', in_world, [0, 0, 0.7071068, 0.7071068], now=arm.t)
         != Code.UNKNOWN_FRAME
     )
     arm.cycle(300)
@@ -288,18 +290,18 @@ def test_frames_fixed_to_the_base_are_transformed_for_targets_and_jogs(tmp_path:
     # a jog along world x is a jog along base -y
     before = kin.fk(arm.q)[:3, 3]
     for _ in range(20):
-        core.on_jog("world", [0.05, 0.0, 0.0], [0.0, 0.0, 0.0], now=arm.t)
+        core.on_jog('world', [0.05, 0.0, 0.0], [0.0, 0.0, 0.0], now=arm.t)
         arm.cycle()
     moved = kin.fk(arm.q)[:3, 3] - before
     assert moved[1] < -0.005 and abs(moved[0]) < 0.3 * abs(moved[1])
-    assert core.on_jog("table", [0.01, 0, 0], [0, 0, 0], now=arm.t) == Code.UNKNOWN_FRAME
+    assert core.on_jog('table', [0.01, 0, 0], [0, 0, 0], now=arm.t) == Code.UNKNOWN_FRAME
     assert "'world'" in core.status().detail and "'tcp'" in core.status().detail
 
 
 # ---------------------------------------------------------------------------- item 10: quaternions
 
 
-@pytest.mark.parametrize("scale", [1e-200, 1e-20, 1e20, 1e200, 1.7e308], ids=str)
+@pytest.mark.parametrize('scale', [1e-200, 1e-20, 1e20, 1e200, 1.7e308], ids=str)
 def test_a_scaled_quaternion_keeps_its_orientation(so101, kin, scale):
     from robot_touch.core.kinematics import pose_from_xyz_quat
 
@@ -314,14 +316,14 @@ def test_a_scaled_quaternion_keeps_its_orientation(so101, kin, scale):
 
 def test_a_second_joint_states_publisher_is_a_conflict_and_nothing_latches_to_it(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(["shoulder_pan"], [0.8], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [0.8], now=arm.t)
     arm.cycle(100)
     arm.cycle(100)
     at = arm.q.copy()
-    spoof = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
+    spoof = ['shoulder_pan', 'shoulder_lift', 'elbow_flex', 'wrist_flex', 'wrist_roll', 'gripper']
     for _ in range(20):
         assert (
-            core.on_joint_states(spoof, [0.0] * 6, arm.t, source="spoofer")
+            core.on_joint_states(spoof, [0.0] * 6, arm.t, source='spoofer')
             == Code.JOINT_STATES_CONFLICT
         )
         arm.cycle()
@@ -332,9 +334,9 @@ def test_a_second_joint_states_publisher_is_a_conflict_and_nothing_latches_to_it
     ok, message = core.set_enabled(False)
     arm.cycle(50)
     ok, message = core.set_enabled(True)
-    assert not ok and "publishers" in message
+    assert not ok and 'publishers' in message
     for _ in range(30):
-        core.on_joint_states(spoof, [0.0] * 6, arm.t, source="spoofer")
+        core.on_joint_states(spoof, [0.0] * 6, arm.t, source='spoofer')
         arm.cycle()
     np.testing.assert_allclose(arm.q, at, atol=1e-9)  # no jump toward the spoofed zeros
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
@@ -360,7 +362,7 @@ def test_the_graph_showing_two_publishers_is_a_conflict(so101, kin):
 
 def test_estop_with_a_lagging_measurement_never_steps_back(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(["shoulder_lift"], [1.2], now=arm.t)
+    core.on_joint_target(['shoulder_lift'], [1.2], now=arm.t)
     lagging = []
     for _ in range(40):  # the arm reports where the command was 5 cycles ago
         lagging.append(list(arm.state))
@@ -372,8 +374,8 @@ def test_estop_with_a_lagging_measurement_never_steps_back(so101, kin):
         lagging.append(list(arm.state))
         arm.frozen = lagging[max(0, len(lagging) - 5)]
         arm.cycle()
-    lift = np.array(arm.commands[start - 1:])[:, 1]
-    assert np.all(np.diff(lift) >= -1e-12), "the e-stop stepped the command back"
+    lift = np.array(arm.commands[start - 1 :])[:, 1]
+    assert np.all(np.diff(lift) >= -1e-12), 'the e-stop stepped the command back'
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
 
 

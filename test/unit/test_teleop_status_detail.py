@@ -1,5 +1,8 @@
-"""Teleop's status tells the truth: once joint_states arrive, an idle teleop no longer says it
-is waiting for them."""
+"""
+Teleop's status tells the truth.
+
+Once joint_states arrive, an idle teleop no longer says it is waiting for them.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +19,4 @@ def test_idle_teleop_stops_saying_it_waits_once_joint_states_arrive(so101) -> No
         core.step(i * 0.01)
     status = core.status()
     assert status.code == Code.OK
-    assert "waiting" not in status.detail
+    assert 'waiting' not in status.detail

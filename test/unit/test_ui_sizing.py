@@ -1,24 +1,26 @@
-"""Touch controls in millimetres on every panel: the density rule, the panel table and the
-views' scale steps (robot_touch/ui/sizing.py)."""
+"""
+Touch controls in millimetres on every panel.
+
+The density rule, the panel table and the views' scale steps (robot_touch/ui/sizing.py).
+"""
 
 from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
+import pytest
 from robot_touch.ui.sizing import (
-    COMMON_PANELS,
-    DPI_RANGE,
-    TOUCH_DP,
-    TOUCH_MIN_MM,
     check_dpi,
+    COMMON_PANELS,
     density_for_dpi,
+    DPI_RANGE,
     mm_to_px,
     px_to_mm,
     scale_step_mm,
+    TOUCH_DP,
+    TOUCH_MIN_MM,
     touch_min_px,
 )
 
@@ -50,12 +52,12 @@ def test_the_common_panels_and_their_dpi() -> None:
     }
 
 
-@pytest.mark.parametrize("dpi", [0, 60, 133.3, 700])
+@pytest.mark.parametrize('dpi', [0, 60, 133.3, 700])
 def test_dpi_settings_a_user_may_give(dpi: float) -> None:
     assert check_dpi(dpi) is None
 
 
-@pytest.mark.parametrize("dpi", [20, 59.9, 701, -133, math.nan, math.inf])
+@pytest.mark.parametrize('dpi', [20, 59.9, 701, -133, math.nan, math.inf])
 def test_dpi_settings_refused_say_what_is_allowed(dpi: float) -> None:
     problem = check_dpi(dpi)
     assert problem is not None and problem.startswith(
@@ -66,7 +68,7 @@ def test_dpi_settings_refused_say_what_is_allowed(dpi: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("px_per_m", "min_px", "step"),
+    ('px_per_m', 'min_px', 'step'),
     [(500, 40, 100), (1000, 40, 50), (2000, 40, 20), (250, 40, 200), (40_000, 40, 1)],
 )
 def test_scale_steps_are_1_2_5_and_long_enough(px_per_m: float, min_px: float, step: int) -> None:
@@ -77,9 +79,9 @@ def test_scale_steps_are_1_2_5_and_long_enough(px_per_m: float, min_px: float, s
 def test_a_scale_step_is_the_shortest_long_enough(px_per_m: float, min_px: float) -> None:
     step = scale_step_mm(px_per_m, min_px)
     assert step / 1000 * px_per_m >= min_px
-    digits = str(step).rstrip("0")
-    assert digits in ("1", "2", "5")
+    digits = str(step).rstrip('0')
+    assert digits in ('1', '2', '5')
     # The next smaller 1-2-5 step would be too short (1 mm is the finest step).
     if step > 1:
-        smaller = {"1": step / 2, "2": step / 2, "5": step * 2 / 5}[digits]
+        smaller = {'1': step / 2, '2': step / 2, '5': step * 2 / 5}[digits]
         assert smaller / 1000 * px_per_m < min_px

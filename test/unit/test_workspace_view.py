@@ -1,30 +1,30 @@
 """Workspace projections, the URDF chain and the reachable region."""
+
 from __future__ import annotations
 
 import math
 import warnings
 
-import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
+import numpy as np
+import pytest
 from robot_touch.core.workspace_view import (
     Chain,
-    Pose,
-    ReachableRegion,
-    ViewMapping,
     matrix_to_quaternion,
+    Pose,
     project_side,
     project_top,
     reachable_regions,
+    ReachableRegion,
     rot_x,
     rot_z,
+    ViewMapping,
 )
 from robot_touch.errors import ProfileError
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def chain(so101):
     return Chain.from_profile(so101)
 
@@ -36,29 +36,34 @@ def test_chain_has_the_profile_joints(chain, so101):
 def test_chain_home_skeleton_matches_urdf_offsets(chain):
     pts = chain.points({})
     # base, pan, lift, elbow, wrist flex, wrist roll, tcp: offsets summed from the xacro.
-    assert pts[-1] == pytest.approx([0.0304 + 0.028 + 0.1349 + 0.0611 + 0.0981, 0, 0.0949 + 0.0542 + 0.1126 + 0.0052])
+    assert pts[-1] == pytest.approx(
+        [0.0304 + 0.028 + 0.1349 + 0.0611 + 0.0981, 0, 0.0949 + 0.0542 + 0.1126 + 0.0052]
+    )
 
 
 def _pan_sign(chain) -> float:
-    """+1 when shoulder_pan turns counter-clockwise seen from above; the so101 turns the other
-    way (so101_new_calib's convention, shared with LeRobot)."""
-    pan = next(j for j in chain.joints if j.name == "shoulder_pan")
+    """
+    +1 when shoulder_pan turns counter-clockwise seen from above.
+
+    The so101 turns the other way (so101_new_calib's convention, shared with LeRobot).
+    """
+    pan = next(j for j in chain.joints if j.name == 'shoulder_pan')
     return float(np.sign(pan.axis[2]))
 
 
 def test_pan_turns_the_arm_about_z(chain):
     home = chain.tip({})[:3, 3]
-    turned = chain.tip({"shoulder_pan": _pan_sign(chain) * math.pi / 2})[:3, 3]
+    turned = chain.tip({'shoulder_pan': _pan_sign(chain) * math.pi / 2})[:3, 3]
     assert turned == pytest.approx([-home[1], home[0], home[2]], abs=1e-9)
     assert _pan_sign(chain) == -1.0  # positive pan turns the so101 clockwise
 
 
 def test_chain_agrees_with_roboticstoolbox(chain, so101, tmp_path):
-    rtb = pytest.importorskip("roboticstoolbox")
-    urdf = tmp_path / "so101.urdf"
+    rtb = pytest.importorskip('roboticstoolbox')
+    urdf = tmp_path / 'so101.urdf'
     urdf.write_text(so101.urdf_xml())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Robot.URDF is deprecated in rtb 1.5
+        warnings.simplefilter('ignore', DeprecationWarning)  # Robot.URDF is deprecated in rtb 1.5
         robot = rtb.Robot.URDF(str(urdf))
     q = np.array([0.3, -0.5, 0.7, 0.2, -1.0])
     qfull = np.zeros(robot.n)
@@ -70,8 +75,8 @@ def test_chain_agrees_with_roboticstoolbox(chain, so101, tmp_path):
 
 
 def test_bad_chain_is_a_profile_error(so101):
-    with pytest.raises(ProfileError, match="not below"):
-        Chain.from_urdf(so101.urdf_xml(), "tcp", "base_link")
+    with pytest.raises(ProfileError, match='not below'):
+        Chain.from_urdf(so101.urdf_xml(), 'tcp', 'base_link')
 
 
 def test_projections():
@@ -81,7 +86,13 @@ def test_projections():
     assert project_side(p, math.pi)[0] == pytest.approx([-1, 3])
 
 
-@given(st.floats(-1, 1), st.floats(-1, 1), st.floats(10, 5000), st.floats(-500, 500), st.floats(-500, 500))
+@given(
+    st.floats(-1, 1),
+    st.floats(-1, 1),
+    st.floats(10, 5000),
+    st.floats(-500, 500),
+    st.floats(-500, 500),
+)
 def test_mapping_round_trip(u, v, scale, ox, oy):
     m = ViewMapping(scale, (ox, oy))
     assert m.to_m(*m.to_px(u, v)) == pytest.approx((u, v), abs=1e-9)
@@ -93,7 +104,9 @@ def test_fit_keeps_bounds_inside_with_margin():
         x, y = m.to_px(u, v)
         assert 0 <= x <= 800 and 40 - 1e-6 <= y <= 360 + 1e-6
     # Equal scale on both axes: a circle stays a circle.
-    assert m.to_px(0.1, 0)[0] - m.to_px(0, 0)[0] == pytest.approx(m.to_px(0, 0.1)[1] - m.to_px(0, 0)[1])
+    assert m.to_px(0.1, 0)[0] - m.to_px(0, 0)[0] == pytest.approx(
+        m.to_px(0, 0.1)[1] - m.to_px(0, 0)[1]
+    )
 
 
 def test_reachable_regions_contain_fk_samples_and_not_far_points(chain, so101):
@@ -128,9 +141,13 @@ def test_quaternion_round_trip(a, b):
     x, y, z, w = matrix_to_quaternion(R)
     assert w >= 0 and math.isclose(x * x + y * y + z * z + w * w, 1.0, rel_tol=1e-9)
     # Rebuild the matrix from the quaternion.
-    Rq = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                   [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                   [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    Rq = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
     assert Rq == pytest.approx(R, abs=1e-9)
 
 

@@ -1,4 +1,5 @@
 """Buttons that need more than a tap: the latched E-STOP and hold-to-act buttons."""
+
 from __future__ import annotations
 
 from kivy.clock import Clock
@@ -7,7 +8,8 @@ from kivy.uix.button import Button
 
 
 class EStopButton(Button):
-    """Latched emergency stop.
+    """
+    Latched emergency stop.
 
     A touch-down latches it at once (``on_latch``). While latched, releasing takes a deliberate
     hold of :attr:`hold_s` seconds on the button (``progress`` fills from 0 to 1); lifting the
@@ -18,7 +20,7 @@ class EStopButton(Button):
     hold_s = NumericProperty(1.0)
     progress = NumericProperty(0.0)
 
-    __events__ = ("on_latch", "on_release_confirmed")
+    __events__ = ('on_latch', 'on_release_confirmed')
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -31,27 +33,27 @@ class EStopButton(Button):
     def on_release_confirmed(self) -> None:
         pass
 
-    def on_touch_down(self, touch) -> bool:  # noqa: ANN001 - Kivy MotionEvent
+    def on_touch_down(self, touch) -> bool:  # Kivy MotionEvent
         if not self.collide_point(*touch.pos):
             return False
         touch.grab(self)
         if not self.latched:
             self.latched = True
-            self.dispatch("on_latch")
+            self.dispatch('on_latch')
         else:
             self._held = 0.0
             self.progress = 0.0
             self._hold_ev = Clock.schedule_interval(self._on_hold, 1 / 30)
         return True
 
-    def on_touch_up(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_up(self, touch) -> bool:
         if touch.grab_current is not self:
             return False
         touch.ungrab(self)
         self._cancel_hold()
         return True
 
-    def on_touch_move(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_move(self, touch) -> bool:
         return touch.grab_current is self
 
     def _on_hold(self, dt: float) -> None:
@@ -60,7 +62,7 @@ class EStopButton(Button):
         if self._held >= self.hold_s:
             self._cancel_hold()
             self.latched = False
-            self.dispatch("on_release_confirmed")
+            self.dispatch('on_release_confirmed')
 
     def _cancel_hold(self) -> None:
         if self._hold_ev is not None:
@@ -70,12 +72,15 @@ class EStopButton(Button):
 
 
 class HoldButton(Button):
-    """A button that acts while held: ``on_hold_start`` on touch-down, ``on_hold_end`` on lift
-    (also when the finger slides off)."""
+    """
+    A button that acts while held.
+
+    ``on_hold_start`` on touch-down, ``on_hold_end`` on lift (also when the finger slides off).
+    """
 
     held = BooleanProperty(False)
 
-    __events__ = ("on_hold_start", "on_hold_end")
+    __events__ = ('on_hold_start', 'on_hold_end')
 
     def on_hold_start(self) -> None:
         pass
@@ -83,23 +88,23 @@ class HoldButton(Button):
     def on_hold_end(self) -> None:
         pass
 
-    def on_touch_down(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_down(self, touch) -> bool:
         if not self.collide_point(*touch.pos) or self.disabled:
             return False
         touch.grab(self)
         self.held = True
-        self.state = "down"
-        self.dispatch("on_hold_start")
+        self.state = 'down'
+        self.dispatch('on_hold_start')
         return True
 
-    def on_touch_move(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_move(self, touch) -> bool:
         return touch.grab_current is self
 
-    def on_touch_up(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_up(self, touch) -> bool:
         if touch.grab_current is not self:
             return False
         touch.ungrab(self)
         self.held = False
-        self.state = "normal"
-        self.dispatch("on_hold_end")
+        self.state = 'normal'
+        self.dispatch('on_hold_end')
         return True

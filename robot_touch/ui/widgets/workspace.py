@@ -1,14 +1,18 @@
-"""A workspace view widget: the arm, its reachable region and the target, seen from the top
-(x–y) or the side (reach–z), over a millimetre grid with its scale bar; the top view also
-draws and labels the arm's reach circle. Touches become gestures (``on_gesture``) through the
-pure :class:`~robot_touch.core.gestures.GestureRecognizer`."""
+"""
+A workspace view widget.
+
+The arm, its reachable region and the target, seen from the top (x–y) or the side (reach–z), over a
+millimetre grid with its scale bar; the top view also draws and labels the arm's reach circle.
+Touches become gestures (``on_gesture``) through the pure
+:class:`~robot_touch.core.gestures.GestureRecognizer`.
+"""
+
 from __future__ import annotations
 
 import math
 import time
 from typing import Sequence
 
-import numpy as np
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.graphics import Color, Ellipse, InstructionGroup, Line, Mesh, Rectangle
@@ -16,9 +20,15 @@ from kivy.metrics import dp
 from kivy.properties import NumericProperty, OptionProperty, StringProperty
 from kivy.uix.label import Label
 from kivy.uix.stencilview import StencilView
-
+import numpy as np
 from robot_touch.core.gestures import GestureConfig, GestureRecognizer, TouchEvent
-from robot_touch.core.workspace_view import Pose, ReachableRegion, ViewMapping, project_side, project_top
+from robot_touch.core.workspace_view import (
+    Pose,
+    project_side,
+    project_top,
+    ReachableRegion,
+    ViewMapping,
+)
 from robot_touch.ui.sizing import scale_step_mm
 
 # Colours (r, g, b, a). Target states also differ in shape, so no state relies on colour alone.
@@ -32,24 +42,32 @@ SCALE = (0.80, 0.84, 0.90, 1)
 REACH = (0.45, 0.78, 0.95, 1)
 #: the grid's spacing is the shortest 1-2-5 step (mm) at least this long (dp)
 GRID_MIN_DP = 40
-TARGET_COLOURS = {"ok": (0.30, 0.90, 0.45, 1), "clamped": (1.0, 0.62, 0.10, 1), "unreachable": (1.0, 0.25, 0.25, 1)}
+TARGET_COLOURS = {
+    'ok': (0.30, 0.90, 0.45, 1),
+    'clamped': (1.0, 0.62, 0.10, 1),
+    'unreachable': (1.0, 0.25, 0.25, 1),
+}
 
 
 class WorkspaceView(StencilView):
-    """One orthographic view (clipped to its box). Set :attr:`region`, then call :meth:`show` with the arm's
-    skeleton, end-effector and target; bind ``on_gesture(view, gesture)``."""
+    """
+    One orthographic view (clipped to its box).
 
-    kind = OptionProperty("top", options=["top", "side"])
+    Set :attr:`region`, then call :meth:`show` with the arm's skeleton, end-effector and target;
+    bind ``on_gesture(view, gesture)``.
+    """
+
+    kind = OptionProperty('top', options=['top', 'side'])
     #: Angle of the side view's plane about the base z axis (rad): the arm's own azimuth.
     azimuth = NumericProperty(0.0)
     #: ok | clamped | unreachable: how the target marker is drawn.
-    target_state = StringProperty("ok")
+    target_state = StringProperty('ok')
     #: the reach circle's label, ``{mm}`` its radius (top view); "" draws no reach circle
-    reach_format = StringProperty("")
+    reach_format = StringProperty('')
     #: the grid's spacing and the scale bar's length (mm), chosen for the view's size
     grid_mm = NumericProperty(100)
 
-    __events__ = ("on_gesture",)
+    __events__ = ('on_gesture',)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -79,17 +97,17 @@ class WorkspaceView(StencilView):
         self.bind(target_state=lambda *_: self._redraw_dynamic())
         self._tick = Clock.schedule_interval(self._on_tick, 1 / 20)
 
-    def on_gesture(self, gesture) -> None:  # noqa: ANN001 - Kivy default handler
+    def on_gesture(self, gesture) -> None:  # Kivy default handler
         pass
 
     def _caption(self, colour: tuple[float, float, float, float]) -> Label:
-        label = Label(font_size="13sp", color=colour, size_hint=(None, None), padding=("3dp", 0))
+        label = Label(font_size='13sp', color=colour, size_hint=(None, None), padding=('3dp', 0))
         with label.canvas.before:  # a backdrop: readable over the grid and the region
             Color(*BACKGROUND[:3], 0.75)
             backdrop = Rectangle()
-        label.bind(pos=lambda lbl, pos: setattr(backdrop, "pos", pos))
-        label.bind(size=lambda lbl, size: setattr(backdrop, "size", size))
-        label.bind(texture_size=lambda lbl, size: setattr(lbl, "size", size))
+        label.bind(pos=lambda lbl, pos: setattr(backdrop, 'pos', pos))
+        label.bind(size=lambda lbl, size: setattr(backdrop, 'size', size))
+        label.bind(texture_size=lambda lbl, size: setattr(lbl, 'size', size))
         label.bind(texture_size=lambda *_: self._place_captions())
         self.add_widget(label)
         return label
@@ -106,7 +124,7 @@ class WorkspaceView(StencilView):
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) base-frame points → (N, 2) view metres."""
-        return project_top(points) if self.kind == "top" else project_side(points, self.azimuth)
+        return project_top(points) if self.kind == 'top' else project_side(points, self.azimuth)
 
     def to_view_m(self, x: float, y: float) -> tuple[float, float]:
         """Local pixel → view metres."""
@@ -115,7 +133,9 @@ class WorkspaceView(StencilView):
     def _relayout(self, *_args) -> None:
         self.recognizer.resize(self.width, self.height)
         bounds = self.region.bounds() if self.region is not None else (-0.4, -0.4, 0.4, 0.4)
-        self.mapping = ViewMapping.fit(bounds, max(self.width, 1), max(self.height, 1), margin=0.06)
+        self.mapping = ViewMapping.fit(
+            bounds, max(self.width, 1), max(self.height, 1), margin=0.06
+        )
         self._redraw_static()
         self._redraw_dynamic()
 
@@ -152,15 +172,19 @@ class WorkspaceView(StencilView):
                 indices += [base, base + 1, base + 2, base, base + 2, base + 3]
             if vertices:
                 g.add(Color(*REGION))
-                g.add(Mesh(vertices=vertices, indices=indices, mode="triangles"))
+                g.add(Mesh(vertices=vertices, indices=indices, mode='triangles'))
         self._draw_scale_bar(g)
         self._draw_reach_circle(g)
         self._place_captions()
 
     def reach_m(self) -> float | None:
-        """The reach circle's radius (m): the farthest the tool gets from the base axis.
-        None in the side view, or without a region or a ``reach_format``."""
-        if self.kind != "top" or self.region is None or not self.reach_format:
+        """
+        Return the reach circle's radius (m).
+
+        The farthest the tool gets from the base axis. None in the side view, or without a region
+        or a ``reach_format``.
+        """
+        if self.kind != 'top' or self.region is None or not self.reach_format:
             return None
         radii = self.region.rmax[~np.isnan(self.region.rmax)]
         return float(radii.max()) if radii.size else None
@@ -174,13 +198,13 @@ class WorkspaceView(StencilView):
         g.add(Line(points=[x0, y0, x0 + length, y0], width=dp(1.5)))
         g.add(Line(points=[x0, y0, x0, y0 + tick], width=dp(1.5)))
         g.add(Line(points=[x0 + length, y0, x0 + length, y0 + tick], width=dp(1.5)))
-        self.scale_label.text = f"{self.grid_mm:g} mm"
+        self.scale_label.text = f'{self.grid_mm:g} mm'
 
     def _draw_reach_circle(self, g: InstructionGroup) -> None:
         reach = self.reach_m()
         self.reach_label.opacity = 0 if reach is None else 1
         if reach is None:
-            self.reach_label.text = ""
+            self.reach_label.text = ''
             return
         cx, cy = self._px((0.0, 0.0))
         g.add(Color(*REACH))
@@ -189,8 +213,12 @@ class WorkspaceView(StencilView):
         self.reach_label.text = self.reach_format.format(mm=round(reach * 1000))
 
     def _place_captions(self) -> None:
-        """The scale bar's length above the bar; the reach label on the circle where it fits
-        inside the view (the view clips what is outside)."""
+        """
+        The scale bar's length above the bar.
+
+        The reach label on the circle where it fits inside the view (the view clips what is
+        outside).
+        """
         self.scale_label.pos = (self.x + dp(8), self.y + dp(12))
         reach = self.reach_m()
         label = self.reach_label
@@ -219,10 +247,16 @@ class WorkspaceView(StencilView):
     # -- state
 
     def show(
-        self, skeleton: np.ndarray | None, ee: np.ndarray | None, target: Pose | None, clamp: np.ndarray | None = None
+        self,
+        skeleton: np.ndarray | None,
+        ee: np.ndarray | None,
+        target: Pose | None,
+        clamp: np.ndarray | None = None,
     ) -> None:
-        """Draw the arm (``skeleton``: (N, 3) joint origins), its end effector, the target and,
-        for a target out of reach, ``clamp``: where the arm will stop instead."""
+        """
+        Draw the arm (``skeleton``: (N, 3) joint origins), its end effector, the target and,
+        for a target out of reach, ``clamp``: where the arm will stop instead.
+        """
         self._clamp = None if clamp is None else self._target_uv(np.asarray(clamp))
         self._skeleton = None if skeleton is None else self.project(skeleton)
         self._ee = None if ee is None else self.project(np.asarray(ee)[None, :])[0]
@@ -230,7 +264,7 @@ class WorkspaceView(StencilView):
         self._redraw_dynamic()
 
     def _target_uv(self, p: np.ndarray) -> np.ndarray:
-        if self.kind == "top":
+        if self.kind == 'top':
             return np.array([p[0], p[1]])
         # Targets are shown at their own reach: the arm turns to their azimuth to get there.
         return np.array([math.hypot(p[0], p[1]), p[2]])
@@ -241,7 +275,7 @@ class WorkspaceView(StencilView):
         if self._skeleton is not None and len(self._skeleton) > 1:
             pts = [c for p in self._skeleton for c in self._px(p)]
             g.add(Color(*ARM))
-            g.add(Line(points=pts, width=dp(5), joint="round", cap="round"))
+            g.add(Line(points=pts, width=dp(5), joint='round', cap='round'))
             g.add(Color(*JOINT))
             r = dp(4)
             for p in self._skeleton[1:-1]:
@@ -252,11 +286,11 @@ class WorkspaceView(StencilView):
             r = dp(7)
             g.add(Color(*EE))
             g.add(Line(circle=(x, y, r), width=dp(2)))
-        if self._target is not None and self._clamp is not None and self.target_state != "ok":
+        if self._target is not None and self._clamp is not None and self.target_state != 'ok':
             # Where the arm will stop: a dot, joined to the target by a dashed line.
             tx, ty = self._px(self._target)
             cx, cy = self._px(self._clamp)
-            g.add(Color(*TARGET_COLOURS.get(self.target_state, TARGET_COLOURS["unreachable"])))
+            g.add(Color(*TARGET_COLOURS.get(self.target_state, TARGET_COLOURS['unreachable'])))
             g.add(Line(points=[cx, cy, tx, ty], width=1, dash_length=6, dash_offset=4))
             r = dp(6)
             g.add(Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r)))
@@ -274,18 +308,18 @@ class WorkspaceView(StencilView):
             self._draw_target(g, x, y)
 
     def _draw_target(self, g: InstructionGroup, x: float, y: float) -> None:
-        state = self.target_state if self.target_state in TARGET_COLOURS else "ok"
+        state = self.target_state if self.target_state in TARGET_COLOURS else 'ok'
         g.add(Color(*TARGET_COLOURS[state]))
         r = dp(14)
         w = dp(2.5)
-        if state == "ok":
+        if state == 'ok':
             # A ring with a cross-hair: "go here".
             g.add(Line(circle=(x, y, r), width=w))
             g.add(Line(points=[x - r * 1.5, y, x - r * 0.5, y], width=w))
             g.add(Line(points=[x + r * 0.5, y, x + r * 1.5, y], width=w))
             g.add(Line(points=[x, y - r * 1.5, x, y - r * 0.5], width=w))
             g.add(Line(points=[x, y + r * 0.5, x, y + r * 1.5], width=w))
-        elif state == "clamped":
+        elif state == 'clamped':
             # A warning triangle with a bar: "held back at the edge".
             pts = [x, y + r * 1.2, x - r * 1.1, y - r * 0.7, x + r * 1.1, y - r * 0.7]
             g.add(Line(points=pts, width=w, close=True))
@@ -299,20 +333,22 @@ class WorkspaceView(StencilView):
 
     # -- touches
 
-    def _event(self, touch, kind: str) -> TouchEvent:  # noqa: ANN001 - Kivy MotionEvent
+    def _event(self, touch, kind: str) -> TouchEvent:  # Kivy MotionEvent
         size = None
         pressure = None
-        profile = getattr(touch, "profile", ()) or ()
-        if "shape" in profile and getattr(touch, "shape", None) is not None:
-            w, h = getattr(touch.shape, "width", 0.0), getattr(touch.shape, "height", 0.0)
+        profile = getattr(touch, 'profile', ()) or ()
+        if 'shape' in profile and getattr(touch, 'shape', None) is not None:
+            w, h = getattr(touch.shape, 'width', 0.0), getattr(touch.shape, 'height', 0.0)
             # Providers report the contact either normalised to the screen or in pixels.
             size = max(w * Window.width, h * Window.height) if max(w, h) <= 1.0 else max(w, h)
-        if "pressure" in profile:
-            pressure = getattr(touch, "pressure", None)
-        return TouchEvent(touch.uid, touch.x - self.x, touch.y - self.y, time.monotonic(), kind, size, pressure)
+        if 'pressure' in profile:
+            pressure = getattr(touch, 'pressure', None)
+        return TouchEvent(
+            touch.uid, touch.x - self.x, touch.y - self.y, time.monotonic(), kind, size, pressure
+        )
 
     def _track(self, ev: TouchEvent) -> None:
-        if ev.kind == "up" or not (0 <= ev.x <= self.width and 0 <= ev.y <= self.height):
+        if ev.kind == 'up' or not (0 <= ev.x <= self.width and 0 <= ev.y <= self.height):
             self._fingers.pop(ev.id, None)
         else:
             self._fingers[ev.id] = (ev.x, ev.y)
@@ -320,29 +356,29 @@ class WorkspaceView(StencilView):
 
     def _dispatch_all(self, gestures: list) -> None:
         for gesture in gestures:
-            self.dispatch("on_gesture", gesture)
+            self.dispatch('on_gesture', gesture)
 
-    def on_touch_down(self, touch) -> bool:  # noqa: ANN001
-        if not self.collide_point(*touch.pos) or getattr(touch, "is_mouse_scrolling", False):
+    def on_touch_down(self, touch) -> bool:
+        if not self.collide_point(*touch.pos) or getattr(touch, 'is_mouse_scrolling', False):
             return super().on_touch_down(touch)
         touch.grab(self)
-        ev = self._event(touch, "down")
+        ev = self._event(touch, 'down')
         self._track(ev)
         self._dispatch_all(self.recognizer.feed(ev))
         return True
 
-    def on_touch_move(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_move(self, touch) -> bool:
         if touch.grab_current is self:
-            ev = self._event(touch, "move")
+            ev = self._event(touch, 'move')
             self._track(ev)
             self._dispatch_all(self.recognizer.feed(ev))
             return True
         return super().on_touch_move(touch)
 
-    def on_touch_up(self, touch) -> bool:  # noqa: ANN001
+    def on_touch_up(self, touch) -> bool:
         if touch.grab_current is self:
             touch.ungrab(self)
-            ev = self._event(touch, "up")
+            ev = self._event(touch, 'up')
             self._track(ev)
             self._dispatch_all(self.recognizer.feed(ev))
             return True

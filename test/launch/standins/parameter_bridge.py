@@ -4,4 +4,4 @@ import sys
 
 from standin_record import Record, stay_up
 
-sys.exit(stay_up(Record("parameter_bridge")))
+sys.exit(stay_up(Record('parameter_bridge')))

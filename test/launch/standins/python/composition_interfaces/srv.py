@@ -4,7 +4,7 @@
 class _NotAvailable:
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise NotImplementedError(
-            "composition_interfaces is a test stand-in: composable nodes cannot be loaded here"
+            'composition_interfaces is a test stand-in: composable nodes cannot be loaded here'
         )
 
 
