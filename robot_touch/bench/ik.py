@@ -67,18 +67,21 @@ def run(args: argparse.Namespace) -> int:
     n = max(1, int(args.n))
     rows: list[Row] = []
     print(
-        'machine-dependent figures; targets are FK poses (reachable), success = within 1e-4 m / 1e-3 rad'
+        'machine-dependent figures; targets are FK poses (reachable), '
+        'success = within 1e-4 m / 1e-3 rad'
         " on the axes the profile's task weights control"
     )
     print(
-        f'{"arm":18s} {"solver":12s} {"workload":9s} {"n":>5s} {"success":>8s} {"median µs":>10s} {"p99 µs":>9s} {"flips":>6s}  note'
+        f'{"arm":18s} {"solver":12s} {"workload":9s} {"n":>5s} {"success":>8s} '
+        f'{"median µs":>10s} {"p99 µs":>9s} {"flips":>6s}  note'
     )
     for arm in arms:
         for row in bench_arm(arm, n, args.seed, use_ikpy=not args.no_ikpy):
             rows.append(row)
             flips = '-' if row.flips is None else str(row.flips)
             print(
-                f'{row.arm:18s} {row.solver:12s} {row.workload:9s} {row.n:5d} {row.success_pct:7.1f}% '
+                f'{row.arm:18s} {row.solver:12s} {row.workload:9s} {row.n:5d} '
+                f'{row.success_pct:7.1f}% '
                 f'{row.median_us:10.1f} {row.p99_us:9.1f} {flips:>6s}  {row.note}'
             )
     save_json(getattr(args, 'json', None), [asdict(r) for r in rows])

@@ -61,13 +61,17 @@ class JointCalibration:
 
     @property
     def calibration(self) -> Calibration:
-        """The profile-style linear map."""
+        """Return the profile-style linear map."""
         return Calibration(
             zero=self.zero, direction=self.direction, units_per_rad=self.units_per_rad
         )
 
     def joint_range(self) -> tuple[float, float] | None:
-        """Return the measured raw range in joint units (rad or m), lower first; None if not measured."""
+        """
+        Return the measured raw range in joint units (rad or m), lower first.
+
+        :returns: ``(lower, upper)``, or None if not measured.
+        """
         if self.raw_min is None or self.raw_max is None:
             return None
         a, b = self.calibration.to_joint(self.raw_min), self.calibration.to_joint(self.raw_max)
@@ -113,7 +117,8 @@ class CalibrationFile:
                 entry['servo'] = dict(jc.servo)
             data['joints'][name] = entry
         header = (
-            f'# robot_touch calibration of a {self.arm} arm ({self.protocol}); written by `robot-touch calibrate`.\n'
+            f'# robot_touch calibration of a {self.arm} arm ({self.protocol}); '
+            'written by `robot-touch calibrate`.\n'
             "# raw = zero + direction * units_per_rad * position (rad); servo: the servo's own\n"
             '# settings, checked by the bridge at connect; see docs/calibration.md\n'
         )
@@ -131,9 +136,7 @@ def default_calibration_path(arm: str) -> Path:
 
 
 def save_calibration(cal: CalibrationFile, path: Path) -> Path:
-    """
-    Write ``cal`` to ``path`` (folders created), atomically: a crash never leaves half a file.
-    """
+    """Write ``cal`` to ``path`` atomically (folders created): a crash never leaves half a file."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + '.tmp')
@@ -409,7 +412,8 @@ class CalibrationProcedure:
             self._steps.append(
                 Step(
                     StepKind.DIRECTION,
-                    f"Move {name} in its {positive} direction by a hand's width, then press Enter.",
+                    f"Move {name} in its {positive} direction by a hand's width, "
+                    'then press Enter.',
                     name,
                 )
             )
@@ -424,7 +428,7 @@ class CalibrationProcedure:
 
     @property
     def step(self) -> Step:
-        """The current step."""
+        """Return the current step."""
         return self._steps[self._index]
 
     @property
@@ -471,7 +475,8 @@ class CalibrationProcedure:
         if missing and step.kind is not StepKind.RANGE:
             return StepOutcome(
                 False,
-                f'No reading from {", ".join(missing)}: check the cable and power, then press Enter again.',
+                f'No reading from {", ".join(missing)}: '
+                'check the cable and power, then press Enter again.',
             )
         if step.kind is StepKind.ZERO:
             self.zero = {n: int(self.latest[n]) for n in self.joints}  # type: ignore[arg-type]
@@ -489,7 +494,8 @@ class CalibrationProcedure:
         if abs(delta) < needed:
             return StepOutcome(
                 False,
-                f'{name} moved {abs(delta) / cal.units_per_rad:.2f} rad; move it at least {self.min_move:.2f} rad '
+                f'{name} moved {abs(delta) / cal.units_per_rad:.2f} rad; '
+                f'move it at least {self.min_move:.2f} rad '
                 'from the zero pose, then press Enter.',
             )
         measured = 1 if delta > 0 else -1

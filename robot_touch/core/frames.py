@@ -79,8 +79,9 @@ _PROFILE_FRAMES: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
 def base_fixed_frames(profile: Any) -> dict[str, np.ndarray]:
     """
-    :func:`fixed_frames` of an :class:`~robot_touch.core.profile.ArmProfile`'s URDF (xacro
-    expanded once per profile file).
+    Return :func:`fixed_frames` of an :class:`~robot_touch.core.profile.ArmProfile`'s URDF.
+
+    The xacro is expanded once per profile file.
     """
     key = (str(profile.path), profile.base_link)
     if key not in _PROFILE_FRAMES:

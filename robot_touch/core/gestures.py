@@ -42,7 +42,7 @@ class TouchEvent:
     :ivar pressure: normalised pressure when reported, else ``None``.
     """
 
-    id: int
+    id: int  # noqa: A003 - the touch id, named as Kivy's MotionEvent.id; the UI reads it
     x: float
     y: float
     t: float
@@ -178,12 +178,12 @@ class GestureRecognizer:
 
     @property
     def state(self) -> str:
-        """Current state name (for display and tests)."""
+        """Return the current state name (for display and tests)."""
         return self._state
 
     @property
     def active(self) -> bool:
-        """True while a drag or two-finger gesture is in progress."""
+        """Return True while a drag or two-finger gesture is in progress."""
         return self._state in ('drag', 'two')
 
     def resize(self, width: float, height: float) -> None:
@@ -374,7 +374,7 @@ class TargetEditor:
         self._start = pose.copy()
 
     def end(self) -> None:
-        """The gesture is over."""
+        """End the gesture."""
         self._start = None
 
     @property
@@ -429,8 +429,10 @@ class TargetEditor:
 
     def _moved_in_plane(self, p: np.ndarray) -> Pose:
         """
-        Return a new position, the orientation turned about z by the change of azimuth so the tool
-        keeps pointing the same way relative to the arm (a 5-DOF arm cannot do otherwise).
+        Return the pose at a new position, orientation turned about z by the change of azimuth.
+
+        The tool so keeps pointing the same way relative to the arm (a 5-DOF arm cannot do
+        otherwise).
         """
         assert self._start is not None
         p0 = self._start.position

@@ -44,7 +44,7 @@ class LeRobotMotor:
     """One motor of a LeRobot calibration file."""
 
     name: str
-    id: int
+    id: int  # noqa: A003 - the servo id, named as the field of LeRobot's calibration file
     drive_mode: int
     homing_offset: int
     range_min: int
@@ -52,7 +52,7 @@ class LeRobotMotor:
 
 
 def is_lerobot_calibration(data: Any) -> bool:
-    """True when ``data`` (parsed JSON or YAML) has the shape of a LeRobot calibration file."""
+    """Return True when ``data`` (parsed JSON or YAML) has the shape of a LeRobot calibration."""
     return (
         isinstance(data, dict)
         and bool(data)
@@ -112,13 +112,12 @@ def convert_lerobot_calibration(
     date: str = '',
 ) -> tuple[CalibrationFile, list[str]]:
     """
-    Our calibration for ``profile`` from LeRobot's motors, and every assumption made, one
-    sentence each.
+    Return our calibration for ``profile`` from LeRobot's motors, and every assumption made.
 
-    Motors are matched to joints by name, else by servo id. Body joints follow LeRobot's
-    degrees normalisation exactly; the gripper's 0..100 % is placed at the profile's lower
-    limit (closed); the servo-side registers LeRobot wrote become the ``servo:`` block the
-    bridge checks at connect.
+    The assumptions come as a list, one sentence each. Motors are matched to joints by name,
+    else by servo id. Body joints follow LeRobot's degrees normalisation exactly; the gripper's
+    0..100 % is placed at the profile's lower limit (closed); the servo-side registers LeRobot
+    wrote become the ``servo:`` block the bridge checks at connect.
 
     :raises CalibrationError: a protocol without LeRobot calibration, a joint no motor matches, a
         servo id that differs from the profile's.

@@ -59,7 +59,7 @@ class JointLimits:
         acceleration_scale: float = 1.0,
         jerk_scale: float = 1.0,
     ) -> JointLimits:
-        """Return the profile's limits of ``specs``, each kind multiplied by its scale (0 < scale)."""
+        """Return the profile's limits of ``specs``, each kind times its scale (0 < scale)."""
         for name, scale in (
             ('velocity', velocity_scale),
             ('acceleration', acceleration_scale),
@@ -140,7 +140,7 @@ class SetpointGenerator:
 
     @property
     def mode(self) -> str:
-        """"hold", "move", "jog" or "brake"."""
+        """Return the mode: "hold", "move", "jog" or "brake"."""
         return self._mode
 
     @property
@@ -157,7 +157,7 @@ class SetpointGenerator:
 
     @property
     def target(self) -> np.ndarray:
-        """The position goal of "move"/"hold" (for "jog"/"brake": the current position)."""
+        """Return the position goal of "move"/"hold" (for "jog"/"brake": the current position)."""
         return self._target.copy() if self._mode in ('move', 'hold') else self.position
 
     @property
@@ -241,8 +241,10 @@ class SetpointGenerator:
         self, q: Sequence[float], speed_scale: float, samples: int = 16
     ) -> tuple[np.ndarray, np.ndarray]:
         """
-        Positions and velocities along the move :meth:`move_to` ``q`` would make from the
-        current state with velocity limits × ``speed_scale`` (the state is not changed).
+        Return positions and velocities along the move :meth:`move_to` ``q`` would make.
+
+        The move starts from the current state with velocity limits × ``speed_scale``; the
+        state is not changed.
 
         :returns: (positions, velocities), each ``samples`` × dof, evenly spaced in time.
         """
@@ -264,8 +266,10 @@ class SetpointGenerator:
 
     def preview_brake(self, samples: int = 8) -> np.ndarray:
         """
-        Positions (``samples`` × dof, evenly spaced in time) along the hardest stop from
-        the current state, ending at rest: where the joints would stop if braking now.
+        Return positions along the hardest stop from the current state, ending at rest.
+
+        That is where the joints would stop if braking now: ``samples`` × dof, evenly spaced in
+        time.
         """
         inp = self._preview_input()
         inp.control_interface = ControlInterface.Velocity
@@ -280,7 +284,7 @@ class SetpointGenerator:
         return np.array([self.limits.clamp(np.asarray(trajectory.at_time(t)[0])) for t in times])
 
     def _preview_input(self) -> InputParameter:
-        """Return a planner input at the current state with these limits (the state is not changed)."""
+        """Return a planner input at the current state with these limits (state unchanged)."""
         inp = InputParameter(self.dof)
         inp.current_position = self._input.current_position
         inp.current_velocity = self._input.current_velocity

@@ -6,7 +6,11 @@ given as a path to the user's own YAML. Everything here is checked on load, and 
 names the file and the field (:class:`robot_touch.errors.ProfileError`).
 
 The YAML format is documented in ``config/arms/README.md``.
-"""
+
+The module keeps the name ``profile`` (the stdlib profiler's) because "arm profile" is the
+project's word for it everywhere: the ``robot-touch profiles`` command, the ``arm`` / profile
+launch arguments and ~70 imports; nothing here imports the stdlib ``profile``.
+"""  # noqa: A005 - "arm profile" is the project-wide name (see the last paragraph)
 
 from __future__ import annotations
 
@@ -148,12 +152,17 @@ class ArmProfile:
         return [j.upper for j in self.joints]
 
     def joint(self, name: str) -> JointSpec:
-        """Return the joint (arm or gripper) called ``name``; KeyError naming the known joints."""
+        """
+        Return the arm or gripper joint called ``name``.
+
+        :raises KeyError: naming the known joints.
+        """
         for j in self.all_joints:
             if j.name == name:
                 return j
         raise KeyError(
-            f'{name!r} is not a joint of {self.name} (joints: {", ".join(j.name for j in self.all_joints)})'
+            f'{name!r} is not a joint of {self.name} '
+            f'(joints: {", ".join(j.name for j in self.all_joints)})'
         )
 
     def urdf_xml(self, hardware: str = 'mock', **xacro_args: str) -> str:
@@ -198,7 +207,8 @@ def resolve_profile_path(name_or_path: str | Path) -> Path:
         raise ProfileError(
             text,
             '',
-            f'unknown arm profile; known: {", ".join(available_profiles())} (or give a path to a .yaml)',
+            f'unknown arm profile; known: {", ".join(available_profiles())} '
+            '(or give a path to a .yaml)',
         )
     return shipped
 
@@ -232,8 +242,12 @@ def load_profile(name_or_path: str | Path) -> ArmProfile:
 
 def check_keys(path: Path, where: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
     """
-    An unknown key is an error naming the nearest known one (a typo must not pass silently:
-    a misspelt ``home`` would quietly leave the default).
+    Check that every key of ``data`` is known.
+
+    An unknown key is an error naming the nearest known one (a typo must not pass silently: a
+    misspelt ``home`` would quietly leave the default).
+
+    :raises ProfileError: for ``path``, naming the unknown key and ``where`` it is.
     """
     for key in data:
         if key in known:
@@ -548,7 +562,7 @@ def parse_urdf_joints(xml_text: str, source: Path | str) -> dict[str, dict[str, 
 
 
 def _check_against_urdf(profile: ArmProfile) -> None:
-    """The YAML's joints must be movable URDF joints, with limits inside the URDF's."""
+    """Check that the YAML's joints are movable URDF joints, with limits inside the URDF's."""
     urdf = profile.urdf_joints
     links = {j['child'] for j in urdf.values()} | {j['parent'] for j in urdf.values()}
     for key in ('base_link', 'tip_link'):

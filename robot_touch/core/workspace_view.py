@@ -250,9 +250,7 @@ class Chain:
         return self.frames_batch(self.vector(positions)[None, :])[0]
 
     def points(self, positions: Mapping[str, float] | Sequence[float]) -> np.ndarray:
-        """
-        (J+1, 3) origins of the base, every chain joint frame and the tip: the arm's skeleton.
-        """
+        """Return the (J+1, 3) origins of the base, every joint frame and the tip: the skeleton."""
         return self.frames(positions)[:, :3, 3]
 
     def tip(self, positions: Mapping[str, float] | Sequence[float]) -> np.ndarray:
@@ -349,7 +347,7 @@ class ReachableRegion:
         return len(self.rmax)
 
     def contains(self, u: float, v: float, margin: float = 0.0) -> bool:
-        """True when (u, v) lies inside the band (within ``margin`` m)."""
+        """Return True when (u, v) lies inside the band (within ``margin`` m)."""
         du, dv = u - self.centre[0], v - self.centre[1]
         r = math.hypot(du, dv)
         i = min(
@@ -361,7 +359,7 @@ class ReachableRegion:
         return lo - margin <= r <= hi + margin
 
     def quads(self) -> list[tuple[tuple[float, float], ...]]:
-        """Return the band as quads (4 corner points each, m), one per filled angle bin."""
+        """Return the band as one quad per filled angle bin, 4 corner points each (m)."""
         out = []
         w = 2 * math.pi / self.bins
         cu, cv = self.centre
@@ -447,8 +445,10 @@ class ViewMapping:
         margin: float = 0.05,
     ) -> 'ViewMapping':
         """
-        Return the mapping that shows ``bounds`` (umin, vmin, umax, vmax in m) centred in a
-        ``width`` x ``height`` pixel view, with ``margin`` (fraction) left free around it.
+        Return the mapping that shows ``bounds`` centred in a ``width`` x ``height`` pixel view.
+
+        ``bounds`` is (umin, vmin, umax, vmax) in m; ``margin`` (a fraction of the view) is left
+        free around it.
         """
         umin, vmin, umax, vmax = bounds
         du, dv = max(umax - umin, 1e-3), max(vmax - vmin, 1e-3)

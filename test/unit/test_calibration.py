@@ -1,6 +1,4 @@
-"""
-Calibration files (load, save, validate, merge) and the calibration procedure's state machine.
-"""
+"""Calibration files (load, save, validate, merge) and the calibration procedure's steps."""
 
 from __future__ import annotations
 

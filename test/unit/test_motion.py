@@ -1,6 +1,4 @@
-"""
-SetpointGenerator: jerk-limited setpoints never leave the joint, velocity or acceleration limits.
-"""
+"""SetpointGenerator: jerk-limited setpoints never leave the position, velocity or accel limits."""
 
 from __future__ import annotations
 

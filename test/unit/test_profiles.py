@@ -1,6 +1,4 @@
-"""
-Arm profiles: every shipped one loads; a user's own works; malformed ones give ONE clear error.
-"""
+"""Arm profiles: every shipped one loads; a user's own works; a malformed one: ONE clear error."""
 
 from __future__ import annotations
 
