@@ -36,7 +36,7 @@ setup(
         'numpy>=1.24',
         'pyyaml>=6.0',
         'pyserial>=3.5',
-        'roboticstoolbox-python>=1.1',
+        'roboticstoolbox-python>=1.1,<1.6',  # private C API: core/kinematics/rtb_adapter.py
         'spatialmath-python>=1.1',
         'ruckig>=0.12',
         'mujoco>=3.1',

@@ -124,7 +124,7 @@ def bench_arm(arm: str, n: int, seed: int, use_ikpy: bool = True) -> list[Row]:
     solvers: list[tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray | None], str]] = [
         ('robot_touch', lambda T, q0: kin.ik(T, seed=q0).q, ''),
     ]
-    ets = kin._ets  # the same compiled chain, called through rtb's public method
+    ets = kin.chain.ets  # the same compiled chain, called through rtb's public method
 
     def rtb_default(T: np.ndarray, q0: np.ndarray) -> np.ndarray | None:
         sol = ets.ik_LM(T, q0=q0)

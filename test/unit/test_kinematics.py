@@ -414,7 +414,7 @@ def test_reach_is_the_farthest_tip_distance(arm: str, low: float, high: float) -
     assert centre.shape == (4, 4)
     for _ in range(200):
         p = k.fk(random_q(k, rng))[:3, 3]
-        assert np.linalg.norm(p - k._centre) <= k.reach() + 1e-9
+        assert np.linalg.norm(p - k.reach_centre()) <= k.reach() + 1e-9
 
 
 # ---------------------------------------------------------------------------- profile errors
@@ -458,3 +458,41 @@ def test_profile_whose_joint_order_differs_from_the_chain_is_rejected(tmp_path: 
         ProfileError, match=r'swapped.yaml: joints: the chain base_link → tcp .* same order'
     ):
         ArmKinematics(load_profile(path))
+
+
+def test_hot_path_result_equals_the_dataclass_constructor(kin: ArmKinematics) -> None:
+    """
+    Check that an IKResult built through its ``__dict__`` is the one ``IKResult(...)`` builds.
+
+    The IK hot path skips the frozen dataclass's ``__init__`` (result.ik_result); a change to
+    IKResult (slots, a new field, a validator) must not pass that by unnoticed.
+    """
+    import dataclasses
+    import time
+
+    from robot_touch.core.kinematics.result import ik_result
+
+    q = np.array(kin.profile.home, dtype=float)
+    pose = kin.fk(q)
+    t0 = time.perf_counter()
+    fast = ik_result(
+        q,
+        ok=True,
+        reachable=True,
+        position_error=1e-6,
+        rotation_error=2e-6,
+        distance=0.0,
+        reason='ok',
+        t0=t0,
+        pose=pose,
+    )
+    values = {f.name: getattr(fast, f.name) for f in dataclasses.fields(IKResult)}
+    assert set(vars(fast)) == set(values), 'ik_result sets other attributes than the fields'
+    slow = IKResult(**values)
+    for name, value in values.items():
+        other = getattr(slow, name)
+        assert (np.array_equal(value, other) if isinstance(value, np.ndarray) else value == other)
+    assert fast.solve_time_us >= 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.ok = False  # type: ignore[misc]
+    assert dataclasses.replace(fast, ok=False).ok is False
