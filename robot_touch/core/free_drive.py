@@ -1,8 +1,9 @@
 """
-Free drive (teach by hand): release joints so a person moves them, then hold them exactly
-where they were left. Pure Python: the hardware's torque is reached through a
-:class:`TorqueSwitch` (the teleop node's is the ``torque/<joint>`` services of the serial
-bridge or the MuJoCo sim), time is passed in.
+Free drive (teach by hand): release joints, then hold them exactly where a person left them.
+
+Pure Python: the hardware's torque is reached through a :class:`TorqueSwitch` (the teleop
+node's is the ``torque/<joint>`` services of the serial bridge or the MuJoCo sim), time is
+passed in.
 
 The sequence (:class:`FreeDrive`):
 
@@ -169,7 +170,7 @@ class FreeDrive:
 
     def estop_latched(self) -> None:
         """
-        The e-stop was latched.
+        Handle the e-stop being latched.
 
         Under the ``hold`` policy, torque back on where the arm is (run it off the e-stop service's
         thread: it waits for the hardware).

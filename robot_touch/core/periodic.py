@@ -143,7 +143,7 @@ class PeriodicLoop:
 
     @property
     def running(self) -> bool:
-        """True while the thread is alive."""
+        """Return True while the thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def run_once(self, now: float) -> bool:

@@ -179,9 +179,11 @@ class Kinematics(Protocol):
     """What the core needs from :class:`robot_touch.core.kinematics.ArmKinematics`."""
 
     def fk(self, q: Sequence[float]) -> np.ndarray: ...
+
     def ik(
         self, target: Any, seed: Sequence[float] | None = None, *, max_step: float | None = None
     ) -> Any: ...
+
     def jacobian(self, q: Sequence[float]) -> np.ndarray: ...
     def condition(self, q: Sequence[float]) -> float: ...
     def reach(self) -> float: ...
@@ -241,7 +243,8 @@ class TeleopConfig:
         check_speed_override(self.speed_override)
         if not 1 <= self.singularity_slow < self.singularity_stop:
             raise ValueError(
-                f'singularity_slow ({self.singularity_slow}) must be ≥ 1 and below singularity_stop ({self.singularity_stop})'
+                f'singularity_slow ({self.singularity_slow}) must be ≥ 1 and below '
+                f'singularity_stop ({self.singularity_stop})'
             )
         if not (math.isfinite(self.singularity_damping) and self.singularity_damping >= 0):
             raise ValueError(f'singularity_damping must be ≥ 0, got {self.singularity_damping!r}')
@@ -390,7 +393,7 @@ class TeleopCore:
     # ------------------------------------------------------------------ status
 
     def status(self) -> Status:
-        """Return the current status (see the module docstring for the codes)."""
+        """Return the current status; the module docstring lists the codes."""
         with self._lock:
             if self._estop:
                 code, detail = Code.ESTOP, 'e-stop latched: release with teleop/estop data=false'
@@ -481,7 +484,9 @@ class TeleopCore:
 
     def set_speed_override(self, value: float) -> None:
         """
-        Live speed override (multiplies velocity limits and jog speeds); ValueError if out of [0.05, 1].
+        Set the live speed override (multiplies velocity limits and jog speeds).
+
+        :raises ValueError: if ``value`` is out of [0.05, 1].
         """
         value = check_speed_override(value)
         with self._lock:
@@ -501,9 +506,11 @@ class TeleopCore:
         self, names: Sequence[str], positions: Sequence[float], now: float, source: Any = None
     ) -> Code | None:
         """
-        Take a joint_states message from publisher ``source`` (any hashable id; None if
-        unknown). NaN marks a joint that is not measured. Returns a rejection code, or None
-        if used.
+        Take a joint_states message from publisher ``source``.
+
+        ``source`` is any hashable id (None if unknown). NaN marks a joint that is not measured.
+
+        :returns: a rejection code, or None if used.
         """
         names = list(names)
         positions = list(positions)
@@ -599,7 +606,7 @@ class TeleopCore:
 
     def _frame(self, frame_id: str, topic: str, extra: Sequence[str] = ()) -> np.ndarray:
         """
-        Return the pose in the base frame of ``frame_id`` ("" = the base link), a frame fixed to it.
+        Return the pose in the base frame of ``frame_id``, a frame fixed to it ("" = base link).
 
         InputRejected naming the accepted frames otherwise (lock held).
         """
@@ -672,12 +679,14 @@ class TeleopCore:
             if not result.ok:
                 self._event(
                     Code.UNREACHABLE,
-                    f'target not reachable ({result.reason}); moving to the nearest pose, {result.distance * 1000:.1f} mm away',
+                    f'target not reachable ({result.reason}); moving to the nearest pose, '
+                    f'{result.distance * 1000:.1f} mm away',
                 )
             elif clamped:
                 self._event(
                     Code.CLAMPED,
-                    f'target outside the workspace box; clamped to {np.round(clamped_xyz, 4).tolist()} m',
+                    'target outside the workspace box; clamped to '
+                    f'{np.round(clamped_xyz, 4).tolist()} m',
                 )
             else:
                 self._event(Code.OK)
@@ -692,9 +701,7 @@ class TeleopCore:
         clock: float | None = None,
         sender: Any = None,
     ) -> Code:
-        """
-        Move the named joints (arm and/or gripper) to ``positions``; the others keep their goal.
-        """
+        """Move the named joints (arm and/or gripper) to ``positions``; others keep their goal."""
         with self._lock:
             known = self.names + ([self.gripper_spec.name] if self.gripper_spec else [])
             try:
@@ -775,8 +782,10 @@ class TeleopCore:
         sender: Any = None,
     ) -> Code:
         """
-        Tip velocity (m/s, rad/s) in the base frame (base_link, "" or any frame fixed to
-        it: rotated into the base frame) or the tool frame (tip_link).
+        Jog the tip at a velocity (m/s, rad/s) in the base frame or the tool frame.
+
+        The base frame is base_link, "" or any frame fixed to it (rotated into the base frame);
+        the tool frame is tip_link.
         """
         with self._lock:
             try:
@@ -994,7 +1003,7 @@ class TeleopCore:
             return None
 
     def free_drive_at_rest(self) -> bool:
-        """The command has come to rest (or nothing is being published)."""
+        """Return whether the command has come to rest (or nothing is being published)."""
         with self._lock:
             gripper_rests = self.gripper_gen is None or self.gripper_gen.mode == 'hold'
             return not self._publishing or (self.gen.mode == 'hold' and gripper_rests)
@@ -1224,7 +1233,8 @@ class TeleopCore:
                 if not self.limits.lower[i] <= probe[i] <= self.limits.upper[i]:
                     continue
                 gain = inverse_condition(self.kin.condition(probe)) - base
-                # Tip motion of this nudge, to second order (FK difference), must not oppose the request.
+                # Tip motion of this nudge, to second order (FK difference), must not oppose
+                # the request.
                 dp = self.kin.fk(probe)[:3, 3] - self.kin.fk(q)[:3, 3]
                 if gain > best_gain and float(dp @ v_base) >= 0.0:
                     best, best_gain = (i, sign), gain

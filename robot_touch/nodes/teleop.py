@@ -168,7 +168,8 @@ class TeleopNode(Node):
         )
         if config.max_joint_step < slowest:
             self.get_logger().warning(
-                f'max_joint_step {config.max_joint_step} rad is below one cycle at full speed ({slowest:.3f} rad): '
+                f'max_joint_step {config.max_joint_step} rad is below one cycle at full speed '
+                f'({slowest:.3f} rad): '
                 'fast moves will trip the output safety net'
             )
         self.output = p['output']
@@ -395,7 +396,8 @@ class TeleopNode(Node):
             'output': declare(
                 'output',
                 'position',
-                'command output: position (forward_position_controller/commands) or trajectory (arm_controller/joint_trajectory)',
+                'command output: position (forward_position_controller/commands) or '
+                'trajectory (arm_controller/joint_trajectory)',
             ),
             'include_gripper': declare(
                 'include_gripper',
@@ -437,14 +439,19 @@ class TeleopNode(Node):
             'realtime_priority',
             0,
             ParameterDescriptor(
-                description='SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
+                description=(
+                    'SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)'
+                ),
                 read_only=True,
                 integer_range=int_range(0, 99),
             ),
         ).value
         for name in ('workspace_min', 'workspace_max'):
             desc = ParameterDescriptor(
-                description=f"workspace box {name.split('_')[1]} corner x y z in the base frame (m); empty: from the arm's reach",
+                description=(
+                    f"workspace box {name.split('_')[1]} corner x y z in the base frame (m); "
+                    "empty: from the arm's reach"
+                ),
                 read_only=True,
             )
             p[name] = list(
@@ -607,7 +614,8 @@ class TeleopNode(Node):
                 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self._rt_priority))
             except (PermissionError, OSError, AttributeError) as exc:
                 self.get_logger().warning(
-                    f'realtime_priority {self._rt_priority}: not permitted ({exc}); running with normal scheduling '
+                    f'realtime_priority {self._rt_priority}: not permitted ({exc}); '
+                    'running with normal scheduling '
                     '(allow it with an rtprio limit in /etc/security/limits.conf)'
                 )
         period = self._period

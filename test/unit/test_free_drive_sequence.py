@@ -20,6 +20,8 @@ START = [0.0, 0.3, 0.3, 0.0, 0.0]
 
 class Hardware:
     """
+    An arm that follows teleop's commands while it holds torque, moved by hand while released.
+
     An arm that follows teleop's commands while it holds torque, and a hand that moves it
     while released; its torque switched per joint like the bridge's torque/<joint>.
     """

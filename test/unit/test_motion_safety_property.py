@@ -242,7 +242,7 @@ def check(arm: SimulatedArm, kin) -> None:
                 f'{name} velocity {np.max((v - 2 * step) / (vmax * DT)):.2f} x the limit'
             )
             if len(p) > 2 * WINDOW:
-                a = np.abs(p[2 * WINDOW :] - 2 * p[WINDOW:-WINDOW] + p[: -2 * WINDOW])
+                a = np.abs(p[2 * WINDOW:] - 2 * p[WINDOW:-WINDOW] + p[:-2 * WINDOW])
                 h2 = (WINDOW * DT) ** 2
                 assert np.all(a <= amax * h2 + 4 * step), (
                     f'{name} acceleration {np.max((a - 4 * step) / (amax * h2)):.2f} x'

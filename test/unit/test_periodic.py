@@ -46,6 +46,8 @@ def test_a_wake_up_runs_at_once_but_not_sooner_than_the_minimum_gap() -> None:
 )
 def test_cycles_never_come_closer_than_the_gap_and_never_bunch(period, gaps, wakes) -> None:
     """
+    Check that cycles keep the gap apart and a late loop runs one cycle, not a burst.
+
     However the thread is woken or delayed, two cycles are at least the gap apart, and a
     late loop runs one cycle, not a burst: after any cycle the next is due in the future.
     """

@@ -1,5 +1,7 @@
 """
-TeleopCore without ROS: limits under random input, stale halt, e-stop, re-latch, singularities, bad input.
+TeleopCore without ROS.
+
+Limits under random input, stale halt, e-stop, re-latch, singularities, bad input.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def test_estop_decelerates_to_rest_within_the_limits_and_never_steps_back(so101,
     assert core.on_target_pose('', [0.2, 0.0, 0.2], [0, 0, 0, 1], now=arm.t) == Code.ESTOP
     assert not core.home()[0]
     arm.cycle(100)
-    stop = np.array(arm.commands[moving - 1 :])
+    stop = np.array(arm.commands[moving - 1:])
     check_limits(core, stop)  # a controlled stop: velocity and acceleration within the limits
     assert np.all(np.diff(stop[:, 1]) >= -1e-12)  # decelerates forward, never a step back
     np.testing.assert_allclose(arm.velocities[-1], 0.0, atol=1e-12)
@@ -180,7 +182,7 @@ def test_joint_states_gap_brakes_then_ramps_the_command_to_where_the_arm_really_
     held = arm.commands[-1].copy()
     # Meanwhile the arm was moved by hand; the backend comes back.
     moved = [-0.5, 0.1, 0.2, 0.3, 0.4]
-    arm.state = moved + arm.state[len(moved) :]
+    arm.state = moved + arm.state[len(moved):]
     arm.publish = True
     start = len(arm.commands)
     arm.cycle()
@@ -191,10 +193,10 @@ def test_joint_states_gap_brakes_then_ramps_the_command_to_where_the_arm_really_
     arm.publish = False  # (the measured arm stays where it was moved: EchoArm would follow)
     for _ in range(300):
         arm.t += DT
-        core.on_joint_states(arm.names, moved + arm.state[len(moved) :], arm.t)
+        core.on_joint_states(arm.names, moved + arm.state[len(moved):], arm.t)
         cmd = core.step(arm.t, DT)
         arm.commands.append(cmd.position.copy())
-    check_limits(core, np.array(arm.commands[start - 1 :]))
+    check_limits(core, np.array(arm.commands[start - 1:]))
     np.testing.assert_allclose(arm.commands[-1], moved, atol=1e-9)
     assert core.status().code == Code.OK
 

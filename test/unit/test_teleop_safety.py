@@ -64,7 +64,7 @@ def make(so101, kin, **config) -> tuple[TeleopCore, Arm]:
 
 
 def max_step_ratio(core: TeleopCore, commands) -> float:
-    """Return the largest command step as a share of the per-cycle bound (velocity limit x period)."""
+    """Return the largest command step as a share of the per-cycle bound (velocity limit x dt)."""
     c = np.array(commands)[:, :5]
     return float(np.max(np.abs(np.diff(c, axis=0)) / (core.limits.velocity * DT)))
 
@@ -114,7 +114,7 @@ def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measure
     arm.cycle(60)
     status = core.status()
     assert status.code == Code.NO_JOINT_STATES and 'wrist_roll' in status.detail
-    roll = np.array(arm.commands[start - 1 :])[:, 4]
+    roll = np.array(arm.commands[start - 1:])[:, 4]
     assert np.all(np.diff(roll) >= -1e-12) and roll[-1] == roll[-2]  # braked forward to rest
     assert core.on_joint_target(['wrist_roll'], [-2.0], now=arm.t) == Code.NO_JOINT_STATES
     arm.frozen[4] = roll[0]  # measured again where the bridge stopped it (behind the command)
@@ -374,7 +374,7 @@ def test_estop_with_a_lagging_measurement_never_steps_back(so101, kin):
         lagging.append(list(arm.state))
         arm.frozen = lagging[max(0, len(lagging) - 5)]
         arm.cycle()
-    lift = np.array(arm.commands[start - 1 :])[:, 1]
+    lift = np.array(arm.commands[start - 1:])[:, 1]
     assert np.all(np.diff(lift) >= -1e-12), 'the e-stop stepped the command back'
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
 
