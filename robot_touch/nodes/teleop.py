@@ -84,6 +84,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from robot_touch.core.free_drive import FreeDrive, resolve_joints
 from robot_touch.core.profile import load_profile
+from robot_touch.core.throttle import Throttle
 from robot_touch.core.teleop_core import (
     check_speed_override,
     Code,
@@ -179,7 +180,7 @@ class TeleopNode(Node):
             [self.profile.gripper.name] if config.include_gripper and self.profile.gripper else []
         )
         self._period = config.period
-        self._last_log: dict[Code, float] = {}
+        self._rejection_log = Throttle(LOG_THROTTLE)
         self._all_joints = [j.name for j in self.profile.all_joints]
         try:
             self._free_drive_joints = resolve_joints(
@@ -505,11 +506,10 @@ class TeleopNode(Node):
 
     def _result(self, code: Code, wake: bool = False) -> None:
         if code in REJECTIONS:
-            now = self._now()
-            if now - self._last_log.get(code, -math.inf) >= LOG_THROTTLE:
-                self._last_log[code] = now
+            if self._rejection_log.allow(self._now(), code):
                 self.get_logger().warning(
                     f'input rejected ({code.value}): {self.core.status().detail}'
+                    + self._rejection_log.suffix(code)
                 )
         elif wake:
             self._wake.set()
