@@ -84,7 +84,6 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from robot_touch.core.free_drive import FreeDrive, resolve_joints
 from robot_touch.core.profile import load_profile
-from robot_touch.core.throttle import Throttle
 from robot_touch.core.teleop_core import (
     check_speed_override,
     Code,
@@ -93,6 +92,7 @@ from robot_touch.core.teleop_core import (
     TeleopConfig,
     TeleopCore,
 )
+from robot_touch.core.throttle import Throttle
 from robot_touch.errors import RobotTouchError
 from robot_touch.nodes._common import float_range, int_range, run_node
 from sensor_msgs.msg import JointState
