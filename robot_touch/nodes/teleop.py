@@ -52,10 +52,11 @@ Services
     for the hardware, so the e-stop is answered meanwhile.
 
 Timing
-    A dedicated thread runs the control cycle at ``rate`` with absolute deadlines (no drift,
-    independent of the executor). A new goal (target_pose, joint_target, gripper, home) or
-    an e-stop wakes it for an immediate cycle, which then restarts the schedule; that cycle
-    advances the trajectory only by the real elapsed time, so limits hold in wall time.
+    A dedicated thread (:class:`robot_touch.core.periodic.PeriodicLoop`) runs the control
+    cycle at ``rate`` with absolute deadlines (no drift, independent of the executor). A new
+    goal (target_pose, joint_target, gripper, home) or an e-stop wakes it for an immediate
+    cycle, which then restarts the schedule; that cycle advances the trajectory only by the
+    real elapsed time, so limits hold in wall time.
     Jog streams do not wake it (they are velocities; the next regular cycle uses them).
     ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
     one step lower, as both share the GIL) where the system permits it.
@@ -83,6 +84,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from robot_touch.core.free_drive import FreeDrive, resolve_joints
+from robot_touch.core.periodic import PeriodicLoop, set_realtime_priority
 from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import (
     check_speed_override,
@@ -103,6 +105,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 OUTPUTS = ('position', 'trajectory')
 #: Seconds between two log lines about the same kind of bad input.
 LOG_THROTTLE = 2.0
+#: Seconds between two log lines about a failed control cycle.
+CYCLE_ERROR_LOG_THROTTLE = 1.0
 #: An event-triggered cycle waits until at least this share of a period after the last cycle.
 MIN_EARLY_GAP = 0.1
 #: seconds teleop watches the graph at start for another node commanding its arm (DDS
@@ -247,12 +251,17 @@ class TeleopNode(Node):
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._wake = threading.Event()
-        self._running = True
         self._last_status_key: tuple | None = None
         self._last_status_at = -math.inf
-        self._thread = threading.Thread(target=self._loop, name='teleop_loop', daemon=True)
-        self._thread.start()
+        self._cycle_error_log = Throttle(CYCLE_ERROR_LOG_THROTTLE)
+        self._loop = PeriodicLoop(
+            config.period,
+            self._cycle,
+            name='teleop_loop',
+            min_gap_share=MIN_EARLY_GAP,
+            on_error=self._cycle_failed,
+            before_start=self._raise_priority,
+        ).start()
         self.get_logger().info(
             f'teleop for {self.profile.name}: {config.rate:g} Hz, output {self.output}, '
             f'{"enabled" if config.start_enabled else "disabled"} at start'
@@ -512,7 +521,7 @@ class TeleopNode(Node):
                     + self._rejection_log.suffix(code)
                 )
         elif wake:
-            self._wake.set()
+            self._loop.wake()
 
     def _on_target_pose(self, msg: PoseStamped, info: Any = None) -> None:
         p, o = msg.pose.position, msg.pose.orientation
@@ -570,12 +579,12 @@ class TeleopNode(Node):
 
     def _srv_home(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         res.success, res.message = self.core.home()
-        self._wake.set()
+        self._loop.wake()
         return res
 
     def _srv_estop(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
         res.success, res.message = self.core.set_estop(bool(req.data))
-        self._wake.set()  # takes effect now, not at the next tick
+        self._loop.wake()  # takes effect now, not at the next tick
         if req.data:
             self.get_logger().warning('e-stop latched')
             if self.core.free_drive_state()[0] != 'off':
@@ -592,7 +601,7 @@ class TeleopNode(Node):
             res.success, res.message = self.free_drive.enter(self._free_drive_joints)
         else:
             res.success, res.message = self.free_drive.leave()
-        self._wake.set()
+        self._loop.wake()
         line = res.message  # it says what happened ("free drive: ... released", "... refused")
         if res.success:  # one call site per severity (rclpy requires it)
             self.get_logger().info(line)
@@ -602,60 +611,37 @@ class TeleopNode(Node):
 
     def _srv_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
         res.success, res.message = self.core.set_enabled(bool(req.data))
-        self._wake.set()
+        self._loop.wake()
         return res
 
     # ------------------------------------------------------------------ loop
 
-    def _loop(self) -> None:
+    def _raise_priority(self) -> None:
+        """Run the control thread SCHED_FIFO when ``realtime_priority`` asks for it."""
         if self._rt_priority > 0:
-            try:
-                # pid 0 = this thread (Linux); main() gives the executor thread one step less.
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self._rt_priority))
-            except (PermissionError, OSError, AttributeError) as exc:
+            refused = set_realtime_priority(self._rt_priority)
+            if refused:
                 self.get_logger().warning(
-                    f'realtime_priority {self._rt_priority}: not permitted ({exc}); '
+                    f'realtime_priority {self._rt_priority}: not permitted ({refused}); '
                     'running with normal scheduling '
                     '(allow it with an rtprio limit in /etc/security/limits.conf)'
                 )
-        period = self._period
-        gap = MIN_EARLY_GAP * period
-        last = time.monotonic()
-        deadline = last + period
-        early = False
-        while self._running:
-            woken = self._wake.wait(max(0.0, deadline - time.monotonic()))
-            now = time.monotonic()
-            if woken:
-                self._wake.clear()
-                if now < deadline:
-                    early = True
-                    if now - last < gap:
-                        deadline = (
-                            last + gap
-                        )  # right after a cycle: run the early one a little later
-                        continue
-            if now < deadline and not early:
-                continue  # woke a hair before the deadline
-            try:
-                cmd = self.core.step(now, now - last)
-                if cmd is not None:
-                    self._publish(cmd)
-                self._publish_status(now)
-            except Exception as exc:  # the loop must survive; say what happened once a second
-                if not self.context.ok():
-                    return  # shutting down (Ctrl-C): nothing left to publish to
-                self.get_logger().error(
-                    f'control cycle failed: {exc!r}', throttle_duration_sec=1.0
-                )
-            last = now
-            if early:
-                deadline = now + period  # restart the schedule after an early cycle
-                early = False
-            else:
-                deadline += period
-                if deadline <= now:  # overrun: skip the missed ticks rather than bunch them up
-                    deadline = now + period
+
+    def _cycle(self, now: float, elapsed: float) -> None:
+        cmd = self.core.step(now, elapsed)
+        if cmd is not None:
+            self._publish(cmd)
+        self._publish_status(now)
+
+    def _cycle_failed(self, exc: BaseException) -> None:
+        """Say what happened (once a second); the loop goes on unless shutting down."""
+        if not self.context.ok():
+            self._loop.stop()  # shutting down (Ctrl-C): nothing left to publish to
+            return
+        if self._cycle_error_log.allow(time.monotonic()):
+            self.get_logger().error(
+                f'control cycle failed: {exc!r}' + self._cycle_error_log.suffix()
+            )
 
     def _publish(self, cmd: Command) -> None:
         if self.output == 'position':
@@ -690,9 +676,7 @@ class TeleopNode(Node):
 
     def stop(self) -> None:
         """Stop the control thread (before destroy_node)."""
-        self._running = False
-        self._wake.set()
-        self._thread.join(timeout=1.0)
+        self._loop.stop(timeout=1.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -721,10 +705,7 @@ def _executor_realtime(node: TeleopNode) -> None:
         # The executor thread shares the GIL with the control thread: left at normal
         # priority it could be preempted while holding the GIL and stall the loop
         # (priority inversion), so it runs real-time too, one step below.
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(node._rt_priority - 1))
-        except (PermissionError, OSError, AttributeError):
-            pass  # the control thread has already said so
+        set_realtime_priority(node._rt_priority - 1)  # if refused, the control thread said so
 
 
 if __name__ == '__main__':
