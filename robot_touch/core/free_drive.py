@@ -29,6 +29,8 @@ import threading
 import time
 from typing import Callable, Protocol, Sequence
 
+from robot_touch.core.teleop_status import FreeDrivePhase
+
 #: what an e-stop during free drive does (the profile's ``free_drive.estop``)
 ESTOP_POLICIES = ('hold', 'release')
 #: longest the command may take to brake to rest before the joints are released (s)
@@ -50,7 +52,7 @@ class FreeDriveCore(Protocol):
 
     estopped: bool
 
-    def free_drive_state(self) -> tuple[str, list[str]]: ...
+    def free_drive_state(self) -> tuple[FreeDrivePhase, list[str]]: ...
 
     def free_drive_refusal(self) -> str | None: ...
 
@@ -59,7 +61,7 @@ class FreeDriveCore(Protocol):
     def free_drive_at_rest(self) -> bool: ...
 
     def free_drive_phase(
-        self, phase: str, joints: Sequence[str] | None = None, note: str = ''
+        self, phase: FreeDrivePhase, joints: Sequence[str] | None = None, note: str = ''
     ) -> None: ...
 
     def free_drive_end(self, now: float, note: str = '') -> None: ...
@@ -136,7 +138,7 @@ class FreeDrive:
                 why = 'e-stop latched' if self.core.estopped else 'the arm did not come to rest'
                 self.core.free_drive_end(self.clock())
                 return False, f'free drive refused: {why}'
-            self.core.free_drive_phase('releasing', joints)
+            self.core.free_drive_phase(FreeDrivePhase.RELEASING, joints)
             results = self.switch.switch(joints, False)
             problem = _failures(results)
             if problem:
@@ -144,11 +146,11 @@ class FreeDrive:
                 left = self._engage(released) if released else []
                 if left:  # could not hold them again either: they stay in free drive
                     note = f'could not release {problem}'
-                    self.core.free_drive_phase('on', left, note)
+                    self.core.free_drive_phase(FreeDrivePhase.ON, left, note)
                     return False, f'free drive partly on ({", ".join(left)}): {note}'
                 self.core.free_drive_end(self.clock())
                 return False, f'free drive refused: {problem}'
-            self.core.free_drive_phase('on', joints)
+            self.core.free_drive_phase(FreeDrivePhase.ON, joints)
             if self.core.estopped and self.estop_policy == 'hold':
                 self._hold_now('e-stop latched meanwhile')
                 return (
@@ -164,7 +166,7 @@ class FreeDrive:
         """Every released joint holds torque again, where it is. Returns (success, message)."""
         with self._sequence:
             phase, joints = self.core.free_drive_state()
-            if phase == 'off':
+            if phase == FreeDrivePhase.OFF:
                 return True, 'free drive is off'
             return self._hold_now('')
 
@@ -178,17 +180,17 @@ class FreeDrive:
         if self.estop_policy != 'hold':
             return
         with self._sequence:
-            if self.core.free_drive_state()[0] == 'on':
+            if self.core.free_drive_state()[0] == FreeDrivePhase.ON:
                 self._hold_now('e-stop')
 
     def _hold_now(self, why: str) -> tuple[bool, str]:
         """Torque on for the released joints (sequence lock held)."""
         _phase, joints = self.core.free_drive_state()
-        self.core.free_drive_phase('engaging', joints)
+        self.core.free_drive_phase(FreeDrivePhase.ENGAGING, joints)
         left = self._engage(joints)
         if left:
             note = f'torque not back on: {self._last_problem}'
-            self.core.free_drive_phase('on', left, note)
+            self.core.free_drive_phase(FreeDrivePhase.ON, left, note)
             return False, f'{note}; still in free drive: {", ".join(left)}'
         prefix = f'{why}: ' if why else ''
         self.core.free_drive_end(

@@ -90,6 +90,7 @@ from robot_touch.core.teleop_core import (
     check_speed_override,
     Code,
     Command,
+    FreeDrivePhase,
     REJECTIONS,
     TeleopConfig,
     TeleopCore,
@@ -491,7 +492,7 @@ class TeleopNode(Node):
     def _set_free_drive_joints(self, value: Any) -> str | None:
         """Take a new ``free_drive_joints``; why not, or None."""
         phase, joints = self.core.free_drive_state()
-        if phase != 'off':
+        if phase != FreeDrivePhase.OFF:
             return f'free drive is on ({", ".join(joints)}): leave it before choosing other joints'
         try:
             self._free_drive_joints = resolve_joints(
@@ -529,8 +530,7 @@ class TeleopNode(Node):
             msg.header.frame_id,
             (p.x, p.y, p.z),
             (o.x, o.y, o.z, o.w),
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
             clock=self._ros_time(),
             sender=_sender(info),
         )
@@ -542,8 +542,8 @@ class TeleopNode(Node):
             msg.header.frame_id,
             (lin.x, lin.y, lin.z),
             (ang.x, ang.y, ang.z),
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
+            now=self._now(),
             clock=self._ros_time(),
             sender=_sender(info),
         )
@@ -553,8 +553,8 @@ class TeleopNode(Node):
         code = self.core.on_joint_jog(
             msg.name,
             msg.velocity,
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
+            now=self._now(),
             clock=self._ros_time(),
             sender=_sender(info),
         )
@@ -564,15 +564,14 @@ class TeleopNode(Node):
         code = self.core.on_joint_target(
             msg.name,
             msg.position,
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
             clock=self._ros_time(),
             sender=_sender(info),
         )
         self._result(code, wake=True)
 
     def _on_gripper(self, msg: Float64) -> None:
-        self._result(self.core.on_gripper(msg.data, self._now()), wake=True)
+        self._result(self.core.on_gripper(msg.data), wake=True)
 
     def _on_joint_states(self, msg: JointState, info: Any = None) -> None:
         self.core.on_joint_states(msg.name, msg.position, self._now(), source=_sender(info))
@@ -587,7 +586,7 @@ class TeleopNode(Node):
         self._loop.wake()  # takes effect now, not at the next tick
         if req.data:
             self.get_logger().warning('e-stop latched')
-            if self.core.free_drive_state()[0] != 'off':
+            if self.core.free_drive_state()[0] != FreeDrivePhase.OFF:
                 # the profile's policy (hold: torque back on where the arm is); it waits for
                 # the hardware, so off this thread: the e-stop is answered now
                 threading.Thread(
