@@ -61,7 +61,10 @@ Timing
     ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
     one step lower, as both share the GIL) where the system permits it.
 
-Parameters: see ``config/teleop.yaml`` (all declared with descriptors below).
+Parameters: see ``config/teleop.yaml``; declared from the tables :data:`PARAMETERS` and
+:data:`MORE_PARAMETERS` below (descriptions, ranges: the core settings' ranges are
+:data:`robot_touch.core.teleop_config.RANGES`, stated once), and the core's
+:class:`~robot_touch.core.teleop_config.TeleopConfig` is built from the declared values.
 """
 
 from __future__ import annotations
@@ -91,13 +94,14 @@ from robot_touch.core.teleop_core import (
     Code,
     Command,
     FreeDrivePhase,
+    RANGES,
     REJECTIONS,
     TeleopConfig,
     TeleopCore,
 )
 from robot_touch.core.throttle import Throttle
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import float_range, int_range, run_node
+from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
@@ -120,6 +124,134 @@ ONE_COMMANDER = (
 GRAPH_CHECK_PERIOD = 0.5
 #: Services keep every request and reply: a burst of e-stops is answered in full.
 SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
+CONFIG_FILE = 'config/teleop.yaml'
+#: defaults of the settings the core takes (TeleopConfig)
+_DEFAULTS = TeleopConfig()
+
+
+def _range(name: str) -> dict[str, Any]:
+    """Return the descriptor range of the core setting ``name`` (stated once: core RANGES)."""
+    return {'floating_point_range': float_range(*RANGES[name])}
+
+
+def _workspace_corner(which: str) -> str:
+    return (
+        f'workspace box {which} corner x y z in the base frame (m); '
+        "empty: from the arm's reach"
+    )
+
+
+#: The parameters read once at start-up: name → (default, description, descriptor ranges),
+#: declared read-only by nodes._common.declare_parameters; documented in config/teleop.yaml.
+PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    'arm': ('so101', 'arm profile name (config/arms/<name>.yaml) or path to a profile YAML', {}),
+    'rate': (_DEFAULTS.rate, 'control loop rate (Hz)', _range('rate')),
+    'velocity_scale': (
+        _DEFAULTS.velocity_scale,
+        "scale on the profile's joint velocity limits",
+        _range('velocity_scale'),
+    ),
+    'acceleration_scale': (
+        _DEFAULTS.acceleration_scale,
+        "scale on the profile's joint acceleration limits",
+        _range('acceleration_scale'),
+    ),
+    'jerk_scale': (
+        _DEFAULTS.jerk_scale,
+        "scale on the profile's joint jerk limits",
+        _range('jerk_scale'),
+    ),
+    'cartesian_speed': (
+        _DEFAULTS.cartesian_speed,
+        'Cartesian jog speed limit (m/s)',
+        _range('cartesian_speed'),
+    ),
+    'angular_speed': (
+        _DEFAULTS.angular_speed,
+        'Cartesian jog angular speed limit (rad/s)',
+        _range('angular_speed'),
+    ),
+    'jog_timeout': (
+        _DEFAULTS.jog_timeout,
+        'jog/joint_jog input older than this halts the arm (s)',
+        _range('jog_timeout'),
+    ),
+    'joint_states_timeout': (
+        _DEFAULTS.joint_states_timeout,
+        'joint_states older than this: backend stale, brake and hold (s)',
+        _range('joint_states_timeout'),
+    ),
+    'max_joint_step': (
+        _DEFAULTS.max_joint_step,
+        "last-resort limit on a joint's change per cycle (rad)",
+        _range('max_joint_step'),
+    ),
+    'singularity_slow': (
+        _DEFAULTS.singularity_slow,
+        'Jacobian condition number where Cartesian jog starts to slow',
+        _range('singularity_slow'),
+    ),
+    'singularity_stop': (
+        _DEFAULTS.singularity_stop,
+        'condition number where jog toward the singularity stops',
+        _range('singularity_stop'),
+    ),
+    'singularity_damping': (
+        _DEFAULTS.singularity_damping,
+        'maximum damping of the least-squares jog solution',
+        _range('singularity_damping'),
+    ),
+    'output': (
+        'position',
+        'command output: position (forward_position_controller/commands) or '
+        'trajectory (arm_controller/joint_trajectory)',
+        {},
+    ),
+    'include_gripper': (
+        _DEFAULTS.include_gripper,
+        'append the gripper as the last command element',
+        {},
+    ),
+    'start_enabled': (
+        _DEFAULTS.start_enabled,
+        'command the arm from start-up (else wait for teleop/enable)',
+        {},
+    ),
+    'max_stamp_lead': (
+        _DEFAULTS.max_stamp_lead,
+        "how far (s) an input's stamp may be ahead of this computer's clock; "
+        'later ones are refused',
+        _range('max_stamp_lead'),
+    ),
+    'status_rate': (
+        2.0,
+        'steady teleop/status publish rate (Hz); changes are published at once',
+        {'floating_point_range': float_range(0.1, 100.0)},
+    ),
+    'realtime_priority': (
+        0,
+        'SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
+        {'integer_range': int_range(0, 99)},
+    ),
+}
+#: The rest, in the same table style, which declare_parameters cannot declare: an array with
+#: no default (declared by its type, unset; documented as a commented-out example) and the
+#: parameters settable while teleop runs (``read_only: False``; see _on_set_parameters).
+MORE_PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    'workspace_min': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('min'), {}),
+    'workspace_max': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('max'), {}),
+    'speed_override': (
+        _DEFAULTS.speed_override,
+        'live speed override: scales velocity limits and jog speeds (0.05-1)',
+        {**_range('speed_override'), 'read_only': False},
+    ),
+    'free_drive_joints': (
+        Parameter.Type.STRING_ARRAY,
+        'joints teleop/free_drive releases (arm joints and/or the gripper); empty: every '
+        'joint teleop commands. Settable live, not while in free drive',
+        {'read_only': False},
+    ),
+}
 
 
 def _sender(info: Any) -> Any:
@@ -145,26 +277,7 @@ class TeleopNode(Node):
             raise RobotTouchError(
                 f'parameter output must be one of {", ".join(OUTPUTS)}, got {p["output"]!r}'
             )
-        config = TeleopConfig(
-            rate=p['rate'],
-            speed_override=p['speed_override'],
-            velocity_scale=p['velocity_scale'],
-            acceleration_scale=p['acceleration_scale'],
-            jerk_scale=p['jerk_scale'],
-            cartesian_speed=p['cartesian_speed'],
-            angular_speed=p['angular_speed'],
-            workspace_min=p['workspace_min'] or (),
-            workspace_max=p['workspace_max'] or (),
-            jog_timeout=p['jog_timeout'],
-            joint_states_timeout=p['joint_states_timeout'],
-            max_joint_step=p['max_joint_step'],
-            singularity_slow=p['singularity_slow'],
-            singularity_stop=p['singularity_stop'],
-            singularity_damping=p['singularity_damping'],
-            include_gripper=p['include_gripper'],
-            start_enabled=p['start_enabled'],
-            max_stamp_lead=p['max_stamp_lead'],
-        )
+        config = TeleopConfig.from_parameters(p)
         try:
             self.core = TeleopCore(self.profile, config)
         except ValueError as exc:
@@ -313,162 +426,15 @@ class TeleopNode(Node):
     # ------------------------------------------------------------------ parameters
 
     def _declare_parameters(self) -> dict[str, Any]:
-        d = TeleopConfig()
-
-        def declare(
-            name: str,
-            default: Any,
-            description: str,
-            rng: tuple[float, float] | None = None,
-            read_only: bool = True,
-        ) -> Any:
-            desc = ParameterDescriptor(description=description, read_only=read_only)
-            if rng is not None:
-                desc.floating_point_range = float_range(*rng)
-            return self.declare_parameter(name, default, desc).value
-
-        p: dict[str, Any] = {
-            'arm': declare(
-                'arm',
-                'so101',
-                'arm profile name (config/arms/<name>.yaml) or path to a profile YAML',
-            ),
-            'rate': declare('rate', d.rate, 'control loop rate (Hz)', (10.0, 1000.0)),
-            'speed_override': declare(
-                'speed_override',
-                d.speed_override,
-                'live speed override: scales velocity limits and jog speeds (0.05-1)',
-                (0.05, 1.0),
-                read_only=False,
-            ),
-            'velocity_scale': declare(
-                'velocity_scale',
-                d.velocity_scale,
-                "scale on the profile's joint velocity limits",
-                (0.01, 1.0),
-            ),
-            'acceleration_scale': declare(
-                'acceleration_scale',
-                d.acceleration_scale,
-                "scale on the profile's joint acceleration limits",
-                (0.01, 1.0),
-            ),
-            'jerk_scale': declare(
-                'jerk_scale', d.jerk_scale, "scale on the profile's joint jerk limits", (0.01, 1.0)
-            ),
-            'cartesian_speed': declare(
-                'cartesian_speed',
-                d.cartesian_speed,
-                'Cartesian jog speed limit (m/s)',
-                (0.001, 2.0),
-            ),
-            'angular_speed': declare(
-                'angular_speed',
-                d.angular_speed,
-                'Cartesian jog angular speed limit (rad/s)',
-                (0.01, 10.0),
-            ),
-            'jog_timeout': declare(
-                'jog_timeout',
-                d.jog_timeout,
-                'jog/joint_jog input older than this halts the arm (s)',
-                (0.01, 5.0),
-            ),
-            'joint_states_timeout': declare(
-                'joint_states_timeout',
-                d.joint_states_timeout,
-                'joint_states older than this: backend stale, brake and hold (s)',
-                (0.02, 10.0),
-            ),
-            'max_joint_step': declare(
-                'max_joint_step',
-                d.max_joint_step,
-                "last-resort limit on a joint's change per cycle (rad)",
-                (0.001, 1.0),
-            ),
-            'singularity_slow': declare(
-                'singularity_slow',
-                d.singularity_slow,
-                'Jacobian condition number where Cartesian jog starts to slow',
-                (1.0, 1e9),
-            ),
-            'singularity_stop': declare(
-                'singularity_stop',
-                d.singularity_stop,
-                'condition number where jog toward the singularity stops',
-                (1.0, 1e9),
-            ),
-            'singularity_damping': declare(
-                'singularity_damping',
-                d.singularity_damping,
-                'maximum damping of the least-squares jog solution',
-                (0.0, 1.0),
-            ),
-            'output': declare(
-                'output',
-                'position',
-                'command output: position (forward_position_controller/commands) or '
-                'trajectory (arm_controller/joint_trajectory)',
-            ),
-            'include_gripper': declare(
-                'include_gripper',
-                d.include_gripper,
-                'append the gripper as the last command element',
-            ),
-            'start_enabled': declare(
-                'start_enabled',
-                d.start_enabled,
-                'command the arm from start-up (else wait for teleop/enable)',
-            ),
-            'max_stamp_lead': declare(
-                'max_stamp_lead',
-                d.max_stamp_lead,
-                "how far (s) an input's stamp may be ahead of this computer's clock; "
-                'later ones are refused',
-                (0.0, 60.0),
-            ),
-            'status_rate': declare(
-                'status_rate',
-                2.0,
-                'steady teleop/status publish rate (Hz); changes are published at once',
-                (0.1, 100.0),
-            ),
-        }
-        p['free_drive_joints'] = list(
-            self.declare_parameter(
-                'free_drive_joints',
-                Parameter.Type.STRING_ARRAY,
-                ParameterDescriptor(
-                    description='joints teleop/free_drive releases (arm joints and/or the '
-                    'gripper); empty: every joint teleop commands. Settable live, not while '
-                    'in free drive',
-                ),
-            ).value
-            or []
-        )
-        p['realtime_priority'] = self.declare_parameter(
-            'realtime_priority',
-            0,
-            ParameterDescriptor(
-                description=(
-                    'SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)'
-                ),
-                read_only=True,
-                integer_range=int_range(0, 99),
-            ),
-        ).value
-        for name in ('workspace_min', 'workspace_max'):
-            desc = ParameterDescriptor(
-                description=(
-                    f"workspace box {name.split('_')[1]} corner x y z in the base frame (m); "
-                    "empty: from the arm's reach"
-                ),
-                read_only=True,
+        """Declare the parameters of both tables; return name → value (None: unset)."""
+        values = declare_parameters(self, PARAMETERS, CONFIG_FILE)
+        for name, (default, description, fields) in MORE_PARAMETERS.items():
+            descriptor = ParameterDescriptor(
+                **{'description': description, 'read_only': True, **fields}
             )
-            p[name] = list(
-                self.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, desc).value or []
-            )
-        return p
+            values[name] = self.declare_parameter(name, default, descriptor).value
+        values['free_drive_joints'] = list(values['free_drive_joints'] or [])
+        return values
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for param in params:
