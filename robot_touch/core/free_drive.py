@@ -139,7 +139,7 @@ class FreeDrive:
                 self.core.free_drive_end(self.clock())
                 return False, f'free drive refused: {why}'
             self.core.free_drive_phase(FreeDrivePhase.RELEASING, joints)
-            results = self.switch.switch(joints, False)
+            results = self.switch.switch(joints, on=False)
             problem = _failures(results)
             if problem:
                 released = [j for j, ok, _ in results if ok]
@@ -200,6 +200,6 @@ class FreeDrive:
 
     def _engage(self, joints: Sequence[str]) -> list[str]:
         """Torque on for ``joints``; the ones still released."""
-        results = self.switch.switch(joints, True)
+        results = self.switch.switch(joints, on=True)
         self._last_problem = _failures(results)
         return [j for j, ok, _ in results if not ok]
