@@ -140,8 +140,18 @@ class TeleopCore(GoalInputs, JogInputs, MeasuredJoints, SafetyStates):
 
     :param profile: the arm.
     :param config: settings; validated here.
-    :param kinematics: an :class:`~robot_touch.core.kinematics.ArmKinematics` (built from the
-        profile when None).
+    :param kinematics: an :class:`~robot_touch.core.kinematics.ArmKinematics` for the control
+        cycle and the checks made under the lock (fk, jacobian, condition); built from the
+        profile when None.
+    :param ik_kinematics: the solver of target poses (IK runs outside the lock, on the
+        thread that delivers target_pose, while the control thread uses ``kinematics``);
+        when None, a solver of its own is built from the profile if ``kinematics`` was too,
+        else ``kinematics`` is shared (a caller driving every input and the cycle from one
+        thread, as the tests do).
+
+    Threads: each thread has its own solver. Nothing documents that roboticstoolbox's C
+    calls hold the GIL, so one solver is never used by two threads at once: IK runs on
+    ``ik_kin``, everything else on ``kin`` with the lock held.
     """
 
     def __init__(
@@ -149,6 +159,7 @@ class TeleopCore(GoalInputs, JogInputs, MeasuredJoints, SafetyStates):
         profile: ArmProfile,
         config: TeleopConfig | None = None,
         kinematics: Kinematics | None = None,
+        ik_kinematics: Kinematics | None = None,
     ) -> None:
         self.profile = profile
         self.config = config = config or TeleopConfig()
@@ -157,7 +168,11 @@ class TeleopCore(GoalInputs, JogInputs, MeasuredJoints, SafetyStates):
             from robot_touch.core.kinematics import ArmKinematics
 
             kinematics = ArmKinematics(profile)
+            if ik_kinematics is None:
+                ik_kinematics = ArmKinematics(profile)
         self.kin = kinematics
+        #: the target-pose solver (see Threads above)
+        self.ik_kin = ik_kinematics if ik_kinematics is not None else kinematics
         self.names = profile.joint_names
         self.limits = JointLimits.from_specs(
             profile.joints, config.velocity_scale, config.acceleration_scale, config.jerk_scale

@@ -72,8 +72,9 @@ class GoalInputs:
             seed = self._goal_base()
         clamped_xyz, clamped = self.workspace.clamp(T[:3, 3])
         T[:3, 3] = clamped_xyz
-        # IK outside the lock: the control loop must not wait for a solve.
-        result = self.kin.ik(T, seed=seed)
+        # IK outside the lock, on a solver of its own: the control loop must not wait for a
+        # solve, nor share a solver with it.
+        result = self.ik_kin.ik(T, seed=seed)
         with self._lock:
             if self._gate():
                 return self._reject(self._gate())

@@ -552,3 +552,10 @@ def test_the_cartesian_step_is_pure_and_the_same_in_either_frame(so101, kin):
     np.testing.assert_array_equal(q, before)  # the setpoint is not changed
     tip = kin.jacobian(q)[:3] @ base.qd
     np.testing.assert_allclose(tip, v, atol=2e-3)  # the tip moves as asked
+
+
+def test_ik_and_the_control_cycle_each_have_their_own_solver(so101):
+    """Check that a core built from the profile never shares a solver between two threads."""
+    core = TeleopCore(so101, TeleopConfig(rate=RATE))
+    assert core.ik_kin is not core.kin
+    assert core.guard.kin is core.kin  # the workspace checks run under the lock, with the cycle
