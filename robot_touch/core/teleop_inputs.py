@@ -4,7 +4,7 @@ Input checks for teleop.
 Workspace box, message stamp order, joint name/value lists, and who publishes the joint states.
 
 Pure Python, no ROS. Each check returns a result or raises :class:`InputRejected` carrying the
-status code the user sees (see :mod:`robot_touch.core.teleop_core`).
+status code the user sees (see :mod:`robot_touch.core.teleop_status`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """
 Cartesian jog near singularities: damped least squares and a condition-number speed scale.
 
-Pure numpy, no ROS. Used by :mod:`robot_touch.core.teleop_core`.
+Pure numpy, no ROS. Used by :mod:`robot_touch.core.teleop_jog`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ Publications (parameter ``output``)
     3 STALE, ``message`` the stable status code (ok, clamped, unreachable,
     near_singularity, joint_limit, halted, disabled, estop, joint_states_conflict,
     no_joint_states, relatching, free_drive, invalid_pose, unknown_frame, unknown_joint,
-    invalid_value, out_of_order; see teleop_core), ``values``
+    invalid_value, out_of_order; see core/teleop_status.py), ``values``
     key/values: ``detail`` (a sentence for people), ``mode``, ``enabled``, ``estop``,
     ``speed_override``, ``singularity_scale``, ``condition``, ``free_drive`` (the joints
     released, comma-separated; empty when off). Published on change and at ``status_rate``.
@@ -603,7 +603,7 @@ class TeleopNode(Node):
         if not self.context.ok():
             self._loop.stop()  # shutting down (Ctrl-C): nothing left to publish to
             return
-        if self._cycle_error_log.allow(time.monotonic()):
+        if self._cycle_error_log.allow(self._now()):
             self.get_logger().error(
                 f'control cycle failed: {exc!r}' + self._cycle_error_log.suffix()
             )
