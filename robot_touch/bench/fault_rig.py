@@ -220,9 +220,7 @@ class FaultRig:
 
     def joint_target(self, **positions: float) -> Any:
         """Return a joint_target message to teleop (joint name → rad)."""
-        return self.teleop.on_joint_target(
-            list(positions), list(positions.values()), now=time.monotonic()
-        )
+        return self.teleop.on_joint_target(list(positions), list(positions.values()))
 
     def servo_id(self, joint: str) -> int:
         return self.profile.joint(joint).servo_id

@@ -77,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     )
     for r in rows:
         print(
-            f'{r.rate_hz:8.0f} {r.samples:5d} {r.latency_p50_ms:11.2f} {r.latency_p99_ms:11.2f} {r.latency_max_ms:11.2f} '
-            f'{r.intervals:9d} {r.jitter_p50_ms:11.3f} {r.jitter_p99_ms:11.3f} {r.jitter_max_ms:11.3f}'
+            f'{r.rate_hz:8.0f} {r.samples:5d} {r.latency_p50_ms:11.2f} '
+            f'{r.latency_p99_ms:11.2f} {r.latency_max_ms:11.2f} '
+            f'{r.intervals:9d} {r.jitter_p50_ms:11.3f} {r.jitter_p99_ms:11.3f} '
+            f'{r.jitter_max_ms:11.3f}'
         )
     save_json(getattr(args, 'json', None), [asdict(r) for r in rows])
     return 0
@@ -243,7 +245,7 @@ def _wait(predicate: Any, timeout: float) -> Any:
 
 
 def _settled(arrivals: list, lock: threading.Lock, count: int = 5) -> bool:
-    """The last ``count`` commands are identical: the arm holds still."""
+    """Return whether the last ``count`` commands are identical: the arm holds still."""
     with lock:
         tail = arrivals[-count:]
     return len(tail) == count and all(d == tail[0][1] for _t, d in tail)

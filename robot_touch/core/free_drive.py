@@ -1,8 +1,9 @@
 """
-Free drive (teach by hand): release joints so a person moves them, then hold them exactly
-where they were left. Pure Python: the hardware's torque is reached through a
-:class:`TorqueSwitch` (the teleop node's is the ``torque/<joint>`` services of the serial
-bridge or the MuJoCo sim), time is passed in.
+Free drive (teach by hand): release joints, then hold them exactly where a person left them.
+
+Pure Python: the hardware's torque is reached through a :class:`TorqueSwitch` (the teleop
+node's is the ``torque/<joint>`` services of the serial bridge or the MuJoCo sim), time is
+passed in.
 
 The sequence (:class:`FreeDrive`):
 
@@ -28,6 +29,8 @@ import threading
 import time
 from typing import Callable, Protocol, Sequence
 
+from robot_touch.core.teleop_status import FreeDrivePhase
+
 #: what an e-stop during free drive does (the profile's ``free_drive.estop``)
 ESTOP_POLICIES = ('hold', 'release')
 #: longest the command may take to brake to rest before the joints are released (s)
@@ -49,7 +52,7 @@ class FreeDriveCore(Protocol):
 
     estopped: bool
 
-    def free_drive_state(self) -> tuple[str, list[str]]: ...
+    def free_drive_state(self) -> tuple[FreeDrivePhase, list[str]]: ...
 
     def free_drive_refusal(self) -> str | None: ...
 
@@ -58,7 +61,7 @@ class FreeDriveCore(Protocol):
     def free_drive_at_rest(self) -> bool: ...
 
     def free_drive_phase(
-        self, phase: str, joints: Sequence[str] | None = None, note: str = ''
+        self, phase: FreeDrivePhase, joints: Sequence[str] | None = None, note: str = ''
     ) -> None: ...
 
     def free_drive_end(self, now: float, note: str = '') -> None: ...
@@ -135,19 +138,19 @@ class FreeDrive:
                 why = 'e-stop latched' if self.core.estopped else 'the arm did not come to rest'
                 self.core.free_drive_end(self.clock())
                 return False, f'free drive refused: {why}'
-            self.core.free_drive_phase('releasing', joints)
-            results = self.switch.switch(joints, False)
+            self.core.free_drive_phase(FreeDrivePhase.RELEASING, joints)
+            results = self.switch.switch(joints, on=False)
             problem = _failures(results)
             if problem:
                 released = [j for j, ok, _ in results if ok]
                 left = self._engage(released) if released else []
                 if left:  # could not hold them again either: they stay in free drive
                     note = f'could not release {problem}'
-                    self.core.free_drive_phase('on', left, note)
+                    self.core.free_drive_phase(FreeDrivePhase.ON, left, note)
                     return False, f'free drive partly on ({", ".join(left)}): {note}'
                 self.core.free_drive_end(self.clock())
                 return False, f'free drive refused: {problem}'
-            self.core.free_drive_phase('on', joints)
+            self.core.free_drive_phase(FreeDrivePhase.ON, joints)
             if self.core.estopped and self.estop_policy == 'hold':
                 self._hold_now('e-stop latched meanwhile')
                 return (
@@ -163,13 +166,13 @@ class FreeDrive:
         """Every released joint holds torque again, where it is. Returns (success, message)."""
         with self._sequence:
             phase, joints = self.core.free_drive_state()
-            if phase == 'off':
+            if phase == FreeDrivePhase.OFF:
                 return True, 'free drive is off'
             return self._hold_now('')
 
     def estop_latched(self) -> None:
         """
-        The e-stop was latched.
+        Handle the e-stop being latched.
 
         Under the ``hold`` policy, torque back on where the arm is (run it off the e-stop service's
         thread: it waits for the hardware).
@@ -177,17 +180,17 @@ class FreeDrive:
         if self.estop_policy != 'hold':
             return
         with self._sequence:
-            if self.core.free_drive_state()[0] == 'on':
+            if self.core.free_drive_state()[0] == FreeDrivePhase.ON:
                 self._hold_now('e-stop')
 
     def _hold_now(self, why: str) -> tuple[bool, str]:
         """Torque on for the released joints (sequence lock held)."""
         _phase, joints = self.core.free_drive_state()
-        self.core.free_drive_phase('engaging', joints)
+        self.core.free_drive_phase(FreeDrivePhase.ENGAGING, joints)
         left = self._engage(joints)
         if left:
             note = f'torque not back on: {self._last_problem}'
-            self.core.free_drive_phase('on', left, note)
+            self.core.free_drive_phase(FreeDrivePhase.ON, left, note)
             return False, f'{note}; still in free drive: {", ".join(left)}'
         prefix = f'{why}: ' if why else ''
         self.core.free_drive_end(
@@ -197,6 +200,6 @@ class FreeDrive:
 
     def _engage(self, joints: Sequence[str]) -> list[str]:
         """Torque on for ``joints``; the ones still released."""
-        results = self.switch.switch(joints, True)
+        results = self.switch.switch(joints, on=True)
         self._last_problem = _failures(results)
         return [j for j, ok, _ in results if not ok]

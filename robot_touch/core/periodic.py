@@ -20,6 +20,7 @@ The rules, the same for every loop:
 from __future__ import annotations
 
 from dataclasses import dataclass
+import os
 import threading
 import time
 from typing import Callable
@@ -143,7 +144,7 @@ class PeriodicLoop:
 
     @property
     def running(self) -> bool:
-        """True while the thread is alive."""
+        """Return True while the thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def run_once(self, now: float) -> bool:
@@ -169,3 +170,19 @@ class PeriodicLoop:
             now = self._clock()
             if not self.run_once(now):
                 self._event.wait(max(0.0, self.schedule.due(now) - now))
+
+
+def set_realtime_priority(priority: int) -> str | None:
+    """
+    Run the calling thread SCHED_FIFO at ``priority`` (1-99), where the system permits it.
+
+    Linux applies the policy to the calling thread (pid 0), so call it from the thread itself,
+    e.g. as a :class:`PeriodicLoop`'s ``before_start``.
+
+    :returns: None when set, else why the system refused (the thread keeps normal scheduling).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError, AttributeError) as exc:
+        return str(exc) or type(exc).__name__
+    return None

@@ -4,7 +4,7 @@ Input checks for teleop.
 Workspace box, message stamp order, joint name/value lists, and who publishes the joint states.
 
 Pure Python, no ROS. Each check returns a result or raises :class:`InputRejected` carrying the
-status code the user sees (see :mod:`robot_touch.core.teleop_core`).
+status code the user sees (see :mod:`robot_touch.core.teleop_status`).
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ class WorkspaceBox:
 
 class StampGuard:
     """
+    Reject messages stamped out of order or too far in the future.
+
     Rejects messages stamped earlier than the last accepted one from the same sender on the
     same input, and messages stamped too far in the future.
-
     A zero stamp (the publisher did not stamp) is always accepted and does not move the mark.
     Order is kept per sender (publisher), so two UIs whose clocks differ do not reject each
     other. A stamp more than ``max_lead`` seconds ahead of the receiver's clock is refused
@@ -94,9 +95,12 @@ class StampGuard:
         self, topic: str, stamp: float, clock: float | None = None, sender: Hashable = None
     ) -> None:
         """
-        Raise :class:`InputRejected` ("out_of_order") if ``stamp`` goes back in time for
-        this sender, or is more than ``max_lead`` ahead of ``clock`` (the receiver's time in
-        the stamps' clock; None: not checked).
+        Check that ``stamp`` neither goes back in time for this sender nor runs ahead.
+
+        ``clock`` is the receiver's time in the stamps' clock (None: not checked).
+
+        :raises InputRejected: ("out_of_order") if ``stamp`` goes back in time for this
+            sender, or is more than ``max_lead`` ahead of ``clock``.
         """
         if stamp == 0.0:
             return
@@ -143,9 +147,10 @@ class JointStatesSource:
 
     def heard(self, sender: Hashable, now: float) -> bool:
         """
-        A complete joint state from ``sender`` at ``now``.
+        Note a complete joint state from ``sender`` at ``now``.
 
-        True if it is from the source (and may be used), False if it is from another publisher.
+        :returns: True if it is from the source (and may be used), False if it is from
+            another publisher.
         """
         self._heard[sender] = now
         for other, at in list(self._heard.items()):
@@ -157,11 +162,15 @@ class JointStatesSource:
         return sender == self.source
 
     def set_publisher_count(self, count: int) -> None:
-        """How many publishers the ROS graph shows on the joint states topic."""
+        """Set how many publishers the ROS graph shows on the joint states topic."""
         self._publishers = int(count)
 
     def conflict(self, now: float) -> list[Hashable]:
-        """Return the publishers in conflict (empty: none); more than one heard within ``clear_after``."""
+        """
+        Return the publishers in conflict, an empty list when there is none.
+
+        They conflict when more than one is heard within ``clear_after``.
+        """
         live = [s for s, at in self._heard.items() if now - at <= self.clear_after]
         if len(live) > 1:
             return live
@@ -174,9 +183,10 @@ def is_empty_pose(
     frame_id: str, stamp: float, xyz: Sequence[float], quat_xyzw: Sequence[float]
 ) -> bool:
     """
-    A PoseStamped with every field at its default (no frame, no stamp, origin, identity).
+    Return whether a PoseStamped has every field at its default.
 
-    A message built and sent without being filled in, never a target.
+    No frame, no stamp, origin, identity: a message built and sent without being filled in,
+    never a target.
     """
     return (
         frame_id == ''
@@ -207,7 +217,8 @@ def named_values(
     if unknown:
         raise InputRejected(
             'unknown_joint',
-            f'{topic}: unknown joint(s) {", ".join(map(repr, unknown))}; known: {", ".join(known)}',
+            f'{topic}: unknown joint(s) {", ".join(map(repr, unknown))}; '
+            f'known: {", ".join(known)}',
         )
     if len(set(names)) != len(names):
         raise InputRejected('invalid_value', f'{topic}: a joint is named twice')

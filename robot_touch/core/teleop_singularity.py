@@ -1,7 +1,7 @@
 """
 Cartesian jog near singularities: damped least squares and a condition-number speed scale.
 
-Pure numpy, no ROS. Used by :mod:`robot_touch.core.teleop_core`.
+Pure numpy, no ROS. Used by :mod:`robot_touch.core.teleop_jog`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ DAMPING_ONSET = 2.5
 
 
 def tool_frame_jacobian(jacobian_base: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    """Return the 6×n base-frame Jacobian of the tip, expressed in the tool frame (same tip point)."""
+    """Return the 6×n base-frame Jacobian of the tip, in the tool frame (same tip point)."""
     rt = rotation.T
     return np.vstack((rt @ jacobian_base[:3], rt @ jacobian_base[3:]))
 

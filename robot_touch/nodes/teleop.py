@@ -32,7 +32,7 @@ Publications (parameter ``output``)
     3 STALE, ``message`` the stable status code (ok, clamped, unreachable,
     near_singularity, joint_limit, halted, disabled, estop, joint_states_conflict,
     no_joint_states, relatching, free_drive, invalid_pose, unknown_frame, unknown_joint,
-    invalid_value, out_of_order; see teleop_core), ``values``
+    invalid_value, out_of_order; see core/teleop_status.py), ``values``
     key/values: ``detail`` (a sentence for people), ``mode``, ``enabled``, ``estop``,
     ``speed_override``, ``singularity_scale``, ``condition``, ``free_drive`` (the joints
     released, comma-separated; empty when off). Published on change and at ``status_rate``.
@@ -52,15 +52,19 @@ Services
     for the hardware, so the e-stop is answered meanwhile.
 
 Timing
-    A dedicated thread runs the control cycle at ``rate`` with absolute deadlines (no drift,
-    independent of the executor). A new goal (target_pose, joint_target, gripper, home) or
-    an e-stop wakes it for an immediate cycle, which then restarts the schedule; that cycle
-    advances the trajectory only by the real elapsed time, so limits hold in wall time.
+    A dedicated thread (:class:`robot_touch.core.periodic.PeriodicLoop`) runs the control
+    cycle at ``rate`` with absolute deadlines (no drift, independent of the executor). A new
+    goal (target_pose, joint_target, gripper, home) or an e-stop wakes it for an immediate
+    cycle, which then restarts the schedule; that cycle advances the trajectory only by the
+    real elapsed time, so limits hold in wall time.
     Jog streams do not wake it (they are velocities; the next regular cycle uses them).
     ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
     one step lower, as both share the GIL) where the system permits it.
 
-Parameters: see ``config/teleop.yaml`` (all declared with descriptors below).
+Parameters: see ``config/teleop.yaml``; declared from the tables :data:`PARAMETERS` and
+:data:`MORE_PARAMETERS` below (descriptions, ranges: the core settings' ranges are
+:data:`robot_touch.core.teleop_config.RANGES`, stated once), and the core's
+:class:`~robot_touch.core.teleop_config.TeleopConfig` is built from the declared values.
 """
 
 from __future__ import annotations
@@ -83,17 +87,21 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from robot_touch.core.free_drive import FreeDrive, resolve_joints
+from robot_touch.core.periodic import PeriodicLoop, set_realtime_priority
 from robot_touch.core.profile import load_profile
 from robot_touch.core.teleop_core import (
     check_speed_override,
     Code,
     Command,
+    FreeDrivePhase,
+    RANGES,
     REJECTIONS,
     TeleopConfig,
     TeleopCore,
 )
+from robot_touch.core.throttle import Throttle
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import float_range, int_range, run_node
+from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
@@ -102,6 +110,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 OUTPUTS = ('position', 'trajectory')
 #: Seconds between two log lines about the same kind of bad input.
 LOG_THROTTLE = 2.0
+#: Seconds between two log lines about a failed control cycle.
+CYCLE_ERROR_LOG_THROTTLE = 1.0
 #: An event-triggered cycle waits until at least this share of a period after the last cycle.
 MIN_EARLY_GAP = 0.1
 #: seconds teleop watches the graph at start for another node commanding its arm (DDS
@@ -114,6 +124,134 @@ ONE_COMMANDER = (
 GRAPH_CHECK_PERIOD = 0.5
 #: Services keep every request and reply: a burst of e-stops is answered in full.
 SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
+CONFIG_FILE = 'config/teleop.yaml'
+#: defaults of the settings the core takes (TeleopConfig)
+_DEFAULTS = TeleopConfig()
+
+
+def _range(name: str) -> dict[str, Any]:
+    """Return the descriptor range of the core setting ``name`` (stated once: core RANGES)."""
+    return {'floating_point_range': float_range(*RANGES[name])}
+
+
+def _workspace_corner(which: str) -> str:
+    return (
+        f'workspace box {which} corner x y z in the base frame (m); '
+        "empty: from the arm's reach"
+    )
+
+
+#: The parameters read once at start-up: name → (default, description, descriptor ranges),
+#: declared read-only by nodes._common.declare_parameters; documented in config/teleop.yaml.
+PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    'arm': ('so101', 'arm profile name (config/arms/<name>.yaml) or path to a profile YAML', {}),
+    'rate': (_DEFAULTS.rate, 'control loop rate (Hz)', _range('rate')),
+    'velocity_scale': (
+        _DEFAULTS.velocity_scale,
+        "scale on the profile's joint velocity limits",
+        _range('velocity_scale'),
+    ),
+    'acceleration_scale': (
+        _DEFAULTS.acceleration_scale,
+        "scale on the profile's joint acceleration limits",
+        _range('acceleration_scale'),
+    ),
+    'jerk_scale': (
+        _DEFAULTS.jerk_scale,
+        "scale on the profile's joint jerk limits",
+        _range('jerk_scale'),
+    ),
+    'cartesian_speed': (
+        _DEFAULTS.cartesian_speed,
+        'Cartesian jog speed limit (m/s)',
+        _range('cartesian_speed'),
+    ),
+    'angular_speed': (
+        _DEFAULTS.angular_speed,
+        'Cartesian jog angular speed limit (rad/s)',
+        _range('angular_speed'),
+    ),
+    'jog_timeout': (
+        _DEFAULTS.jog_timeout,
+        'jog/joint_jog input older than this halts the arm (s)',
+        _range('jog_timeout'),
+    ),
+    'joint_states_timeout': (
+        _DEFAULTS.joint_states_timeout,
+        'joint_states older than this: backend stale, brake and hold (s)',
+        _range('joint_states_timeout'),
+    ),
+    'max_joint_step': (
+        _DEFAULTS.max_joint_step,
+        "last-resort limit on a joint's change per cycle (rad)",
+        _range('max_joint_step'),
+    ),
+    'singularity_slow': (
+        _DEFAULTS.singularity_slow,
+        'Jacobian condition number where Cartesian jog starts to slow',
+        _range('singularity_slow'),
+    ),
+    'singularity_stop': (
+        _DEFAULTS.singularity_stop,
+        'condition number where jog toward the singularity stops',
+        _range('singularity_stop'),
+    ),
+    'singularity_damping': (
+        _DEFAULTS.singularity_damping,
+        'maximum damping of the least-squares jog solution',
+        _range('singularity_damping'),
+    ),
+    'output': (
+        'position',
+        'command output: position (forward_position_controller/commands) or '
+        'trajectory (arm_controller/joint_trajectory)',
+        {},
+    ),
+    'include_gripper': (
+        _DEFAULTS.include_gripper,
+        'append the gripper as the last command element',
+        {},
+    ),
+    'start_enabled': (
+        _DEFAULTS.start_enabled,
+        'command the arm from start-up (else wait for teleop/enable)',
+        {},
+    ),
+    'max_stamp_lead': (
+        _DEFAULTS.max_stamp_lead,
+        "how far (s) an input's stamp may be ahead of this computer's clock; "
+        'later ones are refused',
+        _range('max_stamp_lead'),
+    ),
+    'status_rate': (
+        2.0,
+        'steady teleop/status publish rate (Hz); changes are published at once',
+        {'floating_point_range': float_range(0.1, 100.0)},
+    ),
+    'realtime_priority': (
+        0,
+        'SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
+        {'integer_range': int_range(0, 99)},
+    ),
+}
+#: The rest, in the same table style, which declare_parameters cannot declare: an array with
+#: no default (declared by its type, unset; documented as a commented-out example) and the
+#: parameters settable while teleop runs (``read_only: False``; see _on_set_parameters).
+MORE_PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    'workspace_min': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('min'), {}),
+    'workspace_max': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('max'), {}),
+    'speed_override': (
+        _DEFAULTS.speed_override,
+        'live speed override: scales velocity limits and jog speeds (0.05-1)',
+        {**_range('speed_override'), 'read_only': False},
+    ),
+    'free_drive_joints': (
+        Parameter.Type.STRING_ARRAY,
+        'joints teleop/free_drive releases (arm joints and/or the gripper); empty: every '
+        'joint teleop commands. Settable live, not while in free drive',
+        {'read_only': False},
+    ),
+}
 
 
 def _sender(info: Any) -> Any:
@@ -139,26 +277,7 @@ class TeleopNode(Node):
             raise RobotTouchError(
                 f'parameter output must be one of {", ".join(OUTPUTS)}, got {p["output"]!r}'
             )
-        config = TeleopConfig(
-            rate=p['rate'],
-            speed_override=p['speed_override'],
-            velocity_scale=p['velocity_scale'],
-            acceleration_scale=p['acceleration_scale'],
-            jerk_scale=p['jerk_scale'],
-            cartesian_speed=p['cartesian_speed'],
-            angular_speed=p['angular_speed'],
-            workspace_min=p['workspace_min'] or (),
-            workspace_max=p['workspace_max'] or (),
-            jog_timeout=p['jog_timeout'],
-            joint_states_timeout=p['joint_states_timeout'],
-            max_joint_step=p['max_joint_step'],
-            singularity_slow=p['singularity_slow'],
-            singularity_stop=p['singularity_stop'],
-            singularity_damping=p['singularity_damping'],
-            include_gripper=p['include_gripper'],
-            start_enabled=p['start_enabled'],
-            max_stamp_lead=p['max_stamp_lead'],
-        )
+        config = TeleopConfig.from_parameters(p)
         try:
             self.core = TeleopCore(self.profile, config)
         except ValueError as exc:
@@ -168,7 +287,8 @@ class TeleopNode(Node):
         )
         if config.max_joint_step < slowest:
             self.get_logger().warning(
-                f'max_joint_step {config.max_joint_step} rad is below one cycle at full speed ({slowest:.3f} rad): '
+                f'max_joint_step {config.max_joint_step} rad is below one cycle at full speed '
+                f'({slowest:.3f} rad): '
                 'fast moves will trip the output safety net'
             )
         self.output = p['output']
@@ -178,7 +298,7 @@ class TeleopNode(Node):
             [self.profile.gripper.name] if config.include_gripper and self.profile.gripper else []
         )
         self._period = config.period
-        self._last_log: dict[Code, float] = {}
+        self._rejection_log = Throttle(LOG_THROTTLE)
         self._all_joints = [j.name for j in self.profile.all_joints]
         try:
             self._free_drive_joints = resolve_joints(
@@ -245,12 +365,17 @@ class TeleopNode(Node):
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._wake = threading.Event()
-        self._running = True
         self._last_status_key: tuple | None = None
         self._last_status_at = -math.inf
-        self._thread = threading.Thread(target=self._loop, name='teleop_loop', daemon=True)
-        self._thread.start()
+        self._cycle_error_log = Throttle(CYCLE_ERROR_LOG_THROTTLE)
+        self._loop = PeriodicLoop(
+            config.period,
+            self._cycle,
+            name='teleop_loop',
+            min_gap_share=MIN_EARLY_GAP,
+            on_error=self._cycle_failed,
+            before_start=self._raise_priority,
+        ).start()
         self.get_logger().info(
             f'teleop for {self.profile.name}: {config.rate:g} Hz, output {self.output}, '
             f'{"enabled" if config.start_enabled else "disabled"} at start'
@@ -301,156 +426,15 @@ class TeleopNode(Node):
     # ------------------------------------------------------------------ parameters
 
     def _declare_parameters(self) -> dict[str, Any]:
-        d = TeleopConfig()
-
-        def declare(
-            name: str,
-            default: Any,
-            description: str,
-            rng: tuple[float, float] | None = None,
-            read_only: bool = True,
-        ) -> Any:
-            desc = ParameterDescriptor(description=description, read_only=read_only)
-            if rng is not None:
-                desc.floating_point_range = float_range(*rng)
-            return self.declare_parameter(name, default, desc).value
-
-        p: dict[str, Any] = {
-            'arm': declare(
-                'arm',
-                'so101',
-                'arm profile name (config/arms/<name>.yaml) or path to a profile YAML',
-            ),
-            'rate': declare('rate', d.rate, 'control loop rate (Hz)', (10.0, 1000.0)),
-            'speed_override': declare(
-                'speed_override',
-                d.speed_override,
-                'live speed override: scales velocity limits and jog speeds (0.05-1)',
-                (0.05, 1.0),
-                read_only=False,
-            ),
-            'velocity_scale': declare(
-                'velocity_scale',
-                d.velocity_scale,
-                "scale on the profile's joint velocity limits",
-                (0.01, 1.0),
-            ),
-            'acceleration_scale': declare(
-                'acceleration_scale',
-                d.acceleration_scale,
-                "scale on the profile's joint acceleration limits",
-                (0.01, 1.0),
-            ),
-            'jerk_scale': declare(
-                'jerk_scale', d.jerk_scale, "scale on the profile's joint jerk limits", (0.01, 1.0)
-            ),
-            'cartesian_speed': declare(
-                'cartesian_speed',
-                d.cartesian_speed,
-                'Cartesian jog speed limit (m/s)',
-                (0.001, 2.0),
-            ),
-            'angular_speed': declare(
-                'angular_speed',
-                d.angular_speed,
-                'Cartesian jog angular speed limit (rad/s)',
-                (0.01, 10.0),
-            ),
-            'jog_timeout': declare(
-                'jog_timeout',
-                d.jog_timeout,
-                'jog/joint_jog input older than this halts the arm (s)',
-                (0.01, 5.0),
-            ),
-            'joint_states_timeout': declare(
-                'joint_states_timeout',
-                d.joint_states_timeout,
-                'joint_states older than this: backend stale, brake and hold (s)',
-                (0.02, 10.0),
-            ),
-            'max_joint_step': declare(
-                'max_joint_step',
-                d.max_joint_step,
-                "last-resort limit on a joint's change per cycle (rad)",
-                (0.001, 1.0),
-            ),
-            'singularity_slow': declare(
-                'singularity_slow',
-                d.singularity_slow,
-                'Jacobian condition number where Cartesian jog starts to slow',
-                (1.0, 1e9),
-            ),
-            'singularity_stop': declare(
-                'singularity_stop',
-                d.singularity_stop,
-                'condition number where jog toward the singularity stops',
-                (1.0, 1e9),
-            ),
-            'singularity_damping': declare(
-                'singularity_damping',
-                d.singularity_damping,
-                'maximum damping of the least-squares jog solution',
-                (0.0, 1.0),
-            ),
-            'output': declare(
-                'output',
-                'position',
-                'command output: position (forward_position_controller/commands) or trajectory (arm_controller/joint_trajectory)',
-            ),
-            'include_gripper': declare(
-                'include_gripper',
-                d.include_gripper,
-                'append the gripper as the last command element',
-            ),
-            'start_enabled': declare(
-                'start_enabled',
-                d.start_enabled,
-                'command the arm from start-up (else wait for teleop/enable)',
-            ),
-            'max_stamp_lead': declare(
-                'max_stamp_lead',
-                d.max_stamp_lead,
-                "how far (s) an input's stamp may be ahead of this computer's clock; "
-                'later ones are refused',
-                (0.0, 60.0),
-            ),
-            'status_rate': declare(
-                'status_rate',
-                2.0,
-                'steady teleop/status publish rate (Hz); changes are published at once',
-                (0.1, 100.0),
-            ),
-        }
-        p['free_drive_joints'] = list(
-            self.declare_parameter(
-                'free_drive_joints',
-                Parameter.Type.STRING_ARRAY,
-                ParameterDescriptor(
-                    description='joints teleop/free_drive releases (arm joints and/or the '
-                    'gripper); empty: every joint teleop commands. Settable live, not while '
-                    'in free drive',
-                ),
-            ).value
-            or []
-        )
-        p['realtime_priority'] = self.declare_parameter(
-            'realtime_priority',
-            0,
-            ParameterDescriptor(
-                description='SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
-                read_only=True,
-                integer_range=int_range(0, 99),
-            ),
-        ).value
-        for name in ('workspace_min', 'workspace_max'):
-            desc = ParameterDescriptor(
-                description=f"workspace box {name.split('_')[1]} corner x y z in the base frame (m); empty: from the arm's reach",
-                read_only=True,
+        """Declare the parameters of both tables; return name → value (None: unset)."""
+        values = declare_parameters(self, PARAMETERS, CONFIG_FILE)
+        for name, (default, description, fields) in MORE_PARAMETERS.items():
+            descriptor = ParameterDescriptor(
+                **{'description': description, 'read_only': True, **fields}
             )
-            p[name] = list(
-                self.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, desc).value or []
-            )
-        return p
+            values[name] = self.declare_parameter(name, default, descriptor).value
+        values['free_drive_joints'] = list(values['free_drive_joints'] or [])
+        return values
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for param in params:
@@ -474,7 +458,7 @@ class TeleopNode(Node):
     def _set_free_drive_joints(self, value: Any) -> str | None:
         """Take a new ``free_drive_joints``; why not, or None."""
         phase, joints = self.core.free_drive_state()
-        if phase != 'off':
+        if phase != FreeDrivePhase.OFF:
             return f'free drive is on ({", ".join(joints)}): leave it before choosing other joints'
         try:
             self._free_drive_joints = resolve_joints(
@@ -498,14 +482,13 @@ class TeleopNode(Node):
 
     def _result(self, code: Code, wake: bool = False) -> None:
         if code in REJECTIONS:
-            now = self._now()
-            if now - self._last_log.get(code, -math.inf) >= LOG_THROTTLE:
-                self._last_log[code] = now
+            if self._rejection_log.allow(self._now(), code):
                 self.get_logger().warning(
                     f'input rejected ({code.value}): {self.core.status().detail}'
+                    + self._rejection_log.suffix(code)
                 )
         elif wake:
-            self._wake.set()
+            self._loop.wake()
 
     def _on_target_pose(self, msg: PoseStamped, info: Any = None) -> None:
         p, o = msg.pose.position, msg.pose.orientation
@@ -513,8 +496,7 @@ class TeleopNode(Node):
             msg.header.frame_id,
             (p.x, p.y, p.z),
             (o.x, o.y, o.z, o.w),
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
             clock=self._ros_time(),
             sender=_sender(info),
         )
@@ -526,8 +508,8 @@ class TeleopNode(Node):
             msg.header.frame_id,
             (lin.x, lin.y, lin.z),
             (ang.x, ang.y, ang.z),
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
+            now=self._now(),
             clock=self._ros_time(),
             sender=_sender(info),
         )
@@ -537,8 +519,8 @@ class TeleopNode(Node):
         code = self.core.on_joint_jog(
             msg.name,
             msg.velocity,
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
+            now=self._now(),
             clock=self._ros_time(),
             sender=_sender(info),
         )
@@ -548,30 +530,29 @@ class TeleopNode(Node):
         code = self.core.on_joint_target(
             msg.name,
             msg.position,
-            _stamp(msg.header),
-            self._now(),
+            stamp=_stamp(msg.header),
             clock=self._ros_time(),
             sender=_sender(info),
         )
         self._result(code, wake=True)
 
     def _on_gripper(self, msg: Float64) -> None:
-        self._result(self.core.on_gripper(msg.data, self._now()), wake=True)
+        self._result(self.core.on_gripper(msg.data), wake=True)
 
     def _on_joint_states(self, msg: JointState, info: Any = None) -> None:
         self.core.on_joint_states(msg.name, msg.position, self._now(), source=_sender(info))
 
     def _srv_home(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         res.success, res.message = self.core.home()
-        self._wake.set()
+        self._loop.wake()
         return res
 
     def _srv_estop(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
         res.success, res.message = self.core.set_estop(bool(req.data))
-        self._wake.set()  # takes effect now, not at the next tick
+        self._loop.wake()  # takes effect now, not at the next tick
         if req.data:
             self.get_logger().warning('e-stop latched')
-            if self.core.free_drive_state()[0] != 'off':
+            if self.core.free_drive_state()[0] != FreeDrivePhase.OFF:
                 # the profile's policy (hold: torque back on where the arm is); it waits for
                 # the hardware, so off this thread: the e-stop is answered now
                 threading.Thread(
@@ -585,7 +566,7 @@ class TeleopNode(Node):
             res.success, res.message = self.free_drive.enter(self._free_drive_joints)
         else:
             res.success, res.message = self.free_drive.leave()
-        self._wake.set()
+        self._loop.wake()
         line = res.message  # it says what happened ("free drive: ... released", "... refused")
         if res.success:  # one call site per severity (rclpy requires it)
             self.get_logger().info(line)
@@ -595,59 +576,37 @@ class TeleopNode(Node):
 
     def _srv_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
         res.success, res.message = self.core.set_enabled(bool(req.data))
-        self._wake.set()
+        self._loop.wake()
         return res
 
     # ------------------------------------------------------------------ loop
 
-    def _loop(self) -> None:
+    def _raise_priority(self) -> None:
+        """Run the control thread SCHED_FIFO when ``realtime_priority`` asks for it."""
         if self._rt_priority > 0:
-            try:
-                # pid 0 = this thread (Linux); main() gives the executor thread one step less.
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self._rt_priority))
-            except (PermissionError, OSError, AttributeError) as exc:
+            refused = set_realtime_priority(self._rt_priority)
+            if refused:
                 self.get_logger().warning(
-                    f'realtime_priority {self._rt_priority}: not permitted ({exc}); running with normal scheduling '
+                    f'realtime_priority {self._rt_priority}: not permitted ({refused}); '
+                    'running with normal scheduling '
                     '(allow it with an rtprio limit in /etc/security/limits.conf)'
                 )
-        period = self._period
-        gap = MIN_EARLY_GAP * period
-        last = time.monotonic()
-        deadline = last + period
-        early = False
-        while self._running:
-            woken = self._wake.wait(max(0.0, deadline - time.monotonic()))
-            now = time.monotonic()
-            if woken:
-                self._wake.clear()
-                if now < deadline:
-                    early = True
-                    if now - last < gap:
-                        deadline = (
-                            last + gap
-                        )  # right after a cycle: run the early one a little later
-                        continue
-            if now < deadline and not early:
-                continue  # woke a hair before the deadline
-            try:
-                cmd = self.core.step(now, now - last)
-                if cmd is not None:
-                    self._publish(cmd)
-                self._publish_status(now)
-            except Exception as exc:  # the loop must survive; say what happened once a second
-                if not self.context.ok():
-                    return  # shutting down (Ctrl-C): nothing left to publish to
-                self.get_logger().error(
-                    f'control cycle failed: {exc!r}', throttle_duration_sec=1.0
-                )
-            last = now
-            if early:
-                deadline = now + period  # restart the schedule after an early cycle
-                early = False
-            else:
-                deadline += period
-                if deadline <= now:  # overrun: skip the missed ticks rather than bunch them up
-                    deadline = now + period
+
+    def _cycle(self, now: float, elapsed: float) -> None:
+        cmd = self.core.step(now, elapsed)
+        if cmd is not None:
+            self._publish(cmd)
+        self._publish_status(now)
+
+    def _cycle_failed(self, exc: BaseException) -> None:
+        """Say what happened (once a second); the loop goes on unless shutting down."""
+        if not self.context.ok():
+            self._loop.stop()  # shutting down (Ctrl-C): nothing left to publish to
+            return
+        if self._cycle_error_log.allow(self._now()):
+            self.get_logger().error(
+                f'control cycle failed: {exc!r}' + self._cycle_error_log.suffix()
+            )
 
     def _publish(self, cmd: Command) -> None:
         if self.output == 'position':
@@ -682,9 +641,7 @@ class TeleopNode(Node):
 
     def stop(self) -> None:
         """Stop the control thread (before destroy_node)."""
-        self._running = False
-        self._wake.set()
-        self._thread.join(timeout=1.0)
+        self._loop.stop(timeout=1.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -713,10 +670,7 @@ def _executor_realtime(node: TeleopNode) -> None:
         # The executor thread shares the GIL with the control thread: left at normal
         # priority it could be preempted while holding the GIL and stall the loop
         # (priority inversion), so it runs real-time too, one step below.
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(node._rt_priority - 1))
-        except (PermissionError, OSError, AttributeError):
-            pass  # the control thread has already said so
+        set_realtime_priority(node._rt_priority - 1)  # if refused, the control thread said so
 
 
 if __name__ == '__main__':

@@ -19,22 +19,19 @@ import sys
 import time
 import uuid
 
+from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
 import pytest
-
-rclpy = pytest.importorskip('rclpy')
-
-from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import SetParameters  # noqa: E402
-from robot_touch.core.profile import load_profile  # noqa: E402
-from robot_touch.core.waypoints import WaypointList  # noqa: E402
-from robot_touch.virtual_arm.server import VirtualArm  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
-from std_srvs.srv import SetBool  # noqa: E402
-from support.processes import RosProbe, spawn_node, terminate  # noqa: E402
-from support.waiting import wait_for, wait_until  # noqa: E402
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from robot_touch.core.profile import load_profile
+from robot_touch.core.waypoints import WaypointList
+from robot_touch.virtual_arm.server import VirtualArm
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
+from support.processes import RosProbe, spawn_node, terminate
+from support.waiting import wait_for, wait_until
 
 pytestmark = pytest.mark.ros
 

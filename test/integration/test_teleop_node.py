@@ -65,7 +65,7 @@ class Rig:
     def wait_status(
         self, code: str, timeout: float = 5.0, after: int = 0
     ) -> DiagnosticStatus | None:
-        """Return the first teleop/status message with ``code`` among those from index ``after`` on."""
+        """Return the first teleop/status message with ``code`` from index ``after`` on."""
 
         def find():
             for _t, msg in list(self.status)[after:]:

@@ -20,6 +20,8 @@ START = [0.0, 0.3, 0.3, 0.0, 0.0]
 
 class Hardware:
     """
+    An arm that follows teleop's commands while it holds torque, moved by hand while released.
+
     An arm that follows teleop's commands while it holds torque, and a hand that moves it
     while released; its torque switched per joint like the bridge's torque/<joint>.
     """
@@ -76,7 +78,7 @@ def make(so101, kin, policy='hold', **hardware):
 
 def test_free_drive_stops_first_goes_silent_and_leaves_exactly_where_the_hand_left_it(so101, kin):
     core, hw, fd = make(so101, kin)
-    core.on_joint_target(['shoulder_pan'], [1.0], now=hw.t)
+    core.on_joint_target(['shoulder_pan'], [1.0])
     hw.cycle(30)  # moving toward 1.0 when free drive is asked for
     assert 0.05 < hw.true['shoulder_pan'] < 0.9
     ok, message = fd.enter(hw.names)
@@ -92,7 +94,7 @@ def test_free_drive_stops_first_goes_silent_and_leaves_exactly_where_the_hand_le
     hw.hand('elbow_flex', 1.1)
     hw.cycle(50)
     assert len(hw.commands) == sent, 'no command while the joints are released'
-    assert core.on_joint_target(['wrist_flex'], [0.5], now=hw.t) == Code.FREE_DRIVE
+    assert core.on_joint_target(['wrist_flex'], [0.5]) == Code.FREE_DRIVE
     assert core.home()[0] is False
     ok, message = fd.leave()
     assert ok and 'holding where the arm is' in message

@@ -144,13 +144,13 @@ def apply(arm: SimulatedArm, kin, kind: str, arg, first: bool) -> None:
         return
     elif kind == 'pose':
         T = kin.fk(lo + (np.array(arg) + 1) / 2 * (hi - lo))
-        core.on_target_pose('base_link', T[:3, 3], [0.0, 0.0, 0.0, 1.0], now=t)
+        core.on_target_pose('base_link', T[:3, 3], [0.0, 0.0, 0.0, 1.0])
     elif kind == 'joint_target':
         core.on_joint_target(
-            arm.profile.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=t
+            arm.profile.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo)
         )
     elif kind == 'gripper':
-        core.on_gripper(arg, now=t)
+        core.on_gripper(arg)
     elif kind == 'estop':
         core.set_estop(arg)
     elif kind == 'enable':
@@ -242,7 +242,7 @@ def check(arm: SimulatedArm, kin) -> None:
                 f'{name} velocity {np.max((v - 2 * step) / (vmax * DT)):.2f} x the limit'
             )
             if len(p) > 2 * WINDOW:
-                a = np.abs(p[2 * WINDOW :] - 2 * p[WINDOW:-WINDOW] + p[: -2 * WINDOW])
+                a = np.abs(p[2 * WINDOW:] - 2 * p[WINDOW:-WINDOW] + p[:-2 * WINDOW])
                 h2 = (WINDOW * DT) ** 2
                 assert np.all(a <= amax * h2 + 4 * step), (
                     f'{name} acceleration {np.max((a - 4 * step) / (amax * h2)):.2f} x'

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
 import pytest
-from robot_touch.core.periodic import PeriodicLoop, Schedule
+from robot_touch.core.periodic import PeriodicLoop, Schedule, set_realtime_priority
 
 
 def test_deadlines_are_absolute_so_a_slow_cycle_does_not_shift_the_rate() -> None:
@@ -46,6 +47,8 @@ def test_a_wake_up_runs_at_once_but_not_sooner_than_the_minimum_gap() -> None:
 )
 def test_cycles_never_come_closer_than_the_gap_and_never_bunch(period, gaps, wakes) -> None:
     """
+    Check that cycles keep the gap apart and a late loop runs one cycle, not a burst.
+
     However the thread is woken or delayed, two cycles are at least the gap apart, and a
     late loop runs one cycle, not a burst: after any cycle the next is due in the future.
     """
@@ -117,3 +120,22 @@ def test_the_thread_runs_cycles_and_a_wake_up_brings_one_forward() -> None:
         loop.stop()
     assert not loop.running
     assert len(count) == 1
+
+
+def test_realtime_priority_is_set_on_the_calling_thread_or_the_refusal_is_said() -> None:
+    seen: list[tuple[str | None, int]] = []
+
+    def worker() -> None:
+        refused = set_realtime_priority(1)
+        seen.append((refused, os.sched_getscheduler(0)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(5.0)
+    refused, policy = seen[0]
+    assert (refused is None and policy == os.SCHED_FIFO) or (refused and policy != os.SCHED_FIFO)
+    assert os.sched_getscheduler(0) != os.SCHED_FIFO  # this thread keeps normal scheduling
+
+
+def test_a_priority_out_of_range_is_refused_with_the_reason() -> None:
+    assert set_realtime_priority(100)  # SCHED_FIFO priorities are 1-99: EINVAL

@@ -1,5 +1,7 @@
 """
-TeleopCore without ROS: limits under random input, stale halt, e-stop, re-latch, singularities, bad input.
+TeleopCore without ROS.
+
+Limits under random input, stale halt, e-stop, re-latch, singularities, bad input.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def test_target_pose_converges_within_1_mm(so101, kin):
     core, arm = make(so101, kin)
     goal = kin.fk([0.4, 0.2, 0.6, -0.3, 0.5])
     quat = _quat_xyzw(goal[:3, :3])
-    assert core.on_target_pose('base_link', goal[:3, 3], quat, now=arm.t) == Code.OK
+    assert core.on_target_pose('base_link', goal[:3, 3], quat) == Code.OK
     arm.cycle(300)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - goal[:3, 3]) < 1e-3
     check_limits(core, np.array(arm.commands))
@@ -100,18 +102,18 @@ def test_target_pose_converges_within_1_mm(so101, kin):
 def test_gripper_is_appended_and_mapped_onto_its_range(so101, kin):
     core, arm = make(so101, kin)
     assert len(arm.state) == so101.dof + 1
-    core.on_gripper(1.0, now=arm.t)
+    core.on_gripper(1.0)
     arm.cycle(200)
     assert arm.state[-1] == pytest.approx(so101.gripper.upper)
-    assert core.on_gripper(1.7, now=arm.t) == Code.CLAMPED  # the user sees "clamped"
-    core.on_gripper(0.0, now=arm.t)
+    assert core.on_gripper(1.7) == Code.CLAMPED  # the user sees "clamped"
+    core.on_gripper(0.0)
     arm.cycle(200)
     assert arm.state[-1] == pytest.approx(so101.gripper.lower)
 
 
 def test_joint_target_moves_named_joints_and_clamps_out_of_limit_values(so101, kin):
     core, arm = make(so101, kin)
-    code = core.on_joint_target(['elbow_flex', 'wrist_roll'], [0.5, 99.0], now=arm.t)
+    code = core.on_joint_target(['elbow_flex', 'wrist_roll'], [0.5, 99.0])
     assert code == Code.JOINT_LIMIT
     assert 'wrist_roll' in core.status().detail
     arm.cycle(300)
@@ -152,10 +154,10 @@ def test_estop_decelerates_to_rest_within_the_limits_and_never_steps_back(so101,
     assert arm.velocities[-1][1] > 1.0
     core.set_estop(True)
     assert core.on_joint_jog(['shoulder_lift'], [2.0], now=arm.t) == Code.ESTOP
-    assert core.on_target_pose('', [0.2, 0.0, 0.2], [0, 0, 0, 1], now=arm.t) == Code.ESTOP
+    assert core.on_target_pose('', [0.2, 0.0, 0.2], [0, 0, 0, 1]) == Code.ESTOP
     assert not core.home()[0]
     arm.cycle(100)
-    stop = np.array(arm.commands[moving - 1 :])
+    stop = np.array(arm.commands[moving - 1:])
     check_limits(core, stop)  # a controlled stop: velocity and acceleration within the limits
     assert np.all(np.diff(stop[:, 1]) >= -1e-12)  # decelerates forward, never a step back
     np.testing.assert_allclose(arm.velocities[-1], 0.0, atol=1e-12)
@@ -171,7 +173,7 @@ def test_estop_decelerates_to_rest_within_the_limits_and_never_steps_back(so101,
 
 def test_joint_states_gap_brakes_then_ramps_the_command_to_where_the_arm_really_is(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(['shoulder_pan'], [1.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [1.5])
     arm.cycle(20)
     arm.publish = False  # backend gone
     arm.cycle(int(core.config.joint_states_timeout / DT) + 5)
@@ -180,21 +182,21 @@ def test_joint_states_gap_brakes_then_ramps_the_command_to_where_the_arm_really_
     held = arm.commands[-1].copy()
     # Meanwhile the arm was moved by hand; the backend comes back.
     moved = [-0.5, 0.1, 0.2, 0.3, 0.4]
-    arm.state = moved + arm.state[len(moved) :]
+    arm.state = moved + arm.state[len(moved):]
     arm.publish = True
     start = len(arm.commands)
     arm.cycle()
     assert core.status().code == Code.RELATCHING
-    assert core.on_joint_target(['elbow_flex'], [0.2], now=arm.t) == Code.RELATCHING  # not yet
+    assert core.on_joint_target(['elbow_flex'], [0.2]) == Code.RELATCHING  # not yet
     # the command does not jump: it ramps from where it stood to where the arm is
     np.testing.assert_allclose(arm.commands[start - 1], held)
     arm.publish = False  # (the measured arm stays where it was moved: EchoArm would follow)
     for _ in range(300):
         arm.t += DT
-        core.on_joint_states(arm.names, moved + arm.state[len(moved) :], arm.t)
+        core.on_joint_states(arm.names, moved + arm.state[len(moved):], arm.t)
         cmd = core.step(arm.t, DT)
         arm.commands.append(cmd.position.copy())
-    check_limits(core, np.array(arm.commands[start - 1 :]))
+    check_limits(core, np.array(arm.commands[start - 1:]))
     np.testing.assert_allclose(arm.commands[-1], moved, atol=1e-9)
     assert core.status().code == Code.OK
 
@@ -207,7 +209,7 @@ def test_disable_stops_commands_and_enable_relatches(so101, kin):
     arm.cycle(20)
     assert len(arm.commands) == n, 'no commands while disabled'
     assert core.status().code == Code.DISABLED
-    assert core.on_joint_target(['elbow_flex'], [1.0], now=arm.t) == Code.DISABLED
+    assert core.on_joint_target(['elbow_flex'], [1.0]) == Code.DISABLED
     arm.state = [0.1, 0.1, 0.1, 0.1, 0.1] + arm.state[5:]
     core.set_enabled(True)
     arm.cycle()
@@ -280,7 +282,7 @@ def test_random_input_sequences_keep_every_limit(so101, kin, sequence):
                 if kind == 'pose':
                     q = lo + (np.array(arg) + 1) / 2 * (hi - lo)
                     T = kin.fk(q)
-                    core.on_target_pose('base_link', T[:3, 3], _quat_xyzw(T[:3, :3]), now=arm.t)
+                    core.on_target_pose('base_link', T[:3, 3], _quat_xyzw(T[:3, :3]))
                 elif kind == 'jog':
                     frame, tw = arg
                     core.on_jog(frame, np.array(tw[:3]) * 0.3, np.array(tw[3:]) * 2, now=arm.t)
@@ -288,10 +290,10 @@ def test_random_input_sequences_keep_every_limit(so101, kin, sequence):
                     core.on_joint_jog(so101.joint_names, arg, now=arm.t)
                 elif kind == 'joint_target':
                     core.on_joint_target(
-                        so101.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo), now=arm.t
+                        so101.joint_names, lo + (np.array(arg) + 1) / 2 * (hi - lo)
                     )
                 elif kind == 'gripper':
-                    core.on_gripper(arg, now=arm.t)
+                    core.on_gripper(arg)
                 elif kind == 'estop' and i == 0:
                     core.set_estop(arg)
                 elif kind == 'override':
@@ -380,22 +382,22 @@ NAN = float('nan')
     'call, code, user_sees',
     [
         (
-            lambda c, t: c.on_target_pose('', [NAN, 0, 0.2], [0, 0, 0, 1], now=t),
+            lambda c, t: c.on_target_pose('', [NAN, 0, 0.2], [0, 0, 0, 1]),
             Code.INVALID_POSE,
             'NaN',
         ),
         (
-            lambda c, t: c.on_target_pose('', [0.2, 0, 0.2], [0, 0, 0, math.inf], now=t),
+            lambda c, t: c.on_target_pose('', [0.2, 0, 0.2], [0, 0, 0, math.inf]),
             Code.INVALID_POSE,
             'NaN or infinite',
         ),
         (
-            lambda c, t: c.on_target_pose('', [0.2, 0, 0.2], [0, 0, 0, 0], now=t),
+            lambda c, t: c.on_target_pose('', [0.2, 0, 0.2], [0, 0, 0, 0]),
             Code.INVALID_POSE,
             'quaternion is zero',
         ),
         (
-            lambda c, t: c.on_target_pose('camera', [0.2, 0, 0.2], [0, 0, 0, 1], now=t),
+            lambda c, t: c.on_target_pose('camera', [0.2, 0, 0.2], [0, 0, 0, 1]),
             Code.UNKNOWN_FRAME,
             "'world'",
         ),
@@ -416,18 +418,18 @@ NAN = float('nan')
             '1 names but 2 values',
         ),
         (
-            lambda c, t: c.on_joint_target(['elbow_flex'], [NAN], now=t),
+            lambda c, t: c.on_joint_target(['elbow_flex'], [NAN]),
             Code.INVALID_VALUE,
             'not a finite number',
         ),
         (
-            lambda c, t: c.on_joint_target(['elbow_flex', 'foo'], [0.1, 0.2], now=t),
+            lambda c, t: c.on_joint_target(['elbow_flex', 'foo'], [0.1, 0.2]),
             Code.UNKNOWN_JOINT,
             "'foo'",
         ),
-        (lambda c, t: c.on_gripper(NAN, now=t), Code.INVALID_VALUE, '0..1'),
+        (lambda c, t: c.on_gripper(NAN), Code.INVALID_VALUE, '0..1'),
         (
-            lambda c, t: c.on_target_pose('', [5.0, 0, 0.2], [0, 0, 0, 1], now=t),
+            lambda c, t: c.on_target_pose('', [5.0, 0, 0.2], [0, 0, 0, 1]),
             Code.UNREACHABLE,
             'nearest pose',
         ),
@@ -451,7 +453,7 @@ def test_bad_input_gets_a_status_code_and_the_loop_keeps_running(
     so101, kin, call, code, user_sees
 ):
     core, arm = make(so101, kin)
-    core.on_joint_target(['shoulder_pan'], [0.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [0.5])
     arm.cycle(10)
     assert call(core, arm.t) == code
     status = core.status()
@@ -464,8 +466,8 @@ def test_bad_input_gets_a_status_code_and_the_loop_keeps_running(
 
 def test_out_of_order_stamps_are_rejected(so101, kin):
     core, arm = make(so101, kin)
-    assert core.on_joint_target(['elbow_flex'], [0.5], stamp=10.0, now=arm.t) == Code.OK
-    assert core.on_joint_target(['elbow_flex'], [-0.5], stamp=9.5, now=arm.t) == Code.OUT_OF_ORDER
+    assert core.on_joint_target(['elbow_flex'], [0.5], stamp=10.0) == Code.OK
+    assert core.on_joint_target(['elbow_flex'], [-0.5], stamp=9.5) == Code.OUT_OF_ORDER
     assert 'older' in core.status().detail
     arm.cycle(300)
     assert arm.q[2] == pytest.approx(0.5)
@@ -485,21 +487,31 @@ def test_speed_override_outside_its_range_is_refused_and_kept(so101, kin, value)
 @pytest.mark.parametrize(
     'config, message',
     [
-        ({'rate': 0.0}, 'rate must be a positive'),
+        ({'rate': 0.0}, r'rate must be within \[10.0, 1000.0\], got 0.0'),
         ({'singularity_slow': 500.0, 'singularity_stop': 100.0}, 'below singularity_stop'),
         ({'workspace_min': [0, 0, 0]}, 'both workspace_min and workspace_max'),
-        ({'velocity_scale': 2.0}, r'within \(0, 1\]'),
+        ({'velocity_scale': 2.0}, r'velocity_scale must be within \[0.01, 1.0\]'),
+        ({'jog_timeout': NAN}, 'jog_timeout must be within'),
     ],
-    ids=['zero_rate', 'thresholds_swapped', 'half_workspace', 'velocity_scale_above_1'],
+    ids=['zero_rate', 'thresholds_swapped', 'half_workspace', 'velocity_scale_above_1', 'nan'],
 )
 def test_bad_configuration_is_refused_by_name(so101, kin, config, message):
     with pytest.raises(ValueError, match=message):
         TeleopCore(so101, TeleopConfig(**config), kinematics=kin)
 
 
+def test_the_config_is_built_from_declared_parameter_values() -> None:
+    """Check that settings come from the values, unset arrays keep defaults, others are ignored."""
+    config = TeleopConfig.from_parameters(
+        {'rate': 250.0, 'workspace_min': None, 'status_rate': 2.0, 'max_stamp_lead': 0.0}
+    )
+    assert config.rate == 250.0 and config.workspace_min == () and config.max_stamp_lead == 0.0
+    config.validate()  # the ends of a range are allowed (the parameter descriptors' ranges)
+
+
 def test_speed_override_slows_the_motion(so101, kin):
     core, arm = make(so101, kin, speed_override=0.1)
-    core.on_joint_target(['shoulder_pan'], [1.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [1.5])
     arm.cycle(200)
     assert np.max(np.abs(np.array(arm.velocities)[:, 0])) <= so101.joints[0].velocity * 0.1 * (
         1 + 1e-9
@@ -510,9 +522,40 @@ def test_speed_override_slows_the_motion(so101, kin):
 def test_joint_space_moves_keep_the_tip_under_the_cartesian_speed(so101, kin, limit):
     core, arm = make(so101, kin, cartesian_speed=limit)
     goal = kin.fk([1.2, -0.6, 1.0, 0.5, 0.0])
-    core.on_target_pose('', goal[:3, 3], _quat_xyzw(goal[:3, :3]), now=arm.t)
+    core.on_target_pose('', goal[:3, 3], _quat_xyzw(goal[:3, :3]))
     arm.cycle(int((1.0 + 0.7 / limit) / DT))
     tips = np.array([kin.fk(q)[:3, 3] for q in arm.commands])
     speed = np.linalg.norm(np.diff(tips, axis=0), axis=1) / DT
     assert np.max(speed) <= limit * 1.05, f'peak tip speed {np.max(speed):.3f} m/s'
     assert np.linalg.norm(tips[-1] - goal[:3, 3]) < 1e-3, 'and still arrives'
+
+
+def test_the_cartesian_step_is_pure_and_the_same_in_either_frame(so101, kin):
+    """Check that a twist in the base frame and the same twist in the tool frame agree."""
+    from robot_touch.core.motion import JointLimits
+    from robot_touch.core.teleop_jog import cartesian_step
+
+    limits = JointLimits.from_specs(so101.joints, 1.0, 1.0, 1.0)
+    q = np.array([0.1, 0.3, 0.3, 0.2, 0.0])
+    before = q.copy()
+    R = kin.fk(q)[:3, :3]
+    v = np.array([0.0, 0.03, -0.02])
+    args = (kin, limits, TeleopConfig(), q)
+    common = {'weights': so101.task_weights, 'override': 1.0}
+    base = cartesian_step(*args, np.concatenate((v, [0.0] * 3)), in_base_frame=True, **common)
+    tool = cartesian_step(
+        *args, np.concatenate((R.T @ v, [0.0] * 3)), in_base_frame=False, **common
+    )
+    np.testing.assert_allclose(base.qd, tool.qd, atol=1e-12)
+    assert base.scale == 1.0 and not base.hindered  # far from a singularity: full speed
+    assert np.all(np.abs(base.qd) <= limits.velocity + 1e-12)
+    np.testing.assert_array_equal(q, before)  # the setpoint is not changed
+    tip = kin.jacobian(q)[:3] @ base.qd
+    np.testing.assert_allclose(tip, v, atol=2e-3)  # the tip moves as asked
+
+
+def test_ik_and_the_control_cycle_each_have_their_own_solver(so101):
+    """Check that a core built from the profile never shares a solver between two threads."""
+    core = TeleopCore(so101, TeleopConfig(rate=RATE))
+    assert core.ik_kin is not core.kin
+    assert core.guard.kin is core.kin  # the workspace checks run under the lock, with the cycle

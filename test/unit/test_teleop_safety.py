@@ -64,7 +64,7 @@ def make(so101, kin, **config) -> tuple[TeleopCore, Arm]:
 
 
 def max_step_ratio(core: TeleopCore, commands) -> float:
-    """Return the largest command step as a share of the per-cycle bound (velocity limit x period)."""
+    """Return the largest command step as a share of the per-cycle bound (velocity limit x dt)."""
     c = np.array(commands)[:, :5]
     return float(np.max(np.abs(np.diff(c, axis=0)) / (core.limits.velocity * DT)))
 
@@ -86,7 +86,7 @@ def tip_z(kin, commands) -> np.ndarray:
 
 def test_relatching_after_the_arm_stopped_following_never_jumps_the_command(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(['shoulder_pan', 'wrist_roll'], [1.2, 1.5], now=arm.t)
+    core.on_joint_target(['shoulder_pan', 'wrist_roll'], [1.2, 1.5])
     arm.cycle(20)
     arm.frozen = list(arm.state)  # unplugged: the arm stays, joint_states stop
     arm.publish = False
@@ -104,7 +104,7 @@ def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measure
     so101, kin
 ):
     core, arm = make(so101, kin)
-    core.on_joint_target(['wrist_roll'], [2.0], now=arm.t)
+    core.on_joint_target(['wrist_roll'], [2.0])
     arm.cycle(30)
     moving = arm.outputs[-1].velocity[4]
     assert moving > 1.0
@@ -114,9 +114,9 @@ def test_a_nan_joint_brakes_at_once_and_the_stream_ramps_back_when_it_is_measure
     arm.cycle(60)
     status = core.status()
     assert status.code == Code.NO_JOINT_STATES and 'wrist_roll' in status.detail
-    roll = np.array(arm.commands[start - 1 :])[:, 4]
+    roll = np.array(arm.commands[start - 1:])[:, 4]
     assert np.all(np.diff(roll) >= -1e-12) and roll[-1] == roll[-2]  # braked forward to rest
-    assert core.on_joint_target(['wrist_roll'], [-2.0], now=arm.t) == Code.NO_JOINT_STATES
+    assert core.on_joint_target(['wrist_roll'], [-2.0]) == Code.NO_JOINT_STATES
     arm.frozen[4] = roll[0]  # measured again where the bridge stopped it (behind the command)
     arm.cycle(120)
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
@@ -130,31 +130,31 @@ def test_a_stamp_from_the_far_future_is_refused_and_locks_nothing_out(so101, kin
     core, arm = make(so101, kin)
     clock = 1000.0
     code = core.on_joint_target(
-        ['elbow_flex'], [0.5], stamp=2**31 - 1, now=arm.t, clock=clock, sender='ui'
+        ['elbow_flex'], [0.5], stamp=2**31 - 1, clock=clock, sender='ui'
     )
     assert code == Code.OUT_OF_ORDER and "ahead of this computer's clock" in core.status().detail
     assert (
         core.on_joint_target(
-            ['elbow_flex'], [0.4], stamp=clock + 0.01, now=arm.t, clock=clock, sender='ui'
+            ['elbow_flex'], [0.4], stamp=clock + 0.01, clock=clock, sender='ui'
         )
         == Code.OK
     )
     # a stamp a little ahead is taken; the clock passes the mark it sets within max_stamp_lead
     assert (
         core.on_joint_target(
-            ['elbow_flex'], [0.3], stamp=clock + 0.4, now=arm.t, clock=clock, sender='ui'
+            ['elbow_flex'], [0.3], stamp=clock + 0.4, clock=clock, sender='ui'
         )
         == Code.OK
     )
     assert (
         core.on_joint_target(
-            ['elbow_flex'], [0.2], stamp=clock + 0.1, now=arm.t, clock=clock, sender='ui'
+            ['elbow_flex'], [0.2], stamp=clock + 0.1, clock=clock, sender='ui'
         )
         == Code.OUT_OF_ORDER
     )
     assert (
         core.on_joint_target(
-            ['elbow_flex'], [0.2], stamp=clock + 0.45, now=arm.t, clock=clock + 0.45, sender='ui'
+            ['elbow_flex'], [0.2], stamp=clock + 0.45, clock=clock + 0.45, sender='ui'
         )
         == Code.OK
     )
@@ -167,13 +167,13 @@ def test_two_uis_with_skewed_clocks_do_not_lock_each_other_out(so101, kin):
         now = clock + k * 0.05
         assert (
             core.on_joint_target(
-                ['elbow_flex'], [0.3], stamp=now + 0.3, now=arm.t, clock=now, sender='fast'
+                ['elbow_flex'], [0.3], stamp=now + 0.3, clock=now, sender='fast'
             )
             == Code.OK
         )
         assert (
             core.on_joint_target(
-                ['elbow_flex'], [0.4], stamp=now, now=arm.t, clock=now, sender='right'
+                ['elbow_flex'], [0.4], stamp=now, clock=now, sender='right'
             )
             == Code.OK
         )
@@ -190,7 +190,7 @@ def test_two_uis_with_skewed_clocks_do_not_lock_each_other_out(so101, kin):
 def test_a_target_whose_nearest_pose_is_below_the_floor_moves_nothing(so101, kin, xyz):
     core, arm = make(so101, kin)
     before = arm.q.copy()
-    code = core.on_target_pose('base_link', xyz, [0, 0, 0, 1], now=arm.t)
+    code = core.on_target_pose('base_link', xyz, [0, 0, 0, 1])
     arm.cycle(200)
     assert np.min(tip_z(kin, arm.commands)) >= -EDGE_TOLERANCE
     if code == Code.UNREACHABLE and 'not moving' in core.status().detail:
@@ -201,7 +201,7 @@ def test_a_target_whose_nearest_pose_is_below_the_floor_moves_nothing(so101, kin
 def test_an_empty_pose_stamped_is_refused(so101, kin):
     core, arm = make(so101, kin)
     assert (
-        core.on_target_pose('', [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], stamp=0.0, now=arm.t)
+        core.on_target_pose('', [0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], stamp=0.0)
         == Code.INVALID_POSE
     )
     assert 'empty' in core.status().detail
@@ -220,7 +220,7 @@ def test_joint_jogging_the_arm_onto_its_base_stops_at_the_floor(so101, kin):
     core, arm = make(so101, kin)
     for _ in range(400):
         core.on_joint_jog(
-            ['shoulder_lift', 'elbow_flex', 'wrist_flex'], [1.5, 1.5, 1.5], now=arm.t
+            ['shoulder_lift', 'elbow_flex', 'wrist_flex'], [1.5, 1.5, 1.5]
         )
         arm.cycle()
     assert tip_z(kin, arm.commands).min() >= -EDGE_TOLERANCE
@@ -241,7 +241,7 @@ def test_the_default_box_holds_every_reachable_point_above_the_floor(so101, kin)
     q = np.array([0.0, 0.0, -1.4, 0.0, 0.0])
     T = kin.fk(q)
     assert T[2, 3] > kin.reach()
-    assert core.on_target_pose('base_link', T[:3, 3], quat_xyzw(T[:3, :3]), now=arm.t) == Code.OK
+    assert core.on_target_pose('base_link', T[:3, 3], quat_xyzw(T[:3, :3])) == Code.OK
     arm.cycle(400)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - T[:3, 3]) < 1e-3
 
@@ -252,7 +252,7 @@ def test_the_default_box_holds_every_reachable_point_above_the_floor(so101, kin)
 def test_a_target_in_the_world_frame_is_accepted(so101, kin):
     core, arm = make(so101, kin)
     target = kin.fk([0.3, 0.2, 0.4, 0.1, 0.0])[:3, 3]
-    assert core.on_target_pose('world', target, [0, 0, 0, 1], now=arm.t) != Code.UNKNOWN_FRAME
+    assert core.on_target_pose('world', target, [0, 0, 0, 1]) != Code.UNKNOWN_FRAME
     arm.cycle(300)
     assert np.linalg.norm(kin.fk(arm.q)[:3, 3] - target) < 1e-3
 
@@ -282,7 +282,7 @@ def test_frames_fixed_to_the_base_are_transformed_for_targets_and_jogs(tmp_path:
     in_base = kin.fk([0.2, 0.2, 0.4, 0.1, 0.0])[:3, 3]
     in_world = np.array([0.1 - in_base[1], in_base[0], 0.7 + in_base[2]])  # the same point
     assert (
-        core.on_target_pose('world', in_world, [0, 0, 0.7071068, 0.7071068], now=arm.t)
+        core.on_target_pose('world', in_world, [0, 0, 0.7071068, 0.7071068])
         != Code.UNKNOWN_FRAME
     )
     arm.cycle(300)
@@ -316,7 +316,7 @@ def test_a_scaled_quaternion_keeps_its_orientation(so101, kin, scale):
 
 def test_a_second_joint_states_publisher_is_a_conflict_and_nothing_latches_to_it(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(['shoulder_pan'], [0.8], now=arm.t)
+    core.on_joint_target(['shoulder_pan'], [0.8])
     arm.cycle(100)
     arm.cycle(100)
     at = arm.q.copy()
@@ -362,7 +362,7 @@ def test_the_graph_showing_two_publishers_is_a_conflict(so101, kin):
 
 def test_estop_with_a_lagging_measurement_never_steps_back(so101, kin):
     core, arm = make(so101, kin)
-    core.on_joint_target(['shoulder_lift'], [1.2], now=arm.t)
+    core.on_joint_target(['shoulder_lift'], [1.2])
     lagging = []
     for _ in range(40):  # the arm reports where the command was 5 cycles ago
         lagging.append(list(arm.state))
@@ -374,7 +374,7 @@ def test_estop_with_a_lagging_measurement_never_steps_back(so101, kin):
         lagging.append(list(arm.state))
         arm.frozen = lagging[max(0, len(lagging) - 5)]
         arm.cycle()
-    lift = np.array(arm.commands[start - 1 :])[:, 1]
+    lift = np.array(arm.commands[start - 1:])[:, 1]
     assert np.all(np.diff(lift) >= -1e-12), 'the e-stop stepped the command back'
     assert max_step_ratio(core, arm.commands) <= 1.0 + 1e-6
 
@@ -396,7 +396,7 @@ def test_estop_holds_inside_the_limits_even_when_the_gripper_reads_past_one(so10
 
 def test_the_command_carries_the_gripper_velocity_while_it_moves(so101, kin):
     core, arm = make(so101, kin)
-    core.on_gripper(1.0, now=arm.t)
+    core.on_gripper(1.0)
     arm.cycle(20)
     cmd = arm.outputs[-1]
     assert cmd.gripper_velocity > 0.5
