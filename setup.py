@@ -108,6 +108,7 @@ setup(
             'robot-touch-tablet = robot_touch.tablet.main:main',
         ],
         # Third-party servo protocols register in the groups "robot_touch.protocols" (host
-        # side) and "robot_touch.devices" (virtual arm side): see robot_touch/protocols/registry.py.
+        # side) and "robot_touch.devices" (virtual arm side): see
+        # robot_touch/protocols/registry.py.
     },
 )

@@ -120,7 +120,7 @@ class GatewayCore:
 
     # ------------------------------------------------------------------ connections
 
-    def open(self, peer: str, now: float) -> int | None:
+    def opened(self, peer: str, now: float) -> int | None:
         """
         Return a new connection.
 
@@ -142,7 +142,7 @@ class GatewayCore:
         )
 
     def closed(self, cid: int, now: float) -> None:
-        """A connection ended (either side)."""
+        """Forget a connection that ended (either side)."""
         session = self.sessions.pop(cid, None)
         if session is None:
             return
@@ -152,7 +152,7 @@ class GatewayCore:
         self._broadcast_status(now)
 
     def heard(self, cid: int, now: float) -> None:
-        """A pong (or any frame) came from ``cid``: it is not silent."""
+        """Note that a pong (or any frame) came from ``cid``: it is not silent."""
         self.lease.heard(cid, now)
 
     # ------------------------------------------------------------------ frames in
@@ -367,7 +367,7 @@ class GatewayCore:
     # ------------------------------------------------------------------ ROS → clients
 
     def ros_message(self, rule_name: str, msg: Any, now: float) -> None:
-        """A message arrived on an allowlisted topic: deliver it to its subscribers."""
+        """Deliver a message that arrived on an allowlisted topic to its subscribers."""
         text: str | None = None
         rule = self.policy.topics.get(rule_name)
         if rule is not None and rule.qos == QOS_LATCHED:

@@ -181,4 +181,4 @@ def test_over_an_ipv6_only_link(
             wait_for(lambda: moved(before, graph6.true_joints()) > 0.02, 15, 'the drag over IPv6')
             assert all(ADDR_A in line for line in _tcp(b, graph6.port))
         finally:
-            tablet.quit()
+            tablet.close()

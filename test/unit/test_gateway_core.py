@@ -33,7 +33,7 @@ def test_nothing_but_a_refusal_before_auth_and_the_connection_closes() -> None:
 
 def test_wrong_token_is_refused_with_the_reason() -> None:
     h = Harness()
-    cid = h.core.open('10.0.0.9', h.now)
+    cid = h.core.opened('10.0.0.9', h.now)
     h.send(cid, auth_request('Zbcdefgh12345678', '10.0.0.9', '10.0.0.1', WALL))
     (status,) = h.frames(cid)
     assert status['level'] == 'error' and 'wrong token' in status['msg']
@@ -42,12 +42,12 @@ def test_wrong_token_is_refused_with_the_reason() -> None:
 
 def test_auth_clock_skew_and_replay() -> None:
     h = Harness()
-    cid = h.core.open('a', h.now)
+    cid = h.core.opened('a', h.now)
     h.send(cid, auth_request(TOKEN, 'a', 'b', WALL - 120))
     assert "differs from the gateway's clock by -120 s (allowed ±30 s" in h.frames(cid)[0]['msg']
     assert 'gateway time 1700000000' in h.frames(cid)[0]['msg']
     request = auth_request(TOKEN, 'a', 'b', WALL)
-    first, second = h.core.open('a', h.now), h.core.open('a', h.now)
+    first, second = h.core.opened('a', h.now), h.core.opened('a', h.now)
     h.send(first, request)
     assert first not in h.closed
     h.send(second, request)
@@ -188,8 +188,8 @@ def test_rate_cap_drops_and_counts() -> None:
 
 def test_client_cap() -> None:
     h = Harness(Caps(max_clients=2))
-    assert h.core.open('a', 0) and h.core.open('b', 0)
-    assert h.core.open('c', 0) is None
+    assert h.core.opened('a', 0) and h.core.opened('b', 0)
+    assert h.core.opened('c', 0) is None
     assert 'client cap' in h.core.busy_text()
 
 

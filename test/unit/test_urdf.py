@@ -95,6 +95,8 @@ def test_ros2_control_block_follows_the_parser_rules_for_mimic_joints(
 @pytest.mark.parametrize('namespace', ['', 'arm1', '/cell/arm2/'])
 def test_gazebo_plugin_puts_the_controller_manager_in_the_namespace(namespace: str) -> None:
     """
+    Check that the gazebo plugin puts the controller manager in the arm's namespace.
+
     gz_ros2_control reads <ros><namespace> inside its <plugin> (Jazzy
     gz_ros2_control_plugin.cpp); none means /.
     """
@@ -110,6 +112,8 @@ def test_gazebo_plugin_puts_the_controller_manager_in_the_namespace(namespace: s
 
 def test_unknown_hardware_inside_xacro_is_one_clear_error() -> None:
     """
+    Check that an unknown hardware inside the xacro is one clear error.
+
     The xacro itself refuses a hardware it has no plugin for (xacro.fatal; `<xacro:error>`
     is no xacro directive and failed with "unknown macro name").
     """
