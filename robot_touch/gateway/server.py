@@ -27,7 +27,8 @@ import ssl
 import time
 from typing import Any, Callable
 
-from robot_touch.gateway.core import CLOSE_BUSY, GatewayCore
+from robot_touch.gateway.core import GatewayCore
+from robot_touch.gateway.frames import CLOSE_BUSY
 
 HOLDER_PING = 0.1
 VIEWER_PING = 1.0

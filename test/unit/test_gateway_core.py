@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from robot_touch.gateway.auth import auth_request
-from robot_touch.gateway.core import CLOSE_POLICY
+from robot_touch.gateway.frames import CLOSE_POLICY
 from robot_touch.gateway.policy import Caps
 from support.gateway_harness import Harness, TOKEN, WALL
 
@@ -305,3 +305,21 @@ def test_free_drive_is_the_lease_holders_and_its_joints_the_only_other_setting()
     )
     assert "not 'output'" in h.frames(holder, 'service_response')[-1]['values']
     assert len(h.ros.calls) == 2
+
+
+def test_malformed_frames_get_one_sentence_naming_the_rule() -> None:
+    """Check the words a client sees for each kind of malformed frame (frames.parse)."""
+    h = Harness()
+    c = h.connect()
+    h.take(c)
+    for frame, said in [
+        (b'\x00\x01', 'refused (frame): binary frames are not supported: send JSON text'),
+        ('{', 'refused (json): not valid JSON (Expecting property name enclosed in double'),
+        ('{"op":"publish","msg":{"data":NaN}}', 'refused (json): not valid JSON (NaN is not a'),
+        ('[1,2]', 'refused (op): a rosbridge message is a JSON object with a string "op"'),
+        ('{"op":"frobnicate","id":7}', "refused (op): op 'frobnicate' is unknown"),
+    ]:
+        h.send(c, frame)
+        status = h.frames(c, 'status')[-1]
+        assert status['level'] == 'error' and status['msg'].startswith(said), (frame, status)
+    assert status['id'] == 7  # the request's id comes back once the frame is an object
