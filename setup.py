@@ -44,6 +44,11 @@ setup(
         'dynamixel-sdk>=3.7.31',
         'feetech-servo-sdk>=1.0.0',
         'xacro>=2.0',
+        # Imported by our own code, not only through roboticstoolbox: scipy (IK restarts),
+        # pillow (the MuJoCo renderer's PNGs), matplotlib (joint_log's plots).
+        'scipy>=1.8',
+        'pillow>=9.0',
+        'matplotlib>=3.5',
         # The remote gateway (robot-touch run --remote) and pairing (robot-touch pair).
         'websockets>=13.0',
         'cryptography>=38',
@@ -61,7 +66,9 @@ setup(
             'ros-kilted-trajectory-msgs',
             'ros-kilted-std-srvs',
             'ros-kilted-diagnostic-msgs',
-            'ros-kilted-visualization-msgs',
+            'ros-kilted-rcl-interfaces',
+            'ros-kilted-builtin-interfaces',
+            'ros-kilted-rosidl-parser',
         ],
         # osrf-pycommon and colcon: the launch tier (test/launch) runs our launch files under
         # the upstream ROS 2 launch packages (../shared/ros2_launch) from a colcon install.
@@ -73,6 +80,8 @@ setup(
             'osrf-pycommon>=2.0',
             'colcon-common-extensions>=0.3',
             'roslibpy>=2.1',
+            # rosdep's package.xml parser: test_package_xml evaluates the REP-149 conditions.
+            'catkin-pkg>=0.5',
             # The lint gates (test/test_flake8.py, test/test_pep257.py) as ament_python
             # packages run them; ament_flake8's plugins are its exec_depends in ROS.
             'ros-kilted-ament-flake8',
@@ -108,6 +117,7 @@ setup(
             'robot-touch-tablet = robot_touch.tablet.main:main',
         ],
         # Third-party servo protocols register in the groups "robot_touch.protocols" (host
-        # side) and "robot_touch.devices" (virtual arm side): see robot_touch/protocols/registry.py.
+        # side) and "robot_touch.devices" (virtual arm side): see
+        # robot_touch/protocols/registry.py.
     },
 )

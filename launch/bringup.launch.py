@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
     ExecuteProcess,
@@ -46,8 +47,6 @@ from robot_touch.graph import (
     PACKAGE,
 )
 from robot_touch.launch_actions import required
-
-from launch import LaunchDescription
 
 
 def _truthy(text: str) -> bool:

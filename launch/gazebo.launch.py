@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
@@ -34,8 +35,6 @@ from robot_touch.gazebo import (
 )
 from robot_touch.graph import OUTPUTS
 from robot_touch.launch_actions import after_success
-
-from launch import LaunchDescription
 
 #: gz sim's arguments: run at once (-r), warnings and errors only (-v 2), the empty world.
 GZ_ARGS = '-r -v 2 empty.sdf'

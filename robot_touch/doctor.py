@@ -54,7 +54,10 @@ def check_ros() -> Check:
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        fix = "pip install -e '.[ros]' (ROS 2 Kilted wheels) or `source /opt/ros/<distro>/setup.bash`"
+        fix = (
+            "pip install -e '.[ros]' (ROS 2 Kilted wheels) "
+            'or `source /opt/ros/<distro>/setup.bash`'
+        )
         return Check('ros2', FAIL, 'rclpy not importable', fix)
     origin = spec.origin or ''
     if origin.startswith('/opt/ros/'):
@@ -64,7 +67,10 @@ def check_ros() -> Check:
     else:
         source = f'from {os.path.dirname(origin)}'
     rmw = os.environ.get('RMW_IMPLEMENTATION', '')
-    probe = 'import rclpy; from rclpy.utilities import get_rmw_implementation_identifier as g; rclpy.init(); print(g()); rclpy.shutdown()'
+    probe = (
+        'import rclpy; from rclpy.utilities import get_rmw_implementation_identifier as g; '
+        'rclpy.init(); print(g()); rclpy.shutdown()'
+    )
     try:
         result = subprocess.run(
             [sys.executable, '-c', probe], capture_output=True, text=True, timeout=30

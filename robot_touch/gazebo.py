@@ -60,7 +60,7 @@ def ros_namespace(namespace: str) -> str:
 
 
 def entity_name(arm: str, namespace: str = '') -> str:
-    """Return the model's name in Gazebo: unique per namespace, so several arms can share a world."""
+    """Return the model's name in Gazebo: unique per namespace, so arms can share a world."""
     label = namespace.strip('/').replace('/', '_')
     return f'{label}_{arm}' if label else arm
 
@@ -155,7 +155,7 @@ class Spawner:
 
 def spawn_stages(output: str = 'position') -> list[list[Spawner]]:
     """
-    Return the spawners in order: each stage starts when every spawner of the one before has exited.
+    Return the spawners in stages: a stage starts when every spawner of the one before exited.
 
     The controller teleop publishes to (``output``) is activated; the other one is loaded
     inactive (they share joints, so only one can be active).

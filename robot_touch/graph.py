@@ -230,7 +230,7 @@ FASTDDS_RMWS = ('', 'rmw_fastrtps_cpp', 'rmw_fastrtps_dynamic_cpp')
 
 def check_rmw(network: str, rmw: str | None = None) -> None:
     """
-    The local lock is a Fast DDS profile: with another RMW it would not hold.
+    Check that the RMW is Fast DDS when ``network`` is local: the lock is a Fast DDS profile.
 
     :raises ConfigError: ``network`` local with an RMW other than Fast DDS.
     """

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from launch import Action, LaunchContext
 from launch.actions import EmitEvent, RegisterEventHandler
 from launch.event_handlers import OnExecutionComplete, OnProcessExit, OnProcessStart
 from launch.events import Shutdown
 from launch.events.process import ProcessExited
-
-from launch import Action, LaunchContext
 
 
 class LaunchFailure(RuntimeError):

@@ -1,5 +1,5 @@
 """
-One arm, one owner: who else already drives this arm's graph?
+One arm, one owner: find who else already drives this arm's graph.
 
 An arm's graph is its ROS domain and namespace. Two teleop nodes (or two bridges) in one graph
 silently share the arm: commands at twice the rate, two streams of joint_states. The teleop

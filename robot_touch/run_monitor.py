@@ -42,12 +42,12 @@ class GraphHealth:
             self._teleop_values = dict(values or {})
 
     def hardware(self, level: int, message: str, now: float) -> None:
-        """The hardware driver's connection status (diagnostic level 0 OK .. 3 STALE)."""
+        """Record the hardware driver's connection status (diagnostic level 0 OK .. 3 STALE)."""
         with self._lock:
             self._hardware = (level, message, now)
 
     def seen_teleop(self) -> bool:
-        """A teleop status has arrived."""
+        """Return whether a teleop status has arrived."""
         with self._lock:
             return self._teleop is not None
 

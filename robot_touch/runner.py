@@ -132,7 +132,8 @@ class Supervisor:
         while time.monotonic() < deadline:
             if proc.popen.poll() is not None:
                 raise GraphFailed(
-                    f'{proc.spec.name} exited with code {proc.popen.returncode} before it was ready'
+                    f'{proc.spec.name} exited with code {proc.popen.returncode} '
+                    'before it was ready'
                 )
             try:
                 line = proc.lines.get(timeout=0.1)
@@ -141,7 +142,8 @@ class Supervisor:
             if line.startswith(proc.spec.ready_prefix):
                 return
         raise GraphFailed(
-            f'{proc.spec.name} did not print {proc.spec.ready_prefix!r} within {self.ready_timeout:g} s'
+            f'{proc.spec.name} did not print {proc.spec.ready_prefix!r} '
+            f'within {self.ready_timeout:g} s'
         )
 
     def first_exit(self) -> RunningProcess | None:

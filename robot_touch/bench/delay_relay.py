@@ -1,6 +1,7 @@
 """
-A TCP relay that delays every chunk by ``mean ± jitter`` ms (normal, never negative) in both
-directions, keeping the byte order: ``bench remote --netns``'s stand-in for
+TCP relay that delays every chunk by ``mean ± jitter`` ms, both ways, in byte order.
+
+The delay is normal and never negative: ``bench remote --netns``'s stand-in for
 ``tc netem delay 5ms 2ms`` on kernels without the netem qdisc.
 
     python -m robot_touch.bench.delay_relay TARGET_HOST TARGET_PORT MEAN_MS JITTER_MS

@@ -403,7 +403,8 @@ def _run(
         40.0,
     ):
         raise _Failed(
-            f'the graph did not come up within 40 s (joint_states: {node.latest_joint_state() is not None}, '
+            'the graph did not come up within 40 s '
+            f'(joint_states: {node.latest_joint_state() is not None}, '
             f'commands: {n_commands()}, goal frames at the arm: {tap.count}, '
             f'target_pose subscribers: {node.pub_target.get_subscription_count()})'
         )
@@ -487,9 +488,7 @@ def _measure(
     tap: FrameTap,
     timeout: float = 2.0,
 ) -> Sample:
-    """
-    Wait (sleeping, not rendering) until the touch has reached the device, then read the times.
-    """
+    """Wait (sleeping, not rendering) until the touch has reached the device; read the times."""
     t_pose = t_cmd = t_frame = t_move = math.nan
     deadline = t_touch + timeout
     while time.monotonic() < deadline:
@@ -532,8 +531,10 @@ ROWS = (
 
 def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any]) -> int:
     print(
-        f'bench e2e: {ARM} virtual arm (Feetech STS on a pty), serial_bridge {info["bridge_rate"]:g} Hz, '
-        f'teleop {info["teleop_rate"]:g} Hz, {len(samples)} touches, load average {info["load_average"]:.1f}'
+        f'bench e2e: {ARM} virtual arm (Feetech STS on a pty), '
+        f'serial_bridge {info["bridge_rate"]:g} Hz, '
+        f'teleop {info["teleop_rate"]:g} Hz, {len(samples)} touches, '
+        f'load average {info["load_average"]:.1f}'
     )
     print(f'{"path":50s} {"n":>4} {"p50 ms":>8} {"p99 ms":>8} {"max ms":>8}')
     results: dict[str, Any] = {'bench': 'e2e', **info, 'samples': len(samples)}
@@ -547,14 +548,18 @@ def _report(args: argparse.Namespace, samples: list[Sample], info: dict[str, Any
         ok = ok and bool(values)
     if info['not_at_rest']:
         print(
-            f'  {info["not_at_rest"]} sample(s) started before the arm was fully at rest (settle timeout)'
+            f'  {info["not_at_rest"]} sample(s) started before the arm was fully at rest '
+            '(settle timeout)'
         )
     half, full = info['ramp_half_unit_ms'], info['ramp_full_unit_ms']
     print(
         '  (a) the bridge runs a cycle as soon as a command arrives (at most one cycle in flight, '
-        f'{1e3 / info["bridge_rate"]:.0f} ms period at {info["bridge_rate"]:g} Hz); the frame may still carry the old goals.\n'
-        "  (b) includes the start of teleop's jerk-limited ramp: a goal is a whole raw unit (1.53 mrad), so it\n"
-        "      changes only when a joint's plan crosses a rounding boundary 0-1 unit away; from rest at\n"
+        f'{1e3 / info["bridge_rate"]:.0f} ms period at {info["bridge_rate"]:g} Hz); '
+        'the frame may still carry the old goals.\n'
+        "  (b) includes the start of teleop's jerk-limited ramp: "
+        'a goal is a whole raw unit (1.53 mrad), so it\n'
+        "      changes only when a joint's plan crosses a rounding boundary 0-1 unit away; "
+        'from rest at\n'
         f"      {ARM}'s jerk limits that takes {half[0]:.0f}-{half[1]:.0f} ms for half a unit, "
         f'{full[0]:.0f}-{full[1]:.0f} ms for a full one.'
     )

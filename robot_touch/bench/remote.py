@@ -46,8 +46,11 @@ import time
 from typing import Any
 
 from robot_touch.bench.stats import percentile, save_json
+from robot_touch.netns import add_delay, exec_prefix, unavailable, veth_pair
 
 ARM = 'so101'
+#: The graph's and the client's addresses on the namespace run's IPv6-only link.
+HOST_A, HOST_B = 'fd13::1', 'fd13::2'
 TICK = os.sysconf('SC_CLK_TCK')
 
 
@@ -94,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.inside:
         results = _measure(
             args,
-            client_prefix=('ip', 'netns', 'exec', args.inside),
-            host='fd13::1',
+            client_prefix=exec_prefix(args.inside),
+            host=HOST_A,
             extras=False,
             relay=args.relay,
         )
@@ -391,56 +394,16 @@ def _hold_clients(url: str, token: str, fingerprint: str, n: int, pid: int) -> d
 
 
 def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
-    if os.geteuid() != 0 or not shutil.which('ip'):
-        return {'skipped': 'needs root and iproute2'}
-    tag = str(os.getpid() % 100000)
-    a, b = f'rtba{tag}', f'rtbb{tag}'
-    va, vb = f'vba{tag}', f'vbb{tag}'
-
-    def ip(*cmd: str) -> None:
-        subprocess.run(list(cmd), check=True, capture_output=True, timeout=10)
-
-    try:
-        ip('ip', 'netns', 'add', a)
-        ip('ip', 'netns', 'add', b)
-        ip('ip', 'link', 'add', va, 'type', 'veth', 'peer', 'name', vb)
-        ip('ip', 'link', 'set', va, 'netns', a)
-        ip('ip', 'link', 'set', vb, 'netns', b)
-        for ns, dev, addr in ((a, va, 'fd13::1'), (b, vb, 'fd13::2')):
-            ip('ip', '-n', ns, 'link', 'set', 'lo', 'up')
-            ip('ip', '-n', ns, '-6', 'addr', 'add', f'{addr}/64', 'dev', dev, 'nodad')
-            ip('ip', '-n', ns, 'link', 'set', dev, 'up')
-        netem = all(
-            subprocess.run(
-                [
-                    'ip',
-                    'netns',
-                    'exec',
-                    ns,
-                    'tc',
-                    'qdisc',
-                    'add',
-                    'dev',
-                    dev,
-                    'root',
-                    'netem',
-                    'delay',
-                    '5ms',
-                    '2ms',
-                ],
-                capture_output=True,
-            ).returncode
-            == 0
-            for ns, dev in ((a, va), (b, vb))
-        )
+    reason = unavailable(probe=False)
+    if reason:
+        return {'skipped': reason}
+    with veth_pair('b', str(os.getpid() % 100000), (f'{HOST_A}/64', f'{HOST_B}/64')) as hosts:
+        netem = all(add_delay(host, '5ms', '2ms') for host in hosts)
         out = tempfile.NamedTemporaryFile(suffix='.json', delete=False)
         out.close()
         subprocess.run(
             [
-                'ip',
-                'netns',
-                'exec',
-                a,
+                *hosts[0].exec_prefix(),
                 sys.executable,
                 '-m',
                 'robot_touch.cli.main',
@@ -452,7 +415,7 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.samples),
                 *([] if netem else ['--relay']),
                 '--inside',
-                b,
+                hosts[1].netns,
             ],
             check=True,
             timeout=900,
@@ -462,9 +425,6 @@ def _netns_run(args: argparse.Namespace) -> dict[str, Any]:
             results = json.load(f)
         results['delay'] = 'tc netem' if netem else 'userspace relay (this kernel has no netem)'
         return results
-    finally:
-        for ns in (a, b):
-            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
 
 
 def _report(results: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """
-The tablet's side of `robot-touch bench remote`, in a process of its own (and, for the
-namespace run, in the client's network namespace): the tablet app's backend
+The tablet's side of `robot-touch bench remote`, in a process of its own.
+
+For the namespace run it lives in the client's network namespace: the tablet app's backend
 (:class:`~robot_touch.tablet.backend.RemoteBackend`, roslibpy) driven by lines on stdin.
 
     pose X Y Z     publish a target as the app does on a drag; prints "SENT <monotonic s>"

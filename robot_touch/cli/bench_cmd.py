@@ -12,11 +12,21 @@ import importlib
 
 #: benchmark name → one-line help. A module robot_touch.bench.<name> must exist for each.
 BENCHMARKS: dict[str, str] = {
-    'ik': 'IK success rate and solve time (cold start, 1 mm tracking) vs rtb ik_LM defaults and ikpy',
-    'serial': 'write+read cycles per second per protocol against the virtual arm, next to the wire-time bound',
+    'ik': (
+        'IK success rate and solve time (cold start, 1 mm tracking) vs rtb ik_LM defaults and ikpy'
+    ),
+    'serial': (
+        'write+read cycles per second per protocol against the virtual arm, '
+        'next to the wire-time bound'
+    ),
     'ui': 'touch UI frame time while the arm moves, and touch event to target_pose latency',
-    'teleop': 'teleop node: target_pose to first reflecting command latency, loop period jitter (100/250 Hz)',
-    'e2e': 'touch in the UI to the resulting serial goal frame at the virtual arm (so101), p50/p99',
+    'teleop': (
+        'teleop node: target_pose to first reflecting command latency, '
+        'loop period jitter (100/250 Hz)'
+    ),
+    'e2e': (
+        'touch in the UI to the resulting serial goal frame at the virtual arm (so101), p50/p99'
+    ),
     'faults': (
         'per fault kind: time to hold and to recover, largest command step and measured '
         'acceleration'

@@ -86,9 +86,12 @@ def call(command: str, namespace: str, timeout: float) -> tuple[bool, str]:
 
 def call_services(calls: list[tuple[Any, str, Any]], namespace: str, timeout: float) -> list[Any]:
     """
-    Make the service ``calls`` ((service type, name relative to ``namespace``, request))
-    one after the other from one node, up to the first one refused; their results.
-    RobotTouchError if nobody answers.
+    Make the service ``calls`` one after the other from one node, up to the first one refused.
+
+    Each call is (service type, name relative to ``namespace``, request).
+
+    :returns: their results.
+    :raises RobotTouchError: if nobody answers.
     """
     from rclpy.executors import SingleThreadedExecutor
 

@@ -130,7 +130,7 @@ def local_addresses(bind: str = '::') -> list[str]:
 
 
 def print_qr(text: str) -> None:
-    """The QR code in the terminal (text blocks)."""
+    """Print the QR code in the terminal (text blocks)."""
     import qrcode
 
     qr = qrcode.QRCode(border=2)

@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
-    """The touch UI's settings a touch panel needs (parameters of config/touch_ui.yaml)."""
+    """Add the touch UI's settings a touch panel needs (parameters of config/touch_ui.yaml)."""
     ui = parser.add_argument_group('touch UI')
     ui.add_argument(
         '--fullscreen', action='store_true', help='fill the screen (a dedicated touch panel)'
@@ -377,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_monitor(namespace: str):  # RunMonitor or None
-    """The ROS side of the status line; None (process states only) if rclpy cannot start."""
+    """Start the ROS side of the status line; None (process states only) if rclpy cannot start."""
     try:
         from robot_touch.run_monitor import RunMonitor
 

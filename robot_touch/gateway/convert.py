@@ -1,6 +1,8 @@
 """
-JSON <-> ROS 2 messages, for any message or service type, from the generated classes' own
-introspection (``SLOT_TYPES``: rosidl_parser type objects; ``get_fields_and_field_types()``).
+JSON <-> ROS 2 messages, for any message or service type, by the classes' own introspection.
+
+The generated classes describe themselves (``SLOT_TYPES``: rosidl_parser type objects;
+``get_fields_and_field_types()``).
 
 Why written here: ``rosidl_runtime_py`` (set_message_fields / message_to_ordereddict) is not on
 PyPI, so a pip install of the ROS 2 wheels does not have it, and rosbridge's own converter is
@@ -82,7 +84,7 @@ def canonical_type(name: str, kind: str = 'msg') -> str:
 
 
 def load_type(name: str, kind: str = 'msg') -> type:
-    """Return the generated class of ``name`` (``pkg/msg/Name`` or, kind ``srv``, ``pkg/srv/Name``)."""
+    """Return the generated class of ``name``: ``pkg/msg/Name`` (or ``pkg/srv/Name``, ``srv``)."""
     package, kind, type_name = canonical_type(name, kind).split('/')
     try:
         module = importlib.import_module(f'{package}.{kind}')

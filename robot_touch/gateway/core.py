@@ -5,7 +5,8 @@ Every client frame goes through, in order: the per-client rate cap (excess dropp
 counted), JSON decoding, authentication (before ``auth`` succeeds nothing but ``auth`` is
 answered, and anything else closes the connection with a refusal), the allowlist
 (:mod:`.policy`), the control lease (:mod:`.lease`) for anything that moves the arm, and the
-conversion to a ROS message (:mod:`.convert`). A refusal is a rosbridge ``status`` message
+conversion to a ROS message (:mod:`.convert`); the wire form of frames, in and out, is
+:mod:`.frames`. A refusal is a rosbridge ``status`` message
 (``level`` error, the request's ``id``, a sentence naming the rule) or, for a service call, a
 ``service_response`` with ``result: false``. Nothing a client sends can reach ROS unless it
 passed every step.
@@ -19,17 +20,18 @@ queue_length; compression "none"), unsubscribe, call_service (answered by servic
 and the outgoing status, publish and service_response. Others (fragment, png, cbor,
 advertise_service, actions) are refused with a status message naming the op.
 
-Longer than our usual module: every op goes through the same ordered checks and shares the
-session, lease and subscription bookkeeping; kept in one place so the order of the checks is
-read in one place.
+Longer than our usual module (about 480 lines): every op goes through the same ordered checks
+and shares the session, lease and subscription bookkeeping, so the order of the checks is read
+in one place. What has a seam of its own lives beside it: the frames' wire form
+(:mod:`.frames`), the allowlist (:mod:`.policy`), the lease (:mod:`.lease`), per-client
+state and rate limits (:mod:`.session`), message conversion (:mod:`.convert`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Protocol
 
-from robot_touch.gateway import convert
+from robot_touch.gateway import convert, frames
 from robot_touch.gateway.auth import AuthError, Verifier
 from robot_touch.gateway.lease import ControlLease, LeaseEvent
 from robot_touch.gateway.policy import (
@@ -46,27 +48,10 @@ from robot_touch.gateway.policy import (
 )
 from robot_touch.gateway.session import LEVELS, Session, TokenBucket
 
-#: WebSocket close codes (RFC 6455): policy violation, try again later.
-CLOSE_POLICY = 1008
-CLOSE_BUSY = 1013
 #: Seconds between two "messages dropped" reports to one client; and between gateway/status
 #: repeats (the app sees the lease state even if it missed a change).
 REPORT_PERIOD = 1.0
 STATUS_PERIOD = 1.0
-UNSUPPORTED = (
-    'fragment',
-    'png',
-    'cbor',
-    'advertise_service',
-    'unadvertise_service',
-    'service_response',
-    'advertise_action',
-    'unadvertise_action',
-    'send_action_goal',
-    'cancel_action_goal',
-    'action_feedback',
-    'action_result',
-)
 
 
 class RosPort(Protocol):
@@ -120,7 +105,7 @@ class GatewayCore:
 
     # ------------------------------------------------------------------ connections
 
-    def open(self, peer: str, now: float) -> int | None:
+    def opened(self, peer: str, now: float) -> int | None:
         """
         Return a new connection.
 
@@ -136,13 +121,13 @@ class GatewayCore:
         return cid
 
     def busy_text(self) -> str:
-        return _status(
+        return frames.status(
             'error',
             f'refused (client cap): {self.policy.caps.max_clients} clients are connected already',
         )
 
     def closed(self, cid: int, now: float) -> None:
-        """A connection ended (either side)."""
+        """Forget a connection that ended (either side)."""
         session = self.sessions.pop(cid, None)
         if session is None:
             return
@@ -152,7 +137,7 @@ class GatewayCore:
         self._broadcast_status(now)
 
     def heard(self, cid: int, now: float) -> None:
-        """A pong (or any frame) came from ``cid``: it is not silent."""
+        """Note that a pong (or any frame) came from ``cid``: it is not silent."""
         self.lease.heard(cid, now)
 
     # ------------------------------------------------------------------ frames in
@@ -167,32 +152,18 @@ class GatewayCore:
         if not session.bucket.take(now):
             self.counters['dropped_rate'] += 1
             return
-        if isinstance(frame, bytes):
-            self._refuse(session, None, 'frame', 'binary frames are not supported: send JSON text')
-            return
         try:
-            message = json.loads(frame, parse_constant=_no_constants)
-        except (ValueError, RecursionError) as exc:
-            self._refuse(session, None, 'json', f'not valid JSON ({str(exc)[:80]})')
+            op, message, msg_id = frames.parse(frame)
+        except Refusal as refusal:
+            self._refuse(session, None, refusal.rule, str(refusal), prefix=False)
             return
-        if not isinstance(message, dict) or not isinstance(message.get('op'), str):
-            self._refuse(
-                session, None, 'op', 'a rosbridge message is a JSON object with a string "op"'
-            )
-            return
-        msg_id = message.get('id')
-        if msg_id is not None and not isinstance(msg_id, (str, int)) or isinstance(msg_id, bool):
-            msg_id = None
-        op = message['op']
         if not session.authenticated:
             self._before_auth(session, op, message, msg_id, now)
             return
         handler = self._handlers().get(op)
-        if handler is None:
-            what = 'not supported by this gateway' if op in UNSUPPORTED else 'unknown'
-            self._refuse(session, msg_id, 'op', f'op {op[:40]!r} is {what}')
-            return
         try:
+            if handler is None:
+                raise frames.unknown_op(op)
             handler(session, message, msg_id, now)
         except Refusal as refusal:
             self._refuse(session, msg_id, refusal.rule, str(refusal), prefix=False)
@@ -268,8 +239,8 @@ class GatewayCore:
         name = message.get('topic')
         rule = self.policy.topic(name, 'subscribe')
         self._check_type(rule.type, message.get('type'), required=False)
-        throttle = _natural(message.get('throttle_rate', 0), 'throttle_rate')
-        queue = _natural(message.get('queue_length', 0), 'queue_length')
+        throttle = frames.natural(message.get('throttle_rate', 0), 'throttle_rate')
+        queue = frames.natural(message.get('queue_length', 0), 'queue_length')
         compression = message.get('compression', 'none')
         if compression not in (None, 'none'):
             raise Refusal(
@@ -367,17 +338,17 @@ class GatewayCore:
     # ------------------------------------------------------------------ ROS → clients
 
     def ros_message(self, rule_name: str, msg: Any, now: float) -> None:
-        """A message arrived on an allowlisted topic: deliver it to its subscribers."""
+        """Deliver a message that arrived on an allowlisted topic to its subscribers."""
         text: str | None = None
         rule = self.policy.topics.get(rule_name)
         if rule is not None and rule.qos == QOS_LATCHED:
-            text = self._latched[rule_name] = _json(convert.to_json(msg))
+            text = self._latched[rule_name] = frames.encode(convert.to_json(msg))
         for session in list(self.sessions.values()):
             for stream in list(session.streams.values()):
                 if stream.rule_name != rule_name:
                     continue
                 if text is None:
-                    text = _json(convert.to_json(msg))  # converted once, only when wanted
+                    text = frames.encode(convert.to_json(msg))  # converted once, only when wanted
                 self._deliver(session, stream, text, now)
 
     def _deliver(self, session: Session, stream: Any, msg_text: str, now: float) -> None:
@@ -385,9 +356,7 @@ class GatewayCore:
             self._publish_frame(session, stream.name, item)
 
     def _publish_frame(self, session: Session, name: str, msg_text: str) -> None:
-        self._emit(
-            session, '{"op":"publish","topic":' + json.dumps(name) + ',"msg":' + msg_text + '}'
-        )
+        self._emit(session, frames.publish(name, msg_text))
 
     # ------------------------------------------------------------------ time
 
@@ -480,7 +449,8 @@ class GatewayCore:
         for stream in session.streams.values():
             if stream.rule_name == GATEWAY_STATUS:
                 stream.last_sent = now
-                self._publish_frame(session, stream.name, _json(self.lease_status(session)))
+                text = frames.encode(self.lease_status(session))
+                self._publish_frame(session, stream.name, text)
 
     # ------------------------------------------------------------------ out
 
@@ -490,7 +460,7 @@ class GatewayCore:
 
     def _status(self, session: Session, level: str, msg_id: Any, text: str) -> None:
         if session.wants(level):
-            self._emit(session, _status(level, text, msg_id))
+            self._emit(session, frames.status(level, text, msg_id))
 
     def _refuse(
         self, session: Session, msg_id: Any, rule: str, text: str, prefix: bool = True
@@ -499,19 +469,11 @@ class GatewayCore:
         self._status(session, 'error', msg_id, f'refused ({rule}): {text}' if prefix else text)
 
     def _respond(self, session: Session, service: Any, msg_id: Any, ok: bool, values: Any) -> None:
-        reply: dict[str, Any] = {
-            'op': 'service_response',
-            'service': service,
-            'values': values,
-            'result': ok,
-        }
-        if msg_id is not None:
-            reply['id'] = msg_id
-        self._emit(session, _json(reply))
+        self._emit(session, frames.service_response(service, msg_id, ok, values))
 
     def _close_session(self, session: Session, reason: str) -> None:
         session.closing = True
-        self._close(session.id, CLOSE_POLICY, reason)
+        self._close(session.id, frames.CLOSE_POLICY, reason)
 
     def _check_type(self, allowed: str, given: Any, required: bool) -> None:
         if given is None and not required:
@@ -522,24 +484,3 @@ class GatewayCore:
             ok = False
         if not ok:
             raise Refusal('type', f"this topic's type is {allowed}, not {given!r}")
-
-
-def _status(level: str, text: str, msg_id: Any = None) -> str:
-    out: dict[str, Any] = {'op': 'status', 'level': level, 'msg': text}
-    if msg_id is not None:
-        out['id'] = msg_id
-    return _json(out)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(',', ':'), allow_nan=False)
-
-
-def _no_constants(name: str) -> None:
-    raise ValueError(f'{name} is not a JSON number')
-
-
-def _natural(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3_600_000:
-        raise Refusal('message', f'{name} must be a whole number 0..3600000, got {value!r}')
-    return value

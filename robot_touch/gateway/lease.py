@@ -31,7 +31,7 @@ class LeaseEvent:
 
     @property
     def hold_needed(self) -> bool:
-        """A holder lost the lease: teleop must hold the arm."""
+        """Return whether a holder lost the lease, so teleop must hold the arm."""
         return self.previous is not None and self.holder != self.previous
 
 

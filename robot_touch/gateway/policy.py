@@ -62,7 +62,7 @@ class TopicRule:
     """
 
     name: str
-    type: str
+    type: str  # noqa: A003 (rosbridge's name for the message type)
     publish: str | None = None
     subscribe: str | None = None
     qos: str = QOS_RELIABLE
@@ -84,7 +84,7 @@ class ServiceRule:
     """
 
     name: str
-    type: str
+    type: str  # noqa: A003 (rosbridge's name for the service type)
     who: str = HOLDER
     who_for: Callable[[Mapping[str, Any]], str] | None = None
     check: Callable[[Mapping[str, Any]], None] | None = None
@@ -200,7 +200,7 @@ class Policy:
             raise Refusal(
                 'namespace', f"{name} is outside this arm's namespace {prefix.rstrip('/') or '/'}"
             )
-        return name[len(prefix) :]
+        return name[len(prefix):]
 
     def topic(self, name: Any, action: str) -> TopicRule:
         """Return the rule allowing ``action`` (``publish`` or ``subscribe``) on topic ``name``."""
@@ -230,8 +230,10 @@ class Policy:
 
     def globs(self) -> tuple[list[str], list[str]]:
         """
-        (topics, services) as absolute names, for rosbridge_server's topics_glob /
-        services_glob (the documented alternative on a ROS install).
+        Return (topics, services) as absolute names, for rosbridge_server's globs.
+
+        They are rosbridge_server's topics_glob / services_glob (the documented alternative on
+        a ROS install).
         """
         prefix = '/' + self.namespace.strip('/') if self.namespace.strip('/') else ''
         topics = [f'{prefix}/{n}' for n in self.topics if not n.startswith('gateway/')]

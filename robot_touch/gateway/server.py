@@ -1,6 +1,7 @@
 """
-The gateway's WebSocket server (the ``websockets`` library, asyncio), around a
-:class:`~robot_touch.gateway.core.GatewayCore`.
+The gateway's WebSocket server (the ``websockets`` library, asyncio).
+
+It serves a :class:`~robot_touch.gateway.core.GatewayCore`.
 
 * Listens where it is told: ``::`` by default as one dual-stack socket (IPv6 and IPv4-mapped
   IPv4; asyncio's own ``create_server`` would set IPV6_V6ONLY), or one given address.
@@ -26,7 +27,8 @@ import ssl
 import time
 from typing import Any, Callable
 
-from robot_touch.gateway.core import CLOSE_BUSY, GatewayCore
+from robot_touch.gateway.core import GatewayCore
+from robot_touch.gateway.frames import CLOSE_BUSY
 
 HOLDER_PING = 0.1
 VIEWER_PING = 1.0
@@ -169,7 +171,7 @@ class GatewayServer:
 
         now = time.monotonic()
         peer = ws.remote_address[0] if ws.remote_address else '?'
-        cid = self.core.open(peer, now)
+        cid = self.core.opened(peer, now)
         if cid is None:
             await ws.send(self.core.busy_text())
             await ws.close(CLOSE_BUSY, 'too many clients')

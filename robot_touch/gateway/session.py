@@ -48,7 +48,7 @@ class TopicStream:
         return max(q for _t, q in self.ids.values()) if self.ids else 0
 
     def offer(self, item: Any, now: float) -> list[Any]:
-        """Return a new message: what to send now (0 or 1 items; queued ones leave in :meth:`due`)."""
+        """Return what to send now of a new message: 0 or 1 items (queued ones leave in due)."""
         qlen = self.queue_length
         if qlen == 0:
             if now - self.last_sent >= self.throttle - EPSILON:
@@ -64,7 +64,7 @@ class TopicStream:
         return []
 
     def due(self, now: float) -> tuple[list[Any], float | None]:
-        """Queued messages whose turn has come; and when the next one is due (None: empty)."""
+        """Return the queued messages whose turn has come, and when the next is (None: empty)."""
         out = []
         if self.queue and now - self.last_sent >= self.throttle - EPSILON:
             self.last_sent = now
@@ -97,7 +97,7 @@ class TokenBucket:
 class Session:
     """A connected client."""
 
-    id: int
+    id: int  # noqa: A003 (the client id, as the status and the logs call it)
     peer: str
     opened: float
     bucket: TokenBucket

@@ -76,7 +76,7 @@ class Identity:
 def fingerprint_of(der: bytes) -> str:
     """SHA-256 of a DER certificate as ``AB:CD:...`` (32 pairs)."""
     digest = hashlib.sha256(der).hexdigest().upper()
-    return ':'.join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return ':'.join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
 def normalise_fingerprint(text: str) -> str:
@@ -96,7 +96,7 @@ def normalise_fingerprint(text: str) -> str:
 
 def fingerprint_of_hex(digits: str) -> str:
     d = digits.upper()
-    return ':'.join(d[i : i + 2] for i in range(0, len(d), 2))
+    return ':'.join(d[i:i + 2] for i in range(0, len(d), 2))
 
 
 def ensure_identity(folder: Path | None = None) -> Identity:

@@ -211,7 +211,7 @@ class GatewayNode(Node):
         )
 
     def hold(self, reason: str) -> None:
-        """The lease holder went: teleop brakes and holds (teleop/enable false)."""
+        """Make teleop brake and hold because the lease holder went (teleop/enable false)."""
         self.get_logger().warning(f'control lease passed ({reason}): teleop holds the arm')
         if self._hold_client.service_is_ready():
             self._hold_client.call_async(SetBool.Request(data=False))

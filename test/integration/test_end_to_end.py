@@ -69,7 +69,8 @@ def test_touch_drag_moves_the_arm(tmp_path: Path, backend: str) -> None:
     assert 'mm from the target' in log
     # The runner's status line reports the graph as seen over ROS.
     assert re.search(
-        r'\[run\] up \d+ s: \d processes up · joint_states [1-9]\d* Hz · commands \d+ Hz · teleop ',
+        r'\[run\] up \d+ s: \d processes up · joint_states [1-9]\d* Hz · '
+        r'commands \d+ Hz · teleop ',
         log,
     ), log[-3000:]
     assert (tmp_path / 'out' / 'demo_screenshot.png').read_bytes()[:4] == b'\x89PNG'

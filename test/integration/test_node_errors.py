@@ -51,7 +51,7 @@ def test_out_of_range_parameter_is_one_line_naming_it(
     assert result.returncode == 2, result.stderr[-2000:]
     assert 'Traceback' not in result.stderr
     name = setting.split(':=')[0]
-    (line,) = [l for l in result.stderr.splitlines() if 'error:' in l]
+    (line,) = [text for text in result.stderr.splitlines() if 'error:' in text]
     assert line.startswith(f'{node}: error: parameter {name}: ') and line.endswith(
         f'see {config})'
     )
@@ -68,8 +68,9 @@ def test_touch_ui_rejects_a_malformed_window_size_before_opening_a_window() -> N
         timeout=60,
     )
     assert result.returncode == 2, result.stderr[-2000:]
-    (line,) = [l for l in result.stderr.splitlines() if 'error:' in l]
+    (line,) = [text for text in result.stderr.splitlines() if 'error:' in text]
     assert (
         line
-        == "touch_ui: error: parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got 'big'"
+        == 'touch_ui: error: parameter window_size must be WIDTHxHEIGHT in pixels '
+        "(e.g. 1280x800), got 'big'"
     )

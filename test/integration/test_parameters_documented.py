@@ -1,6 +1,7 @@
 """
-Every node's parameters are declared with a description and documented, with the same
-defaults, in config/<node>.yaml.
+Every node's parameters are declared with a description and documented in its config file.
+
+config/<node>.yaml documents them with the same defaults.
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ def test_config_yaml_matches_the_declared_parameters(module: str) -> None:
         text=True,
         timeout=90,
     )
-    line = next((l for l in result.stdout.splitlines() if l.startswith('PARAMS ')), None)
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith('PARAMS ')), None)
     assert line is not None, result.stderr[-2000:]
-    declared = json.loads(line[len('PARAMS ') :])
+    declared = json.loads(line[len('PARAMS '):])
     text = (share_dir() / 'config' / f'{module}.yaml').read_text()
     documented = yaml.safe_load(text)[module]['ros__parameters']
     # A parameter with no default (typed, unset) is documented as a commented-out example.

@@ -95,7 +95,7 @@ def ros2_launch() -> Path:
 
 @pytest.fixture(scope='session')
 def workspace(tmp_path_factory: pytest.TempPathFactory, ros2_launch: Path) -> Path:
-    """Provide a colcon workspace with robot_touch built and installed (``install/robot_touch``)."""
+    """Provide a colcon workspace with robot_touch built and installed (install/robot_touch)."""
     root = tmp_path_factory.mktemp('colcon_ws')
     command = [
         sys.executable,
@@ -118,7 +118,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, ros2_launch: Path) -> Pa
 
 @pytest.fixture(scope='session')
 def standin_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Provide an ament prefix with the stand-in executables (``lib/<pkg>/<exe>``) and gz_sim.launch.py."""
+    """Provide an ament prefix with the stand-ins (``lib/<pkg>/<exe>``) and gz_sim.launch.py."""
     prefix = tmp_path_factory.mktemp('standin_prefix')
     index = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages'
     index.mkdir(parents=True)
@@ -144,7 +144,7 @@ def launch_env(
     ros2_launch: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
-    """Provide the environment of a shell that sourced the ROS underlay and ``install/setup.bash``."""
+    """Provide the environment of a shell that sourced the ROS underlay and install/setup.bash."""
     venv_bin = str(Path(sys.executable).parent)
     base = dict(os.environ)
     # The venv plays the system ROS install (/opt/ros/<distro>): its ament index has rclpy and
@@ -205,7 +205,7 @@ class Launch:
         return self.log.read_text(errors='replace')
 
     def wait(self, timeout: float) -> int:
-        """Return the exit code; fails the test (showing the output) when it does not end in time."""
+        """Return the exit code; fail the test (showing the output) if it does not end in time."""
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -266,9 +266,10 @@ class Launch:
 @pytest.fixture
 def start_launch(launch_env: dict[str, str], tmp_path: Path) -> Iterator:
     """
-    ``start_launch("bringup.launch.py", "backend:=sim", ...)`` → a running :class:`Launch`.
+    Provide a function that starts a launch and returns the running :class:`Launch`.
 
-    Every launch still running at the end of the test is interrupted (then killed).
+    Called as ``start_launch("bringup.launch.py", "backend:=sim", ...)``. Every launch still
+    running at the end of the test is interrupted (then killed).
     """
     started: list[Launch] = []
 

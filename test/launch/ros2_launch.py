@@ -14,9 +14,8 @@ import os
 import sys
 
 from ament_index_python.packages import get_package_share_directory
-from launch.launch_description_sources import AnyLaunchDescriptionSource
-
 import launch
+from launch.launch_description_sources import AnyLaunchDescriptionSource
 
 
 def find_launch_file(package: str, file_name: str) -> str:

@@ -134,6 +134,8 @@ def test_a_process_that_cannot_start_ends_the_launch_with_an_error(
     start_launch, launch_env: dict[str, str], workspace: Path, tmp_path: Path
 ) -> None:
     """
+    Check that the launch ends, non-zero, when the virtual arm's interpreter is gone.
+
     The virtual arm's script exists but its interpreter is gone (a venv deleted after
     colcon build): launch only logs that, so without a handler the bridge would wait for a
     pty forever. The launch must end, non-zero, and leave nothing running.

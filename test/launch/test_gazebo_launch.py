@@ -1,7 +1,9 @@
 """
-backend:=gazebo from a colcon install, run by the upstream ROS 2 launch with stand-ins for
-gz sim, ros_gz_sim create, ros_gz_bridge, robot_state_publisher and the controller spawners
-(conftest.py). What each stand-in received is checked against the upstream contracts:
+backend:=gazebo from a colcon install, run by the upstream ROS 2 launch with stand-ins.
+
+The stand-ins replace gz sim, ros_gz_sim create, ros_gz_bridge, robot_state_publisher and the
+controller spawners (conftest.py). What each stand-in received is checked against the
+upstream contracts:
 
 * gz_ros2_control (Jazzy ``gz_ros2_control_plugin.cpp``): its controller manager runs in the
   plugin's ``<ros><namespace>`` with the plugin's ``<parameters>`` file and waits for
@@ -106,8 +108,10 @@ def jtc_rejection(msg, params: dict) -> str | None:
 
 def _teleop_command(namespace: str, output: str, joints: dict[str, float], timeout: float):
     """
-    Play joint_state_broadcaster (``joints`` at rest on ``joint_states``) and return the
-    first command teleop sends to the active controller (None within ``timeout``).
+    Play joint_state_broadcaster and return the first command teleop sends to the controller.
+
+    ``joints`` are published at rest on ``joint_states``; the command is the one teleop sends to
+    the active controller (None within ``timeout``).
     """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor

@@ -23,6 +23,7 @@ import sys
 import uuid
 
 import pytest
+from robot_touch.netns import exec_prefix, unavailable, veth_pair
 from support.graph_run import graph_processes, graph_up, headless_env, kill_leftovers, run_log
 from support.waiting import wait_for
 
@@ -59,7 +60,7 @@ def udp_sockets(pids: list[int], netns: str | None = None) -> list[tuple[str, in
     """(local address, pid) of every UDP socket the processes hold, from `ss -lunpH`."""
     argv = ['ss', '-lunpH']
     if netns:
-        argv = ['ip', 'netns', 'exec', netns, *argv]
+        argv = [*exec_prefix(netns), *argv]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
     found = []
     for line in out.splitlines():
@@ -85,7 +86,7 @@ def start(
         *args,
     ]
     if netns:
-        argv = ['ip', 'netns', 'exec', netns, *argv]
+        argv = [*exec_prefix(netns), *argv]
     env = headless_env(tmp_path, token)
     for var in (
         'FASTDDS_DEFAULT_PROFILES_FILE',
@@ -129,48 +130,17 @@ def test_every_socket_of_a_default_run_is_on_loopback(tmp_path: Path) -> None:
     assert not exposed, f'sockets reachable from other hosts: {exposed}\n{run_log(run)[-1500:]}'
 
 
-def netns_available() -> str:
-    if os.geteuid() != 0:
-        return 'network namespaces need root'
-    if not shutil.which('ip') or not shutil.which('ss'):
-        return '`ip` and `ss` (iproute2) are needed'
-    probe = f'rt9probe{os.getpid()}'
-    made = subprocess.run(['ip', 'netns', 'add', probe], capture_output=True, text=True)
-    if made.returncode != 0:
-        return f'cannot create a network namespace: {made.stderr.strip()}'
-    subprocess.run(['ip', 'netns', 'del', probe], capture_output=True)
-    return ''
-
-
 @pytest.fixture
 def two_hosts():
     """Two network namespaces on one veth link: the robot 10.213.x.1, a peer 10.213.x.2."""
-    reason = netns_available()
+    reason = unavailable(tools=('ip', 'ss'))
     if reason:
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:6]
-    robot, peer = f'rt9r{tag}', f'rt9p{tag}'
     subnet = f'10.213.{int(tag[:2], 16)}'
-    commands = [
-        ['ip', 'netns', 'add', robot],
-        ['ip', 'netns', 'add', peer],
-        ['ip', 'link', 'add', f'v{tag}r', 'type', 'veth', 'peer', 'name', f'v{tag}p'],
-        ['ip', 'link', 'set', f'v{tag}r', 'netns', robot],
-        ['ip', 'link', 'set', f'v{tag}p', 'netns', peer],
-        ['ip', '-n', robot, 'addr', 'add', f'{subnet}.1/24', 'dev', f'v{tag}r'],
-        ['ip', '-n', peer, 'addr', 'add', f'{subnet}.2/24', 'dev', f'v{tag}p'],
-    ]
-    for ns in (robot, peer):
-        commands += [['ip', '-n', ns, 'link', 'set', 'lo', 'up']]
-    commands += [['ip', '-n', robot, 'link', 'set', f'v{tag}r', 'up', 'multicast', 'on']]
-    commands += [['ip', '-n', peer, 'link', 'set', f'v{tag}p', 'up', 'multicast', 'on']]
-    try:
-        for argv in commands:
-            subprocess.run(argv, check=True, capture_output=True, timeout=30)
-        yield robot, peer, f'{subnet}.1'
-    finally:
-        for ns in (robot, peer):
-            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
+    with veth_pair('9', tag, (f'{subnet}.1/24', f'{subnet}.2/24'), multicast=True) as pair:
+        robot, peer = pair
+        yield robot.netns, peer.netns, robot.address
 
 
 def peer_sees(peer: str, robot_address: str, namespace: str, seconds: float) -> dict:
@@ -181,7 +151,7 @@ def peer_sees(peer: str, robot_address: str, namespace: str, seconds: float) -> 
     }
     env.update(ROS_AUTOMATIC_DISCOVERY_RANGE='SUBNET', ROS_STATIC_PEERS=robot_address)
     out = subprocess.run(
-        ['ip', 'netns', 'exec', peer, sys.executable, '-c', PEER_PROBE, str(seconds), namespace],
+        [*exec_prefix(peer), sys.executable, '-c', PEER_PROBE, str(seconds), namespace],
         capture_output=True,
         text=True,
         timeout=seconds + 60,

@@ -1,7 +1,8 @@
 """
-The tablet app in a process of its own, where rclpy, roboticstoolbox, mujoco and scipy
-cannot be imported (an import hook refuses them, as a tablet without them would), driven by
-JSON commands on stdin; JSON lines on stdout say what it shows.
+The tablet app in a process of its own, driven by JSON commands on stdin.
+
+rclpy, roboticstoolbox, mujoco and scipy cannot be imported there (an import hook refuses
+them, as a tablet without them would); JSON lines on stdout say what it shows.
 
 Usage: python tablet_driver.py URL TOKEN FINGERPRINT
 

@@ -1,8 +1,10 @@
 """
-The gateway in the real graph (`robot-touch run --no-ui --remote`), reached over TLS by
-roslibpy and the ``websockets`` client: the arm moves for the holder of the control lease
-only, refusals say which rule refused, e-stop works for anyone, and the arm holds when its
-operator's link drops or goes silent. The virtual arm's true servo state is the judge.
+The gateway in the real graph (`robot-touch run --no-ui --remote`), reached over TLS.
+
+The clients are roslibpy and the ``websockets`` client: the arm moves for the holder of the
+control lease only, refusals say which rule refused, e-stop works for anyone, and the arm
+holds when its operator's link drops or goes silent. The virtual arm's true servo state is the
+judge.
 
 The tests share one graph and run in order (the lease and teleop's enable state carry over);
 the tablet app's test is last because it stops the gateway.
@@ -63,8 +65,10 @@ def test_roslibpy_drives_the_arm_through_the_gateway(
     graph: RemoteGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """
-    Stock roslibpy (asyncio transport), trusting the gateway's certificate the standard way
-    (SSL_CERT_FILE; the certificate names localhost), authenticating with its own rosauth call.
+    Check that stock roslibpy (asyncio transport) connects and authenticates.
+
+    It trusts the gateway's certificate the standard way (SSL_CERT_FILE; the certificate names
+    localhost) and authenticates with its own rosauth call.
     """
     from robot_touch.gateway.auth import auth_request
     import roslibpy
@@ -307,10 +311,7 @@ def _jog_until_moving(
 
 
 def _stopped_within(graph: RemoteGraph, t0: float, limit: float) -> float:
-    """
-    Seconds after ``t0`` when the true joints were last seen moving (polled until 1.5 s of
-    stillness).
-    """
+    """Return when, in seconds after ``t0``, the true joints last moved (polled to 1.5 s still)."""
     last, last_move = graph.true_joints(), t0
     while time.monotonic() - last_move < 1.5 and time.monotonic() - t0 < limit + 5:
         time.sleep(0.02)
@@ -347,10 +348,7 @@ def test_dropping_the_holders_socket_mid_jog_stops_the_arm(graph: RemoteGraph) -
 
 
 class FreezingProxy:
-    """
-    A TCP relay that can go silent in both directions at once (a radio link that drops
-    without closing anything).
-    """
+    """A TCP relay that can go silent both ways at once (a radio link that drops, not closes)."""
 
     def __init__(self, port: int) -> None:
         self.listener = socket.create_server(('::1', 0), family=socket.AF_INET6)
@@ -547,7 +545,9 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(
     graph: RemoteGraph, tmp_path: Path
 ) -> None:
     """
-    The tablet app in a process where rclpy, roboticstoolbox, mujoco and scipy cannot be
+    Check that the tablet app drives the arm through the gateway and says when it stops.
+
+    The tablet app runs in a process where rclpy, roboticstoolbox, mujoco and scipy cannot be
     imported: connected through the gateway (pinned certificate, --take-control), an injected
     drag moves the virtual arm; when the gateway stops, the app says so and the motion controls
     go off.
@@ -586,4 +586,4 @@ def test_the_tablet_app_without_ros_drives_the_arm_and_shows_the_disconnect(
                 tablet.state()
             )
         finally:
-            tablet.quit()
+            tablet.close()

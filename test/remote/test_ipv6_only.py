@@ -19,6 +19,7 @@ import sys
 from typing import Iterator
 
 import pytest
+from robot_touch.netns import exec_prefix, NetnsError, unavailable, veth_pair
 from support.remote import moved, RemoteGraph, settle, TabletProcess
 from support.waiting import wait_for
 
@@ -28,44 +29,17 @@ HERE = Path(__file__).resolve().parent
 ADDR_A, ADDR_B = 'fd13::1', 'fd13::2'
 
 
-def _why_not() -> str:
-    if os.geteuid() != 0:
-        return 'network namespaces need root'
-    if not shutil.which('ip') or not shutil.which('ss'):
-        return 'iproute2 (ip, ss) is not installed'
-    return ''
-
-
-def ip(*args: str) -> None:
-    subprocess.run(['ip', *args], check=True, capture_output=True, timeout=10)
-
-
 @pytest.fixture(scope='module')
 def netns() -> Iterator[tuple[str, str]]:
-    reason = _why_not()
+    reason = unavailable(tools=('ip', 'ss'), probe=False)
     if reason:
         pytest.skip(reason)
     tag = f'{os.getpid() % 100000}'
-    a, b = f'rt13a{tag}', f'rt13b{tag}'
     try:
-        ip('netns', 'add', a)
-        ip('netns', 'add', b)
-        ip('link', 'add', f'v13a{tag}', 'type', 'veth', 'peer', 'name', f'v13b{tag}')
-        ip('link', 'set', f'v13a{tag}', 'netns', a)
-        ip('link', 'set', f'v13b{tag}', 'netns', b)
-        for ns, dev, addr in ((a, f'v13a{tag}', ADDR_A), (b, f'v13b{tag}', ADDR_B)):
-            ip('-n', ns, 'link', 'set', 'lo', 'up')
-            ip('-n', ns, '-6', 'addr', 'add', f'{addr}/64', 'dev', dev, 'nodad')
-            ip('-n', ns, 'link', 'set', dev, 'up')
-    except subprocess.CalledProcessError as exc:
-        for ns in (a, b):
-            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
-        pytest.skip(f'cannot make network namespaces here: {exc.stderr.decode().strip()}')
-    try:
-        yield a, b
-    finally:
-        for ns in (a, b):
-            subprocess.run(['ip', 'netns', 'del', ns], capture_output=True, timeout=10)
+        with veth_pair('13', tag, (f'{ADDR_A}/64', f'{ADDR_B}/64')) as (a, b):
+            yield a.netns, b.netns
+    except NetnsError as exc:
+        pytest.skip(f'cannot make network namespaces here: {exc}')
 
 
 @pytest.fixture(scope='module')
@@ -76,7 +50,7 @@ def graph6(
     g = RemoteGraph(
         tmp_path_factory.mktemp('remote6'),
         f'rt_v6_{os.getpid()}',
-        prefix=('ip', 'netns', 'exec', a),
+        prefix=exec_prefix(a),
     )
     try:
         g.wait_up()
@@ -104,7 +78,7 @@ b.stop()
 
 def _tcp(ns: str, port: int) -> list[str]:
     out = subprocess.run(
-        ['ip', 'netns', 'exec', ns, 'ss', '-Htn', 'state', 'established'],
+        [*exec_prefix(ns), 'ss', '-Htn', 'state', 'established'],
         capture_output=True,
         text=True,
         timeout=10,
@@ -120,10 +94,7 @@ def test_over_an_ipv6_only_link(
     env = {**os.environ, 'ROBOT_TOUCH_DATA': str(tmp_path / 'client')}
     client = subprocess.Popen(
         [
-            'ip',
-            'netns',
-            'exec',
-            b,
+            *exec_prefix(b),
             sys.executable,
             '-c',
             CLIENT,
@@ -152,7 +123,7 @@ def test_over_an_ipv6_only_link(
                 ADDR_A in line and ADDR_B in line and '.' not in line.split()[-1].rsplit(':', 1)[0]
             ), line
         v4 = subprocess.run(
-            ['ip', 'netns', 'exec', b, 'ss', '-H4tan'], capture_output=True, text=True, timeout=10
+            [*exec_prefix(b), 'ss', '-H4tan'], capture_output=True, text=True, timeout=10
         ).stdout
         assert v4.strip() == '', v4
     finally:
@@ -172,7 +143,7 @@ def test_over_an_ipv6_only_link(
             graph6.fingerprint,
             xvfb.display,
             tmp_path,
-            prefix=('ip', 'netns', 'exec', b),
+            prefix=exec_prefix(b),
         )
         try:
             tablet.operating()
@@ -181,4 +152,4 @@ def test_over_an_ipv6_only_link(
             wait_for(lambda: moved(before, graph6.true_joints()) > 0.02, 15, 'the drag over IPv6')
             assert all(ADDR_A in line for line in _tcp(b, graph6.port))
         finally:
-            tablet.quit()
+            tablet.close()

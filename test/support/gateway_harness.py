@@ -69,7 +69,7 @@ class Harness:
         self.now = 100.0
 
     def connect(self, authenticate: bool = True) -> int:
-        cid = self.core.open('::1', self.now)
+        cid = self.core.opened('::1', self.now)
         assert cid is not None
         if authenticate:
             self.send(cid, auth_request(TOKEN, '::1', '::1', WALL))

@@ -18,7 +18,7 @@ MARKER = 'ROBOT_TOUCH_TEST_GRAPH'
 
 
 def graph_processes(token: str) -> list[int]:
-    """PIDs of live processes whose environment carries ``MARKER=token`` (zombies excluded)."""
+    """Return the PIDs of live processes (not zombies) whose environment has ``MARKER=token``."""
     found = []
     needle = f'{MARKER}={token}'.encode()
     for entry in Path('/proc').iterdir():
@@ -78,7 +78,7 @@ def run_log(proc: subprocess.Popen) -> str:
 
 
 def graph_up(run: subprocess.Popen) -> bool:
-    """The bridge is connected and teleop runs (or the runner has ended)."""
+    """Return whether the bridge is connected and teleop runs (or the runner has ended)."""
     log = run_log(run)
     return run.poll() is not None or (
         'connected to' in log and '[teleop]' in log and 'teleop for' in log

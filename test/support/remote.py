@@ -99,8 +99,10 @@ class RemoteGraph:
 
     def graph_ready(self) -> bool:
         """
-        The status line shows joint_states flowing and teleop up (it has said its status:
-        teleop starts its services only after it has looked for another commander).
+        Return whether the status line shows joint_states flowing and teleop up.
+
+        Teleop is up once it has said its status: it starts its services only after it has
+        looked for another commander.
         """
         return any(
             re.search(r'joint_states [1-9]\d* Hz', line) and re.search(r'teleop (?!: no)', line)
@@ -126,7 +128,7 @@ class RemoteGraph:
         return default_virtual_link(self.namespace)
 
     def true_joints(self) -> dict[str, float]:
-        """Return the virtual arm's true joint positions (its servos' encoders through the mounting)."""
+        """Return the virtual arm's true joint positions (servo encoders through the mounting)."""
         from robot_touch.virtual_arm.hand import request
 
         reply = request(self.link + '.control', {'op': 'state'}, timeout=5.0)
@@ -160,7 +162,7 @@ class RemoteGraph:
 
 
 def pinned_context(cert: Path) -> ssl.SSLContext:
-    """Return a client context trusting exactly the gateway's certificate (host name not checked)."""
+    """Return a client context trusting exactly the gateway's certificate (host name unchecked)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(str(cert))
     ctx.check_hostname = False
@@ -194,7 +196,7 @@ class RawClient:
             return None
 
     def until(self, predicate: Any, timeout: float = 5.0) -> dict | None:
-        """Return the first frame for which ``predicate(frame)`` is true (None after ``timeout``)."""
+        """Return the first frame for which ``predicate(frame)`` is true (None after timeout)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             frame = self.recv(max(0.01, deadline - time.monotonic()))
@@ -249,8 +251,10 @@ def settle(graph: RemoteGraph, timeout: float = 10.0, still: float = 0.3) -> dic
 
 class TabletProcess:
     """
-    The tablet app in its own process (``tablet_driver.py``, rclpy and roboticstoolbox
-    blocked), on ``display``, optionally in a network namespace (``prefix``).
+    The tablet app in its own process (``tablet_driver.py``), on ``display``.
+
+    rclpy and roboticstoolbox are blocked in it; it runs optionally in a network namespace
+    (``prefix``).
     """
 
     def __init__(
@@ -312,7 +316,7 @@ class TabletProcess:
         return self.ask({'cmd': 'state'}, 'state')
 
     def until(self, predicate: Any, timeout: float) -> dict | None:
-        """Return the first state for which ``predicate(state)`` is true (None after ``timeout``)."""
+        """Return the first state for which ``predicate(state)`` is true (None after timeout)."""
         from support.waiting import wait_until
 
         return wait_until(lambda: (lambda s: s if predicate(s) else None)(self.state()), timeout)
@@ -338,7 +342,7 @@ class TabletProcess:
             state = self.until(lambda s: s['enabled'], 10) or state
         return state
 
-    def quit(self) -> None:
+    def close(self) -> None:
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write('{"cmd": "quit"}\n')

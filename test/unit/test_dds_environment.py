@@ -8,6 +8,7 @@ installed with the package.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 from pathlib import Path
@@ -50,9 +51,19 @@ def test_the_profile_is_installed_and_binds_every_transport_to_this_host() -> No
     assert participant.findtext('.//dds:useBuiltinTransports', namespaces=NS) == 'false'
     addresses = {a.text for a in participant.iter('{http://www.eprosima.com}address')}
     assert addresses == {'127.0.0.1'}, 'discovery, initial peers and data: loopback only'
-    assert '"config")' in (ROOT / 'setup.py').read_text(), (
-        'config/ is installed with the package (share_tree)'
-    )
+    assert 'config' in _share_tree_folders(), 'config/ is installed with the package (share_tree)'
+
+
+def _share_tree_folders() -> set[str]:
+    """Return the folders setup.py installs under share/ with share_tree(...), quotes aside."""
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    return {
+        arg.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'share_tree'
+        for arg in node.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+    }
 
 
 def test_local_refuses_an_rmw_the_profile_does_not_bind() -> None:
@@ -98,8 +109,10 @@ def launch_paths() -> Path:
 
 def stand_in_composition_interfaces(monkeypatch) -> None:
     """
+    Put an import-only stand-in for composition_interfaces on the path.
+
     launch_ros.actions imports composition_interfaces (not on PyPI) for composable nodes,
-    which bringup does not use: an import-only stand-in.
+    which bringup does not use.
     """
     try:
         import composition_interfaces.srv  # noqa: F401
@@ -128,9 +141,8 @@ def test_the_launch_file_applies_the_same_environment_first(
 ) -> None:
     monkeypatch.syspath_prepend(str(launch_paths()))
     stand_in_composition_interfaces(monkeypatch)
-    from launch.actions import LogInfo, SetEnvironmentVariable, UnsetEnvironmentVariable
-
     from launch import LaunchContext
+    from launch.actions import LogInfo, SetEnvironmentVariable, UnsetEnvironmentVariable
 
     # An ament prefix whose share/robot_touch is this checkout (as a colcon install's is).
     (tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages').mkdir(parents=True)

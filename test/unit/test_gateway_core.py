@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from robot_touch.gateway.auth import auth_request
-from robot_touch.gateway.core import CLOSE_POLICY
+from robot_touch.gateway.frames import CLOSE_POLICY
 from robot_touch.gateway.policy import Caps
 from support.gateway_harness import Harness, TOKEN, WALL
 
@@ -33,7 +33,7 @@ def test_nothing_but_a_refusal_before_auth_and_the_connection_closes() -> None:
 
 def test_wrong_token_is_refused_with_the_reason() -> None:
     h = Harness()
-    cid = h.core.open('10.0.0.9', h.now)
+    cid = h.core.opened('10.0.0.9', h.now)
     h.send(cid, auth_request('Zbcdefgh12345678', '10.0.0.9', '10.0.0.1', WALL))
     (status,) = h.frames(cid)
     assert status['level'] == 'error' and 'wrong token' in status['msg']
@@ -42,12 +42,12 @@ def test_wrong_token_is_refused_with_the_reason() -> None:
 
 def test_auth_clock_skew_and_replay() -> None:
     h = Harness()
-    cid = h.core.open('a', h.now)
+    cid = h.core.opened('a', h.now)
     h.send(cid, auth_request(TOKEN, 'a', 'b', WALL - 120))
     assert "differs from the gateway's clock by -120 s (allowed ±30 s" in h.frames(cid)[0]['msg']
     assert 'gateway time 1700000000' in h.frames(cid)[0]['msg']
     request = auth_request(TOKEN, 'a', 'b', WALL)
-    first, second = h.core.open('a', h.now), h.core.open('a', h.now)
+    first, second = h.core.opened('a', h.now), h.core.opened('a', h.now)
     h.send(first, request)
     assert first not in h.closed
     h.send(second, request)
@@ -188,8 +188,8 @@ def test_rate_cap_drops_and_counts() -> None:
 
 def test_client_cap() -> None:
     h = Harness(Caps(max_clients=2))
-    assert h.core.open('a', 0) and h.core.open('b', 0)
-    assert h.core.open('c', 0) is None
+    assert h.core.opened('a', 0) and h.core.opened('b', 0)
+    assert h.core.opened('c', 0) is None
     assert 'client cap' in h.core.busy_text()
 
 
@@ -305,3 +305,21 @@ def test_free_drive_is_the_lease_holders_and_its_joints_the_only_other_setting()
     )
     assert "not 'output'" in h.frames(holder, 'service_response')[-1]['values']
     assert len(h.ros.calls) == 2
+
+
+def test_malformed_frames_get_one_sentence_naming_the_rule() -> None:
+    """Check the words a client sees for each kind of malformed frame (frames.parse)."""
+    h = Harness()
+    c = h.connect()
+    h.take(c)
+    for frame, said in [
+        (b'\x00\x01', 'refused (frame): binary frames are not supported: send JSON text'),
+        ('{', 'refused (json): not valid JSON (Expecting property name enclosed in double'),
+        ('{"op":"publish","msg":{"data":NaN}}', 'refused (json): not valid JSON (NaN is not a'),
+        ('[1,2]', 'refused (op): a rosbridge message is a JSON object with a string "op"'),
+        ('{"op":"frobnicate","id":7}', "refused (op): op 'frobnicate' is unknown"),
+    ]:
+        h.send(c, frame)
+        status = h.frames(c, 'status')[-1]
+        assert status['level'] == 'error' and status['msg'].startswith(said), (frame, status)
+    assert status['id'] == 7  # the request's id comes back once the frame is an object

@@ -148,8 +148,9 @@ json_values = st.recursive(
 )
 def test_fuzzed_core_never_passes_a_bad_message(topic: str, msg: object, op: object) -> None:
     """
-    Whatever arrives, the ROS side gets only messages that converted cleanly (and then a
-    valid message of the topic's type), and the core keeps serving.
+    Check that whatever arrives, the ROS side gets only messages that converted cleanly.
+
+    Such a message is then a valid message of the topic's type, and the core keeps serving.
     """
     from support.gateway_harness import Harness  # the fake ROS side
 

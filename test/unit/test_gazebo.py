@@ -91,6 +91,8 @@ def test_a_shipped_profile_uses_its_shipped_controllers_file(so101) -> None:
 
 def test_a_profile_of_ones_own_gets_its_controllers_generated(tmp_path: Path, monkeypatch) -> None:
     """
+    Check that a profile at a path of its own gets controllers generated, not a shipped file.
+
     Before, arm:=/path/my_arm.yaml pointed gz_ros2_control at
     config/controllers/my_arm.yaml, which does not exist. A profile at another path that
     borrows a shipped name does not get the shipped file either.

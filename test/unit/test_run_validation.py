@@ -1,6 +1,8 @@
 """
-`robot-touch run` checks what the user typed before anything starts, and answers in its own
-syntax (--rate, not rate:=); the launch file hears the same problem in launch syntax.
+`robot-touch run` checks what the user typed before anything starts.
+
+It answers in its own syntax (--rate, not rate:=); the launch file hears the same problem in
+launch syntax.
 """
 
 from __future__ import annotations

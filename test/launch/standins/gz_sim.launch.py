@@ -9,10 +9,9 @@ import os
 import shlex
 
 from ament_index_python.packages import get_package_prefix
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
-
-from launch import LaunchDescription
 
 
 def _gz(context):
