@@ -48,9 +48,8 @@ from robot_touch.gateway.policy import (
 )
 from robot_touch.gateway.session import LEVELS, Session, TokenBucket
 
-#: Seconds between two "messages dropped" reports to one client; and between gateway/status
-#: repeats (the app sees the lease state even if it missed a change).
-REPORT_PERIOD = 1.0
+#: Seconds between gateway/status repeats (the app sees the lease state even if it missed a
+#: change).
 STATUS_PERIOD = 1.0
 
 
@@ -383,8 +382,8 @@ class GatewayCore:
                 self._close_session(session, 'token rotated')
                 continue
             dropped = session.bucket.dropped
-            if dropped > session.dropped_reported and now - session.reported_at >= REPORT_PERIOD:
-                session.dropped_reported, session.reported_at = dropped, now
+            if dropped > session.dropped_reported and session.reports.allow(now):
+                session.dropped_reported = dropped
                 self._status(
                     session,
                     'warning',

@@ -20,6 +20,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from robot_touch.core.throttle import Throttle
+
+#: Seconds between two "messages dropped" reports to one client.
+REPORT_PERIOD = 1.0
+
 #: rosbridge status levels, most to least verbose.
 LEVELS = ('info', 'warning', 'error', 'none')
 #: Slack on throttle comparisons (float sums of periods must not miss by a rounding error).
@@ -107,7 +112,7 @@ class Session:
     advertised: dict[str, str] = field(default_factory=dict)  # relative name -> type
     streams: dict[str, TopicStream] = field(default_factory=dict)  # name as given -> stream
     dropped_reported: int = 0
-    reported_at: float = -1e18
+    reports: Throttle = field(default_factory=lambda: Throttle(REPORT_PERIOD))
     closing: bool = False
 
     @property

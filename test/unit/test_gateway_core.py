@@ -184,6 +184,14 @@ def test_rate_cap_drops_and_counts() -> None:
     assert len(h.ros.published) == 3  # the burst of 6, less auth, set_level and the take
     h.core.tick(h.now)
     assert '47 messages dropped' in h.frames(c, 'status')[-1]['msg']
+    # More drops within the second: the client is not told again until the second is over.
+    for _ in range(5):
+        h.send(c, {'op': 'publish', 'topic': 'gripper', 'msg': {'data': 0.5}})
+    reports = len(h.frames(c, 'status'))
+    h.core.tick(h.now + 0.5)
+    assert len(h.frames(c, 'status')) == reports
+    h.core.tick(h.now + 1.0)
+    assert '52 messages dropped' in h.frames(c, 'status')[-1]['msg']
 
 
 def test_client_cap() -> None:
