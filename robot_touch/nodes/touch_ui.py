@@ -163,7 +163,8 @@ class TouchUiNode(Node):
         size = self.get_parameter('window_size').value
         if not re.fullmatch(r'[1-9]\d{1,4}x[1-9]\d{1,4}', size):
             raise RobotTouchError(
-                f'parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got {size!r}'
+                'parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), '
+                f'got {size!r}'
             )
         dpi_problem = check_dpi(self.get_parameter('dpi').value)
         if dpi_problem is not None:
@@ -205,7 +206,7 @@ class TouchUiNode(Node):
         self.cli_params = self.create_client(SetParameters, f'{teleop}/set_parameters')
 
     def ui_settings(self):  # UiSettings, imported with Kivy
-        """The app settings from the parameters."""
+        """Return the app settings from the parameters."""
         from robot_touch.ui.app import UiSettings
 
         g = lambda name: self.get_parameter(name).value  # noqa: E731
@@ -253,7 +254,7 @@ class TouchUiNode(Node):
             return self._status
 
     def latest_status_values(self) -> dict[str, str]:
-        """Return the key/values of the latest teleop status (enabled, estop, speed_override, …)."""
+        """Return the latest teleop status as key/values (enabled, estop, speed_override, …)."""
         with self._lock:
             return dict(self._status_values)
 
@@ -310,8 +311,10 @@ class TouchUiNode(Node):
 
     def take_answers(self, timeout: float = ANSWER_TIMEOUT) -> list[ServiceAnswer]:
         """
-        Service answers that came back since the last call, and calls unanswered for
-        ``timeout`` s (success False, "no answer"). Polled on Kivy's thread.
+        Return the service answers that came back since the last call.
+
+        Also calls unanswered for ``timeout`` s (success False, "no answer"). Polled on Kivy's
+        thread.
         """
         now = time.monotonic()
         with self._lock:
@@ -481,7 +484,8 @@ def main(args: Sequence[str] | None = None) -> int:
                 app, node.get_parameter('demo_out').value, say=lambda text: print(text, flush=True)
             )
             app.bind(on_start=lambda *_: demo.start())
-        # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its thread.
+        # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its
+        # thread.
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
         app.run()
     except KeyboardInterrupt:

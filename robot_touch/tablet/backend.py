@@ -366,9 +366,11 @@ class RemoteBackend:
 
     def call_free_drive(self, on: bool, joints: Sequence[str] = ()) -> bool:
         """
-        Free drive on (of ``joints``; empty: the whole arm) or off, as the touch UI's ROS
-        backend does: on sets teleop's ``free_drive_joints`` first and asks for free drive
-        once that was accepted; a refusal of either is shown under the service's name.
+        Turn free drive on (of ``joints``; empty: the whole arm) or off.
+
+        As the touch UI's ROS backend does: on sets teleop's ``free_drive_joints`` first and
+        asks for free drive once that was accepted; a refusal of either is shown under the
+        service's name.
         """
         if not on:
             return self._call('teleop/free_drive', {'data': False})

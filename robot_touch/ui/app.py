@@ -1,6 +1,7 @@
 """
-The touchscreen app: two workspace views, modes (Cartesian, Joint, Waypoints) and the safety
-controls. It talks to the arm only through a :class:`UiBackend` (the ROS node in
+The touchscreen app: two workspace views, modes (Cartesian, Joint, Waypoints), safety controls.
+
+It talks to the arm only through a :class:`UiBackend` (the ROS node in
 :mod:`robot_touch.nodes.touch_ui`), polled on Kivy's main thread so widgets are never touched
 from another thread.
 
@@ -47,7 +48,12 @@ from robot_touch.core.gestures import (  # noqa: E402
     TwoFingerStarted,
 )
 from robot_touch.core.profile import ArmProfile  # noqa: E402
-from robot_touch.core.waypoints import default_path, Playback, WaypointError, WaypointList  # noqa: E402
+from robot_touch.core.waypoints import (  # noqa: E402
+    default_path,
+    Playback,
+    WaypointError,
+    WaypointList,
+)
 from robot_touch.core.workspace_view import Chain, Pose, reachable_regions  # noqa: E402
 from robot_touch.errors import RobotTouchError  # noqa: E402
 from robot_touch.ui.controls import can_roll, gesture_hint  # noqa: E402
@@ -119,7 +125,7 @@ class UiSettings:
 
 def _load_kinematics(profile: ArmProfile):  # ArmKinematics or None
     """
-    The IK solver for reach previews.
+    Return the IK solver for reach previews.
 
     None when it cannot be built (the UI still works, judging reach from the sampled region and the
     teleop status).
@@ -330,7 +336,7 @@ class RobotTouchApp(App):
         )
 
     def _on_metrics(self, *_args: object) -> None:
-        """The panel's DPI or density changed: the touch minimum and gestures follow."""
+        """Follow a change of the panel's DPI or density: the touch minimum and gestures."""
         self.touch = touch_min_px(Metrics.dpi, Metrics.density)
         if self.root is not None:
             for view in (self.root.ids.top_view, self.root.ids.side_view):
@@ -397,7 +403,7 @@ class RobotTouchApp(App):
         slot.add_widget(button)
 
     def _build_free_drive(self, root) -> None:
-        """The Free drive control goes right after Home, in the safety controls."""
+        """Put the Free drive control right after Home, in the safety controls."""
         home = root.ids.home
         box = Factory.FreeDriveBox()
         home.parent.add_widget(box, index=home.parent.children.index(home))
@@ -469,7 +475,7 @@ class RobotTouchApp(App):
             )
 
     def set_target(self, pose: Pose | None) -> None:
-        """New Cartesian target: shown at once, published coalesced (latest wins)."""
+        """Take a new Cartesian target: shown at once, published coalesced (latest wins)."""
         if pose is None or not (
             np.isfinite(pose.position).all() and np.isfinite(pose.rotation).all()
         ):
@@ -637,7 +643,7 @@ class RobotTouchApp(App):
         return [self.free_drive_scope_label(s) for s in self.free_drive_scopes()]
 
     def choose_free_drive_scope(self, label: str) -> None:
-        """The scope whose label the user picked (the spinner shows labels)."""
+        """Select the scope whose label the user picked (the spinner shows labels)."""
         for scope in self.free_drive_scopes():
             if self.free_drive_scope_label(scope) == label:
                 self.free_drive_scope = scope
@@ -645,8 +651,10 @@ class RobotTouchApp(App):
 
     def set_free_drive(self, on: bool) -> None:
         """
-        Free drive on (torque off for the chosen joints: the arm is moved by hand) or off
-        (torque on, holding where the arm is). Teleop's answer is shown when it refuses.
+        Turn free drive on or off.
+
+        On: torque off for the chosen joints, the arm is moved by hand; off: torque on, holding
+        where the arm is. Teleop's answer is shown when it refuses.
         """
         self.stop_playback()
         self.target = None
@@ -806,7 +814,7 @@ class RobotTouchApp(App):
         self._refresh_status()
 
     def _refresh_joints(self, positions: Mapping[str, float]) -> None:
-        """The measured joints (and gripper) from joint_states."""
+        """Take the measured joints (and gripper) from joint_states."""
         for name in self.profile.joint_names:
             if name in positions:
                 self.joints[name] = positions[name]
@@ -814,7 +822,7 @@ class RobotTouchApp(App):
             self.gripper_position = positions[self.profile.gripper.name]
 
     def _show_answers(self) -> None:
-        """A refused or unanswered call (Home while e-stopped, ...) is shown, never dropped."""
+        """Show a refused or unanswered call (Home while e-stopped, ...), never drop it."""
         take = getattr(self.backend, 'take_answers', None)
         if take is None:
             return
@@ -826,8 +834,9 @@ class RobotTouchApp(App):
 
     def _sync_from_teleop(self) -> None:
         """
-        Show the teleop side's own state (it may have been changed elsewhere: another
-        screen, a parameter file), except for a moment after the user changed it here.
+        Show the teleop side's own state, except for a moment after the user changed it here.
+
+        It may have been changed elsewhere: another screen, a parameter file.
         """
         values = (
             self.backend.latest_status_values()

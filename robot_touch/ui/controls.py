@@ -23,7 +23,7 @@ HINTS = {
 
 def can_roll(profile: ArmProfile) -> bool:
     """
-    The arm can turn the tool about its approach axis.
+    Return whether the arm can turn the tool about its approach axis.
 
     The IK controls ``rx`` (a wrist roll joint; see config/arms/README.md, "IK weights").
     """

@@ -31,7 +31,7 @@ def answer_text(service: str, success: bool, message: str) -> str | None:
     label = next((label for key, label in SERVICE_ACTIONS.items() if service.endswith(key)), None)
     action = _(label) if label else service
     if label and message.lower().startswith(f'{label.lower()} refused: '):
-        message = message[len(label) + len(' refused: ') :]  # said once is enough
+        message = message[len(label) + len(' refused: '):]  # said once is enough
     return _('{action} refused: {reason}').format(
         action=action, reason=message or _('no reason given')
     )

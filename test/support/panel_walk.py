@@ -1,7 +1,9 @@
 """
-Puts a running RobotTouchApp on a panel (size and DPI, live) and through every mode, and
-checks each with layout_check.py. Used by test_layout.py on the session's app and, in a
-process of its own, on an app for another arm (a Kivy process has one window).
+Put a running RobotTouchApp on a panel and through every mode, checking each.
+
+The panel is a size and a DPI, set live; the check is layout_check.py. Used by test_layout.py
+on the session's app and, in a process of its own, on an app for another arm (a Kivy process
+has one window).
 
 ``pump`` runs one Kivy frame (``EventLoop.idle``).
 """
@@ -52,7 +54,7 @@ def settle_layout(app, pump: Pump, frames: int = 60) -> None:
 
 
 def use_panel(app, pump: Pump, panel: Panel) -> None:
-    """The window at the panel's size, Kivy's metrics at its DPI."""
+    """Set the window to the panel's size, Kivy's metrics to its DPI."""
     from kivy.core.window import Window
     from robot_touch.ui.app import use_panel_dpi
 
@@ -64,7 +66,7 @@ def use_panel(app, pump: Pump, panel: Panel) -> None:
 
 
 def enter_state(app, pump: Pump, state: str) -> None:
-    """The app as a person sees it in ``state``, with the longest texts that state shows."""
+    """Show the app as a person sees it in ``state``, with the longest texts it shows."""
     app.estop_latched = state == 'estop_confirm'
     if app.hold_to_move != (state == 'estop_confirm'):
         # The dead-man Enable ("Hold to move") is the longest Enable label.

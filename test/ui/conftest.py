@@ -146,7 +146,7 @@ class Harness:
         self.restart_peer()
 
     def restart_peer(self) -> None:
-        """A fresh teleop stand-in (after a test ran the real teleop node instead)."""
+        """Start a fresh teleop stand-in (after a test ran the real teleop node instead)."""
         self.peer.stop()
         profile = self.app.profile
         self.peer = Peer(profile.joint_names + ([profile.gripper.name] if profile.gripper else []))

@@ -170,10 +170,10 @@ def test_a_six_joint_arm_started_at_a_dpi_fits_the_smallest_panels(
     line = next((x for x in out.stdout.splitlines() if x.startswith('FOUND ')), None)
     assert line is not None, (out.stdout + out.stderr)[-3000:]
     started = next(x for x in out.stdout.splitlines() if x.startswith('STARTED '))
-    started = json.loads(started[len('STARTED ') :])
+    started = json.loads(started[len('STARTED '):])
     assert started['density'] == pytest.approx(1.549, abs=1e-3)
     assert started['touch'] == pytest.approx(mm_to_px(TOUCH_MIN_MM, 209.8)), '74 px: 9 mm'
-    found = json.loads(line[len('FOUND ') :])
+    found = json.loads(line[len('FOUND '):])
     assert set(found) == {'800x480 en', '800x480 vi', '720x1280 en', '720x1280 vi'}
     report = [f'{key}: {p}' for key, problems in found.items() for p in problems]
     assert not report, '\n'.join(report)

@@ -24,7 +24,8 @@ def test_every_parameter_is_in_the_yaml_with_a_description():
         'from robot_touch.nodes.touch_ui import TouchUiNode\n'
         'rclpy.init()\n'
         'n = TouchUiNode()\n'
-        'print(json.dumps({k: [v.value, n.describe_parameter(k).description] for k, v in n._parameters.items()'
+        'print(json.dumps({k: [v.value, n.describe_parameter(k).description]'
+        ' for k, v in n._parameters.items()'
         " if k not in ('use_sim_time', 'start_type_description_service')}))\n"
     )
     out = subprocess.run(

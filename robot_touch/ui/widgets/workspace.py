@@ -214,7 +214,7 @@ class WorkspaceView(StencilView):
 
     def _place_captions(self) -> None:
         """
-        The scale bar's length above the bar.
+        Place the scale bar's length above the bar.
 
         The reach label on the circle where it fits inside the view (the view clips what is
         outside).
@@ -254,8 +254,10 @@ class WorkspaceView(StencilView):
         clamp: np.ndarray | None = None,
     ) -> None:
         """
-        Draw the arm (``skeleton``: (N, 3) joint origins), its end effector, the target and,
-        for a target out of reach, ``clamp``: where the arm will stop instead.
+        Draw the arm, its end effector, the target and where the arm stops short of it.
+
+        ``skeleton``: (N, 3) joint origins; ``clamp``: for a target out of reach, where the arm
+        will stop instead.
         """
         self._clamp = None if clamp is None else self._target_uv(np.asarray(clamp))
         self._skeleton = None if skeleton is None else self.project(skeleton)
