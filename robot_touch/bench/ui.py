@@ -82,16 +82,16 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
     probe.create_timer(0.01, publish_arm)
     executor.add_node(probe)
 
-    from kivy.base import EventLoop, runTouchApp, stopTouchApp
+    from kivy.base import EventLoop
     from robot_touch.ui.app import RobotTouchApp
+    from robot_touch.ui.embedded import start_embedded, stop_embedded
     from robot_touch.ui.synthetic_touch import Finger
 
     app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
 
     results: dict[str, float] = {}
     try:
-        app._run_prepare()
-        runTouchApp(embedded=True)
+        start_embedded(app)
         deadline = time.monotonic() + 20
         while (
             node.latest_joint_state() is None or node.pub_target.get_subscription_count() == 0
@@ -176,8 +176,7 @@ def _run(args: argparse.Namespace, width: int, height: int) -> int:
         }
     finally:
         try:
-            stopTouchApp()
-            app._stop()
+            stop_embedded(app)
         except Exception:  # the node must still shut down
             pass
         executor.remove_node(probe)

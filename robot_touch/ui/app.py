@@ -5,7 +5,9 @@ It talks to the arm only through a :class:`UiBackend` (the ROS node in
 :mod:`robot_touch.nodes.touch_ui`), polled on Kivy's main thread so widgets are never touched
 from another thread.
 
-Set ``KIVY_NO_ARGS=1`` before importing this module when ROS arguments are on the command line.
+Importing it imports Kivy, which reads the command line unless ``KIVY_NO_ARGS`` is set: the
+entry points (the touch_ui node's ``main``, ``robot-touch-tablet``, ``robot-touch bench ui`` and
+``e2e``, the tests' conftest) set it first, so ROS arguments reach ROS.
 """
 
 from __future__ import annotations
@@ -17,25 +19,23 @@ from pathlib import Path
 import time
 from typing import Mapping, Protocol, Sequence
 
-os.environ.setdefault('KIVY_NO_ARGS', '1')
-
-from kivy.app import App  # noqa: E402
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.factory import Factory  # noqa: E402
-from kivy.lang import Builder  # noqa: E402
-from kivy.logger import Logger  # noqa: E402
-from kivy.metrics import dp, Metrics  # noqa: E402
-from kivy.properties import (  # noqa: E402
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.factory import Factory
+from kivy.lang import Builder
+from kivy.logger import Logger
+from kivy.metrics import dp, Metrics
+from kivy.properties import (
     BooleanProperty,
     ListProperty,
     NumericProperty,
     OptionProperty,
     StringProperty,
 )
-from kivy.uix.slider import Slider  # noqa: E402
-import numpy as np  # noqa: E402
-from robot_touch.core.gestures import (  # noqa: E402
+from kivy.uix.slider import Slider
+import numpy as np
+from robot_touch.core.gestures import (
     DoubleTap,
     Dragged,
     DragStarted,
@@ -47,21 +47,21 @@ from robot_touch.core.gestures import (  # noqa: E402
     TwoFinger,
     TwoFingerStarted,
 )
-from robot_touch.core.profile import ArmProfile  # noqa: E402
-from robot_touch.core.waypoints import (  # noqa: E402
+from robot_touch.core.profile import ArmProfile
+from robot_touch.core.waypoints import (
     default_path,
     Playback,
     WaypointError,
     WaypointList,
 )
-from robot_touch.core.workspace_view import Chain, Pose, reachable_regions  # noqa: E402
-from robot_touch.errors import RobotTouchError  # noqa: E402
-from robot_touch.ui.controls import can_roll, gesture_hint  # noqa: E402
-from robot_touch.ui.feedback import answer_text  # noqa: E402
-from robot_touch.ui.i18n import _, LANGUAGES, N_, translator  # noqa: E402
-from robot_touch.ui.sizing import density_for_dpi, panel_beside, touch_min_px  # noqa: E402
-from robot_touch.ui.widgets.buttons import EStopButton, HoldButton  # noqa: E402
-from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView  # noqa: E402
+from robot_touch.core.workspace_view import Chain, Pose, reachable_regions
+from robot_touch.errors import RobotTouchError
+from robot_touch.ui.controls import can_roll, gesture_hint
+from robot_touch.ui.feedback import answer_text
+from robot_touch.ui.i18n import _, LANGUAGES, N_, translator
+from robot_touch.ui.sizing import density_for_dpi, panel_beside, touch_min_px
+from robot_touch.ui.widgets.buttons import EStopButton, HoldButton
+from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView
 
 KV_FILE = Path(__file__).resolve().parent / 'robot_touch.kv'
 #: the Free drive control (its own file: one widget, added beside Home at build time)

@@ -109,9 +109,10 @@ os.environ["KIVY_NO_ARGS"] = "1"
 from kivy.config import Config
 Config.set("graphics", "width", "800"); Config.set("graphics", "height", "480")
 Config.set("graphics", "resizable", "1")
-from kivy.base import EventLoop, runTouchApp
+from kivy.base import EventLoop
 from robot_touch.core.profile import load_profile
 from robot_touch.ui.app import RobotTouchApp, UiSettings
+from robot_touch.ui.embedded import start_embedded
 from robot_touch.ui.sizing import COMMON_PANELS
 from support.panel_walk import walk_panel
 
@@ -134,8 +135,7 @@ class Backend:
 
 # Started for the Touch Display 2 as `--dpi 210` would: the settings' DPI sizes the UI.
 app = RobotTouchApp(backend=Backend(), profile=profile, settings=UiSettings(dpi=209.8))
-app._run_prepare()
-runTouchApp(embedded=True)
+start_embedded(app)
 from kivy.metrics import Metrics
 print("STARTED " + json.dumps({"touch": app.touch, "density": Metrics.density}), flush=True)
 found = {}
