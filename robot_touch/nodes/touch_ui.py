@@ -50,13 +50,13 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from robot_touch.core.profile import ArmProfile, load_profile
 from robot_touch.core.workspace_view import Pose
 from robot_touch.errors import RobotTouchError
+from robot_touch.ui.feedback import status_code
 from robot_touch.ui.sizing import check_dpi, DPI_RANGE
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-_CODE = re.compile(r'[a-z_]+')
 #: seconds after which an unanswered service call is reported as such
 ANSWER_TIMEOUT = 3.0
 
@@ -233,9 +233,7 @@ class TouchUiNode(Node):
             self._joints_stamp = time.monotonic()
 
     def _on_status(self, msg: DiagnosticStatus) -> None:
-        # The code is the message's first word ("clamped", or "clamped: detail").
-        match = _CODE.match((msg.message or '').strip())
-        code = match.group(0) if match else 'ok'
+        code = status_code(msg.message or '')
         values = {kv.key: kv.value for kv in msg.values}
         with self._lock:
             self._status = (code, time.monotonic())

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-import re
 import sys
 import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.tablet.link import PinnedRos
+from robot_touch.ui.feedback import status_code
 import roslibpy
 
-_CODE = re.compile(r'[a-z_]+')
 #: Seconds between round-trip probes (gateway/ping).
 PING_PERIOD = 1.0
 #: Joint states faster than this are not useful on a tablet screen (ms between messages).
@@ -244,10 +243,9 @@ class RemoteBackend:
             self._joints_stamp = time.monotonic()
 
     def _on_teleop_status(self, msg: Mapping[str, Any]) -> None:
-        match = _CODE.match(str(msg.get('message', '')).strip())
         values = {kv.get('key'): kv.get('value') for kv in msg.get('values', [])}
         with self._lock:
-            self._status = (match.group(0) if match else 'ok', time.monotonic())
+            self._status = (status_code(str(msg.get('message', ''))), time.monotonic())
             self._status_values = values
 
     def _on_gateway_status(self, msg: Mapping[str, Any]) -> None:

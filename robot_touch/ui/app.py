@@ -48,6 +48,7 @@ from robot_touch.core.gestures import (
     TwoFingerStarted,
 )
 from robot_touch.core.profile import ArmProfile
+from robot_touch.core.teleop_core import Code
 from robot_touch.core.waypoints import (
     default_path,
     Playback,
@@ -57,8 +58,8 @@ from robot_touch.core.waypoints import (
 from robot_touch.core.workspace_view import Chain, Pose, reachable_regions
 from robot_touch.errors import RobotTouchError
 from robot_touch.ui.controls import can_roll, gesture_hint
-from robot_touch.ui.feedback import answer_text
-from robot_touch.ui.i18n import _, LANGUAGES, N_, translator
+from robot_touch.ui.feedback import answer_text, status_text
+from robot_touch.ui.i18n import _, LANGUAGES, translator
 from robot_touch.ui.sizing import density_for_dpi, panel_beside, touch_min_px
 from robot_touch.ui.widgets.buttons import EStopButton, HoldButton
 from robot_touch.ui.widgets.workspace import BACKGROUND, WorkspaceView
@@ -67,24 +68,21 @@ KV_FILE = Path(__file__).resolve().parent / 'robot_touch.kv'
 #: the Free drive control (its own file: one widget, added beside Home at build time)
 FREE_DRIVE_KV = Path(__file__).resolve().parent / 'free_drive.kv'
 
-#: teleop/status codes → text shown in the status line.
-STATUS_TEXTS = {
-    'ok': N_('OK'),
-    'clamped': N_('Target clamped to the workspace'),
-    'unreachable': N_('Target unreachable'),
-    'near_singularity': N_('Near a singularity'),
-    'joint_limit': N_('At a joint limit'),
-    'halted': N_('Halted'),
-    'estop': N_('E-STOP active'),
-    'no_joint_states': N_('No joint states'),
-    'disabled': N_('Disabled'),
-    'invalid_pose': N_('Target rejected: not a valid pose'),
-    'unknown_frame': N_('Target rejected: unknown frame'),
-    'unknown_joint': N_('Rejected: unknown joint'),
-    'invalid_value': N_('Rejected: invalid value'),
-    'out_of_order': N_('Rejected: message out of order'),
-    'free_drive': N_('Free drive: move the arm by hand'),
-}
+#: how often the screen takes the arm's state, the status and teleop's answers (s)
+REFRESH_PERIOD = 1 / 30
+#: how often a held jog button repeats its command (s): within teleop's jog_timeout (0.1 s),
+#: after which teleop stops a jog that was not repeated
+JOG_REPEAT_PERIOD = 1 / 20
+#: at most one IK reach preview per this many seconds (≤ 10 per second)
+IK_PREVIEW_PERIOD = 0.1
+#: an estop status this soon after the user released the e-stop was on its way before (s)
+ESTOP_RELEASE_GRACE = 0.5
+#: teleop's own value of a control the user just changed here is shown only after this (s)
+USER_CHANGE_HOLD = 1.0
+#: how long a message stays above the status line (s)
+MESSAGE_SECONDS = 4.0
+#: how long a refused or unanswered call stays above the status line (s)
+ANSWER_SECONDS = 6.0
 
 
 class UiBackend(Protocol):
@@ -313,7 +311,7 @@ class RobotTouchApp(App):
         self.bind(mode=self._layout_panel, portrait=self._layout_panel, touch=self._layout_panel)
         Window.bind(size=self._on_window_size)
         self._on_window_size(Window, Window.size)
-        Clock.schedule_interval(self._refresh, 1 / 30)
+        Clock.schedule_interval(self._refresh, REFRESH_PERIOD)
         Clock.schedule_interval(self._flush, 0)
         self.root = root
         if self.waypoints_path.is_file():
@@ -425,7 +423,7 @@ class RobotTouchApp(App):
     def language_names() -> dict[str, str]:
         return dict(LANGUAGES)
 
-    def show_message(self, text: str, seconds: float = 4.0) -> None:
+    def show_message(self, text: str, seconds: float = MESSAGE_SECONDS) -> None:
         """Show ``text`` above the status line for a while."""
         self.message = text
         if self._message_ev is not None:
@@ -500,7 +498,7 @@ class RobotTouchApp(App):
         if self.kinematics is None or self.target is None or self.target is self._checked_target:
             return
         now = time.monotonic()
-        if now - self._last_ik < 0.1:
+        if now - self._last_ik < IK_PREVIEW_PERIOD:
             return
         self._last_ik = now
         self._checked_target = self.target
@@ -526,7 +524,7 @@ class RobotTouchApp(App):
         if (
             status is not None
             and status[1] > self._target_sent_at
-            and status[0] in ('clamped', 'unreachable')
+            and status[0] in (Code.CLAMPED, Code.UNREACHABLE)
         ):
             self.target_state = status[0]
             return
@@ -562,7 +560,8 @@ class RobotTouchApp(App):
         self.target = None
         speed = self.settings.jog_speed * direction
         self._jog_ev = Clock.schedule_interval(
-            lambda _dt: self.backend.publish_jog((0.0, 0.0, speed), (0.0, 0.0, 0.0)), 1 / 20
+            lambda _dt: self.backend.publish_jog((0.0, 0.0, speed), (0.0, 0.0, 0.0)),
+            JOG_REPEAT_PERIOD,
         )
         self.backend.publish_jog((0.0, 0.0, speed), (0.0, 0.0, 0.0))
 
@@ -790,8 +789,8 @@ class RobotTouchApp(App):
         # Statuses that were on their way while we released are not that.
         if (
             status is not None
-            and status[0] == 'estop'
-            and status[1] > self._estop_released_at + 0.5
+            and status[0] == Code.ESTOP
+            and status[1] > self._estop_released_at + ESTOP_RELEASE_GRACE
         ):
             self.estop_latched = True
         self._sync_from_teleop()
@@ -830,7 +829,7 @@ class RobotTouchApp(App):
             text = answer_text(answer.service, answer.success, answer.message)
             if text is not None:
                 Logger.warning(f'robot_touch: {answer.service}: {answer.message}')
-                self.show_message(text, seconds=6.0)
+                self.show_message(text, seconds=ANSWER_SECONDS)
 
     def _sync_from_teleop(self) -> None:
         """
@@ -846,7 +845,11 @@ class RobotTouchApp(App):
         if not values or self.root is None:
             return
         now = time.monotonic()
-        if 'enabled' in values and not self.hold_to_move and now - self._enable_changed_at > 1.0:
+        if (
+            'enabled' in values
+            and not self.hold_to_move
+            and now - self._enable_changed_at > USER_CHANGE_HOLD
+        ):
             enabled = values['enabled'] == 'true'
             for button in self.root.ids.enable_slot.children:
                 if (button.state == 'down') != enabled:
@@ -856,10 +859,14 @@ class RobotTouchApp(App):
                     finally:
                         self._syncing = False
             self.enabled = enabled
-        if 'free_drive' in values and now - self._free_drive_changed_at > 1.0:
+        if 'free_drive' in values and now - self._free_drive_changed_at > USER_CHANGE_HOLD:
             self.free_drive = bool(values['free_drive'])
         speed = self.root.ids.speed
-        if 'speed_override' in values and not speed.active and now - self._speed_changed_at > 1.0:
+        if (
+            'speed_override' in values
+            and not speed.active
+            and now - self._speed_changed_at > USER_CHANGE_HOLD
+        ):
             try:
                 speed.value = min(1.0, max(0.05, float(values['speed_override'])))
             except ValueError:
@@ -903,13 +910,7 @@ class RobotTouchApp(App):
         )
         arm = _('Connected') if connected else _('No joint states')
         status = self.backend.latest_status() if self.backend is not None else None
-        teleop = (
-            _(STATUS_TEXTS.get(status[0], N_('OK')))
-            if status is not None
-            else _('Waiting for teleop')
-        )
-        if status is not None and status[0] not in STATUS_TEXTS:
-            teleop = status[0]
+        teleop = status_text(status[0]) if status is not None else _('Waiting for teleop')
         rate = self.backend.command_rate() if self.backend is not None else 0.0
         parts = [_('Arm: {state}').format(state=arm), _('Teleop: {status}').format(status=teleop)]
         # The marker's shape and colour say it at a glance; the words say it for everyone.
