@@ -334,7 +334,7 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
                 name='touch_ui',
                 executable='touch_ui',
                 module='robot_touch.nodes.touch_ui',
-                parameters={'arm': config.arm, 'backend': config.backend}
+                parameters={'arm': config.arm}
                 | config.ui_parameters()
                 | ({'demo': True, 'demo_out': config.demo_out} if config.demo else {}),
                 needs_display=True,
