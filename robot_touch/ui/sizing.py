@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import re
 
 MM_PER_INCH = 25.4
 #: the smallest touch control on the glass (mm)
@@ -27,6 +28,8 @@ TOUCH_MIN_MM = 9.0
 TOUCH_DP = 48.0
 #: panel DPI a user may give (``dpi`` parameter, ``--dpi``); 0 means "as the screen reports"
 DPI_RANGE = (60.0, 700.0)
+#: a window size a user may give (``window_size`` parameter, ``--window-size``): WIDTHxHEIGHT
+WINDOW_SIZE = re.compile(r'[1-9]\d{1,4}x[1-9]\d{1,4}')
 
 
 def mm_to_px(mm: float, dpi: float) -> float:
