@@ -47,6 +47,7 @@ from robot_touch.nodes._common import declare_parameters, float_range
 from robot_touch.ui.controls import ENABLE_MODES
 from robot_touch.ui.feedback import status_code
 from robot_touch.ui.i18n import LANGUAGES
+from robot_touch.ui.settings import UiSettings
 from robot_touch.ui.sizing import check_dpi, DPI_RANGE, WINDOW_SIZE
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
@@ -190,10 +191,8 @@ class TouchUiNode(Node):
         teleop = values['teleop_node']
         self.cli_params = self.create_client(SetParameters, f'{teleop}/set_parameters')
 
-    def ui_settings(self):  # UiSettings, imported with Kivy
+    def ui_settings(self) -> UiSettings:
         """Return the app settings from the parameters."""
-        from robot_touch.ui.app import UiSettings
-
         v = self.values
         return UiSettings(
             language=v['language'],

@@ -46,7 +46,12 @@ def test_every_parameter_is_in_the_yaml_with_a_description():
         assert description, name
     # The launchers (robot_touch.graph) pass only parameters the node declares.
     every_setting = GraphConfig(
-        demo=True, language='vi', enable_mode='hold', window_size='800x480', fullscreen=True, dpi=133
+        demo=True,
+        language='vi',
+        enable_mode='hold',
+        window_size='800x480',
+        fullscreen=True,
+        dpi=133,
     )
     spec = next(s for s in describe(every_setting) if s.name == 'touch_ui')
     assert set(spec.parameters) <= set(declared), set(spec.parameters) - set(declared)
