@@ -18,7 +18,7 @@ class DisplayError(RobotTouchError):
 
 
 def has_display() -> bool:
-    """True when $DISPLAY (or Wayland) points somewhere."""
+    """Return True when $DISPLAY (or Wayland) points somewhere."""
     return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
 
 
@@ -106,7 +106,8 @@ class Xvfb:
         binary = shutil.which('Xvfb')
         if binary is None:
             raise DisplayError(
-                'no display and no Xvfb: install it with `sudo apt-get install xvfb` (make run does)'
+                'no display and no Xvfb: install it with `sudo apt-get install xvfb` '
+                '(make run does)'
             )
         # -displayfd: Xvfb picks a free number itself and writes it to the pipe when ready,
         # so there is no race with other X servers and no polling for lock files.

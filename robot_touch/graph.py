@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import os
-import re
 import sys
 import tempfile
 from typing import Any
 
 from robot_touch.paths import PACKAGE  # noqa: F401 - the package whose lib/ holds every executable
-from robot_touch.ui.sizing import check_dpi
+from robot_touch.ui.controls import ENABLE_MODES
+from robot_touch.ui.i18n import LANGUAGES
+from robot_touch.ui.sizing import check_dpi, WINDOW_SIZE
 
 BACKENDS = ('virtual', 'serial', 'sim', 'gazebo')
 #: What teleop publishes (its parameter ``output``): position commands or trajectories.
@@ -149,12 +150,12 @@ class GraphConfig:
         if self.network not in NETWORKS:
             problem = f'must be one of {", ".join(NETWORKS)}, got {self.network!r}'
             raise ConfigError('network', problem, 'local')
-        for name, allowed in (('language', ('en', 'vi')), ('enable_mode', ('latched', 'hold'))):
+        for name, allowed in (('language', tuple(LANGUAGES)), ('enable_mode', ENABLE_MODES)):
             value = getattr(self, name)
             if value and value not in allowed:
                 problem = f'must be one of {", ".join(allowed)}, got {value!r}'
                 raise ConfigError(name, problem, allowed[0])
-        if self.window_size and not re.fullmatch(r'[1-9]\d{1,4}x[1-9]\d{1,4}', self.window_size):
+        if self.window_size and not WINDOW_SIZE.fullmatch(self.window_size):
             problem = f'must be WIDTHxHEIGHT in pixels, got {self.window_size!r}'
             raise ConfigError('window_size', problem, '800x1280')
         dpi_problem = check_dpi(self.dpi)
@@ -334,7 +335,7 @@ def describe(config: GraphConfig) -> list[ProcessSpec]:
                 name='touch_ui',
                 executable='touch_ui',
                 module='robot_touch.nodes.touch_ui',
-                parameters={'arm': config.arm, 'backend': config.backend}
+                parameters={'arm': config.arm}
                 | config.ui_parameters()
                 | ({'demo': True, 'demo_out': config.demo_out} if config.demo else {}),
                 needs_display=True,

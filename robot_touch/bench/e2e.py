@@ -361,21 +361,20 @@ def _run(
 
     stack.callback(stop_probe)  # runs before stop_node (LIFO): rclpy is still up
 
-    from kivy.base import EventLoop, runTouchApp, stopTouchApp
+    from kivy.base import EventLoop
     from robot_touch.ui.app import RobotTouchApp
+    from robot_touch.ui.embedded import start_embedded, stop_embedded
     from robot_touch.ui.synthetic_touch import Finger
 
     app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
 
     def stop_app() -> None:
         try:
-            stopTouchApp()
-            app._stop()
+            stop_embedded(app)
         except Exception:  # the nodes and processes must still stop
             pass
 
-    app._run_prepare()
-    runTouchApp(embedded=True)
+    start_embedded(app)
     stack.callback(stop_app)
 
     def idle_until(predicate: Callable[[], bool], timeout: float) -> bool:

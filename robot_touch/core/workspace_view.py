@@ -392,7 +392,3 @@ class ViewMapping:
 
     def to_m(self, px: float, py: float) -> tuple[float, float]:
         return ((px - self.origin[0]) / self.scale, (py - self.origin[1]) / self.scale)
-
-    def points_to_px(self, uv: np.ndarray) -> np.ndarray:
-        """(N, 2) metres → (N, 2) pixels."""
-        return np.asarray(uv, dtype=float) * self.scale + np.asarray(self.origin)

@@ -25,22 +25,15 @@ from dataclasses import dataclass
 import gc
 import math
 import os
-import re
 import signal
 import sys
 import threading
 import time
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    Parameter,
-    ParameterDescriptor,
-    ParameterType,
-    ParameterValue,
-)
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
@@ -50,13 +43,17 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from robot_touch.core.profile import ArmProfile, load_profile
 from robot_touch.core.workspace_view import Pose
 from robot_touch.errors import RobotTouchError
-from robot_touch.ui.sizing import check_dpi, DPI_RANGE
+from robot_touch.nodes._common import declare_parameters, float_range
+from robot_touch.ui.controls import ENABLE_MODES
+from robot_touch.ui.feedback import status_code
+from robot_touch.ui.i18n import LANGUAGES
+from robot_touch.ui.settings import UiSettings
+from robot_touch.ui.sizing import check_dpi, DPI_RANGE, WINDOW_SIZE
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-_CODE = re.compile(r'[a-z_]+')
 #: seconds after which an unanswered service call is reported as such
 ANSWER_TIMEOUT = 3.0
 
@@ -70,13 +67,75 @@ class ServiceAnswer:
     message: str
 
 
-def _descriptor(
-    text: str, lo: float | None = None, hi: float | None = None
-) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=text)
-    if lo is not None and hi is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
-    return d
+CONFIG_FILE = 'config/touch_ui.yaml'
+#: what a parameter of a fixed set of values may be (checked after declaring: ROS descriptors
+#: have ranges, not choices)
+CHOICES: dict[str, tuple[str, ...]] = {
+    'language': tuple(LANGUAGES),
+    'enable_mode': ENABLE_MODES,
+}
+#: The node's parameters: name → (default, description, descriptor ranges), declared read-only
+#: by :func:`robot_touch.nodes._common.declare_parameters`; documented in config/touch_ui.yaml.
+PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    'arm': ('so101', 'arm profile: a shipped name (so101) or the path of a profile YAML', {}),
+    'language': ('en', f'UI language at start: {" or ".join(CHOICES["language"])}', {}),
+    'max_publish_rate': (
+        60.0,
+        'most target_pose / joint_target messages per second (Hz)',
+        {'floating_point_range': float_range(1.0, 500.0)},
+    ),
+    'enable_mode': (
+        'latched',
+        'Enable button: latched (toggle) or hold (dead-man, hold to move)',
+        {},
+    ),
+    'pinch_gain': (
+        0.08,
+        'height change per doubling of the pinch distance (m)',
+        {'floating_point_range': float_range(0.001, 1.0)},
+    ),
+    'long_press_time': (
+        0.8,
+        'long-press duration that saves a waypoint (s)',
+        {'floating_point_range': float_range(0.2, 5.0)},
+    ),
+    'double_tap_time': (
+        0.35,
+        'longest gap between the taps of a double tap (s)',
+        {'floating_point_range': float_range(0.1, 1.0)},
+    ),
+    'jog_speed': (
+        0.05,
+        'tool speed of the Up/Down jog buttons (m/s)',
+        {'floating_point_range': float_range(0.001, 0.5)},
+    ),
+    'joint_states_timeout': (
+        0.5,
+        "joint_states older than this show 'No joint states' (s)",
+        {'floating_point_range': float_range(0.05, 10.0)},
+    ),
+    'waypoints_file': ('', 'waypoint YAML; empty: <user data>/waypoints/<profile>.yaml', {}),
+    'teleop_node': ('teleop', 'name of the teleop node (same namespace) for speed_override', {}),
+    'window_size': (
+        '1280x800',
+        'window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)',
+        {},
+    ),
+    'fullscreen': (False, 'fill the screen (a dedicated touch panel)', {}),
+    'dpi': (
+        0.0,
+        "the panel's pixels per inch, for one that reports none or a wrong one "
+        '(touch controls are sized in mm from it); 0: as the screen reports',
+        # 0 or DPI_RANGE: check_dpi refuses what lies between
+        {'floating_point_range': float_range(0.0, DPI_RANGE[1])},
+    ),
+    'demo': (
+        False,
+        'play the built-in demo gesture script, save a screenshot, then exit',
+        {},
+    ),
+    'demo_out': ('out', "folder for the demo's screenshot", {}),
+}
 
 
 class TouchUiNode(Node):
@@ -84,96 +143,24 @@ class TouchUiNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('touch_ui', **kwargs)
-        p = self.declare_parameter
-        p(
-            'arm',
-            'so101',
-            _descriptor('arm profile: a shipped name (so101) or the path of a profile YAML'),
-        )
-        p('language', 'en', _descriptor('UI language at start: en or vi'))
-        p(
-            'max_publish_rate',
-            60.0,
-            _descriptor('most target_pose / joint_target messages per second (Hz)', 1.0, 500.0),
-        )
-        p(
-            'enable_mode',
-            'latched',
-            _descriptor('Enable button: latched (toggle) or hold (dead-man, hold to move)'),
-        )
-        p(
-            'pinch_gain',
-            0.08,
-            _descriptor('height change per doubling of the pinch distance (m)', 0.001, 1.0),
-        )
-        p(
-            'long_press_time',
-            0.8,
-            _descriptor('long-press duration that saves a waypoint (s)', 0.2, 5.0),
-        )
-        p(
-            'double_tap_time',
-            0.35,
-            _descriptor('longest gap between the taps of a double tap (s)', 0.1, 1.0),
-        )
-        p(
-            'jog_speed',
-            0.05,
-            _descriptor('tool speed of the Up/Down jog buttons (m/s)', 0.001, 0.5),
-        )
-        p(
-            'joint_states_timeout',
-            0.5,
-            _descriptor("joint_states older than this show 'No joint states' (s)", 0.05, 10.0),
-        )
-        p(
-            'waypoints_file',
-            '',
-            _descriptor('waypoint YAML; empty: <user data>/waypoints/<profile>.yaml'),
-        )
-        p(
-            'teleop_node',
-            'teleop',
-            _descriptor('name of the teleop node (same namespace) for speed_override'),
-        )
-        p(
-            'window_size',
-            '1280x800',
-            _descriptor('window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)'),
-        )
-        p('fullscreen', False, _descriptor('fill the screen (a dedicated touch panel)'))
-        p(
-            'dpi',
-            0.0,
-            _descriptor(
-                "the panel's pixels per inch, for one that reports none or a wrong one "
-                '(touch controls are sized in mm from it); 0: as the screen reports',
-                0.0,
-                DPI_RANGE[1],
-            ),
-        )
-        p(
-            'demo',
-            False,
-            _descriptor('play the built-in demo gesture script, save a screenshot, then exit'),
-        )
-        p('demo_out', 'out', _descriptor("folder for the demo's screenshot"))
-
-        self.profile: ArmProfile = load_profile(self.get_parameter('arm').value)
-        size = self.get_parameter('window_size').value
-        if not re.fullmatch(r'[1-9]\d{1,4}x[1-9]\d{1,4}', size):
+        values = declare_parameters(self, PARAMETERS, CONFIG_FILE)
+        self.profile: ArmProfile = load_profile(values['arm'])
+        size = values['window_size']
+        if not WINDOW_SIZE.fullmatch(size):
             raise RobotTouchError(
-                f'parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), got {size!r}'
+                'parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), '
+                f'got {size!r}'
             )
-        dpi_problem = check_dpi(self.get_parameter('dpi').value)
+        dpi_problem = check_dpi(values['dpi'])
         if dpi_problem is not None:
             raise RobotTouchError(f'parameter dpi {dpi_problem}')
-        for name, allowed in (('language', ('en', 'vi')), ('enable_mode', ('latched', 'hold'))):
-            value = self.get_parameter(name).value
-            if value not in allowed:
+        for name, allowed in CHOICES.items():
+            if values[name] not in allowed:
                 raise RobotTouchError(
-                    f'parameter {name} must be one of {", ".join(allowed)}, got {value!r}'
+                    f'parameter {name} must be one of {", ".join(allowed)}, got {values[name]!r}'
                 )
+        #: the declared parameters' values (read-only: read once at start-up)
+        self.values = values
         self._lock = threading.Lock()
         self._joints: dict[str, float] = {}
         self._joints_stamp: float | None = None
@@ -201,25 +188,23 @@ class TouchUiNode(Node):
         self.cli_enable = self.create_client(SetBool, 'teleop/enable')
         self.cli_home = self.create_client(Trigger, 'teleop/home')
         self.cli_free_drive = self.create_client(SetBool, 'teleop/free_drive')
-        teleop = self.get_parameter('teleop_node').value
+        teleop = values['teleop_node']
         self.cli_params = self.create_client(SetParameters, f'{teleop}/set_parameters')
 
-    def ui_settings(self):  # UiSettings, imported with Kivy
-        """The app settings from the parameters."""
-        from robot_touch.ui.app import UiSettings
-
-        g = lambda name: self.get_parameter(name).value  # noqa: E731
+    def ui_settings(self) -> UiSettings:
+        """Return the app settings from the parameters."""
+        v = self.values
         return UiSettings(
-            language=g('language'),
-            max_publish_rate=g('max_publish_rate'),
-            enable_mode=g('enable_mode'),
-            pinch_gain=g('pinch_gain'),
-            long_press_time=g('long_press_time'),
-            double_tap_time=g('double_tap_time'),
-            jog_speed=g('jog_speed'),
-            joint_states_timeout=g('joint_states_timeout'),
-            waypoints_file=g('waypoints_file'),
-            dpi=g('dpi'),
+            language=v['language'],
+            max_publish_rate=v['max_publish_rate'],
+            enable_mode=v['enable_mode'],
+            pinch_gain=v['pinch_gain'],
+            long_press_time=v['long_press_time'],
+            double_tap_time=v['double_tap_time'],
+            jog_speed=v['jog_speed'],
+            joint_states_timeout=v['joint_states_timeout'],
+            waypoints_file=v['waypoints_file'],
+            dpi=v['dpi'],
         )
 
     # -- incoming (executor thread)
@@ -232,9 +217,7 @@ class TouchUiNode(Node):
             self._joints_stamp = time.monotonic()
 
     def _on_status(self, msg: DiagnosticStatus) -> None:
-        # The code is the message's first word ("clamped", or "clamped: detail").
-        match = _CODE.match((msg.message or '').strip())
-        code = match.group(0) if match else 'ok'
+        code = status_code(msg.message or '')
         values = {kv.key: kv.value for kv in msg.values}
         with self._lock:
             self._status = (code, time.monotonic())
@@ -253,7 +236,7 @@ class TouchUiNode(Node):
             return self._status
 
     def latest_status_values(self) -> dict[str, str]:
-        """Return the key/values of the latest teleop status (enabled, estop, speed_override, …)."""
+        """Return the latest teleop status as key/values (enabled, estop, speed_override, …)."""
         with self._lock:
             return dict(self._status_values)
 
@@ -310,8 +293,10 @@ class TouchUiNode(Node):
 
     def take_answers(self, timeout: float = ANSWER_TIMEOUT) -> list[ServiceAnswer]:
         """
-        Service answers that came back since the last call, and calls unanswered for
-        ``timeout`` s (success False, "no answer"). Polled on Kivy's thread.
+        Return the service answers that came back since the last call.
+
+        Also calls unanswered for ``timeout`` s (success False, "no answer"). Polled on Kivy's
+        thread.
         """
         now = time.monotonic()
         with self._lock:
@@ -465,23 +450,24 @@ def main(args: Sequence[str] | None = None) -> int:
         # Window settings must be in Kivy's config before the window module is imported.
         from kivy.config import Config
 
-        width, height = node.get_parameter('window_size').value.split('x')
+        width, height = node.values['window_size'].split('x')
         Config.set('graphics', 'width', width)
         Config.set('graphics', 'height', height)
-        if node.get_parameter('fullscreen').value:
+        if node.values['fullscreen']:
             Config.set('graphics', 'fullscreen', 'auto')
         from kivy.clock import Clock
         from robot_touch.ui.app import RobotTouchApp
 
         app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-        if node.get_parameter('demo').value:
+        if node.values['demo']:
             from robot_touch.ui.demo import DemoScript
 
             demo = DemoScript(
-                app, node.get_parameter('demo_out').value, say=lambda text: print(text, flush=True)
+                app, node.values['demo_out'], say=lambda text: print(text, flush=True)
             )
             app.bind(on_start=lambda *_: demo.start())
-        # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its thread.
+        # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its
+        # thread.
         signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
         app.run()
     except KeyboardInterrupt:

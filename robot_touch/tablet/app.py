@@ -156,6 +156,8 @@ KV = """
         on_release: app.show_connect()
 """
 
+#: how often the link's state (connection, control lease, arm description, messages) is read (s)
+LINK_TICK_PERIOD = 0.1
 #: Widgets (ids of the touch UI) that move the arm: disabled unless this tablet may move it.
 MOTION_IDS = ('panel', 'top_view', 'side_view')
 
@@ -202,7 +204,7 @@ class TabletApp(RobotTouchApp):
         self.connect_screen = Factory.ConnectScreen()
         self._fill_robot_list()
         self.shell.add_widget(self.connect_screen)
-        Clock.schedule_interval(self._link_tick, 0.1)
+        Clock.schedule_interval(self._link_tick, LINK_TICK_PERIOD)
         if self.pairing is not None:
             self.connect(self.pairing, self.take_on_connect)
         return self.shell

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-import re
 import sys
 import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.tablet.link import PinnedRos
+from robot_touch.ui.feedback import status_code
 import roslibpy
 
-_CODE = re.compile(r'[a-z_]+')
 #: Seconds between round-trip probes (gateway/ping).
 PING_PERIOD = 1.0
 #: Joint states faster than this are not useful on a tablet screen (ms between messages).
@@ -244,10 +243,9 @@ class RemoteBackend:
             self._joints_stamp = time.monotonic()
 
     def _on_teleop_status(self, msg: Mapping[str, Any]) -> None:
-        match = _CODE.match(str(msg.get('message', '')).strip())
         values = {kv.get('key'): kv.get('value') for kv in msg.get('values', [])}
         with self._lock:
-            self._status = (match.group(0) if match else 'ok', time.monotonic())
+            self._status = (status_code(str(msg.get('message', ''))), time.monotonic())
             self._status_values = values
 
     def _on_gateway_status(self, msg: Mapping[str, Any]) -> None:
@@ -366,9 +364,11 @@ class RemoteBackend:
 
     def call_free_drive(self, on: bool, joints: Sequence[str] = ()) -> bool:
         """
-        Free drive on (of ``joints``; empty: the whole arm) or off, as the touch UI's ROS
-        backend does: on sets teleop's ``free_drive_joints`` first and asks for free drive
-        once that was accepted; a refusal of either is shown under the service's name.
+        Turn free drive on (of ``joints``; empty: the whole arm) or off.
+
+        As the touch UI's ROS backend does: on sets teleop's ``free_drive_joints`` first and
+        asks for free drive once that was accepted; a refusal of either is shown under the
+        service's name.
         """
         if not on:
             return self._call('teleop/free_drive', {'data': False})

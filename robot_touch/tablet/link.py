@@ -1,6 +1,8 @@
 """
-roslibpy over its asyncio transport, with the gateway's certificate pinned — the one
-adapter that reaches into roslibpy's internals (DEVGUIDE: private APIs in one adapter only).
+roslibpy over its asyncio transport, with the gateway's certificate pinned.
+
+The one adapter that reaches into roslibpy's internals (DEVGUIDE: private APIs in one adapter
+only).
 
 Why an adapter: roslibpy 2.1's asyncio transport builds its TLS context with
 ``ssl.create_default_context()``, which trusts only CA-signed certificates, and ``Ros`` picks

@@ -70,7 +70,12 @@ def check(url: str, token: str, fingerprint: str = '') -> Pairing:
 
 
 def parse(text: str) -> Pairing:
-    """Return the JSON of ``robot-touch pair --json`` (or its QR text), or "URL TOKEN FINGERPRINT"."""
+    """
+    Parse what the user pasted or scanned.
+
+    Either the JSON of ``robot-touch pair --json`` (or its QR text), or
+    "URL TOKEN FINGERPRINT".
+    """
     text = text.strip()
     if text.startswith('{'):
         try:
@@ -137,8 +142,10 @@ def profile_from_description(
     profile_yaml: str, urdf: str, folder: Path | None = None
 ) -> ArmProfile:
     """
-    Return the arm profile from its description as the gateway sends it, through the same checks
-    as a profile on disk (written under ``folder``, default ``<user data>/tablet/arms``).
+    Return the arm profile from its description as the gateway sends it.
+
+    It goes through the same checks as a profile on disk (written under ``folder``, default
+    ``<user data>/tablet/arms``).
     """
     try:
         data: Any = yaml.safe_load(profile_yaml)

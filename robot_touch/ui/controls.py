@@ -11,6 +11,9 @@ from __future__ import annotations
 from robot_touch.core.profile import ArmProfile, TASK_AXES
 from robot_touch.ui.i18n import _, N_
 
+#: how the Enable control works: latched (tap on, tap off) or hold (dead-man, hold to move)
+ENABLE_MODES = ('latched', 'hold')
+
 #: the hints of the Cartesian panel, in order, each shown only if the arm can do it
 HINTS = {
     'drag': N_('Drag: move'),
@@ -23,7 +26,7 @@ HINTS = {
 
 def can_roll(profile: ArmProfile) -> bool:
     """
-    The arm can turn the tool about its approach axis.
+    Return whether the arm can turn the tool about its approach axis.
 
     The IK controls ``rx`` (a wrist roll joint; see config/arms/README.md, "IK weights").
     """

@@ -69,7 +69,7 @@ class DemoScript:
         return self.app.kinematics.fk(q)[:3, 3]
 
     def _settled(self, last: list[np.ndarray | None]) -> bool:
-        """True once the measured joints stop changing (under 0.5 mrad between frames)."""
+        """Return True once the measured joints stop changing (under 0.5 mrad a frame)."""
         q = self._joints()
         previous, last[0] = last[0], q
         return (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import re
 
 MM_PER_INCH = 25.4
 #: the smallest touch control on the glass (mm)
@@ -27,6 +28,8 @@ TOUCH_MIN_MM = 9.0
 TOUCH_DP = 48.0
 #: panel DPI a user may give (``dpi`` parameter, ``--dpi``); 0 means "as the screen reports"
 DPI_RANGE = (60.0, 700.0)
+#: a window size a user may give (``window_size`` parameter, ``--window-size``): WIDTHxHEIGHT
+WINDOW_SIZE = re.compile(r'[1-9]\d{1,4}x[1-9]\d{1,4}')
 
 
 def mm_to_px(mm: float, dpi: float) -> float:
@@ -41,8 +44,10 @@ def px_to_mm(px: float, dpi: float) -> float:
 
 def density_for_dpi(dpi: float) -> float:
     """
-    Kivy's density (pixels per dp) on a panel of ``dpi``: :data:`TOUCH_DP` dp are
-    :data:`TOUCH_MIN_MM` mm, or more where one pixel per dp already gives more.
+    Return Kivy's density (pixels per dp) on a panel of ``dpi``.
+
+    :data:`TOUCH_DP` dp are :data:`TOUCH_MIN_MM` mm, or more where one pixel per dp already
+    gives more.
     """
     if not (math.isfinite(dpi) and dpi > 0):
         raise ValueError(f'dpi must be a positive number, got {dpi!r}')
@@ -61,8 +66,9 @@ def touch_min_px(dpi: float, density: float) -> float:
 
 def check_dpi(dpi: float) -> str | None:
     """
-    Why ``dpi`` is not a panel DPI a user may give (None when it is: 0 or in
-    :data:`DPI_RANGE`).
+    Return why ``dpi`` is not a panel DPI a user may give.
+
+    None when it is: 0 or in :data:`DPI_RANGE`.
     """
     low, high = DPI_RANGE
     if isinstance(dpi, (int, float)) and (dpi == 0 or low <= dpi <= high):
@@ -128,8 +134,10 @@ MIN_VIEWS_DP = 240.0
 
 def panel_beside(landscape: bool, area_dp: float, panel_dp: float, gap_dp: float = 6.0) -> bool:
     """
-    Whether a mode's panel (``panel_dp`` tall) goes beside the workspace views rather than
-    below them, in an area ``area_dp`` tall: only in landscape (a portrait screen has the
-    height), and only where the views would keep less than :data:`MIN_VIEWS_DP`.
+    Return whether a mode's panel goes beside the workspace views rather than below them.
+
+    The panel is ``panel_dp`` tall, in an area ``area_dp`` tall: beside only in landscape (a
+    portrait screen has the height), and only where the views would keep less than
+    :data:`MIN_VIEWS_DP`.
     """
     return landscape and area_dp - panel_dp - gap_dp < MIN_VIEWS_DP

@@ -51,14 +51,14 @@ def main() -> None:
     Config.set('graphics', 'width', '1280')
     Config.set('graphics', 'height', '800')
     Config.set('input', 'mouse', 'mouse,disable_multitouch')
-    from kivy.base import EventLoop, runTouchApp
+    from kivy.base import EventLoop
     from robot_touch.tablet.app import TabletApp
     from robot_touch.tablet.pairing import check
+    from robot_touch.ui.embedded import start_embedded
     from robot_touch.ui.synthetic_touch import Finger
 
     app = TabletApp(pairing=check(url, token, fingerprint), take_control=True)
-    app._run_prepare()
-    runTouchApp(embedded=True)
+    start_embedded(app)
     commands: queue.Queue = queue.Queue()
 
     def read() -> None:

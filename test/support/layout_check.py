@@ -201,8 +201,9 @@ def text_input_problems(field) -> list[str]:  # a kivy TextInput
 
 def check_layout(root, window_size: tuple[int, int], dpi: float, density: float) -> list[str]:
     """
-    Everything wrong with ``root``'s visible tree on a ``window_size`` panel of ``dpi``
-    (and the app's Kivy ``density``); [] when nothing is.
+    Return everything wrong with ``root``'s visible tree; [] when nothing is.
+
+    On a ``window_size`` panel of ``dpi`` (and the app's Kivy ``density``).
     """
     from kivy.uix.label import Label
     from kivy.uix.textinput import TextInput
@@ -225,7 +226,7 @@ def check_layout(root, window_size: tuple[int, int], dpi: float, density: float)
                 f'{name}: {s.box} reaches outside the {window.w:.0f}x{window.h:.0f} window'
             )
     for i, a in enumerate(controls):
-        for b in controls[i + 1 :]:
+        for b in controls[i + 1:]:
             if _related(a.widget, b.widget):
                 continue
             common = a.clip.intersection(b.clip)

@@ -1,7 +1,9 @@
 """
-Puts a running RobotTouchApp on a panel (size and DPI, live) and through every mode, and
-checks each with layout_check.py. Used by test_layout.py on the session's app and, in a
-process of its own, on an app for another arm (a Kivy process has one window).
+Put a running RobotTouchApp on a panel and through every mode, checking each.
+
+The panel is a size and a DPI, set live; the check is layout_check.py. Used by test_layout.py
+on the session's app and, in a process of its own, on an app for another arm (a Kivy process
+has one window).
 
 ``pump`` runs one Kivy frame (``EventLoop.idle``).
 """
@@ -16,10 +18,11 @@ from typing import Callable
 import numpy as np
 from robot_touch.ui.i18n import _
 from robot_touch.ui.sizing import Panel, touch_min_px
-from support.layout_check import check_layout, largest_button_problems, window_box
+from support.layout_check import Box, check_layout, largest_button_problems, window_box
 
-#: every mode a person sees; the e-stop confirm also shows the dead-man (hold) Enable
-STATES = ('cartesian', 'joint', 'waypoints', 'estop_confirm')
+#: every mode a person sees; the e-stop confirm also shows the dead-man (hold) Enable; the
+#: free drive options are Free drive's list open (what it releases: whole arm, gripper, a joint)
+STATES = ('cartesian', 'joint', 'waypoints', 'estop_confirm', 'free_drive_options')
 
 Pump = Callable[[], None]
 
@@ -52,7 +55,7 @@ def settle_layout(app, pump: Pump, frames: int = 60) -> None:
 
 
 def use_panel(app, pump: Pump, panel: Panel) -> None:
-    """The window at the panel's size, Kivy's metrics at its DPI."""
+    """Set the window to the panel's size, Kivy's metrics to its DPI."""
     from kivy.core.window import Window
     from robot_touch.ui.app import use_panel_dpi
 
@@ -63,14 +66,32 @@ def use_panel(app, pump: Pump, panel: Panel) -> None:
     pump_until(pump, lambda: app.portrait == portrait, 5, 'the orientation')
 
 
+def open_dropdowns() -> list:
+    """Return the drop-down lists open on the window (a Spinner's list is the window's child)."""
+    from kivy.core.window import Window
+    from kivy.uix.dropdown import DropDown
+
+    return [w for w in Window.children if isinstance(w, DropDown)]
+
+
+def show_free_drive_options(app, pump: Pump, shown: bool) -> None:
+    """Open (or close) the list of what Free drive releases, as a tap on it does."""
+    scope = app.free_drive_box.ids.scope
+    if scope.is_open == shown:
+        return
+    scope.is_open = shown
+    pump_until(pump, lambda: bool(open_dropdowns()) == shown, 5, "Free drive's list")
+
+
 def enter_state(app, pump: Pump, state: str) -> None:
-    """The app as a person sees it in ``state``, with the longest texts that state shows."""
+    """Show the app as a person sees it in ``state``, with the longest texts it shows."""
+    show_free_drive_options(app, pump, False)
     app.estop_latched = state == 'estop_confirm'
     if app.hold_to_move != (state == 'estop_confirm'):
         # The dead-man Enable ("Hold to move") is the longest Enable label.
         app.hold_to_move = state == 'estop_confirm'
         app._build_enable(app.root)
-    app.set_mode('cartesian' if state == 'estop_confirm' else state)
+    app.set_mode(state if state in ('cartesian', 'joint', 'waypoints') else 'cartesian')
     app.message = ''
     if state == 'cartesian':
         # A target out of reach: the status line says how far short the arm stops.
@@ -87,6 +108,9 @@ def enter_state(app, pump: Pump, state: str) -> None:
         saved = _('Saved {count} waypoints to {path}')
         app.show_message(saved.format(count=3, path=app.waypoints_path), seconds=60)
     settle_layout(app, pump)
+    if state == 'free_drive_options':
+        show_free_drive_options(app, pump, True)
+        settle_layout(app, pump)
 
 
 def state_problems(app, panel: Panel) -> list[str]:
@@ -106,6 +130,12 @@ def state_problems(app, panel: Panel) -> list[str]:
     least = touch_min_px(panel.dpi, Metrics.density)
     if min(box.w, box.h) < 2 * least - 1:
         problems.append(f'the E-STOP ({box}) is less than twice the touch minimum either way')
+    window = Box(0, 0, *panel.size)
+    for dropdown in open_dropdowns():  # on the window, not under the app's root
+        problems += check_layout(dropdown, panel.size, panel.dpi, Metrics.density)
+        box = window_box(dropdown)
+        if not window.contains(box):
+            problems.append(f'a drop-down list ({box}) reaches outside the window')
     return problems
 
 
@@ -141,6 +171,7 @@ def walk_panel(
 
 def leave_states(app, pump: Pump) -> None:
     """Back to an ordinary screen: no e-stop, latched Enable, Cartesian, no waypoints."""
+    show_free_drive_options(app, pump, False)
     app.estop_latched = False
     if app.hold_to_move:
         app.hold_to_move = False

@@ -146,7 +146,7 @@ class Harness:
         self.restart_peer()
 
     def restart_peer(self) -> None:
-        """A fresh teleop stand-in (after a test ran the real teleop node instead)."""
+        """Start a fresh teleop stand-in (after a test ran the real teleop node instead)."""
         self.peer.stop()
         profile = self.app.profile
         self.peer = Peer(profile.joint_names + ([profile.gripper.name] if profile.gripper else []))
@@ -186,8 +186,8 @@ def ui(xdisplay):
     from robot_touch.nodes.touch_ui import start_node, stop_node
 
     node, executor, thread = start_node([])
-    from kivy.base import runTouchApp, stopTouchApp
     from robot_touch.ui.app import RobotTouchApp
+    from robot_touch.ui.embedded import start_embedded, stop_embedded
 
     app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
     peer = Peer(
@@ -195,8 +195,7 @@ def ui(xdisplay):
     )
     h = None
     try:
-        app._run_prepare()
-        runTouchApp(embedded=True)
+        start_embedded(app)
         h = Harness(app, node, peer)
         h.wait_for(lambda: peer.of('ready'), 20, 'the teleop peer')
         h.wait_for(
@@ -215,8 +214,7 @@ def ui(xdisplay):
         # The peer may have been replaced (restart_peer): stop the current one.
         (h.peer if h is not None else peer).stop()
         try:
-            stopTouchApp()
-            app._stop()
+            stop_embedded(app)
         except Exception:  # teardown must reach the node shutdown
             pass
         stop_node(node, executor, thread)

@@ -109,9 +109,10 @@ os.environ["KIVY_NO_ARGS"] = "1"
 from kivy.config import Config
 Config.set("graphics", "width", "800"); Config.set("graphics", "height", "480")
 Config.set("graphics", "resizable", "1")
-from kivy.base import EventLoop, runTouchApp
+from kivy.base import EventLoop
 from robot_touch.core.profile import load_profile
 from robot_touch.ui.app import RobotTouchApp, UiSettings
+from robot_touch.ui.embedded import start_embedded
 from robot_touch.ui.sizing import COMMON_PANELS
 from support.panel_walk import walk_panel
 
@@ -134,8 +135,7 @@ class Backend:
 
 # Started for the Touch Display 2 as `--dpi 210` would: the settings' DPI sizes the UI.
 app = RobotTouchApp(backend=Backend(), profile=profile, settings=UiSettings(dpi=209.8))
-app._run_prepare()
-runTouchApp(embedded=True)
+start_embedded(app)
 from kivy.metrics import Metrics
 print("STARTED " + json.dumps({"touch": app.touch, "density": Metrics.density}), flush=True)
 found = {}
@@ -170,10 +170,10 @@ def test_a_six_joint_arm_started_at_a_dpi_fits_the_smallest_panels(
     line = next((x for x in out.stdout.splitlines() if x.startswith('FOUND ')), None)
     assert line is not None, (out.stdout + out.stderr)[-3000:]
     started = next(x for x in out.stdout.splitlines() if x.startswith('STARTED '))
-    started = json.loads(started[len('STARTED ') :])
+    started = json.loads(started[len('STARTED '):])
     assert started['density'] == pytest.approx(1.549, abs=1e-3)
     assert started['touch'] == pytest.approx(mm_to_px(TOUCH_MIN_MM, 209.8)), '74 px: 9 mm'
-    found = json.loads(line[len('FOUND ') :])
+    found = json.loads(line[len('FOUND '):])
     assert set(found) == {'800x480 en', '800x480 vi', '720x1280 en', '720x1280 vi'}
     report = [f'{key}: {p}' for key, problems in found.items() for p in problems]
     assert not report, '\n'.join(report)

@@ -1,7 +1,8 @@
 """
-The layout checker (layout_check.py) finds each defect it is there for, in small widget trees
-built with that defect, and passes a tree without any. It needs Kivy's window (text is measured
-with the window's renderer): the session's app provides it.
+The layout checker (layout_check.py) finds each defect it is there for.
+
+It is given small widget trees built with that defect, and passes a tree without any. It needs
+Kivy's window (text is measured with the window's renderer): the session's app provides it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ WINDOW = (800, 480)
 
 def tree(*widgets):
     """
-    A FloatLayout the size of the window holding ``widgets`` at their own positions, with
-    every label's texture rendered (Kivy does it on the next frame otherwise).
+    Return a FloatLayout the size of the window holding ``widgets`` at their own positions.
+
+    Every label's texture is rendered (Kivy does it on the next frame otherwise).
     """
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.label import Label

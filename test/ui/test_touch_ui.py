@@ -1,6 +1,4 @@
-"""
-The touch UI under Xvfb: real Kivy touches in, real DDS messages out (seen by another process).
-"""
+"""The touch UI under Xvfb: real Kivy touches in, real DDS messages out (seen elsewhere)."""
 
 from __future__ import annotations
 

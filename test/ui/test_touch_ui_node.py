@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from robot_touch.graph import describe, GraphConfig
 import yaml
 
 pytestmark = pytest.mark.ros
@@ -19,12 +20,14 @@ CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'touch_ui.yaml'
 
 @pytest.mark.timeout(60)
 def test_every_parameter_is_in_the_yaml_with_a_description():
+    """Check the declared parameters against config/touch_ui.yaml and what the graph passes."""
     code = (
         'import rclpy, json\n'
         'from robot_touch.nodes.touch_ui import TouchUiNode\n'
         'rclpy.init()\n'
         'n = TouchUiNode()\n'
-        'print(json.dumps({k: [v.value, n.describe_parameter(k).description] for k, v in n._parameters.items()'
+        'print(json.dumps({k: [v.value, n.describe_parameter(k).description]'
+        ' for k, v in n._parameters.items()'
         " if k not in ('use_sim_time', 'start_type_description_service')}))\n"
     )
     out = subprocess.run(
@@ -41,6 +44,17 @@ def test_every_parameter_is_in_the_yaml_with_a_description():
     for name, (default, description) in declared.items():
         assert documented[name] == default, name
         assert description, name
+    # The launchers (robot_touch.graph) pass only parameters the node declares.
+    every_setting = GraphConfig(
+        demo=True,
+        language='vi',
+        enable_mode='hold',
+        window_size='800x480',
+        fullscreen=True,
+        dpi=133,
+    )
+    spec = next(s for s in describe(every_setting) if s.name == 'touch_ui')
+    assert set(spec.parameters) <= set(declared), set(spec.parameters) - set(declared)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,9 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.button import Button
 
+#: how often the hold's progress is updated while the finger stays on the button (s)
+HOLD_TICK_PERIOD = 1 / 30
+
 
 class EStopButton(Button):
     """
@@ -43,7 +46,7 @@ class EStopButton(Button):
         else:
             self._held = 0.0
             self.progress = 0.0
-            self._hold_ev = Clock.schedule_interval(self._on_hold, 1 / 30)
+            self._hold_ev = Clock.schedule_interval(self._on_hold, HOLD_TICK_PERIOD)
         return True
 
     def on_touch_up(self, touch) -> bool:

@@ -42,6 +42,8 @@ SCALE = (0.80, 0.84, 0.90, 1)
 REACH = (0.45, 0.78, 0.95, 1)
 #: the grid's spacing is the shortest 1-2-5 step (mm) at least this long (dp)
 GRID_MIN_DP = 40
+#: how often the gesture recogniser is told the time (s): a finger held still becomes a long press
+GESTURE_TICK_PERIOD = 1 / 20
 TARGET_COLOURS = {
     'ok': (0.30, 0.90, 0.45, 1),
     'clamped': (1.0, 0.62, 0.10, 1),
@@ -95,7 +97,7 @@ class WorkspaceView(StencilView):
         self.bind(pos=self._relayout, size=self._relayout, kind=self._relayout)
         self.bind(reach_format=self._relayout)
         self.bind(target_state=lambda *_: self._redraw_dynamic())
-        self._tick = Clock.schedule_interval(self._on_tick, 1 / 20)
+        self._tick = Clock.schedule_interval(self._on_tick, GESTURE_TICK_PERIOD)
 
     def on_gesture(self, gesture) -> None:  # Kivy default handler
         pass
@@ -214,7 +216,7 @@ class WorkspaceView(StencilView):
 
     def _place_captions(self) -> None:
         """
-        The scale bar's length above the bar.
+        Place the scale bar's length above the bar.
 
         The reach label on the circle where it fits inside the view (the view clips what is
         outside).
@@ -254,8 +256,10 @@ class WorkspaceView(StencilView):
         clamp: np.ndarray | None = None,
     ) -> None:
         """
-        Draw the arm (``skeleton``: (N, 3) joint origins), its end effector, the target and,
-        for a target out of reach, ``clamp``: where the arm will stop instead.
+        Draw the arm, its end effector, the target and where the arm stops short of it.
+
+        ``skeleton``: (N, 3) joint origins; ``clamp``: for a target out of reach, where the arm
+        will stop instead.
         """
         self._clamp = None if clamp is None else self._target_uv(np.asarray(clamp))
         self._skeleton = None if skeleton is None else self.project(skeleton)
