@@ -7,7 +7,7 @@ functions, no Kivy: tested without a window.
 
 from __future__ import annotations
 
-from robot_touch.core.teleop_core import Code
+from robot_touch.core.teleop_status import Code
 from robot_touch.ui.i18n import _, N_
 
 #: teleop status code → text shown in the status line (a code without one is shown as it is)

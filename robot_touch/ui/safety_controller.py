@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from kivy.factory import Factory
 from kivy.logger import Logger
-from robot_touch.core.teleop_core import Code
+from robot_touch.core.teleop_status import Code
 from robot_touch.ui.feedback import answer_text
 from robot_touch.ui.i18n import _
 

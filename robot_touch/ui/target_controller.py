@@ -28,7 +28,7 @@ from robot_touch.core.gestures import (
     TwoFingerStarted,
 )
 from robot_touch.core.profile import ArmProfile
-from robot_touch.core.teleop_core import Code
+from robot_touch.core.teleop_status import Code
 from robot_touch.core.workspace_view import Pose
 from robot_touch.errors import RobotTouchError
 from robot_touch.ui.i18n import _

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-BLOCKED = ('rclpy', 'roboticstoolbox', 'mujoco', 'scipy')
+BLOCKED = ('rclpy', 'roboticstoolbox', 'mujoco', 'scipy', 'ruckig')
 
 
 class Refuse(importlib.abc.MetaPathFinder):

@@ -7,7 +7,7 @@ Pure: no window. The touch_ui node and the tablet's backend read the code with
 
 from __future__ import annotations
 
-from robot_touch.core.teleop_core import Code
+from robot_touch.core.teleop_status import Code
 from robot_touch.ui.feedback import status_code, status_text, STATUS_TEXTS
 from robot_touch.ui.i18n import translator
 
