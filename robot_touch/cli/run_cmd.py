@@ -26,6 +26,7 @@ import time
 from typing import Callable, TYPE_CHECKING
 
 from robot_touch.errors import RobotTouchError
+from robot_touch.ui.i18n import LANGUAGES
 
 if TYPE_CHECKING:
     from robot_touch.core.profile import ArmProfile
@@ -95,7 +96,7 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
         '--fullscreen', action='store_true', help='fill the screen (a dedicated touch panel)'
     )
     ui.add_argument(
-        '--language', choices=('en', 'vi'), default='', help='UI language at start (default en)'
+        '--language', choices=tuple(LANGUAGES), default='', help='UI language at start (default en)'
     )
     ui.add_argument(
         '--enable-mode',
