@@ -96,7 +96,10 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
         '--fullscreen', action='store_true', help='fill the screen (a dedicated touch panel)'
     )
     ui.add_argument(
-        '--language', choices=tuple(LANGUAGES), default='', help='UI language at start (default en)'
+        '--language',
+        choices=tuple(LANGUAGES),
+        default='',
+        help='UI language at start (default en)',
     )
     ui.add_argument(
         '--enable-mode',

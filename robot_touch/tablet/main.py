@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--take-control', action='store_true', help='ask for control on every connection'
     )
-    parser.add_argument('--language', default='en', choices=tuple(LANGUAGES), help='language at start')
+    parser.add_argument(
+        '--language', default='en', choices=tuple(LANGUAGES), help='language at start'
+    )
     parser.add_argument('--window-size', default='1280x800', help='WIDTHxHEIGHT in pixels')
     parser.add_argument('--fullscreen', action='store_true', help='fill the screen')
     return parser
