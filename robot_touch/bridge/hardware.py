@@ -164,7 +164,7 @@ class HardwareWorker:
 
     def hold_on_exit(self) -> bool:
         """
-        The bridge's last act.
+        Hold the arm where it is: the bridge's last act.
 
         Each servo's measured position becomes its goal, so a servo still moving stops where it is
         (not at the last command); then torque stays on, or is released with ``torque_on_exit``
@@ -187,7 +187,7 @@ class HardwareWorker:
         return True
 
     def submit_command(self, values: Sequence[float]) -> None:
-        """A streamed position command (joint order). Raises CommandRejected."""
+        """Submit a streamed position command (joint order). Raises CommandRejected."""
         with self._lock:
             self.core.submit_command(values, time.monotonic())
         self._wake.set()
@@ -200,7 +200,7 @@ class HardwareWorker:
         velocities: Sequence[Sequence[float]] | None,
         start_delay: float,
     ) -> None:
-        """A timed trajectory starting ``start_delay`` s from now. Raises CommandRejected."""
+        """Submit a trajectory that starts ``start_delay`` s from now; raises CommandRejected."""
         with self._lock:
             now = time.monotonic()
             self.core.submit_trajectory(
@@ -364,7 +364,8 @@ class HardwareWorker:
                 )
                 self.core.faults.raise_(
                     'port',
-                    f'port {cfg.port} {what}: {exc}; retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s',
+                    f'port {cfg.port} {what}: {exc}; '
+                    f'retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s',
                     'error',
                 )
             return False
@@ -416,8 +417,10 @@ class HardwareWorker:
 
     def _check_servo_settings(self, bus: ServoBus) -> SettingsVerdict:
         """
-        Read the servos' own settings, log them, and compare the calibration registers
-        with the calibration file's (connect-time check, before any goal is written).
+        Read the servos' own settings, log them, and compare the calibration registers.
+
+        They are compared with the calibration file's (connect-time check, before any goal is
+        written).
         """
         try:
             settings = bus.read_settings()
@@ -588,9 +591,7 @@ class HardwareWorker:
 
 
 def _is_serial_failure(exc: BaseException) -> bool:
-    """
-    Pyserial's SerialException (port vanished, EIO), without importing serial at module level.
-    """
+    """Tell a pyserial SerialException (port vanished, EIO), without importing serial early."""
     return type(exc).__name__ in ('SerialException', 'SerialTimeoutException', 'PortNotOpenError')
 
 

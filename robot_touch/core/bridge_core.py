@@ -109,8 +109,8 @@ class JointConverter:
             lo, hi = max(lower, rng[0]), min(upper, rng[1])
             if lo >= hi:
                 raise ValueError(
-                    f'{name}: the calibrated range [{rng[0]:.3f}, {rng[1]:.3f}] rad does not overlap the '
-                    f'limits [{lower:.3f}, {upper:.3f}] rad: recalibrate'
+                    f'{name}: the calibrated range [{rng[0]:.3f}, {rng[1]:.3f}] rad does not '
+                    f'overlap the limits [{lower:.3f}, {upper:.3f}] rad: recalibrate'
                 )
             lower, upper = lo, hi
             raw_low, raw_high = math.ceil(cal.raw_min), math.floor(cal.raw_max)
@@ -406,7 +406,7 @@ class BridgeCore:
 
     @property
     def torque(self) -> bool:
-        """Some joint holds torque (False: the whole arm is released, nothing is written)."""
+        """Tell whether some joint holds torque; False: the arm is released, nothing is written."""
         return self.torque_state.any_held
 
     @torque.setter
@@ -415,12 +415,12 @@ class BridgeCore:
 
     @property
     def measured(self) -> list[float | None]:
-        """The newest valid reading of each joint (rad), None if never read."""
+        """Return the newest valid reading of each joint (rad), None if never read."""
         return list(self.readings.positions)
 
     @property
     def held(self) -> list[float | None]:
-        """The goals being written (rad); None for every joint until latched."""
+        """Return the goals being written (rad); None for every joint until latched."""
         if self.shaper is None:
             return [None] * len(self.joints)
         return [float(v) for v in self.shaper.position]
@@ -429,7 +429,7 @@ class BridgeCore:
 
     def submit_command(self, values: Sequence[float], now: float) -> list[float]:
         """
-        Return a streamed position command in joint order (arm joints, then the gripper if bridged).
+        Take a streamed position command in joint order (arm joints, then gripper if bridged).
 
         With ``has_gripper``, a command with only the arm joints leaves the gripper where it
         is held. Returns the clamped command.
@@ -466,7 +466,7 @@ class BridgeCore:
         now: float,
     ) -> None:
         """
-        A timed trajectory (joint names, seconds from ``start``); replaces any earlier one.
+        Take a timed trajectory (joint names, seconds from ``start``); it replaces any earlier.
 
         No points cancels the running trajectory (the arm holds). Joints it does not name
         keep their held position.
@@ -483,7 +483,8 @@ class BridgeCore:
         unknown = [n for n in names if n not in self._index]
         if unknown or len(set(names)) != len(names) or not names:
             self._reject(
-                f'trajectory joints {list(names)} must be distinct joints of {", ".join(self.names)}'
+                f'trajectory joints {list(names)} must be distinct joints of '
+                f'{", ".join(self.names)}'
             )
         if len(times) != len(positions) or any(len(p) != len(names) for p in positions):
             self._reject('trajectory points must each give one position per joint name')
@@ -582,10 +583,10 @@ class BridgeCore:
         if joints is None:
             state.set_all(enabled)
         elif not state.any_held:  # the whole arm was released: these joints hold again
-            state.set(indices, enabled)
+            state.request(indices, enabled)
             state.pending.clear()  # re-latched below, every goal on its measurement
         else:
-            state.set(indices, enabled)
+            state.request(indices, enabled)
             if not enabled and state.any_held:
                 self._stream_running_through_fault(now)  # it must rejoin after free drive
                 self.trajectory = None
@@ -600,13 +601,13 @@ class BridgeCore:
             self.trajectory = None
 
     def on_connected(self, now: float) -> None:
-        """The port is open again: wait for a fresh reading of every joint, then latch."""
+        """Note the port is open again: wait for a fresh reading of every joint, then latch."""
         self.connected = True
         self.readings.forget()
         self._relatch(now)
 
     def on_disconnected(self, now: float) -> None:
-        """The port failed: nothing is written, every joint is stale, until a fresh read."""
+        """Note the port failed: nothing is written, every joint is stale, until a fresh read."""
         self.connected = False
         self.readings.forget()
         self._update_stale(now, [False] * len(self.joints))
@@ -614,7 +615,7 @@ class BridgeCore:
         self.shaper = None
 
     def _stream_running_through_fault(self, now: float) -> None:
-        """A fault began: a command stream running now must rejoin the goals afterwards."""
+        """Note a fault began: a command stream running now must rejoin the goals afterwards."""
         if self.command is not None and not self.watchdog.expired(now):
             self._rejoin = True
 
@@ -684,7 +685,7 @@ class BridgeCore:
 
     def _hold_in_free_drive(self, shaper: GoalShaper, now: float) -> None:
         """
-        Some joints released.
+        Hold with some joints released.
 
         The others brake to rest and hold; once at rest, the goal of every released (or just
         switched on) joint is put on its measurement.
@@ -787,9 +788,10 @@ class BridgeCore:
         read_times: Mapping[int, float] | None = None,
     ) -> Reading | None:
         """
-        Raw readings of one cycle (None = no valid reply), each read at ``read_times[id]``
-        (default ``now``). Returns the joint state to publish; None when no servo answered
-        and no joint changed between fresh and stale.
+        Take the raw readings of one cycle; return the joint state to publish.
+
+        None is no valid reply; each is read at ``read_times[id]`` (default ``now``). Returns
+        None when no servo answered and no joint changed between fresh and stale.
         """
         fresh = [raw.get(j.servo_id) is not None for j in self.joints]
         for i, joint in enumerate(self.joints):
@@ -844,7 +846,7 @@ class BridgeCore:
 
     @property
     def holding(self) -> bool:
-        """True while no command or trajectory is being followed."""
+        """Return True while no command or trajectory is being followed."""
         return self._holding
 
     def stale_joints(self) -> list[str]:

@@ -58,7 +58,8 @@ class RecorderNode(Node):
         csv_path = self.log.save_csv(self.out_dir / 'joint_paths.csv')
         png_path = self.log.save_plot(self.out_dir / 'joint_paths.png')
         print(
-            f'recorder: {len(self.log.commanded)} commands, {len(self.log.measured)} measurements -> {csv_path}, {png_path}',
+            f'recorder: {len(self.log.commanded)} commands, {len(self.log.measured)} '
+            f'measurements -> {csv_path}, {png_path}',
             flush=True,
         )
 

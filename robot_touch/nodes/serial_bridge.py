@@ -104,7 +104,8 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     ),
     'torque_on_start': (
         True,
-        'enable torque once the first positions are read (false: released until the torque service)',
+        'enable torque once the first positions are read '
+        '(false: released until the torque service)',
         {},
     ),
     'torque_on_exit': (
@@ -136,7 +137,8 @@ class SerialBridgeNode(Node):
         backoff = list(p['reconnect_backoff'])
         if len(backoff) != 2 or not 0 < backoff[0] <= backoff[1]:
             raise RobotTouchError(
-                f'reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, got {backoff}'
+                'reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, '
+                f'got {backoff}'
             )
 
         profile = load_profile(p['arm'])
@@ -200,14 +202,15 @@ class SerialBridgeNode(Node):
             self.core, config, on_state=self._publish_state, log=self._log
         )
         self.get_logger().info(
-            f'{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, '
-            f'{config.rate:g} Hz); calibration: {source or "profile defaults"}'
+            f'{profile.name}: {len(joints)} joints on {config.port} '
+            f'({protocol} @ {config.baudrate} baud, {config.rate:g} Hz); '
+            f'calibration: {source or "profile defaults"}'
             + ('; servo settings checked at connect' if config.servo_settings else '')
         )
         self.worker.start()
 
     def _stop_if_fatal(self) -> None:
-        """A servo no longer fits the calibration: the node stops with that one line."""
+        """Stop the node with one line when a servo no longer fits the calibration."""
         if self.worker.fatal:
             raise RobotTouchError(self.worker.fatal)
 

@@ -65,12 +65,14 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     ),
     'kp': (
         [0.0],
-        'servo stiffness, N m/rad (N/m prismatic): one value for all joints or one per joint; 0 = from the link masses',
+        'servo stiffness, N m/rad (N/m prismatic): one value for all joints or one per joint; '
+        '0 = from the link masses',
         {},
     ),
     'kv': (
         [0.0],
-        'servo damping, N m s/rad (N s/m prismatic): one value or one per joint; 0 = critical damping',
+        'servo damping, N m s/rad (N s/m prismatic): one value or one per joint; '
+        '0 = critical damping',
         {},
     ),
     'initial_positions': (
@@ -147,8 +149,9 @@ class SimArmNode(Node):
             self._render_thread.start()
         gains = ', '.join(f'{n} {g.kp:.3g}/{g.kv:.3g}' for n, g in zip(self.names, self.arm.gains))
         self.get_logger().info(
-            f'{profile.name}: {len(self.names)} joints simulated at {1.0 / self.arm.timestep:.0f} Hz '
-            f'(MuJoCo, real time), joint_states at {p["publish_rate"]:g} Hz; servo kp/kv: {gains}'
+            f'{profile.name}: {len(self.names)} joints simulated at '
+            f'{1.0 / self.arm.timestep:.0f} Hz (MuJoCo, real time), '
+            f'joint_states at {p["publish_rate"]:g} Hz; servo kp/kv: {gains}'
         )
 
     # ------------------------------------------------------------------ inputs
@@ -197,8 +200,9 @@ class SimArmNode(Node):
 
     def _warn(self, kind: str, text: str) -> None:
         """
-        Warn at most once per WARN_PERIOD per kind (one kind per distinct problem, so a
-        flood of one does not hide another), saying how many were not shown.
+        Warn at most once per WARN_PERIOD per kind, saying how many were not shown.
+
+        One kind per distinct problem, so a flood of one does not hide another.
         """
         now = time.monotonic()
         if now - self._last_warning.get(kind, -WARN_PERIOD) < WARN_PERIOD:
@@ -226,8 +230,9 @@ class SimArmNode(Node):
         if stats.recent_real_time_factor < RTF_WARN_BELOW:
             self._warn(
                 'rtf',
-                f'simulation slower than real time: real-time factor {stats.recent_real_time_factor:.2f} '
-                f'(machine busy?); {stats.dropped:.2f} s of simulated time skipped so far',
+                'simulation slower than real time: real-time factor '
+                f'{stats.recent_real_time_factor:.2f} (machine busy?); '
+                f'{stats.dropped:.2f} s of simulated time skipped so far',
             )
         else:
             self.get_logger().debug(f'real-time factor {stats.recent_real_time_factor:.3f}')

@@ -65,7 +65,10 @@ def _import_mujoco() -> tuple[Any, str]:
         OSError,
         RuntimeError,
     ) as exc:  # RuntimeError: unknown MUJOCO_GL
-        reason = f'MUJOCO_GL={os.environ.get("MUJOCO_GL", "")} failed to load ({type(exc).__name__}: {exc})'
+        reason = (
+            f'MUJOCO_GL={os.environ.get("MUJOCO_GL", "")} failed to load '
+            f'({type(exc).__name__}: {exc})'
+        )
         for name in [
             m for m in sys.modules if m == 'mujoco' or m.startswith(('mujoco.', 'OpenGL'))
         ]:
@@ -81,7 +84,7 @@ mujoco, _GL_IMPORT_PROBLEM = _import_mujoco()
 #: Largest time step accepted (s): the controllers expect at least 500 Hz of physics.
 MAX_TIMESTEP = 0.002
 
-#: Static error each servo may show while holding the arm against gravity (rad, or m for prismatic).
+#: Static error each servo may show while holding the arm against gravity (rad; m if prismatic).
 HOLD_ERROR_RAD = 0.004
 HOLD_ERROR_M = 0.0005
 
@@ -99,9 +102,7 @@ MIN_ARMATURE_FRACTION = 0.1
 
 
 class SimCommandError(RobotTouchError, ValueError):
-    """
-    A command the simulation refused (wrong length, NaN, unknown joint); the state is unchanged.
-    """
+    """A command the simulation refused (wrong length, NaN, unknown joint); state unchanged."""
 
 
 class RenderUnavailable(RobotTouchError):
@@ -209,7 +210,8 @@ def check_timestep(timestep: float) -> None:
         and 0.0 < timestep <= MAX_TIMESTEP
     ):
         raise ValueError(
-            f'timestep must be in (0, {MAX_TIMESTEP}] s (at least 500 Hz of physics), got {timestep!r}'
+            f'timestep must be in (0, {MAX_TIMESTEP}] s (at least 500 Hz of physics), '
+            f'got {timestep!r}'
         )
 
 
@@ -286,16 +288,17 @@ def _expand(values: Sequence[float] | None, count: int, what: str) -> list[float
         values = values * count
     if len(values) != count or not all(math.isfinite(v) and v >= 0 for v in values):
         raise ValueError(
-            f'{what} must be one number ≥ 0 or {count} (one per joint; 0 = automatic), got {values}'
+            f'{what} must be one number ≥ 0 or {count} (one per joint; 0 = automatic), '
+            f'got {values}'
         )
     return values if any(values) else None
 
 
 def parse_positions(text: str, profile: ArmProfile) -> list[float] | None:
     """
-    Return a pose as text: ``home`` → None (the profile's home), ``zero``, or numbers in joint order.
+    Return a pose given as text: ``home`` → None (the profile's home), ``zero``, or numbers.
 
-    Numbers are separated by commas or spaces, arm joints then the gripper (rad, m).
+    Numbers in joint order, separated by commas or spaces, arm joints then the gripper (rad, m).
 
     :raises ValueError: naming the joints expected.
     """
@@ -471,7 +474,8 @@ class MujocoArm:
         )
         if start.shape != (n,) or not np.all(np.isfinite(start)):
             raise ValueError(
-                f'initial_positions must be {n} finite numbers ({", ".join(self.names)}), got {list(start)}'
+                f'initial_positions must be {n} finite numbers ({", ".join(self.names)}), '
+                f'got {list(start)}'
             )
         start = np.clip(start, self.lower, self.upper)
         self.data.qpos[self._qadr] = start
@@ -482,7 +486,7 @@ class MujocoArm:
 
     @property
     def dof(self) -> int:
-        """Number of arm joints (without the gripper)."""
+        """Return the number of arm joints (without the gripper)."""
         return self.profile.dof
 
     @property
@@ -492,7 +496,7 @@ class MujocoArm:
 
     @property
     def time(self) -> float:
-        """Simulated time since the start (s)."""
+        """Return the simulated time since the start (s)."""
         return float(self.data.time)
 
     def command(self, positions: Sequence[float]) -> list[str]:
@@ -516,7 +520,8 @@ class MujocoArm:
         if values.ndim != 1 or len(values) not in allowed:
             expected = ' or '.join(str(k) for k in sorted(allowed))
             raise SimCommandError(
-                f'command ignored: {values.size} values, expected {expected} ({", ".join(self.names)})'
+                f'command ignored: {values.size} values, expected {expected} '
+                f'({", ".join(self.names)})'
             )
         self._check_finite(values, self.names)
         self._refuse_in_free_drive('command ignored')
@@ -555,7 +560,8 @@ class MujocoArm:
         unknown = [nm for nm in names if nm not in self.names]
         if unknown:
             raise SimCommandError(
-                f'trajectory ignored: unknown joint(s) {", ".join(unknown)} (known: {", ".join(self.names)})'
+                f'trajectory ignored: unknown joint(s) {", ".join(unknown)} '
+                f'(known: {", ".join(self.names)})'
             )
         if len(set(names)) != len(names):
             raise SimCommandError(f'trajectory ignored: repeated joint names {names}')
@@ -567,11 +573,13 @@ class MujocoArm:
         t = np.asarray(times, dtype=float)
         if not np.all(np.isfinite(t)) or t[0] < 0.0 or np.any(np.diff(t) <= 0.0):
             raise SimCommandError(
-                f'trajectory ignored: times from start must be ≥ 0 and increasing, got {t.tolist()}'
+                'trajectory ignored: times from start must be ≥ 0 and increasing, '
+                f'got {t.tolist()}'
             )
         if len(positions) != len(t) or any(len(row) != len(names) for row in positions):
             raise SimCommandError(
-                f'trajectory ignored: each of the {len(t)} points needs {len(names)} positions ({", ".join(names)})'
+                f'trajectory ignored: each of the {len(t)} points needs {len(names)} positions '
+                f'({", ".join(names)})'
             )
         p = np.asarray(positions, dtype=float).reshape(len(t), len(names))
         self._check_finite(p, names, 'trajectory ignored')
@@ -579,7 +587,8 @@ class MujocoArm:
         if velocities is not None and any(len(row) for row in velocities):
             if len(velocities) != len(t) or any(len(row) != len(names) for row in velocities):
                 raise SimCommandError(
-                    'trajectory ignored: velocities must be given for every point and joint, or for none'
+                    'trajectory ignored: velocities must be given for every point and joint, '
+                    'or for none'
                 )
             v = np.asarray(velocities, dtype=float).reshape(len(t), len(names))
             self._check_finite(v, names, 'trajectory ignored')
@@ -597,10 +606,12 @@ class MujocoArm:
 
     def set_torque(self, enabled: bool, joints: Sequence[str] | None = None) -> None:
         """
-        Torque on or off for ``joints`` (None: every joint), as the bridge's ``torque``
-        services do on a real arm. Off: the actuator is passive (no force; the joint falls
-        under gravity, or is moved by whatever pushes it). On: its target becomes where the
-        joint is, then its position loop acts again, so it holds there without a jump.
+        Switch torque on or off for ``joints`` (None: every joint).
+
+        As the bridge's ``torque`` services do on a real arm. Off: the actuator is passive (no
+        force; the joint falls under gravity, or is moved by whatever pushes it). On: its target
+        becomes where the joint is, then its position loop acts again, so it holds there without
+        a jump.
 
         :raises SimCommandError: an unknown joint.
         """
@@ -636,7 +647,7 @@ class MujocoArm:
 
     @property
     def following(self) -> bool:
-        """True while a trajectory has points still ahead."""
+        """Return True while a trajectory has points still ahead."""
         with self._lock:
             traj = self._trajectory
             return traj is not None and self.data.time - self._trajectory_start < traj.duration
@@ -685,7 +696,7 @@ class MujocoArm:
             )
 
     def targets(self) -> np.ndarray:
-        """Return current position targets (the actuators' ctrl), in joint order."""
+        """Return the position targets now (the actuators' ctrl), in joint order."""
         with self._lock:
             return self.data.ctrl.copy()
 
@@ -786,7 +797,7 @@ class RealTimeRunner:
 
     @property
     def running(self) -> bool:
-        """True while the stepping thread is alive."""
+        """Return True while the stepping thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def stats(self) -> RunnerStats:

@@ -177,9 +177,10 @@ def test_nothing_is_written_before_the_first_reading(converters):
 
 def run_cycles(core, start, seconds, command=None, positions=None):
     """
-    Cycle the core every STEP from ``start`` for ``seconds``, streaming ``command`` each
-    cycle and reading back ``positions`` (default: the goals written, as a perfect servo);
-    returns (end time, goal positions per cycle).
+    Cycle the core every STEP from ``start`` for ``seconds``; return (end time, goals per cycle).
+
+    Each cycle streams ``command`` and reads back ``positions`` (default: the goals written, as
+    a perfect servo).
     """
     t, out = start, []
     n = round(seconds / STEP)
@@ -380,7 +381,8 @@ def test_each_reading_is_stamped_with_when_it_was_read(converters):
     raw = raw_at(converters, [0.0] * 6)
     reading = core.on_positions(raw, 0.09, read_times={1: 0.05, 2: 0.06})
     assert reading.stamp == 0.05  # the oldest value in it
-    reading = core.on_positions({**raw, 4: None}, 0.15, read_times=dict.fromkeys(range(1, 7), 0.14))
+    late = dict.fromkeys(range(1, 7), 0.14)
+    reading = core.on_positions({**raw, 4: None}, 0.15, read_times=late)
     assert reading.stamp == 0.09  # elbow_flex's value, still valid, was read at 0.09
 
 

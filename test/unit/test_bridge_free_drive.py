@@ -29,7 +29,7 @@ def converters(so101):
 
 
 def raw_at(converters, positions):
-    """What the servos read at ``positions`` (not clamped: a hand may go past a limit)."""
+    """Return what the servos read at ``positions`` (not clamped: a hand may go past a limit)."""
     return {j.servo_id: round(j.calibration.to_raw(p)) for j, p in zip(converters, positions)}
 
 

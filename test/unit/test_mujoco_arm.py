@@ -21,7 +21,7 @@ from robot_touch.sim.mujoco_arm import (
 #: The profiles the project ships.
 SHIPPED = ['so101', 'open_manipulator_x', 'servo6']
 
-#: Steady-state error allowed while holding against gravity: rad for revolute, m for prismatic joints.
+#: Steady-state error allowed while holding against gravity: rad (revolute) or m (prismatic).
 HOLD_TOL_RAD = 0.02
 HOLD_TOL_M = 0.002
 
@@ -407,7 +407,7 @@ def test_runner_drops_the_backlog_after_a_stall(so101) -> None:
 
 @pytest.fixture(scope='module')
 def renderer_factory():
-    """Provide builds an OffscreenRenderer, or skips when no OpenGL backend works on this machine."""
+    """Provide builds an OffscreenRenderer, or skip when no OpenGL backend works here."""
     made: list[OffscreenRenderer] = []
 
     def make(arm: MujocoArm) -> OffscreenRenderer:
