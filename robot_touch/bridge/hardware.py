@@ -199,12 +199,13 @@ class HardwareWorker:
         positions: Sequence[Sequence[float]],
         velocities: Sequence[Sequence[float]] | None,
         start_delay: float,
+        accelerations: Sequence[Sequence[float]] | None = None,
     ) -> None:
         """Submit a trajectory that starts ``start_delay`` s from now; raises CommandRejected."""
         with self._lock:
             now = time.monotonic()
             self.core.submit_trajectory(
-                names, times, positions, velocities, now + start_delay, now
+                names, times, positions, velocities, now + start_delay, now, accelerations
             )
 
     def request_torque(

@@ -39,6 +39,7 @@ from robot_touch.core.bridge_torque import JointTorque, outside_limits
 from robot_touch.core.calibration import JointCalibration
 from robot_touch.core.motion import JointLimits
 from robot_touch.core.profile import ArmProfile, Calibration
+from robot_touch.core.trajectory import parse_trajectory, TrajectoryError, TrajectorySampler
 
 #: longest time step (s) a ramp or a brake advances by in one cycle, however late it is
 MAX_STEP_TIME = 0.25
@@ -258,73 +259,6 @@ class FaultBook:
         return events
 
 
-class TrajectorySampler:
-    """
-    Position of a timed trajectory at any time.
-
-    Linear between points, cubic Hermite when every point carries velocities (as ros2_control's
-    trajectory controller does).
-
-    Before the first point, the joints move from ``start_positions`` (where they were when
-    the trajectory was accepted); after the last point they hold it.
-
-    :param indices: bridged joint index of each trajectory column.
-    :param times: seconds from ``start`` of each point, strictly increasing, ≥ 0.
-    :param positions: one row per point.
-    :param velocities: one row per point, or None.
-    :param start: the trajectory's start on the caller's clock.
-    :param start_positions: the held positions of the ``indices`` joints at acceptance.
-    """
-
-    def __init__(
-        self,
-        indices: Sequence[int],
-        times: Sequence[float],
-        positions: Sequence[Sequence[float]],
-        velocities: Sequence[Sequence[float]] | None,
-        start: float,
-        start_positions: Sequence[float],
-    ) -> None:
-        self.indices = list(indices)
-        self.start = start
-        self.times = [0.0] + [float(t) for t in times]
-        self.positions = [list(start_positions)] + [list(map(float, p)) for p in positions]
-        self.velocities = None
-        if velocities is not None:
-            self.velocities = [[0.0] * len(self.indices)] + [
-                list(map(float, v)) for v in velocities
-            ]
-        if self.times[1] == 0.0:  # the first point is at t=0: it replaces the start
-            del self.times[0], self.positions[0]
-            if self.velocities is not None:
-                del self.velocities[0]
-
-    @property
-    def end(self) -> float:
-        return self.start + self.times[-1]
-
-    def sample(self, now: float) -> list[float]:
-        """Positions of the trajectory's joints at ``now``."""
-        t = now - self.start
-        if t <= self.times[0]:
-            return list(self.positions[0])
-        if t >= self.times[-1]:
-            return list(self.positions[-1])
-        k = next(i for i in range(1, len(self.times)) if t < self.times[i]) - 1
-        t0, t1 = self.times[k], self.times[k + 1]
-        h = t1 - t0
-        s = (t - t0) / h
-        p0, p1 = self.positions[k], self.positions[k + 1]
-        if self.velocities is None:
-            return [a + (b - a) * s for a, b in zip(p0, p1)]
-        v0, v1 = self.velocities[k], self.velocities[k + 1]
-        h00, h10 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s
-        h01, h11 = -2 * s**3 + 3 * s**2, s**3 - s**2
-        return [
-            h00 * a + h10 * h * va + h01 * b + h11 * h * vb for a, b, va, vb in zip(p0, p1, v0, v1)
-        ]
-
-
 # ---------------------------------------------------------------------------- the core
 
 
@@ -464,6 +398,7 @@ class BridgeCore:
         velocities: Sequence[Sequence[float]] | None,
         start: float,
         now: float,
+        accelerations: Sequence[Sequence[float]] | None = None,
     ) -> None:
         """
         Take a timed trajectory (joint names, seconds from ``start``); it replaces any earlier.
@@ -471,49 +406,34 @@ class BridgeCore:
         No points cancels the running trajectory (the arm holds). Joints it does not name
         keep their held position.
 
-        :raises CommandRejected: unknown joints, ragged rows, times not increasing, non-finite
-            values; nothing changes.
+        The rules (:mod:`robot_touch.core.trajectory`) are those of the simulated arm too.
+
+        :raises CommandRejected: unknown joints, ragged rows, times not increasing, velocities
+            on some points only, non-finite values; nothing changes.
         """
-        if not positions:
+        try:
+            parsed = parse_trajectory(
+                names, times, positions, self.names, velocities, accelerations
+            )
+        except TrajectoryError as exc:
+            self._reject(f'trajectory refused: {exc}')  # raises
+        if parsed is None:
             self.trajectory = None
             self.command = None
             self.watchdog.reset()
             return
         self._refuse_in_free_drive()
-        unknown = [n for n in names if n not in self._index]
-        if unknown or len(set(names)) != len(names) or not names:
-            self._reject(
-                f'trajectory joints {list(names)} must be distinct joints of '
-                f'{", ".join(self.names)}'
-            )
-        if len(times) != len(positions) or any(len(p) != len(names) for p in positions):
-            self._reject('trajectory points must each give one position per joint name')
-        if velocities is not None and (
-            len(velocities) != len(positions) or any(len(v) != len(names) for v in velocities)
-        ):
-            velocities = None  # partial velocities: fall back to linear, as if none were given
-        if (
-            not all(math.isfinite(t) for t in times)
-            or times[0] < 0
-            or any(b <= a for a, b in zip(times, times[1:]))
-        ):
-            self._reject(
-                f'trajectory times must be ≥ 0 and strictly increasing, got {list(times)}'
-            )
-        if velocities is not None and not all(math.isfinite(v) for row in velocities for v in row):
-            self._reject('trajectory velocities must be finite')
         if not math.isfinite(start):
-            self._reject('trajectory start time is not finite')
-        indices = [self._index[n] for n in names]
-        for row in positions:  # every point checked before any clamp is counted
-            self._check_finite(indices, row)
-        rows = [self._clamp_all(indices, row) for row in positions]
+            self._reject('trajectory refused: its start time is not finite')
+        start = max(start, now)  # a start in the past: the whole trajectory, from now
+        indices = list(parsed.indices)
+        rows = [self._clamp_all(indices, row) for row in parsed.positions]
         if self.shaper is None:
             self._reject("the arm's position is not known yet (not connected); trajectory refused")
         held = self.held
         start_positions = [float(held[i]) for i in indices]  # type: ignore[arg-type]
         self.trajectory = TrajectorySampler(
-            indices, times, rows, velocities, start, start_positions
+            parsed.with_positions(np.array(rows)), start, start_positions
         )
         self.command = None
         self._rejoin = False  # a trajectory starts from the held goals

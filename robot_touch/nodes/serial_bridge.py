@@ -40,6 +40,7 @@ from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, Hardware
 from robot_touch.core.bridge_core import BridgeCore, build_converters, CommandRejected, Reading
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import check_goal_range, load_profile
+from robot_touch.core.trajectory import TrajectoryError
 from robot_touch.errors import ProfileError, RobotTouchError
 from robot_touch.nodes._common import (
     declare_parameters,
@@ -47,6 +48,7 @@ from robot_touch.nodes._common import (
     int_range,
     joint_torque_services,
     run_node,
+    trajectory_request,
 )
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -223,22 +225,22 @@ class SerialBridgeNode(Node):
             pass  # the core logged it once and counts it in diagnostics
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
-        times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
-        positions = [list(p.positions) for p in msg.points]
-        velocities = [list(p.velocities) for p in msg.points]
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        # a zero stamp means "now" (ros2_control convention)
-        delay = 0.0 if stamp == 0.0 else stamp - self.get_clock().now().nanoseconds * 1e-9
+        try:
+            request = trajectory_request(msg, self.get_clock().now().nanoseconds * 1e-9)
+        except TrajectoryError as exc:
+            self.get_logger().warning(f'trajectory refused: {exc}')
+            return
         try:
             self.worker.submit_trajectory(
-                list(msg.joint_names),
-                times,
-                positions,
-                velocities if all(velocities) else None,
-                delay,
+                request.names,
+                request.times,
+                request.positions,
+                request.velocities,
+                request.delay,
+                request.accelerations,
             )
         except CommandRejected:
-            pass
+            pass  # the core logged it once and counts it in diagnostics
 
     def _on_torque(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         response.success, response.message = self.worker.request_torque(bool(request.data))

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robot_touch.core.profile import load_profile
+from robot_touch.core.trajectory import TrajectoryError
 from robot_touch.errors import RobotTouchError
 from robot_touch.nodes._common import (
     declare_parameters,
@@ -28,6 +29,7 @@ from robot_touch.nodes._common import (
     int_range,
     joint_torque_services,
     run_node,
+    trajectory_request,
 )
 from robot_touch.sim.mujoco_arm import (
     MAX_TIMESTEP,
@@ -166,17 +168,17 @@ class SimArmNode(Node):
             self._warn('clamp', f'command outside the joint limits, clamped: {", ".join(clamped)}')
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
-        times = [pt.time_from_start.sec + pt.time_from_start.nanosec * 1e-9 for pt in msg.points]
-        positions = [list(pt.positions) for pt in msg.points]
-        velocities = [list(pt.velocities) for pt in msg.points]
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        # a zero stamp means "start now" (joint_trajectory_controller convention)
-        delay = 0.0 if stamp == 0.0 else stamp - self.get_clock().now().nanoseconds * 1e-9
         try:
+            request = trajectory_request(msg, self.get_clock().now().nanoseconds * 1e-9)
             clamped = self.arm.follow(
-                list(msg.joint_names), times, positions, velocities, delay=max(0.0, delay)
+                request.names,
+                request.times,
+                request.positions,
+                request.velocities,
+                delay=request.delay,
+                accelerations=request.accelerations,
             )
-        except SimCommandError as exc:
+        except (SimCommandError, TrajectoryError) as exc:
             self._warn(f'trajectory:{exc}', f'{exc}; the arm keeps its previous target')
             return
         if clamped:

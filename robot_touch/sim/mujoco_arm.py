@@ -34,6 +34,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 from robot_touch.core.profile import ArmProfile, check_for_simulation, JointSpec
+from robot_touch.core.trajectory import parse_trajectory, TrajectoryError, TrajectorySampler
 from robot_touch.errors import RobotTouchError
 
 # MuJoCo picks its OpenGL backend once, when it is first imported. Without a display the
@@ -318,72 +319,6 @@ def parse_positions(text: str, profile: ArmProfile) -> list[float] | None:
     return values
 
 
-# ---------------------------------------------------------------------------- trajectories
-
-
-class Trajectory:
-    """
-    Joint positions as a function of time, sampled like joint_trajectory_controller does.
-
-    Between two points the motion is a cubic Hermite spline when the points carry
-    velocities, otherwise linear; before the first point it moves from ``start`` (the
-    position when the trajectory begins); after the last point it holds the last point.
-
-    :param indices: for each trajectory column, the index of the joint in the arm's order.
-    :param times: time from start of each point (s), strictly increasing, ≥ 0.
-    :param positions: one row per point.
-    :param velocities: one row per point, or None.
-    :param start: positions of the ``indices`` joints at time 0.
-    """
-
-    def __init__(
-        self,
-        indices: Sequence[int],
-        times: Sequence[float],
-        positions: np.ndarray,
-        velocities: np.ndarray | None,
-        start: np.ndarray,
-    ) -> None:
-        self.indices = list(indices)
-        t = np.asarray(times, dtype=float)
-        p = np.asarray(positions, dtype=float)
-        v = None if velocities is None else np.asarray(velocities, dtype=float)
-        if t[0] > 0.0:
-            # JTC behaviour: the first segment starts from where the joints are.
-            t = np.concatenate([[0.0], t])
-            p = np.vstack([start, p])
-            if v is not None:
-                v = np.vstack([np.zeros(len(self.indices)), v])
-        self.times, self.positions, self.velocities = t, p, v
-
-    @property
-    def duration(self) -> float:
-        """Time from start of the last point (s)."""
-        return float(self.times[-1])
-
-    def sample(self, t: float) -> np.ndarray:
-        """Positions at time ``t`` (s) from the trajectory's start."""
-        if t <= self.times[0]:
-            return self.positions[0].copy()
-        if t >= self.times[-1]:
-            return self.positions[-1].copy()
-        k = int(np.searchsorted(self.times, t, side='right')) - 1
-        t0, t1 = self.times[k], self.times[k + 1]
-        h = t1 - t0
-        s = (t - t0) / h
-        p0, p1 = self.positions[k], self.positions[k + 1]
-        if self.velocities is None:
-            return p0 + s * (p1 - p0)
-        m0, m1 = self.velocities[k] * h, self.velocities[k + 1] * h
-        s2, s3 = s * s, s * s * s
-        return (
-            (2 * s3 - 3 * s2 + 1) * p0
-            + (s3 - 2 * s2 + s) * m0
-            + (-2 * s3 + 3 * s2) * p1
-            + (s3 - s2) * m1
-        )
-
-
 # ---------------------------------------------------------------------------- the arm
 
 
@@ -460,8 +395,7 @@ class MujocoArm:
         ]
         self._dadr = [int(self.model.jnt_dofadr[self.model.joint(name).id]) for name in self.names]
         self._lock = threading.RLock()
-        self._trajectory: Trajectory | None = None
-        self._trajectory_start = 0.0
+        self._trajectory: TrajectorySampler | None = None
         # the servos' position loops, kept while an actuator is passive (torque off)
         self._gainprm = self.model.actuator_gainprm.copy()
         self._biasprm = self.model.actuator_biasprm.copy()
@@ -539,69 +473,52 @@ class MujocoArm:
         positions: Sequence[Sequence[float]],
         velocities: Sequence[Sequence[float]] | None = None,
         delay: float = 0.0,
+        accelerations: Sequence[Sequence[float]] | None = None,
     ) -> list[str]:
         """
         Execute a joint trajectory by simulated time, like ``arm_controller/joint_trajectory``.
 
+        Validated and sampled by :mod:`robot_touch.core.trajectory`, as the serial bridge does.
+
         :param names: the joints the trajectory moves (any of the profile's, any order).
         :param times: time from start of each point (s), strictly increasing.
         :param positions: one row per point, one value per name.
-        :param velocities: one row per point, or None/empty for linear interpolation.
+        :param velocities: one row per point on every point, or None/empty rows for linear
+            interpolation.
         :param delay: seconds from now until the trajectory starts (a header stamp in the future);
             a negative delay (a stamp in the past) starts it now.
+        :param accelerations: as ``velocities`` (only with them): quintic interpolation.
 
         An empty trajectory stops the current one and holds the joints where they are.
 
         :returns: Names of joints with a point outside the limits (clamped).
 
-        :raises SimCommandError: unknown or repeated names, bad times, wrong lengths, NaN.
+        :raises SimCommandError: unknown or repeated names, bad times, wrong lengths, NaN,
+            velocities on some points only.
         """
-        names = list(names)
-        unknown = [nm for nm in names if nm not in self.names]
-        if unknown:
-            raise SimCommandError(
-                f'trajectory ignored: unknown joint(s) {", ".join(unknown)} '
-                f'(known: {", ".join(self.names)})'
+        try:
+            parsed = parse_trajectory(
+                names, times, positions, self.names, velocities, accelerations
             )
-        if len(set(names)) != len(names):
-            raise SimCommandError(f'trajectory ignored: repeated joint names {names}')
-        if len(times) == 0:
+        except TrajectoryError as exc:
+            raise SimCommandError(f'trajectory ignored: {exc}') from None
+        if parsed is None:
             with self._lock:
                 self._trajectory = None
                 self.data.ctrl[:] = np.clip(self.data.qpos[self._qadr], self.lower, self.upper)
             return []
-        t = np.asarray(times, dtype=float)
-        if not np.all(np.isfinite(t)) or t[0] < 0.0 or np.any(np.diff(t) <= 0.0):
-            raise SimCommandError(
-                'trajectory ignored: times from start must be ≥ 0 and increasing, '
-                f'got {t.tolist()}'
-            )
-        if len(positions) != len(t) or any(len(row) != len(names) for row in positions):
-            raise SimCommandError(
-                f'trajectory ignored: each of the {len(t)} points needs {len(names)} positions '
-                f'({", ".join(names)})'
-            )
-        p = np.asarray(positions, dtype=float).reshape(len(t), len(names))
-        self._check_finite(p, names, 'trajectory ignored')
-        v = None
-        if velocities is not None and any(len(row) for row in velocities):
-            if len(velocities) != len(t) or any(len(row) != len(names) for row in velocities):
-                raise SimCommandError(
-                    'trajectory ignored: velocities must be given for every point and joint, '
-                    'or for none'
-                )
-            v = np.asarray(velocities, dtype=float).reshape(len(t), len(names))
-            self._check_finite(v, names, 'trajectory ignored')
         if not math.isfinite(delay):
             raise SimCommandError(f'trajectory ignored: start delay {delay} is not finite')
         self._refuse_in_free_drive('trajectory ignored')
-        indices = [self.names.index(nm) for nm in names]
+        indices = list(parsed.indices)
+        p = parsed.positions
         clamped = sorted({nm for row in p for nm in self._clamped_names(row, indices)})
-        p = np.clip(p, self.lower[indices], self.upper[indices])
+        parsed = parsed.with_positions(np.clip(p, self.lower[indices], self.upper[indices]))
         with self._lock:
             start = self.data.ctrl[indices].copy()
-            self._trajectory = Trajectory(indices, t, p, v, start)
-            self._trajectory_start = self.data.time + max(0.0, delay)
+            self._trajectory = TrajectorySampler(
+                parsed, self.data.time + max(0.0, delay), start
+            )
         return clamped
 
     def set_torque(self, enabled: bool, joints: Sequence[str] | None = None) -> None:
@@ -650,7 +567,7 @@ class MujocoArm:
         """Return True while a trajectory has points still ahead."""
         with self._lock:
             traj = self._trajectory
-            return traj is not None and self.data.time - self._trajectory_start < traj.duration
+            return traj is not None and self.data.time < traj.end
 
     def _check_finite(
         self, values: np.ndarray, names: Sequence[str], what: str = 'command ignored'
@@ -677,7 +594,7 @@ class MujocoArm:
             for _ in range(count):
                 traj = self._trajectory
                 if traj is not None:
-                    data.ctrl[traj.indices] = traj.sample(data.time - self._trajectory_start)
+                    data.ctrl[traj.indices] = traj.sample(data.time)
                 mujoco.mj_step(model, data)
 
     def run_for(self, seconds: float) -> None:

@@ -19,7 +19,6 @@ from robot_touch.core.bridge_core import (
     CommandRejected,
     FaultBook,
     JointConverter,
-    TrajectorySampler,
     Watchdog,
 )
 from robot_touch.core.calibration import JointCalibration, merge_calibration
@@ -142,25 +141,6 @@ def test_fault_book_logs_once_and_clears_once():
         ('info', 'recovered: port back'),
     ]
     assert book.drain() == []
-
-
-def test_trajectory_sampler_interpolates_from_start_and_holds_the_last_point():
-    traj = TrajectorySampler(
-        [0], [1.0, 2.0], [[1.0], [3.0]], None, start=10.0, start_positions=[0.0]
-    )
-    assert traj.sample(9.0) == [0.0]
-    assert traj.sample(10.5) == pytest.approx([0.5])
-    assert traj.sample(11.5) == pytest.approx([2.0])
-    assert traj.sample(20.0) == [3.0]
-
-
-def test_trajectory_sampler_hermite_matches_the_point_velocities():
-    traj = TrajectorySampler(
-        [0], [0.0, 1.0], [[0.0], [1.0]], [[0.0], [0.0]], start=0.0, start_positions=[5.0]
-    )
-    assert traj.sample(0.0) == [0.0]  # a point at t=0 replaces the start position
-    assert traj.sample(0.5) == pytest.approx([0.5])
-    assert traj.sample(0.1)[0] < 0.1  # eases out of rest, unlike linear
 
 
 # ---------------------------------------------------------------------------- the core
@@ -408,11 +388,11 @@ def test_trajectory_is_followed_by_name_and_replaced_by_a_newer_one(converters):
 @pytest.mark.parametrize(
     'names, times, points, reason',
     [
-        (['nope'], [1.0], [[0.0]], 'must be distinct joints'),
+        (['nope'], [1.0], [[0.0]], 'unknown joint'),
         (['elbow_flex'], [1.0, 0.5], [[0.0], [0.1]], 'strictly increasing'),
         (['elbow_flex'], [1.0], [[math.nan]], 'not a finite position'),
         (['elbow_flex'], [1.0, 2.0], [[9.0], [math.inf]], 'not a finite position'),
-        (['elbow_flex', 'wrist_flex'], [1.0], [[0.0]], 'one position per joint'),
+        (['elbow_flex', 'wrist_flex'], [1.0], [[0.0]], 'needs 2 positions'),
     ],
     ids=['unknown-joint', 'times-backwards', 'nan', 'inf-after-a-clamped-point', 'ragged'],
 )
