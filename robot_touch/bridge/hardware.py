@@ -17,6 +17,7 @@ import traceback
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
+from robot_touch.core.periodic import PeriodicLoop
 from robot_touch.core.servo_settings import (
     check_servo_settings,
     describe_settings,
@@ -26,6 +27,10 @@ from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, S
 
 #: log callback: (level "debug"/"info"/"warn"/"error", message)
 LogFn = Callable[[str, str], None]
+
+#: woken cycles (a new command) keep at least this share of a period apart, so a command
+#: stream faster than the rate cannot monopolise the bus (at 100 Hz: at most 400 cycles/s)
+WAKE_MIN_GAP_SHARE = 0.25
 
 
 @dataclass
@@ -119,11 +124,10 @@ class HardwareWorker:
         self._open_port = open_port
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        # Set by a new command: the I/O thread runs a cycle at once instead of waiting out its
+        # A new command wakes the loop: it runs a cycle at once instead of waiting out its
         # period, so a command reaches the servos within one bus transaction (the teleop node
         # likewise runs an extra cycle on a new target). Saves half a period on average.
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: PeriodicLoop | None = None
         self._port: Any = None
         self._bus: ServoBus | None = None
         self._backoff = Backoff(config.reconnect_initial, config.reconnect_max)
@@ -146,21 +150,29 @@ class HardwareWorker:
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
-        """Start the I/O thread."""
-        if self._thread is not None:
+        """Start the I/O thread: a :class:`PeriodicLoop` at ``config.rate``."""
+        if self._loop is not None:
             return
-        self._thread = threading.Thread(target=self._run, name='serial_bridge_io', daemon=True)
-        self._thread.start()
+        self._loop = PeriodicLoop(
+            1.0 / self.config.rate,
+            self._tick,
+            name='serial_bridge_io',
+            min_gap_share=WAKE_MIN_GAP_SHARE,
+        ).start()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the I/O thread, hold the arm where it is (:meth:`hold_on_exit`), close the port."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if self._loop is not None:
+            self._loop.stop(timeout)
+            self._loop = None
         self.hold_on_exit()
         self._close()
+
+    @property
+    def running(self) -> bool:
+        """Return True while the I/O thread is alive."""
+        return self._loop is not None and self._loop.running
 
     def hold_on_exit(self) -> bool:
         """
@@ -190,7 +202,8 @@ class HardwareWorker:
         """Submit a streamed position command (joint order). Raises CommandRejected."""
         with self._lock:
             self.core.submit_command(values, time.monotonic())
-        self._wake.set()
+        if self._loop is not None:
+            self._loop.wake()
 
     def submit_trajectory(
         self,
@@ -293,57 +306,47 @@ class HardwareWorker:
 
     # ------------------------------------------------------------------ the thread
 
-    def _run(self) -> None:
-        period = 1.0 / self.config.rate
-        next_cycle = time.monotonic()
-        while not self._stop.is_set():
-            if self._bus is None and not self._connect():
-                self._flush_log()
-                self._stop.wait(self._backoff.next_delay())
-                next_cycle = time.monotonic()
-                continue
-            try:
-                self._cycle()
-            except (PortGone, OSError) as exc:
-                self._lost(f'{type(exc).__name__}: {exc}')
-            except Exception as exc:  # the bridge must survive any backend bug
-                if _is_serial_failure(exc):
-                    self._lost(f'{type(exc).__name__}: {exc}')
-                else:
-                    with self._lock:  # logged once with its traceback, however often it repeats
-                        self.core.faults.raise_(
-                            'bug',
-                            'unexpected error in the I/O cycle, reconnecting:\n'
-                            + traceback.format_exc(),
-                            'error',
-                        )
-                    self._lost(f'{type(exc).__name__}: {exc}', report=False)
-            else:
-                if 'bug' in self.core.faults.active:
-                    with self._lock:
-                        self.core.faults.clear('bug', 'recovered: I/O cycles run again')
+    def _tick(self, now: float, elapsed: float) -> None:
+        """
+        Run one turn of the loop: connect if need be, else one read → decide → write cycle.
+
+        A failed connection waits out the backoff here (interrupted by :meth:`stop`); the
+        schedule then restarts from that late cycle instead of catching up.
+        """
+        if self._stop.is_set():
+            return
+        if self._bus is None and not self._connect():
             self._flush_log()
-            next_cycle = self._wait_for_next_cycle(next_cycle + period, period)
+            self._stop.wait(self._backoff.next_delay())
+            return
+        try:
+            self._cycle()
+        except (PortGone, OSError) as exc:
+            self._lost(f'{type(exc).__name__}: {exc}')
+        except Exception as exc:  # the bridge must survive any backend bug
+            if _is_serial_failure(exc):
+                self._lost(f'{type(exc).__name__}: {exc}')
+            else:
+                with self._lock:  # logged once with its traceback, however often it repeats
+                    self.core.faults.raise_(
+                        'bug',
+                        'unexpected error in the I/O cycle, reconnecting:\n'
+                        + traceback.format_exc(),
+                        'error',
+                    )
+                self._lost(f'{type(exc).__name__}: {exc}', report=False)
+        else:
+            if 'bug' in self.core.faults.active:
+                with self._lock:
+                    self.core.faults.clear('bug', 'recovered: I/O cycles run again')
+        self._flush_log()
 
-    def _wait_for_next_cycle(self, due: float, period: float) -> float:
-        """
-        Sleep until ``due`` or until a new command wakes us; returns the cycle's start time.
-
-        Woken cycles keep at least a quarter period apart, so a command stream faster than
-        the rate cannot monopolise the bus (at 100 Hz: at most 400 cycles/s).
-        """
-        last_start = due - period
-        delay = due - time.monotonic()
-        if delay < -period:
-            return time.monotonic()  # fell behind: carry on at the rate, no burst
-        if delay > 0 and self._wake.wait(delay) and not self._stop.is_set():
-            self._wake.clear()
-            gap = last_start + period / 4 - time.monotonic()
-            if gap > 0:
-                self._stop.wait(gap)
-            return time.monotonic()
-        self._wake.clear()
-        return due
+    def _halt(self, reason: str) -> None:
+        """Stop for good from the I/O thread: ``reason`` becomes :attr:`fatal`."""
+        self.fatal = reason
+        self._stop.set()
+        if self._loop is not None:
+            self._loop.stop()  # from its own thread: ends after this cycle, no join
 
     def _connect(self) -> bool:
         from robot_touch.protocols.registry import get_bus_class, open_port
@@ -354,8 +357,7 @@ class HardwareWorker:
         except Exception as exc:  # ProtocolError, SerialException, OSError: all "not there"
             if type(exc).__name__ == 'PortBusy' and not self._ever_connected:
                 # Someone else owns the arm: retrying would only fight them for it.
-                self.fatal = str(exc)
-                self._stop.set()
+                self._halt(str(exc))
                 return False
             with self._lock:
                 what = (
@@ -394,8 +396,7 @@ class HardwareWorker:
             with self._lock:
                 self.core.faults.raise_('calibration', verdict.message, 'error')
             if verdict.fatal:
-                self.fatal = verdict.message
-                self._stop.set()
+                self._halt(verdict.message)
             return False
         with self._lock:
             self._port, self._bus = port, bus

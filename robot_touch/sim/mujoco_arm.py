@@ -33,6 +33,7 @@ import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
+from robot_touch.core.periodic import PeriodicLoop
 from robot_touch.core.profile import ArmProfile, check_for_simulation, JointSpec
 from robot_touch.core.trajectory import parse_trajectory, TrajectoryError, TrajectorySampler
 from robot_touch.errors import RobotTouchError
@@ -648,10 +649,11 @@ class RealTimeRunner:
     """
     Steps a :class:`MujocoArm` in a background thread so simulated time follows the wall clock.
 
-    The thread wakes every ``wake_period`` seconds and runs as many steps as are due, so
-    the physics rate does not depend on how precisely the OS wakes it up. If it falls more
-    than ``max_lag`` behind (a stalled machine), the backlog is dropped rather than run in
-    a burst that would make the arm jump.
+    The thread (a :class:`~robot_touch.core.periodic.PeriodicLoop`) wakes every
+    ``wake_period`` seconds and runs as many steps as are due, so the physics rate does not
+    depend on how precisely the OS wakes it up. If it falls more than ``max_lag`` behind (a
+    stalled machine), the backlog is dropped rather than run in a burst that would make the
+    arm jump.
     """
 
     def __init__(
@@ -665,8 +667,8 @@ class RealTimeRunner:
         self.wake_period = wake_period
         self.max_lag = max_lag
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: PeriodicLoop | None = None
+        self._scheduled = 0  # steps owed to the wall clock so far, run or dropped
         self._stats_lock = threading.Lock()
         self._steps = 0
         self._dropped_steps = 0
@@ -677,31 +679,28 @@ class RealTimeRunner:
 
     def start(self) -> None:
         """Start stepping (once)."""
-        if self._thread is not None:
+        if self._loop is not None:
             return
         self._t0 = self._clock()
         self._sim0 = self.arm.time
         self._window = (self._t0, self._sim0)
-        self._thread = threading.Thread(target=self._run, name='mujoco-stepper', daemon=True)
-        self._thread.start()
+        self._loop = PeriodicLoop(
+            self.wake_period, self._tick, name='mujoco-stepper', clock=self._clock
+        ).start()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop stepping and wait for the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._loop is not None:
+            self._loop.stop(timeout)
 
-    def _run(self) -> None:
+    def _tick(self, now: float, elapsed: float) -> None:
+        """Run the steps due at ``now``, at most ``max_lag`` worth (the rest is dropped)."""
         dt = self.arm.timestep
         max_steps = max(1, int(self.max_lag / dt))
-        scheduled = 0  # steps owed to the wall clock so far, run or dropped
-        while not self._stop.wait(self.wake_period):
-            now = self._clock()
-            due = int((now - self._t0) / dt) - scheduled
-            if due <= 0:
-                continue
+        due = int((now - self._t0) / dt) - self._scheduled
+        if due > 0:
             run = min(due, max_steps)
-            scheduled += due
+            self._scheduled += due
             with self._stats_lock:  # held while stepping, so stats() sees steps and time agree
                 self.arm.step(run)
                 self._steps += run
@@ -715,7 +714,7 @@ class RealTimeRunner:
     @property
     def running(self) -> bool:
         """Return True while the stepping thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop is not None and self._loop.running
 
     def stats(self) -> RunnerStats:
         """Step run and real-time factors so far."""
