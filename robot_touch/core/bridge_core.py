@@ -24,6 +24,15 @@ servo goals and raw readings back into joint positions. It owns every safety rul
 
 Each fault is reported once when it appears and once when it clears (:class:`FaultBook`).
 Time is any monotonic clock in seconds, passed in by the caller.
+
+Its parts live beside it: joint conversion (:mod:`~robot_touch.core.bridge_joints`), the
+watchdog, backoff and fault book (:mod:`~robot_touch.core.bridge_faults`), goal shaping
+(:mod:`~robot_touch.core.bridge_motion`), readings (:mod:`~robot_touch.core.bridge_readings`),
+torque and free drive (:mod:`~robot_touch.core.bridge_torque`), trajectories
+(:mod:`~robot_touch.core.trajectory`), diagnostics (:mod:`~robot_touch.core.bridge_diagnostics`).
+What stays here (about 500 lines) is :class:`BridgeCore` alone: one state machine whose safety
+rules act on each other (stale → brake → re-latch → rejoin, free drive, torque), kept whole so
+those rules read in one place. Every name it used to export is still importable from here.
 """
 
 from __future__ import annotations
@@ -33,12 +42,12 @@ import math
 from typing import Mapping, Sequence
 
 import numpy as np
+from robot_touch.core.bridge_faults import Backoff, FaultBook, LogEvent, Watchdog
+from robot_touch.core.bridge_joints import build_converters, CommandRejected, JointConverter
 from robot_touch.core.bridge_motion import GoalShaper, StreamClock
 from robot_touch.core.bridge_readings import JointReadings, Reading
 from robot_touch.core.bridge_torque import JointTorque, outside_limits
-from robot_touch.core.calibration import JointCalibration
 from robot_touch.core.motion import JointLimits
-from robot_touch.core.profile import ArmProfile, Calibration
 from robot_touch.core.trajectory import parse_trajectory, TrajectoryError, TrajectorySampler
 
 #: longest time step (s) a ramp or a brake advances by in one cycle, however late it is
@@ -50,216 +59,6 @@ REJOIN_STEPS = 3.0
 #: their goals for most of it: motion restarts from rest (a read retry or two is shorter:
 #: the goals simply continue with the stream, as the servos catch up within a cycle or two)
 STALL_CYCLES = 10.0
-#: without profile limits (a converter built by hand): seconds to full speed, to full acceleration
-DEFAULT_RAMP_TIME = 0.25
-DEFAULT_JERK_TIME = 0.05
-
-
-class CommandRejected(ValueError):
-    """A command that is not used at all (wrong length, NaN, unknown joint); says why."""
-
-
-# ---------------------------------------------------------------------------- conversion
-
-
-@dataclass(frozen=True)
-class JointConverter:
-    """
-    Radians (or metres) ↔ raw servo units for one joint, with its effective limits.
-
-    ``lower``/``upper`` are the profile limits narrowed to the measured raw range of the
-    calibration, so no goal ever leaves the range the real arm was seen to reach.
-    """
-
-    name: str
-    servo_id: int
-    lower: float
-    upper: float
-    velocity: float
-    calibration: Calibration
-    raw_low: int | None = None
-    raw_high: int | None = None
-    acceleration: float = math.inf
-    jerk: float = math.inf
-
-    @classmethod
-    def build(
-        cls,
-        name: str,
-        servo_id: int,
-        lower: float,
-        upper: float,
-        velocity: float,
-        cal: JointCalibration,
-        acceleration: float | None = None,
-        jerk: float | None = None,
-    ) -> JointConverter:
-        """
-        Return a converter with the calibration's raw range applied.
-
-        Without ``acceleration`` and ``jerk`` (rad/s², rad/s³), full speed is reached in
-        :data:`DEFAULT_RAMP_TIME`.
-        """
-        if acceleration is None:
-            acceleration = velocity / DEFAULT_RAMP_TIME
-        if jerk is None:
-            jerk = acceleration / DEFAULT_JERK_TIME
-        raw_low = raw_high = None
-        rng = cal.joint_range()
-        if rng is not None and cal.raw_min is not None and cal.raw_max is not None:
-            lo, hi = max(lower, rng[0]), min(upper, rng[1])
-            if lo >= hi:
-                raise ValueError(
-                    f'{name}: the calibrated range [{rng[0]:.3f}, {rng[1]:.3f}] rad does not '
-                    f'overlap the limits [{lower:.3f}, {upper:.3f}] rad: recalibrate'
-                )
-            lower, upper = lo, hi
-            raw_low, raw_high = math.ceil(cal.raw_min), math.floor(cal.raw_max)
-        return cls(
-            name,
-            servo_id,
-            lower,
-            upper,
-            velocity,
-            cal.calibration,
-            raw_low,
-            raw_high,
-            acceleration,
-            jerk,
-        )
-
-    def clamp(self, value: float) -> tuple[float, bool]:
-        """
-        ``value`` within the limits, and whether it had to be moved.
-
-        :raises CommandRejected: for NaN or ±inf (a broken sender, never a position).
-        """
-        if not math.isfinite(value):
-            raise CommandRejected(f'{self.name}: {value} is not a finite position')
-        if value < self.lower:
-            return self.lower, True
-        if value > self.upper:
-            return self.upper, True
-        return value, False
-
-    def to_raw(self, value: float) -> int:
-        """Joint position → the nearest raw goal inside the limits."""
-        clamped, _ = self.clamp(value)
-        raw = round(self.calibration.to_raw(clamped))
-        if self.raw_low is not None and self.raw_high is not None:
-            raw = min(self.raw_high, max(self.raw_low, raw))
-        return int(raw)
-
-    def to_joint(self, raw: float) -> float:
-        """Raw reading → joint position."""
-        return self.calibration.to_joint(raw)
-
-
-def build_converters(
-    profile: ArmProfile, calibration: Mapping[str, JointCalibration], include_gripper: bool = True
-) -> list[JointConverter]:
-    """One converter per bridged joint: the arm joints, then the gripper if included."""
-    specs = profile.all_joints if include_gripper else profile.joints
-    return [
-        JointConverter.build(
-            s.name,
-            s.servo_id,
-            s.lower,
-            s.upper,
-            s.velocity,
-            calibration[s.name],
-            s.acceleration,
-            s.jerk,
-        )
-        for s in specs
-    ]
-
-
-# ---------------------------------------------------------------------------- small parts
-
-
-class Watchdog:
-    """Expires when nothing has fed it for ``timeout`` seconds (never fed = expired)."""
-
-    def __init__(self, timeout: float) -> None:
-        if not timeout > 0:
-            raise ValueError(f'command_timeout must be positive, got {timeout}')
-        self.timeout = timeout
-        self.last: float | None = None
-
-    def feed(self, now: float) -> None:
-        self.last = now
-
-    def expired(self, now: float) -> bool:
-        return self.last is None or now - self.last > self.timeout
-
-    def reset(self) -> None:
-        self.last = None
-
-
-class Backoff:
-    """Delays between reconnection attempts: ``initial``, doubling, at most ``maximum``."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 2.0, factor: float = 2.0) -> None:
-        if not 0 < initial <= maximum:
-            raise ValueError(
-                f'reconnect backoff needs 0 < initial ≤ maximum, got {initial}, {maximum}'
-            )
-        self.initial, self.maximum, self.factor = initial, maximum, factor
-        self._next = initial
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        """Return the delay before the next attempt (and grow the one after it)."""
-        delay = self._next
-        self._next = min(self.maximum, self._next * self.factor)
-        self.attempts += 1
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
-        self.attempts = 0
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    """A line for the log: ``level`` is "warn", "error" or "info"."""
-
-    level: str
-    message: str
-
-
-class FaultBook:
-    """Active faults by key. Raising a fault logs once; clearing it logs "recovered" once."""
-
-    def __init__(self) -> None:
-        self.active: dict[str, str] = {}
-        self.events: list[LogEvent] = []
-
-    def raise_(self, key: str, message: str, level: str = 'warn') -> bool:
-        """Mark ``key`` active; True (and one log event) only when it was not already."""
-        if key in self.active:
-            self.active[key] = message  # keep the newest detail for diagnostics, without logging
-            return False
-        self.active[key] = message
-        self.events.append(LogEvent(level, message))
-        return True
-
-    def clear(self, key: str, message: str | None = None) -> bool:
-        """Mark ``key`` over; True (and one "recovered" log event) only when it was active."""
-        old = self.active.pop(key, None)
-        if old is None:
-            return False
-        self.events.append(LogEvent('info', message or f'recovered: {old}'))
-        return True
-
-    def drain(self) -> list[LogEvent]:
-        """Return the log events since the last drain."""
-        events, self.events = self.events, []
-        return events
-
-
-# ---------------------------------------------------------------------------- the core
 
 
 @dataclass
@@ -777,8 +576,10 @@ __all__ = [
     'Backoff',
     'BridgeCore',
     'CommandRejected',
+    'Counters',
     'FaultBook',
     'JointConverter',
+    'LogEvent',
     'Reading',
     'TrajectorySampler',
     'Watchdog',

@@ -36,8 +36,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, HardwareWorker
+from robot_touch.bridge.hardware import HardwareConfig, HardwareWorker
 from robot_touch.core.bridge_core import BridgeCore, build_converters, CommandRejected, Reading
+from robot_touch.core.bridge_diagnostics import (
+    connection_diagnostic,
+    Diagnostic,
+    servo_diagnostics,
+)
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import check_goal_range, load_profile
 from robot_touch.core.trajectory import TrajectoryError
@@ -267,88 +272,9 @@ class SerialBridgeNode(Node):
         status = self.worker.status()
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [self._connection_status(status)] + self._servo_statuses(status)
+        lines = [connection_diagnostic(status)] + servo_diagnostics(status, self.core.joints)
+        msg.status = [_status(line) for line in lines]
         self.diagnostics_pub.publish(msg)
-
-    def _connection_status(self, s: HardwareStatus) -> DiagnosticStatus:
-        # holding for want of commands, or waiting for a stream to come back to the arm, is normal
-        problems = {k: v for k, v in s.faults.items() if k not in ('watchdog', 'rejoin')}
-        level = DiagnosticStatus.OK
-        if not s.connected or s.stale or any(k.startswith('servo:') for k in problems):
-            level = DiagnosticStatus.ERROR
-        elif problems:
-            level = DiagnosticStatus.WARN
-        if not s.connected:
-            message = problems.get('port', 'not connected')
-        elif problems:
-            message = '; '.join(
-                text.splitlines()[0] for text in problems.values()
-            )  # tracebacks stay in the log
-        elif 'rejoin' in s.faults:
-            message = s.faults['rejoin']
-        else:
-            message = 'holding' if s.holding else 'following commands'
-        values = {
-            'connected': s.connected,
-            'port': s.port,
-            'protocol': s.protocol,
-            'baudrate': s.baudrate,
-            'cycle_rate_hz': round(s.cycle_rate, 1),
-            'torque': s.torque,
-            'released': ','.join(s.released),
-            'holding': s.holding,
-            'stale_joints': ','.join(s.stale),
-            'writes': s.stats.writes,
-            'reads': s.stats.reads,
-            'retries': s.stats.retries,
-            'bad_replies': s.stats.bad_replies,
-            'timeouts': s.stats.timeouts,
-            'reconnects': s.reconnects,
-            'relatches': s.relatches,
-            'rejected_commands': s.rejected,
-            'clamped_commands': sum(s.clamps.values()),
-        }
-        return _status('serial_bridge: connection', s.port, level, message, values)
-
-    def _servo_statuses(self, s: HardwareStatus) -> list[DiagnosticStatus]:
-        out = []
-        for joint in self.core.joints:
-            servo = s.servos.get(joint.servo_id)
-            stale = joint.name in s.stale
-            flags = list(servo.error_flags) if servo else []
-            level = (
-                DiagnosticStatus.ERROR
-                if stale or flags or not s.connected
-                else DiagnosticStatus.OK
-            )
-            message = (
-                'stale (no reply)'
-                if stale
-                else ', '.join(flags)
-                if flags
-                else ('ok' if s.connected else 'not connected')
-            )
-            values: dict[str, Any] = {
-                'servo_id': joint.servo_id,
-                'stale': stale,
-                'clamps': s.clamps.get(joint.name, 0),
-            }
-            if servo is not None:
-                for key in ('voltage', 'temperature', 'load', 'moving'):
-                    value = getattr(servo, key)
-                    if value is not None:
-                        values[key] = round(value, 3) if isinstance(value, float) else value
-                values['error_flags'] = ','.join(flags)
-            out.append(
-                _status(
-                    f'serial_bridge: {joint.name}',
-                    f'{s.port}#{joint.servo_id}',
-                    level,
-                    message,
-                    values,
-                )
-            )
-        return out
 
     def _log(self, level: str, message: str) -> None:
         if not self.context.ok():
@@ -371,13 +297,17 @@ class SerialBridgeNode(Node):
         super().destroy_node()
 
 
-def _status(
-    name: str, hardware_id: str, level: bytes, message: str, values: dict[str, Any]
-) -> DiagnosticStatus:
-    status = DiagnosticStatus(name=name, hardware_id=hardware_id, message=message, level=level)
+def _status(line: Diagnostic) -> DiagnosticStatus:
+    """Return the message for one of the core's diagnostic lines."""
+    status = DiagnosticStatus(
+        name=line.name,
+        hardware_id=line.hardware_id,
+        message=line.message,
+        level=bytes([int(line.level)]),
+    )
     status.values = [
         KeyValue(key=k, value=str(v).lower() if isinstance(v, bool) else str(v))
-        for k, v in values.items()
+        for k, v in line.values.items()
     ]
     return status
 
