@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         raise RobotTouchError(f'--seconds must be positive, got {args.seconds}')
 
     from robot_touch.core.profile import load_profile
+    from robot_touch.sim.gl import prepare_gl
+
+    prepare_gl()  # once, before mujoco is first imported
     from robot_touch.sim.mujoco_arm import (
         MujocoArm,
         OffscreenRenderer,

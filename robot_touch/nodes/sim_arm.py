@@ -31,15 +31,13 @@ from robot_touch.nodes._common import (
     run_node,
     trajectory_request,
 )
-from robot_touch.sim.mujoco_arm import (
+from robot_touch.sim.common import (
     MAX_TIMESTEP,
-    MujocoArm,
-    OffscreenRenderer,
     parse_positions,
-    RealTimeRunner,
     RenderUnavailable,
     SimCommandError,
 )
+from robot_touch.sim.gl import prepare_gl
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
@@ -104,6 +102,9 @@ class SimArmNode(Node):
         super().__init__('sim_arm', **kwargs)
         declare_parameters(self, PARAMETERS, 'config/sim_arm.yaml')
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
+
+        # MuJoCo is imported here, not with this module: main() chooses its OpenGL backend first
+        from robot_touch.sim.mujoco_arm import MujocoArm, RealTimeRunner
 
         profile = load_profile(p['arm'])
         try:
@@ -242,6 +243,8 @@ class SimArmNode(Node):
     def _render_loop(self, path: str, period: float, width: int, height: int) -> None:
         # The OpenGL context belongs to the thread that creates it, so all rendering is here.
         try:
+            from robot_touch.sim.render import OffscreenRenderer
+
             renderer = OffscreenRenderer(self.arm.model, width=width, height=height)
         except RenderUnavailable as exc:
             self.get_logger().warning(f'{exc}; simulating without rendering')
@@ -279,6 +282,7 @@ class SimArmNode(Node):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Run the node until Ctrl-C; a configuration error prints one line and returns 2."""
+    prepare_gl()  # once, before mujoco is first imported
     return run_node('sim_arm', SimArmNode, args)
 
 

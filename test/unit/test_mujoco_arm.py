@@ -7,7 +7,11 @@ import time
 import numpy as np
 import pytest
 from robot_touch.core.profile import load_profile
-from robot_touch.sim.mujoco_arm import (
+from robot_touch.sim.gl import prepare_gl
+
+prepare_gl()  # as the entry points do: the OpenGL backend chosen before mujoco is imported
+
+from robot_touch.sim.mujoco_arm import (  # noqa: E402 (after the backend is chosen)
     MAX_TIMESTEP,
     MujocoArm,
     OffscreenRenderer,
@@ -434,6 +438,8 @@ def test_a_broken_gl_backend_never_stops_the_physics(backend: str) -> None:
 
     script = (
         'from robot_touch.core.profile import load_profile\n'
+        'from robot_touch.sim.gl import prepare_gl\n'
+        'prepare_gl()\n'
         'from robot_touch.sim.mujoco_arm import MujocoArm, OffscreenRenderer, RenderUnavailable\n'
         "arm = MujocoArm(load_profile('so101'))\n"
         'arm.command([0.3, 0, 0, 0, 0]); arm.run_for(1.0)\n'
@@ -454,6 +460,31 @@ def test_a_broken_gl_backend_never_stops_the_physics(backend: str) -> None:
             f'unavailable: off-screen rendering unavailable: MUJOCO_GL={backend}' in result.stdout
         )
         assert 'try MUJOCO_GL=egl' in result.stdout
+
+
+def test_importing_the_simulation_has_no_side_effects() -> None:
+    """Check that only prepare_gl (an entry point's call) touches MUJOCO_GL, not an import."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        'import os\n'
+        'import robot_touch.sim.mujoco_arm\n'
+        "print('after import', os.environ.get('MUJOCO_GL'))\n"
+        'from robot_touch.sim.gl import choose_backend\n'
+        'env = {}\n'
+        'choose_backend(env)\n'
+        "print('headless choice', env.get('MUJOCO_GL'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ('MUJOCO_GL', 'DISPLAY')}
+    env.pop('WAYLAND_DISPLAY', None)
+    result = subprocess.run(
+        [sys.executable, '-c', script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'after import None' in result.stdout
+    assert 'headless choice egl' in result.stdout
 
 
 # ---------------------------------------------------------------------------- CLI

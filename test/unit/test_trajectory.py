@@ -25,6 +25,7 @@ from robot_touch.core.trajectory import (
     TrajectoryError,
     TrajectorySampler,
 )
+from robot_touch.sim.gl import prepare_gl
 from robot_touch.virtual_arm.hand import Hand
 from robot_touch.virtual_arm.server import VirtualArm
 from support.waiting import wait_for
@@ -206,6 +207,7 @@ def submit_both(case: Case, core: BridgeCore, arm) -> tuple[str, str]:
         refusals.append('')
     except CommandRejected as exc:
         refusals.append(str(exc).removeprefix('trajectory refused: '))
+    prepare_gl()
     from robot_touch.sim.mujoco_arm import SimCommandError
 
     try:
@@ -218,6 +220,7 @@ def submit_both(case: Case, core: BridgeCore, arm) -> tuple[str, str]:
 
 @pytest.mark.parametrize('name', list(CASES))
 def test_both_backends_accept_refuse_and_plan_alike(so101, converters, name):
+    prepare_gl()
     from robot_touch.sim.mujoco_arm import MujocoArm
 
     case = CASES[name]
@@ -245,6 +248,7 @@ def test_both_backends_accept_refuse_and_plan_alike(so101, converters, name):
 
 @pytest.mark.parametrize('name', MOVING)
 def test_mujoco_true_state_follows_the_plan(so101, name):
+    prepare_gl()
     from robot_touch.sim.mujoco_arm import MujocoArm
 
     case = CASES[name]
@@ -276,7 +280,9 @@ def test_virtual_arm_true_state_follows_the_plan(so101, converters, name):
         )
         worker = HardwareWorker(core, config)
         worker.start()
-        wait_for(lambda: worker.status().connected and worker.status().torque, 10, 'torque on')
+        wait_for(
+            lambda: worker.status().connected and None not in core.held, 10, 'positions latched'
+        )
         hand = Hand(arm)
         traj = parse_trajectory(case.names, case.times, case.positions, core.names)
         plan = TrajectorySampler(traj, 0.0, np.zeros(len(case.names)))
