@@ -6,93 +6,31 @@ dies: a failed port is closed and reopened with backoff, and every other fault i
 once and shown in :meth:`HardwareWorker.status`. All decisions are made by
 :class:`robot_touch.core.bridge_core.BridgeCore`; this module only does the I/O and the
 locking around it. No rclpy here: the node passes callbacks.
+
+The port's life (open, check the servos' settings, lose, close) is in
+:mod:`robot_touch.bridge.connection`; the configuration and the status snapshot in
+:mod:`robot_touch.bridge.config` (both still importable from here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import threading
 import time
 import traceback
 from typing import Any, Callable, Mapping, Sequence
 
+from robot_touch.bridge.config import HardwareConfig, HardwareStatus, LogFn
+from robot_touch.bridge.connection import is_serial_failure, PortConnection
 from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
 from robot_touch.core.periodic import PeriodicLoop
-from robot_touch.core.servo_settings import (
-    check_servo_settings,
-    describe_settings,
-    SettingsVerdict,
-)
 from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, ServoStatus
-
-#: log callback: (level "debug"/"info"/"warn"/"error", message)
-LogFn = Callable[[str, str], None]
 
 #: woken cycles (a new command) keep at least this share of a period apart, so a command
 #: stream faster than the rate cannot monopolise the bus (at 100 Hz: at most 400 cycles/s)
 WAKE_MIN_GAP_SHARE = 0.25
 
 
-@dataclass
-class HardwareConfig:
-    """
-    How to reach the arm and how fast to run.
-
-    :ivar port: pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://, loop://).
-    :ivar baudrate: bits per second.
-    :ivar protocol: registry name of the backend (feetech_sts, dynamixel_p2, ssc32, maestro).
-    :ivar protocol_options: the profile's ``protocol_options``.
-    :ivar rate: cycles per second (one write and one read each).
-    :ivar read_retries: how often the backend repeats a failed read.
-    :ivar reconnect_initial / reconnect_max: backoff between reconnection attempts (s).
-    :ivar torque_on_start: enable torque once the first positions are latched.
-    :ivar torque_on_exit: after the shutdown hold, keep torque on (True) or release it.
-    :ivar status_period: seconds between health reads (voltage, temperature, error flags).
-    :ivar port_timeout: pyserial read timeout (s).
-    :ivar servo_settings: servo id -> the calibration registers the calibration file was made with
-        (:mod:`robot_touch.core.servo_settings`), checked at every connect before anything is
-        written; a difference stops the worker (:attr:`HardwareWorker.fatal`).
-    """
-
-    port: str
-    baudrate: int
-    protocol: str
-    protocol_options: Mapping[str, Any] = field(default_factory=dict)
-    rate: float = 100.0
-    read_retries: int = 2
-    reconnect_initial: float = 0.2
-    reconnect_max: float = 2.0
-    torque_on_start: bool = True
-    torque_on_exit: bool = True
-    status_period: float = 1.0
-    port_timeout: float = 0.02
-    servo_settings: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
-
-
-@dataclass
-class HardwareStatus:
-    """A snapshot for diagnostics."""
-
-    connected: bool
-    port: str
-    protocol: str
-    baudrate: int
-    cycle_rate: float
-    torque: bool
-    holding: bool
-    stats: BusStats
-    servos: dict[int, ServoStatus]
-    stale: list[str]
-    clamps: dict[str, int]
-    faults: dict[str, str]
-    reconnects: int
-    rejected: int
-    relatches: int
-    #: joints released on their own (free drive); the whole arm released shows as torque False
-    released: list[str] = field(default_factory=list)
-
-
-class HardwareWorker:
+class HardwareWorker(PortConnection):
     """
     Runs the bridge's cycles in its own thread.
 
@@ -324,7 +262,7 @@ class HardwareWorker:
         except (PortGone, OSError) as exc:
             self._lost(f'{type(exc).__name__}: {exc}')
         except Exception as exc:  # the bridge must survive any backend bug
-            if _is_serial_failure(exc):
+            if is_serial_failure(exc):
                 self._lost(f'{type(exc).__name__}: {exc}')
             else:
                 with self._lock:  # logged once with its traceback, however often it repeats
@@ -340,106 +278,6 @@ class HardwareWorker:
                 with self._lock:
                     self.core.faults.clear('bug', 'recovered: I/O cycles run again')
         self._flush_log()
-
-    def _halt(self, reason: str) -> None:
-        """Stop for good from the I/O thread: ``reason`` becomes :attr:`fatal`."""
-        self.fatal = reason
-        self._stop.set()
-        if self._loop is not None:
-            self._loop.stop()  # from its own thread: ends after this cycle, no join
-
-    def _connect(self) -> bool:
-        from robot_touch.protocols.registry import get_bus_class, open_port
-
-        cfg = self.config
-        try:
-            port = (self._open_port or open_port)(cfg.port, cfg.baudrate, cfg.port_timeout)
-        except Exception as exc:  # ProtocolError, SerialException, OSError: all "not there"
-            if type(exc).__name__ == 'PortBusy' and not self._ever_connected:
-                # Someone else owns the arm: retrying would only fight them for it.
-                self._halt(str(exc))
-                return False
-            with self._lock:
-                what = (
-                    'lost'
-                    if self._ever_connected
-                    else 'cannot be opened (`robot-touch ports` lists the adapters)'
-                )
-                self.core.faults.raise_(
-                    'port',
-                    f'port {cfg.port} {what}: {exc}; '
-                    f'retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s',
-                    'error',
-                )
-            return False
-        try:
-            bus_class = self._bus_class or get_bus_class(cfg.protocol)
-            bus = bus_class(
-                port,
-                [j.servo_id for j in self.core.joints],
-                cfg.protocol_options,
-                cfg.read_retries,
-            )
-        except Exception as exc:  # a bad option must not kill the thread: report and retry
-            port.close()
-            with self._lock:
-                self.core.faults.raise_(
-                    'port',
-                    f'cannot start the {cfg.protocol} backend on {cfg.port}: {exc}',
-                    'error',
-                )
-            return False
-        verdict = self._check_servo_settings(bus)
-        if not verdict.ok:  # nothing has been written: the arm has not moved
-            for closer in (bus.close, port.close):
-                closer()
-            with self._lock:
-                self.core.faults.raise_('calibration', verdict.message, 'error')
-            if verdict.fatal:
-                self._halt(verdict.message)
-            return False
-        with self._lock:
-            self._port, self._bus = port, bus
-            self._torque_applied = dict.fromkeys(self._torque_applied)
-            self.core.on_connected(time.monotonic())
-            quiet, self._quiet_reconnect = self._quiet_reconnect, False
-            if self._ever_connected and not quiet:
-                self.reconnects += 1
-                self.core.faults.clear(
-                    'port', f'recovered: port {cfg.port} reconnected; positions re-latched'
-                )
-            else:
-                self.core.faults.clear('port', f'recovered: port {cfg.port} opened')
-            self._ever_connected = True
-        if not quiet:  # a reconnection after a backend error is reported by that error, once
-            self.log('info', f'connected to {cfg.port} ({cfg.protocol} @ {cfg.baudrate} baud)')
-        self._backoff.reset()
-        self._next_status = time.monotonic()
-        return True
-
-    def _check_servo_settings(self, bus: ServoBus) -> SettingsVerdict:
-        """
-        Read the servos' own settings, log them, and compare the calibration registers.
-
-        They are compared with the calibration file's (connect-time check, before any goal is
-        written).
-        """
-        try:
-            settings = bus.read_settings()
-        except Exception as exc:  # a failed read is retried with the connection
-            return SettingsVerdict(False, f'servo settings could not be read ({exc}); retrying')
-        names = {j.servo_id: j.name for j in self.core.joints}
-        if settings:
-            gripper = self.core.joints[-1].servo_id if self.core.has_gripper else None
-            lines = describe_settings(settings, names, gripper)
-            self.log('info', 'servo settings:\n  ' + '\n  '.join(lines))
-        verdict = check_servo_settings(self.config.servo_settings, settings, names)
-        if verdict.ok and self.config.servo_settings:
-            with self._lock:
-                self.core.faults.clear(
-                    'calibration', 'recovered: every servo matches the calibration file'
-                )
-        return verdict
 
     def _cycle(self) -> None:
         bus = self._bus
@@ -537,27 +375,6 @@ class HardwareWorker:
                         f'servo:{name}', f'recovered: {name} (id {sid}) reports no error'
                     )
 
-    def _lost(self, reason: str, report: bool = True) -> None:
-        """
-        Close the port; reconnect on the next loop (``report``: as a "port" fault).
-
-        Every joint's position is unknown from now on: a joint state of NaN says so at once.
-        """
-        now = time.monotonic()
-        with self._lock:
-            self.core.on_disconnected(now)
-            unknown = self.core.readings.reading([False] * len(self.core.joints), now)
-            self._quiet_reconnect = not report
-            if report:
-                self.core.faults.raise_(
-                    'port',
-                    f'port {self.config.port} lost ({reason}); reconnecting every '
-                    f'{self.config.reconnect_initial:g}–{self.config.reconnect_max:g} s',
-                    'error',
-                )
-        self._close()
-        self._publish(unknown)
-
     def _publish(self, reading: Reading) -> None:
         if self.on_state is None:
             return
@@ -566,21 +383,6 @@ class HardwareWorker:
         except Exception as exc:  # a publishing problem is not a port problem
             with self._lock:
                 self.core.faults.raise_('publish', f'publishing the joint state failed: {exc}')
-
-    def _close(self) -> None:
-        with self._lock:
-            bus, port = self._bus, self._port
-            self._bus = self._port = None
-            self._rate_window.clear()
-            if bus is not None:
-                for key, value in vars(bus.stats).items():
-                    setattr(self._stats_total, key, getattr(self._stats_total, key) + value)
-        for closer in (getattr(bus, 'close', None), getattr(port, 'close', None)):
-            if closer is not None:
-                try:
-                    closer()
-                except Exception:  # closing a dead port may fail in any way; it is gone either way
-                    pass
 
     def _flush_log(self) -> None:
         with self._lock:
@@ -592,9 +394,4 @@ class HardwareWorker:
                 traceback.print_exc()
 
 
-def _is_serial_failure(exc: BaseException) -> bool:
-    """Tell a pyserial SerialException (port vanished, EIO), without importing serial early."""
-    return type(exc).__name__ in ('SerialException', 'SerialTimeoutException', 'PortNotOpenError')
-
-
-__all__ = ['CommandRejected', 'HardwareConfig', 'HardwareStatus', 'HardwareWorker']
+__all__ = ['CommandRejected', 'HardwareConfig', 'HardwareStatus', 'HardwareWorker', 'LogFn']
