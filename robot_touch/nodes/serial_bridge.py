@@ -52,6 +52,7 @@ from robot_touch.nodes._common import (
     float_range,
     int_range,
     joint_torque_services,
+    ParameterTable,
     run_node,
     trajectory_request,
 )
@@ -64,7 +65,7 @@ DIAGNOSTICS_PERIOD = 1.0  # s
 
 
 #: name → (default, description, range kwargs); the same list is config/serial_bridge.yaml
-PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+PARAMETERS: ParameterTable = {
     'arm': ('so101', 'arm profile: shipped name or path to a profile YAML', {}),
     'port': ('/dev/ttyUSB0', 'serial port or pyserial URL (socket://, rfc2217://, loop://)', {}),
     'baudrate': (

@@ -28,6 +28,7 @@ from robot_touch.nodes._common import (
     float_range,
     int_range,
     joint_torque_services,
+    ParameterTable,
     run_node,
     trajectory_request,
 )
@@ -51,11 +52,11 @@ RTF_WARN_BELOW = 0.9
 
 
 #: name → (default, description, range kwargs); the same list is config/sim_arm.yaml
-PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+PARAMETERS: ParameterTable = {
     'arm': ('so101', 'arm profile: shipped name or path to a profile YAML', {}),
     'timestep': (
         MAX_TIMESTEP,
-        'physics time step (s); at most 0.002 (500 Hz)',
+        f'physics time step (s); at most {MAX_TIMESTEP:g} ({1 / MAX_TIMESTEP:.0f} Hz)',
         {'floating_point_range': float_range(1e-4, MAX_TIMESTEP)},
     ),
     'publish_rate': (
@@ -100,8 +101,7 @@ class SimArmNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('sim_arm', **kwargs)
-        declare_parameters(self, PARAMETERS, 'config/sim_arm.yaml')
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS, 'config/sim_arm.yaml')
 
         # MuJoCo is imported here, not with this module: main() chooses its OpenGL backend first
         from robot_touch.sim.mujoco_arm import MujocoArm, RealTimeRunner
