@@ -235,11 +235,6 @@ class MaestroBus(PwmBus):
         moving, flags = answer
         return {ch: ServoStatus(moving=moving, error_flags=list(flags)) for ch in self.ids}
 
-    def go_home(self) -> None:
-        """Go Home: every channel to its configured home (or off), as after an error."""
-        self._send(self.framing.packet(GO_HOME))
-        self._released()
-
     # -- protocol hooks (see PwmBus) --------------------------------------------------------
 
     def _position_query(self, channels: Sequence[int]) -> bytes:

@@ -223,11 +223,6 @@ class PwmBus(ServoBus):
             self._last_goals[ch] = us
             self._envelopes[ch].commanded(us)
 
-    def _released(self) -> None:
-        """Forget the readbacks: the pulses were switched off (or sent home)."""
-        for envelope in self._envelopes.values():
-            envelope.released()
-
     def _ask(self, command: bytes, count: int, parse: Callable[[bytes], _T | None]) -> _T | None:
         """
         Send ``command`` and read ``count`` reply bytes until ``parse`` makes sense of them.

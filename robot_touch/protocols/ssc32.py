@@ -154,10 +154,6 @@ class SSC32Bus(PwmBus):
         self._send(group_move(dict(checked), move_time))
         self._commanded(checked)
 
-    def is_moving(self) -> bool | None:
-        """``Q``: True while the last group move runs, None when the board does not answer."""
-        return self._ask(b'Q\r', 1, lambda reply: reply == b'+' if reply in (b'.', b'+') else None)
-
     # -- protocol hooks (see PwmBus) --------------------------------------------------------
 
     def _position_query(self, channels: Sequence[int]) -> bytes:
