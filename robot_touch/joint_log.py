@@ -19,8 +19,9 @@ MIN_SPAN = {'rad': 0.1, 'm': 0.01}
 
 def axis_limits(values: Sequence[float], unit: str = 'rad') -> tuple[float, float] | None:
     """
-    Return the y range of a panel: the data's own, widened around its middle to at least
-    :data:`MIN_SPAN` of ``unit``; None without finite data.
+    Return the y range of a panel; None without finite data.
+
+    The data's own range, widened around its middle to at least :data:`MIN_SPAN` of ``unit``.
     """
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
@@ -52,7 +53,7 @@ class JointLog:
 
     @property
     def columns(self) -> list[str]:
-        """The names recorded: the joints, then the gripper."""
+        """Return the names recorded: the joints, then the gripper."""
         return self.joint_names + ([self.gripper] if self.gripper is not None else [])
 
     def unit(self, index: int) -> str:

@@ -31,9 +31,10 @@ INTEROP_ENV = 'ROBOT_TOUCH_LEROBOT_INTEROP'
 
 def find_lerobot(start: Path | None = None) -> tuple[str, str] | None:
     """
-    (LeRobot's python, lrload's folder) from the environment, else an ``lrvenv`` and
-    ``shared/lerobot_interop`` beside the repository (a clone next to shared/, or a worktree
-    one level further down); None when LeRobot cannot be imported with them.
+    Return (LeRobot's python, lrload's folder), or None when LeRobot cannot be imported.
+
+    From the environment, else an ``lrvenv`` and ``shared/lerobot_interop`` beside the
+    repository (a clone next to shared/, or a worktree one level further down).
     """
     here = (start or Path(__file__)).resolve()
     roots = [here.parents[i] for i in (2, 3, 4) if i < len(here.parents)]

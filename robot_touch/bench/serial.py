@@ -225,7 +225,7 @@ def measure_lerobot(
     profile_name: str, protocol: str, seconds: float, bytes_per_cycle: float
 ) -> SerialBenchRow | None:
     """
-    LeRobot's bus loop on the same kind of emulator.
+    Measure LeRobot's bus loop on the same kind of emulator.
 
     None where LeRobot does not run. (Its packets are byte-identical to ours, so the bytes per
     cycle are ours; it counts no retries, so those columns read 0, and ``missed`` counts its reads

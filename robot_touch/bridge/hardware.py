@@ -6,88 +6,31 @@ dies: a failed port is closed and reopened with backoff, and every other fault i
 once and shown in :meth:`HardwareWorker.status`. All decisions are made by
 :class:`robot_touch.core.bridge_core.BridgeCore`; this module only does the I/O and the
 locking around it. No rclpy here: the node passes callbacks.
+
+The port's life (open, check the servos' settings, lose, close) is in
+:mod:`robot_touch.bridge.connection`; the configuration and the status snapshot in
+:mod:`robot_touch.bridge.config` (both still importable from here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import threading
 import time
 import traceback
 from typing import Any, Callable, Mapping, Sequence
 
+from robot_touch.bridge.config import HardwareConfig, HardwareStatus, LogFn
+from robot_touch.bridge.connection import is_serial_failure, PortConnection
 from robot_touch.core.bridge_core import Backoff, BridgeCore, CommandRejected, Reading
-from robot_touch.core.servo_settings import (
-    check_servo_settings,
-    describe_settings,
-    SettingsVerdict,
-)
+from robot_touch.core.periodic import PeriodicLoop
 from robot_touch.protocols.base import BusError, BusStats, PortGone, ServoBus, ServoStatus
 
-#: log callback: (level "debug"/"info"/"warn"/"error", message)
-LogFn = Callable[[str, str], None]
+#: woken cycles (a new command) keep at least this share of a period apart, so a command
+#: stream faster than the rate cannot monopolise the bus (at 100 Hz: at most 400 cycles/s)
+WAKE_MIN_GAP_SHARE = 0.25
 
 
-@dataclass
-class HardwareConfig:
-    """
-    How to reach the arm and how fast to run.
-
-    :ivar port: pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://, loop://).
-    :ivar baudrate: bits per second.
-    :ivar protocol: registry name of the backend (feetech_sts, dynamixel_p2, ssc32, maestro).
-    :ivar protocol_options: the profile's ``protocol_options``.
-    :ivar rate: cycles per second (one write and one read each).
-    :ivar read_retries: how often the backend repeats a failed read.
-    :ivar reconnect_initial / reconnect_max: backoff between reconnection attempts (s).
-    :ivar torque_on_start: enable torque once the first positions are latched.
-    :ivar torque_on_exit: after the shutdown hold, keep torque on (True) or release it.
-    :ivar status_period: seconds between health reads (voltage, temperature, error flags).
-    :ivar port_timeout: pyserial read timeout (s).
-    :ivar servo_settings: servo id -> the calibration registers the calibration file was made with
-        (:mod:`robot_touch.core.servo_settings`), checked at every connect before anything is
-        written; a difference stops the worker (:attr:`HardwareWorker.fatal`).
-    """
-
-    port: str
-    baudrate: int
-    protocol: str
-    protocol_options: Mapping[str, Any] = field(default_factory=dict)
-    rate: float = 100.0
-    read_retries: int = 2
-    reconnect_initial: float = 0.2
-    reconnect_max: float = 2.0
-    torque_on_start: bool = True
-    torque_on_exit: bool = True
-    status_period: float = 1.0
-    port_timeout: float = 0.02
-    servo_settings: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
-
-
-@dataclass
-class HardwareStatus:
-    """A snapshot for diagnostics."""
-
-    connected: bool
-    port: str
-    protocol: str
-    baudrate: int
-    cycle_rate: float
-    torque: bool
-    holding: bool
-    stats: BusStats
-    servos: dict[int, ServoStatus]
-    stale: list[str]
-    clamps: dict[str, int]
-    faults: dict[str, str]
-    reconnects: int
-    rejected: int
-    relatches: int
-    #: joints released on their own (free drive); the whole arm released shows as torque False
-    released: list[str] = field(default_factory=list)
-
-
-class HardwareWorker:
+class HardwareWorker(PortConnection):
     """
     Runs the bridge's cycles in its own thread.
 
@@ -119,11 +62,10 @@ class HardwareWorker:
         self._open_port = open_port
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        # Set by a new command: the I/O thread runs a cycle at once instead of waiting out its
+        # A new command wakes the loop: it runs a cycle at once instead of waiting out its
         # period, so a command reaches the servos within one bus transaction (the teleop node
         # likewise runs an extra cycle on a new target). Saves half a period on average.
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: PeriodicLoop | None = None
         self._port: Any = None
         self._bus: ServoBus | None = None
         self._backoff = Backoff(config.reconnect_initial, config.reconnect_max)
@@ -146,25 +88,33 @@ class HardwareWorker:
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
-        """Start the I/O thread."""
-        if self._thread is not None:
+        """Start the I/O thread: a :class:`PeriodicLoop` at ``config.rate``."""
+        if self._loop is not None:
             return
-        self._thread = threading.Thread(target=self._run, name='serial_bridge_io', daemon=True)
-        self._thread.start()
+        self._loop = PeriodicLoop(
+            1.0 / self.config.rate,
+            self._tick,
+            name='serial_bridge_io',
+            min_gap_share=WAKE_MIN_GAP_SHARE,
+        ).start()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the I/O thread, hold the arm where it is (:meth:`hold_on_exit`), close the port."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if self._loop is not None:
+            self._loop.stop(timeout)
+            self._loop = None
         self.hold_on_exit()
         self._close()
 
+    @property
+    def running(self) -> bool:
+        """Return True while the I/O thread is alive."""
+        return self._loop is not None and self._loop.running
+
     def hold_on_exit(self) -> bool:
         """
-        The bridge's last act.
+        Hold the arm where it is: the bridge's last act.
 
         Each servo's measured position becomes its goal, so a servo still moving stops where it is
         (not at the last command); then torque stays on, or is released with ``torque_on_exit``
@@ -187,10 +137,11 @@ class HardwareWorker:
         return True
 
     def submit_command(self, values: Sequence[float]) -> None:
-        """A streamed position command (joint order). Raises CommandRejected."""
+        """Submit a streamed position command (joint order). Raises CommandRejected."""
         with self._lock:
             self.core.submit_command(values, time.monotonic())
-        self._wake.set()
+        if self._loop is not None:
+            self._loop.wake()
 
     def submit_trajectory(
         self,
@@ -199,12 +150,13 @@ class HardwareWorker:
         positions: Sequence[Sequence[float]],
         velocities: Sequence[Sequence[float]] | None,
         start_delay: float,
+        accelerations: Sequence[Sequence[float]] | None = None,
     ) -> None:
-        """A timed trajectory starting ``start_delay`` s from now. Raises CommandRejected."""
+        """Submit a trajectory that starts ``start_delay`` s from now; raises CommandRejected."""
         with self._lock:
             now = time.monotonic()
             self.core.submit_trajectory(
-                names, times, positions, velocities, now + start_delay, now
+                names, times, positions, velocities, now + start_delay, now, accelerations
             )
 
     def request_torque(
@@ -292,149 +244,40 @@ class HardwareWorker:
 
     # ------------------------------------------------------------------ the thread
 
-    def _run(self) -> None:
-        period = 1.0 / self.config.rate
-        next_cycle = time.monotonic()
-        while not self._stop.is_set():
-            if self._bus is None and not self._connect():
-                self._flush_log()
-                self._stop.wait(self._backoff.next_delay())
-                next_cycle = time.monotonic()
-                continue
-            try:
-                self._cycle()
-            except (PortGone, OSError) as exc:
-                self._lost(f'{type(exc).__name__}: {exc}')
-            except Exception as exc:  # the bridge must survive any backend bug
-                if _is_serial_failure(exc):
-                    self._lost(f'{type(exc).__name__}: {exc}')
-                else:
-                    with self._lock:  # logged once with its traceback, however often it repeats
-                        self.core.faults.raise_(
-                            'bug',
-                            'unexpected error in the I/O cycle, reconnecting:\n'
-                            + traceback.format_exc(),
-                            'error',
-                        )
-                    self._lost(f'{type(exc).__name__}: {exc}', report=False)
-            else:
-                if 'bug' in self.core.faults.active:
-                    with self._lock:
-                        self.core.faults.clear('bug', 'recovered: I/O cycles run again')
+    def _tick(self, now: float, elapsed: float) -> None:
+        """
+        Run one turn of the loop: connect if need be, else one read → decide → write cycle.
+
+        A failed connection waits out the backoff here (interrupted by :meth:`stop`); the
+        schedule then restarts from that late cycle instead of catching up.
+        """
+        if self._stop.is_set():
+            return
+        if self._bus is None and not self._connect():
             self._flush_log()
-            next_cycle = self._wait_for_next_cycle(next_cycle + period, period)
-
-    def _wait_for_next_cycle(self, due: float, period: float) -> float:
-        """
-        Sleep until ``due`` or until a new command wakes us; returns the cycle's start time.
-
-        Woken cycles keep at least a quarter period apart, so a command stream faster than
-        the rate cannot monopolise the bus (at 100 Hz: at most 400 cycles/s).
-        """
-        last_start = due - period
-        delay = due - time.monotonic()
-        if delay < -period:
-            return time.monotonic()  # fell behind: carry on at the rate, no burst
-        if delay > 0 and self._wake.wait(delay) and not self._stop.is_set():
-            self._wake.clear()
-            gap = last_start + period / 4 - time.monotonic()
-            if gap > 0:
-                self._stop.wait(gap)
-            return time.monotonic()
-        self._wake.clear()
-        return due
-
-    def _connect(self) -> bool:
-        from robot_touch.protocols.registry import get_bus_class, open_port
-
-        cfg = self.config
+            self._stop.wait(self._backoff.next_delay())
+            return
         try:
-            port = (self._open_port or open_port)(cfg.port, cfg.baudrate, cfg.port_timeout)
-        except Exception as exc:  # ProtocolError, SerialException, OSError: all "not there"
-            if type(exc).__name__ == 'PortBusy' and not self._ever_connected:
-                # Someone else owns the arm: retrying would only fight them for it.
-                self.fatal = str(exc)
-                self._stop.set()
-                return False
-            with self._lock:
-                what = (
-                    'lost'
-                    if self._ever_connected
-                    else 'cannot be opened (`robot-touch ports` lists the adapters)'
-                )
-                self.core.faults.raise_(
-                    'port',
-                    f'port {cfg.port} {what}: {exc}; retrying every {cfg.reconnect_initial:g}–{cfg.reconnect_max:g} s',
-                    'error',
-                )
-            return False
-        try:
-            bus_class = self._bus_class or get_bus_class(cfg.protocol)
-            bus = bus_class(
-                port,
-                [j.servo_id for j in self.core.joints],
-                cfg.protocol_options,
-                cfg.read_retries,
-            )
-        except Exception as exc:  # a bad option must not kill the thread: report and retry
-            port.close()
-            with self._lock:
-                self.core.faults.raise_(
-                    'port',
-                    f'cannot start the {cfg.protocol} backend on {cfg.port}: {exc}',
-                    'error',
-                )
-            return False
-        verdict = self._check_servo_settings(bus)
-        if not verdict.ok:  # nothing has been written: the arm has not moved
-            for closer in (bus.close, port.close):
-                closer()
-            with self._lock:
-                self.core.faults.raise_('calibration', verdict.message, 'error')
-            if verdict.fatal:
-                self.fatal = verdict.message
-                self._stop.set()
-            return False
-        with self._lock:
-            self._port, self._bus = port, bus
-            self._torque_applied = dict.fromkeys(self._torque_applied)
-            self.core.on_connected(time.monotonic())
-            quiet, self._quiet_reconnect = self._quiet_reconnect, False
-            if self._ever_connected and not quiet:
-                self.reconnects += 1
-                self.core.faults.clear(
-                    'port', f'recovered: port {cfg.port} reconnected; positions re-latched'
-                )
+            self._cycle()
+        except (PortGone, OSError) as exc:
+            self._lost(f'{type(exc).__name__}: {exc}')
+        except Exception as exc:  # the bridge must survive any backend bug
+            if is_serial_failure(exc):
+                self._lost(f'{type(exc).__name__}: {exc}')
             else:
-                self.core.faults.clear('port', f'recovered: port {cfg.port} opened')
-            self._ever_connected = True
-        if not quiet:  # a reconnection after a backend error is reported by that error, once
-            self.log('info', f'connected to {cfg.port} ({cfg.protocol} @ {cfg.baudrate} baud)')
-        self._backoff.reset()
-        self._next_status = time.monotonic()
-        return True
-
-    def _check_servo_settings(self, bus: ServoBus) -> SettingsVerdict:
-        """
-        Read the servos' own settings, log them, and compare the calibration registers
-        with the calibration file's (connect-time check, before any goal is written).
-        """
-        try:
-            settings = bus.read_settings()
-        except Exception as exc:  # a failed read is retried with the connection
-            return SettingsVerdict(False, f'servo settings could not be read ({exc}); retrying')
-        names = {j.servo_id: j.name for j in self.core.joints}
-        if settings:
-            gripper = self.core.joints[-1].servo_id if self.core.has_gripper else None
-            lines = describe_settings(settings, names, gripper)
-            self.log('info', 'servo settings:\n  ' + '\n  '.join(lines))
-        verdict = check_servo_settings(self.config.servo_settings, settings, names)
-        if verdict.ok and self.config.servo_settings:
-            with self._lock:
-                self.core.faults.clear(
-                    'calibration', 'recovered: every servo matches the calibration file'
-                )
-        return verdict
+                with self._lock:  # logged once with its traceback, however often it repeats
+                    self.core.faults.raise_(
+                        'bug',
+                        'unexpected error in the I/O cycle, reconnecting:\n'
+                        + traceback.format_exc(),
+                        'error',
+                    )
+                self._lost(f'{type(exc).__name__}: {exc}', report=False)
+        else:
+            if 'bug' in self.core.faults.active:
+                with self._lock:
+                    self.core.faults.clear('bug', 'recovered: I/O cycles run again')
+        self._flush_log()
 
     def _cycle(self) -> None:
         bus = self._bus
@@ -532,27 +375,6 @@ class HardwareWorker:
                         f'servo:{name}', f'recovered: {name} (id {sid}) reports no error'
                     )
 
-    def _lost(self, reason: str, report: bool = True) -> None:
-        """
-        Close the port; reconnect on the next loop (``report``: as a "port" fault).
-
-        Every joint's position is unknown from now on: a joint state of NaN says so at once.
-        """
-        now = time.monotonic()
-        with self._lock:
-            self.core.on_disconnected(now)
-            unknown = self.core.readings.reading([False] * len(self.core.joints), now)
-            self._quiet_reconnect = not report
-            if report:
-                self.core.faults.raise_(
-                    'port',
-                    f'port {self.config.port} lost ({reason}); reconnecting every '
-                    f'{self.config.reconnect_initial:g}–{self.config.reconnect_max:g} s',
-                    'error',
-                )
-        self._close()
-        self._publish(unknown)
-
     def _publish(self, reading: Reading) -> None:
         if self.on_state is None:
             return
@@ -561,21 +383,6 @@ class HardwareWorker:
         except Exception as exc:  # a publishing problem is not a port problem
             with self._lock:
                 self.core.faults.raise_('publish', f'publishing the joint state failed: {exc}')
-
-    def _close(self) -> None:
-        with self._lock:
-            bus, port = self._bus, self._port
-            self._bus = self._port = None
-            self._rate_window.clear()
-            if bus is not None:
-                for key, value in vars(bus.stats).items():
-                    setattr(self._stats_total, key, getattr(self._stats_total, key) + value)
-        for closer in (getattr(bus, 'close', None), getattr(port, 'close', None)):
-            if closer is not None:
-                try:
-                    closer()
-                except Exception:  # closing a dead port may fail in any way; it is gone either way
-                    pass
 
     def _flush_log(self) -> None:
         with self._lock:
@@ -587,11 +394,4 @@ class HardwareWorker:
                 traceback.print_exc()
 
 
-def _is_serial_failure(exc: BaseException) -> bool:
-    """
-    Pyserial's SerialException (port vanished, EIO), without importing serial at module level.
-    """
-    return type(exc).__name__ in ('SerialException', 'SerialTimeoutException', 'PortNotOpenError')
-
-
-__all__ = ['CommandRejected', 'HardwareConfig', 'HardwareStatus', 'HardwareWorker']
+__all__ = ['CommandRejected', 'HardwareConfig', 'HardwareStatus', 'HardwareWorker', 'LogFn']

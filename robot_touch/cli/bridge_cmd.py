@@ -55,7 +55,7 @@ def ros_arguments(args: argparse.Namespace) -> list[str]:
 
 
 def _yaml_text(value: object) -> str:
-    """Return a parameter value as ROS parses it (YAML): strings quoted so "" or "on" stay strings."""
+    """Return a parameter value as ROS parses it (YAML): strings quoted so "" or "on" stay so."""
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, str):

@@ -21,10 +21,10 @@ KNOWN_ADAPTERS: dict[tuple[int, int | None], str] = {
         0x6001,
     ): 'FTDI FT232R: USB-serial, e.g. Lynxmotion SSC-32U (protocol ssc32) or a TTL adapter',
     (0x0403, 0x6015): 'FTDI FT231X: USB-serial, e.g. Lynxmotion SSC-32U (protocol ssc32)',
-    (
-        0x1FFB,
-        None,
-    ): "Pololu Maestro servo controller, protocol maestro (use the 'Command Port', usually the first)",
+    (0x1FFB, None): (
+        "Pololu Maestro servo controller, protocol maestro (use the 'Command Port', "
+        'usually the first)'
+    ),
     (0x10C4, 0xEA60): 'Silicon Labs CP210x: USB-serial adapter',
     (0x0483, 0x5740): 'STM32 virtual COM port, e.g. ROBOTIS OpenCR',
 }
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     shown = [p for p in ports if args.all or p.vid is not None]
     if not shown:
         print(
-            "no USB serial ports found (is the adapter plugged in? on Linux, are you in the 'dialout' group?)"
+            'no USB serial ports found (is the adapter plugged in? on Linux, are you in the '
+            "'dialout' group?)"
         )
         return 1
     for p in shown:
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if hint:
             print(f'{"":24s} → {hint}')
     print(
-        'Stable names: ls -l /dev/serial/by-id/ (use those with --port so a replug keeps the name).'
+        'Stable names: ls -l /dev/serial/by-id/ '
+        '(use those with --port so a replug keeps the name).'
     )
     return 0

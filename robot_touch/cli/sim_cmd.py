@@ -21,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--pose',
         default='home',
-        help='target: "home", "zero" or positions in joint order, arm joints then gripper (rad, m)',
+        help=(
+            'target: "home", "zero" or positions in joint order, arm joints then gripper '
+            '(rad, m)'
+        ),
     )
     parser.add_argument(
         '--seconds', type=float, default=2.0, help='simulated seconds to run (default 2)'
@@ -74,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         raise RobotTouchError(f'--seconds must be positive, got {args.seconds}')
 
     from robot_touch.core.profile import load_profile
+    from robot_touch.sim.gl import prepare_gl
+
+    prepare_gl()  # once, before mujoco is first imported
     from robot_touch.sim.mujoco_arm import (
         MujocoArm,
         OffscreenRenderer,
@@ -95,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         target = list(arm.targets())
     print(
-        f'{profile.name}: {len(arm.names)} joints, time step {arm.timestep * 1000:g} ms, gravity on'
+        f'{profile.name}: {len(arm.names)} joints, time step {arm.timestep * 1000:g} ms, '
+        'gravity on'
     )
     w = max(len(n) for n in arm.names) + 1
     print(
@@ -115,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
         runner.stop()
         stats = runner.stats()
         print(
-            f'real time: {stats.steps} steps, {stats.sim_time:.3f} s simulated in {stats.wall_time:.3f} s '
-            f'(real-time factor {stats.real_time_factor:.3f}, {stats.steps / stats.wall_time:.0f} steps/s)'
+            f'real time: {stats.steps} steps, {stats.sim_time:.3f} s simulated in '
+            f'{stats.wall_time:.3f} s (real-time factor {stats.real_time_factor:.3f}, '
+            f'{stats.steps / stats.wall_time:.0f} steps/s)'
         )
     else:
         steps = max(1, int(round(args.seconds / arm.timestep)))

@@ -227,7 +227,8 @@ def run(args: argparse.Namespace) -> int:
         assert arm.port_path is not None
         announce(arm.port_path)
         print(
-            f'virtual {arm.profile.name} ({arm.protocol}, servos {sorted(arm.servos)}) on {arm.port_path}'
+            f'virtual {arm.profile.name} ({arm.protocol}, servos {sorted(arm.servos)}) '
+            f'on {arm.port_path}'
             + (f', link {args.link}' if args.link else '')
             + (f', hand on {control}' if control else ''),
             file=sys.stderr,

@@ -24,6 +24,15 @@ servo goals and raw readings back into joint positions. It owns every safety rul
 
 Each fault is reported once when it appears and once when it clears (:class:`FaultBook`).
 Time is any monotonic clock in seconds, passed in by the caller.
+
+Its parts live beside it: joint conversion (:mod:`~robot_touch.core.bridge_joints`), the
+watchdog, backoff and fault book (:mod:`~robot_touch.core.bridge_faults`), goal shaping
+(:mod:`~robot_touch.core.bridge_motion`), readings (:mod:`~robot_touch.core.bridge_readings`),
+torque and free drive (:mod:`~robot_touch.core.bridge_torque`), trajectories
+(:mod:`~robot_touch.core.trajectory`), diagnostics (:mod:`~robot_touch.core.bridge_diagnostics`).
+What stays here (about 500 lines) is :class:`BridgeCore` alone: one state machine whose safety
+rules act on each other (stale → brake → re-latch → rejoin, free drive, torque), kept whole so
+those rules read in one place. Every name it used to export is still importable from here.
 """
 
 from __future__ import annotations
@@ -33,12 +42,13 @@ import math
 from typing import Mapping, Sequence
 
 import numpy as np
+from robot_touch.core.bridge_faults import Backoff, FaultBook, LogEvent, Watchdog
+from robot_touch.core.bridge_joints import build_converters, CommandRejected, JointConverter
 from robot_touch.core.bridge_motion import GoalShaper, StreamClock
 from robot_touch.core.bridge_readings import JointReadings, Reading
 from robot_touch.core.bridge_torque import JointTorque, outside_limits
-from robot_touch.core.calibration import JointCalibration
 from robot_touch.core.motion import JointLimits
-from robot_touch.core.profile import ArmProfile, Calibration
+from robot_touch.core.trajectory import parse_trajectory, TrajectoryError, TrajectorySampler
 
 #: longest time step (s) a ramp or a brake advances by in one cycle, however late it is
 MAX_STEP_TIME = 0.25
@@ -49,283 +59,6 @@ REJOIN_STEPS = 3.0
 #: their goals for most of it: motion restarts from rest (a read retry or two is shorter:
 #: the goals simply continue with the stream, as the servos catch up within a cycle or two)
 STALL_CYCLES = 10.0
-#: without profile limits (a converter built by hand): seconds to full speed, to full acceleration
-DEFAULT_RAMP_TIME = 0.25
-DEFAULT_JERK_TIME = 0.05
-
-
-class CommandRejected(ValueError):
-    """A command that is not used at all (wrong length, NaN, unknown joint); says why."""
-
-
-# ---------------------------------------------------------------------------- conversion
-
-
-@dataclass(frozen=True)
-class JointConverter:
-    """
-    Radians (or metres) ↔ raw servo units for one joint, with its effective limits.
-
-    ``lower``/``upper`` are the profile limits narrowed to the measured raw range of the
-    calibration, so no goal ever leaves the range the real arm was seen to reach.
-    """
-
-    name: str
-    servo_id: int
-    lower: float
-    upper: float
-    velocity: float
-    calibration: Calibration
-    raw_low: int | None = None
-    raw_high: int | None = None
-    acceleration: float = math.inf
-    jerk: float = math.inf
-
-    @classmethod
-    def build(
-        cls,
-        name: str,
-        servo_id: int,
-        lower: float,
-        upper: float,
-        velocity: float,
-        cal: JointCalibration,
-        acceleration: float | None = None,
-        jerk: float | None = None,
-    ) -> JointConverter:
-        """
-        Return a converter with the calibration's raw range applied.
-
-        Without ``acceleration`` and ``jerk`` (rad/s², rad/s³), full speed is reached in
-        :data:`DEFAULT_RAMP_TIME`.
-        """
-        if acceleration is None:
-            acceleration = velocity / DEFAULT_RAMP_TIME
-        if jerk is None:
-            jerk = acceleration / DEFAULT_JERK_TIME
-        raw_low = raw_high = None
-        rng = cal.joint_range()
-        if rng is not None and cal.raw_min is not None and cal.raw_max is not None:
-            lo, hi = max(lower, rng[0]), min(upper, rng[1])
-            if lo >= hi:
-                raise ValueError(
-                    f'{name}: the calibrated range [{rng[0]:.3f}, {rng[1]:.3f}] rad does not overlap the '
-                    f'limits [{lower:.3f}, {upper:.3f}] rad: recalibrate'
-                )
-            lower, upper = lo, hi
-            raw_low, raw_high = math.ceil(cal.raw_min), math.floor(cal.raw_max)
-        return cls(
-            name,
-            servo_id,
-            lower,
-            upper,
-            velocity,
-            cal.calibration,
-            raw_low,
-            raw_high,
-            acceleration,
-            jerk,
-        )
-
-    def clamp(self, value: float) -> tuple[float, bool]:
-        """
-        ``value`` within the limits, and whether it had to be moved.
-
-        :raises CommandRejected: for NaN or ±inf (a broken sender, never a position).
-        """
-        if not math.isfinite(value):
-            raise CommandRejected(f'{self.name}: {value} is not a finite position')
-        if value < self.lower:
-            return self.lower, True
-        if value > self.upper:
-            return self.upper, True
-        return value, False
-
-    def to_raw(self, value: float) -> int:
-        """Joint position → the nearest raw goal inside the limits."""
-        clamped, _ = self.clamp(value)
-        raw = round(self.calibration.to_raw(clamped))
-        if self.raw_low is not None and self.raw_high is not None:
-            raw = min(self.raw_high, max(self.raw_low, raw))
-        return int(raw)
-
-    def to_joint(self, raw: float) -> float:
-        """Raw reading → joint position."""
-        return self.calibration.to_joint(raw)
-
-
-def build_converters(
-    profile: ArmProfile, calibration: Mapping[str, JointCalibration], include_gripper: bool = True
-) -> list[JointConverter]:
-    """One converter per bridged joint: the arm joints, then the gripper if included."""
-    specs = profile.all_joints if include_gripper else profile.joints
-    return [
-        JointConverter.build(
-            s.name,
-            s.servo_id,
-            s.lower,
-            s.upper,
-            s.velocity,
-            calibration[s.name],
-            s.acceleration,
-            s.jerk,
-        )
-        for s in specs
-    ]
-
-
-# ---------------------------------------------------------------------------- small parts
-
-
-class Watchdog:
-    """Expires when nothing has fed it for ``timeout`` seconds (never fed = expired)."""
-
-    def __init__(self, timeout: float) -> None:
-        if not timeout > 0:
-            raise ValueError(f'command_timeout must be positive, got {timeout}')
-        self.timeout = timeout
-        self.last: float | None = None
-
-    def feed(self, now: float) -> None:
-        self.last = now
-
-    def expired(self, now: float) -> bool:
-        return self.last is None or now - self.last > self.timeout
-
-    def reset(self) -> None:
-        self.last = None
-
-
-class Backoff:
-    """Delays between reconnection attempts: ``initial``, doubling, at most ``maximum``."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 2.0, factor: float = 2.0) -> None:
-        if not 0 < initial <= maximum:
-            raise ValueError(
-                f'reconnect backoff needs 0 < initial ≤ maximum, got {initial}, {maximum}'
-            )
-        self.initial, self.maximum, self.factor = initial, maximum, factor
-        self._next = initial
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        """Return the delay before the next attempt (and grow the one after it)."""
-        delay = self._next
-        self._next = min(self.maximum, self._next * self.factor)
-        self.attempts += 1
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
-        self.attempts = 0
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    """A line for the log: ``level`` is "warn", "error" or "info"."""
-
-    level: str
-    message: str
-
-
-class FaultBook:
-    """Active faults by key. Raising a fault logs once; clearing it logs "recovered" once."""
-
-    def __init__(self) -> None:
-        self.active: dict[str, str] = {}
-        self.events: list[LogEvent] = []
-
-    def raise_(self, key: str, message: str, level: str = 'warn') -> bool:
-        """Mark ``key`` active; True (and one log event) only when it was not already."""
-        if key in self.active:
-            self.active[key] = message  # keep the newest detail for diagnostics, without logging
-            return False
-        self.active[key] = message
-        self.events.append(LogEvent(level, message))
-        return True
-
-    def clear(self, key: str, message: str | None = None) -> bool:
-        """Mark ``key`` over; True (and one "recovered" log event) only when it was active."""
-        old = self.active.pop(key, None)
-        if old is None:
-            return False
-        self.events.append(LogEvent('info', message or f'recovered: {old}'))
-        return True
-
-    def drain(self) -> list[LogEvent]:
-        """Return the log events since the last drain."""
-        events, self.events = self.events, []
-        return events
-
-
-class TrajectorySampler:
-    """
-    Position of a timed trajectory at any time.
-
-    Linear between points, cubic Hermite when every point carries velocities (as ros2_control's
-    trajectory controller does).
-
-    Before the first point, the joints move from ``start_positions`` (where they were when
-    the trajectory was accepted); after the last point they hold it.
-
-    :param indices: bridged joint index of each trajectory column.
-    :param times: seconds from ``start`` of each point, strictly increasing, ≥ 0.
-    :param positions: one row per point.
-    :param velocities: one row per point, or None.
-    :param start: the trajectory's start on the caller's clock.
-    :param start_positions: the held positions of the ``indices`` joints at acceptance.
-    """
-
-    def __init__(
-        self,
-        indices: Sequence[int],
-        times: Sequence[float],
-        positions: Sequence[Sequence[float]],
-        velocities: Sequence[Sequence[float]] | None,
-        start: float,
-        start_positions: Sequence[float],
-    ) -> None:
-        self.indices = list(indices)
-        self.start = start
-        self.times = [0.0] + [float(t) for t in times]
-        self.positions = [list(start_positions)] + [list(map(float, p)) for p in positions]
-        self.velocities = None
-        if velocities is not None:
-            self.velocities = [[0.0] * len(self.indices)] + [
-                list(map(float, v)) for v in velocities
-            ]
-        if self.times[1] == 0.0:  # the first point is at t=0: it replaces the start
-            del self.times[0], self.positions[0]
-            if self.velocities is not None:
-                del self.velocities[0]
-
-    @property
-    def end(self) -> float:
-        return self.start + self.times[-1]
-
-    def sample(self, now: float) -> list[float]:
-        """Positions of the trajectory's joints at ``now``."""
-        t = now - self.start
-        if t <= self.times[0]:
-            return list(self.positions[0])
-        if t >= self.times[-1]:
-            return list(self.positions[-1])
-        k = next(i for i in range(1, len(self.times)) if t < self.times[i]) - 1
-        t0, t1 = self.times[k], self.times[k + 1]
-        h = t1 - t0
-        s = (t - t0) / h
-        p0, p1 = self.positions[k], self.positions[k + 1]
-        if self.velocities is None:
-            return [a + (b - a) * s for a, b in zip(p0, p1)]
-        v0, v1 = self.velocities[k], self.velocities[k + 1]
-        h00, h10 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s
-        h01, h11 = -2 * s**3 + 3 * s**2, s**3 - s**2
-        return [
-            h00 * a + h10 * h * va + h01 * b + h11 * h * vb for a, b, va, vb in zip(p0, p1, v0, v1)
-        ]
-
-
-# ---------------------------------------------------------------------------- the core
 
 
 @dataclass
@@ -406,7 +139,7 @@ class BridgeCore:
 
     @property
     def torque(self) -> bool:
-        """Some joint holds torque (False: the whole arm is released, nothing is written)."""
+        """Tell whether some joint holds torque; False: the arm is released, nothing is written."""
         return self.torque_state.any_held
 
     @torque.setter
@@ -415,12 +148,12 @@ class BridgeCore:
 
     @property
     def measured(self) -> list[float | None]:
-        """The newest valid reading of each joint (rad), None if never read."""
+        """Return the newest valid reading of each joint (rad), None if never read."""
         return list(self.readings.positions)
 
     @property
     def held(self) -> list[float | None]:
-        """The goals being written (rad); None for every joint until latched."""
+        """Return the goals being written (rad); None for every joint until latched."""
         if self.shaper is None:
             return [None] * len(self.joints)
         return [float(v) for v in self.shaper.position]
@@ -429,7 +162,7 @@ class BridgeCore:
 
     def submit_command(self, values: Sequence[float], now: float) -> list[float]:
         """
-        Return a streamed position command in joint order (arm joints, then the gripper if bridged).
+        Take a streamed position command in joint order (arm joints, then gripper if bridged).
 
         With ``has_gripper``, a command with only the arm joints leaves the gripper where it
         is held. Returns the clamped command.
@@ -464,55 +197,42 @@ class BridgeCore:
         velocities: Sequence[Sequence[float]] | None,
         start: float,
         now: float,
+        accelerations: Sequence[Sequence[float]] | None = None,
     ) -> None:
         """
-        A timed trajectory (joint names, seconds from ``start``); replaces any earlier one.
+        Take a timed trajectory (joint names, seconds from ``start``); it replaces any earlier.
 
         No points cancels the running trajectory (the arm holds). Joints it does not name
         keep their held position.
 
-        :raises CommandRejected: unknown joints, ragged rows, times not increasing, non-finite
-            values; nothing changes.
+        The rules (:mod:`robot_touch.core.trajectory`) are those of the simulated arm too.
+
+        :raises CommandRejected: unknown joints, ragged rows, times not increasing, velocities
+            on some points only, non-finite values; nothing changes.
         """
-        if not positions:
+        try:
+            parsed = parse_trajectory(
+                names, times, positions, self.names, velocities, accelerations
+            )
+        except TrajectoryError as exc:
+            self._reject(f'trajectory refused: {exc}')  # raises
+        if parsed is None:
             self.trajectory = None
             self.command = None
             self.watchdog.reset()
             return
         self._refuse_in_free_drive()
-        unknown = [n for n in names if n not in self._index]
-        if unknown or len(set(names)) != len(names) or not names:
-            self._reject(
-                f'trajectory joints {list(names)} must be distinct joints of {", ".join(self.names)}'
-            )
-        if len(times) != len(positions) or any(len(p) != len(names) for p in positions):
-            self._reject('trajectory points must each give one position per joint name')
-        if velocities is not None and (
-            len(velocities) != len(positions) or any(len(v) != len(names) for v in velocities)
-        ):
-            velocities = None  # partial velocities: fall back to linear, as if none were given
-        if (
-            not all(math.isfinite(t) for t in times)
-            or times[0] < 0
-            or any(b <= a for a, b in zip(times, times[1:]))
-        ):
-            self._reject(
-                f'trajectory times must be ≥ 0 and strictly increasing, got {list(times)}'
-            )
-        if velocities is not None and not all(math.isfinite(v) for row in velocities for v in row):
-            self._reject('trajectory velocities must be finite')
         if not math.isfinite(start):
-            self._reject('trajectory start time is not finite')
-        indices = [self._index[n] for n in names]
-        for row in positions:  # every point checked before any clamp is counted
-            self._check_finite(indices, row)
-        rows = [self._clamp_all(indices, row) for row in positions]
+            self._reject('trajectory refused: its start time is not finite')
+        start = max(start, now)  # a start in the past: the whole trajectory, from now
+        indices = list(parsed.indices)
+        rows = [self._clamp_all(indices, row) for row in parsed.positions]
         if self.shaper is None:
             self._reject("the arm's position is not known yet (not connected); trajectory refused")
         held = self.held
         start_positions = [float(held[i]) for i in indices]  # type: ignore[arg-type]
         self.trajectory = TrajectorySampler(
-            indices, times, rows, velocities, start, start_positions
+            parsed.with_positions(np.array(rows)), start, start_positions
         )
         self.command = None
         self._rejoin = False  # a trajectory starts from the held goals
@@ -582,10 +302,10 @@ class BridgeCore:
         if joints is None:
             state.set_all(enabled)
         elif not state.any_held:  # the whole arm was released: these joints hold again
-            state.set(indices, enabled)
+            state.request(indices, enabled)
             state.pending.clear()  # re-latched below, every goal on its measurement
         else:
-            state.set(indices, enabled)
+            state.request(indices, enabled)
             if not enabled and state.any_held:
                 self._stream_running_through_fault(now)  # it must rejoin after free drive
                 self.trajectory = None
@@ -600,13 +320,13 @@ class BridgeCore:
             self.trajectory = None
 
     def on_connected(self, now: float) -> None:
-        """The port is open again: wait for a fresh reading of every joint, then latch."""
+        """Note the port is open again: wait for a fresh reading of every joint, then latch."""
         self.connected = True
         self.readings.forget()
         self._relatch(now)
 
     def on_disconnected(self, now: float) -> None:
-        """The port failed: nothing is written, every joint is stale, until a fresh read."""
+        """Note the port failed: nothing is written, every joint is stale, until a fresh read."""
         self.connected = False
         self.readings.forget()
         self._update_stale(now, [False] * len(self.joints))
@@ -614,7 +334,7 @@ class BridgeCore:
         self.shaper = None
 
     def _stream_running_through_fault(self, now: float) -> None:
-        """A fault began: a command stream running now must rejoin the goals afterwards."""
+        """Note a fault began: a command stream running now must rejoin the goals afterwards."""
         if self.command is not None and not self.watchdog.expired(now):
             self._rejoin = True
 
@@ -684,7 +404,7 @@ class BridgeCore:
 
     def _hold_in_free_drive(self, shaper: GoalShaper, now: float) -> None:
         """
-        Some joints released.
+        Hold with some joints released.
 
         The others brake to rest and hold; once at rest, the goal of every released (or just
         switched on) joint is put on its measurement.
@@ -787,9 +507,10 @@ class BridgeCore:
         read_times: Mapping[int, float] | None = None,
     ) -> Reading | None:
         """
-        Raw readings of one cycle (None = no valid reply), each read at ``read_times[id]``
-        (default ``now``). Returns the joint state to publish; None when no servo answered
-        and no joint changed between fresh and stale.
+        Take the raw readings of one cycle; return the joint state to publish.
+
+        None is no valid reply; each is read at ``read_times[id]`` (default ``now``). Returns
+        None when no servo answered and no joint changed between fresh and stale.
         """
         fresh = [raw.get(j.servo_id) is not None for j in self.joints]
         for i, joint in enumerate(self.joints):
@@ -844,7 +565,7 @@ class BridgeCore:
 
     @property
     def holding(self) -> bool:
-        """True while no command or trajectory is being followed."""
+        """Return True while no command or trajectory is being followed."""
         return self._holding
 
     def stale_joints(self) -> list[str]:
@@ -855,8 +576,10 @@ __all__ = [
     'Backoff',
     'BridgeCore',
     'CommandRejected',
+    'Counters',
     'FaultBook',
     'JointConverter',
+    'LogEvent',
     'Reading',
     'TrajectorySampler',
     'Watchdog',

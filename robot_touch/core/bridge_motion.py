@@ -70,7 +70,7 @@ class StreamClock:
         self._pending = 0.0
 
     def arrived(self, now: float) -> None:
-        """A command arrived at ``now``."""
+        """Note that a command arrived at ``now``."""
         dt = None if self.last_arrival is None else now - self.last_arrival
         if dt is not None and 0 < dt < PAUSE_INTERVALS * self.interval:
             self._intervals.append(dt)
@@ -86,7 +86,7 @@ class StreamClock:
 
     @property
     def interval(self) -> float:
-        """The commander's period (s): the median of recent intervals."""
+        """Return the commander's period (s): the median of recent intervals."""
         if not self._intervals:
             return self.default_interval
         return float(np.median(self._intervals))
@@ -138,7 +138,7 @@ class GoalShaper:
 
     def stop_here(self) -> None:
         """
-        The stream stopped: its last goal was reached long ago, so the goal simply stays.
+        Keep the goal: the stream stopped and its last goal was reached long ago.
 
         Only for a goal that has stood still (no new command for several periods); a moving
         goal needs :meth:`brake`.
@@ -201,7 +201,7 @@ class GoalShaper:
 
     def sample(self, command: Sequence[float], stream_dt: float) -> None:
         """
-        A new command, ``stream_dt`` seconds of stream time after the previous one.
+        Take a new command, ``stream_dt`` seconds of stream time after the previous one.
 
         Follow: the command becomes the goal if the step is within the limits, else the step
         is clipped to them. Hold or ramp: follow from here if the stream can be continued
@@ -250,10 +250,12 @@ class GoalShaper:
 
     def _ramp(self, c: np.ndarray) -> None:
         """
-        Head for the stream's newest command with a jerk-limited plan, a straight line in
-        joint space that arrives at rest, re-planned as the command moves. Behind a moving
-        stream it trails by about its braking distance (never overshooting the stream's
-        end); level with it, or once it stops, the stream is followed again.
+        Head for the stream's newest command with a jerk-limited plan.
+
+        The plan is a straight line in joint space that arrives at rest, re-planned as the
+        command moves. Behind a moving stream it trails by about its braking distance (never
+        overshooting the stream's end); level with it, or once it stops, the stream is followed
+        again.
         """
         self._gen.move_to(c)
         self.mode = 'ramp'

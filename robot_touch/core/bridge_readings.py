@@ -72,7 +72,7 @@ class JointReadings:
         return len(self.positions)
 
     def add(self, index: int, position: float, read_at: float) -> None:
-        """A valid reading of joint ``index`` taken at ``read_at``."""
+        """Record a valid reading of joint ``index`` taken at ``read_at``."""
         last = self.read_at[index]
         if last is not None and read_at < last:
             read_at = last  # a backend's clock never runs backwards; keep the order
@@ -106,7 +106,7 @@ class JointReadings:
         return max(-bound, min(bound, (p1 - p0) / span))
 
     def reading(self, fresh: Sequence[bool], now: float) -> Reading:
-        """Return the state to publish at ``now`` (all NaN, stamped ``now``, when nothing is known)."""
+        """Return the state to publish at ``now`` (all NaN, stamped ``now``, when none known)."""
         stale = self.stale(now)
         positions: list[float] = []
         velocities: list[float] = []

@@ -46,7 +46,7 @@ class JointTorque:
             )
         return [self._index[name] for name in joints]
 
-    def set(self, indices: Sequence[int], held: bool) -> None:
+    def request(self, indices: Sequence[int], held: bool) -> None:
         """Ask for torque on (``held``) or off on ``indices``."""
         for i in indices:
             if held and not self.wanted[i]:
@@ -56,7 +56,7 @@ class JointTorque:
             self.wanted[i] = held
 
     def set_all(self, held: bool) -> None:
-        """The whole arm at once: nothing is pending (the core re-latches every joint)."""
+        """Ask for the whole arm at once: nothing is pending (the core re-latches every joint)."""
         self.wanted = [held] * len(self.names)
         self.pending.clear()
 
@@ -70,7 +70,7 @@ class JointTorque:
 
     @property
     def partly_released(self) -> bool:
-        """Some joints hold, others are released or still waiting to hold again."""
+        """Tell whether some joints hold and others are released or still waiting to hold again."""
         return self.any_held and (not self.all_held or bool(self.pending))
 
     def free(self, i: int) -> bool:
@@ -90,8 +90,10 @@ def outside_limits(
     step: Sequence[float],
 ) -> str | None:
     """
-    Why these joints cannot be held where they are, or None: one is further than
-    :data:`LIMIT_SLACK_STEPS` servo steps (``step``: rad per step) outside its limits.
+    Return why these joints cannot be held where they are, or None.
+
+    They cannot when one is further than :data:`LIMIT_SLACK_STEPS` servo steps (``step``: rad
+    per step) outside its limits.
     """
     for name, q, lo, hi, s in zip(names, measured, lower, upper, step):
         slack = LIMIT_SLACK_STEPS * s

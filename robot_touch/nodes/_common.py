@@ -6,6 +6,7 @@ Their ``main()`` (rclpy init, spin, clean shutdown on Ctrl-C) and parameter-desc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import re
 import sys
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -15,18 +16,19 @@ import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from robot_touch.core.trajectory import start_delay
 from robot_touch.errors import RobotTouchError
 
 NodeT = TypeVar('NodeT', bound=Node)
 
 
 def float_range(low: float, high: float) -> list[FloatingPointRange]:
-    """``ParameterDescriptor.floating_point_range`` for ``low``..``high``, any value between."""
+    """Return ``ParameterDescriptor.floating_point_range`` for ``low``..``high``, any value."""
     return [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
 
 
 def int_range(low: int, high: int) -> list[IntegerRange]:
-    """``ParameterDescriptor.integer_range`` for ``low``..``high``."""
+    """Return ``ParameterDescriptor.integer_range`` for ``low``..``high``."""
     return [IntegerRange(from_value=low, to_value=high, step=1)]
 
 
@@ -56,6 +58,39 @@ def declare_parameters(node: Node, table: ParameterTable, config_file: str) -> d
                 f'parameter {name}: {exc} (for example {example}; see {config_file})'
             ) from None
     return {name: node.get_parameter(name).value for name in table}
+
+
+@dataclass(frozen=True)
+class TrajectoryRequest:
+    """A ``trajectory_msgs/JointTrajectory`` as plain values, its start made a delay from now."""
+
+    names: list[str]
+    times: list[float]
+    positions: list[list[float]]
+    velocities: list[list[float]]
+    accelerations: list[list[float]]
+    delay: float
+
+
+def trajectory_request(msg: Any, now: float) -> TrajectoryRequest:
+    """
+    Translate a JointTrajectory message received at ``now`` (ROS time, s).
+
+    The start delay follows :func:`robot_touch.core.trajectory.start_delay` (a zero stamp or
+    one in the past: now), the same for every backend.
+
+    :raises TrajectoryError: a stamp that is not finite.
+    """
+    points = msg.points
+    stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return TrajectoryRequest(
+        names=list(msg.joint_names),
+        times=[p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in points],
+        positions=[list(p.positions) for p in points],
+        velocities=[list(p.velocities) for p in points],
+        accelerations=[list(p.accelerations) for p in points],
+        delay=start_delay(stamp, now),
+    )
 
 
 #: what a name token of ROS may hold (a joint name becomes a service name's last part)

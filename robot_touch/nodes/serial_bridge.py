@@ -36,17 +36,25 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from robot_touch.bridge.hardware import HardwareConfig, HardwareStatus, HardwareWorker
+from robot_touch.bridge.hardware import HardwareConfig, HardwareWorker
 from robot_touch.core.bridge_core import BridgeCore, build_converters, CommandRejected, Reading
+from robot_touch.core.bridge_diagnostics import (
+    connection_diagnostic,
+    Diagnostic,
+    servo_diagnostics,
+)
 from robot_touch.core.calibration import resolve_calibration
 from robot_touch.core.profile import check_goal_range, load_profile
+from robot_touch.core.trajectory import TrajectoryError
 from robot_touch.errors import ProfileError, RobotTouchError
 from robot_touch.nodes._common import (
     declare_parameters,
     float_range,
     int_range,
     joint_torque_services,
+    ParameterTable,
     run_node,
+    trajectory_request,
 )
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -57,7 +65,7 @@ DIAGNOSTICS_PERIOD = 1.0  # s
 
 
 #: name → (default, description, range kwargs); the same list is config/serial_bridge.yaml
-PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+PARAMETERS: ParameterTable = {
     'arm': ('so101', 'arm profile: shipped name or path to a profile YAML', {}),
     'port': ('/dev/ttyUSB0', 'serial port or pyserial URL (socket://, rfc2217://, loop://)', {}),
     'baudrate': (
@@ -104,7 +112,8 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     ),
     'torque_on_start': (
         True,
-        'enable torque once the first positions are read (false: released until the torque service)',
+        'enable torque once the first positions are read '
+        '(false: released until the torque service)',
         {},
     ),
     'torque_on_exit': (
@@ -136,7 +145,8 @@ class SerialBridgeNode(Node):
         backoff = list(p['reconnect_backoff'])
         if len(backoff) != 2 or not 0 < backoff[0] <= backoff[1]:
             raise RobotTouchError(
-                f'reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, got {backoff}'
+                'reconnect_backoff must be [initial, maximum] with 0 < initial ≤ maximum, '
+                f'got {backoff}'
             )
 
         profile = load_profile(p['arm'])
@@ -200,14 +210,15 @@ class SerialBridgeNode(Node):
             self.core, config, on_state=self._publish_state, log=self._log
         )
         self.get_logger().info(
-            f'{profile.name}: {len(joints)} joints on {config.port} ({protocol} @ {config.baudrate} baud, '
-            f'{config.rate:g} Hz); calibration: {source or "profile defaults"}'
+            f'{profile.name}: {len(joints)} joints on {config.port} '
+            f'({protocol} @ {config.baudrate} baud, {config.rate:g} Hz); '
+            f'calibration: {source or "profile defaults"}'
             + ('; servo settings checked at connect' if config.servo_settings else '')
         )
         self.worker.start()
 
     def _stop_if_fatal(self) -> None:
-        """A servo no longer fits the calibration: the node stops with that one line."""
+        """Stop the node with one line when a servo no longer fits the calibration."""
         if self.worker.fatal:
             raise RobotTouchError(self.worker.fatal)
 
@@ -220,22 +231,22 @@ class SerialBridgeNode(Node):
             pass  # the core logged it once and counts it in diagnostics
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
-        times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
-        positions = [list(p.positions) for p in msg.points]
-        velocities = [list(p.velocities) for p in msg.points]
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        # a zero stamp means "now" (ros2_control convention)
-        delay = 0.0 if stamp == 0.0 else stamp - self.get_clock().now().nanoseconds * 1e-9
+        try:
+            request = trajectory_request(msg, self.get_clock().now().nanoseconds * 1e-9)
+        except TrajectoryError as exc:
+            self.get_logger().warning(f'trajectory refused: {exc}')
+            return
         try:
             self.worker.submit_trajectory(
-                list(msg.joint_names),
-                times,
-                positions,
-                velocities if all(velocities) else None,
-                delay,
+                request.names,
+                request.times,
+                request.positions,
+                request.velocities,
+                request.delay,
+                request.accelerations,
             )
         except CommandRejected:
-            pass
+            pass  # the core logged it once and counts it in diagnostics
 
     def _on_torque(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         response.success, response.message = self.worker.request_torque(bool(request.data))
@@ -262,88 +273,9 @@ class SerialBridgeNode(Node):
         status = self.worker.status()
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [self._connection_status(status)] + self._servo_statuses(status)
+        lines = [connection_diagnostic(status)] + servo_diagnostics(status, self.core.joints)
+        msg.status = [_status(line) for line in lines]
         self.diagnostics_pub.publish(msg)
-
-    def _connection_status(self, s: HardwareStatus) -> DiagnosticStatus:
-        # holding for want of commands, or waiting for a stream to come back to the arm, is normal
-        problems = {k: v for k, v in s.faults.items() if k not in ('watchdog', 'rejoin')}
-        level = DiagnosticStatus.OK
-        if not s.connected or s.stale or any(k.startswith('servo:') for k in problems):
-            level = DiagnosticStatus.ERROR
-        elif problems:
-            level = DiagnosticStatus.WARN
-        if not s.connected:
-            message = problems.get('port', 'not connected')
-        elif problems:
-            message = '; '.join(
-                text.splitlines()[0] for text in problems.values()
-            )  # tracebacks stay in the log
-        elif 'rejoin' in s.faults:
-            message = s.faults['rejoin']
-        else:
-            message = 'holding' if s.holding else 'following commands'
-        values = {
-            'connected': s.connected,
-            'port': s.port,
-            'protocol': s.protocol,
-            'baudrate': s.baudrate,
-            'cycle_rate_hz': round(s.cycle_rate, 1),
-            'torque': s.torque,
-            'released': ','.join(s.released),
-            'holding': s.holding,
-            'stale_joints': ','.join(s.stale),
-            'writes': s.stats.writes,
-            'reads': s.stats.reads,
-            'retries': s.stats.retries,
-            'bad_replies': s.stats.bad_replies,
-            'timeouts': s.stats.timeouts,
-            'reconnects': s.reconnects,
-            'relatches': s.relatches,
-            'rejected_commands': s.rejected,
-            'clamped_commands': sum(s.clamps.values()),
-        }
-        return _status('serial_bridge: connection', s.port, level, message, values)
-
-    def _servo_statuses(self, s: HardwareStatus) -> list[DiagnosticStatus]:
-        out = []
-        for joint in self.core.joints:
-            servo = s.servos.get(joint.servo_id)
-            stale = joint.name in s.stale
-            flags = list(servo.error_flags) if servo else []
-            level = (
-                DiagnosticStatus.ERROR
-                if stale or flags or not s.connected
-                else DiagnosticStatus.OK
-            )
-            message = (
-                'stale (no reply)'
-                if stale
-                else ', '.join(flags)
-                if flags
-                else ('ok' if s.connected else 'not connected')
-            )
-            values: dict[str, Any] = {
-                'servo_id': joint.servo_id,
-                'stale': stale,
-                'clamps': s.clamps.get(joint.name, 0),
-            }
-            if servo is not None:
-                for key in ('voltage', 'temperature', 'load', 'moving'):
-                    value = getattr(servo, key)
-                    if value is not None:
-                        values[key] = round(value, 3) if isinstance(value, float) else value
-                values['error_flags'] = ','.join(flags)
-            out.append(
-                _status(
-                    f'serial_bridge: {joint.name}',
-                    f'{s.port}#{joint.servo_id}',
-                    level,
-                    message,
-                    values,
-                )
-            )
-        return out
 
     def _log(self, level: str, message: str) -> None:
         if not self.context.ok():
@@ -366,13 +298,17 @@ class SerialBridgeNode(Node):
         super().destroy_node()
 
 
-def _status(
-    name: str, hardware_id: str, level: bytes, message: str, values: dict[str, Any]
-) -> DiagnosticStatus:
-    status = DiagnosticStatus(name=name, hardware_id=hardware_id, message=message, level=level)
+def _status(line: Diagnostic) -> DiagnosticStatus:
+    """Return the message for one of the core's diagnostic lines."""
+    status = DiagnosticStatus(
+        name=line.name,
+        hardware_id=line.hardware_id,
+        message=line.message,
+        level=bytes([int(line.level)]),
+    )
     status.values = [
         KeyValue(key=k, value=str(v).lower() if isinstance(v, bool) else str(v))
-        for k, v in values.items()
+        for k, v in line.values.items()
     ]
     return status
 

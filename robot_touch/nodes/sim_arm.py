@@ -21,23 +21,24 @@ from typing import Any, Sequence
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robot_touch.core.profile import load_profile
+from robot_touch.core.trajectory import TrajectoryError
 from robot_touch.errors import RobotTouchError
 from robot_touch.nodes._common import (
     declare_parameters,
     float_range,
     int_range,
     joint_torque_services,
+    ParameterTable,
     run_node,
+    trajectory_request,
 )
-from robot_touch.sim.mujoco_arm import (
+from robot_touch.sim.common import (
     MAX_TIMESTEP,
-    MujocoArm,
-    OffscreenRenderer,
     parse_positions,
-    RealTimeRunner,
     RenderUnavailable,
     SimCommandError,
 )
+from robot_touch.sim.gl import prepare_gl
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
@@ -51,11 +52,11 @@ RTF_WARN_BELOW = 0.9
 
 
 #: name → (default, description, range kwargs); the same list is config/sim_arm.yaml
-PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+PARAMETERS: ParameterTable = {
     'arm': ('so101', 'arm profile: shipped name or path to a profile YAML', {}),
     'timestep': (
         MAX_TIMESTEP,
-        'physics time step (s); at most 0.002 (500 Hz)',
+        f'physics time step (s); at most {MAX_TIMESTEP:g} ({1 / MAX_TIMESTEP:.0f} Hz)',
         {'floating_point_range': float_range(1e-4, MAX_TIMESTEP)},
     ),
     'publish_rate': (
@@ -65,12 +66,14 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     ),
     'kp': (
         [0.0],
-        'servo stiffness, N m/rad (N/m prismatic): one value for all joints or one per joint; 0 = from the link masses',
+        'servo stiffness, N m/rad (N/m prismatic): one value for all joints or one per joint; '
+        '0 = from the link masses',
         {},
     ),
     'kv': (
         [0.0],
-        'servo damping, N m s/rad (N s/m prismatic): one value or one per joint; 0 = critical damping',
+        'servo damping, N m s/rad (N s/m prismatic): one value or one per joint; '
+        '0 = critical damping',
         {},
     ),
     'initial_positions': (
@@ -98,8 +101,10 @@ class SimArmNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__('sim_arm', **kwargs)
-        declare_parameters(self, PARAMETERS, 'config/sim_arm.yaml')
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS, 'config/sim_arm.yaml')
+
+        # MuJoCo is imported here, not with this module: main() chooses its OpenGL backend first
+        from robot_touch.sim.mujoco_arm import MujocoArm, RealTimeRunner
 
         profile = load_profile(p['arm'])
         try:
@@ -147,8 +152,9 @@ class SimArmNode(Node):
             self._render_thread.start()
         gains = ', '.join(f'{n} {g.kp:.3g}/{g.kv:.3g}' for n, g in zip(self.names, self.arm.gains))
         self.get_logger().info(
-            f'{profile.name}: {len(self.names)} joints simulated at {1.0 / self.arm.timestep:.0f} Hz '
-            f'(MuJoCo, real time), joint_states at {p["publish_rate"]:g} Hz; servo kp/kv: {gains}'
+            f'{profile.name}: {len(self.names)} joints simulated at '
+            f'{1.0 / self.arm.timestep:.0f} Hz (MuJoCo, real time), '
+            f'joint_states at {p["publish_rate"]:g} Hz; servo kp/kv: {gains}'
         )
 
     # ------------------------------------------------------------------ inputs
@@ -163,17 +169,17 @@ class SimArmNode(Node):
             self._warn('clamp', f'command outside the joint limits, clamped: {", ".join(clamped)}')
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
-        times = [pt.time_from_start.sec + pt.time_from_start.nanosec * 1e-9 for pt in msg.points]
-        positions = [list(pt.positions) for pt in msg.points]
-        velocities = [list(pt.velocities) for pt in msg.points]
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        # a zero stamp means "start now" (joint_trajectory_controller convention)
-        delay = 0.0 if stamp == 0.0 else stamp - self.get_clock().now().nanoseconds * 1e-9
         try:
+            request = trajectory_request(msg, self.get_clock().now().nanoseconds * 1e-9)
             clamped = self.arm.follow(
-                list(msg.joint_names), times, positions, velocities, delay=max(0.0, delay)
+                request.names,
+                request.times,
+                request.positions,
+                request.velocities,
+                delay=request.delay,
+                accelerations=request.accelerations,
             )
-        except SimCommandError as exc:
+        except (SimCommandError, TrajectoryError) as exc:
             self._warn(f'trajectory:{exc}', f'{exc}; the arm keeps its previous target')
             return
         if clamped:
@@ -197,8 +203,9 @@ class SimArmNode(Node):
 
     def _warn(self, kind: str, text: str) -> None:
         """
-        Warn at most once per WARN_PERIOD per kind (one kind per distinct problem, so a
-        flood of one does not hide another), saying how many were not shown.
+        Warn at most once per WARN_PERIOD per kind, saying how many were not shown.
+
+        One kind per distinct problem, so a flood of one does not hide another.
         """
         now = time.monotonic()
         if now - self._last_warning.get(kind, -WARN_PERIOD) < WARN_PERIOD:
@@ -226,8 +233,9 @@ class SimArmNode(Node):
         if stats.recent_real_time_factor < RTF_WARN_BELOW:
             self._warn(
                 'rtf',
-                f'simulation slower than real time: real-time factor {stats.recent_real_time_factor:.2f} '
-                f'(machine busy?); {stats.dropped:.2f} s of simulated time skipped so far',
+                'simulation slower than real time: real-time factor '
+                f'{stats.recent_real_time_factor:.2f} (machine busy?); '
+                f'{stats.dropped:.2f} s of simulated time skipped so far',
             )
         else:
             self.get_logger().debug(f'real-time factor {stats.recent_real_time_factor:.3f}')
@@ -235,6 +243,8 @@ class SimArmNode(Node):
     def _render_loop(self, path: str, period: float, width: int, height: int) -> None:
         # The OpenGL context belongs to the thread that creates it, so all rendering is here.
         try:
+            from robot_touch.sim.render import OffscreenRenderer
+
             renderer = OffscreenRenderer(self.arm.model, width=width, height=height)
         except RenderUnavailable as exc:
             self.get_logger().warning(f'{exc}; simulating without rendering')
@@ -272,6 +282,7 @@ class SimArmNode(Node):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Run the node until Ctrl-C; a configuration error prints one line and returns 2."""
+    prepare_gl()  # once, before mujoco is first imported
     return run_node('sim_arm', SimArmNode, args)
 
 

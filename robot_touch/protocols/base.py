@@ -97,7 +97,7 @@ class ServoBus(ABC):
 
     @abstractmethod
     def ping(self, servo_id: int) -> bool:
-        """True when the servo answers a ping (or the controller answers, for PWM boards)."""
+        """Return True when the servo (for PWM boards, the controller) answers a ping."""
 
     @abstractmethod
     def write_goals(self, goals: Mapping[int, int]) -> None:
@@ -115,8 +115,9 @@ class ServoBus(ABC):
 
     def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
         """
-        Enable or release holding torque on the servos ``ids`` (None: every servo; PWM
-        boards: pulses on/off).
+        Enable or release holding torque on the servos ``ids``.
+
+        ``ids`` None means every servo; PWM boards switch their pulses on or off.
         """
 
     def read_status(self) -> dict[int, ServoStatus]:

@@ -66,7 +66,7 @@ def _signed(data: bytes) -> int:
 def _field(block: bytes, register: dxt.Register, signed: bool = False) -> int:
     """One little-endian register out of a STATUS_BLOCK read."""
     start = register.address - dxt.STATUS_BLOCK.address
-    return int.from_bytes(block[start : start + register.size], 'little', signed=signed)
+    return int.from_bytes(block[start:start + register.size], 'little', signed=signed)
 
 
 class DynamixelP2Bus(SdkBus):
@@ -124,9 +124,7 @@ class DynamixelP2Bus(SdkBus):
         self._sync_write(dxt.GOAL_POSITION, params)
 
     def read_positions(self) -> dict[int, int | None]:
-        """
-        One SYNC READ of Present Position; None for a servo with no valid reply after retries.
-        """
+        """Read Present Position in one SYNC READ; None for a servo without a valid reply."""
         replies = self._sync_read(dxt.PRESENT_POSITION, self.ids)
         return {i: (None if replies.get(i) is None else _signed(replies[i])) for i in self.ids}
 
@@ -186,4 +184,4 @@ class DynamixelP2Bus(SdkBus):
         # INST ERR data... CRC_L CRC_H)
         if packet[5] | packet[6] << 8 != size + 4 or error & 0x7F:
             return None
-        return servo_id, bytes(packet[9 : 9 + size]), error
+        return servo_id, bytes(packet[9:9 + size]), error

@@ -68,7 +68,7 @@ _SETTINGS = {
 def _field(block: bytes, register: ft.Register) -> int:
     """One little-endian register out of a STATUS_BLOCK read."""
     start = register.address - ft.STATUS_BLOCK.address
-    return int.from_bytes(block[start : start + register.size], 'little')
+    return int.from_bytes(block[start:start + register.size], 'little')
 
 
 class _FeetechPort(OpenPortMixin, scs.PortHandler):
@@ -125,9 +125,7 @@ class FeetechSTSBus(SdkBus):
         self._sync_write(ft.GOAL_POSITION, params)
 
     def read_positions(self) -> dict[int, int | None]:
-        """
-        One SYNC READ of Present Position; None for a servo with no valid reply after retries.
-        """
+        """Read Present Position in one SYNC READ; None for a servo without a valid reply."""
         replies = self._sync_read(ft.PRESENT_POSITION, self.ids)
         positions: dict[int, int | None] = {}
         for servo_id in self.ids:
@@ -175,4 +173,4 @@ class FeetechSTSBus(SdkBus):
         servo_id = packet[2]
         if len(packet) != size + 6:  # FF FF ID LEN ERR data... CHECKSUM
             return None
-        return servo_id, bytes(packet[5 : 5 + size]), packet[4]
+        return servo_id, bytes(packet[5:5 + size]), packet[4]

@@ -1,3 +1,4 @@
+# noqa: A005 (robot_touch.protocols.inspect is imported by its full name, never as inspect)
 """
 Read-only inspection of a servo bus: who answers, and the settings each servo holds.
 

@@ -175,14 +175,16 @@ class MaestroBus(PwmBus):
     # -- commands ---------------------------------------------------------------------------
 
     def ping(self, servo_id: int) -> bool:
-        """True when the board answers Get Errors (the board answers for every channel)."""
+        """Return True when the board answers Get Errors (the board answers for every channel)."""
         check_ids([servo_id], MAX_CHANNEL)
         return self.read_errors() is not None
 
     def write_goals(self, goals: Mapping[int, int]) -> None:
         """
+        Send the goals in ONE write.
+
         Set Multiple Targets when allowed and the channels are contiguous, else one Set Target
-        per channel; either way in ONE write.
+        per channel.
         """
         checked = check_goals(goals, self._id_set, MIN_GOAL_US, MAX_GOAL_US)
         if not checked:
@@ -232,11 +234,6 @@ class MaestroBus(PwmBus):
             return {ch: ServoStatus() for ch in self.ids}
         moving, flags = answer
         return {ch: ServoStatus(moving=moving, error_flags=list(flags)) for ch in self.ids}
-
-    def go_home(self) -> None:
-        """Go Home: every channel to its configured home (or off), as after an error."""
-        self._send(self.framing.packet(GO_HOME))
-        self._released()
 
     # -- protocol hooks (see PwmBus) --------------------------------------------------------
 

@@ -51,7 +51,7 @@ def feetech_checksum(body: bytes | bytearray) -> int:
 
 
 def feetech_packet(servo_id: int, instruction: int, params: bytes = b'') -> bytes:
-    """Return a complete FT-SCS packet (instruction, or status when ``instruction`` is the error byte)."""
+    """Return a complete FT-SCS packet (a status packet when ``instruction`` is the error byte)."""
     body = bytes((servo_id, len(params) + 2, instruction)) + bytes(params)
     return b'\xff\xff' + body + bytes((feetech_checksum(body),))
 
@@ -89,14 +89,14 @@ def dxl_unstuff(body: bytes) -> bytes | None:
         found = body.find(_DXL_HEADER, start)
         if found < 0:
             break
-        if body[found + 3 : found + 4] != b'\xfd':
+        if body[found + 3:found + 4] != b'\xfd':
             return None
         start = found + 4
     return body.replace(_DXL_STUFFED, _DXL_HEADER)
 
 
 def dxl_needs_stuffing(body: bytes) -> bool:
-    """True when an unstuffed body contains the header pattern and must be stuffed to be sent."""
+    """Return True when an unstuffed body holds the header pattern and must be stuffed to send."""
     return _DXL_HEADER in body
 
 
@@ -158,7 +158,8 @@ class OpenPortMixin:
     tx_time_per_byte: float
 
     def __init__(self, ser: Any, latency_ms: float = 34.0) -> None:
-        super().__init__(str(getattr(ser, 'port', None) or getattr(ser, 'name', 'open-port')))  # type: ignore[call-arg]
+        port_name = str(getattr(ser, 'port', None) or getattr(ser, 'name', 'open-port'))
+        super().__init__(port_name)  # type: ignore[call-arg]
         self.ser = ser
         self.is_open = True
         self.latency_ms = float(latency_ms)

@@ -1,6 +1,7 @@
 """
-Shared host side of the PWM servo boards (SSC-32U, Maestro): raw I/O, readback checks and
-:class:`PwmBus`, the bus logic both boards share.
+Shared host side of the PWM servo boards (SSC-32U, Maestro).
+
+Raw I/O, readback checks and :class:`PwmBus`, the bus logic both boards share.
 
 Hobby-servo boards answer position queries with bare bytes: no header, no checksum. A
 dropped reply shows as a short read, but a byte flipped on the wire reads as a perfectly
@@ -52,7 +53,7 @@ class ReadbackEnvelope:
         self._confirmed = 0  # readbacks since that agreed with it
 
     def commanded(self, goal: int) -> None:
-        """A goal was sent: the pulse may now be anywhere between its last span and ``goal``."""
+        """Record a sent goal: the pulse may now be anywhere between its last span and ``goal``."""
         self.goal = goal
         if self.low is not None and self.high is not None:
             self.low, self.high = min(self.low, goal), max(self.high, goal)
@@ -185,10 +186,7 @@ class PwmBus(ServoBus):
         return positions
 
     def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
-        """
-        Pulses off (servos limp) or back on at the last goals, on the channels ``ids``
-        (None: every channel).
-        """
+        """Switch the pulses off (servos limp) or on at the last goals, on ``ids`` (None: all)."""
         channels = self.ids if ids is None else [ch for ch in ids if ch in self._id_set]
         if enabled:
             goals = {ch: us for ch, us in self._last_goals.items() if ch in channels}
@@ -202,9 +200,7 @@ class PwmBus(ServoBus):
     # -- protocol hooks ---------------------------------------------------------------------
 
     def _position_query(self, channels: Sequence[int]) -> bytes:
-        """
-        Return the bytes that ask for ``channels``' pulse widths (``readback_bytes`` reply bytes each).
-        """
+        """Return the query for ``channels``' pulse widths (``readback_bytes`` bytes each)."""
         raise NotImplementedError
 
     def _decode_readback(self, reply: bytes, count: int) -> list[Readback] | None:
@@ -227,15 +223,11 @@ class PwmBus(ServoBus):
             self._last_goals[ch] = us
             self._envelopes[ch].commanded(us)
 
-    def _released(self) -> None:
-        """The pulses were switched off (or sent home): the readbacks know nothing any more."""
-        for envelope in self._envelopes.values():
-            envelope.released()
-
     def _ask(self, command: bytes, count: int, parse: Callable[[bytes], _T | None]) -> _T | None:
         """
-        Send ``command`` and read ``count`` reply bytes until ``parse`` makes sense of them
-        (with retries); None when no reply did.
+        Send ``command`` and read ``count`` reply bytes until ``parse`` makes sense of them.
+
+        Retries; None when no reply did.
         """
         with port_errors_as_port_gone(self.name):
             for attempt in range(self.retries + 1):

@@ -76,7 +76,7 @@ def get_bus_class(name: str) -> Any:
 
 
 def get_device_class(name: str) -> Any:
-    """Return the DeviceEmulator subclass for ``name``; ProtocolError naming the known ones otherwise."""
+    """Return the DeviceEmulator subclass for ``name``; else ProtocolError naming known ones."""
     return _load('device', name, BUILTIN_DEVICES, DEVICE_GROUP)
 
 

@@ -82,9 +82,7 @@ class SdkBus(ServoBus):
             self._port.is_using = False
 
     def ping(self, servo_id: int) -> bool:
-        """
-        True when ``servo_id`` answers a PING (Feetech: and its model-number read), with retries.
-        """
+        """Return True when ``servo_id`` answers a PING (Feetech: and a model read), retrying."""
         check_ids([servo_id], self.max_id)
         with self._io():
             for attempt in range(self.retries + 1):
@@ -99,8 +97,9 @@ class SdkBus(ServoBus):
 
     def set_torque(self, enabled: bool, ids: Sequence[int] | None = None) -> None:
         """
-        SYNC WRITE Torque Enable to the servos ``ids`` (None: every servo), then read it
-        back until all confirm.
+        SYNC WRITE Torque Enable to the servos ``ids`` (None: every servo).
+
+        Then read it back until all confirm.
 
         :raises BusError: some servo did not confirm after the retries (its state is unknown).
         """
@@ -132,7 +131,7 @@ class SdkBus(ServoBus):
             values = {}
             for name, (register, decode) in self.settings.items():
                 start = register.address - self.settings_block.address
-                raw = int.from_bytes(block[start : start + register.size], 'little')
+                raw = int.from_bytes(block[start:start + register.size], 'little')
                 values[name] = decode(raw)
             out[servo_id] = values
         return out
@@ -144,9 +143,7 @@ class SdkBus(ServoBus):
     # -- protocol hooks -------------------------------------------------------------------
 
     def _sync_write_tx(self, register: Any, params: bytearray) -> int:
-        """
-        Send one SYNC WRITE of ``register`` with ``params`` (id, data..., per servo); the SDK result.
-        """
+        """Send one SYNC WRITE of ``register``, ``params`` = id, data... per servo; SDK result."""
         raise NotImplementedError
 
     def _sync_read_tx(self, register: Any, ids: list[int]) -> int:
@@ -159,9 +156,10 @@ class SdkBus(ServoBus):
 
     def _parse_status(self, packet: Any, size: int) -> tuple[int, bytes, int] | None:
         """
-        (servo id, data, error byte) of a received status packet carrying ``size`` data
-        bytes; None when it is not such a reply (wrong length, or an error the protocol
-        says voids the data).
+        Return (servo id, data, error byte) of a received status packet with ``size`` data bytes.
+
+        None when it is not such a reply (wrong length, or an error the protocol says voids the
+        data).
         """
         raise NotImplementedError
 

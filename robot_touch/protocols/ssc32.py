@@ -36,7 +36,7 @@ MAX_MOVE_TIME = 65535  # ms, the guide's limit for T
 
 def group_move(goals: Mapping[int, int], move_time_ms: int | None = None) -> bytes:
     r"""
-    Return the ASCII group move for ``goals`` (channel -> pulse µs), e.g. ``#5P1600#10P750T2500\\r``.
+    Return the ASCII group move for ``goals``, e.g. ``#5P1600#10P750T2500\\r``.
 
     :param goals: channel -> pulse width in µs (0 stops the pulses).
     :param move_time_ms: the move's duration; None or 0 moves at once.
@@ -48,7 +48,7 @@ def group_move(goals: Mapping[int, int], move_time_ms: int | None = None) -> byt
 
 
 def query_pulse_widths(channels: Sequence[int]) -> bytes:
-    r"""Return the query for several channels' pulse widths: ``QP0QP1...\\r`` (one reply byte each)."""
+    r"""Return the query for several channels' pulse widths: ``QP0QP1...\\r`` (1 byte each)."""
     return (''.join(f'QP{ch}' for ch in channels) + '\r').encode('ascii')
 
 
@@ -115,19 +115,20 @@ class SSC32Bus(PwmBus):
             or not 0 <= value <= MAX_MOVE_TIME
         ):
             raise ProtocolError(
-                f'{self.name}: option {key} must be a number of ms in 0..{MAX_MOVE_TIME}, got {value!r}'
+                f'{self.name}: option {key} must be a number of ms in 0..{MAX_MOVE_TIME}, '
+                f'got {value!r}'
             )
         return int(value)
 
     # -- commands ---------------------------------------------------------------------------
 
     def ping(self, servo_id: int) -> bool:
-        """True when the board answers ``VER`` (the board answers for every channel)."""
+        """Return True when the board answers ``VER`` (the board answers for every channel)."""
         check_ids([servo_id], MAX_CHANNEL)
         return self.version() is not None
 
     def version(self) -> str | None:
-        """Return the firmware version text (e.g. ``SSC32-V2.50USB``), None when the board is silent."""
+        """Return the firmware version text (e.g. ``SSC32-V2.50USB``), None when it is silent."""
         with port_errors_as_port_gone(self.name):
             for attempt in range(self.retries + 1):
                 if attempt:
@@ -152,10 +153,6 @@ class SSC32Bus(PwmBus):
         self._last_write = now
         self._send(group_move(dict(checked), move_time))
         self._commanded(checked)
-
-    def is_moving(self) -> bool | None:
-        """``Q``: True while the last group move runs, None when the board does not answer."""
-        return self._ask(b'Q\r', 1, lambda reply: reply == b'+' if reply in (b'.', b'+') else None)
 
     # -- protocol hooks (see PwmBus) --------------------------------------------------------
 

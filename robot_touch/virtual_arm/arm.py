@@ -24,8 +24,10 @@ SPEED_MARGIN = 1.5
 
 def servo_for_joint(spec: JointSpec, mounting: Calibration | None = None) -> ServoModel:
     """
-    Return a servo at the joint's home pose, its encoder related to the joint by ``mounting``
-    (default: the profile's nominal calibration).
+    Return a servo at the joint's home pose.
+
+    Its encoder is related to the joint by ``mounting`` (default: the profile's nominal
+    calibration).
     """
     cal = mounting or spec.calibration
     home = cal.to_raw(spec.home)

@@ -35,7 +35,7 @@ class Register(Protocol):
 
 def put_register(table: bytearray, register: Register, value: int, signed: bool = False) -> None:
     """Store ``value`` little-endian in ``register`` of ``table``."""
-    table[register.address : register.address + register.size] = value.to_bytes(
+    table[register.address:register.address + register.size] = value.to_bytes(
         register.size, 'little', signed=signed
     )
 
@@ -43,12 +43,12 @@ def put_register(table: bytearray, register: Register, value: int, signed: bool 
 def get_register(table: bytearray, register: Register, signed: bool = False) -> int:
     """Return the little-endian value of ``register`` in ``table``."""
     return int.from_bytes(
-        table[register.address : register.address + register.size], 'little', signed=signed
+        table[register.address:register.address + register.size], 'little', signed=signed
     )
 
 
 def overlaps(address: int, end: int, register: Register) -> bool:
-    """True when the bytes ``address..end-1`` touch ``register``."""
+    """Return True when the bytes ``address..end-1`` touch ``register``."""
     return address < register.address + register.size and register.address < end
 
 
@@ -98,13 +98,15 @@ class ControlTableDevice(DeviceEmulator):
     # -- the servos -------------------------------------------------------------------------
 
     def _new_unit(self, servo_id: int, servo: ServoModel) -> Unit:
-        """Return a servo as assembled into the arm: factory table with its id (and the bus rate)."""
+        """Return a servo as assembled into the arm: factory table with its id (and bus rate)."""
         raise NotImplementedError
 
     def _assembled(self, factory: bytes, servo_id: int, servo: ServoModel) -> Unit:
         """
-        Return a unit whose persisted table is ``factory`` with the id and the baud rate (option
-        ``baudrate``, default the factory rate) the arm was assembled with, powered on.
+        Return a powered-on unit whose persisted table is ``factory`` with the arm's id and rate.
+
+        The id and the baud rate (option ``baudrate``, default the factory rate) are those the
+        arm was assembled with.
         """
         codes = {bps: code for code, bps in self.baud_rates.items()}
         baud = int(self.options.get('baudrate', self.baud_rates[self.baud_register.default]))
@@ -131,7 +133,7 @@ class ControlTableDevice(DeviceEmulator):
         return self.baud_rates.get(unit.table[self.baud_register.address])
 
     def _reset_turns(self, unit: Unit) -> None:
-        """The servo knows its angle within one turn only (power-on, reset, clear)."""
+        """Forget the turns: the servo knows its angle within one turn (power-on, reset, clear)."""
         unit.extra['turns'] = math.floor(unit.servo.position / self.resolution) * self.resolution
 
     def _index(self) -> None:
@@ -156,7 +158,7 @@ class ControlTableDevice(DeviceEmulator):
         return next(u for u in self.units if u.servo is servo)
 
     def _listening(self, servo_id: int) -> list[Unit]:
-        """Return the servos that hear a packet addressed to ``servo_id`` (at the current line speed)."""
+        """Return the servos that hear a packet addressed to ``servo_id`` (at the line speed)."""
         return [u for u in self._by_id.get(servo_id, ()) if self._hears(u)]
 
     def _hears(self, unit: Unit) -> bool:
@@ -223,8 +225,9 @@ class ControlTableDevice(DeviceEmulator):
 
     def _take_frames(self, buf: bytearray) -> list[bytes]:
         """
-        Execute every complete packet at the start of ``buf`` (removing it, and any garbage
-        before it); the replies, in order. A partial packet stays in ``buf``.
+        Execute every complete packet at the start of ``buf``; return the replies, in order.
+
+        Each packet is removed, with any garbage before it. A partial packet stays in ``buf``.
         """
         raise NotImplementedError
 

@@ -58,8 +58,9 @@ class ServoModel:
 
     def push(self, target: float, speed: float) -> None:
         """
-        A hand turns the servo to ``target`` at ``speed`` raw units/s (only while limp:
-        the caller checks, as a holding servo cannot be turned by hand).
+        Turn the servo by hand to ``target`` at ``speed`` raw units/s.
+
+        Only while limp: the caller checks, as a holding servo cannot be turned by hand.
         """
         self.hand_target = target
         self.hand_speed = speed
@@ -99,7 +100,7 @@ class ServoModel:
 
     @property
     def moving(self) -> bool:
-        """Turning (under its own torque or by hand), or still short of its goal."""
+        """Tell whether it turns (by its own torque or by hand) or is still short of its goal."""
         if abs(self.velocity) > MOVING_SPEED:
             return True
         return self.torque_enabled and abs(self.goal - self.position) > 0.5
@@ -141,7 +142,7 @@ class DeviceEmulator(ABC):
 
     def power_cycle(self) -> None:
         """
-        The servos' supply switched off and on.
+        Switch the servos' supply off and on.
 
         Each servo restarts from what it keeps over a power cycle (bus servos: their EEPROM; they
         come back released).
@@ -150,12 +151,12 @@ class DeviceEmulator(ABC):
 
     def set_line_speed(self, baudrate: int | None) -> None:
         """
-        The bit rate the host's port is set to (None: unknown).
+        Note the bit rate the host's port is set to (None: unknown).
 
         A bus device answers only the servos configured for that rate, as a servo at another rate
         sees garbage.
         """
 
     def present_position(self, servo_id: int) -> float:
-        """Return what the servo would report as its position now (its own units, offsets applied)."""
+        """Return what the servo would report as its position now (own units, offsets applied)."""
         return self.servos[servo_id].position

@@ -69,8 +69,8 @@ _WRITABLE = bytearray(dxt.TABLE_SIZE)
 _INITIAL = bytearray(dxt.TABLE_SIZE)
 for _reg in dxt.REGISTERS + dxt.INDIRECT_ADDRESSES + dxt.INDIRECT_DATA:
     if _reg.writable:
-        _WRITABLE[_reg.address : _reg.address + _reg.size] = b'\x01' * _reg.size
-    _INITIAL[_reg.address : _reg.address + _reg.size] = _reg.default.to_bytes(
+        _WRITABLE[_reg.address:_reg.address + _reg.size] = b'\x01' * _reg.size
+    _INITIAL[_reg.address:_reg.address + _reg.size] = _reg.default.to_bytes(
         _reg.size, 'little', signed=_reg.signed
     )
 _INDIRECT = {
@@ -335,7 +335,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     def _ping_info(self, unit: Unit) -> bytes:
         """PING status parameters: model number (2 bytes) and firmware version."""
         table = unit.table
-        return bytes(table[dxt.MODEL_NUMBER.address : dxt.MODEL_NUMBER.address + 2]) + bytes(
+        return bytes(table[dxt.MODEL_NUMBER.address:dxt.MODEL_NUMBER.address + 2]) + bytes(
             (table[dxt.FIRMWARE.address],)
         )
 
@@ -358,7 +358,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
     # -- control table ------------------------------------------------------------------
 
     def _refresh(self, unit: Unit) -> None:
-        """The RAM feedback registers from the servo's state."""
+        """Update the RAM feedback registers from the servo's state."""
         self._update_hardware_error(unit)
         table, servo = unit.table, unit.servo
         sign = -1.0 if self._reversed(unit) else 1.0
@@ -382,12 +382,12 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
             return dxt.ERR_ACCESS, b''
         self._refresh(unit)
         table = unit.table
-        data = bytearray(table[address : address + size])
+        data = bytearray(table[address:address + size])
         for at in range(address, address + size):
             if (
                 at in _INDIRECT
             ):  # Indirect Data: the byte at the address its Indirect Address holds
-                target = int.from_bytes(table[_INDIRECT[at] : _INDIRECT[at] + 2], 'little')
+                target = int.from_bytes(table[_INDIRECT[at]:_INDIRECT[at] + 2], 'little')
                 data[at - address] = table[target] if target < dxt.TABLE_SIZE else 0
         return 0, bytes(data)
 
@@ -396,7 +396,7 @@ class DynamixelP2Device(GroupInstructions, ControlTableDevice):
         pairs = []
         for at, byte in enumerate(data, address):
             if at in _INDIRECT:
-                at = int.from_bytes(unit.table[_INDIRECT[at] : _INDIRECT[at] + 2], 'little')
+                at = int.from_bytes(unit.table[_INDIRECT[at]:_INDIRECT[at] + 2], 'little')
             pairs.append((at, byte))
         return pairs
 

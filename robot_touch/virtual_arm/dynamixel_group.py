@@ -21,8 +21,10 @@ from robot_touch.protocols.packet_utils import dxl_crc16
 
 class GroupInstructions:
     """
-    SYNC/BULK/FAST reads and writes for a device with ``_listening``, ``_read``,
-    ``_write``, ``_status``, ``collide`` and ``_malformed``.
+    SYNC/BULK/FAST reads and writes.
+
+    For a device with ``_listening``, ``_read``, ``_write``, ``_status``, ``collide`` and
+    ``_malformed``.
     """
 
     _listening: Any
@@ -43,7 +45,7 @@ class GroupInstructions:
                     return self._malformed()
                 for at in range(4, len(params), size + 1):
                     for unit in self._listening(params[at]):
-                        self._write(unit, address, params[at + 1 : at + 1 + size])
+                        self._write(unit, address, params[at + 1:at + 1 + size])
                 return []
             reads = [(target, address, size) for target in params[4:]]
         elif instruction in (dxt.INST_BULK_READ, dxt.INST_FAST_BULK_READ):
@@ -114,7 +116,7 @@ class GroupInstructions:
             if size == 0 or end > len(params):
                 return self._malformed()
             entries.append(
-                (params[at], params[at + 1] | params[at + 2] << 8, params[at + 5 : end])
+                (params[at], params[at + 1] | params[at + 2] << 8, params[at + 5:end])
             )
             at = end
         for target, address, data in entries:

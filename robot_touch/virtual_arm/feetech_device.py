@@ -98,7 +98,7 @@ class FeetechSTSDevice(ControlTableDevice):
         table = unit.table
         table[:] = bytes(ft.TABLE_SIZE)
         table[: ft.SRAM_START] = unit.persisted[: ft.SRAM_START]
-        table[ft.GOAL_POSITION_2.address + 2 :] = unit.persisted[ft.GOAL_POSITION_2.address + 2 :]
+        table[ft.GOAL_POSITION_2.address + 2:] = unit.persisted[ft.GOAL_POSITION_2.address + 2:]
         _put(table, ft.TORQUE_LIMIT, _get(table, ft.MAX_TORQUE_LIMIT))
         _put(table, ft.LOCK, ft.LOCK.default)
         servo = unit.servo
@@ -289,7 +289,7 @@ class FeetechSTSDevice(ControlTableDevice):
         address, size = params[0], params[1]
         for at in range(2, len(params), size + 1):
             for unit in self._listening(params[at]):
-                self._write(unit, address, params[at + 1 : at + 1 + size])
+                self._write(unit, address, params[at + 1:at + 1 + size])
         self._index()
         return []
 
@@ -326,7 +326,7 @@ class FeetechSTSDevice(ControlTableDevice):
         _put(table, ft.SERVO_STATUS, self._error_bits(unit))
         _put(table, ft.MOVING, int(servo.moving))
         _put(table, ft.GOAL_POSITION_2, _sign_magnitude(self._executed_goal(unit)))
-        return self._status(unit, reply_id, bytes(table[address : address + size]))
+        return self._status(unit, reply_id, bytes(table[address:address + size]))
 
     def _write(self, unit: Unit, address: int, data: bytes) -> None:
         end = address + len(data)
@@ -349,7 +349,7 @@ class FeetechSTSDevice(ControlTableDevice):
         self._apply(unit)
 
     def _calibrate(self, unit: Unit, target: int) -> None:
-        """A new Homing Offset that makes the present position ``target`` (kept in EEPROM)."""
+        """Set a Homing Offset that makes the present position ``target`` (kept in EEPROM)."""
         offset = _signed(unit.table, ft.HOMING_OFFSET) + self._present(unit) - target
         offset = (round(offset) + 2048) % ft.RESOLUTION - 2048
         encoded = _sign_magnitude(max(-2047, offset), ft.HOMING_SIGN_BIT)
@@ -358,10 +358,10 @@ class FeetechSTSDevice(ControlTableDevice):
         self._apply(unit)
 
     def _restore(self, unit: Unit) -> None:
-        """Factory values in the EEPROM area, the id kept (and the servo at 1 Mbps)."""
+        """Restore factory values in the EEPROM area, the id kept (and the servo at 1 Mbps)."""
         servo_id = self._unit_id(unit)
         for table in (unit.table, unit.persisted):
             table[: ft.SRAM_START] = _FACTORY[: ft.SRAM_START]
-            table[ft.GOAL_POSITION_2.address + 2 :] = _FACTORY[ft.GOAL_POSITION_2.address + 2 :]
+            table[ft.GOAL_POSITION_2.address + 2:] = _FACTORY[ft.GOAL_POSITION_2.address + 2:]
             _put(table, ft.ID, servo_id)
         self._apply(unit)

@@ -101,7 +101,7 @@ class Hand:
         return self.position(joint)
 
     def position(self, joint: str) -> float:
-        """Return the joint's true position (rad, or m), from its servo's encoder and mounting."""
+        """Return the joint's true position in rad (or m) from its servo's encoder and mounting."""
         servo = self._servo(joint)
         return self.arm.mounting[joint].to_joint(servo.position)
 

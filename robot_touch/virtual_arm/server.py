@@ -188,12 +188,12 @@ class VirtualArm:
 
     @property
     def running(self) -> bool:
-        """True while the serving thread runs (servos move with time only then)."""
+        """Return True while the serving thread runs (servos move with time only then)."""
         return self._thread is not None and self._thread.is_alive()
 
     @property
     def plugged(self) -> bool:
-        """True while the pty exists (False between an unplug and the replug)."""
+        """Return True while the pty exists (False between an unplug and the replug)."""
         return self._master is not None
 
     def start(self) -> VirtualArm:
@@ -255,8 +255,9 @@ class VirtualArm:
 
     def call(self, function: Callable[[], Any]) -> Any:
         """
-        Run ``function`` in the serving thread, between two packets, and return its result
-        (directly when the arm is not running): how other threads touch the servos.
+        Run ``function`` in the serving thread, between two packets, and return its result.
+
+        Directly when the arm is not running. This is how other threads touch the servos.
         """
         if (
             self._thread is None

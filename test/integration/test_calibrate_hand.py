@@ -16,15 +16,12 @@ import subprocess
 import sys
 
 import pytest
+from robot_touch.core.profile import Calibration, load_profile
+from robot_touch.virtual_arm.server import VirtualArm
+from sensor_msgs.msg import JointState
+from support.processes import Console, RosProbe, spawn_node, terminate
+from support.waiting import wait_for
 import yaml
-
-rclpy = pytest.importorskip('rclpy')
-
-from robot_touch.core.profile import Calibration, load_profile  # noqa: E402
-from robot_touch.virtual_arm.server import VirtualArm  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from support.processes import Console, RosProbe, spawn_node, terminate  # noqa: E402
-from support.waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -116,8 +116,10 @@ class Sdk:
 
 def ranges() -> dict[str, tuple[int, int]]:
     """
-    Ranges around the half-turn homing (2047), inside each joint's limits, as a person
-    would record them; wrist_roll gets the whole turn as LeRobot's calibrate() gives it.
+    Return ranges around the half-turn homing (2047), inside each joint's limits.
+
+    As a person would record them; wrist_roll gets the whole turn as LeRobot's calibrate()
+    gives it.
     """
     units = LEROBOT_STEPS_PER_TURN / (2 * math.pi)
     out = {
@@ -130,8 +132,10 @@ def ranges() -> dict[str, tuple[int, int]]:
 
 def calibrate_like_lerobot(arm: VirtualArm) -> dict[str, dict[str, int]]:
     """
-    Return what LeRobot's SO follower calibration leaves in the servos, done through the protocol,
-    and its calibration file's content (motor -> id, drive_mode, homing_offset, range).
+    Calibrate as LeRobot's SO follower does, through the protocol; return its file's content.
+
+    The servos keep what that calibration leaves in them; the content returned is its
+    calibration file's (motor -> id, drive_mode, homing_offset, range).
     """
     for spec in SPECS:  # "move the arm to the middle of its range of motion"
         arm.hand.move(spec.name, 0.0, speed=6.0)
@@ -265,7 +269,7 @@ def test_lerobot_calibration_gives_lerobots_angles_and_a_rehomed_servo_is_refuse
         sdk.close()
         before = arm.hand.state()
         goals = {
-            sid: bytes(table[ft.GOAL_POSITION.address : ft.GOAL_POSITION.address + 2])
+            sid: bytes(table[ft.GOAL_POSITION.address:ft.GOAL_POSITION.address + 2])
             for sid, table in arm.device.tables.items()
         }
         bridge = start_bridge(arm, ours, tmp_path, '/lerobot_rehomed', torque=True)
@@ -284,7 +288,7 @@ def test_lerobot_calibration_gives_lerobots_angles_and_a_rehomed_servo_is_refuse
             n: s['encoder'] for n, s in before.items()
         }
         assert goals == {
-            sid: bytes(table[ft.GOAL_POSITION.address : ft.GOAL_POSITION.address + 2])
+            sid: bytes(table[ft.GOAL_POSITION.address:ft.GOAL_POSITION.address + 2])
             for sid, table in arm.device.tables.items()
         }  # no goal was written
 

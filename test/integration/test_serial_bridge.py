@@ -1,6 +1,7 @@
 """
-serial_bridge (a real child process) ↔ the virtual arm (in this process) over a real pty,
-with the real SO-101 feetech_sts backend and injected faults; and `robot-touch calibrate`
+serial_bridge (a real child process) ↔ the virtual arm (in this process) over a real pty.
+
+With the real SO-101 feetech_sts backend and injected faults; and `robot-touch calibrate`
 driven through its stdin against the same virtual arm.
 
 The test process talks ROS through a probe node (test/integration/_helpers.RosProbe).
@@ -14,20 +15,17 @@ import subprocess
 import sys
 import threading
 
+from diagnostic_msgs.msg import DiagnosticArray
 import pytest
+from robot_touch.core.profile import load_profile
+from robot_touch.virtual_arm.server import Faults, VirtualArm
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
+from support.processes import Console, RosProbe, spawn_node, terminate
+from support.waiting import wait_for
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 import yaml
-
-rclpy = pytest.importorskip('rclpy')
-
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from robot_touch.core.profile import load_profile  # noqa: E402
-from robot_touch.virtual_arm.server import Faults, VirtualArm  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
-from std_srvs.srv import SetBool  # noqa: E402
-from support.processes import Console, RosProbe, spawn_node, terminate  # noqa: E402
-from support.waiting import wait_for  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -108,7 +106,7 @@ def probe():
 
 
 def start_bridge(port: str, tmp_path: Path, namespace: str, **params) -> subprocess.Popen:
-    """Return the serial_bridge node as a child process at 100 Hz (the user's calibration kept out)."""
+    """Return the serial_bridge node as a child process at 100 Hz (user's calibration kept out)."""
     values = {
         'arm': 'so101',
         'port': port,
@@ -132,7 +130,7 @@ def bridge_log(proc: subprocess.Popen) -> str:
 
 
 def settled_at(probe: Probe, target: list[float], since: int = 0):
-    """The newest joint state if every joint is within TOLERANCE of ``target``."""
+    """Return the newest joint state if every joint is within TOLERANCE of ``target``."""
     if probe.state_count() <= since:
         return None
     msg = probe.latest()
@@ -378,7 +376,7 @@ def test_calibrate_cli_walks_through_the_steps_and_writes_the_file(tmp_path):
             servo.position = servo.goal = 2000 + offsets.get(spec.name, 0)
 
     def shown(**offsets):
-        """The CLI's live line shows every joint at 2000 + offset (it has read the pose)."""
+        """Tell whether the CLI's live line shows every joint at 2000 + offset (pose read)."""
         console.expect(*(f'{spec.name} {2000 + offsets.get(spec.name, 0):5d}' for spec in SPECS))
 
     try:

@@ -14,18 +14,16 @@ import sys
 import threading
 import time
 
+from builtin_interfaces.msg import Duration as DurationMsg
 import pytest
-
-rclpy = pytest.importorskip('rclpy')
-
-from builtin_interfaces.msg import Duration as DurationMsg  # noqa: E402
-from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from robot_touch.core.profile import load_profile  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
-from support.waiting import wait_for  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from robot_touch.core.profile import load_profile
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from support.waiting import wait_for
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 pytestmark = pytest.mark.ros
 

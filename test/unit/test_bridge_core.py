@@ -19,7 +19,6 @@ from robot_touch.core.bridge_core import (
     CommandRejected,
     FaultBook,
     JointConverter,
-    TrajectorySampler,
     Watchdog,
 )
 from robot_touch.core.calibration import JointCalibration, merge_calibration
@@ -144,25 +143,6 @@ def test_fault_book_logs_once_and_clears_once():
     assert book.drain() == []
 
 
-def test_trajectory_sampler_interpolates_from_start_and_holds_the_last_point():
-    traj = TrajectorySampler(
-        [0], [1.0, 2.0], [[1.0], [3.0]], None, start=10.0, start_positions=[0.0]
-    )
-    assert traj.sample(9.0) == [0.0]
-    assert traj.sample(10.5) == pytest.approx([0.5])
-    assert traj.sample(11.5) == pytest.approx([2.0])
-    assert traj.sample(20.0) == [3.0]
-
-
-def test_trajectory_sampler_hermite_matches_the_point_velocities():
-    traj = TrajectorySampler(
-        [0], [0.0, 1.0], [[0.0], [1.0]], [[0.0], [0.0]], start=0.0, start_positions=[5.0]
-    )
-    assert traj.sample(0.0) == [0.0]  # a point at t=0 replaces the start position
-    assert traj.sample(0.5) == pytest.approx([0.5])
-    assert traj.sample(0.1)[0] < 0.1  # eases out of rest, unlike linear
-
-
 # ---------------------------------------------------------------------------- the core
 
 
@@ -177,9 +157,10 @@ def test_nothing_is_written_before_the_first_reading(converters):
 
 def run_cycles(core, start, seconds, command=None, positions=None):
     """
-    Cycle the core every STEP from ``start`` for ``seconds``, streaming ``command`` each
-    cycle and reading back ``positions`` (default: the goals written, as a perfect servo);
-    returns (end time, goal positions per cycle).
+    Cycle the core every STEP from ``start`` for ``seconds``; return (end time, goals per cycle).
+
+    Each cycle streams ``command`` and reads back ``positions`` (default: the goals written, as
+    a perfect servo).
     """
     t, out = start, []
     n = round(seconds / STEP)
@@ -380,7 +361,8 @@ def test_each_reading_is_stamped_with_when_it_was_read(converters):
     raw = raw_at(converters, [0.0] * 6)
     reading = core.on_positions(raw, 0.09, read_times={1: 0.05, 2: 0.06})
     assert reading.stamp == 0.05  # the oldest value in it
-    reading = core.on_positions({**raw, 4: None}, 0.15, read_times=dict.fromkeys(range(1, 7), 0.14))
+    late = dict.fromkeys(range(1, 7), 0.14)
+    reading = core.on_positions({**raw, 4: None}, 0.15, read_times=late)
     assert reading.stamp == 0.09  # elbow_flex's value, still valid, was read at 0.09
 
 
@@ -406,11 +388,11 @@ def test_trajectory_is_followed_by_name_and_replaced_by_a_newer_one(converters):
 @pytest.mark.parametrize(
     'names, times, points, reason',
     [
-        (['nope'], [1.0], [[0.0]], 'must be distinct joints'),
+        (['nope'], [1.0], [[0.0]], 'unknown joint'),
         (['elbow_flex'], [1.0, 0.5], [[0.0], [0.1]], 'strictly increasing'),
         (['elbow_flex'], [1.0], [[math.nan]], 'not a finite position'),
         (['elbow_flex'], [1.0, 2.0], [[9.0], [math.inf]], 'not a finite position'),
-        (['elbow_flex', 'wrist_flex'], [1.0], [[0.0]], 'one position per joint'),
+        (['elbow_flex', 'wrist_flex'], [1.0], [[0.0]], 'needs 2 positions'),
     ],
     ids=['unknown-joint', 'times-backwards', 'nan', 'inf-after-a-clamped-point', 'ragged'],
 )

@@ -16,6 +16,7 @@ from robot_touch.core.calibration import merge_calibration
 from robot_touch.core.profile import load_profile
 from robot_touch.errors import ProfileError
 from robot_touch.protocols.base import ServoBus
+from robot_touch.sim.gl import prepare_gl
 from robot_touch.virtual_arm.device import ServoModel
 import serial
 from support.waiting import wait_for
@@ -29,7 +30,7 @@ def converters(so101):
 
 
 def raw_at(converters, positions):
-    """What the servos read at ``positions`` (not clamped: a hand may go past a limit)."""
+    """Return what the servos read at ``positions`` (not clamped: a hand may go past a limit)."""
     return {j.servo_id: round(j.calibration.to_raw(p)) for j, p in zip(converters, positions)}
 
 
@@ -174,6 +175,7 @@ def test_a_pwm_board_refuses_to_release_single_joints(worker):
 
 
 def test_the_simulated_arm_goes_limp_and_holds_again_where_it_fell(so101):
+    prepare_gl()
     from robot_touch.sim.mujoco_arm import MujocoArm, SimCommandError
 
     arm = MujocoArm(so101, initial_positions=[0.0, -1.0, 1.0, 0.0, 0.0, 0.0])

@@ -180,7 +180,7 @@ def test_unexpected_backend_error_does_not_kill_the_worker(rig):
         lambda: any(msg == 'recovered: I/O cycles run again' for _, msg in logs),
         what='recovered log',
     )
-    assert worker._thread is not None and worker._thread.is_alive()
+    assert worker.running
     assert (
         sum('unexpected error' in msg for _, msg in logs) == 1
     )  # once, however many cycles failed

@@ -182,7 +182,7 @@ def test_servo_with_only_bad_replies_reads_stale(rig):
         id_at = 2 if bus.name == 'feetech_sts' else 4
         return (
             reply[:-1] + bytes((reply[-1] ^ 0xFF,))
-            if reply[id_at : id_at + 1] == victim_byte
+            if reply[id_at:id_at + 1] == victim_byte
             else reply
         )
 
@@ -213,8 +213,10 @@ def test_missing_servo_reads_none_others_still_read(protocol):
 @pytest.mark.timeout(10)
 def test_well_formed_reply_of_wrong_length_is_rejected(rig):
     """
-    A reply with a valid checksum/CRC but a short data field (what a corrupted LEN byte
-    can produce, since FT-SCS's 8-bit sum cannot always catch it) is not a position.
+    Check that a well-formed reply with a short data field is not a position.
+
+    Its checksum/CRC is valid: a corrupted LEN byte can produce that, since FT-SCS's 8-bit
+    sum cannot always catch it.
     """
     bus, pty = rig
     short = bus.ids[0]
@@ -243,8 +245,10 @@ def test_port_failure_raises_port_gone(rig):
 @pytest.mark.timeout(10)
 def test_goal_needing_byte_stuffing_arrives_intact():
     """
-    A Dynamixel goal whose bytes contain FF FF FD (e-Manual byte stuffing) over the pty,
-    and a present position that needs stuffing on the way back.
+    Check byte stuffing both ways over the pty.
+
+    A Dynamixel goal whose bytes contain FF FF FD (e-Manual byte stuffing), and a present
+    position that needs stuffing on the way back.
     """
     servos = {1: ServoModel(1, 0.0, 0.0, 1e9, voltage=12.0)}
     device = get_device_class('dynamixel_p2')(servos)

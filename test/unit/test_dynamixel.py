@@ -34,8 +34,9 @@ def make_device(
     ids=(1, 2, 3), position: float = 2048.0, torque: bool = True, **options
 ) -> DynamixelP2Device:
     """
-    Servos at their factory settings (torque off at power-on), then, with ``torque``,
-    switched on as a host does before moving them.
+    Return servos at their factory settings (torque off at power-on).
+
+    With ``torque``, switched on as a host does before moving them.
     """
     servos = {i: ServoModel(i, position, position, 2000.0, voltage=12.0) for i in ids}
     device = DynamixelP2Device(servos, options)
@@ -407,7 +408,7 @@ def test_reg_write_waits_for_action():
 def test_random_bytes_never_raise_and_replies_are_well_formed(data, chunk):
     device = make_device()
     for at in range(0, len(data), chunk):
-        for reply in device.feed(data[at : at + chunk]):
+        for reply in device.feed(data[at:at + chunk]):
             assert parse_status(reply)[0] in device.servos
 
 

@@ -90,8 +90,9 @@ def test_host_sends_manual_sync_write_layout():
 
 def test_echoed_request_never_becomes_a_position():
     """
-    On loop:// the SYNC READ request comes back instead of replies (like a half-duplex
-    adapter's echo): it must be discarded, never decoded as a servo's reply.
+    Check that an echoed SYNC READ request is discarded, never decoded as a servo's reply.
+
+    On loop:// the request comes back instead of replies, like a half-duplex adapter's echo.
     """
     port = serial.serial_for_url('loop://', timeout=0.001)
     bus = FeetechSTSBus(port, [1, 2], {'latency_ms': 1}, retries=0)
@@ -322,7 +323,7 @@ def test_reset_drops_partial_frame():
 def test_random_bytes_never_raise_and_replies_are_well_formed(data, chunk):
     device = make_device()
     for at in range(0, len(data), chunk):
-        for reply in device.feed(data[at : at + chunk]):
+        for reply in device.feed(data[at:at + chunk]):
             assert parse_status(reply)[0] in device.servos
 
 
@@ -343,10 +344,12 @@ def _valid_instruction_frames():
 @given(_valid_instruction_frames(), st.data())
 def test_flipped_byte_is_never_accepted(frame, data):
     """
-    Any single corrupted byte except LEN is caught by the 8-bit sum (a change of one byte
-    always changes the sum mod 256). A corrupted LEN moves the checksum position, which an
-    8-bit checksum cannot catch with certainty; that is a limit of the FT-SCS protocol, so
-    LEN is left out here (the host side rejects replies of unexpected length instead).
+    Check that any single corrupted byte except LEN is caught by the 8-bit sum.
+
+    A change of one byte always changes the sum mod 256. A corrupted LEN moves the checksum
+    position, which an 8-bit checksum cannot catch with certainty; that is a limit of the
+    FT-SCS protocol, so LEN is left out here (the host side rejects replies of unexpected
+    length instead).
     """
     index = data.draw(st.sampled_from([i for i in range(len(frame)) if i != 3]))
     flip = data.draw(st.integers(1, 255))

@@ -1,6 +1,8 @@
 """
-Pololu Maestro codec, CRC-7, host backend and emulated board, against the examples of the
-Pololu Maestro Servo Controller User's Guide; hypothesis fuzzing of both parsers.
+Pololu Maestro codec, CRC-7, host backend and emulated board.
+
+Against the examples of the Pololu Maestro Servo Controller User's Guide; hypothesis fuzzing
+of both parsers.
 """
 
 from __future__ import annotations

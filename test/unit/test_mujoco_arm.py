@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import pytest
 from robot_touch.core.profile import load_profile
-from robot_touch.sim.mujoco_arm import (
+from robot_touch.sim.gl import prepare_gl
+
+prepare_gl()  # as the entry points do: the OpenGL backend chosen before mujoco is imported
+
+from robot_touch.sim.mujoco_arm import (  # noqa: E402 (after the backend is chosen)
     MAX_TIMESTEP,
     MujocoArm,
     OffscreenRenderer,
     RealTimeRunner,
     RenderUnavailable,
     SimCommandError,
-    Trajectory,
 )
 
 #: The profiles the project ships.
 SHIPPED = ['so101', 'open_manipulator_x', 'servo6']
 
-#: Steady-state error allowed while holding against gravity: rad for revolute, m for prismatic joints.
+#: Steady-state error allowed while holding against gravity: rad (revolute) or m (prismatic).
 HOLD_TOL_RAD = 0.02
 HOLD_TOL_M = 0.002
 
@@ -238,28 +240,6 @@ def test_bad_commands_are_rejected_and_change_nothing(so101, values, message) ->
 # ---------------------------------------------------------------------------- trajectories
 
 
-def test_trajectory_sampling_is_linear_without_velocities() -> None:
-    traj = Trajectory([0], [1.0, 2.0], np.array([[1.0], [3.0]]), None, start=np.array([0.0]))
-    assert traj.sample(-1.0)[0] == pytest.approx(0.0)
-    assert traj.sample(0.5)[0] == pytest.approx(0.5)  # from the start position to the first point
-    assert traj.sample(1.5)[0] == pytest.approx(2.0)
-    assert traj.sample(5.0)[0] == pytest.approx(3.0)
-    assert traj.duration == pytest.approx(2.0)
-
-
-def test_trajectory_sampling_is_cubic_with_velocities() -> None:
-    p = np.array([[0.0], [1.0]])
-    v = np.array([[0.0], [0.0]])
-    traj = Trajectory([0], [0.0, 1.0], p, v, start=np.array([0.0]))
-    # smooth start and stop: slow near the ends, symmetric about the middle
-    assert traj.sample(0.5)[0] == pytest.approx(0.5)
-    assert traj.sample(0.1)[0] < 0.1
-    assert traj.sample(0.9)[0] > 0.9
-    eps = 1e-4
-    slope = (traj.sample(1.0)[0] - traj.sample(1.0 - eps)[0]) / eps
-    assert abs(slope) < 1e-2
-
-
 @pytest.mark.timeout(30)
 def test_trajectory_is_followed_by_simulated_time(so101) -> None:
     arm = MujocoArm(so101)
@@ -316,9 +296,12 @@ def test_empty_trajectory_stops_where_the_arm_is(so101) -> None:
 BAD_TRAJECTORIES = [
     ((['elbow'], [1.0], [[0.1]]), 'unknown joint(s) elbow'),
     ((['elbow_flex', 'elbow_flex'], [1.0], [[0.1, 0.1]]), 'repeated joint names'),
-    ((['elbow_flex'], [1.0, 1.0], [[0.1], [0.2]]), 'times from start must be ≥ 0 and increasing'),
+    (
+        (['elbow_flex'], [1.0, 1.0], [[0.1], [0.2]]),
+        'times from start must be ≥ 0 and strictly increasing',
+    ),
     ((['elbow_flex'], [1.0], [[0.1, 0.2]]), 'each of the 1 points needs 1 positions'),
-    ((['elbow_flex'], [1.0], [[float('nan')]]), 'not a number for elbow_flex'),
+    ((['elbow_flex'], [1.0], [[float('nan')]]), 'not a finite position for elbow_flex'),
     (
         (['elbow_flex'], [1.0, 2.0], [[0.1], [0.2]], [[0.0], []]),
         'velocities must be given for every point',
@@ -407,7 +390,7 @@ def test_runner_drops_the_backlog_after_a_stall(so101) -> None:
 
 @pytest.fixture(scope='module')
 def renderer_factory():
-    """Provide builds an OffscreenRenderer, or skips when no OpenGL backend works on this machine."""
+    """Provide builds an OffscreenRenderer, or skip when no OpenGL backend works here."""
     made: list[OffscreenRenderer] = []
 
     def make(arm: MujocoArm) -> OffscreenRenderer:
@@ -455,6 +438,8 @@ def test_a_broken_gl_backend_never_stops_the_physics(backend: str) -> None:
 
     script = (
         'from robot_touch.core.profile import load_profile\n'
+        'from robot_touch.sim.gl import prepare_gl\n'
+        'prepare_gl()\n'
         'from robot_touch.sim.mujoco_arm import MujocoArm, OffscreenRenderer, RenderUnavailable\n'
         "arm = MujocoArm(load_profile('so101'))\n"
         'arm.command([0.3, 0, 0, 0, 0]); arm.run_for(1.0)\n'
@@ -477,13 +462,29 @@ def test_a_broken_gl_backend_never_stops_the_physics(backend: str) -> None:
         assert 'try MUJOCO_GL=egl' in result.stdout
 
 
-def test_hermite_matches_endpoints_exactly() -> None:
-    p = np.array([[0.0, 1.0], [2.0, -1.0], [3.0, 0.5]])
-    v = np.array([[0.0, 0.0], [1.0, -0.5], [0.0, 0.0]])
-    traj = Trajectory([0, 1], [0.0, 1.0, 3.0], p, v, start=np.zeros(2))
-    for k, t in enumerate([0.0, 1.0, 3.0]):
-        np.testing.assert_allclose(traj.sample(t), p[k])
-    assert all(math.isfinite(x) for x in traj.sample(2.2))
+def test_importing_the_simulation_has_no_side_effects() -> None:
+    """Check that only prepare_gl (an entry point's call) touches MUJOCO_GL, not an import."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        'import os\n'
+        'import robot_touch.sim.mujoco_arm\n'
+        "print('after import', os.environ.get('MUJOCO_GL'))\n"
+        'from robot_touch.sim.gl import choose_backend\n'
+        'env = {}\n'
+        'choose_backend(env)\n'
+        "print('headless choice', env.get('MUJOCO_GL'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ('MUJOCO_GL', 'DISPLAY')}
+    env.pop('WAYLAND_DISPLAY', None)
+    result = subprocess.run(
+        [sys.executable, '-c', script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'after import None' in result.stdout
+    assert 'headless choice egl' in result.stdout
 
 
 # ---------------------------------------------------------------------------- CLI

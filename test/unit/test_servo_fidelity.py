@@ -447,7 +447,7 @@ def test_xm430_bulk_read_write_and_fast_sync_read():
         dxl_packet(dxt.BROADCAST_ID, dxt.INST_FAST_SYNC_READ, bytes((132, 0, 4, 0, 1, 2)))
     )
     assert packet[4] == dxt.BROADCAST_ID and dxl_crc16(packet[:-2]) == packet[-2] | packet[-1] << 8
-    first = packet[8 : 8 + 8]  # error, id, 4 data bytes, the CRC of the packet so far
+    first = packet[8:8 + 8]  # error, id, 4 data bytes, the CRC of the packet so far
     assert first[:2] == b'\x00\x01' and int.from_bytes(first[2:6], 'little') == 2048
     assert dxl_crc16(packet[:14]) == first[6] | first[7] << 8
     assert packet[16:18] == b'\x00\x02' and int.from_bytes(packet[18:22], 'little') == 3000

@@ -1,6 +1,7 @@
 """
-SSC-32U codec, host backend and emulated board, against the Lynxmotion SSC-32U User Guide's
-examples; hypothesis fuzzing of both parsers.
+SSC-32U codec, host backend and emulated board.
+
+Against the Lynxmotion SSC-32U User Guide's examples; hypothesis fuzzing of both parsers.
 """
 
 from __future__ import annotations

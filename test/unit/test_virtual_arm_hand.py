@@ -1,7 +1,8 @@
 """
-The virtual arm's hand (turning released joints, reading the true servo state) from Python,
-over its control channel and from the command line; the arm's mounting and the host's line
-speed, read from the pty.
+The virtual arm's hand (turning released joints, reading the true servo state).
+
+From Python, over its control channel and from the command line; the arm's mounting and the
+host's line speed, read from the pty.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """
-The virtual arm on a real pty, driven by the real host backends (PWM protocols) in-process,
-and the `robot-touch virtual-arm` command as a child process.
+The virtual arm on a real pty, driven by the real host backends (PWM protocols) in-process.
+
+And the `robot-touch virtual-arm` command as a child process.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def test_corrupted_replies_are_detected_never_a_wrong_position(servo6, protocol)
                     low, high = sorted((before[sid], after[sid]))
                     if low == high == goal:
                         assert value == goal, (sid, positions)
-                    else:  # not expected here; if a servo does move, it must still read its true position
+                    else:  # not expected; a servo that moves must still read its true position
                         assert low - resolution <= value <= high + resolution, (
                             sid,
                             value,
