@@ -95,7 +95,8 @@ setup(
         ],
         # The tablet app alone (robot-touch-tablet): what a tablet can carry. It imports no
         # rclpy, roboticstoolbox, mujoco, scipy or ruckig (test/remote/tablet_driver.py blocks
-        # them in the tablet test of test/remote/test_gateway.py). For a lean install: pip install --no-deps robot_touch, then these.
+        # them in the tablet test of test/remote/test_gateway.py). For a lean install:
+        # pip install --no-deps robot_touch, then these.
         'tablet': ['kivy>=2.3', 'numpy>=1.24', 'pyyaml>=6.0', 'roslibpy>=2.1', 'qrcode>=7.4'],
         'bench': ['ikpy>=3.3'],
     },
