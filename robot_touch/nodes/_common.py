@@ -16,6 +16,7 @@ import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from robot_touch.core.trajectory import start_delay
 from robot_touch.errors import RobotTouchError
 
@@ -38,26 +39,35 @@ ParameterTable = Mapping[str, tuple[Any, str, Mapping[str, Any]]]
 
 def declare_parameters(node: Node, table: ParameterTable, config_file: str) -> dict[str, Any]:
     """
-    Declare every parameter of ``table`` read-only, with its description and ranges.
+    Declare every parameter of ``table`` with its description and ranges.
 
-    :returns: name → value (the launch/command-line value, or the default).
+    Parameters are read-only unless their entry's descriptor fields say ``read_only: False``
+    (settable while the node runs; the node's set-parameters callback checks them). A default
+    given as a ``Parameter.Type`` declares the parameter by its type, unset (value None).
+
+    :returns: name → value (the launch/command-line value, the default, or None when unset).
 
     :raises RobotTouchError: a value of the wrong type or out of range, in one line naming the
         parameter, an example and ``config_file``.
     """
-    for name, (default, description, ranges) in table.items():
+    values: dict[str, Any] = {}
+    for name, (default, description, fields) in table.items():
+        descriptor = ParameterDescriptor(
+            **{'description': description, 'read_only': True, **fields}
+        )
         try:
-            node.declare_parameter(
-                name,
-                default,
-                ParameterDescriptor(description=description, read_only=True, **ranges),
-            )
+            values[name] = node.declare_parameter(name, default, descriptor).value
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-            example = f'{name}:={default!r}' if not isinstance(default, str) else f'{name}:=...'
+            if isinstance(default, Parameter.Type):
+                example = f'{name}:="[...]"'
+            elif isinstance(default, str):
+                example = f'{name}:=...'
+            else:
+                example = f'{name}:={default!r}'
             raise RobotTouchError(
                 f'parameter {name}: {exc} (for example {example}; see {config_file})'
             ) from None
-    return {name: node.get_parameter(name).value for name in table}
+    return values
 
 
 @dataclass(frozen=True)

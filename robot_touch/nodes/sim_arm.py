@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robot_touch.core.profile import load_profile
+from robot_touch.core.throttle import Throttle
 from robot_touch.core.trajectory import TrajectoryError
 from robot_touch.errors import RobotTouchError
 from robot_touch.nodes._common import (
@@ -122,8 +123,7 @@ class SimArmNode(Node):
         except ValueError as exc:
             raise RobotTouchError(str(exc)) from None
         self.names = list(self.arm.names)
-        self._last_warning: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
+        self._warnings = Throttle(WARN_PERIOD)
 
         self.joint_state_pub = self.create_publisher(JointState, 'joint_states', 10)
         reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -207,14 +207,8 @@ class SimArmNode(Node):
 
         One kind per distinct problem, so a flood of one does not hide another.
         """
-        now = time.monotonic()
-        if now - self._last_warning.get(kind, -WARN_PERIOD) < WARN_PERIOD:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        hidden = self._suppressed.pop(kind, 0)
-        self._last_warning[kind] = now
-        more = f' ({hidden} more like this since the last warning)' if hidden else ''
-        self.get_logger().warning(text + more)
+        if self._warnings.allow(time.monotonic(), kind):
+            self.get_logger().warning(text + self._warnings.suffix(kind))
 
     # ------------------------------------------------------------------ outputs
 

@@ -61,8 +61,8 @@ Timing
     ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
     one step lower, as both share the GIL) where the system permits it.
 
-Parameters: see ``config/teleop.yaml``; declared from the tables :data:`PARAMETERS` and
-:data:`MORE_PARAMETERS` below (descriptions, ranges: the core settings' ranges are
+Parameters: see ``config/teleop.yaml``; declared from the table :data:`PARAMETERS` below
+(descriptions, ranges: the core settings' ranges are
 :data:`robot_touch.core.teleop_config.RANGES`, stated once), and the core's
 :class:`~robot_touch.core.teleop_config.TeleopConfig` is built from the declared values.
 """
@@ -79,7 +79,7 @@ from typing import Any
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import MultiThreadedExecutor
@@ -233,13 +233,11 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
         'SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
         {'integer_range': int_range(0, 99)},
     ),
-}
-#: The rest, in the same table style, which declare_parameters cannot declare: an array with
-#: no default (declared by its type, unset; documented as a commented-out example) and the
-#: parameters settable while teleop runs (``read_only: False``; see _on_set_parameters).
-MORE_PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
+    # An array with no default: declared by its type, unset (documented as a commented-out
+    # example in config/teleop.yaml).
     'workspace_min': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('min'), {}),
     'workspace_max': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('max'), {}),
+    # Settable while teleop runs (``read_only: False``; see _on_set_parameters).
     'speed_override': (
         _DEFAULTS.speed_override,
         'live speed override: scales velocity limits and jog speeds (0.05-1)',
@@ -426,13 +424,8 @@ class TeleopNode(Node):
     # ------------------------------------------------------------------ parameters
 
     def _declare_parameters(self) -> dict[str, Any]:
-        """Declare the parameters of both tables; return name → value (None: unset)."""
+        """Declare the parameters of the table; return name → value (None: unset)."""
         values = declare_parameters(self, PARAMETERS, CONFIG_FILE)
-        for name, (default, description, fields) in MORE_PARAMETERS.items():
-            descriptor = ParameterDescriptor(
-                **{'description': description, 'read_only': True, **fields}
-            )
-            values[name] = self.declare_parameter(name, default, descriptor).value
         values['free_drive_joints'] = list(values['free_drive_joints'] or [])
         return values
 
