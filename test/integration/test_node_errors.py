@@ -35,8 +35,17 @@ def test_unknown_arm_is_one_line_and_exit_2(node: str) -> None:
     [
         ('serial_bridge', 'rate:=-5.0', 'config/serial_bridge.yaml'),
         ('sim_arm', 'render_width:=5', 'config/sim_arm.yaml'),
+        ('teleop', 'rate:=5.0', 'config/teleop.yaml'),
+        ('teleop', 'speed_override:=3.0', 'config/teleop.yaml'),  # settable live, still ranged
+        ('teleop', 'workspace_min:=oops', 'config/teleop.yaml'),  # typed, no default
     ],
-    ids=['serial_bridge-rate', 'sim_arm-render_width'],
+    ids=[
+        'serial_bridge-rate',
+        'sim_arm-render_width',
+        'teleop-rate',
+        'teleop-speed_override',
+        'teleop-workspace_min',
+    ],
 )
 def test_out_of_range_parameter_is_one_line_naming_it(
     node: str, setting: str, config: str
