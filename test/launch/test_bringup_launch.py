@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import socket
 import subprocess
+import time
 import warnings
 
 import pytest
@@ -110,6 +112,63 @@ def test_serial_backend_drives_the_arm_on_a_pty(
         arm.terminate()
         arm.wait(15)
         log.close()
+
+
+def test_remote_adds_the_gateway_and_a_paired_client_reads_the_arm(
+    start_launch, launch_env: dict[str, str], workspace: Path
+) -> None:
+    """
+    Check that remote:=true starts the gateway from the install, reachable over TLS.
+
+    The client trusts exactly the gateway's own certificate and authenticates with the pairing
+    token the gateway wrote (as `robot-touch pair` shows them); it then reads joint_states
+    through the gateway.
+    """
+    from support.remote import RawClient
+
+    with socket.socket(socket.AF_INET6) as probe:  # a free port on the dual-stack address
+        probe.bind(('::', 0))
+        port = probe.getsockname()[1]
+    launch = start_launch(
+        'bringup.launch.py',
+        'backend:=virtual',
+        'ui:=false',
+        'remote:=true',
+        f'remote_port:={port}',
+        'namespace:=tab',
+    )
+    states, _status = _joint_states('tab')
+    assert states is not None, launch.tail()
+    data = Path(launch_env['ROBOT_TOUCH_DATA']) / 'remote'
+    token_file, cert = data / 'tab' / 'token', data / 'tls' / 'gateway.crt'
+    assert wait_until(lambda: token_file.exists() and cert.exists(), 30.0), launch.tail()
+    lib = workspace / 'install' / 'robot_touch' / 'lib' / 'robot_touch'
+    scripts = {
+        Path(argv[1]).name
+        for argv in group_commands(launch.proc.pid)
+        if len(argv) > 1 and argv[1].startswith(str(lib))
+    }
+    assert 'gateway' in scripts, (scripts, launch.tail())
+    client = None
+    deadline = time.monotonic() + 30.0
+    while client is None and time.monotonic() < deadline:  # the gateway may still be binding
+        try:
+            client = RawClient(f'wss://localhost:{port}', cert)
+        except OSError:
+            time.sleep(0.2)
+    assert client is not None, launch.tail()
+    try:
+        client.auth(token_file.read_text().strip())
+        client.send({'op': 'subscribe', 'topic': 'joint_states', 'id': 's1'})
+        frame = client.until(
+            lambda f: f.get('op') == 'publish' and f.get('topic') == 'joint_states', 20.0
+        )
+        assert frame is not None, launch.tail()
+        assert frame['msg']['name'] == SO101_JOINTS
+    finally:
+        client.close()
+    assert launch.interrupt(30.0) == 0, launch.tail()
+    assert wait_until(lambda: not launch.group_alive(), 15.0), group_commands(launch.proc.pid)
 
 
 def test_a_failing_required_process_ends_the_launch_with_an_error(
