@@ -132,7 +132,15 @@ class HardwareWorker(PortConnection):
         except Exception as exc:  # the port may be gone already; say so, once
             self.log('warn', f'shutdown hold not written ({type(exc).__name__}: {exc})')
             return False
-        torque = 'torque stays on' if self.config.torque_on_exit else 'torque released'
+        with self._lock:
+            released = sorted(sid for sid, on in self._torque_applied.items() if on is False)
+        if not self.config.torque_on_exit:
+            torque = 'torque released'
+        elif released:  # free drive: what the hand holds stays released, nothing is grabbed
+            ids = ', '.join(str(sid) for sid in released)
+            torque = f'torque stays on, except servos {ids} released in free drive'
+        else:
+            torque = 'torque stays on'
         self.log('info', f'stopped: {len(measured)} servos hold their measured position; {torque}')
         return True
 

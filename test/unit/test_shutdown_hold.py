@@ -19,7 +19,7 @@ from robot_touch.virtual_arm.server import VirtualArm
 from support.waiting import wait_for
 
 
-def moving_arm(torque_on_exit: bool):  # arm, worker, servo id, profile
+def moving_arm(torque_on_exit: bool, log=None):  # arm, worker, servo id
     profile = load_profile('so101')
     arm = VirtualArm(profile).start()
     joints = build_converters(profile, merge_calibration(profile, None))
@@ -31,7 +31,7 @@ def moving_arm(torque_on_exit: bool):  # arm, worker, servo id, profile
         protocol=profile.protocol,
         torque_on_exit=torque_on_exit,
     )
-    worker = HardwareWorker(core, config)
+    worker = HardwareWorker(core, config, log=log)
     worker.start()
     wait_for(
         lambda: worker.status().connected and worker.status().torque, 10, 'connected, torque on'
@@ -69,5 +69,31 @@ def test_torque_on_exit_false_releases_after_the_hold() -> None:
     try:
         worker.stop()
         assert not arm.servos[elbow].torque_enabled
+    finally:
+        arm.stop()
+
+
+@pytest.mark.timeout(60)
+def test_a_joint_released_in_free_drive_stays_released_and_the_log_says_so() -> None:
+    """
+    Check the stop with wrist_roll released by hand: it is not grabbed, the others hold.
+
+    The log line names the released servo instead of saying every servo keeps its torque.
+    """
+    lines: list[str] = []
+
+    def log(_level: str, text: str) -> None:
+        lines.append(text)
+
+    arm, worker, _elbow = moving_arm(torque_on_exit=True, log=log)
+    try:
+        ok, message = worker.request_torque(False, 2.0, ['wrist_roll'])
+        assert ok, message
+        roll = load_profile('so101').joint('wrist_roll').servo_id
+        worker.stop()
+        assert not arm.servos[roll].torque_enabled, 'the released joint is not grabbed'
+        assert all(s.torque_enabled for sid, s in arm.servos.items() if sid != roll)
+        (stopped,) = [text for text in lines if text.startswith('stopped:')]
+        assert stopped.endswith(f'torque stays on, except servos {roll} released in free drive')
     finally:
         arm.stop()
