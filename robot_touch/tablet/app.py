@@ -26,6 +26,7 @@ from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.logger import Logger
+from kivy.metrics import dp, Metrics, sp
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from robot_touch.errors import RobotTouchError
 from robot_touch.tablet.backend import RemoteBackend
@@ -37,12 +38,14 @@ from robot_touch.tablet.pairing import (
     profile_from_description,
     Robots,
 )
-from robot_touch.ui.app import RobotTouchApp, UiSettings
-from robot_touch.ui.i18n import _
+from robot_touch.ui.app import RobotTouchApp, UiSettings, use_panel_dpi
+from robot_touch.ui.i18n import _, N_
+from robot_touch.ui.sizing import touch_min_px
 
 KV = """
 #:import dp kivy.metrics.dp
 #:import sp kivy.metrics.sp
+#:import _ robot_touch.ui.i18n._
 
 <ConnectScreen@BoxLayout>:
     orientation: 'vertical'
@@ -52,13 +55,13 @@ KV = """
         size_hint_y: None
         height: dp(40)
         font_size: sp(22)
-        text: 'robot_touch: connect to a robot'
+        text: _('robot_touch: connect to a robot', app.lang)
     Label:
         size_hint_y: None
         height: dp(44)
         font_size: sp(15)
         text_size: self.width, None
-        text: app.connect_help
+        text: _(app.connect_help, app.lang)
     TextInput:
         id: pairing_text
         size_hint_y: None
@@ -68,7 +71,9 @@ KV = """
     GridLayout:
         cols: 2
         size_hint_y: None
-        height: dp(156)
+        row_force_default: True
+        row_default_height: app.touch
+        height: 3 * app.touch + 2 * dp(6)
         spacing: dp(6)
         Label:
             size_hint_x: 0.25
@@ -80,32 +85,32 @@ KV = """
             hint_text: 'wss://192.168.1.20:9090'
         Label:
             size_hint_x: 0.25
-            text: 'Token'
+            text: _('Token', app.lang)
         TextInput:
             id: token
             multiline: False
             font_size: sp(16)
         Label:
             size_hint_x: 0.25
-            text: 'Fingerprint'
+            text: _('Fingerprint', app.lang)
         TextInput:
             id: fingerprint
             multiline: False
             font_size: sp(13)
     BoxLayout:
         size_hint_y: None
-        height: dp(56)
+        height: max(dp(56), app.touch)
         spacing: dp(8)
         Button:
             id: connect
             font_size: sp(20)
-            text: 'Connect'
+            text: _('Connect', app.lang)
             on_release: app.connect_from_screen()
         ToggleButton:
             id: take_control
             size_hint_x: 0.6
             font_size: sp(16)
-            text: 'Take control on connect'
+            text: _('Take control on connect', app.lang)
     Label:
         id: connect_status
         size_hint_y: None
@@ -118,7 +123,7 @@ KV = """
         size_hint_y: None
         height: dp(28)
         font_size: sp(16)
-        text: 'Remembered robots' if app.robot_labels else ''
+        text: _('Remembered robots', app.lang) if app.robot_labels else ''
     ScrollView:
         GridLayout:
             id: robot_list
@@ -129,7 +134,7 @@ KV = """
 
 <LinkBar@BoxLayout>:
     size_hint_y: None
-    height: dp(52)
+    height: max(dp(52), app.touch)
     spacing: dp(6)
     Label:
         id: link_text
@@ -145,14 +150,14 @@ KV = """
         width: dp(190)
         font_size: sp(17)
         disabled: not app.link_up
-        text: 'Release control' if app.holding else 'Take control'
+        text: _('Release control', app.lang) if app.holding else _('Take control', app.lang)
         on_release: app.toggle_control()
     Button:
         id: robots
         size_hint_x: None
         width: dp(120)
         font_size: sp(17)
-        text: 'Robots'
+        text: _('Robots', app.lang)
         on_release: app.show_connect()
 """
 
@@ -172,8 +177,10 @@ class TabletApp(RobotTouchApp):
     holding = BooleanProperty(False)
     connect_message = StringProperty('')
     connect_help = StringProperty(
-        'On the robot computer: robot-touch pair. Paste its JSON (or what your camera app '
-        'reads from its QR code), or type the URL, token and fingerprint.'
+        N_(
+            'On the robot computer: robot-touch pair. Paste its JSON (or what your camera app '
+            'reads from its QR code), or type the URL, token and fingerprint.'
+        )
     )
     robot_labels = ListProperty([])
 
@@ -192,6 +199,7 @@ class TabletApp(RobotTouchApp):
         self.arm_root: Any = None
         self.shell: Any = None
         self._shown_messages = 0
+        self._connecting = False  # until the link first comes up (then the robot is remembered)
         self._profile_key: tuple[str, str] | None = None
         super().__init__(backend=None, profile=None, settings=settings, **kwargs)
         self.title = 'robot_touch tablet'
@@ -199,6 +207,10 @@ class TabletApp(RobotTouchApp):
     # ------------------------------------------------------------------ screens
 
     def build(self):  # Kivy signature
+        # Touch controls of 9 mm on this screen too, at the tablet's DPI (the touch UI, built
+        # once the arm's description arrives, does the same).
+        use_panel_dpi(self.settings.dpi)
+        self.touch = touch_min_px(Metrics.dpi, Metrics.density)
         Builder.load_string(KV)
         self.shell = Factory.BoxLayout(orientation='vertical')
         self.connect_screen = Factory.ConnectScreen()
@@ -215,7 +227,12 @@ class TabletApp(RobotTouchApp):
         robots = self.robots.load()
         self.robot_labels = [r.label for r in robots]
         for robot in robots:
-            button = Factory.Button(text=robot.label, size_hint_y=None, height=52, font_size=18)
+            button = Factory.Button(
+                text=robot.label,
+                size_hint_y=None,
+                height=max(dp(52), self.touch),
+                font_size=sp(18),
+            )
             button.bind(
                 on_release=lambda _b, r=robot: self.connect(
                     r, self.connect_screen.ids.take_control.state == 'down'
@@ -252,7 +269,8 @@ class TabletApp(RobotTouchApp):
         if self.backend_remote is not None:
             self.backend_remote.stop()
         self.pairing = pairing
-        self.connect_message = f'connecting to {pairing.url} …'
+        self.connect_message = _('connecting to {url} …').format(url=pairing.url)
+        self._connecting = True
         self.backend_remote = RemoteBackend(
             pairing.url, pairing.token, pairing.fingerprint or None, take_control
         )
@@ -278,12 +296,14 @@ class TabletApp(RobotTouchApp):
         if (
             state.phase == 'connected'
             and self.pairing is not None
-            and self.connect_message.startswith('connecting')
+            and self._connecting
         ):
             self.robots.remember(self.pairing)
             self.connect_message = ''
+            self._connecting = False
         elif state.phase == 'refused':
             self.connect_message = state.detail
+            self._connecting = False
         description = remote.description()
         if description is not None and description != self._profile_key:
             self._use_description(description)

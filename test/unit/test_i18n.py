@@ -10,16 +10,47 @@ import re
 import pytest
 from robot_touch.ui.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, Translator
 
-UI_DIR = Path(__file__).resolve().parents[2] / 'robot_touch' / 'ui'
-# _('...') / N_("...") in Python and kv files (kv rules add `, app.lang`).
+PACKAGE = Path(__file__).resolve().parents[2] / 'robot_touch'
+#: The touch UI and the tablet app (its connect screen and link bar).
+UI_DIRS = [PACKAGE / 'ui', PACKAGE / 'tablet']
+# _('...') / N_("...") in kv rules (they add `, app.lang`), also kv embedded in Python strings.
 CALL = re.compile(r"""\bN?_\(\s*(['"])((?:\\.|(?!\1).)*)\1""")
+
+
+def _kv_msgids(text: str) -> set[str]:
+    """Return the msgids of the _() calls in kv rules."""
+    return {ast.literal_eval(m.group(1) + m.group(2) + m.group(1)) for m in CALL.finditer(text)}
+
+
+def _python_msgids(source: str) -> set[str]:
+    """
+    Return the msgids of a Python module.
+
+    The literal first arguments of its _() and N_() calls (concatenated literals too), and those
+    of the kv rules its strings hold.
+    """
+    ids = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            ids |= _kv_msgids(node.value)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ('_', 'N_')
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            ids.add(node.args[0].value)
+    return ids
 
 
 def used_msgids() -> set[str]:
     ids: set[str] = set()
-    for path in sorted(UI_DIR.rglob('*.py')) + sorted(UI_DIR.rglob('*.kv')):
-        for m in CALL.finditer(path.read_text(encoding='utf-8')):
-            ids.add(ast.literal_eval(m.group(1) + m.group(2) + m.group(1)))
+    for folder in UI_DIRS:
+        for path in sorted(folder.rglob('*.py')) + sorted(folder.rglob('*.kv')):
+            text = path.read_text(encoding='utf-8')
+            ids |= _python_msgids(text) if path.suffix == '.py' else _kv_msgids(text)
     return ids
 
 
