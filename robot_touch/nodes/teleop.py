@@ -37,19 +37,11 @@ Publications (parameter ``output``)
     ``speed_override``, ``singularity_scale``, ``condition``, ``free_drive`` (the joints
     released, comma-separated; empty when off). Published on change and at ``status_rate``.
 
-Services
+Services (:mod:`robot_touch.nodes.teleop_services` says more)
     ``teleop/home`` (std_srvs/Trigger), ``teleop/estop`` (std_srvs/SetBool, latched until
-    data=false), ``teleop/enable`` (std_srvs/SetBool). Every request is answered: the services
-    keep all requests and replies (reliable, KEEP_ALL history; a client wanting every reply
-    in a burst should do the same), and they run in their own callback group on a
-    multi-threaded executor, so an e-stop is answered while an IK solve or a burst of
-    targets occupies the subscription callbacks.
-    ``teleop/free_drive`` (std_srvs/SetBool): free drive (teach by hand) of the joints in the
-    parameter ``free_drive_joints`` (empty: every joint teleop commands), through the
-    hardware's ``torque/<joint>`` services (:mod:`robot_touch.core.free_drive`: the arm
-    brakes to rest, no command is published while the joints are released, and leaving
-    re-latches to the measured joints). It runs in a third callback group and waits there
-    for the hardware, so the e-stop is answered meanwhile.
+    data=false), ``teleop/enable`` (std_srvs/SetBool), ``teleop/free_drive`` (std_srvs/SetBool:
+    teach by hand). Every request is answered, an e-stop even while an IK solve, a burst of
+    targets or free drive's wait for the hardware is under way.
 
 Timing
     A dedicated thread (:class:`robot_touch.core.periodic.PeriodicLoop`) runs the control
@@ -61,20 +53,17 @@ Timing
     ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
     one step lower, as both share the GIL) where the system permits it.
 
-Parameters: see ``config/teleop.yaml``; declared from the table
-:data:`robot_touch.nodes.teleop_parameters.PARAMETERS`, and the core's
-:class:`~robot_touch.core.teleop_config.TeleopConfig` is built from the declared values. The
-decisions around the core are pure modules too: start-up checks and the one-commander rule
-(:mod:`robot_touch.core.teleop_startup`), live parameters
-(:mod:`robot_touch.core.teleop_live_parameters`), when to publish the status
-(:mod:`robot_touch.core.teleop_status_gate`).
+Parameters: see ``config/teleop.yaml``; declared from the table in
+:mod:`robot_touch.nodes.teleop_parameters`, and the core's ``TeleopConfig`` is built from the
+declared values. The decisions around the core are pure too: start-up checks and the
+one-commander rule (core/teleop_startup.py), the live parameters
+(core/teleop_live_parameters.py), when to publish the status (core/teleop_status_gate.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from typing import Any
 
@@ -87,37 +76,22 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from robot_touch.core import teleop_startup as startup
 from robot_touch.core.free_drive import FreeDrive
 from robot_touch.core.message_info import sender_id, stamp_seconds
 from robot_touch.core.periodic import PeriodicLoop, set_realtime_priority
 from robot_touch.core.profile import load_profile
-from robot_touch.core.teleop_core import (
-    Code,
-    Command,
-    FreeDrivePhase,
-    REJECTIONS,
-    TeleopConfig,
-    TeleopCore,
-)
+from robot_touch.core.teleop_core import Code, Command, REJECTIONS, TeleopConfig, TeleopCore
 from robot_touch.core.teleop_live_parameters import LiveParameters
-from robot_touch.core.teleop_startup import (
-    check_output,
-    command_joint_names,
-    COMMANDER_DISCOVERY_WAIT,
-    commanders_refusal,
-    max_joint_step_warning,
-    other_commanders,
-    second_teleop_refusal,
-)
 from robot_touch.core.teleop_status_gate import StatusGate
 from robot_touch.core.throttle import Throttle
 from robot_touch.errors import RobotTouchError
 from robot_touch.nodes._common import run_node
 from robot_touch.nodes.teleop_parameters import declare_teleop_parameters
+from robot_touch.nodes.teleop_services import TeleopServices
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
-from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 #: Seconds between two log lines about the same kind of bad input.
@@ -128,8 +102,6 @@ CYCLE_ERROR_LOG_THROTTLE = 1.0
 MIN_EARLY_GAP = 0.1
 #: Seconds between two looks at how many publishers the graph shows on joint_states.
 GRAPH_CHECK_PERIOD = 0.5
-#: Services keep every request and reply: a burst of e-stops is answered in full.
-SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class TeleopNode(Node):
@@ -140,7 +112,7 @@ class TeleopNode(Node):
         p = declare_teleop_parameters(self)
         self.profile = load_profile(p['arm'])
         try:
-            self.output = check_output(p['output'])
+            self.output = startup.check_output(p['output'])
         except ValueError as exc:
             raise RobotTouchError(str(exc)) from None
         config = TeleopConfig.from_parameters(p)
@@ -148,12 +120,12 @@ class TeleopNode(Node):
             self.core = TeleopCore(self.profile, config)
         except ValueError as exc:
             raise RobotTouchError(f'teleop parameters: {exc}') from None
-        warning = max_joint_step_warning(self.profile, config)
+        warning = startup.max_joint_step_warning(self.profile, config)
         if warning:
             self.get_logger().warning(warning)
         self._rt_priority = int(p['realtime_priority'])
         self._status_gate = StatusGate(1.0 / p['status_rate'])
-        self._joint_names = command_joint_names(self.profile, config.include_gripper)
+        self._joint_names = startup.command_joint_names(self.profile, config.include_gripper)
         self._period = config.period
         self._rejection_log = Throttle(LOG_THROTTLE)
         self._all_joints = [j.name for j in self.profile.all_joints]
@@ -195,17 +167,7 @@ class TeleopNode(Node):
             qos_profile_sensor_data,
             callback_group=services,
         )
-        for srv_type, name, handler in (
-            (Trigger, 'teleop/home', self._srv_home),
-            (SetBool, 'teleop/estop', self._srv_estop),
-            (SetBool, 'teleop/enable', self._srv_enable),
-        ):
-            self.create_service(
-                srv_type, name, handler, qos_profile=SERVICE_QOS, callback_group=services
-            )
         self.create_timer(GRAPH_CHECK_PERIOD, self._check_graph, callback_group=services)
-        # Free drive waits for the hardware's torque services: its own group, so the e-stop
-        # (services) and the joint_states (which it waits on) go on meanwhile.
         from robot_touch.nodes.torque_client import TorqueServices
 
         self.free_drive = FreeDrive(
@@ -213,12 +175,10 @@ class TeleopNode(Node):
             TorqueServices(self, self._all_joints),
             estop_policy=self.profile.free_drive_estop,
         )
-        self.create_service(
-            SetBool,
-            'teleop/free_drive',
-            self._srv_free_drive,
-            qos_profile=SERVICE_QOS,
-            callback_group=MutuallyExclusiveCallbackGroup(),
+        # Free drive waits for the hardware's torque services in a group of its own, so the
+        # e-stop (services) and the joint_states (which it waits on) go on meanwhile.
+        self._service_handlers = TeleopServices(
+            self, self.core, self.free_drive, self._live, services, wake=lambda: self._loop.wake()
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -252,14 +212,14 @@ class TeleopNode(Node):
             self._role_lock = hold_role('teleop', ns)
         except AlreadyOwned:
             domain = os.environ.get('ROS_DOMAIN_ID', '0')
-            raise RobotTouchError(second_teleop_refusal(ns, domain)) from None
+            raise RobotTouchError(startup.second_teleop_refusal(ns, domain)) from None
         others = watch(
             lambda: graph_snapshot(self, ns, exclude=(me,)),
-            COMMANDER_DISCOVERY_WAIT,
-            lambda snap: other_commanders(snap, ns),
+            startup.COMMANDER_DISCOVERY_WAIT,
+            lambda snap: startup.other_commanders(snap, ns),
         )
         if others:
-            raise RobotTouchError(commanders_refusal(others, ns))
+            raise RobotTouchError(startup.commanders_refusal(others, ns))
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         refusal = self._live.take_all((param.name, param.value) for param in params)
@@ -340,43 +300,6 @@ class TeleopNode(Node):
 
     def _on_joint_states(self, msg: JointState, info: Any = None) -> None:
         self.core.on_joint_states(msg.name, msg.position, self._now(), source=sender_id(info))
-
-    def _srv_home(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
-        res.success, res.message = self.core.home()
-        self._loop.wake()
-        return res
-
-    def _srv_estop(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.core.set_estop(bool(req.data))
-        self._loop.wake()  # takes effect now, not at the next tick
-        if req.data:
-            self.get_logger().warning('e-stop latched')
-            if self.core.free_drive_state()[0] != FreeDrivePhase.OFF:
-                # the profile's policy (hold: torque back on where the arm is); it waits for
-                # the hardware, so off this thread: the e-stop is answered now
-                threading.Thread(
-                    target=self.free_drive.estop_latched, name='free_drive_estop', daemon=True
-                ).start()
-                res.message += f'; free drive: {self.free_drive.estop_policy} (arm profile)'
-        return res
-
-    def _srv_free_drive(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        if req.data:
-            res.success, res.message = self.free_drive.enter(self._live.free_drive_joints)
-        else:
-            res.success, res.message = self.free_drive.leave()
-        self._loop.wake()
-        line = res.message  # it says what happened ("free drive: ... released", "... refused")
-        if res.success:  # one call site per severity (rclpy requires it)
-            self.get_logger().info(line)
-        else:
-            self.get_logger().warning(line)
-        return res
-
-    def _srv_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.core.set_enabled(bool(req.data))
-        self._loop.wake()
-        return res
 
     # ------------------------------------------------------------------ loop
 
