@@ -126,9 +126,11 @@ class GraphConfig:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, got {self.backend!r}')
+            problem = f'must be one of {", ".join(BACKENDS)}, got {self.backend!r}'
+            raise ConfigError('backend', problem, BACKENDS[0])
         if self.output not in OUTPUTS:
-            raise ValueError(f'output must be one of {", ".join(OUTPUTS)}, got {self.output!r}')
+            problem = f'must be one of {", ".join(OUTPUTS)}, got {self.output!r}'
+            raise ConfigError('output', problem, OUTPUTS[0])
         if self.backend == 'serial' and not self.port:
             raise ConfigError(
                 'port',

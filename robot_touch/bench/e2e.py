@@ -36,12 +36,14 @@ While a sample is in flight the Kivy loop is not run (the test sleeps instead): 
 graph the UI is its own process, and here the virtual arm's thread shares the UI's GIL, so a
 software-rendered frame (llvmpipe under Xvfb) would delay the device's timestamps in a way
 the real topology does not have.
+
+The graph's setup is in :mod:`robot_touch.bench.e2e_graph`, the device-side stamps in
+:mod:`robot_touch.bench.frame_tap`; this module times the touches and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import deque
 from contextlib import ExitStack
 import dataclasses
 import math
@@ -49,14 +51,13 @@ import os
 import random
 import signal
 import sys
-import tempfile
-import threading
 import time
-from typing import Any, Callable
+from typing import Any
 
+# FrameTap lives in frame_tap.py (bench remote uses it too); still importable from here.
+from robot_touch.bench.e2e_graph import ARM, BenchFailed, E2eGraph, Probe, start_graph, TailLog
+from robot_touch.bench.frame_tap import FrameTap
 from robot_touch.bench.stats import percentile, save_json
-
-ARM = 'so101'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,111 +94,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# -- device-side instrumentation ----------------------------------------------------------
-
-
-class FrameTap:
-    """
-    Timestamps the goal SYNC WRITE frames the host sends to an emulated Feetech STS bus.
-
-    Installed by wrapping the device's ``feed`` (the virtual arm's thread calls it with every
-    chunk it reads from the pty), so shipped code stays untouched. A frame's time is when the
-    chunk holding its first byte was read. Only frames that write Goal Position count: the
-    bridge's position reads (SYNC READ) carry no command.
-    """
-
-    def __init__(self, device: Any, history: int = 4096) -> None:
-        from robot_touch.protocols import feetech_tables as ft
-
-        self._ft = ft
-        self._feed = device.feed
-        self._buf = bytearray()
-        self._buf_t: deque[tuple[int, float]] = (
-            deque()
-        )  # (stream offset of a chunk's first byte, arrival)
-        self._consumed = 0  # stream offset of _buf[0]
-        self._lock = threading.Lock()
-        #: (arrival of the frame's first byte, the frame's goal data: id + bytes per servo)
-        self.frames: deque[tuple[float, bytes]] = deque(maxlen=history)
-        self.count = 0
-        device.feed = self.feed
-
-    def feed(self, data: bytes) -> list[bytes]:
-        now = time.monotonic()  # first: the stamp should not include our parsing
-        self._buf_t.append((self._consumed + len(self._buf), now))
-        self._buf += data
-        self._scan()
-        return self._feed(data)
-
-    def _arrival(self, offset: int) -> float:
-        # the last chunk that started at or before the frame's first byte
-        t = self._buf_t[0][1]
-        for start, when in self._buf_t:
-            if start > offset:
-                break
-            t = when
-        return t
-
-    def _drop(self, n: int) -> None:
-        del self._buf[:n]
-        self._consumed += n
-        while len(self._buf_t) > 1 and self._buf_t[1][0] <= self._consumed:
-            self._buf_t.popleft()
-
-    def _scan(self) -> None:
-        ft, buf = self._ft, self._buf
-        while True:
-            start = buf.find(b'\xff\xff')
-            if start < 0:
-                self._drop(len(buf) - 1 if buf.endswith(b'\xff') else len(buf))
-                return
-            self._drop(start)
-            if len(buf) < 4:
-                return
-            total = buf[3] + 4
-            if buf[2] == 0xFF or buf[3] < 2:
-                self._drop(1)
-                continue
-            if len(buf) < total:
-                return
-            frame = bytes(buf[:total])
-            if (
-                frame[2] == ft.BROADCAST_ID
-                and frame[4] == ft.INST_SYNC_WRITE
-                and len(frame) > 7
-                and frame[5] == ft.GOAL_POSITION.address
-            ):
-                with self._lock:
-                    self.frames.append((self._arrival(self._consumed), frame[7:-1]))
-                    self.count += 1
-            self._drop(total)
-
-    def snapshot(self) -> list[tuple[float, bytes]]:
-        with self._lock:
-            return list(self.frames)
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-class _TailLog:
-    """A text stream that keeps the last lines of the children's output (shown on failure)."""
-
-    def __init__(self, echo: bool, lines: int = 200) -> None:
-        self.echo = echo
-        self.lines: deque[str] = deque(maxlen=lines)
-
-    def write(self, text: str) -> int:
-        self.lines.extend(line for line in text.splitlines() if line)
-        if self.echo:
-            sys.stderr.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        if self.echo:
-            sys.stderr.flush()
-
-
 def _raise_interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -205,10 +101,6 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
 def _ramp_ms(units: float, jerk: float, units_per_rad: float) -> float:
     """Time for a jerk-limited start from rest (x = j t³ / 6) to move ``units`` raw units."""
     return (6.0 * (units / units_per_rad) / jerk) ** (1.0 / 3.0) * 1e3
-
-
-class _Failed(Exception):
-    """The benchmark cannot go on (graph did not come up)."""
 
 
 @dataclasses.dataclass
@@ -237,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         print('bench e2e: --samples must be at least 1')
         return 2
-    log = _TailLog(echo=args.verbose)
+    log = TailLog(echo=args.verbose)
     # SIGTERM (a killed CI job, `kill`) should clean up like Ctrl-C: the children run in their
     # own sessions and would otherwise outlive us.
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -247,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print('bench e2e: interrupted; everything stopped')
         return 130
-    except _Failed as exc:
+    except BenchFailed as exc:
         print(f'bench e2e: {exc}')
         if log.lines:
             print('last output of the child processes:')
@@ -260,169 +152,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(
-    args: argparse.Namespace, stack: ExitStack, log: _TailLog
+    args: argparse.Namespace, stack: ExitStack, log: TailLog
 ) -> tuple[list[Sample], dict[str, Any]]:
-    from robot_touch.display import has_display, Xvfb
+    graph = start_graph(args, stack, log)
+    samples, not_at_rest = _touches(args, stack, graph)
+    # Over the joints' jerk limits (teleop may scale a joint's jerk down so all finish
+    # together, which only makes it later): how long the ramp needs to cross half / one unit.
+    joints = graph.node.profile.joints
+    half = [_ramp_ms(0.5, j.jerk, j.calibration.units_per_rad) for j in joints]
+    full = [_ramp_ms(1.0, j.jerk, j.calibration.units_per_rad) for j in joints]
+    info = {
+        'not_at_rest': not_at_rest,
+        'bridge_rate': args.bridge_rate,
+        'teleop_rate': args.teleop_rate,
+        'load_average': os.getloadavg()[0],
+        'ramp_half_unit_ms': [min(half), max(half)],
+        'ramp_full_unit_ms': [min(full), max(full)],
+    }
+    return samples, info
 
-    if not has_display():
-        # Everything started below (children included) must see the display we make.
-        xvfb = stack.enter_context(Xvfb(size='1600x1600'))
-        os.environ['DISPLAY'] = xvfb.display
 
-    from robot_touch.virtual_arm.server import VirtualArm
-
-    link = args.link or os.path.join(
-        tempfile.gettempdir(), f'robot_touch_{os.getuid()}_bench_e2e_{os.getpid()}.tty'
-    )
-    arm = VirtualArm(ARM, link=link)
-    if arm.protocol != 'feetech_sts':
-        raise _Failed(f'the frame tap reads Feetech STS frames; {ARM} uses {arm.protocol}')
-    tap = FrameTap(arm.device)
-    arm.start()
-    stack.callback(arm.stop)
-
-    from robot_touch.graph import describe, GraphConfig
-    from robot_touch.runner import GraphFailed, Supervisor
-
-    specs = []
-    for spec in describe(
-        GraphConfig(
-            arm=ARM, backend='virtual', ui=False, virtual_link=link, control_rate=args.teleop_rate
-        )
-    ):
-        if spec.name == 'virtual_arm':
-            continue  # ours, in this process
-        if spec.name == 'serial_bridge':
-            spec = dataclasses.replace(
-                spec, parameters={**spec.parameters, 'rate': float(args.bridge_rate)}
-            )
-        specs.append(spec)
-    supervisor = Supervisor(specs, out=log)  # type: ignore[arg-type]  # a write/flush stream
-    stack.callback(supervisor.stop, 3.0)
-    try:
-        supervisor.start()
-    except GraphFailed as exc:
-        raise _Failed(str(exc)) from None
-
-    width, height = (int(v) for v in args.size.lower().split('x'))
-    from kivy.config import Config
-
-    Config.set('graphics', 'width', str(width))
-    Config.set('graphics', 'height', str(height))
-    Config.set('kivy', 'exit_on_escape', '0')
-
-    from geometry_msgs.msg import PoseStamped
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from robot_touch.nodes.touch_ui import start_node, stop_node
-    from std_msgs.msg import Float64MultiArray
-
-    node, ui_executor, ui_thread = start_node([])
-    stack.callback(stop_node, node, ui_executor, ui_thread)
-    # rclpy.init (in start_node) took SIGINT to shut its context down, which leaves this loop
-    # running against dead nodes; make Ctrl-C a KeyboardInterrupt again so the ExitStack
-    # stops everything in order.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    # The probe spins in its own thread: its receive stamps do not wait for the UI's executor.
-    lock = threading.Lock()
-    poses: list[float] = []
-    commands: list[tuple[float, tuple[float, ...]]] = []
-
-    def on_pose(_msg: Any) -> None:
-        t = time.monotonic()
-        with lock:
-            poses.append(t)
-
-    def on_command(msg: Any) -> None:
-        t = time.monotonic()
-        data = tuple(msg.data)
-        with lock:
-            commands.append((t, data))
-            if len(commands) > 4096:
-                del commands[:2048]
-
-    probe = rclpy.create_node('bench_e2e_probe')
-    probe.create_subscription(PoseStamped, 'target_pose', on_pose, 10)
-    probe.create_subscription(
-        Float64MultiArray, 'forward_position_controller/commands', on_command, 100
-    )
-    probe_executor = SingleThreadedExecutor()
-    probe_executor.add_node(probe)
-    probe_thread = threading.Thread(
-        target=_spin, args=(probe_executor,), name='bench_e2e_probe', daemon=True
-    )
-    probe_thread.start()
-
-    def stop_probe() -> None:
-        probe_executor.shutdown(timeout_sec=1.0)
-        probe_thread.join(timeout=2.0)
-        probe.destroy_node()
-
-    stack.callback(stop_probe)  # runs before stop_node (LIFO): rclpy is still up
-
+def _touches(
+    args: argparse.Namespace, stack: ExitStack, graph: E2eGraph
+) -> tuple[list[Sample], int]:
+    """Time ``--samples`` finger moves; return them and how many began before the arm rested."""
     from kivy.base import EventLoop
-    from robot_touch.ui.app import RobotTouchApp
-    from robot_touch.ui.embedded import start_embedded, stop_embedded
     from robot_touch.ui.synthetic_touch import Finger
 
-    app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-
-    def stop_app() -> None:
-        try:
-            stop_embedded(app)
-        except Exception:  # the nodes and processes must still stop
-            pass
-
-    start_embedded(app)
-    stack.callback(stop_app)
-
-    def idle_until(predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            EventLoop.idle()
-            dead = supervisor.first_exit()
-            if dead is not None:
-                raise _Failed(f'{dead.spec.name} exited with code {dead.popen.returncode}')
-        return predicate()
-
-    def n_commands() -> int:
-        with lock:
-            return len(commands)
-
-    if not idle_until(
-        lambda: (
-            node.latest_joint_state() is not None
-            and n_commands() > 10
-            and tap.count > 10
-            and node.pub_target.get_subscription_count() >= 2
-        ),
-        40.0,
-    ):
-        raise _Failed(
-            'the graph did not come up within 40 s '
-            f'(joint_states: {node.latest_joint_state() is not None}, '
-            f'commands: {n_commands()}, goal frames at the arm: {tap.count}, '
-            f'target_pose subscribers: {node.pub_target.get_subscription_count()})'
-        )
-    for _ in range(10):  # warm-up: textures, shaders
-        EventLoop.idle()
-
-    def at_rest() -> bool:
-        with lock:
-            tail = [d for _t, d in commands[-8:]]
-        frames = tap.snapshot()[-5:]
-        return (
-            len(tail) == 8
-            and all(d == tail[0] for d in tail)
-            and len(frames) == 5
-            and all(f[1] == frames[0][1] for f in frames)
-            and not any(s.moving for s in arm.servos.values())
-        )
-
-    view = app.root.ids.top_view
+    probe, tap = graph.probe, graph.tap
+    view = graph.app.root.ids.top_view
     x0, y0 = view.x + view.width * 0.5, view.y + view.height * 0.5
     finger = Finger(x0, y0, device='bench').down()
     # Start the drag (past the slop) before timing: a held finger in "drag" state never turns
@@ -444,36 +202,20 @@ def _run(
     not_at_rest = 0
     period = 1.0 / args.bridge_rate
     for i in range(args.samples):
-        if not idle_until(at_rest, args.settle_timeout):
+        if not graph.idle_until(graph.at_rest, args.settle_timeout):
             not_at_rest += 1
-        with lock:
-            resting_cmd = commands[-1][1]
+        with probe.lock:
+            resting_cmd = probe.commands[-1][1]
         resting_goals = tap.snapshot()[-1][1]
         # Alternate between two points so the arm goes back and forth, one step each time.
         x = x0 + 20 + (args.step_px if i % 2 == 0 else 0.0)
         time.sleep(random.uniform(0.0, period))  # spread the touch over the bridge's cycle phase
-        with lock:
-            n_pose = len(poses)
+        with probe.lock:
+            n_pose = len(probe.poses)
         t_touch = time.monotonic()
         finger.move_to(x, y0)
-        samples.append(
-            _measure(t_touch, n_pose, resting_cmd, resting_goals, lock, poses, commands, tap)
-        )
-
-    # Over the joints' jerk limits (teleop may scale a joint's jerk down so all finish
-    # together, which only makes it later): how long the ramp needs to cross half / one unit.
-    joints = node.profile.joints
-    half = [_ramp_ms(0.5, j.jerk, j.calibration.units_per_rad) for j in joints]
-    full = [_ramp_ms(1.0, j.jerk, j.calibration.units_per_rad) for j in joints]
-    info = {
-        'not_at_rest': not_at_rest,
-        'bridge_rate': args.bridge_rate,
-        'teleop_rate': args.teleop_rate,
-        'load_average': os.getloadavg()[0],
-        'ramp_half_unit_ms': [min(half), max(half)],
-        'ramp_full_unit_ms': [min(full), max(full)],
-    }
-    return samples, info
+        samples.append(_measure(t_touch, n_pose, resting_cmd, resting_goals, probe, tap))
+    return samples, not_at_rest
 
 
 def _measure(
@@ -481,9 +223,7 @@ def _measure(
     n_pose: int,
     resting_cmd: tuple[float, ...],
     resting_goals: bytes,
-    lock: threading.Lock,
-    poses: list[float],
-    commands: list[tuple[float, tuple[float, ...]]],
+    probe: Probe,
     tap: FrameTap,
     timeout: float = 2.0,
 ) -> Sample:
@@ -491,11 +231,11 @@ def _measure(
     t_pose = t_cmd = t_frame = t_move = math.nan
     deadline = t_touch + timeout
     while time.monotonic() < deadline:
-        with lock:
-            if math.isnan(t_pose) and len(poses) > n_pose:
-                t_pose = poses[n_pose]
+        with probe.lock:
+            if math.isnan(t_pose) and len(probe.poses) > n_pose:
+                t_pose = probe.poses[n_pose]
             if math.isnan(t_cmd):
-                for t, data in commands:
+                for t, data in probe.commands:
                     if t >= t_touch and data != resting_cmd:
                         t_cmd = t
                         break
@@ -509,15 +249,11 @@ def _measure(
         ):
             break
         time.sleep(0.0005)
-    ms = lambda t: (t - t_touch) * 1e3  # noqa: E731
+
+    def ms(t: float) -> float:
+        return (t - t_touch) * 1e3
+
     return Sample(ms(t_pose), ms(t_cmd), ms(t_frame), ms(t_move))
-
-
-def _spin(executor: Any) -> None:
-    try:
-        executor.spin()
-    except Exception:  # shutdown races end the spinner
-        pass
 
 
 ROWS = (

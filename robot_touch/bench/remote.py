@@ -3,7 +3,7 @@
 
 The graph of `robot-touch run --remote` (virtual so101 on a pty, serial_bridge, teleop,
 gateway) with the virtual arm in this process, its device wrapped to stamp every goal frame
-(:class:`robot_touch.bench.e2e.FrameTap`). Two senders of the same targets, interleaved in
+(:class:`robot_touch.bench.frame_tap.FrameTap`). Two senders of the same targets, interleaved in
 one run:
 
 * local: the touch UI's ROS side (:class:`~robot_touch.nodes.touch_ui.TouchUiNode`) in this
@@ -123,7 +123,7 @@ def _measure(
         data = tempfile.mkdtemp(prefix='rt_bench_remote_')
         stack.callback(shutil.rmtree, data, True)
         os.environ['ROBOT_TOUCH_DATA'] = data  # a key and token of its own, not the user's
-        from robot_touch.bench.e2e import FrameTap
+        from robot_touch.bench.frame_tap import FrameTap
         from robot_touch.virtual_arm.server import VirtualArm
 
         link = os.path.join(data, 'arm.tty')

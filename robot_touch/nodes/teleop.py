@@ -37,19 +37,11 @@ Publications (parameter ``output``)
     ``speed_override``, ``singularity_scale``, ``condition``, ``free_drive`` (the joints
     released, comma-separated; empty when off). Published on change and at ``status_rate``.
 
-Services
+Services (:mod:`robot_touch.nodes.teleop_services` says more)
     ``teleop/home`` (std_srvs/Trigger), ``teleop/estop`` (std_srvs/SetBool, latched until
-    data=false), ``teleop/enable`` (std_srvs/SetBool). Every request is answered: the services
-    keep all requests and replies (reliable, KEEP_ALL history; a client wanting every reply
-    in a burst should do the same), and they run in their own callback group on a
-    multi-threaded executor, so an e-stop is answered while an IK solve or a burst of
-    targets occupies the subscription callbacks.
-    ``teleop/free_drive`` (std_srvs/SetBool): free drive (teach by hand) of the joints in the
-    parameter ``free_drive_joints`` (empty: every joint teleop commands), through the
-    hardware's ``torque/<joint>`` services (:mod:`robot_touch.core.free_drive`: the arm
-    brakes to rest, no command is published while the joints are released, and leaving
-    re-latches to the measured joints). It runs in a third callback group and waits there
-    for the hardware, so the e-stop is answered meanwhile.
+    data=false), ``teleop/enable`` (std_srvs/SetBool), ``teleop/free_drive`` (std_srvs/SetBool:
+    teach by hand). Every request is answered, an e-stop even while an IK solve, a burst of
+    targets or free drive's wait for the hardware is under way.
 
 Timing
     A dedicated thread (:class:`robot_touch.core.periodic.PeriodicLoop`) runs the control
@@ -61,18 +53,17 @@ Timing
     ``realtime_priority`` > 0 runs the control thread SCHED_FIFO (and the executor thread
     one step lower, as both share the GIL) where the system permits it.
 
-Parameters: see ``config/teleop.yaml``; declared from the table :data:`PARAMETERS` below
-(descriptions, ranges: the core settings' ranges are
-:data:`robot_touch.core.teleop_config.RANGES`, stated once), and the core's
-:class:`~robot_touch.core.teleop_config.TeleopConfig` is built from the declared values.
+Parameters: see ``config/teleop.yaml``; declared from the table in
+:mod:`robot_touch.nodes.teleop_parameters`, and the core's ``TeleopConfig`` is built from the
+declared values. The decisions around the core are pure too: start-up checks and the
+one-commander rule (core/teleop_startup.py), the live parameters
+(core/teleop_live_parameters.py), when to publish the status (core/teleop_status_gate.py).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
-import threading
 import time
 from typing import Any
 
@@ -85,183 +76,32 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from robot_touch.core.free_drive import FreeDrive, resolve_joints
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from robot_touch.core import teleop_startup as startup
+from robot_touch.core.free_drive import FreeDrive
+from robot_touch.core.message_info import sender_id, stamp_seconds
 from robot_touch.core.periodic import PeriodicLoop, set_realtime_priority
 from robot_touch.core.profile import load_profile
-from robot_touch.core.teleop_core import (
-    check_speed_override,
-    Code,
-    Command,
-    FreeDrivePhase,
-    RANGES,
-    REJECTIONS,
-    TeleopConfig,
-    TeleopCore,
-)
+from robot_touch.core.teleop_core import Code, Command, REJECTIONS, TeleopConfig, TeleopCore
+from robot_touch.core.teleop_live_parameters import LiveParameters
+from robot_touch.core.teleop_status_gate import StatusGate
 from robot_touch.core.throttle import Throttle
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import declare_parameters, float_range, int_range, run_node
+from robot_touch.nodes._common import run_node
+from robot_touch.nodes.teleop_parameters import declare_teleop_parameters
+from robot_touch.nodes.teleop_services import TeleopServices
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
-from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-OUTPUTS = ('position', 'trajectory')
 #: Seconds between two log lines about the same kind of bad input.
 LOG_THROTTLE = 2.0
 #: Seconds between two log lines about a failed control cycle.
 CYCLE_ERROR_LOG_THROTTLE = 1.0
 #: An event-triggered cycle waits until at least this share of a period after the last cycle.
 MIN_EARLY_GAP = 0.1
-#: seconds teleop watches the graph at start for another node commanding its arm (DDS
-#: discovery on this host takes a few hundred ms)
-COMMANDER_DISCOVERY_WAIT = 1.5
-ONE_COMMANDER = (
-    'one arm has one commander; stop it first, or use another namespace or ROS_DOMAIN_ID'
-)
 #: Seconds between two looks at how many publishers the graph shows on joint_states.
 GRAPH_CHECK_PERIOD = 0.5
-#: Services keep every request and reply: a burst of e-stops is answered in full.
-SERVICE_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
-CONFIG_FILE = 'config/teleop.yaml'
-#: defaults of the settings the core takes (TeleopConfig)
-_DEFAULTS = TeleopConfig()
-
-
-def _range(name: str) -> dict[str, Any]:
-    """Return the descriptor range of the core setting ``name`` (stated once: core RANGES)."""
-    return {'floating_point_range': float_range(*RANGES[name])}
-
-
-def _workspace_corner(which: str) -> str:
-    return (
-        f'workspace box {which} corner x y z in the base frame (m); '
-        "empty: from the arm's reach"
-    )
-
-
-#: The parameters read once at start-up: name → (default, description, descriptor ranges),
-#: declared read-only by nodes._common.declare_parameters; documented in config/teleop.yaml.
-PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
-    'arm': ('so101', 'arm profile name (config/arms/<name>.yaml) or path to a profile YAML', {}),
-    'rate': (_DEFAULTS.rate, 'control loop rate (Hz)', _range('rate')),
-    'velocity_scale': (
-        _DEFAULTS.velocity_scale,
-        "scale on the profile's joint velocity limits",
-        _range('velocity_scale'),
-    ),
-    'acceleration_scale': (
-        _DEFAULTS.acceleration_scale,
-        "scale on the profile's joint acceleration limits",
-        _range('acceleration_scale'),
-    ),
-    'jerk_scale': (
-        _DEFAULTS.jerk_scale,
-        "scale on the profile's joint jerk limits",
-        _range('jerk_scale'),
-    ),
-    'cartesian_speed': (
-        _DEFAULTS.cartesian_speed,
-        'Cartesian jog speed limit (m/s)',
-        _range('cartesian_speed'),
-    ),
-    'angular_speed': (
-        _DEFAULTS.angular_speed,
-        'Cartesian jog angular speed limit (rad/s)',
-        _range('angular_speed'),
-    ),
-    'jog_timeout': (
-        _DEFAULTS.jog_timeout,
-        'jog/joint_jog input older than this halts the arm (s)',
-        _range('jog_timeout'),
-    ),
-    'joint_states_timeout': (
-        _DEFAULTS.joint_states_timeout,
-        'joint_states older than this: backend stale, brake and hold (s)',
-        _range('joint_states_timeout'),
-    ),
-    'max_joint_step': (
-        _DEFAULTS.max_joint_step,
-        "last-resort limit on a joint's change per cycle (rad)",
-        _range('max_joint_step'),
-    ),
-    'singularity_slow': (
-        _DEFAULTS.singularity_slow,
-        'Jacobian condition number where Cartesian jog starts to slow',
-        _range('singularity_slow'),
-    ),
-    'singularity_stop': (
-        _DEFAULTS.singularity_stop,
-        'condition number where jog toward the singularity stops',
-        _range('singularity_stop'),
-    ),
-    'singularity_damping': (
-        _DEFAULTS.singularity_damping,
-        'maximum damping of the least-squares jog solution',
-        _range('singularity_damping'),
-    ),
-    'output': (
-        'position',
-        'command output: position (forward_position_controller/commands) or '
-        'trajectory (arm_controller/joint_trajectory)',
-        {},
-    ),
-    'include_gripper': (
-        _DEFAULTS.include_gripper,
-        'append the gripper as the last command element',
-        {},
-    ),
-    'start_enabled': (
-        _DEFAULTS.start_enabled,
-        'command the arm from start-up (else wait for teleop/enable)',
-        {},
-    ),
-    'max_stamp_lead': (
-        _DEFAULTS.max_stamp_lead,
-        "how far (s) an input's stamp may be ahead of this computer's clock; "
-        'later ones are refused',
-        _range('max_stamp_lead'),
-    ),
-    'status_rate': (
-        2.0,
-        'steady teleop/status publish rate (Hz); changes are published at once',
-        {'floating_point_range': float_range(0.1, 100.0)},
-    ),
-    'realtime_priority': (
-        0,
-        'SCHED_FIFO priority of the control thread (1-99; 0 = normal scheduling)',
-        {'integer_range': int_range(0, 99)},
-    ),
-    # An array with no default: declared by its type, unset (documented as a commented-out
-    # example in config/teleop.yaml).
-    'workspace_min': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('min'), {}),
-    'workspace_max': (Parameter.Type.DOUBLE_ARRAY, _workspace_corner('max'), {}),
-    # Settable while teleop runs (``read_only: False``; see _on_set_parameters).
-    'speed_override': (
-        _DEFAULTS.speed_override,
-        'live speed override: scales velocity limits and jog speeds (0.05-1)',
-        {**_range('speed_override'), 'read_only': False},
-    ),
-    'free_drive_joints': (
-        Parameter.Type.STRING_ARRAY,
-        'joints teleop/free_drive releases (arm joints and/or the gripper); empty: every '
-        'joint teleop commands. Settable live, not while in free drive',
-        {'read_only': False},
-    ),
-}
-
-
-def _sender(info: Any) -> Any:
-    """Return a hashable id of the publisher of a message (its GID), None when unknown."""
-    gid = info.get('publisher_gid') if isinstance(info, dict) else None
-    if isinstance(gid, dict):
-        gid = gid.get('data')
-    return bytes(gid) if gid is not None else None
-
-
-def _stamp(header: Any) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
 class TeleopNode(Node):
@@ -269,38 +109,29 @@ class TeleopNode(Node):
 
     def __init__(self) -> None:
         super().__init__('teleop')
-        p = self._declare_parameters()
+        p = declare_teleop_parameters(self)
         self.profile = load_profile(p['arm'])
-        if p['output'] not in OUTPUTS:
-            raise RobotTouchError(
-                f'parameter output must be one of {", ".join(OUTPUTS)}, got {p["output"]!r}'
-            )
+        try:
+            self.output = startup.check_output(p['output'])
+        except ValueError as exc:
+            raise RobotTouchError(str(exc)) from None
         config = TeleopConfig.from_parameters(p)
         try:
             self.core = TeleopCore(self.profile, config)
         except ValueError as exc:
             raise RobotTouchError(f'teleop parameters: {exc}') from None
-        slowest = (
-            max(j.velocity for j in self.profile.joints) * config.velocity_scale / config.rate
-        )
-        if config.max_joint_step < slowest:
-            self.get_logger().warning(
-                f'max_joint_step {config.max_joint_step} rad is below one cycle at full speed '
-                f'({slowest:.3f} rad): '
-                'fast moves will trip the output safety net'
-            )
-        self.output = p['output']
+        warning = startup.max_joint_step_warning(self.profile, config)
+        if warning:
+            self.get_logger().warning(warning)
         self._rt_priority = int(p['realtime_priority'])
-        self.status_period = 1.0 / p['status_rate']
-        self._joint_names = self.profile.joint_names + (
-            [self.profile.gripper.name] if config.include_gripper and self.profile.gripper else []
-        )
+        self._status_gate = StatusGate(1.0 / p['status_rate'])
+        self._joint_names = startup.command_joint_names(self.profile, config.include_gripper)
         self._period = config.period
         self._rejection_log = Throttle(LOG_THROTTLE)
         self._all_joints = [j.name for j in self.profile.all_joints]
         try:
-            self._free_drive_joints = resolve_joints(
-                p['free_drive_joints'], self._all_joints, self._joint_names
+            self._live = LiveParameters(
+                self.core, self._all_joints, self._joint_names, p['free_drive_joints']
             )
         except ValueError as exc:
             raise RobotTouchError(str(exc)) from None
@@ -336,17 +167,7 @@ class TeleopNode(Node):
             qos_profile_sensor_data,
             callback_group=services,
         )
-        for srv_type, name, handler in (
-            (Trigger, 'teleop/home', self._srv_home),
-            (SetBool, 'teleop/estop', self._srv_estop),
-            (SetBool, 'teleop/enable', self._srv_enable),
-        ):
-            self.create_service(
-                srv_type, name, handler, qos_profile=SERVICE_QOS, callback_group=services
-            )
         self.create_timer(GRAPH_CHECK_PERIOD, self._check_graph, callback_group=services)
-        # Free drive waits for the hardware's torque services: its own group, so the e-stop
-        # (services) and the joint_states (which it waits on) go on meanwhile.
         from robot_touch.nodes.torque_client import TorqueServices
 
         self.free_drive = FreeDrive(
@@ -354,17 +175,13 @@ class TeleopNode(Node):
             TorqueServices(self, self._all_joints),
             estop_policy=self.profile.free_drive_estop,
         )
-        self.create_service(
-            SetBool,
-            'teleop/free_drive',
-            self._srv_free_drive,
-            qos_profile=SERVICE_QOS,
-            callback_group=MutuallyExclusiveCallbackGroup(),
+        # Free drive waits for the hardware's torque services in a group of its own, so the
+        # e-stop (services) and the joint_states (which it waits on) go on meanwhile.
+        self._service_handlers = TeleopServices(
+            self, self.core, self.free_drive, self._live, services, wake=lambda: self._loop.wake()
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._last_status_key: tuple | None = None
-        self._last_status_at = -math.inf
         self._cycle_error_log = Throttle(CYCLE_ERROR_LOG_THROTTLE)
         self._loop = PeriodicLoop(
             config.period,
@@ -386,80 +203,29 @@ class TeleopNode(Node):
         Refuse to start if another node already publishes the command topics here
         (robot_touch/ownership.py). Waits out DDS discovery (~1 s).
         """
-        from robot_touch.ownership import (
-            AlreadyOwned,
-            COMMAND_TOPICS,
-            graph_snapshot,
-            hold_role,
-            watch,
-        )
+        from robot_touch.ownership import AlreadyOwned, graph_snapshot, hold_role, watch
 
         me = self.get_fully_qualified_name()
         ns = self.get_namespace()
-        domain = os.environ.get('ROS_DOMAIN_ID', '0')
         try:
             # instant on this host; the DDS graph below for the rest
             self._role_lock = hold_role('teleop', ns)
         except AlreadyOwned:
-            raise RobotTouchError(
-                f'another teleop already commands this arm (ROS_DOMAIN_ID {domain}, '
-                f'namespace {ns}): {ONE_COMMANDER}'
-            ) from None
+            domain = os.environ.get('ROS_DOMAIN_ID', '0')
+            raise RobotTouchError(startup.second_teleop_refusal(ns, domain)) from None
         others = watch(
             lambda: graph_snapshot(self, ns, exclude=(me,)),
-            COMMANDER_DISCOVERY_WAIT,
-            # A publisher on the command topics, or a node called teleop here (its publisher
-            # may not be discovered yet).
-            lambda snap: sorted(
-                {n for t in COMMAND_TOPICS for n in snap.publishers.get(t, [])}
-                | {f'{ns.rstrip("/")}/teleop' for n in snap.nodes if n == 'teleop'}
-            ),
+            startup.COMMANDER_DISCOVERY_WAIT,
+            lambda snap: startup.other_commanders(snap, ns),
         )
         if others:
-            raise RobotTouchError(
-                f'{", ".join(others)} already commands this arm '
-                f'({ns.rstrip("/")}/{COMMAND_TOPICS[0]}): {ONE_COMMANDER}'
-            )
-
-    # ------------------------------------------------------------------ parameters
-
-    def _declare_parameters(self) -> dict[str, Any]:
-        """Declare the parameters of the table; return name → value (None: unset)."""
-        values = declare_parameters(self, PARAMETERS, CONFIG_FILE)
-        values['free_drive_joints'] = list(values['free_drive_joints'] or [])
-        return values
+            raise RobotTouchError(startup.commanders_refusal(others, ns))
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        for param in params:
-            if param.name == 'free_drive_joints':
-                refusal = self._set_free_drive_joints(param.value)
-                if refusal:
-                    return SetParametersResult(successful=False, reason=refusal)
-                continue
-            if param.name != 'speed_override':
-                return SetParametersResult(
-                    successful=False,
-                    reason=f'{param.name} is read at start-up; restart teleop to change it',
-                )
-            try:
-                value = check_speed_override(param.value)
-            except ValueError as exc:
-                return SetParametersResult(successful=False, reason=str(exc))
-            self.core.set_speed_override(value)
+        refusal = self._live.take_all((param.name, param.value) for param in params)
+        if refusal:
+            return SetParametersResult(successful=False, reason=refusal)
         return SetParametersResult(successful=True)
-
-    def _set_free_drive_joints(self, value: Any) -> str | None:
-        """Take a new ``free_drive_joints``; why not, or None."""
-        phase, joints = self.core.free_drive_state()
-        if phase != FreeDrivePhase.OFF:
-            return f'free drive is on ({", ".join(joints)}): leave it before choosing other joints'
-        try:
-            self._free_drive_joints = resolve_joints(
-                list(value or []), self._all_joints, self._joint_names
-            )
-        except ValueError as exc:
-            return str(exc)
-        return None
 
     # ------------------------------------------------------------------ inputs
 
@@ -489,9 +255,9 @@ class TeleopNode(Node):
             msg.header.frame_id,
             (p.x, p.y, p.z),
             (o.x, o.y, o.z, o.w),
-            stamp=_stamp(msg.header),
+            stamp=stamp_seconds(msg.header.stamp),
             clock=self._ros_time(),
-            sender=_sender(info),
+            sender=sender_id(info),
         )
         self._result(code, wake=True)
 
@@ -501,10 +267,10 @@ class TeleopNode(Node):
             msg.header.frame_id,
             (lin.x, lin.y, lin.z),
             (ang.x, ang.y, ang.z),
-            stamp=_stamp(msg.header),
+            stamp=stamp_seconds(msg.header.stamp),
             now=self._now(),
             clock=self._ros_time(),
-            sender=_sender(info),
+            sender=sender_id(info),
         )
         self._result(code)
 
@@ -512,10 +278,10 @@ class TeleopNode(Node):
         code = self.core.on_joint_jog(
             msg.name,
             msg.velocity,
-            stamp=_stamp(msg.header),
+            stamp=stamp_seconds(msg.header.stamp),
             now=self._now(),
             clock=self._ros_time(),
-            sender=_sender(info),
+            sender=sender_id(info),
         )
         self._result(code)
 
@@ -523,9 +289,9 @@ class TeleopNode(Node):
         code = self.core.on_joint_target(
             msg.name,
             msg.position,
-            stamp=_stamp(msg.header),
+            stamp=stamp_seconds(msg.header.stamp),
             clock=self._ros_time(),
-            sender=_sender(info),
+            sender=sender_id(info),
         )
         self._result(code, wake=True)
 
@@ -533,44 +299,7 @@ class TeleopNode(Node):
         self._result(self.core.on_gripper(msg.data), wake=True)
 
     def _on_joint_states(self, msg: JointState, info: Any = None) -> None:
-        self.core.on_joint_states(msg.name, msg.position, self._now(), source=_sender(info))
-
-    def _srv_home(self, _req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
-        res.success, res.message = self.core.home()
-        self._loop.wake()
-        return res
-
-    def _srv_estop(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.core.set_estop(bool(req.data))
-        self._loop.wake()  # takes effect now, not at the next tick
-        if req.data:
-            self.get_logger().warning('e-stop latched')
-            if self.core.free_drive_state()[0] != FreeDrivePhase.OFF:
-                # the profile's policy (hold: torque back on where the arm is); it waits for
-                # the hardware, so off this thread: the e-stop is answered now
-                threading.Thread(
-                    target=self.free_drive.estop_latched, name='free_drive_estop', daemon=True
-                ).start()
-                res.message += f'; free drive: {self.free_drive.estop_policy} (arm profile)'
-        return res
-
-    def _srv_free_drive(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        if req.data:
-            res.success, res.message = self.free_drive.enter(self._free_drive_joints)
-        else:
-            res.success, res.message = self.free_drive.leave()
-        self._loop.wake()
-        line = res.message  # it says what happened ("free drive: ... released", "... refused")
-        if res.success:  # one call site per severity (rclpy requires it)
-            self.get_logger().info(line)
-        else:
-            self.get_logger().warning(line)
-        return res
-
-    def _srv_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.core.set_enabled(bool(req.data))
-        self._loop.wake()
-        return res
+        self.core.on_joint_states(msg.name, msg.position, self._now(), source=sender_id(info))
 
     # ------------------------------------------------------------------ loop
 
@@ -615,11 +344,8 @@ class TeleopNode(Node):
 
     def _publish_status(self, now: float) -> None:
         status = self.core.status()
-        key = status.key()
-        if key == self._last_status_key and now - self._last_status_at < self.status_period:
+        if not self._status_gate.due(status.key(), now):
             return
-        self._last_status_key = key
-        self._last_status_at = now
         values = [KeyValue(key='detail', value=status.detail)]
         values += [KeyValue(key=k, value=v) for k, v in status.values.items()]
         self._status_pub.publish(

@@ -70,6 +70,33 @@ def test_the_launch_file_hears_launch_syntax() -> None:
         GraphConfig(control_rate=0)
 
 
+@pytest.mark.parametrize(
+    ('field', 'line'),
+    [
+        (
+            'output',
+            "output must be one of position, trajectory, got 'bogus' (e.g. output:=position)",
+        ),
+        (
+            'backend',
+            "backend must be one of virtual, serial, sim, gazebo, got 'bogus' "
+            '(e.g. backend:=virtual)',
+        ),
+    ],
+    ids=['output', 'backend'],
+)
+def test_an_unknown_output_or_backend_is_a_config_error_of_one_line(field: str, line: str) -> None:
+    """
+    Check that output:=bogus is refused like every other field: a ConfigError of one line.
+
+    The user sees this line where a launch file passes the value on unchecked
+    (bringup.launch.py's own ``choices`` answer first; ``robot-touch run`` has no --output).
+    """
+    with pytest.raises(ConfigError) as err:
+        GraphConfig(**{field: 'bogus'})
+    assert str(err.value).splitlines() == [line]
+
+
 def test_the_ui_settings_of_a_touch_panel_reach_the_touch_ui() -> None:
     config = GraphConfig(
         language='vi', enable_mode='hold', window_size='800x1280', fullscreen=True, dpi=210
