@@ -96,6 +96,8 @@ def main() -> None:
                 views_disabled=bool(ids and ids.top_view.disabled),
                 estop_disabled=bool(ids and ids.estop.disabled),
                 enabled=bool(app.enabled),
+                # what teleop last said of itself, as the app received it
+                teleop_enabled=(remote.latest_status_values().get('enabled') if remote else None),
                 joints=dict(app.joints) if ids is not None else {},
                 blocked_attempts=Refuse.attempts,
             )

@@ -325,21 +325,28 @@ class TabletProcess:
         """
         Wait for the app to be up, connected, holding control, motion controls on.
 
-        Then press Enable if teleop holds (the lease passed before: the operator enables).
+        Then press Enable if teleop holds (the lease passed before: the operator enables). The
+        app must first have shown teleop's own state: a tap decided on an older state would
+        toggle an enabled teleop off.
         """
         from support.waiting import wait_for
 
         wait_for(lambda: any(x['kind'] == 'ready' for x in self.lines), 60, 'the tablet app')
         state = self.until(
             lambda s: (
-                s['arm_ui'] and 'you have control' in s['link_text'] and not s['views_disabled']
+                s['arm_ui']
+                and 'you have control' in s['link_text']
+                and not s['views_disabled']
+                and s['teleop_enabled'] in ('true', 'false')
+                and s['enabled'] == (s['teleop_enabled'] == 'true')
             ),
             timeout,
         )
         assert state, self.lines[-3:]
         if not state['enabled']:
             self.ask({'cmd': 'tap', 'id': 'enable'}, 'tapped')
-            state = self.until(lambda s: s['enabled'], 10) or state
+            state = self.until(lambda s: s['enabled'] and s['teleop_enabled'] == 'true', 10)
+            assert state, f'Enable did not enable teleop: {self.lines[-3:]}'
         return state
 
     def close(self) -> None:
