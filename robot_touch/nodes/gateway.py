@@ -143,12 +143,28 @@ class GatewayNode(Node):
 
     # ------------------------------------------------------------------ RosPort (loop thread)
 
+    def prepare_publishers(self, policy: Policy) -> None:
+        """
+        Create the ROS publisher of every topic a client may publish on, before any client.
+
+        DDS takes a moment to match a new publisher with teleop's subscription: made at a
+        client's first message, the publisher could send that message before the match, and
+        a single target_pose would be lost.
+        """
+        for rule in policy.topics.values():
+            if rule.publish is not None and rule.name not in self._rt_publishers:
+                cls = convert.load_type(rule.type)
+                self._rt_publishers[rule.name] = self._publisher(rule, cls)
+
     def publish(self, rule: TopicRule, msg: Any) -> None:
         pub = self._rt_publishers.get(rule.name)
         if pub is None:
-            qos = _QOS.get(rule.qos, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-            pub = self._rt_publishers[rule.name] = self.create_publisher(type(msg), rule.name, qos)
+            pub = self._rt_publishers[rule.name] = self._publisher(rule, type(msg))
         pub.publish(msg)
+
+    def _publisher(self, rule: TopicRule, cls: Any) -> Any:
+        qos = _QOS.get(rule.qos, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        return self.create_publisher(cls, rule.name, qos)
 
     def want_topic(self, rule: TopicRule) -> None:
         if rule.name in self._rt_subscriptions:
@@ -247,6 +263,7 @@ async def serve(node: GatewayNode, stop: asyncio.Event) -> int:
     insecure = node.p['insecure']
     identity = None if insecure else tls.ensure_identity()
     policy = Policy(namespace=namespace, caps=node.caps())
+    node.prepare_publishers(policy)
 
     def make_core(
         send: Callable[[int, str], None], close: Callable[[int, int, str], None]

@@ -61,6 +61,27 @@ def pose_msg(position: np.ndarray) -> dict:
     }
 
 
+def test_the_gateway_publishes_before_any_client_connects(graph: RemoteGraph) -> None:
+    """
+    Check that the topics a client may publish on have the gateway's publisher from the start.
+
+    Made at a client's first message instead, the publisher could send that message before DDS
+    matched it with teleop's subscription: one target_pose, lost. First in this module, so no
+    client has published yet.
+    """
+    from support.launch_ros import ros_node
+
+    topics = ['target_pose', 'jog', 'joint_jog', 'joint_target', 'gripper']
+    with ros_node('publisher_probe') as node:
+        ns = f'/{graph.namespace}'
+
+        def counts() -> dict[str, int]:
+            return {t: node.count_publishers(f'{ns}/{t}') for t in topics}
+
+        # teleop publishes none of them; the gateway is the only publisher of each
+        assert wait_until(lambda: all(n == 1 for n in counts().values()), 15), counts()
+
+
 def test_roslibpy_drives_the_arm_through_the_gateway(
     graph: RemoteGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
