@@ -23,7 +23,6 @@ thread.
 
 from __future__ import annotations
 
-from collections import deque
 import math
 import os
 import sys
@@ -45,6 +44,7 @@ from robot_touch.core.workspace_view import Pose
 from robot_touch.errors import RobotTouchError
 from robot_touch.nodes._common import declare_parameters
 from robot_touch.nodes.touch_ui_parameters import CONFIG_FILE, PARAMETERS
+from robot_touch.ui.command_rate import CommandRate
 from robot_touch.ui.feedback import status_code
 from robot_touch.ui.service_answers import ANSWER_TIMEOUT, PendingCalls, ServiceAnswer
 from robot_touch.ui.settings import start_problem, UiSettings
@@ -83,7 +83,7 @@ class TouchUiNode(Node):
         self._joints_stamp: float | None = None
         self._status: tuple[str, float] | None = None
         self._status_values: dict[str, str] = {}
-        self._sent: deque[float] = deque(maxlen=512)
+        self._commands = CommandRate()
 
         qos = QoSProfile(depth=1)
         self.pub_target = self.create_publisher(PoseStamped, 'target_pose', qos)
@@ -146,13 +146,10 @@ class TouchUiNode(Node):
 
     def command_rate(self) -> float:
         """Commands to the arm (teleop's output) seen in the last second."""
-        now = time.monotonic()
-        with self._lock:
-            return float(sum(1 for t in self._sent if now - t <= 1.0))
+        return self._commands.rate(time.monotonic())
 
     def _count(self) -> None:
-        with self._lock:
-            self._sent.append(time.monotonic())
+        self._commands.count(time.monotonic())
 
     # -- outgoing (Kivy thread; rclpy publishers and clients are thread-safe)
 
