@@ -96,6 +96,10 @@ def main() -> None:
                 views_disabled=bool(ids and ids.top_view.disabled),
                 estop_disabled=bool(ids and ids.estop.disabled),
                 enabled=bool(app.enabled),
+                # teleop's own word ('true', 'false'; '' before its first status arrived)
+                teleop_enabled=(remote.latest_status_values() if remote else {}).get(
+                    'enabled', ''
+                ),
                 joints=dict(app.joints) if ids is not None else {},
                 blocked_attempts=Refuse.attempts,
             )

@@ -325,22 +325,26 @@ class TabletProcess:
         """
         Wait for the app to be up, connected, holding control, motion controls on.
 
-        Then press Enable if teleop holds (the lease passed before: the operator enables).
+        Then press Enable if teleop holds (the lease passed before: the operator enables). Teleop's
+        own word decides, not the toggle: a tap before the app showed teleop's "enabled at start"
+        would switch it off.
         """
         from support.waiting import wait_for
 
         wait_for(lambda: any(x['kind'] == 'ready' for x in self.lines), 60, 'the tablet app')
         state = self.until(
             lambda s: (
-                s['arm_ui'] and 'you have control' in s['link_text'] and not s['views_disabled']
+                s['arm_ui']
+                and 'you have control' in s['link_text']
+                and not s['views_disabled']
+                and s['teleop_enabled']
             ),
             timeout,
         )
         assert state, self.lines[-3:]
-        if not state['enabled']:
+        if state['teleop_enabled'] != 'true':
             self.ask({'cmd': 'tap', 'id': 'enable'}, 'tapped')
-            state = self.until(lambda s: s['enabled'], 10) or state
-        return state
+        return self.until(lambda s: s['enabled'], 10) or state
 
     def close(self) -> None:
         try:
