@@ -12,8 +12,8 @@ gestures into end-effector target poses, given how the view maps pixels to metre
 (:mod:`robot_touch.core.workspace_view`). Every change is relative to the target at the start
 of the gesture, so touching the screen never makes the target jump.
 
-:class:`LatestWins` coalesces the resulting targets: publish at most ``rate`` times a second,
-always the newest value.
+:class:`LatestWins` (:mod:`robot_touch.core.latest_wins`, re-exported here) coalesces the
+resulting targets: publish at most ``rate`` times a second, always the newest value.
 
 No Kivy and no ROS here: the UI feeds events in, the tests feed synthetic streams.
 """
@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Generic, Literal, TypeVar, Union
+from typing import Literal, Union
 
+from robot_touch.core.latest_wins import LatestWins
 from robot_touch.core.target_editor import TargetEditor, ViewName
 
 __all__ = [
@@ -365,49 +366,3 @@ class GestureRecognizer:
             return [DoubleTap(x, y)]
         self._last_tap = (x, y, t)
         return []
-
-
-# ---------------------------------------------------------------------------- coalescing
-
-T = TypeVar('T')
-
-
-class LatestWins(Generic[T]):
-    """
-    Rate limiter that never drops the newest value.
-
-    ``offer`` returns the value when it may go out now; otherwise it is kept and ``poll``
-    returns it once the interval has passed. Values offered in between replace it.
-
-    :param rate_hz: the maximum number of values let out per second.
-    """
-
-    def __init__(self, rate_hz: float) -> None:
-        if not rate_hz > 0:
-            raise ValueError(f'rate_hz must be positive, got {rate_hz}')
-        self.interval = 1.0 / rate_hz
-        self._pending: T | None = None
-        self._has_pending = False
-        self._last = -math.inf
-
-    @property
-    def pending(self) -> bool:
-        return self._has_pending
-
-    def offer(self, value: T, now: float) -> T | None:
-        """Submit ``value``; returns it if it should be sent now, else ``None`` (kept)."""
-        if now - self._last >= self.interval:
-            self._last = now
-            self._pending, self._has_pending = None, False
-            return value
-        self._pending, self._has_pending = value, True
-        return None
-
-    def poll(self, now: float) -> T | None:
-        """Return the kept value if its time has come, else ``None``."""
-        if self._has_pending and now - self._last >= self.interval:
-            value = self._pending
-            self._pending, self._has_pending = None, False
-            self._last = now
-            return value
-        return None

@@ -13,23 +13,22 @@ Calls: ``teleop/estop``, ``teleop/enable`` and ``teleop/free_drive`` (std_srvs/S
 ``teleop/home`` (std_srvs/Trigger), ``teleop/set_parameters`` (``speed_override``, and
 ``free_drive_joints`` just before free drive is asked for).
 
-Parameters are listed with units and defaults in ``config/touch_ui.yaml``.
-The node never touches widgets: the app polls :meth:`TouchUiNode.latest_joint_state` and
-:meth:`TouchUiNode.latest_status` on Kivy's thread.
+Parameters are listed with units and defaults in ``config/touch_ui.yaml`` (the table:
+:mod:`robot_touch.nodes.touch_ui_parameters`). The app runs in its window through
+:mod:`robot_touch.ui.windowed`; service answers are kept by
+:class:`robot_touch.ui.service_answers.PendingCalls`. The node never touches widgets: the app
+polls :meth:`TouchUiNode.latest_joint_state` and :meth:`TouchUiNode.latest_status` on Kivy's
+thread.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
-import gc
 import math
 import os
-import signal
 import sys
 import threading
 import time
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -43,99 +42,28 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from robot_touch.core.profile import ArmProfile, load_profile
 from robot_touch.core.workspace_view import Pose
 from robot_touch.errors import RobotTouchError
-from robot_touch.nodes._common import declare_parameters, float_range
-from robot_touch.ui.controls import ENABLE_MODES
+from robot_touch.nodes._common import declare_parameters
+from robot_touch.nodes.touch_ui_parameters import CONFIG_FILE, PARAMETERS
+from robot_touch.ui.command_rate import CommandRate
 from robot_touch.ui.feedback import status_code
-from robot_touch.ui.i18n import LANGUAGES
-from robot_touch.ui.settings import UiSettings
-from robot_touch.ui.sizing import check_dpi, DPI_RANGE, WINDOW_SIZE
+from robot_touch.ui.service_answers import ANSWER_TIMEOUT, PendingCalls, ServiceAnswer
+from robot_touch.ui.settings import start_problem, UiSettings
+from robot_touch.ui.windowed import quiet_kivy_logging, WindowedRun
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-#: seconds after which an unanswered service call is reported as such
-ANSWER_TIMEOUT = 3.0
-
-
-@dataclass(frozen=True)
-class ServiceAnswer:
-    """How a service call ended: its service name, success, and the server's message."""
-
-    service: str
-    success: bool
-    message: str
-
-
-CONFIG_FILE = 'config/touch_ui.yaml'
-#: what a parameter of a fixed set of values may be (checked after declaring: ROS descriptors
-#: have ranges, not choices)
-CHOICES: dict[str, tuple[str, ...]] = {
-    'language': tuple(LANGUAGES),
-    'enable_mode': ENABLE_MODES,
-}
-#: The node's parameters: name → (default, description, descriptor ranges), declared read-only
-#: by :func:`robot_touch.nodes._common.declare_parameters`; documented in config/touch_ui.yaml.
-PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
-    'arm': ('so101', 'arm profile: a shipped name (so101) or the path of a profile YAML', {}),
-    'language': ('en', f'UI language at start: {" or ".join(CHOICES["language"])}', {}),
-    'max_publish_rate': (
-        60.0,
-        'most target_pose / joint_target messages per second (Hz)',
-        {'floating_point_range': float_range(1.0, 500.0)},
-    ),
-    'enable_mode': (
-        'latched',
-        'Enable button: latched (toggle) or hold (dead-man, hold to move)',
-        {},
-    ),
-    'pinch_gain': (
-        0.08,
-        'height change per doubling of the pinch distance (m)',
-        {'floating_point_range': float_range(0.001, 1.0)},
-    ),
-    'long_press_time': (
-        0.8,
-        'long-press duration that saves a waypoint (s)',
-        {'floating_point_range': float_range(0.2, 5.0)},
-    ),
-    'double_tap_time': (
-        0.35,
-        'longest gap between the taps of a double tap (s)',
-        {'floating_point_range': float_range(0.1, 1.0)},
-    ),
-    'jog_speed': (
-        0.05,
-        'tool speed of the Up/Down jog buttons (m/s)',
-        {'floating_point_range': float_range(0.001, 0.5)},
-    ),
-    'joint_states_timeout': (
-        0.5,
-        "joint_states older than this show 'No joint states' (s)",
-        {'floating_point_range': float_range(0.05, 10.0)},
-    ),
-    'waypoints_file': ('', 'waypoint YAML; empty: <user data>/waypoints/<profile>.yaml', {}),
-    'teleop_node': ('teleop', 'name of the teleop node (same namespace) for speed_override', {}),
-    'window_size': (
-        '1280x800',
-        'window size WIDTHxHEIGHT in pixels (800x1280 for a portrait panel)',
-        {},
-    ),
-    'fullscreen': (False, 'fill the screen (a dedicated touch panel)', {}),
-    'dpi': (
-        0.0,
-        "the panel's pixels per inch, for one that reports none or a wrong one "
-        '(touch controls are sized in mm from it); 0: as the screen reports',
-        # 0 or DPI_RANGE: check_dpi refuses what lies between
-        {'floating_point_range': float_range(0.0, DPI_RANGE[1])},
-    ),
-    'demo': (
-        False,
-        'play the built-in demo gesture script, save a screenshot, then exit',
-        {},
-    ),
-    'demo_out': ('out', "folder for the demo's screenshot", {}),
-}
+__all__ = [
+    'ANSWER_TIMEOUT',
+    'CONFIG_FILE',
+    'main',
+    'PARAMETERS',
+    'ServiceAnswer',
+    'start_node',
+    'stop_node',
+    'TouchUiNode',
+]
 
 
 class TouchUiNode(Node):
@@ -145,20 +73,9 @@ class TouchUiNode(Node):
         super().__init__('touch_ui', **kwargs)
         values = declare_parameters(self, PARAMETERS, CONFIG_FILE)
         self.profile: ArmProfile = load_profile(values['arm'])
-        size = values['window_size']
-        if not WINDOW_SIZE.fullmatch(size):
-            raise RobotTouchError(
-                'parameter window_size must be WIDTHxHEIGHT in pixels (e.g. 1280x800), '
-                f'got {size!r}'
-            )
-        dpi_problem = check_dpi(values['dpi'])
-        if dpi_problem is not None:
-            raise RobotTouchError(f'parameter dpi {dpi_problem}')
-        for name, allowed in CHOICES.items():
-            if values[name] not in allowed:
-                raise RobotTouchError(
-                    f'parameter {name} must be one of {", ".join(allowed)}, got {values[name]!r}'
-                )
+        problem = start_problem(values)
+        if problem is not None:
+            raise RobotTouchError(f'parameter {problem}')
         #: the declared parameters' values (read-only: read once at start-up)
         self.values = values
         self._lock = threading.Lock()
@@ -166,7 +83,7 @@ class TouchUiNode(Node):
         self._joints_stamp: float | None = None
         self._status: tuple[str, float] | None = None
         self._status_values: dict[str, str] = {}
-        self._sent: deque[float] = deque(maxlen=512)
+        self._commands = CommandRate()
 
         qos = QoSProfile(depth=1)
         self.pub_target = self.create_publisher(PoseStamped, 'target_pose', qos)
@@ -182,8 +99,7 @@ class TouchUiNode(Node):
             Float64MultiArray, 'forward_position_controller/commands', count, 10
         )
         self.create_subscription(JointTrajectory, 'arm_controller/joint_trajectory', count, 10)
-        self._answers: deque[ServiceAnswer] = deque(maxlen=32)
-        self._pending: list[tuple[str, float, object]] = []
+        self._calls = PendingCalls()
         self.cli_estop = self.create_client(SetBool, 'teleop/estop')
         self.cli_enable = self.create_client(SetBool, 'teleop/enable')
         self.cli_home = self.create_client(Trigger, 'teleop/home')
@@ -193,19 +109,7 @@ class TouchUiNode(Node):
 
     def ui_settings(self) -> UiSettings:
         """Return the app settings from the parameters."""
-        v = self.values
-        return UiSettings(
-            language=v['language'],
-            max_publish_rate=v['max_publish_rate'],
-            enable_mode=v['enable_mode'],
-            pinch_gain=v['pinch_gain'],
-            long_press_time=v['long_press_time'],
-            double_tap_time=v['double_tap_time'],
-            jog_speed=v['jog_speed'],
-            joint_states_timeout=v['joint_states_timeout'],
-            waypoints_file=v['waypoints_file'],
-            dpi=v['dpi'],
-        )
+        return UiSettings.from_values(self.values)
 
     # -- incoming (executor thread)
 
@@ -242,13 +146,10 @@ class TouchUiNode(Node):
 
     def command_rate(self) -> float:
         """Commands to the arm (teleop's output) seen in the last second."""
-        now = time.monotonic()
-        with self._lock:
-            return float(sum(1 for t in self._sent if now - t <= 1.0))
+        return self._commands.rate(time.monotonic())
 
     def _count(self) -> None:
-        with self._lock:
-            self._sent.append(time.monotonic())
+        self._commands.count(time.monotonic())
 
     # -- outgoing (Kivy thread; rclpy publishers and clients are thread-safe)
 
@@ -286,9 +187,7 @@ class TouchUiNode(Node):
         if not client.service_is_ready():
             self.get_logger().warning(f'service {client.srv_name} is not available')
             return False
-        future = client.call_async(request)
-        with self._lock:
-            self._pending.append((client.srv_name, time.monotonic(), future))
+        self._calls.add(client.srv_name, time.monotonic(), client.call_async(request))
         return True
 
     def take_answers(self, timeout: float = ANSWER_TIMEOUT) -> list[ServiceAnswer]:
@@ -298,37 +197,7 @@ class TouchUiNode(Node):
         Also calls unanswered for ``timeout`` s (success False, "no answer"). Polled on Kivy's
         thread.
         """
-        now = time.monotonic()
-        with self._lock:
-            pending, self._pending = self._pending, []
-            for name, sent, future in pending:
-                if future.done():
-                    result = future.result() if future.exception() is None else None
-                    if result is None:
-                        self._answers.append(
-                            ServiceAnswer(name, False, str(future.exception() or 'no answer'))
-                        )
-                    elif hasattr(result, 'success'):
-                        self._answers.append(
-                            ServiceAnswer(
-                                name, bool(result.success), str(getattr(result, 'message', ''))
-                            )
-                        )
-                    else:  # SetParameters: one result per parameter
-                        failed = [
-                            r.reason for r in getattr(result, 'results', []) if not r.successful
-                        ]
-                        self._answers.append(ServiceAnswer(name, not failed, '; '.join(failed)))
-                elif now - sent > timeout:
-                    future.cancel()
-                    self._answers.append(
-                        ServiceAnswer(name, False, f'no answer within {timeout:g} s')
-                    )
-                else:
-                    self._pending.append((name, sent, future))
-            answers = list(self._answers)
-            self._answers.clear()
-        return answers
+        return self._calls.take_answers(time.monotonic(), timeout)
 
     def call_estop(self, engaged: bool) -> bool:
         return self._call(self.cli_estop, SetBool.Request(data=engaged))
@@ -366,8 +235,7 @@ class TouchUiNode(Node):
                 self._call(self.cli_free_drive, SetBool.Request(data=True))
 
         future.add_done_callback(then)
-        with self._lock:
-            self._pending.append((self.cli_free_drive.srv_name, time.monotonic(), future))
+        self._calls.add(self.cli_free_drive.srv_name, time.monotonic(), future)
         return True
 
     def set_speed(self, fraction: float) -> bool:
@@ -407,34 +275,6 @@ def stop_node(
         rclpy.shutdown()
 
 
-def quiet_kivy_logging(terminal: bool) -> None:
-    """
-    Kivy's log as a log, before Kivy is imported.
-
-    Its handlers on its own logger only (``MIXED``: in its default mode Kivy opens the root logger
-    to DEBUG, and every library's debug lines, matplotlib's at import, flood the output), and no
-    colour codes when the output is not a terminal (Kivy decides by $TERM alone, so a log file got
-    raw ANSI codes). A user's own KIVY_LOG_MODE is kept.
-    """
-    os.environ.setdefault('KIVY_LOG_MODE', 'MIXED')
-    if not terminal:
-        os.environ['TERM'] = 'dumb'
-
-
-def _release_kinematics(app: object) -> None:
-    """
-    Free the IK solver before the interpreter ends.
-
-    Kivy keeps the app reachable from its own (C-level) state, so roboticstoolbox's compiled
-    kinematics would still be alive at exit, and its binding (nanobind) prints ~30 lines of "leaked
-    instance" notes over the real log.
-    """
-    if app is None:
-        return
-    app.kinematics = None
-    gc.collect()
-
-
 def main(args: Sequence[str] | None = None) -> int:
     """Console script ``touch_ui``: ROS arguments (``--ros-args ...``) pass through Kivy."""
     os.environ.setdefault('KIVY_NO_ARGS', '1')
@@ -444,43 +284,20 @@ def main(args: Sequence[str] | None = None) -> int:
     except (RobotTouchError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
         print(f'touch_ui: error: {exc}', file=sys.stderr)
         return 2
-    interrupted = False
-    demo = None
+    run = WindowedRun()
     try:
-        # Window settings must be in Kivy's config before the window module is imported.
-        from kivy.config import Config
-
-        width, height = node.values['window_size'].split('x')
-        Config.set('graphics', 'width', width)
-        Config.set('graphics', 'height', height)
-        if node.values['fullscreen']:
-            Config.set('graphics', 'fullscreen', 'auto')
-        from kivy.clock import Clock
-        from robot_touch.ui.app import RobotTouchApp
-
-        app = RobotTouchApp(backend=node, profile=node.profile, settings=node.ui_settings())
-        if node.values['demo']:
-            from robot_touch.ui.demo import DemoScript
-
-            demo = DemoScript(
-                app, node.values['demo_out'], say=lambda text: print(text, flush=True)
-            )
-            app.bind(on_start=lambda *_: demo.start())
-        # SIGTERM (launch, systemd) closes the window like the user would; Kivy is told on its
-        # thread.
-        signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda _dt: app.stop()))
-        app.run()
-    except KeyboardInterrupt:
-        interrupted = True
+        run.run(
+            node,
+            node.profile,
+            node.ui_settings(),
+            window_size=node.values['window_size'],
+            fullscreen=node.values['fullscreen'],
+            demo_out=node.values['demo_out'] if node.values['demo'] else None,
+        )
     finally:
         stop_node(node, executor, thread)
-        _release_kinematics(locals().get('app'))
-    if demo is None:
-        return 0
-    if not demo.finished and demo.exit_code == 0:
-        print('demo: interrupted before its end', flush=True)
-        return 130 if interrupted else 1
-    return demo.exit_code
+        run.release()
+    return run.exit_code()
 
 
 if __name__ == '__main__':

@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 from robot_touch.tablet.link import PinnedRos
+from robot_touch.ui.command_rate import CommandRate
 from robot_touch.ui.feedback import status_code
 import roslibpy
 
@@ -72,7 +73,7 @@ class RemoteBackend:
         self._status: tuple[str, float] | None = None
         self._status_values: dict[str, str] = {}
         self._description: dict[str, str] = {}
-        self._sent: deque[float] = deque(maxlen=512)
+        self._commands = CommandRate()
         self.messages: deque[str] = deque(maxlen=20)  # for the app to show (refusals, answers)
         self._ping_at = 0.0
         self.ros: PinnedRos | None = None
@@ -296,9 +297,7 @@ class RemoteBackend:
             return dict(self._status_values)
 
     def command_rate(self) -> float:
-        now = time.monotonic()
-        with self._lock:
-            return float(sum(1 for t in self._sent if now - t <= 1.0))
+        return self._commands.rate(time.monotonic())
 
     # ------------------------------------------------------------------ outgoing (Kivy thread)
 
@@ -306,8 +305,7 @@ class RemoteBackend:
         if not self.can_move():
             return  # dropped, never queued: no stale command after a reconnect
         if self._send({'op': 'publish', 'topic': topic, 'msg': msg}):
-            with self._lock:
-                self._sent.append(time.monotonic())
+            self._commands.count(time.monotonic())
 
     def publish_target(self, pose: Any) -> None:
         x, y, z = (float(v) for v in pose.position)

@@ -9,6 +9,7 @@ from another thread.
 current target, the Kivy properties the kv rules show), builds the screen and runs the frame;
 each concern is a controller it composes, in a file of its own:
 
+* :mod:`robot_touch.ui.layout_controller`: sizes for the panel's DPI, the mode panel's place;
 * :mod:`robot_touch.ui.target_controller`: gestures → Cartesian targets, reach preview, drawing;
 * :mod:`robot_touch.ui.jog_controller`: the Up/Down jog buttons and Joint mode's sliders;
 * :mod:`robot_touch.ui.safety_controller`: E-STOP, Enable, Home, Speed, gripper, Free drive;
@@ -24,7 +25,6 @@ entry points (the touch_ui node's ``main``, ``robot-touch-tablet``, ``robot-touc
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 import time
 from typing import Any, Mapping
@@ -35,7 +35,6 @@ from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.logger import Logger
-from kivy.metrics import dp, Metrics
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -43,16 +42,17 @@ from kivy.properties import (
     OptionProperty,
     StringProperty,
 )
-from robot_touch.core.gestures import GestureConfig
 from robot_touch.core.profile import ArmProfile
 from robot_touch.core.workspace_view import Chain, Pose, reachable_regions
 from robot_touch.ui.controls import can_roll, gesture_hint
 from robot_touch.ui.feedback import status_text
 from robot_touch.ui.i18n import _, LANGUAGES, translator
 from robot_touch.ui.jog_controller import JogController
+
+# use_panel_dpi: importable from here as it always was (test/support/panel_walk.py)
+from robot_touch.ui.layout_controller import LayoutController, use_panel_dpi  # noqa: F401
 from robot_touch.ui.safety_controller import SafetyController
 from robot_touch.ui.settings import UiBackend, UiSettings
-from robot_touch.ui.sizing import density_for_dpi, panel_beside, touch_min_px
 from robot_touch.ui.target_controller import TargetController
 from robot_touch.ui.waypoint_controller import WaypointController
 from robot_touch.ui.widgets.buttons import EStopButton, HoldButton
@@ -67,21 +67,6 @@ FREE_DRIVE_KV = Path(__file__).resolve().parent / 'free_drive.kv'
 REFRESH_PERIOD = 1 / 30
 #: how long a message stays above the status line (s)
 MESSAGE_SECONDS = 4.0
-
-
-def use_panel_dpi(dpi: float) -> None:
-    """
-    Size the UI for a panel of ``dpi`` pixels per inch (0: as the screen reports).
-
-    Kivy's ``Metrics.dpi``, and a density that makes 48 dp at least 9 mm on it
-    (:func:`robot_touch.ui.sizing.density_for_dpi`). A density the user set in
-    ``KIVY_METRICS_DENSITY`` is kept. The layout follows at once (kv rules use dp strings,
-    ``Metrics.dp`` and ``app.touch``).
-    """
-    if dpi > 0:
-        Metrics.dpi = dpi
-    if not os.environ.get('KIVY_METRICS_DENSITY'):
-        Metrics.density = density_for_dpi(Metrics.dpi)
 
 
 class _Forward:
@@ -190,6 +175,7 @@ class RobotTouchApp(App):
         self.backend = backend
         self.settings = settings or UiSettings()
         self.hold_to_move = self.settings.enable_mode == 'hold'
+        self.layout = LayoutController(self)
         if profile is not None:
             self.use_profile(profile)
         try:
@@ -222,9 +208,7 @@ class RobotTouchApp(App):
     # ------------------------------------------------------------------ build
 
     def build(self):  # Kivy signature
-        use_panel_dpi(self.settings.dpi)
-        self._on_metrics()
-        Metrics.bind(dp=self._on_metrics)
+        self.layout.use_panel()
         Builder.load_file(str(KV_FILE))
         if str(FREE_DRIVE_KV) not in Builder.files:
             Builder.load_file(str(FREE_DRIVE_KV))
@@ -234,7 +218,7 @@ class RobotTouchApp(App):
             (root.ids.top_view, self.top_region),
             (root.ids.side_view, self.side_region),
         ):
-            view.set_gesture_config(self._gesture_config())
+            view.set_gesture_config(self.layout.gesture_config())
             view.set_region(region)
             view.bind(on_gesture=self.on_view_gesture)
         self.jog.build_joint_sliders(root)
@@ -243,64 +227,13 @@ class RobotTouchApp(App):
         if self.profile.gripper is None:  # no Open/Close for an arm without a gripper
             box = root.ids.gripper_box
             box.parent.remove_widget(box)
-        self._layout_panel = Clock.create_trigger(lambda _dt: self._update_panel_layout())
-        ids = root.ids
-        ids.gesture_hint.bind(texture_size=self._layout_panel)
-        ids.joint_box.bind(height=self._layout_panel)
-        ids.waypoint_buttons.bind(height=self._layout_panel)
-        ids.workspace.bind(height=self._layout_panel)
-        self.bind(mode=self._layout_panel, portrait=self._layout_panel, touch=self._layout_panel)
-        Window.bind(size=self._on_window_size)
-        self._on_window_size(Window, Window.size)
+        self.layout.follow(root)
         Clock.schedule_interval(self._refresh, REFRESH_PERIOD)
         Clock.schedule_interval(self._flush, 0)
         self.root = root
         if self.waypoints_path.is_file():
             self.load_waypoints(quiet=True)
         return root
-
-    def _on_window_size(self, _window, size) -> None:
-        self.portrait = size[1] > size[0]
-
-    # ------------------------------------------------------------------ sizes
-
-    def _gesture_config(self) -> GestureConfig:
-        """Gesture thresholds in dp: the same finger movement on every panel."""
-        return GestureConfig(
-            slop_px=dp(8),
-            double_tap_px=dp(32),
-            palm_size_px=dp(40),
-            long_press_s=self.settings.long_press_time,
-            double_tap_s=self.settings.double_tap_time,
-        )
-
-    def _on_metrics(self, *_args: object) -> None:
-        """Follow a change of the panel's DPI or density: the touch minimum and gestures."""
-        self.touch = touch_min_px(Metrics.dpi, Metrics.density)
-        if self.root is not None:
-            for view in (self.root.ids.top_view, self.root.ids.side_view):
-                view.set_gesture_config(self._gesture_config())
-
-    def _update_panel_layout(self) -> None:
-        """Where the mode's panel goes (below or beside the views) and how tall it is."""
-        if self.root is None:
-            return
-        ids = self.root.ids
-        needed = {
-            'cartesian': max(self.touch, ids.gesture_hint.texture_size[1] + dp(4)),
-            'joint': ids.joint_box.height,
-            # the name field and two rows of the list above the buttons, or beside them
-            'waypoints': (
-                ids.waypoint_buttons.height + 3 * self.touch + dp(14)
-                if self.portrait
-                else ids.waypoint_buttons.height
-            ),
-        }[self.mode]
-        self.panel_height = needed
-        beside = self.mode != 'cartesian' and panel_beside(
-            not self.portrait, ids.workspace.height / Metrics.dp, needed / Metrics.dp
-        )
-        self.panel_beside = beside
 
     # ------------------------------------------------------------------ language
 
@@ -354,7 +287,7 @@ class RobotTouchApp(App):
     def on_mode(self, _app, mode: str) -> None:  # Kivy property event
         if self.root is not None:
             self.root.ids.panel.current = mode
-            self._layout_panel()
+            self.layout.layout_panel()
 
     def on_free_drive(self, _app, on: bool) -> None:  # Kivy property event
         # the readouts follow the arm; touching them would command it

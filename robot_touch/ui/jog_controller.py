@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kivy.clock import Clock
 from kivy.factory import Factory
-from robot_touch.core.gestures import LatestWins
+from robot_touch.core.latest_wins import LatestWins
 from robot_touch.ui.widgets.slider import ActiveSlider
 
 if TYPE_CHECKING:

@@ -99,7 +99,7 @@ def test_an_unanswered_call_is_reported(ui_node) -> None:
             pass
 
     node, _ns = ui_node
-    node._pending.append(('/x/teleop/home', time.monotonic() - 10.0, Never()))
+    node._calls.add('/x/teleop/home', time.monotonic() - 10.0, Never())
     answers = node.take_answers(timeout=3.0)
     assert [(a.service, a.success, a.message) for a in answers] == [
         ('/x/teleop/home', False, 'no answer within 3 s')

@@ -107,3 +107,13 @@ def test_a_joint_published_as_nan_keeps_its_last_measured_position():
     assert out.returncode == 0, out.stderr[-2000:]
     latest = json.loads(out.stdout.strip().splitlines()[-1])
     assert latest == {'wrist_roll': 0.5, 'elbow_flex': 0.2}
+
+
+def test_the_apps_default_settings_are_the_nodes_defaults():
+    """Check that a node started with no parameters gives the app its default settings."""
+    from robot_touch.nodes.touch_ui_parameters import PARAMETERS
+    from robot_touch.ui.settings import start_problem, UiSettings
+
+    defaults = {name: default for name, (default, _description, _fields) in PARAMETERS.items()}
+    assert start_problem(defaults) is None
+    assert UiSettings.from_values(defaults) == UiSettings()
