@@ -12,11 +12,11 @@ R = Rz(yaw) Ry(pitch) Rx(roll)); no tf2 is needed for a rigid tree.
 from __future__ import annotations
 
 from collections import deque
-import math
 from typing import Any
 import xml.etree.ElementTree as ET
 
 import numpy as np
+from robot_touch.core.pose import rpy_matrix
 
 
 def _origin(joint: ET.Element) -> np.ndarray:
@@ -27,19 +27,7 @@ def _origin(joint: ET.Element) -> np.ndarray:
         return T
     xyz = [float(v) for v in (origin.get('xyz') or '0 0 0').split()]
     roll, pitch, yaw = (float(v) for v in (origin.get('rpy') or '0 0 0').split())
-    cr, sr, cp, sp, cy, sy = (
-        math.cos(roll),
-        math.sin(roll),
-        math.cos(pitch),
-        math.sin(pitch),
-        math.cos(yaw),
-        math.sin(yaw),
-    )
-    T[:3, :3] = [
-        [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-        [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-        [-sp, cp * sr, cp * cr],
-    ]
+    T[:3, :3] = rpy_matrix(roll, pitch, yaw)
     T[:3, 3] = xyz
     return T
 

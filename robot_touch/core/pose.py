@@ -24,6 +24,30 @@ def rot_z(a: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """
+    Return the rotation matrix of a URDF ``rpy`` (rad).
+
+    Fixed axes: roll about x, then pitch about y, then yaw about z, i.e. Rz(yaw) Ry(pitch)
+    Rx(roll) (the URDF specification's <origin rpy>).
+    """
+    cr, sr, cp, sp, cy, sy = (
+        math.cos(roll),
+        math.sin(roll),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(yaw),
+        math.sin(yaw),
+    )
+    return np.array(
+        [
+            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+            [-sp, cp * sr, cp * cr],
+        ]
+    )
+
+
 @dataclass
 class Pose:
     """A position (m, base frame) and a 3x3 rotation matrix."""

@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 import xml.etree.ElementTree as ET
 
 import numpy as np
-from robot_touch.core.pose import matrix_to_quaternion, Pose, rot_x, rot_z
+from robot_touch.core.pose import matrix_to_quaternion, Pose, rot_x, rot_z, rpy_matrix
 from robot_touch.errors import ProfileError
 
 __all__ = [
@@ -44,24 +44,6 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------- kinematic chain
-
-
-def _rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    cr, sr, cp, sp, cy, sy = (
-        math.cos(roll),
-        math.sin(roll),
-        math.cos(pitch),
-        math.sin(pitch),
-        math.cos(yaw),
-        math.sin(yaw),
-    )
-    return np.array(
-        [
-            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-            [-sp, cp * sr, cp * cr],
-        ]
-    )
 
 
 def _floats(text: str | None, default: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -127,7 +109,7 @@ class Chain:
             except ValueError as exc:
                 raise ProfileError(source, f'joint[{name}]', str(exc)) from None
             T = np.eye(4)
-            T[:3, :3] = _rpy_matrix(*rpy)
+            T[:3, :3] = rpy_matrix(*rpy)
             T[:3, 3] = xyz
             a = np.array(axis, dtype=float)
             norm = float(np.linalg.norm(a))
