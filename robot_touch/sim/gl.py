@@ -40,7 +40,7 @@ def prepare_gl() -> str:
     if 'mujoco' not in sys.modules:
         choose_backend(os.environ)
     try:
-        import mujoco  # noqa: F401 (imported for its side effect: the backend is loaded)
+        import mujoco  # imported for its side effect: the backend is loaded
 
         _problem = ''
     except (AttributeError, ImportError, OSError, RuntimeError) as exc:  # Runtime: unknown GL

@@ -25,7 +25,7 @@ from support.graph_run import (
     start_run,
 )
 from support.processes import spawn_node, terminate
-from support.waiting import wait_for, wait_until  # noqa: F401
+from support.waiting import wait_for, wait_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
