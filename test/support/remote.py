@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any
 
+from robot_touch.lifecycle import PARENT_ENV
+
 #: the tier whose scripts (tablet_driver.py) this module starts
 REMOTE_TIER = Path(__file__).resolve().parent.parent / 'remote'
 #: Generous: three Python processes importing rclpy, roboticstoolbox on 2 busy cores.
@@ -47,8 +49,13 @@ class RemoteGraph:
     ) -> None:
         self.data, self.namespace = data, namespace
         self.env = {**os.environ, 'ROBOT_TOUCH_DATA': str(data), 'PYTHONUNBUFFERED': '1'}
+        # The run dies with this test process, however that ends (robot_touch.lifecycle).
+        self.env[PARENT_ENV] = str(os.getpid())
         argv = [
             *prefix,
+            sys.executable,
+            '-m',
+            'robot_touch.lifecycle',
             sys.executable,
             '-m',
             'robot_touch.cli.main',
