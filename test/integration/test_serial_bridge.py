@@ -296,6 +296,10 @@ def test_unplug_replug_survives_reports_and_relatches(tmp_path):
     bridge = start_bridge(str(tmp_path / 'ttyARM'), tmp_path, '/unplug')
     probe = Probe('/unplug')
     try:
+        # Stream once the bridge reads the arm: a stream already running when it connects is
+        # one it only follows once it comes back to the measured position (a re-latch, issue
+        # 10), and this constant target never would.
+        wait_for(lambda: probe.latest() is not None, 20, 'joint_states from the bridge')
         before = [0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
         probe.stream(before)
         wait_for(lambda: settled_at(probe, before), 20, 'joint_states at the first target')
