@@ -9,7 +9,7 @@ turns a refusal into ``SetParametersResult(successful=False, reason=...)``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from robot_touch.core.free_drive import resolve_joints
 from robot_touch.core.teleop_config import check_speed_override
@@ -55,40 +55,52 @@ class LiveParameters:
 
     def take_all(self, params: Iterable[tuple[str, Any]]) -> str | None:
         """
-        Take each (name, value) in turn; stop at the first refused.
+        Take every (name, value) of one request, or none of them.
 
-        The ones before a refused one are taken.
+        rclpy keeps every parameter's old value when the request is refused, so a refused
+        request changes nothing here either: the core and the node's parameters always agree.
 
-        :returns: why the first refused one is refused, or None when all are taken.
+        :returns: why the first refused one is refused (nothing taken), or None when all are.
         """
+        changes = []
         for name, value in params:
-            refusal = self.take(name, value)
+            refusal, change = self._check(name, value)
             if refusal:
                 return refusal
+            changes.append(change)
+        for change in changes:
+            change()
         return None
 
     def take(self, name: str, value: Any) -> str | None:
         """Take the parameter ``name`` = ``value``; return why not, or None when taken."""
+        return self.take_all([(name, value)])
+
+    def _check(self, name: str, value: Any) -> tuple[str | None, Callable[[], None]]:
+        """Return (why ``name`` = ``value`` is refused, or None; what taking it does)."""
         if name == 'free_drive_joints':
-            return self._set_free_drive_joints(value)
+            phase, joints = self._core.free_drive_state()
+            if phase != FreeDrivePhase.OFF:
+                refusal = (
+                    f'free drive is on ({", ".join(joints)}): leave it before choosing other '
+                    'joints'
+                )
+                return refusal, _nothing
+            try:
+                resolved = resolve_joints(
+                    list(value or []), self._all_joints, self._commanded_joints
+                )
+            except ValueError as exc:
+                return str(exc), _nothing
+            return None, lambda: setattr(self, 'free_drive_joints', resolved)
         if name != 'speed_override':
-            return f'{name} is read at start-up; restart teleop to change it'
+            return f'{name} is read at start-up; restart teleop to change it', _nothing
         try:
             override = check_speed_override(value)
         except ValueError as exc:
-            return str(exc)
-        self._core.set_speed_override(override)
-        return None
+            return str(exc), _nothing
+        return None, lambda: self._core.set_speed_override(override)
 
-    def _set_free_drive_joints(self, value: Any) -> str | None:
-        """Take a new ``free_drive_joints``; return why not, or None."""
-        phase, joints = self._core.free_drive_state()
-        if phase != FreeDrivePhase.OFF:
-            return f'free drive is on ({", ".join(joints)}): leave it before choosing other joints'
-        try:
-            self.free_drive_joints = resolve_joints(
-                list(value or []), self._all_joints, self._commanded_joints
-            )
-        except ValueError as exc:
-            return str(exc)
-        return None
+
+def _nothing() -> None:
+    """Change nothing (the change of a refused parameter)."""

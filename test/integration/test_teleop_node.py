@@ -322,3 +322,52 @@ def test_speed_override_is_set_live_and_validated(rig, value, ok, reason):
     assert result.successful == ok
     assert reason in result.reason  # the refusal says the allowed range
     assert current() == (value if ok else before), 'a refused value leaves the last good one'
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_atomic_request_changes_neither_the_parameter_nor_the_arm_speed(rig):
+    """
+    Check that a request with one refused parameter sets nothing, in rclpy nor in the core.
+
+    The speed in teleop/status (the core's own) stays what the parameter says.
+    """
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import GetParameters, SetParametersAtomically
+
+    def current() -> float:
+        res = rig.probe.call(
+            GetParameters, 'teleop/get_parameters', GetParameters.Request(names=['speed_override'])
+        )
+        return res.values[0].double_value
+
+    before = current()
+    wanted = 0.3 if abs(before - 0.3) > 1e-9 else 0.4
+    request = SetParametersAtomically.Request(
+        parameters=[
+            ParameterMsg(
+                name='speed_override',
+                value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=wanted),
+            ),
+            ParameterMsg(  # settable live, but this joint does not exist
+                name='free_drive_joints',
+                value=ParameterValue(
+                    type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=['elbow']
+                ),
+            ),
+        ]
+    )
+    res = rig.probe.call(SetParametersAtomically, 'teleop/set_parameters_atomically', request)
+    assert not res.result.successful and 'elbow' in res.result.reason, res.result.reason
+    assert current() == before
+    since = len(rig.status)
+
+    def speed_in_status() -> float | None:
+        for _t, msg in rig.status[since:]:
+            values = {kv.key: kv.value for kv in msg.values}
+            if 'speed_override' in values:
+                return float(values['speed_override'])
+        return None
+
+    seen = rig.probe.wait_for(speed_in_status, 5.0)
+    assert seen == pytest.approx(before), 'the core took a speed the parameter does not have'

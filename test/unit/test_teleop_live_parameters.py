@@ -79,15 +79,21 @@ def test_a_bad_free_drive_joint_list_is_refused_and_keeps_the_old_one() -> None:
     assert live.free_drive_joints == ['gripper']
 
 
-def test_a_batch_stops_at_the_first_refusal_and_keeps_the_ones_before() -> None:
+def test_a_refused_request_changes_nothing() -> None:
+    """
+    Check that one refused parameter refuses the whole request, and none of it is taken.
+
+    rclpy keeps the old values of a refused request: the core must agree with them.
+    """
     core = FakeCore()
     live = LiveParameters(core, ALL, ALL, [])
     refusal = live.take_all(
-        [('speed_override', 0.4), ('rate', 10.0), ('speed_override', 0.2)]
+        [('speed_override', 0.4), ('free_drive_joints', ['gripper']), ('rate', 10.0)]
     )
     assert refusal == 'rate is read at start-up; restart teleop to change it'
-    assert core.overrides == [0.4]  # the one before the refusal was already taken
-    assert live.take_all([('speed_override', 0.3)]) is None
+    assert core.overrides == [] and live.free_drive_joints == ALL
+    assert live.take_all([('speed_override', 0.3), ('free_drive_joints', ['gripper'])]) is None
+    assert core.overrides == [0.3] and live.free_drive_joints == ['gripper']
     assert live.take_all([]) is None
 
 
