@@ -26,7 +26,7 @@ from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.logger import Logger
-from kivy.metrics import dp, Metrics, sp
+from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from robot_touch.errors import RobotTouchError
 from robot_touch.tablet.backend import RemoteBackend
@@ -38,9 +38,8 @@ from robot_touch.tablet.pairing import (
     profile_from_description,
     Robots,
 )
-from robot_touch.ui.app import RobotTouchApp, UiSettings, use_panel_dpi
+from robot_touch.ui.app import RobotTouchApp, UiSettings
 from robot_touch.ui.i18n import _, N_
-from robot_touch.ui.sizing import touch_min_px
 
 KV = """
 #:import dp kivy.metrics.dp
@@ -207,10 +206,8 @@ class TabletApp(RobotTouchApp):
     # ------------------------------------------------------------------ screens
 
     def build(self):  # Kivy signature
-        # Touch controls of 9 mm on this screen too, at the tablet's DPI (the touch UI, built
-        # once the arm's description arrives, does the same).
-        use_panel_dpi(self.settings.dpi)
-        self.touch = touch_min_px(Metrics.dpi, Metrics.density)
+        # Touch controls of 9 mm on this screen too, at the tablet's DPI, as in the touch UI.
+        self.layout.use_panel()
         Builder.load_string(KV)
         self.shell = Factory.BoxLayout(orientation='vertical')
         self.connect_screen = Factory.ConnectScreen()

@@ -83,7 +83,7 @@ class LayoutController:
         """Follow a change of the panel's DPI or density: the touch minimum and gestures."""
         app = self.app
         app.touch = touch_min_px(Metrics.dpi, Metrics.density)
-        if app.root is not None:
+        if app.root is not None and 'top_view' in app.root.ids:  # the touch UI is built
             for view in (app.root.ids.top_view, app.root.ids.side_view):
                 view.set_gesture_config(self.gesture_config())
 
