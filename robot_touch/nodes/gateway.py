@@ -153,18 +153,15 @@ class GatewayNode(Node):
         """
         for rule in policy.topics.values():
             if rule.publish is not None and rule.name not in self._rt_publishers:
+                qos = _QOS.get(
+                    rule.qos, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+                )
                 cls = convert.load_type(rule.type)
-                self._rt_publishers[rule.name] = self._publisher(rule, cls)
+                self._rt_publishers[rule.name] = self.create_publisher(cls, rule.name, qos)
 
     def publish(self, rule: TopicRule, msg: Any) -> None:
-        pub = self._rt_publishers.get(rule.name)
-        if pub is None:
-            pub = self._rt_publishers[rule.name] = self._publisher(rule, type(msg))
-        pub.publish(msg)
-
-    def _publisher(self, rule: TopicRule, cls: Any) -> Any:
-        qos = _QOS.get(rule.qos, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        return self.create_publisher(cls, rule.name, qos)
+        # The core publishes only on the policy's publish rules, all prepared at start.
+        self._rt_publishers[rule.name].publish(msg)
 
     def want_topic(self, rule: TopicRule) -> None:
         if rule.name in self._rt_subscriptions:
